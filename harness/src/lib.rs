@@ -1,0 +1,11 @@
+//! phonecert: a conformance harness for SIP desk phones during boot and provisioning.
+//!
+//! The library behind the `phonecert` binary. The map (design.md §2):
+//! scenario files ([`scenario`]) configure the lab's servers (crates `pc-dhcp`, `pc-http`,
+//! `pc-sip`) inside a [`lab`]; every server event lands in a [`timeline`]; the capture
+//! (`pc-capture`) keeps the frames; the [`judge`] turns checks and timeline into verdicts;
+//! [`report`] writes them. [`engine`] runs one scenario end to end, [`cli`] is the command line.
+
+pub mod judge;
+pub mod scenario;
+pub mod timeline;

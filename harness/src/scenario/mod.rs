@@ -1,0 +1,311 @@
+//! Scenario files: what the network does and what the phone must do, one file per scenario.
+//!
+//! Owns: the TOML format (`deny_unknown_fields`, documented in `scenarios/README.md`),
+//! loading with `file:line:col` errors, semantic validation (check references, regexes,
+//! fixtures, variables), and `${name}` substitution of lab-dependent values.
+//!
+//! Never: runs anything, judges anything. The engine and the judge take a loaded
+//! [`Scenario`]; a value that exists here is valid.
+//!
+//! Model: sqllogictest-rs — a small closed set of record kinds, each keeping its place in
+//! the file so every message can point at it.
+
+mod load;
+pub mod vars;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{Location, ScenarioError, discover, load_file};
+
+use crate::timeline::Proto;
+
+/// The family a scenario belongs to (design.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// The whole boot sequence end to end.
+    Boot,
+    /// Option 242 parsing.
+    Option242,
+    /// Script-driven download decisions.
+    Downloads,
+    /// Corrupted-binary handling.
+    Firmware,
+    /// Registration retries.
+    Registration,
+}
+
+/// A loaded, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it came from.
+    pub file: PathBuf,
+    /// Its identity and everything it sets up.
+    pub spec: ScenarioSpec,
+    /// Fixture contents by request path (`fw/96xxupgrade.txt`), resolved at load time.
+    pub files: BTreeMap<String, FileContent>,
+    /// Where each check is defined (for messages).
+    pub check_locations: BTreeMap<String, Location>,
+}
+
+/// What a file-server path serves, as loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileContent {
+    /// Text (a fixture or inline); `${name}` variables are substituted per lab.
+    Text(String),
+    /// A firmware image the harness builds with the lab signing key.
+    Firmware(FirmwareSpec),
+    /// Only a status code (404, 500 …) is served.
+    StatusOnly,
+}
+
+/// The file as written in the scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// Unique id, e.g. `BOOT-001`.
+    pub id: String,
+    /// One line saying what the scenario shows.
+    pub title: String,
+    /// Family (design.md §1).
+    pub family: Family,
+    /// Longer explanation for the report.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Requirement references (admin-guide or RFC section) the scenario as a whole covers.
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    /// Free tags for filtering.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The phone under test.
+    pub phone: PhoneSetup,
+    /// The DHCP server's behaviour.
+    pub dhcp: DhcpSetup,
+    /// The file server's content: request path (relative, no leading slash) → file.
+    #[serde(default)]
+    pub files: BTreeMap<String, FileSpec>,
+    /// The SIP registrar.
+    pub sip: SipSetup,
+    /// How long the scenario runs.
+    pub run: RunSetup,
+    /// What the phone must do.
+    #[serde(rename = "check", default)]
+    pub checks: Vec<CheckSpec>,
+}
+
+/// The phone under test as the scenario sets it up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSetup {
+    /// MODEL4, e.g. `9620`.
+    pub model: String,
+    /// The application file name running at the start, e.g. `S96x0_SALBR2_6_0_0.bin`.
+    pub firmware: String,
+    /// The phone's MAC address (simphone uses it; a real phone is given with `--dut-mac`).
+    pub mac: String,
+    /// SIP user (extension).
+    pub user: String,
+    /// SIP password.
+    pub password: String,
+}
+
+/// The DHCP server of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpSetup {
+    /// The site-specific option string, with `${name}` lab variables.
+    #[serde(default)]
+    pub option242: Option<String>,
+    /// The site-specific option number (SSON).
+    #[serde(default = "default_sson")]
+    pub sson: u8,
+    /// Lease time in seconds (option 51).
+    #[serde(default = "default_lease")]
+    pub lease_time: u32,
+}
+
+fn default_sson() -> u8 {
+    242
+}
+fn default_lease() -> u32 {
+    3600
+}
+
+/// One file of the file server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// A fixture path, relative to the scenario file.
+    #[serde(default)]
+    pub fixture: Option<String>,
+    /// Inline text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A firmware image to build.
+    #[serde(default)]
+    pub firmware: Option<FirmwareSpec>,
+    /// HTTP status to answer with instead of the content (e.g. 404, 500).
+    #[serde(default)]
+    pub status: Option<u16>,
+}
+
+/// A firmware image built by the harness in the reference image format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareSpec {
+    /// Version carried in the image header, e.g. `2.6.1.0`.
+    pub version: String,
+    /// Models or model families the image is for (`96x0`, `9620`).
+    pub models: Vec<String>,
+    /// Payload size in bytes (deterministic filler).
+    #[serde(default = "default_payload")]
+    pub size: usize,
+}
+
+fn default_payload() -> usize {
+    256 * 1024
+}
+
+/// The SIP registrar of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSetup {
+    /// SIP domain.
+    pub domain: String,
+    /// Digest realm (defaults to the domain).
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// Accounts the registrar knows.
+    pub accounts: Vec<Account>,
+    /// Expires granted in 200 OK.
+    #[serde(default = "default_expires")]
+    pub expires: u32,
+}
+
+fn default_expires() -> u32 {
+    3600
+}
+
+/// A SIP account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// User part / extension.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+/// How long a scenario runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSetup {
+    /// Stop after this many seconds whatever happened.
+    pub timeout: f64,
+    /// Stop early, `settle` seconds after this check's event has been seen.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Seconds to keep watching after `until` is met (to catch what must not happen next).
+    #[serde(default = "default_settle")]
+    pub settle: f64,
+}
+
+fn default_settle() -> f64 {
+    1.0
+}
+
+/// How much a check matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A failure fails the scenario.
+    #[default]
+    Must,
+    /// A failure is reported but does not fail the scenario.
+    Should,
+}
+
+/// One check: an event that must (or must not) happen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Unique id, e.g. `BOOT-001-03`.
+    pub id: String,
+    /// What is checked, in a few words.
+    pub title: String,
+    /// The requirement it tests (admin-guide section or RFC section).
+    pub requirement: String,
+    /// must / should.
+    #[serde(default)]
+    pub level: Level,
+    /// Which server sees the event.
+    pub proto: Proto,
+    /// The event kind (`received`, `sent`, `request`, `response`).
+    pub event: String,
+    /// Field matchers, all of which must hold; keys are dotted field paths.
+    #[serde(rename = "match", default)]
+    pub matchers: BTreeMap<String, Matcher>,
+    /// Only events after the event matched by this other check count; the window opens there.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// The event must come within this many seconds of the window's start.
+    #[serde(default)]
+    pub within: Option<f64>,
+    /// The event must NOT happen in the window.
+    #[serde(default)]
+    pub absent: bool,
+    /// How many matching events the window must hold (default: at least one).
+    #[serde(default)]
+    pub count: Option<CountSpec>,
+}
+
+/// Bounds on how many events match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountSpec {
+    /// At least.
+    #[serde(default)]
+    pub min: Option<u32>,
+    /// At most.
+    #[serde(default)]
+    pub max: Option<u32>,
+}
+
+/// A condition on one field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Matcher {
+    /// Shorthand: equals this string.
+    Text(String),
+    /// Shorthand: equals this number.
+    Integer(i64),
+    /// Shorthand: equals this boolean.
+    Bool(bool),
+    /// The explicit form.
+    Rule(MatchRule),
+}
+
+/// The explicit matcher form: exactly one of its keys.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRule {
+    /// Equals (string form of the value).
+    #[serde(default)]
+    pub equals: Option<String>,
+    /// Contains: a substring of a string, or an element of a list (compared as text).
+    #[serde(default)]
+    pub contains: Option<toml::Value>,
+    /// A regular expression that must match somewhere in the string.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Inclusive numeric range `[min, max]`.
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// Present (true) or absent (false) field; a JSON null counts as absent.
+    #[serde(default)]
+    pub present: Option<bool>,
+}

@@ -1,0 +1,75 @@
+//! `${name}` lab variables in scenario strings and text fixtures.
+//!
+//! A scenario is written once and runs in every lab, but addresses and ports differ per lab
+//! (`10.66.0.1:80` in a namespace, `127.77.0.1:41234` on loopback). The lab fills in these
+//! values; everything else in the file is literal. `$NAME` without braces is left alone: it
+//! belongs to Avaya's script language (`IF $MODEL4 SEQ 9620 …`).
+
+use std::collections::BTreeMap;
+
+/// Every variable a scenario may use.
+pub const KNOWN: &[&str] = &["server_ip", "http_port", "sip_port", "phone_mac", "phone_mac_hex", "sip_domain"];
+
+/// The values for one run.
+pub type Vars = BTreeMap<&'static str, String>;
+
+/// Finds the first `${name}` whose name is not known.
+pub fn check_known(s: &str) -> Result<(), String> {
+    for name in names(s) {
+        if !KNOWN.contains(&name) {
+            return Err(name.to_string());
+        }
+    }
+    Ok(())
+}
+
+fn names(s: &str) -> impl Iterator<Item = &str> {
+    s.match_indices("${").filter_map(move |(i, _)| {
+        let rest = &s[i + 2..];
+        rest.find('}').map(|end| &rest[..end])
+    })
+}
+
+/// Replaces every known `${name}`; unknown names stay as written (loading refused them).
+pub fn expand(s: &str, vars: &Vars) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                match vars.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => out.push_str(&rest[i..i + 3 + end]),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_known_and_keeps_script_variables() {
+        let mut v = Vars::new();
+        v.insert("server_ip", "10.66.0.1".into());
+        v.insert("http_port", "80".into());
+        assert_eq!(
+            expand("HTTPSRVR=${server_ip},HTTPPORT=${http_port} IF $MODEL4 SEQ 9620 ${x", &v),
+            "HTTPSRVR=10.66.0.1,HTTPPORT=80 IF $MODEL4 SEQ 9620 ${x"
+        );
+        assert_eq!(check_known("a ${server_ip} b ${nope}"), Err("nope".into()));
+        assert_eq!(check_known("$MODEL4 and ${sip_port}"), Ok(()));
+    }
+}

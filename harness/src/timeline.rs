@@ -1,0 +1,200 @@
+//! The timeline: every protocol event of one scenario run, in the order it happened.
+//!
+//! Owns: the [`Event`] record (which server saw it, when, what kind, its fields, the capture
+//! frames that carried it) and the conversion from each protocol crate's typed events into
+//! that uniform record.
+//!
+//! Never: decides anything about conformance (that is `judge`), touches the network.
+//!
+//! The fields of an event are the protocol crate's own serde representation, so a scenario
+//! check addresses them by the same names the crate documents (`msg_type`, `path`,
+//! `user_agent`, `auth.result`, …). A timeline is saved with every run
+//! (`reports/<run-id>/timelines/<scenario>.json`) so the judge can be run again later.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Which protocol (and so which server) an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// The DHCP server.
+    Dhcp,
+    /// The HTTP file server.
+    Http,
+    /// The SIP registrar.
+    Sip,
+    /// The device under test as the harness sees it (started, exited).
+    Dut,
+}
+
+impl Proto {
+    /// The name used in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Dhcp => "dhcp",
+            Proto::Http => "http",
+            Proto::Sip => "sip",
+            Proto::Dut => "dut",
+        }
+    }
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing that happened on the lab network, as a server saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the timeline (0-based); checks and reports refer to events by it.
+    pub index: usize,
+    /// Seconds since the scenario started (monotonic clock).
+    pub t: f64,
+    /// Protocol / server.
+    pub proto: Proto,
+    /// Event kind within the protocol (`received`, `sent`, `request`, `response`, …).
+    pub kind: String,
+    /// The event's fields, as the protocol crate names them.
+    pub fields: Map<String, Value>,
+    /// Capture frame numbers (1-based) that carried it, when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u64>,
+}
+
+impl Event {
+    /// Looks up a field by a dotted path (`auth.result`). Array elements can be addressed by
+    /// index (`options.0.code`).
+    pub fn field(&self, path: &str) -> Option<&Value> {
+        let mut parts = path.split('.');
+        let first = parts.next()?;
+        let mut cur = self.fields.get(first)?;
+        for p in parts {
+            cur = match cur {
+                Value::Object(m) => m.get(p)?,
+                Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+
+    /// A one-line human summary used in reports and failure messages.
+    pub fn summary(&self) -> String {
+        let s = |k: &str| self.field(k).and_then(Value::as_str).unwrap_or("");
+        let n = |k: &str| self.field(k).map(|v| v.to_string()).unwrap_or_default();
+        match (self.proto, self.kind.as_str()) {
+            (Proto::Dhcp, "received") => format!("DHCP{} from {}", s("msg_type"), s("client_mac")),
+            (Proto::Dhcp, "sent") => format!("DHCP{} {} to {}", s("msg_type"), s("yiaddr"), s("client_mac")),
+            (Proto::Http, "request") => format!("{} {} from {}", s("method"), s("path"), s("client")),
+            (Proto::Http, "response") => format!("{} {} ({} bytes) for {}", n("status"), s("path"), n("body_bytes_sent"), s("client")),
+            (Proto::Sip, "request") => format!("{} {} from {}", s("method"), s("request_uri"), s("from")),
+            (Proto::Sip, "response") => format!("{} {} to {} ({})", n("status"), s("reason"), s("to"), s("method")),
+            (proto, kind) => format!("{proto} {kind}"),
+        }
+    }
+}
+
+/// Turns a protocol crate's event into the timeline's uniform shape. The crate's serde
+/// representation is internally tagged with `kind`.
+pub fn fields_of<E: Serialize>(event: &E) -> (String, Map<String, Value>) {
+    match serde_json::to_value(event) {
+        Ok(Value::Object(mut m)) => {
+            let kind = match m.remove("kind") {
+                Some(Value::String(k)) => k,
+                _ => "unknown".to_string(),
+            };
+            (kind, m)
+        }
+        Ok(other) => {
+            let mut m = Map::new();
+            m.insert("value".into(), other);
+            ("unknown".into(), m)
+        }
+        Err(e) => {
+            let mut m = Map::new();
+            m.insert("error".into(), Value::String(e.to_string()));
+            ("unserialisable".into(), m)
+        }
+    }
+}
+
+/// All events of one scenario run, ordered by time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// The events, `events[i].index == i`.
+    pub events: Vec<Event>,
+}
+
+impl Timeline {
+    /// Appends an event stamped `at`, measured from `origin`.
+    pub fn push<E: Serialize>(&mut self, origin: Instant, at: Instant, proto: Proto, event: &E) {
+        let (kind, fields) = fields_of(event);
+        self.push_fields(at.saturating_duration_since(origin).as_secs_f64(), proto, kind, fields);
+    }
+
+    /// Appends an already-shaped event at `t` seconds. Events arriving out of order (two
+    /// servers racing) are inserted at their place so the timeline stays ordered by time.
+    pub fn push_fields(&mut self, t: f64, proto: Proto, kind: String, fields: Map<String, Value>) {
+        let pos = self.events.partition_point(|e| e.t <= t);
+        self.events.insert(pos, Event { index: pos, t, proto, kind, fields, frames: Vec::new() });
+        for (i, e) in self.events.iter_mut().enumerate().skip(pos) {
+            e.index = i;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    enum Sample {
+        Request { path: String, auth: Option<Inner> },
+    }
+    #[derive(Serialize)]
+    struct Inner {
+        result: String,
+    }
+
+    #[test]
+    fn tagged_events_become_kind_and_fields() {
+        let (kind, fields) = fields_of(&Sample::Request {
+            path: "/fw/x".into(),
+            auth: Some(Inner { result: "ok".into() }),
+        });
+        assert_eq!(kind, "request");
+        assert_eq!(fields.get("path"), Some(&json!("/fw/x")));
+        assert!(!fields.contains_key("kind"));
+    }
+
+    #[test]
+    fn dotted_paths_reach_nested_fields_and_array_items() {
+        let mut tl = Timeline::default();
+        let mut f = Map::new();
+        f.insert("auth".into(), json!({"result": "ok"}));
+        f.insert("list".into(), json!([1, 3, 242]));
+        tl.push_fields(0.5, Proto::Sip, "request".into(), f);
+        let e = &tl.events[0];
+        assert_eq!(e.field("auth.result"), Some(&json!("ok")));
+        assert_eq!(e.field("list.2"), Some(&json!(242)));
+        assert_eq!(e.field("list.9"), None);
+        assert_eq!(e.field("auth.missing"), None);
+    }
+
+    #[test]
+    fn late_events_are_inserted_in_time_order_and_reindexed() {
+        let mut tl = Timeline::default();
+        tl.push_fields(1.0, Proto::Dhcp, "a".into(), Map::new());
+        tl.push_fields(3.0, Proto::Dhcp, "c".into(), Map::new());
+        tl.push_fields(2.0, Proto::Http, "b".into(), Map::new());
+        let kinds: Vec<_> = tl.events.iter().map(|e| (e.index, e.kind.as_str())).collect();
+        assert_eq!(kinds, vec![(0, "a"), (1, "b"), (2, "c")]);
+    }
+}

@@ -1,0 +1,5 @@
+//! The `simphone` binary: a thin shell over the `simphone` library (see `simphone/`).
+
+fn main() -> std::process::ExitCode {
+    simphone::cli::main()
+}
