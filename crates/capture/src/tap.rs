@@ -1,0 +1,45 @@
+//! The `Tap`: how an I/O shell tells the capture what it sent and received.
+//!
+//! In the `netns` and `iface` labs the kernel sees every frame and the AF_PACKET capture
+//! records it, so shells get a [`NoTap`]. In the `loopback` lab there are no Ethernet frames
+//! to capture; the shells report their socket I/O here and the synthesiser turns it into
+//! Ethernet/IPv4/UDP or TCP frames in the pcapng, so the evidence has the same shape in
+//! every lab.
+
+use std::net::SocketAddrV4;
+
+/// One TCP connection as the synthesiser knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TcpFlow(pub u64);
+
+/// Receives socket-level I/O from the servers. Every method returns the capture frame
+/// numbers (1-based, as Wireshark counts) of the frames it wrote, empty when it writes none.
+pub trait Tap: Send + Sync + 'static {
+    /// A UDP datagram `src` → `dst`, as sent or received by a server.
+    fn udp(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u64>;
+    /// A TCP connection `client` → `server` was accepted (handshake frames).
+    fn tcp_open(&self, client: SocketAddrV4, server: SocketAddrV4) -> TcpFlow;
+    /// Bytes carried on `flow`, from the client when `from_client`.
+    fn tcp_data(&self, flow: TcpFlow, from_client: bool, data: &[u8]) -> Vec<u64>;
+    /// The connection ended; `reset` for an abortive close (RST instead of FIN).
+    fn tcp_close(&self, flow: TcpFlow, by_client: bool, reset: bool) -> Vec<u64>;
+}
+
+/// The tap for labs where the kernel capture already sees every frame.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoTap;
+
+impl Tap for NoTap {
+    fn udp(&self, _: SocketAddrV4, _: SocketAddrV4, _: &[u8]) -> Vec<u64> {
+        Vec::new()
+    }
+    fn tcp_open(&self, _: SocketAddrV4, _: SocketAddrV4) -> TcpFlow {
+        TcpFlow(0)
+    }
+    fn tcp_data(&self, _: TcpFlow, _: bool, _: &[u8]) -> Vec<u64> {
+        Vec::new()
+    }
+    fn tcp_close(&self, _: TcpFlow, _: bool, _: bool) -> Vec<u64> {
+        Vec::new()
+    }
+}
