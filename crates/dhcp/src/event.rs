@@ -1,0 +1,132 @@
+//! What the DHCP server tells the harness timeline: one [`Event`] per message seen, sent,
+//! ignored or not understood.
+//!
+//! Owns: the event types and their JSON shape. Checks in scenario files match on these field
+//! names (`kind` = `received` | `sent` | `ignored` | `malformed`), so they are plain and
+//! stable; addresses are dotted quads, MACs lower-case colon hex, byte strings lower-case hex.
+//!
+//! Never: decides anything; the server module fills these in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::RawOption;
+
+/// One option as it was on the wire, for the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireOption {
+    pub code: u8,
+    pub len: usize,
+    /// The value bytes in lower-case hex.
+    pub value: String,
+}
+
+impl From<&RawOption> for WireOption {
+    fn from(o: &RawOption) -> Self {
+        WireOption {
+            code: o.code,
+            len: o.value.len(),
+            value: hex::encode(&o.value),
+        }
+    }
+}
+
+/// A DHCP server event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A request from an answered client, as it was on the wire.
+    Received {
+        xid: u32,
+        /// `00:1b:4f:27:31:2a`
+        client_mac: String,
+        /// `DISCOVER`, `REQUEST`, `DECLINE`, `RELEASE`, `INFORM` (also `OFFER`, `ACK`, `NAK`
+        /// if a client sends those), `UNKNOWN(n)`, or `NONE` without option 53.
+        msg_type: String,
+        ciaddr: String,
+        /// Option 50.
+        requested_ip: Option<String>,
+        /// Option 54.
+        server_id: Option<String>,
+        /// Option 12, lossy UTF-8.
+        hostname: Option<String>,
+        /// Option 60, lossy UTF-8.
+        vendor_class: Option<String>,
+        /// Option 61 in hex.
+        client_id: Option<String>,
+        /// Option 55 in the order the client sent it.
+        parameter_request_list: Vec<u8>,
+        /// Every option in wire order, duplicates kept.
+        options: Vec<WireOption>,
+        broadcast_flag: bool,
+        /// The 802.1Q tag the request arrived with, when the transport knows it.
+        vlan: Option<u16>,
+        /// Oddities in the message (wire-level and DHCP-level), one sentence each.
+        findings: Vec<String>,
+    },
+    /// A reply the server sent.
+    Sent {
+        xid: u32,
+        client_mac: String,
+        /// `OFFER`, `ACK` or `NAK`.
+        msg_type: String,
+        yiaddr: String,
+        siaddr: String,
+        /// `broadcast` (Ethernet broadcast) or `unicast` (to the client's MAC or address, or to
+        /// the relay).
+        dest: String,
+        /// The site-specific option's value as text (lossy UTF-8), after RFC 3396 joining.
+        site_option: Option<String>,
+        /// Option 51 as sent.
+        lease_time: Option<u32>,
+        /// Every option in wire order, as encoded.
+        options: Vec<WireOption>,
+    },
+    /// A well-formed datagram the server chose not to answer.
+    Ignored {
+        client_mac: Option<String>,
+        reason: String,
+    },
+    /// A datagram that is not a DHCP message.
+    Malformed {
+        from: String,
+        len: usize,
+        error: String,
+    },
+}
+
+/// Formats a MAC address as lower-case colon-separated hex.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    let parts: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+    parts.join(":")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_is_plain() {
+        let e = Event::Ignored {
+            client_mac: Some(format_mac(&[0, 0x1b, 0x4f, 0x27, 0x31, 0x2a])),
+            reason: "mac not allowed".into(),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"ignored","client_mac":"00:1b:4f:27:31:2a","reason":"mac not allowed"}"#
+        );
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+
+        let m = Event::Malformed {
+            from: "0.0.0.0".into(),
+            len: 3,
+            error: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&m).unwrap()["kind"],
+            serde_json::json!("malformed")
+        );
+    }
+}

@@ -1,0 +1,819 @@
+//! The DHCP server core, sans-IO: datagram bytes and time in, replies and events out.
+//!
+//! Owns: the lease table (keyed by client MAC), address choice, the answer to each client
+//! message (RFC 2131 §4.3: DISCOVER → OFFER, REQUEST → ACK/NAK in the selecting,
+//! init-reboot, renewing and rebinding states, RELEASE, DECLINE, INFORM), the options a reply
+//! carries (RFC 2131 §4.3.1 table 3, RFC 2132) including the site-specific option (SSON, 242 by
+//! default) that Avaya phones are provisioned through, and where a reply goes (RFC 2131 §4.1).
+//!
+//! Never: touches sockets or clocks (`now` comes in as the time since the server started),
+//! panics on any input, or answers a MAC that the scenario did not allow.
+//!
+//! Decisions where the RFC leaves room (a lab server that is the only one on its network):
+//! - Authoritative: a REQUEST for an address we do not hold for that MAC (init-reboot or
+//!   renew, including a client we have no record of) gets a NAK rather than silence
+//!   (RFC 2131 §4.3.2 allows silence for unknown clients), so a phone rebooted between
+//!   scenarios restarts DISCOVER at once instead of waiting out its timers.
+//! - Address choice (RFC 2131 §4.3.1 order): the MAC's current or previous address, else the
+//!   address the DISCOVER asks for in option 50 when it is in the pool and free, else the
+//!   lowest free pool address, else the lowest address whose holder released it, let it
+//!   expire or did not take an offer within [`OFFER_HOLD`]. Never the server's own address,
+//!   the router, the subnet's network or broadcast address, a declined address, or
+//!   192.168.2.x (9600 phones reserve that subnet internally).
+//! - Replies carry every configured option whatever the client's option 55 asks for, and the
+//!   site option always: phones do not always list the SSON in option 55, and what the phone
+//!   does with an option it did not ask for is part of what the suite tests. Order on the
+//!   wire: 53, 54, 51, 58, 59, 1, 3, 6, the site option (split into 255-byte pieces per
+//!   RFC 3396 when longer), then `extra_options` verbatim (even when a code repeats one of
+//!   ours: scenarios use that for deliberately duplicated options).
+//! - T1 (58) and T2 (59) are 0.5 and 0.875 of the lease (RFC 2131 §4.4.5); they are left out
+//!   with option 51 when the lease is omitted, and for an infinite lease (0xffffffff).
+//! - NAK carries 53, 54 and a message (56) saying why (RFC 2131 table 3).
+//! - Repeated options are concatenated per RFC 3396 before they are interpreted; a
+//!   fixed-length option (50, 53, 54) whose joined value has the wrong length counts as
+//!   absent, and both facts are findings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::event::{Event, WireOption, format_mac};
+use crate::wire::{self, Header, RawMessage};
+
+/// How long an offered address stays reserved for the client it was offered to before another
+/// client may get it.
+pub const OFFER_HOLD: Duration = Duration::from_secs(60);
+
+/// The infinite lease (RFC 2131 §3.3).
+pub const INFINITE_LEASE: u32 = u32::MAX;
+
+// Option codes used here (RFC 2132).
+const OPT_SUBNET_MASK: u8 = 1;
+const OPT_ROUTER: u8 = 3;
+const OPT_DNS: u8 = 6;
+const OPT_HOSTNAME: u8 = 12;
+const OPT_REQUESTED_IP: u8 = 50;
+const OPT_LEASE_TIME: u8 = 51;
+const OPT_MESSAGE_TYPE: u8 = 53;
+const OPT_SERVER_ID: u8 = 54;
+const OPT_PARAMETER_LIST: u8 = 55;
+const OPT_MESSAGE: u8 = 56;
+const OPT_RENEWAL_T1: u8 = 58;
+const OPT_REBINDING_T2: u8 = 59;
+const OPT_VENDOR_CLASS: u8 = 60;
+const OPT_CLIENT_ID: u8 = 61;
+
+/// DHCP message types (RFC 2132 §9.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    Discover,
+    Offer,
+    Request,
+    Decline,
+    Ack,
+    Nak,
+    Release,
+    Inform,
+    Unknown(u8),
+}
+
+impl MessageType {
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => MessageType::Discover,
+            2 => MessageType::Offer,
+            3 => MessageType::Request,
+            4 => MessageType::Decline,
+            5 => MessageType::Ack,
+            6 => MessageType::Nak,
+            7 => MessageType::Release,
+            8 => MessageType::Inform,
+            n => MessageType::Unknown(n),
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            MessageType::Discover => 1,
+            MessageType::Offer => 2,
+            MessageType::Request => 3,
+            MessageType::Decline => 4,
+            MessageType::Ack => 5,
+            MessageType::Nak => 6,
+            MessageType::Release => 7,
+            MessageType::Inform => 8,
+            MessageType::Unknown(n) => n,
+        }
+    }
+
+    /// The upper-case name used in events: `DISCOVER`, …, `UNKNOWN(n)`.
+    pub fn name(self) -> String {
+        match self {
+            MessageType::Discover => "DISCOVER".into(),
+            MessageType::Offer => "OFFER".into(),
+            MessageType::Request => "REQUEST".into(),
+            MessageType::Decline => "DECLINE".into(),
+            MessageType::Ack => "ACK".into(),
+            MessageType::Nak => "NAK".into(),
+            MessageType::Release => "RELEASE".into(),
+            MessageType::Inform => "INFORM".into(),
+            MessageType::Unknown(n) => format!("UNKNOWN({n})"),
+        }
+    }
+}
+
+/// What the server hands out. `Default` is a small lab network: 10.0.0.1/24, pool
+/// .100–.199, one-hour lease, SSON 242, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub server_ip: Ipv4Addr,
+    pub subnet_mask: Ipv4Addr,
+    pub router: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub pool_start: Ipv4Addr,
+    pub pool_end: Ipv4Addr,
+    /// Seconds; `None` leaves option 51 (and 58/59) out of every reply.
+    pub lease_time: Option<u32>,
+    /// Site-specific option number; 242 by default. 0 and 255 are pad and end on the wire, so
+    /// with those no site option is sent.
+    pub sson: u8,
+    /// The site option's value; longer than 255 bytes goes out as several consecutive options
+    /// of the same code (RFC 3396).
+    pub site_string: Option<Vec<u8>>,
+    /// `siaddr` in OFFER and ACK; 0.0.0.0 when `None`.
+    pub siaddr: Option<Ipv4Addr>,
+    /// Appended verbatim, in order, after the standard options.
+    pub extra_options: Vec<(u8, Vec<u8>)>,
+    /// Answer only these MACs; empty answers any.
+    pub allowed_macs: Vec<[u8; 6]>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            server_ip: Ipv4Addr::new(10, 0, 0, 1),
+            subnet_mask: Ipv4Addr::new(255, 255, 255, 0),
+            router: None,
+            dns: Vec::new(),
+            pool_start: Ipv4Addr::new(10, 0, 0, 100),
+            pool_end: Ipv4Addr::new(10, 0, 0, 199),
+            lease_time: Some(3600),
+            sson: 242,
+            site_string: None,
+            siaddr: None,
+            extra_options: Vec::new(),
+            allowed_macs: Vec::new(),
+        }
+    }
+}
+
+/// What [`DhcpServer::handle`] asks the shell to do or record, in order.
+// Outputs live for one `handle()` call; boxing the event would only make matching clumsier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Send(Reply),
+    Event(Event),
+}
+
+/// A reply to put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub bytes: Vec<u8>,
+    pub dest: ReplyDest,
+    pub chaddr: [u8; 6],
+}
+
+/// Where a reply goes (RFC 2131 §4.1, "the server … sends"):
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyDest {
+    /// Ethernet and IP broadcast: the client set the broadcast flag, or this is a NAK.
+    BroadcastMac,
+    /// To the client's MAC and the address being offered: the client has no address yet and
+    /// did not ask for broadcast.
+    UnicastMac { mac: [u8; 6], ip: Ipv4Addr },
+    /// To `ciaddr`: the client already has an address (renewing, rebinding, inform).
+    UnicastIp(Ipv4Addr),
+    /// To the relay agent at `giaddr`, server port 67.
+    Relay(Ipv4Addr),
+}
+
+/// Where a MAC's address stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Offered at `since`, not yet requested.
+    Offered,
+    /// Acknowledged; `expires` is `None` for an infinite or unstated lease.
+    Bound { expires: Option<Duration> },
+    /// Released by the client; the address stays associated with the MAC until someone else
+    /// needs it.
+    Released,
+}
+
+/// One row of the lease table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub ip: Ipv4Addr,
+    pub state: LeaseState,
+    /// When the state was last set.
+    pub since: Duration,
+}
+
+impl Lease {
+    fn reclaimable(&self, now: Duration) -> bool {
+        match self.state {
+            LeaseState::Released => true,
+            LeaseState::Offered => now >= self.since + OFFER_HOLD,
+            LeaseState::Bound { expires } => expires.is_some_and(|e| now >= e),
+        }
+    }
+}
+
+/// The DHCP server: configuration and lease table.
+#[derive(Debug)]
+pub struct DhcpServer {
+    config: ServerConfig,
+    leases: BTreeMap<[u8; 6], Lease>,
+    declined: BTreeSet<Ipv4Addr>,
+}
+
+/// The typed view of a request this server acts on, with what was odd about it.
+struct Request {
+    msg_type: Option<MessageType>,
+    requested_ip: Option<Ipv4Addr>,
+    server_id: Option<Ipv4Addr>,
+    findings: Vec<String>,
+}
+
+impl Request {
+    fn read(m: &RawMessage) -> Request {
+        let mut findings: Vec<String> = m.findings.iter().map(ToString::to_string).collect();
+        let h = &m.header;
+        if h.htype != 1 {
+            findings.push(format!("htype is {}, expected 1 (ethernet)", h.htype));
+        }
+        if h.hlen != 6 {
+            findings.push(format!("hlen is {}, expected 6 (ethernet)", h.hlen));
+        }
+        if h.flags & 0x7fff != 0 {
+            findings.push(format!(
+                "flags {:#06x} has reserved bits set (rfc 2131 §2: must be zero)",
+                h.flags
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for o in &m.options {
+            if !seen.insert(o.code) {
+                continue;
+            }
+            let n = m.count(o.code);
+            if n > 1 {
+                findings.push(format!(
+                    "option {} appears {n} times; values joined per rfc 3396",
+                    o.code
+                ));
+            }
+        }
+        let msg_type = fixed(m, OPT_MESSAGE_TYPE, 1, &mut findings)
+            .and_then(|v| v.first().copied())
+            .map(MessageType::from_code);
+        let ip = |code, findings: &mut Vec<String>| {
+            fixed(m, code, 4, findings).map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
+        };
+        let requested_ip = ip(OPT_REQUESTED_IP, &mut findings);
+        let server_id = ip(OPT_SERVER_ID, &mut findings);
+        if m.count(OPT_MESSAGE_TYPE) == 0 {
+            findings.push("no message type (option 53)".into());
+        }
+        Request {
+            msg_type,
+            requested_ip,
+            server_id,
+            findings,
+        }
+    }
+}
+
+/// The RFC 3396-joined value of a fixed-length option, `None` (with a finding) when its length
+/// is wrong.
+fn fixed(m: &RawMessage, code: u8, len: usize, findings: &mut Vec<String>) -> Option<Vec<u8>> {
+    let v = m.concatenated(code)?;
+    if v.len() == len {
+        Some(v)
+    } else {
+        findings.push(format!(
+            "option {code} has length {}, expected {len}; ignored",
+            v.len()
+        ));
+        None
+    }
+}
+
+fn lossy(v: Vec<u8>) -> String {
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+impl DhcpServer {
+    pub fn new(config: ServerConfig) -> Self {
+        if matches!(config.sson, wire::OPT_PAD | wire::OPT_END) && config.site_string.is_some() {
+            tracing::warn!(
+                sson = config.sson,
+                "site option number is pad/end on the wire; the site string will not be sent"
+            );
+        }
+        DhcpServer {
+            config,
+            leases: BTreeMap::new(),
+            declined: BTreeSet::new(),
+        }
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The lease table row of `mac`, if any.
+    pub fn lease(&self, mac: &[u8; 6]) -> Option<Lease> {
+        self.leases.get(mac).copied()
+    }
+
+    /// Addresses clients declined (RFC 2131 §4.3.3); never offered again by this server.
+    pub fn declined(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.declined.iter().copied()
+    }
+
+    /// `now`: time since the server started (no clock inside). `vlan`: the 802.1Q tag the
+    /// request arrived with, if known. Returns what to send and what happened, in order.
+    pub fn handle(
+        &mut self,
+        now: Duration,
+        from: Ipv4Addr,
+        vlan: Option<u16>,
+        bytes: &[u8],
+    ) -> Vec<Output> {
+        let msg = match wire::walk(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                return vec![Output::Event(Event::Malformed {
+                    from: from.to_string(),
+                    len: bytes.len(),
+                    error: e.to_string(),
+                })];
+            }
+        };
+        let mac = msg.header.mac();
+        let ignored = |reason: String| {
+            vec![Output::Event(Event::Ignored {
+                client_mac: Some(format_mac(&mac)),
+                reason,
+            })]
+        };
+        if msg.header.op != 1 {
+            return ignored(format!("op is {}, not a bootrequest (1)", msg.header.op));
+        }
+        if !self.config.allowed_macs.is_empty() && !self.config.allowed_macs.contains(&mac) {
+            return ignored("client mac is not in the allowed list".into());
+        }
+
+        let mut req = Request::read(&msg);
+        let h = &msg.header;
+        self.type_findings(&msg, &mut req);
+        let mut out = vec![Output::Event(Event::Received {
+            xid: h.xid,
+            client_mac: format_mac(&mac),
+            msg_type: req
+                .msg_type
+                .map_or_else(|| "NONE".into(), MessageType::name),
+            ciaddr: h.ciaddr.to_string(),
+            requested_ip: req.requested_ip.map(|ip| ip.to_string()),
+            server_id: req.server_id.map(|ip| ip.to_string()),
+            hostname: msg.concatenated(OPT_HOSTNAME).map(lossy),
+            vendor_class: msg.concatenated(OPT_VENDOR_CLASS).map(lossy),
+            client_id: msg.concatenated(OPT_CLIENT_ID).map(hex::encode),
+            parameter_request_list: msg.concatenated(OPT_PARAMETER_LIST).unwrap_or_default(),
+            options: msg.options.iter().map(WireOption::from).collect(),
+            broadcast_flag: h.broadcast(),
+            vlan,
+            findings: std::mem::take(&mut req.findings),
+        })];
+
+        let action = match req.msg_type {
+            Some(MessageType::Discover) => self.discover(now, &msg, &req),
+            Some(MessageType::Request) => self.request(now, &msg, &req),
+            Some(MessageType::Release) => self.release(now, &msg, &req),
+            Some(MessageType::Decline) => self.decline(&msg, &req),
+            Some(MessageType::Inform) => Action::Reply(ReplyKind::InformAck, Ipv4Addr::UNSPECIFIED),
+            Some(other) => Action::Ignore(format!(
+                "message type {} is not a client request",
+                other.name()
+            )),
+            None => Action::Ignore("no valid message type (option 53): not answered".into()),
+        };
+        match action {
+            Action::None => {}
+            Action::Ignore(reason) => out.extend(ignored(reason)),
+            Action::Reply(kind, ip) => out.extend(self.reply(&msg.header, kind, ip, from)),
+        }
+        out
+    }
+
+    /// Findings that depend on the message type (RFC 2131 §4.4.1 table 5: what a client
+    /// MUST and MUST NOT send).
+    fn type_findings(&self, m: &RawMessage, req: &mut Request) {
+        let h = &m.header;
+        let has = |code| m.count(code) > 0;
+        let f = &mut req.findings;
+        match req.msg_type {
+            Some(MessageType::Discover) => {
+                if !h.ciaddr.is_unspecified() {
+                    f.push("ciaddr is set in a discover (rfc 2131 table 5: 0)".into());
+                }
+                if has(OPT_SERVER_ID) {
+                    f.push("option 54 in a discover (rfc 2131 table 5: must not)".into());
+                }
+            }
+            Some(MessageType::Request) => {
+                if has(OPT_SERVER_ID) && !h.ciaddr.is_unspecified() {
+                    f.push(
+                        "ciaddr is set in a selecting request (rfc 2131 §4.3.2: must be 0)".into(),
+                    );
+                }
+                if has(OPT_REQUESTED_IP) && !h.ciaddr.is_unspecified() {
+                    f.push(
+                        "option 50 with ciaddr set (rfc 2131 §4.3.2: must not when renewing)"
+                            .into(),
+                    );
+                }
+            }
+            Some(MessageType::Release) => {
+                if !has(OPT_SERVER_ID) {
+                    f.push("release without option 54 (rfc 2131 table 5: must)".into());
+                }
+                if has(OPT_REQUESTED_IP) {
+                    f.push("option 50 in a release (rfc 2131 table 5: must not)".into());
+                }
+            }
+            Some(MessageType::Decline) => {
+                if !has(OPT_SERVER_ID) {
+                    f.push("decline without option 54 (rfc 2131 table 5: must)".into());
+                }
+                if !has(OPT_REQUESTED_IP) {
+                    f.push("decline without option 50 (rfc 2131 table 5: must)".into());
+                }
+            }
+            Some(MessageType::Inform) if has(OPT_REQUESTED_IP) || has(OPT_LEASE_TIME) => {
+                f.push("option 50 or 51 in an inform (rfc 2131 table 5: must not)".into());
+            }
+            _ => {}
+        }
+    }
+
+    fn discover(&mut self, now: Duration, m: &RawMessage, req: &Request) -> Action {
+        let mac = m.header.mac();
+        let Some(ip) = self.choose(now, &mac, req.requested_ip) else {
+            return Action::Ignore("address pool exhausted: no offer".into());
+        };
+        self.leases.insert(
+            mac,
+            Lease {
+                ip,
+                state: LeaseState::Offered,
+                since: now,
+            },
+        );
+        Action::Reply(ReplyKind::Offer, ip)
+    }
+
+    fn request(&mut self, now: Duration, m: &RawMessage, req: &Request) -> Action {
+        let h = &m.header;
+        let mac = h.mac();
+        let held = self.leases.get(&mac).map(|l| l.ip);
+        let ciaddr = (!h.ciaddr.is_unspecified()).then_some(h.ciaddr);
+        let (wanted, state) = match (req.server_id, req.requested_ip) {
+            (Some(sid), _) if sid != self.config.server_ip => {
+                // The client chose another server's offer (RFC 2131 §4.3.2): free ours.
+                if let Some(l) = self.leases.get_mut(&mac)
+                    && l.state == LeaseState::Offered
+                {
+                    l.state = LeaseState::Released;
+                    l.since = now;
+                }
+                return Action::Ignore(format!("request selects another server ({sid})"));
+            }
+            (Some(_), requested) => (requested.or(ciaddr), "selecting"),
+            (None, Some(requested)) => (Some(requested), "init-reboot"),
+            (None, None) => match ciaddr {
+                Some(c) => (Some(c), "renewing"),
+                None => {
+                    return Action::Ignore(
+                        "request has no server id (54), requested address (50) or ciaddr".into(),
+                    );
+                }
+            },
+        };
+        match (wanted, held) {
+            (Some(w), Some(ip)) if w == ip && !self.declined.contains(&ip) => {
+                let expires = match self.config.lease_time {
+                    Some(t) if t != INFINITE_LEASE => Some(now + Duration::from_secs(t.into())),
+                    _ => None,
+                };
+                self.leases.insert(
+                    mac,
+                    Lease {
+                        ip,
+                        state: LeaseState::Bound { expires },
+                        since: now,
+                    },
+                );
+                Action::Reply(ReplyKind::Ack, ip)
+            }
+            (Some(w), _) => Action::Reply(
+                ReplyKind::Nak(format!(
+                    "{state}: {w} is not the address held for this client"
+                )),
+                Ipv4Addr::UNSPECIFIED,
+            ),
+            (None, _) => Action::Reply(
+                ReplyKind::Nak(format!("{state}: no requested address")),
+                Ipv4Addr::UNSPECIFIED,
+            ),
+        }
+    }
+
+    fn release(&mut self, now: Duration, m: &RawMessage, req: &Request) -> Action {
+        let h = &m.header;
+        if let Some(sid) = req.server_id
+            && sid != self.config.server_ip
+        {
+            return Action::Ignore(format!("release addressed to another server ({sid})"));
+        }
+        match self.leases.get_mut(&h.mac()) {
+            Some(l) if l.ip == h.ciaddr => {
+                l.state = LeaseState::Released;
+                l.since = now;
+                Action::None
+            }
+            _ => Action::Ignore(format!(
+                "release of {} which is not held for this client",
+                h.ciaddr
+            )),
+        }
+    }
+
+    fn decline(&mut self, m: &RawMessage, req: &Request) -> Action {
+        if let Some(sid) = req.server_id
+            && sid != self.config.server_ip
+        {
+            return Action::Ignore(format!("decline addressed to another server ({sid})"));
+        }
+        let Some(ip) = req.requested_ip else {
+            return Action::Ignore("decline without a valid requested address (50)".into());
+        };
+        let mac = m.header.mac();
+        if self.leases.get(&mac).is_some_and(|l| l.ip == ip) {
+            self.leases.remove(&mac);
+        }
+        if self.in_pool(ip) {
+            tracing::warn!(%ip, client = %format_mac(&mac), "address declined; not offered again");
+            self.declined.insert(ip);
+        }
+        Action::None
+    }
+
+    fn in_pool(&self, ip: Ipv4Addr) -> bool {
+        (self.config.pool_start..=self.config.pool_end).contains(&ip)
+    }
+
+    /// Whether `ip` may ever be handed out.
+    fn usable(&self, ip: Ipv4Addr) -> bool {
+        let c = &self.config;
+        let mask = u32::from(c.subnet_mask);
+        let host = u32::from(ip) & !mask;
+        // /31 and /32 have no network or broadcast address (RFC 3021).
+        let special_host = mask < 0xffff_fffe && (host == 0 || host == !mask);
+        let phone_reserved = ip.octets()[..3] == [192, 168, 2];
+        self.in_pool(ip)
+            && ip != c.server_ip
+            && Some(ip) != c.router
+            && !special_host
+            && !phone_reserved
+            && !self.declined.contains(&ip)
+    }
+
+    fn holder(&self, ip: Ipv4Addr) -> Option<(&[u8; 6], &Lease)> {
+        self.leases.iter().find(|(_, l)| l.ip == ip)
+    }
+
+    /// The address to offer `mac` (RFC 2131 §4.3.1 order; see the module header).
+    fn choose(
+        &mut self,
+        now: Duration,
+        mac: &[u8; 6],
+        requested: Option<Ipv4Addr>,
+    ) -> Option<Ipv4Addr> {
+        if let Some(l) = self.leases.get(mac)
+            && self.usable(l.ip)
+        {
+            return Some(l.ip);
+        }
+        if let Some(r) = requested
+            && self.usable(r)
+            && self.holder(r).is_none()
+        {
+            return Some(r);
+        }
+        let start = u32::from(self.config.pool_start);
+        let end = u32::from(self.config.pool_end);
+        let candidates = || {
+            (start..=end)
+                .map(Ipv4Addr::from)
+                .filter(|ip| self.usable(*ip))
+        };
+        if let Some(free) = candidates().find(|ip| self.holder(*ip).is_none()) {
+            return Some(free);
+        }
+        let (ip, other) = candidates().find_map(|ip| {
+            self.holder(ip)
+                .filter(|(m, l)| *m != mac && l.reclaimable(now))
+                .map(|(m, _)| (ip, *m))
+        })?;
+        self.leases.remove(&other);
+        Some(ip)
+    }
+
+    /// Builds one reply and its `Sent` event.
+    fn reply(&self, req: &Header, kind: ReplyKind, ip: Ipv4Addr, from: Ipv4Addr) -> Vec<Output> {
+        let c = &self.config;
+        let mut header = Header {
+            op: 2,
+            htype: req.htype,
+            hlen: req.hlen,
+            hops: 0,
+            xid: req.xid,
+            secs: 0,
+            flags: req.flags,
+            giaddr: req.giaddr,
+            chaddr: req.chaddr,
+            ..Header::default()
+        };
+        let server_id = (OPT_SERVER_ID, c.server_ip.octets().to_vec());
+        let options = match &kind {
+            ReplyKind::Nak(why) => {
+                // RFC 2131 §4.3.2: through a relay, a NAK goes out broadcast on the client's
+                // segment, which the relay does when the broadcast bit is set.
+                if !req.giaddr.is_unspecified() {
+                    header.flags |= 0x8000;
+                }
+                vec![
+                    (OPT_MESSAGE_TYPE, vec![MessageType::Nak.code()]),
+                    server_id,
+                    (OPT_MESSAGE, why.clone().into_bytes()),
+                ]
+            }
+            ReplyKind::Offer | ReplyKind::Ack | ReplyKind::InformAck => {
+                let msg_type = match kind {
+                    ReplyKind::Offer => MessageType::Offer,
+                    _ => MessageType::Ack,
+                };
+                header.yiaddr = ip;
+                header.siaddr = c.siaddr.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                if !matches!(kind, ReplyKind::Offer) {
+                    header.ciaddr = req.ciaddr;
+                }
+                let mut o = vec![(OPT_MESSAGE_TYPE, vec![msg_type.code()]), server_id];
+                if let (Some(lease), false) = (c.lease_time, matches!(kind, ReplyKind::InformAck)) {
+                    o.push((OPT_LEASE_TIME, lease.to_be_bytes().to_vec()));
+                    if lease != INFINITE_LEASE {
+                        let t1 = u64::from(lease) / 2;
+                        let t2 = u64::from(lease) * 7 / 8;
+                        for (code, t) in [(OPT_RENEWAL_T1, t1), (OPT_REBINDING_T2, t2)] {
+                            // Both are below `lease`, so they fit a u32.
+                            let t = u32::try_from(t).unwrap_or(lease);
+                            o.push((code, t.to_be_bytes().to_vec()));
+                        }
+                    }
+                }
+                o.push((OPT_SUBNET_MASK, c.subnet_mask.octets().to_vec()));
+                if let Some(r) = c.router {
+                    o.push((OPT_ROUTER, r.octets().to_vec()));
+                }
+                if !c.dns.is_empty() {
+                    o.push((OPT_DNS, c.dns.iter().flat_map(|d| d.octets()).collect()));
+                }
+                if let Some(site) = &c.site_string
+                    && !matches!(c.sson, wire::OPT_PAD | wire::OPT_END)
+                {
+                    o.push((c.sson, site.clone()));
+                }
+                o.extend(c.extra_options.iter().cloned());
+                o
+            }
+        };
+
+        let bytes = wire::encode(&header, &options);
+        let dest = self.destination(req, &kind, ip, from);
+        let walked = wire::walk(&bytes).ok();
+        let site_option = if matches!(kind, ReplyKind::Nak(_)) {
+            None
+        } else {
+            walked
+                .as_ref()
+                .and_then(|w| w.concatenated(c.sson))
+                .filter(|_| c.site_string.is_some())
+                .map(lossy)
+        };
+        let msg_type = match kind {
+            ReplyKind::Offer => MessageType::Offer,
+            ReplyKind::Ack | ReplyKind::InformAck => MessageType::Ack,
+            ReplyKind::Nak(_) => MessageType::Nak,
+        };
+        let sent = Event::Sent {
+            xid: header.xid,
+            client_mac: format_mac(&req.mac()),
+            msg_type: msg_type.name(),
+            yiaddr: header.yiaddr.to_string(),
+            siaddr: header.siaddr.to_string(),
+            dest: match dest {
+                ReplyDest::BroadcastMac => "broadcast".into(),
+                _ => "unicast".into(),
+            },
+            site_option,
+            lease_time: walked
+                .as_ref()
+                .and_then(|w| w.all(OPT_LEASE_TIME).next())
+                .and_then(|o| <[u8; 4]>::try_from(o.value.as_slice()).ok())
+                .map(u32::from_be_bytes),
+            options: walked
+                .map(|w| w.options.iter().map(WireOption::from).collect())
+                .unwrap_or_default(),
+        };
+        vec![
+            Output::Send(Reply {
+                bytes,
+                dest,
+                chaddr: req.mac(),
+            }),
+            Output::Event(sent),
+        ]
+    }
+
+    /// RFC 2131 §4.1: relay first; a NAK is broadcast; a client with an address gets it
+    /// unicast; then the broadcast flag decides between broadcast and unicast to the MAC.
+    fn destination(
+        &self,
+        req: &Header,
+        kind: &ReplyKind,
+        yiaddr: Ipv4Addr,
+        from: Ipv4Addr,
+    ) -> ReplyDest {
+        if !req.giaddr.is_unspecified() {
+            return ReplyDest::Relay(req.giaddr);
+        }
+        match kind {
+            ReplyKind::Nak(_) => ReplyDest::BroadcastMac,
+            ReplyKind::InformAck => {
+                // RFC 2131 §4.3.5: to ciaddr; a client that left it empty is answered where
+                // the datagram came from, or by broadcast.
+                if !req.ciaddr.is_unspecified() {
+                    ReplyDest::UnicastIp(req.ciaddr)
+                } else if !from.is_unspecified() && !from.is_broadcast() {
+                    ReplyDest::UnicastIp(from)
+                } else {
+                    ReplyDest::BroadcastMac
+                }
+            }
+            ReplyKind::Offer | ReplyKind::Ack => {
+                if !req.ciaddr.is_unspecified() {
+                    ReplyDest::UnicastIp(req.ciaddr)
+                } else if req.broadcast() {
+                    ReplyDest::BroadcastMac
+                } else {
+                    ReplyDest::UnicastMac {
+                        mac: req.mac(),
+                        ip: yiaddr,
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum ReplyKind {
+    Offer,
+    Ack,
+    InformAck,
+    /// With the text for option 56.
+    Nak(String),
+}
+
+enum Action {
+    /// Nothing to send, nothing more to say (RELEASE, DECLINE).
+    None,
+    Ignore(String),
+    /// Reply with `kind`, `yiaddr` = the address.
+    Reply(ReplyKind, Ipv4Addr),
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -1,0 +1,762 @@
+//! Tests of the server core: golden replies, the DHCP exchanges of RFC 2131 §3 driven through
+//! `handle()` with simulated time, and properties over arbitrary input.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use dhcproto::v4::{self, DhcpOption, Flags, Message, OptionCode};
+use dhcproto::{Decodable, Encodable};
+use proptest::prelude::*;
+
+const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
+const OTHER_MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x00, 0x00, 0x01];
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        server_ip: SERVER,
+        subnet_mask: Ipv4Addr::new(255, 255, 255, 0),
+        router: Some(Ipv4Addr::new(10, 0, 0, 254)),
+        dns: vec![Ipv4Addr::new(10, 0, 0, 53)],
+        pool_start: Ipv4Addr::new(10, 0, 0, 100),
+        pool_end: Ipv4Addr::new(10, 0, 0, 102),
+        lease_time: Some(3600),
+        sson: 242,
+        site_string: Some(b"HTTPSRVR=10.0.0.1".to_vec()),
+        siaddr: None,
+        extra_options: Vec::new(),
+        allowed_macs: Vec::new(),
+    }
+}
+
+/// A client message as a 9600 phone sends it (no broadcast flag), built with dhcproto.
+fn client_msg(
+    mac: [u8; 6],
+    xid: u32,
+    ty: v4::MessageType,
+    ciaddr: Ipv4Addr,
+    extra: Vec<DhcpOption>,
+) -> Vec<u8> {
+    let mut m = Message::new_with_id(xid, ciaddr, ANY, ANY, ANY, &mac);
+    m.opts_mut().insert(DhcpOption::MessageType(ty));
+    for o in extra {
+        m.opts_mut().insert(o);
+    }
+    m.to_vec().unwrap()
+}
+
+fn discover(mac: [u8; 6], xid: u32) -> Vec<u8> {
+    client_msg(
+        mac,
+        xid,
+        v4::MessageType::Discover,
+        ANY,
+        vec![
+            DhcpOption::Hostname("AVXB27312".into()),
+            DhcpOption::ParameterRequestList(vec![
+                OptionCode::SubnetMask,
+                OptionCode::Router,
+                OptionCode::DomainNameServer,
+                OptionCode::Unknown(242),
+            ]),
+        ],
+    )
+}
+
+fn select(mac: [u8; 6], xid: u32, sid: Ipv4Addr, ip: Ipv4Addr) -> Vec<u8> {
+    client_msg(
+        mac,
+        xid,
+        v4::MessageType::Request,
+        ANY,
+        vec![
+            DhcpOption::ServerIdentifier(sid),
+            DhcpOption::RequestedIpAddress(ip),
+        ],
+    )
+}
+
+fn sends(out: &[Output]) -> Vec<&Reply> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send(r) => Some(r),
+            Output::Event(_) => None,
+        })
+        .collect()
+}
+
+fn events(out: &[Output]) -> Vec<&Event> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e),
+            Output::Send(_) => None,
+        })
+        .collect()
+}
+
+fn only_reply(out: &[Output]) -> (Reply, RawMessage) {
+    let s = sends(out);
+    assert_eq!(s.len(), 1, "expected one reply in {out:?}");
+    (s[0].clone(), wire::walk(&s[0].bytes).unwrap())
+}
+
+fn msg_type(m: &RawMessage) -> u8 {
+    m.concatenated(53).unwrap()[0]
+}
+
+/// The fixture without router and dns, so the golden replies are short enough to be padded.
+fn golden_config() -> ServerConfig {
+    ServerConfig {
+        router: None,
+        dns: Vec::new(),
+        ..config()
+    }
+}
+
+/// The OFFER `golden_config()` makes to the DISCOVER above, byte by byte.
+fn golden_offer() -> Vec<u8> {
+    let mut b = vec![
+        2, 1, 6, 0, // op=BOOTREPLY, htype=ethernet, hlen=6, hops=0
+        0x12, 0x34, 0x56, 0x78, // xid
+        0, 0, // secs
+        0, 0, // flags: no broadcast (copied from the request)
+        0, 0, 0, 0, // ciaddr
+        10, 0, 0, 100, // yiaddr: first pool address
+        0, 0, 0, 0, // siaddr: not configured
+        0, 0, 0, 0, // giaddr
+        0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a, // chaddr
+    ];
+    b.extend_from_slice(&[0; 10]); // rest of chaddr
+    b.extend_from_slice(&[0; 64]); // sname
+    b.extend_from_slice(&[0; 128]); // file
+    assert_eq!(b.len(), 236);
+    b.extend_from_slice(&[99, 130, 83, 99]); // magic cookie
+    b.extend_from_slice(&[53, 1, 2]); // OFFER
+    b.extend_from_slice(&[54, 4, 10, 0, 0, 1]); // server id
+    b.extend_from_slice(&[51, 4, 0, 0, 0x0e, 0x10]); // lease 3600
+    b.extend_from_slice(&[58, 4, 0, 0, 0x07, 0x08]); // T1 1800
+    b.extend_from_slice(&[59, 4, 0, 0, 0x0c, 0x4e]); // T2 3150
+    b.extend_from_slice(&[1, 4, 255, 255, 255, 0]); // subnet mask; no router, no dns
+    b.extend_from_slice(&[242, 17]);
+    b.extend_from_slice(b"HTTPSRVR=10.0.0.1");
+    b.push(255);
+    assert_eq!(b.len(), 293);
+    b.extend_from_slice(&[0; 7]); // pad to the BOOTP minimum of 300, RFC 1542 §3.1.1
+    b
+}
+
+#[test]
+fn golden_offer_bytes() {
+    let mut s = DhcpServer::new(golden_config());
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    let (reply, _) = only_reply(&out);
+    assert_eq!(reply.bytes, golden_offer());
+    assert_eq!(
+        reply.dest,
+        ReplyDest::UnicastMac {
+            mac: MAC,
+            ip: Ipv4Addr::new(10, 0, 0, 100)
+        }
+    );
+    assert_eq!(reply.chaddr, MAC);
+}
+
+#[test]
+fn golden_ack_bytes() {
+    let mut s = DhcpServer::new(golden_config());
+    s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 0x1234_5678, SERVER, Ipv4Addr::new(10, 0, 0, 100)),
+    );
+    let (reply, _) = only_reply(&out);
+    let mut expected = golden_offer();
+    expected[242] = 5; // the only difference: option 53 says ACK
+    assert_eq!(reply.bytes, expected);
+}
+
+#[test]
+fn replies_decode_with_a_standard_parser() {
+    let mut s = DhcpServer::new(config());
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 7));
+    let (reply, _) = only_reply(&out);
+    let m = Message::from_bytes(&reply.bytes).unwrap();
+    assert_eq!(m.opts().msg_type(), Some(v4::MessageType::Offer));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(10, 0, 0, 100));
+    assert_eq!(
+        m.opts().get(OptionCode::AddressLeaseTime),
+        Some(&DhcpOption::AddressLeaseTime(3600))
+    );
+}
+
+#[test]
+fn full_dora_then_renew_unicast() {
+    let mut s = DhcpServer::new(config());
+    let out = s.handle(Duration::ZERO, ANY, Some(20), &discover(MAC, 1));
+    let ev = events(&out);
+    match ev[0] {
+        Event::Received {
+            msg_type,
+            client_mac,
+            hostname,
+            parameter_request_list,
+            vlan,
+            broadcast_flag,
+            findings,
+            options,
+            ..
+        } => {
+            assert_eq!(msg_type, "DISCOVER");
+            assert_eq!(client_mac, "00:1b:4f:27:31:2a");
+            assert_eq!(hostname.as_deref(), Some("AVXB27312"));
+            assert_eq!(parameter_request_list, &vec![1, 3, 6, 242]);
+            assert_eq!(*vlan, Some(20));
+            assert!(!broadcast_flag);
+            assert!(findings.is_empty(), "{findings:?}");
+            // dhcproto, which built this request, writes options sorted by code.
+            let codes: Vec<u8> = options.iter().map(|o| o.code).collect();
+            assert_eq!(codes, vec![12, 53, 55]);
+        }
+        other => panic!("expected received, got {other:?}"),
+    }
+    let (offer, m) = only_reply(&out);
+    assert_eq!(msg_type(&m), 2);
+    let ip = m.header.yiaddr;
+    assert!(matches!(offer.dest, ReplyDest::UnicastMac { .. }));
+    assert_eq!(
+        s.lease(&MAC).map(|l| (l.ip, l.state)),
+        Some((ip, LeaseState::Offered))
+    );
+    match ev[1] {
+        Event::Sent {
+            msg_type,
+            site_option,
+            lease_time,
+            dest,
+            yiaddr,
+            ..
+        } => {
+            assert_eq!(msg_type, "OFFER");
+            assert_eq!(site_option.as_deref(), Some("HTTPSRVR=10.0.0.1"));
+            assert_eq!(*lease_time, Some(3600));
+            assert_eq!(dest, "unicast");
+            assert_eq!(yiaddr, "10.0.0.100");
+        }
+        other => panic!("expected sent, got {other:?}"),
+    }
+
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, ip),
+    );
+    let (_, ack) = only_reply(&out);
+    assert_eq!(msg_type(&ack), 5);
+    assert_eq!(ack.header.yiaddr, ip);
+    assert_eq!(
+        s.lease(&MAC).map(|l| l.state),
+        Some(LeaseState::Bound {
+            expires: Some(Duration::from_secs(3601))
+        })
+    );
+
+    // Renewing at T1: unicast from the client's address, ciaddr set, no 50/54.
+    let renew = client_msg(MAC, 2, v4::MessageType::Request, ip, vec![]);
+    let out = s.handle(Duration::from_secs(1801), ip, None, &renew);
+    let (reply, ack) = only_reply(&out);
+    assert_eq!(msg_type(&ack), 5);
+    assert_eq!(reply.dest, ReplyDest::UnicastIp(ip));
+    assert_eq!(ack.header.ciaddr, ip);
+    assert_eq!(ack.header.yiaddr, ip);
+    assert_eq!(
+        s.lease(&MAC).map(|l| l.state),
+        Some(LeaseState::Bound {
+            expires: Some(Duration::from_secs(1801 + 3600))
+        })
+    );
+}
+
+#[test]
+fn same_mac_gets_the_same_address() {
+    let mut s = DhcpServer::new(config());
+    let first = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1)))
+        .1
+        .header
+        .yiaddr;
+    let other = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(OTHER_MAC, 2)))
+        .1
+        .header
+        .yiaddr;
+    let again = only_reply(&s.handle(Duration::from_secs(5), ANY, None, &discover(MAC, 3)))
+        .1
+        .header
+        .yiaddr;
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+}
+
+#[test]
+fn wrong_requested_ip_gets_nak_broadcast() {
+    let mut s = DhcpServer::new(config());
+    s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let out = s.handle(
+        Duration::ZERO,
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, Ipv4Addr::new(10, 0, 0, 101)),
+    );
+    let (reply, nak) = only_reply(&out);
+    assert_eq!(msg_type(&nak), 6);
+    assert_eq!(reply.dest, ReplyDest::BroadcastMac);
+    assert_eq!(nak.header.yiaddr, ANY);
+    let codes: Vec<u8> = nak.options.iter().map(|o| o.code).collect();
+    assert_eq!(codes, vec![53, 54, 56]);
+    assert!(
+        String::from_utf8_lossy(&nak.concatenated(56).unwrap()).contains("10.0.0.101"),
+        "nak message names the address"
+    );
+    assert!(matches!(events(&out)[1], Event::Sent { msg_type, dest, .. }
+        if msg_type == "NAK" && dest == "broadcast"));
+
+    // Init-reboot for an address we never gave this client: authoritative NAK.
+    let reboot = client_msg(
+        OTHER_MAC,
+        9,
+        v4::MessageType::Request,
+        ANY,
+        vec![DhcpOption::RequestedIpAddress(Ipv4Addr::new(192, 0, 2, 7))],
+    );
+    let (_, nak) = only_reply(&s.handle(Duration::ZERO, ANY, None, &reboot));
+    assert_eq!(msg_type(&nak), 6);
+
+    // Renewing an address that is not ours for this MAC: NAK, broadcast (RFC 2131 §4.1).
+    let renew = client_msg(
+        MAC,
+        10,
+        v4::MessageType::Request,
+        Ipv4Addr::new(10, 0, 0, 102),
+        vec![],
+    );
+    let (reply, nak) = only_reply(&s.handle(Duration::ZERO, ANY, None, &renew));
+    assert_eq!(msg_type(&nak), 6);
+    assert_eq!(reply.dest, ReplyDest::BroadcastMac);
+}
+
+#[test]
+fn init_reboot_for_held_address_is_acked() {
+    let mut s = DhcpServer::new(config());
+    let ip = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1)))
+        .1
+        .header
+        .yiaddr;
+    s.handle(Duration::ZERO, ANY, None, &select(MAC, 1, SERVER, ip));
+    let reboot = client_msg(
+        MAC,
+        2,
+        v4::MessageType::Request,
+        ANY,
+        vec![DhcpOption::RequestedIpAddress(ip)],
+    );
+    let (reply, ack) = only_reply(&s.handle(Duration::from_secs(9), ANY, None, &reboot));
+    assert_eq!(msg_type(&ack), 5);
+    assert_eq!(reply.dest, ReplyDest::UnicastMac { mac: MAC, ip });
+}
+
+#[test]
+fn request_for_another_server_frees_our_offer() {
+    let mut s = DhcpServer::new(config());
+    let ip = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1)))
+        .1
+        .header
+        .yiaddr;
+    let out = s.handle(
+        Duration::ZERO,
+        ANY,
+        None,
+        &select(MAC, 1, Ipv4Addr::new(10, 0, 0, 2), ip),
+    );
+    assert!(sends(&out).is_empty());
+    assert!(matches!(events(&out)[1], Event::Ignored { reason, .. }
+        if reason.contains("another server")));
+    assert_eq!(s.lease(&MAC).map(|l| l.state), Some(LeaseState::Released));
+}
+
+#[test]
+fn not_allowed_mac_is_ignored_without_reply() {
+    let mut s = DhcpServer::new(ServerConfig {
+        allowed_macs: vec![OTHER_MAC],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    assert_eq!(
+        out,
+        vec![Output::Event(Event::Ignored {
+            client_mac: Some("00:1b:4f:27:31:2a".into()),
+            reason: "client mac is not in the allowed list".into(),
+        })]
+    );
+    assert!(s.lease(&MAC).is_none());
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(OTHER_MAC, 1));
+    assert_eq!(sends(&out).len(), 1);
+}
+
+#[test]
+fn long_site_string_is_split_per_rfc3396_and_rejoins() {
+    let site: Vec<u8> = (0..300).map(|i| b"HTTPSRVR=10.0.0.1,"[i % 18]).collect();
+    let mut s = DhcpServer::new(ServerConfig {
+        site_string: Some(site.clone()),
+        extra_options: vec![(43, vec![1, 4, b'6', b'8', b'8', b'9'])],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let (_, m) = only_reply(&out);
+    let pieces: Vec<(u8, u8)> = m
+        .options
+        .iter()
+        .filter(|o| o.code == 242)
+        .map(|o| (o.code, o.len))
+        .collect();
+    assert_eq!(pieces, vec![(242, 255), (242, 45)]);
+    // The pieces are consecutive and followed by the extra option.
+    let codes: Vec<u8> = m.options.iter().map(|o| o.code).collect();
+    assert_eq!(codes, vec![53, 54, 51, 58, 59, 1, 3, 6, 242, 242, 43]);
+    assert_eq!(m.concatenated(242), Some(site.clone()));
+    match events(&out)[1] {
+        Event::Sent { site_option, .. } => {
+            assert_eq!(
+                site_option.as_deref(),
+                Some(&*String::from_utf8_lossy(&site))
+            );
+        }
+        other => panic!("expected sent, got {other:?}"),
+    }
+}
+
+#[test]
+fn lease_time_none_omits_51_58_59() {
+    let mut s = DhcpServer::new(ServerConfig {
+        lease_time: None,
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let (_, m) = only_reply(&out);
+    let codes: Vec<u8> = m.options.iter().map(|o| o.code).collect();
+    assert_eq!(codes, vec![53, 54, 1, 3, 6, 242]);
+    assert!(matches!(
+        events(&out)[1],
+        Event::Sent {
+            lease_time: None,
+            ..
+        }
+    ));
+    let ip = m.header.yiaddr;
+    s.handle(Duration::ZERO, ANY, None, &select(MAC, 1, SERVER, ip));
+    assert_eq!(
+        s.lease(&MAC).map(|l| l.state),
+        Some(LeaseState::Bound { expires: None })
+    );
+}
+
+#[test]
+fn infinite_lease_has_no_t1_t2() {
+    let mut s = DhcpServer::new(ServerConfig {
+        lease_time: Some(INFINITE_LEASE),
+        ..config()
+    });
+    let (_, m) = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1)));
+    assert_eq!(m.concatenated(51), Some(vec![255; 4]));
+    assert_eq!(m.count(58) + m.count(59), 0);
+}
+
+#[test]
+fn broadcast_flag_and_relay_choose_the_destination() {
+    let mut s = DhcpServer::new(config());
+    let mut m = Message::new_with_id(1, ANY, ANY, ANY, ANY, &MAC);
+    m.set_flags(Flags::default().set_broadcast());
+    m.opts_mut()
+        .insert(DhcpOption::MessageType(v4::MessageType::Discover));
+    let (reply, _) = only_reply(&s.handle(Duration::ZERO, ANY, None, &m.to_vec().unwrap()));
+    assert_eq!(reply.dest, ReplyDest::BroadcastMac);
+
+    let relay = Ipv4Addr::new(10, 9, 0, 1);
+    let mut m = Message::new_with_id(2, ANY, ANY, ANY, relay, &OTHER_MAC);
+    m.opts_mut()
+        .insert(DhcpOption::MessageType(v4::MessageType::Discover));
+    let (reply, offer) = only_reply(&s.handle(Duration::ZERO, relay, None, &m.to_vec().unwrap()));
+    assert_eq!(reply.dest, ReplyDest::Relay(relay));
+    assert_eq!(offer.header.giaddr, relay);
+}
+
+#[test]
+fn release_keeps_the_address_for_the_mac_and_decline_retires_it() {
+    let mut s = DhcpServer::new(config());
+    let ip = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1)))
+        .1
+        .header
+        .yiaddr;
+    s.handle(Duration::ZERO, ANY, None, &select(MAC, 1, SERVER, ip));
+    let release = client_msg(
+        MAC,
+        2,
+        v4::MessageType::Release,
+        ip,
+        vec![DhcpOption::ServerIdentifier(SERVER)],
+    );
+    let out = s.handle(Duration::from_secs(5), ip, None, &release);
+    assert!(sends(&out).is_empty());
+    assert_eq!(events(&out).len(), 1, "only the received event: {out:?}");
+    assert_eq!(s.lease(&MAC).map(|l| l.state), Some(LeaseState::Released));
+    let again = only_reply(&s.handle(Duration::from_secs(6), ANY, None, &discover(MAC, 3)))
+        .1
+        .header
+        .yiaddr;
+    assert_eq!(again, ip);
+
+    let decline = client_msg(
+        MAC,
+        4,
+        v4::MessageType::Decline,
+        ANY,
+        vec![
+            DhcpOption::ServerIdentifier(SERVER),
+            DhcpOption::RequestedIpAddress(ip),
+        ],
+    );
+    let out = s.handle(Duration::from_secs(7), ANY, None, &decline);
+    assert!(sends(&out).is_empty());
+    assert!(s.lease(&MAC).is_none());
+    assert_eq!(s.declined().collect::<Vec<_>>(), vec![ip]);
+    let next = only_reply(&s.handle(Duration::from_secs(8), ANY, None, &discover(MAC, 5)))
+        .1
+        .header
+        .yiaddr;
+    assert_ne!(next, ip);
+}
+
+#[test]
+fn inform_gets_ack_without_address_or_lease() {
+    let mut s = DhcpServer::new(config());
+    let ip = Ipv4Addr::new(10, 0, 0, 42);
+    let inform = client_msg(MAC, 1, v4::MessageType::Inform, ip, vec![]);
+    let (reply, ack) = only_reply(&s.handle(Duration::ZERO, ip, None, &inform));
+    assert_eq!(msg_type(&ack), 5);
+    assert_eq!(reply.dest, ReplyDest::UnicastIp(ip));
+    assert_eq!(ack.header.yiaddr, ANY);
+    assert_eq!(ack.header.ciaddr, ip);
+    let codes: Vec<u8> = ack.options.iter().map(|o| o.code).collect();
+    assert_eq!(codes, vec![53, 54, 1, 3, 6, 242]);
+    assert!(s.lease(&MAC).is_none());
+}
+
+#[test]
+fn pool_exhaustion_then_reclaim_of_a_stale_offer() {
+    let mut s = DhcpServer::new(config());
+    for i in 0..3u8 {
+        let mac = [2, 0, 0, 0, 0, i];
+        assert_eq!(
+            sends(&s.handle(Duration::ZERO, ANY, None, &discover(mac, 1))).len(),
+            1
+        );
+    }
+    let out = s.handle(Duration::from_secs(1), ANY, None, &discover(MAC, 1));
+    assert!(sends(&out).is_empty());
+    assert!(
+        matches!(events(&out)[1], Event::Ignored { reason, .. } if reason.contains("exhausted"))
+    );
+    // After the offer hold time the first offer may go to someone else.
+    let out = s.handle(
+        OFFER_HOLD + Duration::from_secs(1),
+        ANY,
+        None,
+        &discover(MAC, 2),
+    );
+    let (_, m) = only_reply(&out);
+    assert_eq!(m.header.yiaddr, Ipv4Addr::new(10, 0, 0, 100));
+    assert!(s.lease(&[2, 0, 0, 0, 0, 0]).is_none());
+}
+
+#[test]
+fn discover_asking_for_a_free_address_gets_it() {
+    let mut s = DhcpServer::new(config());
+    let wanted = Ipv4Addr::new(10, 0, 0, 102);
+    let d = client_msg(
+        MAC,
+        1,
+        v4::MessageType::Discover,
+        ANY,
+        vec![DhcpOption::RequestedIpAddress(wanted)],
+    );
+    let (_, m) = only_reply(&s.handle(Duration::ZERO, ANY, None, &d));
+    assert_eq!(m.header.yiaddr, wanted);
+    // Outside the pool: ignored, pool address instead.
+    let d = client_msg(
+        OTHER_MAC,
+        1,
+        v4::MessageType::Discover,
+        ANY,
+        vec![DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+            192, 168, 2, 5,
+        ))],
+    );
+    let (_, m) = only_reply(&s.handle(Duration::ZERO, ANY, None, &d));
+    assert_eq!(m.header.yiaddr, Ipv4Addr::new(10, 0, 0, 100));
+}
+
+#[test]
+fn received_event_keeps_wire_order_duplicates_and_findings() {
+    let mut h = Header {
+        op: 1,
+        htype: 1,
+        hlen: 6,
+        xid: 0xabcd,
+        ..Header::default()
+    };
+    h.chaddr[..6].copy_from_slice(&MAC);
+    let bytes = wire::encode(
+        &h,
+        &[
+            (12, b"AV".to_vec()),
+            (53, vec![1]),
+            (55, vec![1, 242]),
+            (12, b"XB".to_vec()),
+            (61, vec![1, 0, 0x1b]),
+            (60, b"ccp.avaya.com".to_vec()),
+        ],
+    );
+    let mut s = DhcpServer::new(config());
+    let out = s.handle(Duration::ZERO, ANY, None, &bytes);
+    let Event::Received {
+        options,
+        hostname,
+        findings,
+        client_id,
+        vendor_class,
+        ..
+    } = events(&out)[0].clone()
+    else {
+        panic!("expected received: {out:?}");
+    };
+    let codes: Vec<u8> = options.iter().map(|o| o.code).collect();
+    assert_eq!(codes, vec![12, 53, 55, 12, 61, 60]);
+    assert_eq!(options[0].value, "4156");
+    assert_eq!(options[0].len, 2);
+    assert_eq!(hostname.as_deref(), Some("AVXB"));
+    assert_eq!(client_id.as_deref(), Some("01001b"));
+    assert_eq!(vendor_class.as_deref(), Some("ccp.avaya.com"));
+    assert_eq!(
+        findings,
+        vec!["option 12 appears 2 times; values joined per rfc 3396".to_string()]
+    );
+    assert_eq!(sends(&out).len(), 1);
+
+    let json = serde_json::to_value(events(&out)[0]).unwrap();
+    assert_eq!(json["kind"], "received");
+    assert_eq!(json["msg_type"], "DISCOVER");
+    assert_eq!(json["options"][0]["code"], 12);
+    assert_eq!(json["parameter_request_list"], serde_json::json!([1, 242]));
+}
+
+#[test]
+fn malformed_and_odd_messages_give_events_not_replies() {
+    let mut s = DhcpServer::new(config());
+    let from = Ipv4Addr::new(10, 0, 0, 77);
+    let out = s.handle(Duration::ZERO, from, None, &[1, 2, 3]);
+    assert_eq!(
+        out,
+        vec![Output::Event(Event::Malformed {
+            from: "10.0.0.77".into(),
+            len: 3,
+            error: "message is 3 bytes, shorter than the 236-byte bootp header".into(),
+        })]
+    );
+
+    // No option 53: a plain BOOTP request is recorded but not answered.
+    let mut h = Header {
+        op: 1,
+        htype: 1,
+        hlen: 6,
+        ..Header::default()
+    };
+    h.chaddr[..6].copy_from_slice(&MAC);
+    let out = s.handle(Duration::ZERO, ANY, None, &wire::encode(&h, &[]));
+    assert!(sends(&out).is_empty());
+    assert!(
+        matches!(events(&out)[0], Event::Received { msg_type, findings, .. }
+        if msg_type == "NONE" && findings.contains(&"no message type (option 53)".to_string()))
+    );
+    assert!(matches!(events(&out)[1], Event::Ignored { .. }));
+
+    // A BOOTREPLY (another server's offer seen on the segment) is ignored.
+    h.op = 2;
+    let out = s.handle(
+        Duration::ZERO,
+        ANY,
+        None,
+        &wire::encode(&h, &[(53, vec![2])]),
+    );
+    assert!(
+        matches!(&out[..], [Output::Event(Event::Ignored { reason, .. })] if reason.contains("op is 2"))
+    );
+
+    // An option running past the end is a finding; the message is still answered.
+    h.op = 1;
+    let mut bytes = wire::encode(&h, &[(53, vec![1])]);
+    bytes.truncate(wire::OPTIONS_OFFSET + 3);
+    bytes.extend_from_slice(&[12, 40, b'A']);
+    let out = s.handle(Duration::ZERO, ANY, None, &bytes);
+    assert!(matches!(events(&out)[0], Event::Received { findings, .. }
+        if findings.iter().any(|f| f.contains("declares length 40"))));
+    assert_eq!(sends(&out).len(), 1);
+}
+
+proptest! {
+    #[test]
+    fn handle_never_panics_on_arbitrary_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..600),
+    ) {
+        let mut s = DhcpServer::new(config());
+        let _ = s.handle(Duration::ZERO, ANY, None, &bytes);
+    }
+
+    #[test]
+    fn handle_never_panics_on_arbitrary_options(
+        op in 0u8..3,
+        flags in any::<u16>(),
+        ciaddr in any::<u32>(),
+        giaddr in prop_oneof![Just(0u32), any::<u32>()],
+        mac_low in 0u8..4,
+        options in proptest::collection::vec(
+            (prop_oneof![Just(50u8), Just(53), Just(54), Just(55), Just(12), Just(52), any::<u8>()],
+             proptest::collection::vec(any::<u8>(), 0..8)),
+            0..8),
+        steps in 1usize..4,
+    ) {
+        let mut s = DhcpServer::new(ServerConfig { pool_end: Ipv4Addr::new(10, 0, 0, 101), ..config() });
+        let mut h = Header {
+            op,
+            htype: 1,
+            hlen: 6,
+            flags,
+            ciaddr: Ipv4Addr::from(ciaddr),
+            giaddr: Ipv4Addr::from(giaddr),
+            ..Header::default()
+        };
+        h.chaddr[..6].copy_from_slice(&[2, 0, 0, 0, 0, mac_low]);
+        let bytes = wire::encode(&h, &options);
+        for i in 0..steps {
+            let now = Duration::from_secs(40 * i as u64);
+            for out in s.handle(now, ANY, None, &bytes) {
+                if let Output::Send(r) = out {
+                    let m = wire::walk(&r.bytes).expect("replies walk");
+                    prop_assert!(r.bytes.len() >= wire::MIN_BOOTP_LEN);
+                    prop_assert!(m.findings.is_empty());
+                    prop_assert_eq!(m.header.xid, h.xid);
+                }
+            }
+        }
+    }
+}

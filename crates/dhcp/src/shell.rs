@@ -1,0 +1,189 @@
+//! The tokio shell around [`DhcpServer`]: receives datagrams, feeds the core, puts replies on
+//! the wire, and forwards the core's events stamped with the instant they happened.
+//!
+//! Owns: the receive loop, turning a [`ReplyDest`] into an actual frame or datagram
+//! (RFC 2131 §4.1: a client without an address is reached by Ethernet address, which a UDP
+//! socket cannot do — hence raw frames), the loopback tap, shutdown.
+//!
+//! Never: decides anything about DHCP (the core does), creates its sockets (the lab does, in
+//! the right namespace and with the right options), prints to stdout.
+//!
+//! VLANs: the `Raw` transport receives on a UDP socket, and the kernel hands a UDP socket no
+//! 802.1Q tag (a tagged request reaches a socket bound to the VLAN's own interface, e.g.
+//! `eth0.20`, untagged). So the core is told `vlan: None`, replies go out untagged on the raw
+//! socket's interface, and a voice-VLAN lab opens both sockets on the VLAN interface, where the
+//! kernel adds the tag on the way out.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Instant;
+
+use pc_capture::Tap;
+use pc_capture::frame::{BROADCAST_MAC, UdpFrame, udp_frame};
+use pc_capture::rawsock::RawSocket;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
+
+use crate::event::Event;
+use crate::server::{DhcpServer, Output, Reply, ReplyDest};
+
+/// DHCP server port (RFC 2131 §4.1).
+pub const SERVER_PORT: u16 = 67;
+/// DHCP client port.
+pub const CLIENT_PORT: u16 = 68;
+
+/// Largest datagram read; DHCP messages are far smaller, a larger one is cut and then
+/// reported by the walker as it finds it.
+const RECV_BUF: usize = 65_536;
+
+/// How the server meets the network.
+#[derive(Debug)]
+pub enum Transport {
+    /// netns/iface labs: `recv` is a std UdpSocket bound to 0.0.0.0:67 with SO_BINDTODEVICE
+    /// and SO_BROADCAST (created by the caller, possibly inside a namespace); replies to
+    /// clients go out as raw Ethernet frames on `raw` from the server address:67 and the
+    /// interface MAC — to the client's MAC and yiaddr:68, to ff:ff:ff:ff:ff:ff and
+    /// 255.255.255.255:68, or to the client's MAC and ciaddr:68 — and replies for a relay
+    /// go to giaddr:67 through `recv`.
+    Raw {
+        recv: std::net::UdpSocket,
+        raw: RawSocket,
+    },
+    /// loopback lab: everything over one UDP socket on a high port; replies go back to the
+    /// request's source address; every datagram in and out is reported to the tap.
+    Udp { socket: std::net::UdpSocket },
+}
+
+/// Runs the server until `shutdown` turns true (or its sender is dropped). Events are sent
+/// with the `Instant` the datagram was received (for `received`, `ignored`, `malformed`) or
+/// sent (for `sent`); a reply that could not be sent is logged and has no `sent` event.
+pub async fn run(
+    mut server: DhcpServer,
+    transport: Transport,
+    tap: Arc<dyn Tap>,
+    events: UnboundedSender<(Instant, Event)>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let start = Instant::now();
+    let (socket, raw) = match transport {
+        Transport::Raw { recv, raw } => (recv, Some(raw)),
+        Transport::Udp { socket } => (socket, None),
+    };
+    socket.set_nonblocking(true)?;
+    let socket = tokio::net::UdpSocket::from_std(socket)?;
+    let local = v4(socket.local_addr()?);
+    let server_ip = server.config().server_ip;
+    let mut buf = vec![0u8; RECV_BUF];
+
+    loop {
+        if *shutdown.borrow_and_update() {
+            return Ok(());
+        }
+        let (n, peer) = tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(r) => r,
+                // An ICMP error from an earlier send, reported on this socket: not fatal.
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset) => {
+                    tracing::debug!(error = %e, "dhcp socket: icmp error from an earlier send");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let received_at = Instant::now();
+        let datagram = &buf[..n];
+        let peer = v4(peer);
+        if raw.is_none() {
+            tap.udp(peer, local, datagram);
+        }
+        let outputs = server.handle(received_at - start, *peer.ip(), None, datagram);
+
+        let mut stamp = received_at;
+        let mut last_send_ok = true;
+        for output in outputs {
+            match output {
+                Output::Send(reply) => {
+                    let result = match &raw {
+                        Some(raw) => send_raw(raw, &socket, server_ip, &reply).await,
+                        None => send_udp(&socket, tap.as_ref(), local, peer, &reply.bytes).await,
+                    };
+                    stamp = Instant::now();
+                    last_send_ok = match result {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, dest = ?reply.dest, "dhcp reply not sent");
+                            false
+                        }
+                    };
+                }
+                Output::Event(event) => {
+                    if matches!(event, Event::Sent { .. }) && !last_send_ok {
+                        continue;
+                    }
+                    // The receiver going away means nobody records the run any more; the
+                    // server still answers until told to stop.
+                    let _ = events.send((stamp, event));
+                }
+            }
+        }
+    }
+}
+
+fn v4(addr: SocketAddr) -> SocketAddrV4 {
+    match addr {
+        SocketAddr::V4(a) => a,
+        // DHCPv4 sockets are IPv4; an IPv4-mapped peer is shown as its IPv4 address.
+        SocketAddr::V6(a) => SocketAddrV4::new(
+            a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            a.port(),
+        ),
+    }
+}
+
+async fn send_udp(
+    socket: &tokio::net::UdpSocket,
+    tap: &dyn Tap,
+    local: SocketAddrV4,
+    peer: SocketAddrV4,
+    bytes: &[u8],
+) -> io::Result<()> {
+    socket.send_to(bytes, peer).await?;
+    tap.udp(local, peer, bytes);
+    Ok(())
+}
+
+async fn send_raw(
+    raw: &RawSocket,
+    socket: &tokio::net::UdpSocket,
+    server_ip: Ipv4Addr,
+    reply: &Reply,
+) -> io::Result<()> {
+    let (dst_mac, dst_ip) = match reply.dest {
+        ReplyDest::BroadcastMac => (BROADCAST_MAC, Ipv4Addr::BROADCAST),
+        ReplyDest::UnicastMac { mac, ip } => (mac, ip),
+        ReplyDest::UnicastIp(ip) => (reply.chaddr, ip),
+        ReplyDest::Relay(giaddr) => {
+            // The relay has an address and answers ARP: the kernel can route this one.
+            socket
+                .send_to(&reply.bytes, SocketAddrV4::new(giaddr, SERVER_PORT))
+                .await?;
+            return Ok(());
+        }
+    };
+    let frame = udp_frame(&UdpFrame {
+        src_mac: raw.mac(),
+        dst_mac,
+        vlan: None,
+        src: SocketAddrV4::new(server_ip, SERVER_PORT),
+        dst: SocketAddrV4::new(dst_ip, CLIENT_PORT),
+        payload: &reply.bytes,
+    });
+    raw.send(&frame)
+}
