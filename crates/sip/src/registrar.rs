@@ -1,0 +1,922 @@
+//! Sans-IO SIP registrar: the role Avaya SES / Session Manager plays for a 9600 phone.
+//!
+//! Owns: answering REGISTER (digest challenge, credential check, binding table with expiry),
+//! OPTIONS and everything else a phone may send; non-INVITE server transactions so UDP
+//! retransmissions get the same answer (RFC 3261 §17.2.2); the per-attempt response script
+//! that registration-retry scenarios use; the events that record all of it.
+//!
+//! Never: touches sockets, reads a clock or draws random numbers. Time comes in as `now`
+//! (elapsed since an origin the shell chose), nonces and tags are derived from
+//! `nonce_seed` and a counter, so a run can be replayed byte for byte.
+//!
+//! Follows RFC 3261 §10.3 (processing REGISTER), §8.2.6 (building responses), §17.2.2 and
+//! §17.2.3 (non-INVITE server transactions, matching), §18.2.2 (where responses go),
+//! §22 (authentication), RFC 3581 (rport), RFC 2617 / RFC 7616 (digest).
+//!
+//! Decisions where the RFCs leave room:
+//! - unknown user → 403 (not a new 401): a phone with a wrong extension should stop, and
+//!   RFC 3261 §22.1 lets a server refuse credentials it cannot use;
+//! - wrong password → 403; a correct digest over a nonce we issued but that expired
+//!   (`nonce_lifetime`) or that we never issued → 401 with `stale=true` and a fresh nonce
+//!   (RFC 7616 §3.3: stale means "the digest was right, the nonce was not");
+//! - credentials for another realm, a non-Digest scheme or an unsupported algorithm → a fresh
+//!   401 (§22.1: credentials that do not match the realm are ignored); missing digest
+//!   parameters or an unparseable Authorization → 400;
+//! - granted expiry = min(requested, `config.expires`), `config.expires` when the request
+//!   asks for none (§10.3 step 7 lets a registrar shorten, never lengthen);
+//! - methods a registrar recognises but does not serve (INVITE, SUBSCRIBE, NOTIFY, …) → 405
+//!   with `Allow: REGISTER, OPTIONS` (§8.2.1); unknown methods → 501; CANCEL → 481; ACK and
+//!   responses are recorded and never answered;
+//! - the response script counts REGISTER transactions only (retransmissions are not new
+//!   attempts and get the same answer, or the same silence).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tracing::debug;
+
+use crate::digest::{self, Algorithm, DigestCheck};
+use crate::event::{AuthSummary, Event};
+use crate::headers::{DigestParams, NameAddr, SipUri, Via};
+use crate::message::Message;
+
+/// How long a server transaction remembers its answer: Timer J = 64·T1 (RFC 3261 §17.2.2).
+const TRANSACTION_LIFETIME: Duration = Duration::from_secs(32);
+/// Default nonce lifetime: longer than the 900 s REGISTERWAIT, so a refresh can reuse the
+/// nonce with the next `nc`, as 9600 phones do.
+const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(3600);
+/// Bound on remembered nonces: stale ones are forgotten beyond this.
+const MAX_NONCES: usize = 4096;
+/// The methods named in `Allow`.
+const ALLOW: &str = "REGISTER, OPTIONS";
+/// Methods we recognise but do not serve (→ 405 rather than 501).
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE",
+    "BYE",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "MESSAGE",
+    "INFO",
+    "PRACK",
+    "UPDATE",
+    "REFER",
+];
+
+/// Transport a message arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+}
+
+/// Registrar settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrarConfig {
+    /// The SIP domain (SIPDOMAIN): a REGISTER whose Request-URI names another host is
+    /// still served, with a `request_uri_domain_mismatch` finding.
+    pub domain: String,
+    /// Digest realm offered in challenges and required in credentials.
+    pub realm: String,
+    /// `(user, password)` pairs; the user is the digest `username`.
+    pub accounts: Vec<(String, String)>,
+    pub algorithm: Algorithm,
+    /// Offer `qop="auth"` in challenges.
+    pub qop: bool,
+    /// Longest registration granted, and the one granted when none is asked for.
+    pub expires: u32,
+    /// Nonces and To-tags are derived from this seed and a counter.
+    pub nonce_seed: u64,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            domain: "lab.test".into(),
+            realm: "lab.test".into(),
+            accounts: Vec::new(),
+            algorithm: Algorithm::Md5,
+            qop: true,
+            expires: 900,
+            nonce_seed: 0,
+        }
+    }
+}
+
+/// How to answer one REGISTER attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum ScriptedAnswer {
+    /// Behave like a normal registrar (challenge, check, bind).
+    Normal,
+    /// Answer with this status; a 401 also carries a fresh challenge.
+    Status {
+        code: u16,
+        reason: String,
+        retry_after: Option<u32>,
+    },
+    /// Send nothing, also for retransmissions of this attempt.
+    Silence,
+}
+
+/// What the shell must do.
+// Events are produced at datagram rate; matching `Action::Event(e)` directly matters more
+// than the enum's size.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send { to: SocketAddr, bytes: Vec<u8> },
+    Event(Event),
+}
+
+/// One registered contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The contact URI as the phone wrote it.
+    pub uri: String,
+    /// The whole contact value as sent (with parameters).
+    pub contact: String,
+    pub expires_at: Duration,
+    pub call_id: String,
+    pub cseq: u32,
+    pub instance: Option<String>,
+    pub source: SocketAddr,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    Response { to: SocketAddr, bytes: Vec<u8> },
+    Silence,
+}
+
+#[derive(Debug, Clone)]
+struct Transaction {
+    created: Duration,
+    answer: Answer,
+}
+
+/// What the credentials in a REGISTER amount to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuthOutcome {
+    NoCredentials,
+    Malformed,
+    Checked(DigestCheck),
+}
+
+/// The registrar core. Feed it every message with [`Registrar::handle`].
+#[derive(Debug)]
+pub struct Registrar {
+    config: RegistrarConfig,
+    nonce_lifetime: Duration,
+    nonce_counter: u64,
+    nonces: HashMap<String, Duration>,
+    bindings: BTreeMap<String, Vec<Binding>>,
+    script: Vec<ScriptedAnswer>,
+    register_attempts: usize,
+    transactions: HashMap<String, Transaction>,
+}
+
+impl Registrar {
+    pub fn new(config: RegistrarConfig) -> Self {
+        Registrar {
+            config,
+            nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+            nonce_counter: 0,
+            nonces: HashMap::new(),
+            bindings: BTreeMap::new(),
+            script: Vec::new(),
+            register_attempts: 0,
+            transactions: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.config
+    }
+
+    /// Answers for REGISTER attempts 1, 2, …; attempts beyond the script are `Normal`.
+    /// Counting restarts: the next new REGISTER transaction is attempt 1.
+    pub fn set_script(&mut self, script: Vec<ScriptedAnswer>) {
+        self.script = script;
+        self.register_attempts = 0;
+    }
+
+    /// How long an issued nonce stays valid (default one hour).
+    pub fn set_nonce_lifetime(&mut self, lifetime: Duration) {
+        self.nonce_lifetime = lifetime;
+    }
+
+    /// REGISTER transactions seen since the last `set_script` (retransmissions excluded).
+    pub fn register_attempts(&self) -> usize {
+        self.register_attempts
+    }
+
+    /// Live bindings of an address-of-record (`sip:user@host`, host lower-case).
+    pub fn bindings(&self, aor: &str, now: Duration) -> Vec<&Binding> {
+        self.bindings
+            .get(aor)
+            .map(|v| v.iter().filter(|b| b.expires_at > now).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every AOR with at least one live binding.
+    pub fn registered_aors(&self, now: Duration) -> Vec<&str> {
+        self.bindings
+            .iter()
+            .filter(|(_, v)| v.iter().any(|b| b.expires_at > now))
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
+    /// Process one message from `from`. Returns events and datagrams to send, in order.
+    pub fn handle(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Vec<Action> {
+        self.expire(now);
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                debug!(%from, error = %e, "malformed sip message");
+                return vec![Action::Event(Event::Malformed {
+                    from: from.to_string(),
+                    len: bytes.len(),
+                    error: e.to_string(),
+                })];
+            }
+        };
+        if !msg.is_request() {
+            return vec![Action::Event(response_event(&msg, from))];
+        }
+        self.handle_request(now, from, transport, &msg)
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        transport: Transport,
+        msg: &Message,
+    ) -> Vec<Action> {
+        let method = msg.method().unwrap_or_default().to_owned();
+        let mut findings: Vec<String> = msg.findings().iter().map(|f| f.to_string()).collect();
+        if transport != Transport::Udp && msg.header("Content-Length").is_none() {
+            findings.push(
+                "missing_content_length: mandatory on stream transports (RFC 3261 §18.3)".into(),
+            );
+        }
+        if method == "REGISTER"
+            && let Some(ruri) = msg.request_uri()
+        {
+            match SipUri::parse(ruri) {
+                Ok(u) if u.host.eq_ignore_ascii_case(&self.config.domain) => {}
+                Ok(u) => findings.push(format!(
+                    "request_uri_domain_mismatch: REGISTER to {:?}, domain is {:?} (RFC 3261 §10.2)",
+                    u.host, self.config.domain
+                )),
+                Err(e) => findings.push(format!("invalid_request_uri: {e}")),
+            }
+        }
+        let (auth, outcome) = if method == "REGISTER" {
+            self.evaluate_auth(msg, now, &mut findings)
+        } else {
+            (None, AuthOutcome::NoCredentials)
+        };
+        let key = transaction_key(msg);
+        let cached = key
+            .as_ref()
+            .and_then(|k| self.transactions.get(k))
+            .map(|t| t.answer.clone());
+        if cached.is_some() {
+            findings.push("retransmission: answered from the server transaction".into());
+        }
+        let mut actions = vec![Action::Event(request_event(
+            msg, from, transport, auth, findings,
+        ))];
+        if method == "ACK" {
+            return actions;
+        }
+        let cseq = msg.cseq().map(|c| c.number).unwrap_or(0);
+        if let Some(answer) = cached {
+            match answer {
+                Answer::Response { to, bytes } => {
+                    actions.push(sent_event(&bytes, to, true));
+                    actions.push(Action::Send { to, bytes });
+                }
+                Answer::Silence => actions.push(Action::Event(Event::Silence {
+                    from: from.to_string(),
+                    method,
+                    cseq,
+                })),
+            }
+            return actions;
+        }
+
+        let answer = self.answer(now, from, transport, msg, &method, outcome);
+        if let Some(key) = key {
+            self.transactions.insert(
+                key,
+                Transaction {
+                    created: now,
+                    answer: answer.clone(),
+                },
+            );
+        }
+        match answer {
+            Answer::Response { to, bytes } => {
+                actions.push(sent_event(&bytes, to, false));
+                actions.push(Action::Send { to, bytes });
+            }
+            Answer::Silence => actions.push(Action::Event(Event::Silence {
+                from: from.to_string(),
+                method,
+                cseq,
+            })),
+        }
+        actions
+    }
+
+    /// Decide the answer to a new (non-retransmitted, non-ACK) request.
+    fn answer(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        transport: Transport,
+        msg: &Message,
+        method: &str,
+        outcome: AuthOutcome,
+    ) -> Answer {
+        let Ok(top_via) = msg.top_via() else {
+            // Without a Via there is nowhere RFC 3261 would send a response: stay silent.
+            return Answer::Silence;
+        };
+        let to = response_destination(&top_via, from, transport);
+        let respond = |me: &Self, code: u16, reason: &str, extra: Vec<(&'static str, String)>| {
+            Answer::Response {
+                to,
+                bytes: me.build_response(msg, &top_via, from, code, reason, &extra),
+            }
+        };
+        let headers_ok = msg.from_addr().is_ok()
+            && msg.to_addr().is_ok()
+            && msg.call_id().is_some()
+            && msg.cseq().is_ok();
+        if !headers_ok {
+            return respond(self, 400, "Bad Request", Vec::new());
+        }
+        match method {
+            "REGISTER" => {}
+            "OPTIONS" => {
+                return respond(
+                    self,
+                    200,
+                    "OK",
+                    vec![
+                        ("Allow", ALLOW.to_owned()),
+                        ("Accept", "application/sdp".to_owned()),
+                    ],
+                );
+            }
+            "CANCEL" => return respond(self, 481, "Call/Transaction Does Not Exist", Vec::new()),
+            m if KNOWN_METHODS.contains(&m) => {
+                return respond(
+                    self,
+                    405,
+                    "Method Not Allowed",
+                    vec![("Allow", ALLOW.to_owned())],
+                );
+            }
+            _ => {
+                return respond(
+                    self,
+                    501,
+                    "Not Implemented",
+                    vec![("Allow", ALLOW.to_owned())],
+                );
+            }
+        }
+
+        self.register_attempts += 1;
+        let scripted = self
+            .script
+            .get(self.register_attempts - 1)
+            .cloned()
+            .unwrap_or(ScriptedAnswer::Normal);
+        match scripted {
+            ScriptedAnswer::Silence => Answer::Silence,
+            ScriptedAnswer::Status {
+                code,
+                reason,
+                retry_after,
+            } => {
+                let mut extra = Vec::new();
+                if code == 401 {
+                    extra.push(("WWW-Authenticate", self.challenge(now, false)));
+                }
+                if let Some(secs) = retry_after {
+                    extra.push(("Retry-After", secs.to_string()));
+                }
+                respond(self, code, &reason, extra)
+            }
+            ScriptedAnswer::Normal => match outcome {
+                AuthOutcome::NoCredentials
+                | AuthOutcome::Checked(
+                    DigestCheck::WrongRealm
+                    | DigestCheck::NotDigest
+                    | DigestCheck::UnsupportedAlgorithm
+                    | DigestCheck::UnsupportedQop,
+                ) => {
+                    let c = self.challenge(now, false);
+                    respond(self, 401, "Unauthorized", vec![("WWW-Authenticate", c)])
+                }
+                AuthOutcome::Checked(DigestCheck::StaleNonce | DigestCheck::UnknownNonce) => {
+                    let c = self.challenge(now, true);
+                    respond(self, 401, "Unauthorized", vec![("WWW-Authenticate", c)])
+                }
+                AuthOutcome::Checked(DigestCheck::UnknownUser | DigestCheck::WrongResponse) => {
+                    respond(self, 403, "Forbidden", Vec::new())
+                }
+                AuthOutcome::Malformed | AuthOutcome::Checked(DigestCheck::MissingParam(_)) => {
+                    respond(self, 400, "Bad Request", Vec::new())
+                }
+                AuthOutcome::Checked(DigestCheck::Ok) => match self.bind(now, from, transport, msg)
+                {
+                    Ok(extra) => respond(self, 200, "OK", extra),
+                    Err(reason) => respond(self, 400, reason, Vec::new()),
+                },
+            },
+        }
+    }
+
+    /// Read and check the credentials that match our realm. Pure: no state changes, so a
+    /// retransmission is summarised the same way.
+    fn evaluate_auth(
+        &self,
+        msg: &Message,
+        now: Duration,
+        findings: &mut Vec<String>,
+    ) -> (Option<AuthSummary>, AuthOutcome) {
+        let all = msg.authorizations();
+        if all.is_empty() {
+            return (None, AuthOutcome::NoCredentials);
+        }
+        let parsed: Vec<&DigestParams> = all.iter().filter_map(|r| r.as_ref().ok()).collect();
+        // RFC 3261 §22.1: pick the credentials for our realm; else report the first.
+        let Some(creds) = parsed
+            .iter()
+            .find(|c| c.realm() == Some(self.config.realm.as_str()))
+            .or_else(|| parsed.first())
+        else {
+            if let Some(Err(e)) = all.first() {
+                findings.push(format!("malformed_authorization: {e}"));
+            }
+            return (None, AuthOutcome::Malformed);
+        };
+        let password = creds.username().and_then(|u| {
+            self.config
+                .accounts
+                .iter()
+                .find(|(user, _)| user == u)
+                .map(|(_, p)| p.as_str())
+        });
+        let method = msg.method().unwrap_or_default();
+        let mut check = if !creds.is_digest() {
+            DigestCheck::NotDigest
+        } else if creds.realm().is_some() && creds.realm() != Some(self.config.realm.as_str()) {
+            DigestCheck::WrongRealm
+        } else {
+            digest::verify(creds, method, password)
+        };
+        if check == DigestCheck::Ok {
+            // The digest is right; now is the nonce one of ours, and fresh?
+            check = match creds.nonce().and_then(|n| self.nonces.get(n)) {
+                None => DigestCheck::UnknownNonce,
+                Some(&issued) if now.saturating_sub(issued) > self.nonce_lifetime => {
+                    DigestCheck::StaleNonce
+                }
+                Some(_) => DigestCheck::Ok,
+            };
+        }
+        if self.config.qop && creds.is_digest() && creds.qop().is_none() {
+            findings.push("digest_without_qop: challenge offered qop=auth (RFC 7616 §3.4)".into());
+        }
+        if let (Some(uri), Some(ruri)) = (creds.uri(), msg.request_uri())
+            && uri != ruri
+        {
+            findings.push(format!(
+                "digest_uri_mismatch: uri {uri:?} differs from Request-URI {ruri:?} (RFC 2617 §3.2.2.5)"
+            ));
+        }
+        let algorithm = creds.algorithm().unwrap_or("MD5").to_owned();
+        let summary = AuthSummary {
+            username: creds.username().unwrap_or_default().to_owned(),
+            realm: creds.realm().unwrap_or_default().to_owned(),
+            nonce: creds.nonce().unwrap_or_default().to_owned(),
+            uri: creds.uri().unwrap_or_default().to_owned(),
+            algorithm,
+            qop: creds.qop().map(str::to_owned),
+            nc: creds.nc().map(str::to_owned),
+            result: check.as_str().to_owned(),
+        };
+        (Some(summary), AuthOutcome::Checked(check))
+    }
+
+    /// A fresh `Digest …` challenge value; remembers the nonce.
+    fn challenge(&mut self, now: Duration, stale: bool) -> String {
+        self.nonce_counter += 1;
+        let nonce = derive_hex(
+            "nonce",
+            self.config.nonce_seed,
+            &self.nonce_counter.to_be_bytes(),
+            16,
+        );
+        if self.nonces.len() >= MAX_NONCES {
+            let lifetime = self.nonce_lifetime;
+            self.nonces
+                .retain(|_, issued| now.saturating_sub(*issued) <= lifetime);
+        }
+        self.nonces.insert(nonce.clone(), now);
+        let mut c = format!(
+            "Digest realm=\"{}\", nonce=\"{}\", algorithm={}",
+            self.config.realm,
+            nonce,
+            self.config.algorithm.as_str()
+        );
+        if self.config.qop {
+            c.push_str(", qop=\"auth\"");
+        }
+        if stale {
+            c.push_str(", stale=true");
+        }
+        c
+    }
+
+    /// Apply the Contact headers of an authenticated REGISTER (RFC 3261 §10.3 steps 5–8).
+    /// Returns the extra headers of the 200, or the reason phrase of a 400.
+    fn bind(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        transport: Transport,
+        msg: &Message,
+    ) -> Result<Vec<(&'static str, String)>, &'static str> {
+        let to = msg.to_addr().map_err(|_| "Bad To Header")?;
+        let aor = match to.sip_uri() {
+            Ok(u) => u.aor(),
+            Err(_) => to.uri.clone(),
+        };
+        let contacts = msg.contacts().map_err(|_| "Bad Contact Header")?;
+        let header_expires = match msg.expires() {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            // §20.19: a malformed Expires is treated as 3600.
+            Some(Err(_)) => Some(3600),
+        };
+        let call_id = msg.call_id().unwrap_or_default().to_owned();
+        let cseq = msg.cseq().map(|c| c.number).unwrap_or(0);
+        let mut granted_first: Option<u32> = None;
+
+        if contacts.iter().any(NameAddr::is_wildcard) {
+            // §10.3 step 6: `*` only alone and only with Expires: 0.
+            if contacts.len() != 1 || header_expires != Some(0) {
+                return Err("Wildcard Contact Needs Expires 0");
+            }
+            self.bindings.remove(&aor);
+            granted_first = Some(0);
+        } else {
+            let list = self.bindings.entry(aor.clone()).or_default();
+            for c in &contacts {
+                let requested = match c.expires() {
+                    Some(Ok(v)) => Some(v),
+                    Some(Err(_)) => Some(3600),
+                    None => header_expires,
+                };
+                let granted = match requested {
+                    Some(r) => r.min(self.config.expires),
+                    None => self.config.expires,
+                };
+                granted_first.get_or_insert(granted);
+                list.retain(|b| b.uri != c.uri);
+                if granted > 0 {
+                    list.push(Binding {
+                        uri: c.uri.clone(),
+                        contact: contact_text(c),
+                        expires_at: now + Duration::from_secs(u64::from(granted)),
+                        call_id: call_id.clone(),
+                        cseq,
+                        instance: c.instance(),
+                        source: from,
+                        transport,
+                    });
+                }
+            }
+            if list.is_empty() {
+                self.bindings.remove(&aor);
+            }
+        }
+
+        let mut extra = Vec::new();
+        for b in self.bindings(&aor, now) {
+            let left = b.expires_at.saturating_sub(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            extra.push(("Contact", format!("<{}>;expires={secs}", b.uri)));
+        }
+        if let Some(g) = granted_first {
+            extra.push(("Expires", g.to_string()));
+        }
+        Ok(extra)
+    }
+
+    /// RFC 3261 §8.2.6: status line, copied Via/From/To/Call-ID/CSeq, our headers.
+    fn build_response(
+        &self,
+        req: &Message,
+        top_via: &Via,
+        from: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[(&'static str, String)],
+    ) -> Vec<u8> {
+        let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+        let mut first = true;
+        for h in req.headers_named("Via") {
+            if first {
+                first = false;
+                let mut via = top_via.clone();
+                stamp_via(&mut via, from);
+                // Keep any further via-parms of the same header line as sent.
+                let rest = h
+                    .value()
+                    .split_once(',')
+                    .map(|(_, r)| format!(", {}", r.trim()))
+                    .unwrap_or_default();
+                out.push_str(&format!("Via: {}{rest}\r\n", via.to_wire()));
+            } else {
+                out.push_str(&format!("Via: {}\r\n", h.value()));
+            }
+        }
+        if let Some(h) = req.header("From") {
+            out.push_str(&format!("From: {}\r\n", h.value()));
+        }
+        if let Some(h) = req.header("To") {
+            let has_tag = req.to_addr().map(|t| t.tag().is_some()).unwrap_or(false);
+            if has_tag || code == 100 {
+                out.push_str(&format!("To: {}\r\n", h.value()));
+            } else {
+                out.push_str(&format!("To: {};tag={}\r\n", h.value(), self.to_tag(req)));
+            }
+        }
+        if let Some(h) = req.header("Call-ID") {
+            out.push_str(&format!("Call-ID: {}\r\n", h.value()));
+        }
+        if let Some(h) = req.header("CSeq") {
+            out.push_str(&format!("CSeq: {}\r\n", h.value()));
+        }
+        for (name, value) in extra {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str("Server: phonecert\r\nContent-Length: 0\r\n\r\n");
+        out.into_bytes()
+    }
+
+    /// A To-tag that is the same for every response to one client's registration dialog
+    /// (Call-ID and From-tag), derived from the seed.
+    fn to_tag(&self, req: &Message) -> String {
+        let from_tag = req
+            .from_addr()
+            .ok()
+            .and_then(|f| f.tag())
+            .unwrap_or_default();
+        let material = format!("{}\n{}", req.call_id().unwrap_or_default(), from_tag);
+        derive_hex("to-tag", self.config.nonce_seed, material.as_bytes(), 8)
+    }
+
+    fn expire(&mut self, now: Duration) {
+        self.transactions
+            .retain(|_, t| now.saturating_sub(t.created) < TRANSACTION_LIFETIME);
+        for list in self.bindings.values_mut() {
+            list.retain(|b| b.expires_at > now);
+        }
+        self.bindings.retain(|_, list| !list.is_empty());
+    }
+}
+
+/// `hex(SHA-256(label ‖ seed ‖ data))`, first `bytes` bytes: deterministic, seed-dependent.
+fn derive_hex(label: &str, seed: u64, data: &[u8], bytes: usize) -> String {
+    let mut h = Sha256::new();
+    h.update(label.as_bytes());
+    h.update(seed.to_be_bytes());
+    h.update(data);
+    let out = h.finalize();
+    hex::encode(out.get(..bytes).unwrap_or_default())
+}
+
+fn contact_text(c: &NameAddr) -> String {
+    let mut s = format!("<{}>", c.uri);
+    for p in &c.params {
+        s.push(';');
+        s.push_str(&p.name);
+        if let Some(v) = &p.value {
+            s.push('=');
+            s.push_str(v);
+        }
+    }
+    s
+}
+
+/// RFC 3261 §18.2.1 `received` when sent-by is not the source address; RFC 3581 §4
+/// `received` and `rport` when the client asked with a bare `rport`.
+fn stamp_via(via: &mut Via, from: SocketAddr) {
+    let ip = from.ip().to_string();
+    let asked_rport = via.rport().is_some();
+    let sent_by_ip: Option<IpAddr> = via
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok();
+    if asked_rport || sent_by_ip != Some(from.ip()) {
+        via.set_param("received", Some(ip));
+    }
+    if asked_rport {
+        via.set_param("rport", Some(from.port().to_string()));
+    }
+}
+
+/// RFC 3261 §18.2.2 / RFC 3581 §4: over UDP, answer the source address; the source port when
+/// the client asked for rport, otherwise the sent-by port (5060 by default). Over TCP/TLS,
+/// answer on the connection (the peer address). `maddr` is not honoured.
+fn response_destination(via: &Via, from: SocketAddr, transport: Transport) -> SocketAddr {
+    match transport {
+        Transport::Tcp | Transport::Tls => from,
+        Transport::Udp => {
+            if via.rport().is_some() {
+                from
+            } else {
+                SocketAddr::new(from.ip(), via.port.unwrap_or(5060))
+            }
+        }
+    }
+}
+
+/// RFC 3261 §17.2.3: branch (with the magic cookie) + sent-by + method; CANCEL/ACK keep
+/// their own method so they never match the request they refer to. Older clients without the
+/// cookie are matched by Call-ID, CSeq and From-tag.
+fn transaction_key(msg: &Message) -> Option<String> {
+    let via = msg.top_via().ok()?;
+    let cseq = msg.cseq().ok()?;
+    let method = msg.method().unwrap_or_default();
+    match via.branch() {
+        Some(b) if b.starts_with("z9hG4bK") => Some(format!(
+            "{b}|{}:{}|{method}",
+            via.host.to_ascii_lowercase(),
+            via.port.unwrap_or(5060)
+        )),
+        _ => {
+            let from_tag = msg
+                .from_addr()
+                .ok()
+                .and_then(|f| f.tag())
+                .unwrap_or_default();
+            Some(format!(
+                "{}|{}|{}|{from_tag}|{method}",
+                msg.call_id().unwrap_or_default(),
+                cseq.number,
+                cseq.method
+            ))
+        }
+    }
+}
+
+fn uri_of(addr: Result<NameAddr, crate::headers::ViewError>, raw: Option<&str>) -> String {
+    match addr {
+        Ok(a) => a.uri,
+        Err(_) => raw.unwrap_or_default().to_owned(),
+    }
+}
+
+fn message_expires(msg: &Message) -> Option<u32> {
+    let from_contact = msg
+        .contacts()
+        .ok()
+        .and_then(|c| c.first().and_then(|c| c.expires()))
+        .and_then(Result::ok);
+    from_contact.or_else(|| msg.expires().and_then(Result::ok))
+}
+
+fn request_event(
+    msg: &Message,
+    from: SocketAddr,
+    transport: Transport,
+    auth: Option<AuthSummary>,
+    findings: Vec<String>,
+) -> Event {
+    let contact = msg
+        .contacts()
+        .ok()
+        .and_then(|c| c.first().map(contact_text));
+    Event::Request {
+        method: msg.method().unwrap_or_default().to_owned(),
+        request_uri: msg.request_uri().unwrap_or_default().to_owned(),
+        from: from.to_string(),
+        transport: transport.as_str().to_owned(),
+        call_id: msg.call_id().unwrap_or_default().to_owned(),
+        cseq: msg.cseq().map(|c| c.number).unwrap_or(0),
+        from_uri: uri_of(msg.from_addr(), msg.header("From").map(|h| h.value())),
+        to_uri: uri_of(msg.to_addr(), msg.header("To").map(|h| h.value())),
+        contact: contact.or_else(|| msg.header("Contact").map(|h| h.value().to_owned())),
+        expires: message_expires(msg),
+        user_agent: msg.user_agent().map(str::to_owned),
+        auth,
+        findings,
+        raw: String::from_utf8_lossy(msg.as_bytes()).into_owned(),
+    }
+}
+
+fn response_event(msg: &Message, from: SocketAddr) -> Event {
+    let cseq = msg.cseq().ok();
+    Event::Response {
+        status: msg.status().unwrap_or(0),
+        reason: msg.reason().unwrap_or_default().to_owned(),
+        to: from.to_string(),
+        method: cseq.as_ref().map(|c| c.method.clone()).unwrap_or_default(),
+        cseq: cseq.map(|c| c.number).unwrap_or(0),
+        call_id: msg.call_id().unwrap_or_default().to_owned(),
+        expires: message_expires(msg),
+        raw: String::from_utf8_lossy(msg.as_bytes()).into_owned(),
+    }
+}
+
+fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
+    let (status, reason, method, cseq, call_id) = match Message::parse(bytes) {
+        Ok(m) => {
+            let c = m.cseq().ok();
+            (
+                m.status().unwrap_or(0),
+                m.reason().unwrap_or_default().to_owned(),
+                c.as_ref().map(|c| c.method.clone()).unwrap_or_default(),
+                c.map(|c| c.number).unwrap_or(0),
+                m.call_id().unwrap_or_default().to_owned(),
+            )
+        }
+        Err(_) => (0, String::new(), String::new(), 0, String::new()),
+    };
+    Action::Event(Event::Sent {
+        status,
+        reason,
+        to: to.to_string(),
+        method,
+        cseq,
+        call_id,
+        retransmission,
+        raw: String::from_utf8_lossy(bytes).into_owned(),
+    })
+}
+
+/// The standard reason phrase of a status code (RFC 3261 §21), for scripts that give none.
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        _ => "Unknown",
+    }
+}
