@@ -1,0 +1,1092 @@
+//! The file server's behaviour core: which bytes answer which request.
+//!
+//! Owns: the table of served files ([`FileTable`]), each with its body, content type,
+//! Last-Modified and [`Behaviour`] (serve it, answer a fixed status, delay, or one of the
+//! byte-level faults: cut mid-body with FIN or RST, lying Content-Length, stall mid-body);
+//! request-target normalisation (RFC 9112 §3.2 origin-form and absolute-form, RFC 3986 §2.1
+//! percent-decoding and §5.2.4 dot segments); and the exact response a request gets
+//! ([`Decision`]: status line, ordered header list, body and how to deliver it).
+//!
+//! Never: touches sockets or clocks. Last-Modified comes from the table, delays are handed to
+//! the shell as durations, and no `Date` header is generated (there is no clock here; the
+//! shell sends exactly the head this module renders, so responses are byte-for-byte
+//! reproducible and golden-testable).
+//!
+//! Follows RFC 9110 (methods §9.1 are case-sensitive, 405 carries `Allow` §15.5.6, Range
+//! §14.2 may be ignored by serving the full 200, IMF-fixdate §5.6.7) and the Avaya 96xx
+//! admin guide's expectation of a plain `HTTP/1.1 200 OK` with Content-Type, Content-Length,
+//! Last-Modified and `Connection: close`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+/// The `Server` header value on every response.
+pub const SERVER_NAME: &str = "phonecert";
+
+/// The methods the file server implements, as listed in `Allow`.
+pub const ALLOWED_METHODS: &str = "GET, HEAD";
+
+/// What the file server does when a path is requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    /// 200 with the file's body.
+    Serve,
+    /// A fixed status (404, 500, 503, …) with a short text body naming it, whatever the file.
+    Status { code: u16 },
+    /// Wait `before` (without reading the request body or answering), then do `then`.
+    Delay {
+        before: Duration,
+        then: Box<Behaviour>,
+    },
+    /// A 200 that declares the whole body but closes after `bytes` body bytes: FIN, or RST
+    /// (SO_LINGER 0) when `reset`.
+    CutAfter { bytes: u64, reset: bool },
+    /// A 200 whose Content-Length says `declared` while the whole real body is sent; then the
+    /// connection closes (FIN). Shorter or longer than the body, as the scenario wants.
+    WrongLength { declared: u64 },
+    /// A 200 that sends `bytes` body bytes, goes quiet for `pause`, then sends the rest.
+    StallAfter { bytes: u64, pause: Duration },
+}
+
+impl Behaviour {
+    /// Stable snake_case name of the behaviour (the leaf, for `Delay`), as used in events.
+    pub fn name(&self) -> &'static str {
+        match self.leaf().1 {
+            Behaviour::Serve => "serve",
+            Behaviour::Status { .. } => "status",
+            Behaviour::CutAfter { .. } => "cut_after",
+            Behaviour::WrongLength { .. } => "wrong_length",
+            Behaviour::StallAfter { .. } => "stall_after",
+            // `leaf` never returns a Delay.
+            Behaviour::Delay { .. } => "delay",
+        }
+    }
+
+    /// The total delay before the first non-delay behaviour, and that behaviour.
+    fn leaf(&self) -> (Duration, &Behaviour) {
+        // A loop rather than recursion: a long chain of delays from a scenario must not be
+        // able to exhaust the stack.
+        let mut total = Duration::ZERO;
+        let mut current = self;
+        while let Behaviour::Delay { before, then } = current {
+            total = total.saturating_add(*before);
+            current = then;
+        }
+        (total, current)
+    }
+}
+
+/// One served file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub body: Bytes,
+    pub content_type: String,
+    /// Sent as Last-Modified; given by whoever builds the table, never read from a clock.
+    pub last_modified: SystemTime,
+    pub behaviour: Behaviour,
+}
+
+impl FileEntry {
+    /// A file served normally, its content type chosen from `name`'s extension.
+    pub fn serve(name: &str, body: impl Into<Bytes>, last_modified: SystemTime) -> FileEntry {
+        FileEntry {
+            body: body.into(),
+            content_type: content_type_for(name).to_owned(),
+            last_modified,
+            behaviour: Behaviour::Serve,
+        }
+    }
+
+    /// The same file with another behaviour.
+    pub fn with_behaviour(mut self, behaviour: Behaviour) -> FileEntry {
+        self.behaviour = behaviour;
+        self
+    }
+}
+
+/// Content type by file extension (case-insensitive). Phones fetch scripts and settings as
+/// text and firmware as octets; anything unknown is octets too.
+pub fn content_type_for(name: &str) -> &'static str {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let ext = match file.rsplit_once('.') {
+        Some((_, ext)) => ext.to_ascii_lowercase(),
+        None => return "application/octet-stream",
+    };
+    match ext.as_str() {
+        "txt" | "scr" | "cfg" | "ini" | "conf" | "log" => "text/plain",
+        "xml" => "application/xml",
+        "htm" | "html" => "text/html",
+        "json" => "application/json",
+        "pem" => "application/x-pem-file",
+        "crt" | "cer" | "der" => "application/x-x509-ca-cert",
+        "tar" => "application/x-tar",
+        "gz" | "tgz" => "application/gzip",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Something noteworthy about a request that did not stop it from being answered. Evidence
+/// for the judge; names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Finding {
+    /// `//` inside the path (e.g. an empty HTTPDIR joined with a slash).
+    DuplicateSlash,
+    /// The path used `%XX` escapes.
+    PercentEncoded,
+    /// `.` or `..` segments that stayed inside the root.
+    DotSegment,
+    /// `http://host/path` instead of `/path`.
+    AbsoluteForm,
+    /// A `?query` (ignored for the lookup).
+    QueryString,
+    /// A `#fragment`, which clients must not send (RFC 9112 §3.2).
+    Fragment,
+    /// A `Range` header: ignored, the full 200 was planned.
+    RangeRequested,
+    /// `If-Modified-Since` / `If-None-Match`: ignored, the full 200 was planned.
+    ConditionalRequest,
+    /// HTTP/1.1 request without `Host` (RFC 9112 §3.2 says it must be there).
+    MissingHost,
+    /// More than one `Host` header.
+    DuplicateHost,
+    /// An HTTP/1.0 request.
+    Http10,
+    /// Lines in the request head ended with a bare LF instead of CRLF.
+    BareLf,
+    /// The request head did not parse (answered 400).
+    MalformedRequestHead,
+    /// The path did not start with `/` and was not absolute-form (answered 400).
+    NotOriginForm,
+    /// A `%` not followed by two hex digits (answered 400).
+    InvalidPercentEncoding,
+    /// Percent-decoded path is not UTF-8 (answered 400).
+    NonUtf8Path,
+    /// `..` would climb above the served root (answered 400).
+    PathEscapesRoot,
+}
+
+impl Finding {
+    /// Stable snake_case name, as it appears in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::DuplicateSlash => "duplicate_slash",
+            Finding::PercentEncoded => "percent_encoded",
+            Finding::DotSegment => "dot_segment",
+            Finding::AbsoluteForm => "absolute_form",
+            Finding::QueryString => "query_string",
+            Finding::Fragment => "fragment",
+            Finding::RangeRequested => "range_requested",
+            Finding::ConditionalRequest => "conditional_request",
+            Finding::MissingHost => "missing_host",
+            Finding::DuplicateHost => "duplicate_host",
+            Finding::Http10 => "http_1_0",
+            Finding::BareLf => "bare_lf",
+            Finding::MalformedRequestHead => "malformed_request_head",
+            Finding::NotOriginForm => "not_origin_form",
+            Finding::InvalidPercentEncoding => "invalid_percent_encoding",
+            Finding::NonUtf8Path => "non_utf8_path",
+            Finding::PathEscapesRoot => "path_escapes_root",
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request target cannot name a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("request target is neither origin-form nor absolute-form")]
+    NotOriginForm,
+    #[error("invalid percent-encoding in request path")]
+    InvalidPercentEncoding,
+    #[error("percent-decoded request path is not utf-8")]
+    NonUtf8,
+    #[error("request path climbs above the served root")]
+    EscapesRoot,
+}
+
+impl PathError {
+    /// The finding recorded when a request is refused for this reason.
+    pub fn finding(self) -> Finding {
+        match self {
+            PathError::NotOriginForm => Finding::NotOriginForm,
+            PathError::InvalidPercentEncoding => Finding::InvalidPercentEncoding,
+            PathError::NonUtf8 => Finding::NonUtf8Path,
+            PathError::EscapesRoot => Finding::PathEscapesRoot,
+        }
+    }
+}
+
+/// A request target reduced to the key of a file, plus what was odd about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalisedPath {
+    pub path: String,
+    pub findings: Vec<Finding>,
+}
+
+/// Reduce a request target to a lookup key: strip an absolute-form scheme and authority, the
+/// query and fragment; percent-decode; collapse duplicate slashes; resolve `.` and `..` (a
+/// `..` that would leave the root is refused). A trailing slash is kept (a directory is not
+/// a file, so it will not be found).
+pub fn normalise_path(target: &str) -> Result<NormalisedPath, PathError> {
+    let mut findings = Vec::new();
+    let mut rest = target;
+
+    if let Some(after_scheme) = strip_prefix_ignore_case(rest, "http://")
+        .or_else(|| strip_prefix_ignore_case(rest, "https://"))
+    {
+        findings.push(Finding::AbsoluteForm);
+        rest = match after_scheme.find('/') {
+            Some(i) => &after_scheme[i..],
+            None => "/",
+        };
+    }
+    if let Some((before, _)) = rest.split_once('#') {
+        findings.push(Finding::Fragment);
+        rest = before;
+    }
+    if let Some((before, _)) = rest.split_once('?') {
+        findings.push(Finding::QueryString);
+        rest = before;
+    }
+    if !rest.starts_with('/') {
+        return Err(PathError::NotOriginForm);
+    }
+
+    let decoded = percent_decode(rest)?;
+    if decoded.had_escape {
+        findings.push(Finding::PercentEncoded);
+    }
+    let decoded = String::from_utf8(decoded.bytes).map_err(|_| PathError::NonUtf8)?;
+
+    // `decoded` starts with '/', so the first split piece is empty and skipped.
+    let pieces: Vec<&str> = decoded.split('/').skip(1).collect();
+    let last = pieces.len().saturating_sub(1);
+    let mut stack: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    let mut duplicate = false;
+    let mut dot = false;
+    for (i, piece) in pieces.iter().enumerate() {
+        match *piece {
+            "" if i == last => trailing_slash = true,
+            "" => duplicate = true,
+            "." => {
+                dot = true;
+                if i == last {
+                    trailing_slash = true;
+                }
+            }
+            ".." => {
+                dot = true;
+                if stack.pop().is_none() {
+                    return Err(PathError::EscapesRoot);
+                }
+                if i == last {
+                    trailing_slash = true;
+                }
+            }
+            segment => stack.push(segment),
+        }
+    }
+    if duplicate {
+        findings.push(Finding::DuplicateSlash);
+    }
+    if dot {
+        findings.push(Finding::DotSegment);
+    }
+
+    let mut path = String::with_capacity(decoded.len());
+    for segment in &stack {
+        path.push('/');
+        path.push_str(segment);
+    }
+    if trailing_slash || stack.is_empty() {
+        path.push('/');
+    }
+    Ok(NormalisedPath { path, findings })
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+struct Decoded {
+    bytes: Vec<u8>,
+    had_escape: bool,
+}
+
+fn percent_decode(s: &str) -> Result<Decoded, PathError> {
+    let raw = s.as_bytes();
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut had_escape = false;
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hi = raw.get(i + 1).and_then(|b| hex_value(*b));
+            let lo = raw.get(i + 2).and_then(|b| hex_value(*b));
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => {
+                    bytes.push(hi << 4 | lo);
+                    had_escape = true;
+                    i += 3;
+                }
+                _ => return Err(PathError::InvalidPercentEncoding),
+            }
+        } else {
+            bytes.push(raw[i]);
+            i += 1;
+        }
+    }
+    Ok(Decoded { bytes, had_escape })
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Format a time as an IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// Times outside 1970‥9999 are clamped to those ends (the format cannot express them).
+pub fn http_date(t: SystemTime) -> String {
+    // 9999-12-31T23:59:59Z
+    const MAX_SECS: u64 = 253_402_300_799;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .min(MAX_SECS);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The reason phrase sent with a status code (RFC 9110 §15); unknown codes get "Status".
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Status",
+    }
+}
+
+/// How the body bytes of a [`Decision`] go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// All of `body`, then a normal close (FIN).
+    Whole,
+    /// The first `bytes` of `body`, then close: FIN, or RST when `reset`.
+    CutAfter { bytes: u64, reset: bool },
+    /// The first `bytes` of `body`, a pause, then the rest.
+    StallAfter { bytes: u64, pause: Duration },
+}
+
+/// The complete answer to one request, decided before any byte is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Wait this long before writing anything.
+    pub delay: Duration,
+    pub status: u16,
+    pub reason: String,
+    /// Header fields in wire order, names exactly as they are written.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes available to send (empty for HEAD). With a lying Content-Length this
+    /// differs from what the header declares.
+    pub body: Bytes,
+    pub delivery: Delivery,
+    /// Stable behaviour name for events: a [`Behaviour::name`], or `not_found`,
+    /// `method_not_allowed`, `bad_request` for answers the table did not configure.
+    pub behaviour: &'static str,
+    /// The path the request was looked up under, when it normalised.
+    pub normalised_path: Option<String>,
+    pub findings: Vec<Finding>,
+    /// The request was HEAD: the declared body is not sent.
+    pub head_only: bool,
+}
+
+impl Decision {
+    /// The status line and header block exactly as they go on the wire.
+    pub fn head_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.headers.len() * 32);
+        out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", self.status, self.reason).as_bytes());
+        for (name, value) in &self.headers {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The Content-Length this response declares, if it declares one that parses.
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, value)| value.trim().parse().ok())
+    }
+
+    /// How many body bytes a client should receive for the response to be complete: the
+    /// declared length, 0 for HEAD, or the planned body when nothing is declared.
+    pub fn expected_body_len(&self) -> u64 {
+        if self.head_only {
+            0
+        } else {
+            self.content_length().unwrap_or(self.body.len() as u64)
+        }
+    }
+
+    /// A 400 for a request that could not be understood.
+    pub fn bad_request(findings: Vec<Finding>) -> Decision {
+        let mut d = status_decision(400, false, "bad_request", Vec::new());
+        d.findings = findings;
+        d
+    }
+}
+
+fn common_tail(headers: &mut Vec<(String, String)>) {
+    headers.push(("Connection".to_owned(), "close".to_owned()));
+}
+
+/// A short text response: "404 Not Found\n" and the like.
+fn status_decision(
+    code: u16,
+    head_only: bool,
+    behaviour: &'static str,
+    extra: Vec<(String, String)>,
+) -> Decision {
+    let reason = reason_phrase(code);
+    // 1xx, 204 and 304 never carry content (RFC 9110 §6.4.1), so no body and no length.
+    let bodiless = (100..200).contains(&code) || code == 204 || code == 304;
+    let text = if bodiless {
+        Bytes::new()
+    } else {
+        Bytes::from(format!("{code} {reason}\n"))
+    };
+    let mut headers = vec![("Server".to_owned(), SERVER_NAME.to_owned())];
+    headers.extend(extra);
+    if !bodiless {
+        headers.push(("Content-Type".to_owned(), "text/plain".to_owned()));
+        headers.push(("Content-Length".to_owned(), text.len().to_string()));
+    }
+    common_tail(&mut headers);
+    Decision {
+        delay: Duration::ZERO,
+        status: code,
+        reason: reason.to_owned(),
+        headers,
+        body: if head_only { Bytes::new() } else { text },
+        delivery: Delivery::Whole,
+        behaviour,
+        normalised_path: None,
+        findings: Vec::new(),
+        head_only,
+    }
+}
+
+/// The files the server knows, by normalised path.
+#[derive(Debug, Clone, Default)]
+pub struct FileTable {
+    entries: BTreeMap<String, FileEntry>,
+}
+
+impl FileTable {
+    pub fn new() -> FileTable {
+        FileTable::default()
+    }
+
+    /// Add or replace a file. `path` is normalised like a request path (a missing leading
+    /// `/` is added), so `fw/96xxupgrade.txt` and `/fw//96xxupgrade.txt` name the same file.
+    pub fn insert(&mut self, path: &str, entry: FileEntry) -> Result<(), PathError> {
+        let key = table_key(path)?;
+        self.entries.insert(key, entry);
+        Ok(())
+    }
+
+    /// The file stored under `path` (normalised the same way as in [`FileTable::insert`]).
+    pub fn get(&self, path: &str) -> Option<&FileEntry> {
+        self.entries.get(&table_key(path).ok()?)
+    }
+
+    /// The normalised paths of all files, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Decide the answer to `method target` with request `headers` (names as sent, any
+    /// case). Order: unusable target → 400; method other than GET/HEAD → 405 with Allow;
+    /// unknown path → 404; otherwise the file's behaviour. Range and conditional headers are
+    /// recorded and ignored.
+    pub fn respond(&self, method: &str, target: &str, headers: &[(String, String)]) -> Decision {
+        let mut header_findings = Vec::new();
+        if has_header(headers, "range") {
+            header_findings.push(Finding::RangeRequested);
+        }
+        if has_header(headers, "if-modified-since") || has_header(headers, "if-none-match") {
+            header_findings.push(Finding::ConditionalRequest);
+        }
+
+        let normalised = match normalise_path(target) {
+            Ok(n) => n,
+            Err(e) => {
+                let mut findings = vec![e.finding()];
+                findings.extend(header_findings);
+                return Decision::bad_request(findings);
+            }
+        };
+        let mut findings = normalised.findings.clone();
+        findings.extend(header_findings);
+
+        // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET.
+        let head_only = match method {
+            "GET" => false,
+            "HEAD" => true,
+            _ => {
+                let mut d = status_decision(
+                    405,
+                    false,
+                    "method_not_allowed",
+                    vec![("Allow".to_owned(), ALLOWED_METHODS.to_owned())],
+                );
+                d.findings = findings;
+                d.normalised_path = Some(normalised.path);
+                return d;
+            }
+        };
+
+        let mut decision = match self.entries.get(&normalised.path) {
+            None => status_decision(404, head_only, "not_found", Vec::new()),
+            Some(entry) => entry_decision(entry, head_only),
+        };
+        decision.findings = findings;
+        decision.normalised_path = Some(normalised.path);
+        decision
+    }
+}
+
+fn table_key(path: &str) -> Result<String, PathError> {
+    let normalised = if path.starts_with('/') {
+        normalise_path(path)?
+    } else {
+        normalise_path(&format!("/{path}"))?
+    };
+    Ok(normalised.path)
+}
+
+fn has_header(headers: &[(String, String)], name: &str) -> bool {
+    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
+
+fn entry_decision(entry: &FileEntry, head_only: bool) -> Decision {
+    let (delay, leaf) = entry.behaviour.leaf();
+    let name = entry.behaviour.name();
+    let real_len = entry.body.len() as u64;
+
+    let mut decision = match *leaf {
+        Behaviour::Status { code } => status_decision(code, head_only, name, Vec::new()),
+        Behaviour::Serve | Behaviour::Delay { .. } => {
+            file_decision(entry, head_only, real_len, Delivery::Whole, name)
+        }
+        Behaviour::CutAfter { bytes, reset } => file_decision(
+            entry,
+            head_only,
+            real_len,
+            Delivery::CutAfter { bytes, reset },
+            name,
+        ),
+        Behaviour::WrongLength { declared } => {
+            file_decision(entry, head_only, declared, Delivery::Whole, name)
+        }
+        Behaviour::StallAfter { bytes, pause } => file_decision(
+            entry,
+            head_only,
+            real_len,
+            Delivery::StallAfter { bytes, pause },
+            name,
+        ),
+    };
+    decision.delay = delay;
+    decision
+}
+
+fn file_decision(
+    entry: &FileEntry,
+    head_only: bool,
+    declared_len: u64,
+    delivery: Delivery,
+    behaviour: &'static str,
+) -> Decision {
+    let mut headers = vec![
+        ("Server".to_owned(), SERVER_NAME.to_owned()),
+        ("Content-Type".to_owned(), entry.content_type.clone()),
+        ("Content-Length".to_owned(), declared_len.to_string()),
+        ("Last-Modified".to_owned(), http_date(entry.last_modified)),
+    ];
+    common_tail(&mut headers);
+    Decision {
+        delay: Duration::ZERO,
+        status: 200,
+        reason: reason_phrase(200).to_owned(),
+        headers,
+        body: if head_only {
+            Bytes::new()
+        } else {
+            entry.body.clone()
+        },
+        delivery,
+        behaviour,
+        normalised_path: None,
+        findings: Vec::new(),
+        head_only,
+    }
+}
+
+/// Findings about the request head as it came off the wire: HTTP version, Host, line
+/// endings. `minor_version` is the `x` of `HTTP/1.x`; `raw_head` is the bytes up to and
+/// including the blank line.
+pub fn head_findings(
+    minor_version: u8,
+    headers: &[(String, String)],
+    raw_head: &[u8],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if minor_version == 0 {
+        findings.push(Finding::Http10);
+    }
+    let hosts = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .count();
+    if hosts == 0 && minor_version >= 1 {
+        findings.push(Finding::MissingHost);
+    }
+    if hosts > 1 {
+        findings.push(Finding::DuplicateHost);
+    }
+    let bare_lf = raw_head
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\n' && (i == 0 || raw_head[i - 1] != b'\r'));
+    if bare_lf {
+        findings.push(Finding::BareLf);
+    }
+    findings
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lm() -> SystemTime {
+        // Sun, 06 Nov 1994 08:49:37 GMT, the RFC's own example.
+        UNIX_EPOCH + Duration::from_secs(784_111_777)
+    }
+
+    fn table() -> FileTable {
+        let mut t = FileTable::new();
+        t.insert(
+            "/fw/96xxupgrade.txt",
+            FileEntry::serve("96xxupgrade.txt", &b"SET APPNAME x.bin\n"[..], lm()),
+        )
+        .unwrap();
+        t
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn http_date_is_imf_fixdate() {
+        assert_eq!(http_date(lm()), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // Before the epoch clamps instead of panicking.
+        let before = UNIX_EPOCH - Duration::from_secs(10);
+        assert_eq!(http_date(before), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+        assert_eq!(http_date(far), "Fri, 31 Dec 9999 23:59:59 GMT");
+    }
+
+    #[test]
+    fn serve_head_golden_bytes() {
+        let d = table().respond("GET", "/fw/96xxupgrade.txt", &[]);
+        assert_eq!(d.status, 200);
+        assert_eq!(d.behaviour, "serve");
+        assert_eq!(d.delivery, Delivery::Whole);
+        assert_eq!(d.delay, Duration::ZERO);
+        assert_eq!(
+            String::from_utf8(d.head_bytes()).unwrap(),
+            "HTTP/1.1 200 OK\r\n\
+             Server: phonecert\r\n\
+             Content-Type: text/plain\r\n\
+             Content-Length: 18\r\n\
+             Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Connection: close\r\n\
+             \r\n"
+        );
+        assert_eq!(&d.body[..], b"SET APPNAME x.bin\n");
+        assert_eq!(d.content_length(), Some(18));
+        assert_eq!(d.expected_body_len(), 18);
+        assert!(d.findings.is_empty());
+    }
+
+    #[test]
+    fn head_has_headers_but_no_body() {
+        let d = table().respond("HEAD", "/fw/96xxupgrade.txt", &[]);
+        assert_eq!(d.status, 200);
+        assert!(d.head_only);
+        assert!(d.body.is_empty());
+        assert_eq!(d.content_length(), Some(18));
+        assert_eq!(d.expected_body_len(), 0);
+    }
+
+    #[test]
+    fn missing_file_is_404() {
+        let d = table().respond("GET", "/fw/46xxsettings.txt", &[]);
+        assert_eq!(d.behaviour, "not_found");
+        assert_eq!(
+            d.head_bytes(),
+            b"HTTP/1.1 404 Not Found\r\nServer: phonecert\r\nContent-Type: text/plain\r\n\
+Content-Length: 14\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(&d.body[..], b"404 Not Found\n");
+        assert_eq!(d.normalised_path.as_deref(), Some("/fw/46xxsettings.txt"));
+    }
+
+    #[test]
+    fn other_methods_get_405_with_allow() {
+        for method in ["POST", "PUT", "get", "OPTIONS", ""] {
+            let d = table().respond(method, "/fw/96xxupgrade.txt", &[]);
+            assert_eq!(d.status, 405, "{method}");
+            assert_eq!(d.behaviour, "method_not_allowed");
+            assert_eq!(
+                d.headers,
+                h(&[
+                    ("Server", "phonecert"),
+                    ("Allow", "GET, HEAD"),
+                    ("Content-Type", "text/plain"),
+                    ("Content-Length", "23"),
+                    ("Connection", "close"),
+                ])
+            );
+            assert_eq!(&d.body[..], b"405 Method Not Allowed\n");
+        }
+    }
+
+    #[test]
+    fn configured_status_whatever_the_file() {
+        let mut t = table();
+        for (code, body) in [
+            (404u16, "404 Not Found\n"),
+            (500, "500 Internal Server Error\n"),
+            (503, "503 Service Unavailable\n"),
+        ] {
+            t.insert(
+                "/fw/x.bin",
+                FileEntry::serve("x.bin", &b"firmware"[..], lm())
+                    .with_behaviour(Behaviour::Status { code }),
+            )
+            .unwrap();
+            let d = t.respond("GET", "/fw/x.bin", &[]);
+            assert_eq!(d.status, code);
+            assert_eq!(d.behaviour, "status");
+            assert_eq!(&d.body[..], body.as_bytes());
+            assert_eq!(
+                d.headers,
+                h(&[
+                    ("Server", "phonecert"),
+                    ("Content-Type", "text/plain"),
+                    ("Content-Length", &body.len().to_string()),
+                    ("Connection", "close"),
+                ])
+            );
+        }
+        // Bodiless statuses carry neither body nor length.
+        t.insert(
+            "/fw/x.bin",
+            FileEntry::serve("x.bin", &b"firmware"[..], lm())
+                .with_behaviour(Behaviour::Status { code: 304 }),
+        )
+        .unwrap();
+        let d = t.respond("GET", "/fw/x.bin", &[]);
+        assert_eq!(
+            d.head_bytes(),
+            b"HTTP/1.1 304 Not Modified\r\nServer: phonecert\r\nConnection: close\r\n\r\n"
+        );
+        assert!(d.body.is_empty());
+    }
+
+    #[test]
+    fn nested_delays_add_up_and_name_the_leaf() {
+        let mut t = table();
+        t.insert(
+            "/a.bin",
+            FileEntry::serve("a.bin", &b"abc"[..], lm()).with_behaviour(Behaviour::Delay {
+                before: Duration::from_millis(300),
+                then: Box::new(Behaviour::Delay {
+                    before: Duration::from_millis(200),
+                    then: Box::new(Behaviour::Status { code: 503 }),
+                }),
+            }),
+        )
+        .unwrap();
+        let d = t.respond("GET", "/a.bin", &[]);
+        assert_eq!(d.delay, Duration::from_millis(500));
+        assert_eq!(d.status, 503);
+        assert_eq!(d.behaviour, "status");
+    }
+
+    #[test]
+    fn byte_faults_plan_the_delivery() {
+        let mut t = FileTable::new();
+        let body = vec![7u8; 1000];
+        let entry = FileEntry::serve("fw.bin", body.clone(), lm());
+        t.insert(
+            "/cut.bin",
+            entry.clone().with_behaviour(Behaviour::CutAfter {
+                bytes: 100,
+                reset: true,
+            }),
+        )
+        .unwrap();
+        t.insert(
+            "/lie.bin",
+            entry
+                .clone()
+                .with_behaviour(Behaviour::WrongLength { declared: 5000 }),
+        )
+        .unwrap();
+        t.insert(
+            "/stall.bin",
+            entry.with_behaviour(Behaviour::StallAfter {
+                bytes: 10,
+                pause: Duration::from_secs(2),
+            }),
+        )
+        .unwrap();
+
+        let cut = t.respond("GET", "/cut.bin", &[]);
+        assert_eq!(cut.behaviour, "cut_after");
+        assert_eq!(
+            cut.delivery,
+            Delivery::CutAfter {
+                bytes: 100,
+                reset: true
+            }
+        );
+        assert_eq!(cut.content_length(), Some(1000));
+        assert_eq!(cut.body.len(), 1000);
+
+        let lie = t.respond("GET", "/lie.bin", &[]);
+        assert_eq!(lie.behaviour, "wrong_length");
+        assert_eq!(
+            lie.headers[1..3],
+            h(&[
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Length", "5000")
+            ])
+        );
+        assert_eq!(lie.body.len(), 1000);
+        assert_eq!(lie.expected_body_len(), 5000);
+
+        let stall = t.respond("GET", "/stall.bin", &[]);
+        assert_eq!(stall.behaviour, "stall_after");
+        assert_eq!(
+            stall.delivery,
+            Delivery::StallAfter {
+                bytes: 10,
+                pause: Duration::from_secs(2)
+            }
+        );
+    }
+
+    #[test]
+    fn range_is_ignored_but_recorded() {
+        let d = table().respond(
+            "GET",
+            "/fw/96xxupgrade.txt",
+            &h(&[("RANGE", "bytes=0-3"), ("If-Modified-Since", "x")]),
+        );
+        assert_eq!(d.status, 200);
+        assert_eq!(d.body.len(), 18);
+        assert_eq!(
+            d.findings,
+            vec![Finding::RangeRequested, Finding::ConditionalRequest]
+        );
+    }
+
+    #[test]
+    fn normalisation() {
+        let n = normalise_path("/fw//96xxupgrade.txt").unwrap();
+        assert_eq!(n.path, "/fw/96xxupgrade.txt");
+        assert_eq!(n.findings, vec![Finding::DuplicateSlash]);
+
+        let n = normalise_path("/fw/96xx%75pgrade.txt?x=1").unwrap();
+        assert_eq!(n.path, "/fw/96xxupgrade.txt");
+        assert_eq!(
+            n.findings,
+            vec![Finding::QueryString, Finding::PercentEncoded]
+        );
+
+        let n = normalise_path("HTTP://10.1.1.5:8080/fw/./a/../96xxupgrade.txt").unwrap();
+        assert_eq!(n.path, "/fw/96xxupgrade.txt");
+        assert_eq!(n.findings, vec![Finding::AbsoluteForm, Finding::DotSegment]);
+
+        assert_eq!(normalise_path("http://host").unwrap().path, "/");
+        assert_eq!(normalise_path("/").unwrap().path, "/");
+        assert_eq!(normalise_path("/fw/").unwrap().path, "/fw/");
+        assert_eq!(normalise_path("/fw/..").unwrap().path, "/");
+
+        assert_eq!(
+            normalise_path("/../etc/passwd"),
+            Err(PathError::EscapesRoot)
+        );
+        assert_eq!(normalise_path("/fw/../../x"), Err(PathError::EscapesRoot));
+        assert_eq!(normalise_path("/%2e%2e/x"), Err(PathError::EscapesRoot));
+        assert_eq!(normalise_path("fw/x"), Err(PathError::NotOriginForm));
+        assert_eq!(normalise_path("*"), Err(PathError::NotOriginForm));
+        assert_eq!(
+            normalise_path("/a%2"),
+            Err(PathError::InvalidPercentEncoding)
+        );
+        assert_eq!(
+            normalise_path("/a%zz"),
+            Err(PathError::InvalidPercentEncoding)
+        );
+        assert_eq!(normalise_path("/%ff"), Err(PathError::NonUtf8));
+    }
+
+    #[test]
+    fn escaping_path_is_400_with_finding() {
+        let d = table().respond("GET", "/fw/../../96xxupgrade.txt", &[]);
+        assert_eq!(d.status, 400);
+        assert_eq!(d.behaviour, "bad_request");
+        assert_eq!(d.findings, vec![Finding::PathEscapesRoot]);
+        assert_eq!(&d.body[..], b"400 Bad Request\n");
+    }
+
+    #[test]
+    fn table_keys_are_normalised() {
+        let t = table();
+        assert!(t.get("fw/96xxupgrade.txt").is_some());
+        assert!(t.get("/fw//96xxupgrade.txt").is_some());
+        assert_eq!(t.paths().collect::<Vec<_>>(), vec!["/fw/96xxupgrade.txt"]);
+        let d = t.respond("GET", "//fw/96xxupgrade.txt", &[]);
+        assert_eq!(d.status, 200);
+        assert_eq!(d.findings, vec![Finding::DuplicateSlash]);
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(content_type_for("96xxupgrade.txt"), "text/plain");
+        assert_eq!(
+            content_type_for("/fw/S96x1_SALBR7_1.BIN"),
+            "application/octet-stream"
+        );
+        assert_eq!(content_type_for("46xxsettings.scr"), "text/plain");
+        assert_eq!(content_type_for("phone.cfg"), "text/plain");
+        assert_eq!(content_type_for("cfg0004f2.xml"), "application/xml");
+        assert_eq!(content_type_for("noext"), "application/octet-stream");
+        assert_eq!(content_type_for("a.dir/noext"), "application/octet-stream");
+    }
+
+    #[test]
+    fn head_level_findings() {
+        let crlf = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(head_findings(1, &h(&[("Host", "x")]), crlf).is_empty());
+        assert_eq!(
+            head_findings(0, &[], b"GET / HTTP/1.0\n\n"),
+            vec![Finding::Http10, Finding::BareLf]
+        );
+        assert_eq!(
+            head_findings(1, &[], b"GET / HTTP/1.1\r\n\r\n"),
+            vec![Finding::MissingHost]
+        );
+        assert_eq!(
+            head_findings(1, &h(&[("Host", "a"), ("host", "b")]), crlf),
+            vec![Finding::DuplicateHost]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn respond_never_panics(method in ".{0,12}", target in ".{0,64}",
+                                raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let t = table();
+            let d = t.respond(&method, &target, &[("Range".to_owned(), "bytes=1-".to_owned())]);
+            prop_assert!(d.head_bytes().ends_with(b"\r\n\r\n"));
+            // Arbitrary bytes as a (lossy) target too.
+            let lossy = String::from_utf8_lossy(&raw);
+            let _ = t.respond("GET", &lossy, &[]);
+        }
+
+        #[test]
+        fn normalised_paths_are_stable(target in "/[a-z%./]{0,40}") {
+            if let Ok(n) = normalise_path(&target) {
+                prop_assert!(n.path.starts_with('/'));
+                prop_assert!(!n.path.contains("//"));
+                // Normalising a normalised path changes nothing, unless decoding produced
+                // new escapes or dot segments.
+                if !target.contains('%') {
+                    let again = normalise_path(&n.path).expect("normalised path normalises");
+                    prop_assert_eq!(again.path, n.path);
+                    prop_assert!(again.findings.is_empty());
+                }
+            }
+        }
+    }
+}

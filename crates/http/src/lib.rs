@@ -1,0 +1,14 @@
+//! phonecert's HTTP file server: the server phones fetch upgrade scripts, settings files and
+//! firmware from.
+//!
+//! Owns: the per-file behaviour core (`files`: sans-IO, decides every byte of each answer)
+//! and the tokio shell (`shell`: sockets, hyper for well-formed answers, a raw TCP path for
+//! byte-level faults, tap reporting and timeline events).
+//!
+//! Never: judges the phone, or parses provisioning scripts (it serves bytes it is given).
+
+pub mod files;
+pub mod shell;
+
+pub use files::{Behaviour, Decision, Delivery, FileEntry, FileTable, Finding, PathError};
+pub use shell::{Event, run};

@@ -1,0 +1,954 @@
+//! The file server's tokio shell: accepts TCP connections, reads each request head, asks the
+//! [`FileTable`] for a [`Decision`], and writes it; reports every byte to the capture
+//! [`Tap`] and every request, response and close to the timeline as an [`Event`].
+//!
+//! Owns: sockets, timers and the choice of writer. Never: decides what a response contains
+//! (that is `files`), judges the phone.
+//!
+//! How a connection goes (one request per connection: every response says
+//! `Connection: close`, RFC 9112 §9.6, which is what the 96xx phones expect):
+//! 1. The request head is read here with `httparse` (not by hyper), because the timeline
+//!    needs the header names, order and line endings exactly as the phone sent them, and the
+//!    writer can only be chosen once the path, hence the behaviour, is known.
+//! 2. Delay, if the behaviour says so, while still watching the socket (a client that resets
+//!    meanwhile is recorded).
+//! 3. A well-formed answer (HTTP/1.1 request, status 200–599 other than 204/304, declared
+//!    length equal to the body, title-case names, whole body) is written by hyper
+//!    (`title_case_headers`, no automatic Date) from the bytes already read. Everything else —
+//!    lying Content-Length, cut or stalled bodies, odd status codes, HTTP/1.0 requests
+//!    (hyper would downgrade the status line) — is written byte for byte from
+//!    [`Decision::head_bytes`] on the raw stream, which hyper cannot be made to do.
+//! 4. Close: FIN (then drain until the client's FIN, so unread bytes do not turn it into a
+//!    RST), or RST via `SO_LINGER 0` once the send queue has drained.
+//!
+//! hyper's `header_read_timeout` is not used (it needs a timer); the head-read deadline is
+//! enforced here with tokio's timer instead.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use http_body_util::Full;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Response, StatusCode};
+use pc_capture::{Tap, TcpFlow};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::files::{Decision, Delivery, FileTable, Finding, head_findings};
+
+/// How long a client may take to send its request head.
+pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request head accepted; a longer one is answered 400.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Largest number of request header fields accepted.
+pub const MAX_HEADERS: usize = 64;
+/// After our FIN, how long to keep reading for the client's FIN before closing anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Before a deliberate RST, how long to wait for the send queue to empty so the bytes meant
+/// to arrive do arrive.
+const SEND_QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// What the file server saw and did, for the timeline. Field names are stable: checks match
+/// on them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A request head arrived (also for a head that did not parse: then `method`, `path` and
+    /// `version` are empty and `findings` says `malformed_request_head`).
+    Request {
+        conn: u64,
+        /// `ip:port`
+        client: String,
+        server: String,
+        method: String,
+        /// The request target as sent.
+        path: String,
+        /// `HTTP/1.1` or `HTTP/1.0`.
+        version: String,
+        user_agent: Option<String>,
+        host: Option<String>,
+        /// Header fields as sent: names in their case, in order.
+        headers: Vec<(String, String)>,
+        findings: Vec<String>,
+    },
+    /// The answer went out (or stopped going out).
+    Response {
+        conn: u64,
+        client: String,
+        path: String,
+        /// The status code on the wire.
+        status: u16,
+        /// The Content-Length the response declared.
+        content_length: Option<u64>,
+        body_bytes_sent: u64,
+        /// The whole declared body (none for HEAD) went out.
+        complete: bool,
+        /// `serve`, `status`, `cut_after`, `wrong_length`, `stall_after`, `not_found`,
+        /// `method_not_allowed`, `bad_request`.
+        behaviour: String,
+    },
+    /// The connection ended.
+    Closed {
+        conn: u64,
+        client: String,
+        /// `client` when the client closed (or reset) first, else `server`.
+        by: String,
+        reset: bool,
+    },
+}
+
+/// Serve `files` on `listener` until `shutdown` becomes true (or its sender is dropped).
+/// Connections still open then are closed; returns once they all are.
+pub async fn run(
+    listener: std::net::TcpListener,
+    files: Arc<FileTable>,
+    tap: Arc<dyn Tap>,
+    events: mpsc::UnboundedSender<(Instant, Event)>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let mut tasks = JoinSet::new();
+    let mut next_conn: u64 = 1;
+
+    loop {
+        tokio::select! {
+            () = shutdown_requested(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let server = match stream.local_addr() {
+                        Ok(addr) => addr,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "no local address for accepted connection");
+                            continue;
+                        }
+                    };
+                    let conn = ConnCtx {
+                        id: next_conn,
+                        client: canonical(peer),
+                        server: canonical(server),
+                        files: Arc::clone(&files),
+                        tap: Arc::clone(&tap),
+                        events: events.clone(),
+                    };
+                    next_conn += 1;
+                    tasks.spawn(serve_connection(conn, stream, shutdown.clone()));
+                }
+                Err(e) => {
+                    // Per-connection failures (ECONNABORTED) and resource limits (EMFILE)
+                    // must not end the server; back off briefly so a limit is not a spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    tracing::error!(error = %e, "connection task failed");
+                }
+            }
+        }
+    }
+    drop(listener);
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "connection task failed");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            // Nobody can ask any more: treat the owner's disappearance as the request.
+            return;
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses shown (and tapped) as the IPv4 addresses they are.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+struct ConnCtx {
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    files: Arc<FileTable>,
+    tap: Arc<dyn Tap>,
+    events: mpsc::UnboundedSender<(Instant, Event)>,
+}
+
+impl ConnCtx {
+    fn emit(&self, event: Event) {
+        // A dropped receiver means nobody records this run any more; serving goes on.
+        let _ = self.events.send((Instant::now(), event));
+    }
+}
+
+/// How a connection is to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Orderly close from our side (FIN), after the client's FIN if that came first.
+    Close,
+    /// Abortive close from our side (RST).
+    Reset,
+    /// The client reset the connection; nothing left to do but drop it.
+    ClientReset,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+async fn serve_connection(conn: ConnCtx, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+    let flow = match (conn.client, conn.server) {
+        (SocketAddr::V4(c), SocketAddr::V4(s)) => Some(conn.tap.tcp_open(c, s)),
+        _ => None,
+    };
+    tracing::debug!(conn = conn.id, client = %conn.client, "http connection");
+    let mut io = TapIo::new(stream, Arc::clone(&conn.tap), flow);
+
+    let ending = tokio::select! {
+        ending = handle(&conn, &mut io) => ending,
+        () = shutdown_requested(&mut shutdown) => Ending::Shutdown,
+    };
+
+    let (by_client, reset) = match ending {
+        Ending::ClientReset => (true, true),
+        Ending::Reset => {
+            wait_send_queue_empty(&io.stream, SEND_QUEUE_WAIT).await;
+            if let Err(e) = socket2::SockRef::from(&io.stream).set_linger(Some(Duration::ZERO)) {
+                tracing::warn!(conn = conn.id, error = %e, "cannot set SO_LINGER 0; closing with FIN");
+            }
+            (false, true)
+        }
+        Ending::Close => {
+            let by_client = io.client_eof;
+            let _ = io.shutdown().await;
+            if !io.client_eof {
+                drain_until_eof(&mut io, DRAIN_TIMEOUT).await;
+            }
+            (
+                by_client,
+                io.read_error == Some(io::ErrorKind::ConnectionReset),
+            )
+        }
+        Ending::Shutdown => {
+            let _ = io.shutdown().await;
+            (false, false)
+        }
+    };
+    drop(io);
+    if let Some(flow) = flow {
+        conn.tap.tcp_close(flow, by_client, reset);
+    }
+    conn.emit(Event::Closed {
+        conn: conn.id,
+        client: conn.client.to_string(),
+        by: if by_client { "client" } else { "server" }.to_owned(),
+        reset,
+    });
+}
+
+/// One request, one response.
+async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
+    let head = match tokio::time::timeout(HEAD_READ_TIMEOUT, read_head(io)).await {
+        Err(_) => {
+            tracing::debug!(conn = conn.id, "no request head in time");
+            return Ending::Close;
+        }
+        Ok(Err(e)) => return ending_after_error(io, e),
+        Ok(Ok(HeadRead::Eof)) => return Ending::Close,
+        Ok(Ok(HeadRead::Malformed)) => {
+            conn.emit(Event::Request {
+                conn: conn.id,
+                client: conn.client.to_string(),
+                server: conn.server.to_string(),
+                method: String::new(),
+                path: String::new(),
+                version: String::new(),
+                user_agent: None,
+                host: None,
+                headers: Vec::new(),
+                findings: vec![Finding::MalformedRequestHead.as_str().to_owned()],
+            });
+            let decision = Decision::bad_request(vec![Finding::MalformedRequestHead]);
+            return write_raw(conn, io, &decision, "").await;
+        }
+        Ok(Ok(HeadRead::Complete(head))) => head,
+    };
+
+    let decision = conn
+        .files
+        .respond(&head.method, &head.target, &head.headers);
+    let mut findings = head_findings(head.minor_version, &head.headers, &head.raw_head);
+    findings.extend(decision.findings.iter().copied());
+    conn.emit(Event::Request {
+        conn: conn.id,
+        client: conn.client.to_string(),
+        server: conn.server.to_string(),
+        method: head.method.clone(),
+        path: head.target.clone(),
+        version: format!("HTTP/1.{}", head.minor_version),
+        user_agent: header_value(&head.headers, "user-agent"),
+        host: header_value(&head.headers, "host"),
+        headers: head.headers.clone(),
+        findings: findings.iter().map(|f| f.as_str().to_owned()).collect(),
+    });
+
+    let mut buffered = head.buffered;
+    if !decision.delay.is_zero()
+        && let Some(ending) = delay_watching(io, decision.delay, &mut buffered).await
+    {
+        return ending;
+    }
+
+    match hyper_template(&decision, head.minor_version) {
+        Some(template) => {
+            write_with_hyper(conn, io, &decision, &template, buffered, &head.target).await
+        }
+        None => write_raw(conn, io, &decision, &head.target).await,
+    }
+}
+
+fn header_value(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+fn ending_after_error(io: &TapIo, e: io::Error) -> Ending {
+    tracing::debug!(error = %e, "http connection i/o error");
+    if e.kind() == io::ErrorKind::ConnectionReset
+        || io.read_error == Some(io::ErrorKind::ConnectionReset)
+        || io.write_error == Some(io::ErrorKind::ConnectionReset)
+    {
+        Ending::ClientReset
+    } else {
+        Ending::Close
+    }
+}
+
+struct Head {
+    method: String,
+    target: String,
+    minor_version: u8,
+    headers: Vec<(String, String)>,
+    raw_head: Vec<u8>,
+    /// Everything read so far, head included: replayed to hyper.
+    buffered: Vec<u8>,
+}
+
+enum HeadRead {
+    Complete(Head),
+    /// The client closed before sending a whole head (possibly before sending anything).
+    Eof,
+    /// Not HTTP/1.x, or longer than [`MAX_HEAD_BYTES`].
+    Malformed,
+}
+
+async fn read_head(io: &mut TapIo) -> io::Result<HeadRead> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = io.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(HeadRead::Eof);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        match parse_head(&buf) {
+            Parsed::Partial if buf.len() < MAX_HEAD_BYTES => continue,
+            Parsed::Partial | Parsed::Invalid => return Ok(HeadRead::Malformed),
+            Parsed::Complete(mut head) => {
+                head.buffered = buf;
+                return Ok(HeadRead::Complete(head));
+            }
+        }
+    }
+}
+
+enum Parsed {
+    Complete(Head),
+    Partial,
+    Invalid,
+}
+
+fn parse_head(buf: &[u8]) -> Parsed {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => {
+            let (Some(method), Some(target), Some(minor_version)) =
+                (req.method, req.path, req.version)
+            else {
+                return Parsed::Invalid;
+            };
+            let headers = req
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
+            Parsed::Complete(Head {
+                method: method.to_owned(),
+                target: target.to_owned(),
+                minor_version,
+                headers,
+                raw_head: buf.get(..len).unwrap_or(buf).to_vec(),
+                buffered: Vec::new(),
+            })
+        }
+        Ok(httparse::Status::Partial) => Parsed::Partial,
+        Err(_) => Parsed::Invalid,
+    }
+}
+
+/// Sleep `delay`, reading (and keeping) whatever the client sends meanwhile. Returns an
+/// ending when the client reset the connection.
+async fn delay_watching(io: &mut TapIo, delay: Duration, buffered: &mut Vec<u8>) -> Option<Ending> {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if io.client_eof {
+            // Nothing more can be read; a half-closed client may still want the answer.
+            sleep.as_mut().await;
+            return None;
+        }
+        tokio::select! {
+            () = sleep.as_mut() => return None,
+            read = io.read(&mut chunk) => match read {
+                Ok(n) => buffered.extend_from_slice(&chunk[..n]),
+                Err(e) => return Some(ending_after_error(io, e)),
+            },
+        }
+    }
+}
+
+/// What hyper needs to write a [`Decision`] byte-exactly, when it can.
+struct HyperTemplate {
+    status: StatusCode,
+    reason: hyper::ext::ReasonPhrase,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl HyperTemplate {
+    fn response(&self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(self.body.clone()));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response.extensions_mut().insert(self.reason.clone());
+        response
+    }
+}
+
+/// `Some` when hyper writes exactly [`Decision::head_bytes`] and the body: see the module
+/// header for the conditions.
+fn hyper_template(decision: &Decision, request_minor_version: u8) -> Option<HyperTemplate> {
+    if request_minor_version != 1 || decision.delivery != Delivery::Whole {
+        return None;
+    }
+    if !(200..600).contains(&decision.status) || matches!(decision.status, 204 | 304) {
+        return None;
+    }
+    let declared = decision.content_length()?;
+    if !decision.head_only && declared != decision.body.len() as u64 {
+        return None;
+    }
+    let mut headers = HeaderMap::with_capacity(decision.headers.len());
+    for (name, value) in &decision.headers {
+        let header_name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        // hyper writes names title-cased from their lower-case form; anything else must go
+        // out raw to keep its exact spelling. Repeated names would be regrouped: raw too.
+        if title_case(header_name.as_str()) != *name || headers.contains_key(&header_name) {
+            return None;
+        }
+        headers.insert(header_name, HeaderValue::from_str(value).ok()?);
+    }
+    Some(HyperTemplate {
+        status: StatusCode::from_u16(decision.status).ok()?,
+        reason: hyper::ext::ReasonPhrase::try_from(decision.reason.clone().into_bytes()).ok()?,
+        headers,
+        body: decision.body.clone(),
+    })
+}
+
+fn title_case(lower: &str) -> String {
+    let mut out = String::with_capacity(lower.len());
+    let mut upper_next = true;
+    for c in lower.chars() {
+        if upper_next {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c);
+        }
+        upper_next = c == '-';
+    }
+    out
+}
+
+async fn write_with_hyper(
+    conn: &ConnCtx,
+    io: &mut TapIo,
+    decision: &Decision,
+    template: &HyperTemplate,
+    buffered: Vec<u8>,
+    target: &str,
+) -> Ending {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .title_case_headers(true)
+        .auto_date_header(false)
+        // A client that shuts down its sending side after the request still gets its answer.
+        .half_close(true);
+    let service = hyper::service::service_fn(|_request| {
+        std::future::ready(Ok::<_, Infallible>(template.response()))
+    });
+    let rewind = Rewind {
+        prefix: Bytes::from(buffered),
+        io: &mut *io,
+    };
+    let served = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(rewind), service)
+        .without_shutdown()
+        .await;
+    let ending = match served {
+        Ok(_) => Ending::Close,
+        Err(e) => {
+            tracing::debug!(conn = conn.id, error = %e, "hyper connection error");
+            if io.write_error == Some(io::ErrorKind::ConnectionReset)
+                || io.read_error == Some(io::ErrorKind::ConnectionReset)
+            {
+                Ending::ClientReset
+            } else {
+                Ending::Close
+            }
+        }
+    };
+    emit_response(conn, io, decision, target);
+    ending
+}
+
+async fn write_raw(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: &str) -> Ending {
+    let result = write_raw_bytes(io, decision).await;
+    emit_response(conn, io, decision, target);
+    match result {
+        Ok(ending) => ending,
+        Err(e) => ending_after_error(io, e),
+    }
+}
+
+async fn write_raw_bytes(io: &mut TapIo, decision: &Decision) -> io::Result<Ending> {
+    io.write_all(&decision.head_bytes()).await?;
+    let body = &decision.body[..];
+    match decision.delivery {
+        Delivery::Whole => io.write_all(body).await?,
+        Delivery::CutAfter { bytes, reset } => {
+            io.write_all(prefix(body, bytes)).await?;
+            io.flush().await?;
+            return Ok(if reset { Ending::Reset } else { Ending::Close });
+        }
+        Delivery::StallAfter { bytes, pause } => {
+            let first = prefix(body, bytes);
+            io.write_all(first).await?;
+            io.flush().await?;
+            tokio::time::sleep(pause).await;
+            io.write_all(&body[first.len()..]).await?;
+        }
+    }
+    io.flush().await?;
+    Ok(Ending::Close)
+}
+
+fn prefix(body: &[u8], bytes: u64) -> &[u8] {
+    let n = usize::try_from(bytes).unwrap_or(usize::MAX).min(body.len());
+    &body[..n]
+}
+
+fn emit_response(conn: &ConnCtx, io: &TapIo, decision: &Decision, target: &str) {
+    let body_bytes_sent = io.out.body_bytes();
+    conn.emit(Event::Response {
+        conn: conn.id,
+        client: conn.client.to_string(),
+        path: target.to_owned(),
+        // What actually went out, should hyper ever have answered on its own.
+        status: io.out.status().unwrap_or(decision.status),
+        content_length: decision.content_length(),
+        body_bytes_sent,
+        complete: io.out.head_end.is_some() && body_bytes_sent >= decision.expected_body_len(),
+        behaviour: decision.behaviour.to_owned(),
+    });
+}
+
+/// Read until the client's FIN (or an error, or `limit`), so that bytes it sent after its
+/// request do not make our close a RST.
+async fn drain_until_eof(io: &mut TapIo, limit: Duration) {
+    let mut chunk = [0u8; 4096];
+    let _ = tokio::time::timeout(limit, async {
+        loop {
+            match io.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+}
+
+/// Wait (bounded) until the kernel has sent everything we wrote, so an abortive close does
+/// not throw away the bytes that were meant to reach the client before the RST.
+async fn wait_send_queue_empty(stream: &TcpStream, limit: Duration) {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: `fd` is an open TCP socket owned by `stream`, which outlives this call;
+        // TIOCOUTQ (SIOCOUTQ) writes one c_int through the valid pointer given.
+        let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued as *mut libc::c_int) };
+        if rc != 0 || queued == 0 || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What the shell learns from the bytes it writes: how many, where the response head ended,
+/// and the status code on the wire.
+#[derive(Debug, Default)]
+struct OutScan {
+    total: u64,
+    /// Offset in the outgoing stream just past the first blank line.
+    head_end: Option<u64>,
+    /// How much of `\r\n\r\n` the outgoing stream currently ends with.
+    blank_line_match: u8,
+    /// The first bytes written, enough for the status line's code.
+    prefix: Vec<u8>,
+}
+
+impl OutScan {
+    const PREFIX_LEN: usize = 16;
+
+    fn record(&mut self, data: &[u8]) {
+        if self.prefix.len() < Self::PREFIX_LEN {
+            let take = (Self::PREFIX_LEN - self.prefix.len()).min(data.len());
+            self.prefix.extend_from_slice(&data[..take]);
+        }
+        if self.head_end.is_none() {
+            for (i, b) in data.iter().enumerate() {
+                self.blank_line_match = match (self.blank_line_match, *b) {
+                    (0 | 2, b'\r') => self.blank_line_match + 1,
+                    (1 | 3, b'\n') => self.blank_line_match + 1,
+                    (_, b'\r') => 1,
+                    _ => 0,
+                };
+                if self.blank_line_match == 4 {
+                    self.head_end = Some(self.total + i as u64 + 1);
+                    break;
+                }
+            }
+        }
+        self.total += data.len() as u64;
+    }
+
+    /// Bytes written after the response head.
+    fn body_bytes(&self) -> u64 {
+        self.head_end
+            .map(|end| self.total.saturating_sub(end))
+            .unwrap_or(0)
+    }
+
+    /// The status code of the first status line written, if one was.
+    fn status(&self) -> Option<u16> {
+        let line = self.prefix.strip_prefix(b"HTTP/1.")?;
+        let code = std::str::from_utf8(line.get(2..5)?).ok()?;
+        code.parse().ok()
+    }
+}
+
+/// A TcpStream that mirrors every byte read and written to the tap, and remembers what the
+/// shell needs to describe the exchange: the outgoing bytes ([`OutScan`]), EOF and errors.
+struct TapIo {
+    stream: TcpStream,
+    tap: Arc<dyn Tap>,
+    flow: Option<TcpFlow>,
+    out: OutScan,
+    client_eof: bool,
+    read_error: Option<io::ErrorKind>,
+    write_error: Option<io::ErrorKind>,
+}
+
+impl std::fmt::Debug for TapIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapIo")
+            .field("flow", &self.flow)
+            .field("out", &self.out)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TapIo {
+    fn new(stream: TcpStream, tap: Arc<dyn Tap>, flow: Option<TcpFlow>) -> TapIo {
+        TapIo {
+            stream,
+            tap,
+            flow,
+            out: OutScan::default(),
+            client_eof: false,
+            read_error: None,
+            write_error: None,
+        }
+    }
+}
+
+impl AsyncRead for TapIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let wanted = buf.remaining() > 0;
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let new = &buf.filled()[before..];
+                if new.is_empty() {
+                    if wanted {
+                        this.client_eof = true;
+                    }
+                } else if let Some(flow) = this.flow {
+                    this.tap.tcp_data(flow, true, new);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                this.read_error.get_or_insert(e.kind());
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncWrite for TapIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.stream).poll_write(cx, data) {
+            Poll::Ready(Ok(n)) => {
+                let written = &data[..n];
+                if let Some(flow) = this.flow {
+                    this.tap.tcp_data(flow, false, written);
+                }
+                this.out.record(written);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => {
+                this.write_error.get_or_insert(e.kind());
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Hands hyper the bytes this shell already read, then the stream itself.
+struct Rewind<'a> {
+    prefix: Bytes,
+    io: &'a mut TapIo,
+}
+
+impl AsyncRead for Rewind<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut *self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.io).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyper_writes_only_what_it_can_write_exactly() {
+        use crate::files::{Behaviour, FileEntry};
+        let mut t = FileTable::new();
+        let lm = std::time::UNIX_EPOCH;
+        let entry = FileEntry::serve("a.bin", &b"0123456789"[..], lm);
+        t.insert("/ok.bin", entry.clone()).unwrap();
+        for (path, b) in [
+            (
+                "/cut.bin",
+                Behaviour::CutAfter {
+                    bytes: 1,
+                    reset: false,
+                },
+            ),
+            ("/lie.bin", Behaviour::WrongLength { declared: 3 }),
+            (
+                "/stall.bin",
+                Behaviour::StallAfter {
+                    bytes: 1,
+                    pause: Duration::from_millis(1),
+                },
+            ),
+            ("/odd.bin", Behaviour::Status { code: 99 }),
+            ("/nm.bin", Behaviour::Status { code: 304 }),
+            ("/busy.bin", Behaviour::Status { code: 503 }),
+        ] {
+            t.insert(path, entry.clone().with_behaviour(b)).unwrap();
+        }
+        let by_hyper = |method: &str, path: &str, minor: u8| {
+            hyper_template(&t.respond(method, path, &[]), minor).is_some()
+        };
+        assert!(by_hyper("GET", "/ok.bin", 1));
+        assert!(by_hyper("HEAD", "/ok.bin", 1));
+        assert!(by_hyper("GET", "/missing", 1));
+        assert!(by_hyper("POST", "/ok.bin", 1));
+        assert!(by_hyper("GET", "/busy.bin", 1));
+        assert!(!by_hyper("GET", "/ok.bin", 0));
+        for path in ["/cut.bin", "/lie.bin", "/stall.bin", "/odd.bin", "/nm.bin"] {
+            assert!(!by_hyper("GET", path, 1), "{path}");
+        }
+    }
+
+    #[test]
+    fn status_on_wire_and_head_end_are_tracked() {
+        let mut scan = OutScan::default();
+        scan.record(b"HTTP/1.1 404 Not");
+        scan.record(b" Found\r\nA: b\r\n\r");
+        assert_eq!(scan.head_end, None);
+        scan.record(b"\nbody");
+        assert_eq!(scan.head_end, Some(32));
+        assert_eq!(scan.total, 36);
+        assert_eq!(scan.body_bytes(), 4);
+        assert_eq!(scan.status(), Some(404));
+    }
+
+    #[test]
+    fn title_case_matches_hyper() {
+        assert_eq!(title_case("content-type"), "Content-Type");
+        assert_eq!(title_case("www-authenticate"), "Www-Authenticate");
+    }
+
+    #[test]
+    fn parse_head_keeps_names_and_order() {
+        let raw = b"GET /fw/x.txt HTTP/1.1\r\nHOST: a\r\nuser-agent: AVAYA/96x1\r\n\r\nextra";
+        let Parsed::Complete(head) = parse_head(raw) else {
+            panic!("head should parse");
+        };
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.target, "/fw/x.txt");
+        assert_eq!(head.minor_version, 1);
+        assert_eq!(
+            head.headers,
+            vec![
+                ("HOST".to_owned(), "a".to_owned()),
+                ("user-agent".to_owned(), "AVAYA/96x1".to_owned())
+            ]
+        );
+        assert_eq!(head.raw_head.len(), raw.len() - "extra".len());
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nHost"),
+            Parsed::Partial
+        ));
+        assert!(matches!(
+            parse_head(b"\x00\x01 garbage\r\n\r\n"),
+            Parsed::Invalid
+        ));
+    }
+
+    #[test]
+    fn event_json_field_names() {
+        let e = Event::Closed {
+            conn: 3,
+            client: "127.0.0.1:4000".to_owned(),
+            by: "server".to_owned(),
+            reset: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"kind":"closed","conn":3,"client":"127.0.0.1:4000","by":"server","reset":true}"#
+        );
+        let r = Event::Response {
+            conn: 1,
+            client: "c".to_owned(),
+            path: "/a".to_owned(),
+            status: 200,
+            content_length: Some(3),
+            body_bytes_sent: 3,
+            complete: true,
+            behaviour: "serve".to_owned(),
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"response","conn":1,"client":"c","path":"/a","status":200,"content_length":3,"body_bytes_sent":3,"complete":true,"behaviour":"serve"}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), r);
+    }
+}

@@ -1,0 +1,724 @@
+//! The file server over real loopback TCP: a raw client writes request bytes itself and
+//! reads until the server closes; the response bytes, timeline events and tap calls are
+//! checked exactly.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pc_capture::{Tap, TcpFlow};
+use pc_http::{Behaviour, Event, FileEntry, FileTable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TapCall {
+    Open(SocketAddrV4, SocketAddrV4),
+    Data { from_client: bool, bytes: Vec<u8> },
+    Close { by_client: bool, reset: bool },
+}
+
+#[derive(Debug, Default)]
+struct RecordingTap {
+    calls: Mutex<Vec<(TcpFlow, TapCall)>>,
+}
+
+impl RecordingTap {
+    /// Calls for one flow, with consecutive data in the same direction merged (how the
+    /// bytes were split into writes is not part of the contract).
+    fn flow_calls(&self, flow: TcpFlow) -> Vec<TapCall> {
+        let mut merged: Vec<TapCall> = Vec::new();
+        for (f, call) in self.calls.lock().unwrap().iter() {
+            if *f != flow {
+                continue;
+            }
+            match (merged.last_mut(), call) {
+                (
+                    Some(TapCall::Data {
+                        from_client: a,
+                        bytes,
+                    }),
+                    TapCall::Data {
+                        from_client: b,
+                        bytes: more,
+                    },
+                ) if a == b => bytes.extend_from_slice(more),
+                _ => merged.push(call.clone()),
+            }
+        }
+        merged
+    }
+
+    fn flow_for(&self, client: SocketAddrV4) -> TcpFlow {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|(f, call)| match call {
+                TapCall::Open(c, _) if *c == client => Some(*f),
+                _ => None,
+            })
+            .expect("tcp_open was reported for the client")
+    }
+}
+
+impl Tap for RecordingTap {
+    fn udp(&self, _: SocketAddrV4, _: SocketAddrV4, _: &[u8]) -> Vec<u64> {
+        Vec::new()
+    }
+    fn tcp_open(&self, client: SocketAddrV4, server: SocketAddrV4) -> TcpFlow {
+        let mut calls = self.calls.lock().unwrap();
+        let flow = TcpFlow(calls.len() as u64 + 100);
+        calls.push((flow, TapCall::Open(client, server)));
+        flow
+    }
+    fn tcp_data(&self, flow: TcpFlow, from_client: bool, data: &[u8]) -> Vec<u64> {
+        self.calls.lock().unwrap().push((
+            flow,
+            TapCall::Data {
+                from_client,
+                bytes: data.to_vec(),
+            },
+        ));
+        Vec::new()
+    }
+    fn tcp_close(&self, flow: TcpFlow, by_client: bool, reset: bool) -> Vec<u64> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((flow, TapCall::Close { by_client, reset }));
+        Vec::new()
+    }
+}
+
+fn lm() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(784_111_777)
+}
+
+const SCRIPT: &[u8] = b"SET APPNAME x.bin\n";
+
+fn table() -> FileTable {
+    let mut t = FileTable::new();
+    t.insert(
+        "/fw/96xxupgrade.txt",
+        FileEntry::serve("96xxupgrade.txt", SCRIPT, lm()),
+    )
+    .unwrap();
+    let firmware: Vec<u8> = (0..100u8).collect();
+    let fw = FileEntry::serve("fw.bin", firmware, lm());
+    let mut add = |path: &str, b: Behaviour| {
+        t.insert(path, fw.clone().with_behaviour(b)).unwrap();
+    };
+    add(
+        "/delay.bin",
+        Behaviour::Delay {
+            before: Duration::from_millis(300),
+            then: Box::new(Behaviour::Serve),
+        },
+    );
+    add(
+        "/cut-fin.bin",
+        Behaviour::CutAfter {
+            bytes: 10,
+            reset: false,
+        },
+    );
+    add(
+        "/cut-rst.bin",
+        Behaviour::CutAfter {
+            bytes: 10,
+            reset: true,
+        },
+    );
+    add("/long.bin", Behaviour::WrongLength { declared: 150 });
+    add("/short.bin", Behaviour::WrongLength { declared: 40 });
+    add(
+        "/stall.bin",
+        Behaviour::StallAfter {
+            bytes: 5,
+            pause: Duration::from_millis(300),
+        },
+    );
+    add("/busy.bin", Behaviour::Status { code: 503 });
+    t
+}
+
+struct Server {
+    addr: SocketAddr,
+    events: mpsc::UnboundedReceiver<(Instant, Event)>,
+    tap: Arc<RecordingTap>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, events) = mpsc::unbounded_channel();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let tap = Arc::new(RecordingTap::default());
+        let task = tokio::spawn(pc_http::run(
+            listener,
+            Arc::new(table()),
+            tap.clone(),
+            tx,
+            shutdown_rx,
+        ));
+        Server {
+            addr,
+            events,
+            tap,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Events of one connection up to and including its Closed.
+    async fn events_until_closed(&mut self) -> Vec<(Instant, Event)> {
+        let mut out = Vec::new();
+        loop {
+            let (at, event) = tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+                .await
+                .expect("events arrive in time")
+                .expect("event channel open");
+            let closed = matches!(event, Event::Closed { .. });
+            out.push((at, event));
+            if closed {
+                return out;
+            }
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("server stops in time")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+struct Exchange {
+    client: SocketAddrV4,
+    received: Vec<u8>,
+    error: Option<std::io::ErrorKind>,
+}
+
+/// Write `request`, then read until EOF or error.
+async fn exchange(addr: SocketAddr, request: &[u8]) -> Exchange {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let client = match stream.local_addr().unwrap() {
+        SocketAddr::V4(v4) => v4,
+        SocketAddr::V6(_) => panic!("loopback v4 expected"),
+    };
+    stream.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let error = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("server answers and closes in time")
+        {
+            Ok(0) => break None,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    Exchange {
+        client,
+        received,
+        error,
+    }
+}
+
+fn firmware_head(declared: u64) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nServer: phonecert\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {declared}\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+         Connection: close\r\n\r\n"
+    )
+}
+
+fn firmware(n: usize) -> Vec<u8> {
+    (0..100u8).take(n).collect()
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: 10.1.1.5\r\n\r\n").into_bytes()
+}
+
+fn response_of(events: &[(Instant, Event)]) -> Event {
+    events
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Response { .. }))
+        .map(|(_, e)| e.clone())
+        .expect("a response event")
+}
+
+#[tokio::test]
+async fn serves_200_with_exact_title_case_head() {
+    let mut server = Server::start();
+    // Lower-case request header names: the response's names must not follow them.
+    let request = b"GET /fw//96xxupgrade.txt HTTP/1.1\r\nhost: 10.1.1.5\r\n\
+user-agent: AVAYA/96x1-IPT-SIP-R7_1_15_0_4 9608G\r\nrange: bytes=0-3\r\n\r\n";
+    let ex = exchange(server.addr, request).await;
+    let expected = [
+        &b"HTTP/1.1 200 OK\r\n\
+Server: phonecert\r\n\
+Content-Type: text/plain\r\n\
+Content-Length: 18\r\n\
+Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+Connection: close\r\n\r\n"[..],
+        SCRIPT,
+    ]
+    .concat();
+    assert_eq!(
+        String::from_utf8_lossy(&ex.received),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(ex.error, None);
+
+    let events = server.events_until_closed().await;
+    let client = ex.client.to_string();
+    let server_addr = server.addr.to_string();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(
+        events[0].1,
+        Event::Request {
+            conn: 1,
+            client: client.clone(),
+            server: server_addr.clone(),
+            method: "GET".into(),
+            path: "/fw//96xxupgrade.txt".into(),
+            version: "HTTP/1.1".into(),
+            user_agent: Some("AVAYA/96x1-IPT-SIP-R7_1_15_0_4 9608G".into()),
+            host: Some("10.1.1.5".into()),
+            headers: vec![
+                ("host".into(), "10.1.1.5".into()),
+                (
+                    "user-agent".into(),
+                    "AVAYA/96x1-IPT-SIP-R7_1_15_0_4 9608G".into()
+                ),
+                ("range".into(), "bytes=0-3".into()),
+            ],
+            findings: vec!["duplicate_slash".into(), "range_requested".into()],
+        }
+    );
+    assert_eq!(
+        events[1].1,
+        Event::Response {
+            conn: 1,
+            client: client.clone(),
+            path: "/fw//96xxupgrade.txt".into(),
+            status: 200,
+            content_length: Some(18),
+            body_bytes_sent: 18,
+            complete: true,
+            behaviour: "serve".into(),
+        }
+    );
+    assert_eq!(
+        events[2].1,
+        Event::Closed {
+            conn: 1,
+            client,
+            by: "server".into(),
+            reset: false,
+        }
+    );
+    assert!(events[0].0 <= events[1].0 && events[1].0 <= events[2].0);
+
+    let flow = server.tap.flow_for(ex.client);
+    let SocketAddr::V4(server_v4) = server.addr else {
+        panic!("v4 server")
+    };
+    assert_eq!(
+        server.tap.flow_calls(flow),
+        vec![
+            TapCall::Open(ex.client, server_v4),
+            TapCall::Data {
+                from_client: true,
+                bytes: request.to_vec()
+            },
+            TapCall::Data {
+                from_client: false,
+                bytes: expected
+            },
+            TapCall::Close {
+                by_client: false,
+                reset: false
+            },
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn missing_file_is_404_and_configured_503() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, &get("/fw/46xxsettings.txt")).await;
+    assert_eq!(
+        String::from_utf8_lossy(&ex.received),
+        "HTTP/1.1 404 Not Found\r\nServer: phonecert\r\nContent-Type: text/plain\r\n\
+Content-Length: 14\r\nConnection: close\r\n\r\n404 Not Found\n"
+    );
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        status,
+        behaviour,
+        complete,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (status, behaviour.as_str(), complete),
+        (404, "not_found", true)
+    );
+
+    let ex = exchange(server.addr, &get("/busy.bin")).await;
+    assert!(
+        ex.received
+            .starts_with(b"HTTP/1.1 503 Service Unavailable\r\n")
+    );
+    assert!(ex.received.ends_with(b"\r\n\r\n503 Service Unavailable\n"));
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        conn,
+        status,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!((conn, status, behaviour.as_str()), (2, 503, "status"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn head_gets_headers_only() {
+    let mut server = Server::start();
+    let ex = exchange(
+        server.addr,
+        b"HEAD /fw/96xxupgrade.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&ex.received),
+        "HTTP/1.1 200 OK\r\nServer: phonecert\r\nContent-Type: text/plain\r\n\
+Content-Length: 18\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n"
+    );
+    let events = server.events_until_closed().await;
+    assert_eq!(
+        response_of(&events),
+        Event::Response {
+            conn: 1,
+            client: ex.client.to_string(),
+            path: "/fw/96xxupgrade.txt".into(),
+            status: 200,
+            content_length: Some(18),
+            body_bytes_sent: 0,
+            complete: true,
+            behaviour: "serve".into(),
+        }
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn post_is_405_with_allow() {
+    let mut server = Server::start();
+    let ex = exchange(
+        server.addr,
+        b"POST /fw/96xxupgrade.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&ex.received),
+        "HTTP/1.1 405 Method Not Allowed\r\nServer: phonecert\r\nAllow: GET, HEAD\r\n\
+Content-Type: text/plain\r\nContent-Length: 23\r\nConnection: close\r\n\r\n405 Method Not Allowed\n"
+    );
+    let events = server.events_until_closed().await;
+    let Event::Closed { reset, .. } = &events.last().unwrap().1 else {
+        unreachable!()
+    };
+    assert!(!reset);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn http_1_0_and_bare_lf_still_get_exact_http_1_1_answer() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, b"GET /fw/96xxupgrade.txt HTTP/1.0\n\n").await;
+    assert!(
+        ex.received
+            .starts_with(b"HTTP/1.1 200 OK\r\nServer: phonecert\r\n"),
+        "{}",
+        String::from_utf8_lossy(&ex.received)
+    );
+    assert!(ex.received.ends_with(SCRIPT));
+    let events = server.events_until_closed().await;
+    let Event::Request {
+        version, findings, ..
+    } = &events[0].1
+    else {
+        unreachable!()
+    };
+    assert_eq!(version, "HTTP/1.0");
+    assert_eq!(findings, &vec!["http_1_0".to_owned(), "bare_lf".to_owned()]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_gets_400() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, b"\x16\x03\x01\x00\xa5 hello\r\n\r\n").await;
+    assert!(ex.received.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+    let events = server.events_until_closed().await;
+    let Event::Request { findings, .. } = &events[0].1 else {
+        unreachable!()
+    };
+    assert_eq!(findings, &vec!["malformed_request_head".to_owned()]);
+    let Event::Response {
+        status, behaviour, ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!((status, behaviour.as_str()), (400, "bad_request"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn delay_holds_the_answer_back() {
+    let mut server = Server::start();
+    let started = Instant::now();
+    let ex = exchange(server.addr, &get("/delay.bin")).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        ex.received,
+        [firmware_head(100).as_bytes(), &firmware(100)].concat()
+    );
+    let events = server.events_until_closed().await;
+    let request_at = events[0].0;
+    let (response_at, response) = events[1].clone();
+    assert!(response_at.duration_since(request_at) >= Duration::from_millis(300));
+    let Event::Response {
+        behaviour,
+        complete,
+        ..
+    } = response
+    else {
+        unreachable!()
+    };
+    assert_eq!((behaviour.as_str(), complete), ("serve", true));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cut_after_with_fin() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, &get("/cut-fin.bin")).await;
+    assert_eq!(ex.error, None, "a FIN, not a reset");
+    assert_eq!(
+        ex.received,
+        [firmware_head(100).as_bytes(), &firmware(10)].concat()
+    );
+    let events = server.events_until_closed().await;
+    assert_eq!(
+        response_of(&events),
+        Event::Response {
+            conn: 1,
+            client: ex.client.to_string(),
+            path: "/cut-fin.bin".into(),
+            status: 200,
+            content_length: Some(100),
+            body_bytes_sent: 10,
+            complete: false,
+            behaviour: "cut_after".into(),
+        }
+    );
+    assert_eq!(
+        events.last().unwrap().1,
+        Event::Closed {
+            conn: 1,
+            client: ex.client.to_string(),
+            by: "server".into(),
+            reset: false
+        }
+    );
+    let calls = server.tap.flow_calls(server.tap.flow_for(ex.client));
+    assert_eq!(
+        calls.last(),
+        Some(&TapCall::Close {
+            by_client: false,
+            reset: false
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cut_after_with_rst() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, &get("/cut-rst.bin")).await;
+    assert_eq!(ex.error, Some(std::io::ErrorKind::ConnectionReset));
+    // The bytes before the cut arrive before the reset.
+    assert_eq!(
+        ex.received,
+        [firmware_head(100).as_bytes(), &firmware(10)].concat()
+    );
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        body_bytes_sent,
+        complete,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (body_bytes_sent, complete, behaviour.as_str()),
+        (10, false, "cut_after")
+    );
+    assert_eq!(
+        events.last().unwrap().1,
+        Event::Closed {
+            conn: 1,
+            client: ex.client.to_string(),
+            by: "server".into(),
+            reset: true
+        }
+    );
+    let calls = server.tap.flow_calls(server.tap.flow_for(ex.client));
+    assert_eq!(
+        calls.last(),
+        Some(&TapCall::Close {
+            by_client: false,
+            reset: true
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_length_longer_and_shorter() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, &get("/long.bin")).await;
+    assert_eq!(ex.error, None);
+    assert_eq!(
+        ex.received,
+        [firmware_head(150).as_bytes(), &firmware(100)].concat()
+    );
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        content_length,
+        body_bytes_sent,
+        complete,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (
+            content_length,
+            body_bytes_sent,
+            complete,
+            behaviour.as_str()
+        ),
+        (Some(150), 100, false, "wrong_length")
+    );
+
+    let ex = exchange(server.addr, &get("/short.bin")).await;
+    assert_eq!(
+        ex.received,
+        [firmware_head(40).as_bytes(), &firmware(100)].concat()
+    );
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        content_length,
+        body_bytes_sent,
+        complete,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (content_length, body_bytes_sent, complete),
+        (Some(40), 100, true)
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stall_pauses_mid_body() {
+    let mut server = Server::start();
+    let started = Instant::now();
+    let ex = exchange(server.addr, &get("/stall.bin")).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        ex.received,
+        [firmware_head(100).as_bytes(), &firmware(100)].concat()
+    );
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        complete,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!((complete, behaviour.as_str()), (true, "stall_after"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn client_that_goes_away_first_is_recorded() {
+    let mut server = Server::start();
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    drop(stream);
+    let events = server.events_until_closed().await;
+    assert_eq!(events.len(), 1, "no request, so only the close: {events:?}");
+    let Event::Closed { by, reset, .. } = &events[0].1 else {
+        unreachable!()
+    };
+    assert_eq!((by.as_str(), *reset), ("client", false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_connections() {
+    let mut server = Server::start();
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    // Let the server accept it before asking it to stop.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.shutdown.send(true).unwrap();
+    let events = server.events_until_closed().await;
+    let Event::Closed { by, .. } = &events[0].1 else {
+        unreachable!()
+    };
+    assert_eq!(by, "server");
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("server closes the idle connection")
+        .unwrap();
+    assert_eq!(n, 0);
+    tokio::time::timeout(Duration::from_secs(5), server.task)
+        .await
+        .expect("server stops in time")
+        .unwrap()
+        .unwrap();
+}
