@@ -1,0 +1,729 @@
+//! The upgrade-script / settings-file language (`96xxupgrade.txt`, `46xxsettings.txt`) and a
+//! sans-IO interpreter for it.
+//!
+//! Owns: parsing text into statements with 1-based line numbers and findings, and executing
+//! them against [`Settings`] and the phone's read-only variables, one `GET` at a time.
+//!
+//! Never does: fetch files. [`Interpreter::next`] returns [`Step::Get`] and the caller (the
+//! reference phone, or `phonecert script eval` reading from disk) fetches the file and hands
+//! the result back with [`Interpreter::fetched`]. No clock, no I/O.
+//!
+//! Follows domain.md "Script language". Decisions where the sources are silent:
+//! - A line is a statement only if it starts, in column 1, with `SET `, `GET `, `IF `, `GOTO `
+//!   (any case) or `# `. Anything else is a comment; a comment that *looks* like a statement
+//!   (indented, keyword followed by a tab, `GOTO` alone) gets a finding so `phonecert lint`
+//!   can point at it, but is still a comment.
+//! - An unquoted `SET` value ends at the first space; more text is reported and ignored.
+//!   A quoted value runs to the next `"`. `SET NAME` with no value is malformed (ignored);
+//!   `SET NAME ""` resets NAME to its default.
+//! - Labels and `GOTO` targets compare case-insensitively, like keywords. The first label of
+//!   a name wins; a `GOTO` searches the whole current file, so backward jumps work (and the
+//!   loop guard stops endless ones).
+//! - `$VAR` resolution: the read-only phone variables (an empty one counts as unknown); then
+//!   `APPNAME` — the value a `SET` gave it, else the running application's name; then any
+//!   known settings name (empty when it has no value). Anything else is unknown and makes the
+//!   `IF` a no-op.
+//! - The loop guard counts executed statements across all files of one run (a settings file
+//!   that GETs itself is a loop too).
+
+use std::fmt;
+
+use crate::settings::{Rejected, Settings, Source};
+
+/// One statement of the language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// `SET NAME value`.
+    Set { name: String, value: String },
+    /// `GET file`.
+    Get { file: String },
+    /// `IF $VAR SEQ value GOTO label` (`var` without the `$`).
+    If {
+        var: String,
+        value: String,
+        label: String,
+    },
+    /// `GOTO label`.
+    Goto { label: String },
+    /// `# label`.
+    Label { name: String },
+}
+
+fn quote_if_needed(s: &str) -> String {
+    if s.is_empty() || s.chars().any(char::is_whitespace) {
+        format!("\"{s}\"")
+    } else {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::Set { name, value } => write!(f, "SET {name} {}", quote_if_needed(value)),
+            Statement::Get { file } => write!(f, "GET {file}"),
+            Statement::If { var, value, label } => {
+                write!(f, "IF ${var} SEQ {} GOTO {label}", quote_if_needed(value))
+            }
+            Statement::Goto { label } => write!(f, "GOTO {label}"),
+            Statement::Label { name } => write!(f, "# {name}"),
+        }
+    }
+}
+
+/// A statement and the line it was on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based line number in the file.
+    pub number: usize,
+    pub statement: Statement,
+}
+
+/// A parsed file: its statements (comments dropped) and findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// The file name, for traces and messages.
+    pub file: String,
+    pub lines: Vec<Line>,
+    /// Malformed or suspicious lines: 1-based line number and why.
+    pub findings: Vec<(usize, String)>,
+}
+
+impl Script {
+    /// What `phonecert lint` reports: the parse findings plus every `SET` a phone would
+    /// refuse on its own (unknown or read-only name, invalid or over-long value), judged
+    /// against the profile defaults. Sorted by line.
+    pub fn lint(&self) -> Vec<(usize, String)> {
+        let mut out = self.findings.clone();
+        for line in &self.lines {
+            if let Statement::Set { name, value } = &line.statement
+                && let Err(why) = Settings::new().set(name, value, Source::SettingsFile)
+            {
+                out.push((line.number, format!("SET {name} would be ignored: {why}")));
+            }
+        }
+        out.sort_by_key(|(n, _)| *n);
+        out
+    }
+
+    /// Index in `lines` of the first label named `label` (case-insensitive).
+    fn find_label(&self, label: &str) -> Option<usize> {
+        self.lines.iter().position(
+            |l| matches!(&l.statement, Statement::Label { name } if name.eq_ignore_ascii_case(label)),
+        )
+    }
+}
+
+const KEYWORDS: [&str; 4] = ["SET", "GET", "IF", "GOTO"];
+
+/// Parse `text` (LF or CRLF line ends) from file `file`. Never panics.
+pub fn parse(file: &str, text: &str) -> Script {
+    let mut script = Script {
+        file: file.to_string(),
+        lines: Vec::new(),
+        findings: Vec::new(),
+    };
+    for (idx, raw) in text.split('\n').enumerate() {
+        let number = idx + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        match classify(line) {
+            Classified::Comment => {}
+            Classified::LooksLikeStatement(why) => script.findings.push((number, why)),
+            Classified::Statement(keyword, rest) => match parse_statement(keyword, rest) {
+                Ok((statement, notes)) => {
+                    script
+                        .findings
+                        .extend(notes.into_iter().map(|n| (number, n)));
+                    script.lines.push(Line { number, statement });
+                }
+                Err(why) => script.findings.push((number, why)),
+            },
+        }
+    }
+    check_labels(&mut script);
+    script
+}
+
+enum Classified<'a> {
+    Comment,
+    LooksLikeStatement(String),
+    Statement(Keyword, &'a str),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Keyword {
+    Set,
+    Get,
+    If,
+    Goto,
+    Label,
+}
+
+fn classify(line: &str) -> Classified<'_> {
+    if let Some(rest) = line.strip_prefix("# ") {
+        return Classified::Statement(Keyword::Label, rest);
+    }
+    for (kw, keyword) in
+        KEYWORDS
+            .iter()
+            .zip([Keyword::Set, Keyword::Get, Keyword::If, Keyword::Goto])
+    {
+        let n = kw.len();
+        if line.len() > n
+            && line.is_char_boundary(n)
+            && line[..n].eq_ignore_ascii_case(kw)
+            && line.as_bytes()[n] == b' '
+        {
+            return Classified::Statement(keyword, &line[n + 1..]);
+        }
+    }
+    // Not a statement. Say so when it looks like one the author meant.
+    let first = line.split_whitespace().next().unwrap_or("");
+    if KEYWORDS.iter().any(|k| first.eq_ignore_ascii_case(k)) {
+        let why = if line.starts_with(char::is_whitespace) {
+            format!(
+                "indented {} is a comment, not a statement",
+                first.to_ascii_uppercase()
+            )
+        } else {
+            format!(
+                "{} without a following space is a comment, not a statement",
+                first.to_ascii_uppercase()
+            )
+        };
+        return Classified::LooksLikeStatement(why);
+    }
+    let trimmed = line.trim_start();
+    if trimmed.starts_with("# ") && line.starts_with(char::is_whitespace) {
+        return Classified::LooksLikeStatement(
+            "indented '# ' label is a comment, not a label".into(),
+        );
+    }
+    Classified::Comment
+}
+
+/// A word of a statement: text and whether it was double-quoted.
+struct Token {
+    text: String,
+    quoted: bool,
+}
+
+/// Split on spaces/tabs; a token starting with `"` runs to the next `"`.
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let mut rest = s.trim_start();
+    while !rest.is_empty() {
+        if let Some(inner) = rest.strip_prefix('"') {
+            let close = inner
+                .find('"')
+                .ok_or_else(|| "unterminated double quote".to_string())?;
+            out.push(Token {
+                text: inner[..close].to_string(),
+                quoted: true,
+            });
+            rest = &inner[close + 1..];
+            if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+                return Err("text directly after a closing quote".into());
+            }
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            out.push(Token {
+                text: rest[..end].to_string(),
+                quoted: false,
+            });
+            rest = &rest[end..];
+        }
+        rest = rest.trim_start();
+    }
+    Ok(out)
+}
+
+/// Parse the text after a keyword: the statement plus notes (ignored extra text).
+fn parse_statement(keyword: Keyword, rest: &str) -> Result<(Statement, Vec<String>), String> {
+    let tokens = tokenize(rest)?;
+    let mut notes = Vec::new();
+    let mut extra = |used: usize, what: &str| {
+        if tokens.len() > used {
+            let ignored: Vec<&str> = tokens[used..].iter().map(|t| t.text.as_str()).collect();
+            notes.push(format!(
+                "text after {what} ignored: {:?}",
+                ignored.join(" ")
+            ));
+        }
+    };
+    let statement = match keyword {
+        Keyword::Set => {
+            let name = tokens.first().ok_or("SET without a name")?;
+            if name.quoted {
+                return Err("SET name must not be quoted".into());
+            }
+            let value = tokens.get(1).ok_or_else(|| {
+                format!("SET {} without a value (use \"\" to reset it)", name.text)
+            })?;
+            extra(2, "the value (quote values that contain spaces)");
+            Statement::Set {
+                name: name.text.clone(),
+                value: value.text.clone(),
+            }
+        }
+        Keyword::Get => {
+            let file = tokens.first().ok_or("GET without a file name")?;
+            if file.text.is_empty() {
+                return Err("GET with an empty file name".into());
+            }
+            extra(1, "the file name");
+            Statement::Get {
+                file: file.text.clone(),
+            }
+        }
+        Keyword::Goto => {
+            let label = tokens.first().ok_or("GOTO without a label")?;
+            if label.text.is_empty() {
+                return Err("GOTO with an empty label".into());
+            }
+            extra(1, "the label");
+            Statement::Goto {
+                label: label.text.clone(),
+            }
+        }
+        Keyword::Label => {
+            let name = tokens.first().ok_or("'# ' without a label name")?;
+            if name.text.is_empty() {
+                return Err("empty label name".into());
+            }
+            extra(1, "the label name (use '##' for comments)");
+            Statement::Label {
+                name: name.text.clone(),
+            }
+        }
+        Keyword::If => {
+            let [var, op, value, goto, label] = tokens.as_slice() else {
+                return Err(format!(
+                    "IF needs the form `IF $VAR SEQ value GOTO label`, got {} word(s)",
+                    tokens.len()
+                ));
+            };
+            let name = var
+                .text
+                .strip_prefix('$')
+                .filter(|n| !n.is_empty() && !var.quoted)
+                .ok_or_else(|| format!("IF variable {:?} must start with '$'", var.text))?;
+            if op.quoted || !op.text.eq_ignore_ascii_case("SEQ") {
+                return Err(format!(
+                    "unknown IF operator {:?} (only SEQ exists)",
+                    op.text
+                ));
+            }
+            if goto.quoted || !goto.text.eq_ignore_ascii_case("GOTO") {
+                return Err(format!(
+                    "expected GOTO after the value, got {:?}",
+                    goto.text
+                ));
+            }
+            if label.text.is_empty() {
+                return Err("IF with an empty label".into());
+            }
+            Statement::If {
+                var: name.to_string(),
+                value: value.text.clone(),
+                label: label.text.clone(),
+            }
+        }
+    };
+    Ok((statement, notes))
+}
+
+/// Findings for jumps to labels the file does not have, and duplicate labels.
+fn check_labels(script: &mut Script) {
+    let mut notes = Vec::new();
+    for (i, line) in script.lines.iter().enumerate() {
+        match &line.statement {
+            Statement::Goto { label } | Statement::If { label, .. } => {
+                if script.find_label(label).is_none() {
+                    notes.push((
+                        line.number,
+                        format!("no label {label:?} in this file: the jump ends the file"),
+                    ));
+                }
+            }
+            Statement::Label { name } => {
+                if script.find_label(name) != Some(i) {
+                    notes.push((
+                        line.number,
+                        format!("duplicate label {name:?}: jumps go to the first one"),
+                    ));
+                }
+            }
+            Statement::Set { .. } | Statement::Get { .. } => {}
+        }
+    }
+    script.findings.extend(notes);
+    script.findings.sort_by_key(|(n, _)| *n);
+}
+
+/// The phone's read-only variables a script can test. Empty fields count as unknown, so an
+/// `IF` on them is a no-op. SIG and other settings are read from [`Settings`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneVars {
+    /// `9620`, `9608` …
+    pub model4: String,
+    /// `9620D01A` …
+    pub model: String,
+    /// GROUP, 0–999, as text.
+    pub group: String,
+    /// MAC address as the phone prints it.
+    pub macaddr: String,
+    /// The boot code's name.
+    pub bootname: String,
+    /// The running application's name; `$APPNAME` until a `SET APPNAME` changes it.
+    pub appname: String,
+    /// Signalling protocol in use: 1 H.323, 2 SIP, as text.
+    pub sig_in_use: String,
+    /// `1` if the phone can verify SHA-2 signed files.
+    pub sha2capable: String,
+    /// `1` if a VPN tunnel is up.
+    pub vpnactive: String,
+}
+
+impl PhoneVars {
+    /// The value of a read-only variable (any case), if this phone has it.
+    fn get(&self, name: &str) -> Option<&str> {
+        let v = match name.to_ascii_uppercase().as_str() {
+            "MODEL4" => &self.model4,
+            "MODEL" => &self.model,
+            "GROUP" => &self.group,
+            "MACADDR" => &self.macaddr,
+            "BOOTNAME" => &self.bootname,
+            "SIG_IN_USE" => &self.sig_in_use,
+            "SHA2CAPABLE" => &self.sha2capable,
+            "VPNACTIVE" => &self.vpnactive,
+            _ => return None,
+        };
+        Some(v.as_str()).filter(|v| !v.is_empty())
+    }
+}
+
+/// What the caller must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Fetch `file` from the same server and directory, then call
+    /// [`Interpreter::fetched`]. `from_line` is the GET's line in the current file.
+    Get { file: String, from_line: usize },
+    /// The run is over (end of file, a jump to a missing label, or the loop guard).
+    Done,
+}
+
+/// What executing one statement did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The value was accepted.
+    Set { name: String, value: String },
+    /// The value was refused; the old one stays.
+    Rejected {
+        name: String,
+        value: String,
+        why: Rejected,
+    },
+    /// A GET was handed to the caller.
+    Fetch { file: String },
+    /// The GET succeeded: the fetched file runs, the rest of this one never does.
+    Fetched { file: String },
+    /// The GET failed: execution continues after it.
+    FetchFailed { file: String },
+    /// `IF` matched.
+    BranchTaken { value: String, label: String },
+    /// `IF` did not match.
+    BranchNotTaken { value: String },
+    /// `IF` on a variable the phone does not have: no-op.
+    UnknownVariable { var: String },
+    /// `GOTO` or a taken `IF` found its label.
+    Jump { label: String },
+    /// The label does not exist: the file ends here.
+    MissingLabel { label: String },
+    /// The last line of the file was executed.
+    EndOfFile,
+    /// Too many statements executed: stopped.
+    LoopGuard { executed: usize },
+    /// `fetched` was called with no GET pending: ignored.
+    UnexpectedFetchResult,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Effect::Set { name, value } => write!(f, "set {name}={value}"),
+            Effect::Rejected { name, value, why } => write!(f, "rejected {name}={value}: {why}"),
+            Effect::Fetch { file } => write!(f, "fetch {file}"),
+            Effect::Fetched { file } => write!(f, "fetched {file}: continuing there, not here"),
+            Effect::FetchFailed { file } => write!(f, "fetch of {file} failed: continuing"),
+            Effect::BranchTaken { value, label } => {
+                write!(f, "branch taken (value {value:?}) to {label}")
+            }
+            Effect::BranchNotTaken { value } => write!(f, "branch not taken (value {value:?})"),
+            Effect::UnknownVariable { var } => write!(f, "unknown variable ${var}: no-op"),
+            Effect::Jump { label } => write!(f, "jump to {label}"),
+            Effect::MissingLabel { label } => write!(f, "no label {label}: end of file"),
+            Effect::EndOfFile => write!(f, "end of file"),
+            Effect::LoopGuard { executed } => {
+                write!(f, "stopped after {executed} statements (loop guard)")
+            }
+            Effect::UnexpectedFetchResult => write!(f, "fetch result with no GET pending: ignored"),
+        }
+    }
+}
+
+/// One executed step, for `phonecert script eval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEntry {
+    pub file: String,
+    /// 1-based line (for end-of-file: the number of lines in the file).
+    pub line: usize,
+    /// The statement executed, if the entry belongs to one.
+    pub statement: Option<Statement>,
+    pub effect: Effect,
+}
+
+impl fmt::Display for TraceEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(s) = &self.statement {
+            write!(f, "{s} → ")?;
+        }
+        write!(f, "{}", self.effect)
+    }
+}
+
+/// Default loop guard: statements executed per run before the interpreter gives up.
+pub const DEFAULT_STATEMENT_LIMIT: usize = 10_000;
+
+/// The sans-IO interpreter. Feed it a script with [`start`](Self::start), call
+/// [`next`](Self::next) until [`Step::Done`], answering each [`Step::Get`] with
+/// [`fetched`](Self::fetched).
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    vars: PhoneVars,
+    current: Option<Script>,
+    /// Index into `current.lines` of the next statement.
+    pc: usize,
+    /// The GET waiting for `fetched`: file and line.
+    pending: Option<(String, usize)>,
+    executed: usize,
+    limit: usize,
+    done: bool,
+    trace: Vec<TraceEntry>,
+}
+
+impl Interpreter {
+    pub fn new(vars: PhoneVars) -> Self {
+        Interpreter {
+            vars,
+            current: None,
+            pc: 0,
+            pending: None,
+            executed: 0,
+            limit: DEFAULT_STATEMENT_LIMIT,
+            done: true,
+            trace: Vec::new(),
+        }
+    }
+
+    /// Change the loop guard (statements per run).
+    pub fn with_statement_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Begin a run with `script` (the upgrade script). Resets the loop guard; keeps the trace.
+    pub fn start(&mut self, script: Script) {
+        self.current = Some(script);
+        self.pc = 0;
+        self.pending = None;
+        self.executed = 0;
+        self.done = false;
+    }
+
+    /// Everything executed so far.
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.trace
+    }
+
+    /// The phone variables this interpreter tests.
+    pub fn vars(&self) -> &PhoneVars {
+        &self.vars
+    }
+
+    /// Run until the next GET or the end, applying SETs to `settings` as
+    /// [`Source::SettingsFile`]. A GET left unanswered counts as failed.
+    pub fn next(&mut self, settings: &mut Settings) -> Step {
+        if self.pending.is_some() {
+            self.fetched(None);
+        }
+        while !self.done {
+            let Some(script) = self.current.as_ref() else {
+                self.done = true;
+                break;
+            };
+            let file = script.file.clone();
+            let Some(line) = script.lines.get(self.pc).cloned() else {
+                let last = script.lines.last().map_or(0, |l| l.number);
+                self.record(&file, last, None, Effect::EndOfFile);
+                self.done = true;
+                break;
+            };
+            if let Statement::Label { .. } = line.statement {
+                // Passing a label does nothing; it is not an executed statement.
+                self.pc += 1;
+                continue;
+            }
+            if self.executed >= self.limit {
+                let executed = self.executed;
+                self.record(&file, line.number, None, Effect::LoopGuard { executed });
+                self.done = true;
+                break;
+            }
+            self.executed += 1;
+            self.pc += 1;
+            let effect = match &line.statement {
+                Statement::Label { .. } => continue,
+                Statement::Set { name, value } => {
+                    match settings.set(name, value, Source::SettingsFile) {
+                        Ok(()) => Effect::Set {
+                            name: name.to_ascii_uppercase(),
+                            value: value.clone(),
+                        },
+                        Err(why) => Effect::Rejected {
+                            name: name.clone(),
+                            value: value.clone(),
+                            why,
+                        },
+                    }
+                }
+                Statement::Get { file: target } => {
+                    self.pending = Some((target.clone(), line.number));
+                    self.record(
+                        &file,
+                        line.number,
+                        Some(line.statement.clone()),
+                        Effect::Fetch {
+                            file: target.clone(),
+                        },
+                    );
+                    return Step::Get {
+                        file: target.clone(),
+                        from_line: line.number,
+                    };
+                }
+                Statement::Goto { label } => self.jump(label),
+                Statement::If { var, value, label } => match self.lookup(var, settings) {
+                    None => Effect::UnknownVariable { var: var.clone() },
+                    Some(actual) if actual.eq_ignore_ascii_case(value) => {
+                        let jumped = self.jump(label);
+                        self.record(
+                            &file,
+                            line.number,
+                            Some(line.statement.clone()),
+                            Effect::BranchTaken {
+                                value: actual,
+                                label: label.clone(),
+                            },
+                        );
+                        if let Effect::MissingLabel { .. } = jumped {
+                            self.record(&file, line.number, None, jumped);
+                        }
+                        continue;
+                    }
+                    Some(actual) => Effect::BranchNotTaken { value: actual },
+                },
+            };
+            self.record(&file, line.number, Some(line.statement.clone()), effect);
+        }
+        Step::Done
+    }
+
+    /// The result of the last [`Step::Get`]: `Some(script)` runs that script instead of the
+    /// rest of the current file; `None` continues after the GET.
+    pub fn fetched(&mut self, result: Option<Script>) {
+        let cur_file = self
+            .current
+            .as_ref()
+            .map(|s| s.file.clone())
+            .unwrap_or_default();
+        let Some((target, line)) = self.pending.take() else {
+            self.record(&cur_file, 0, None, Effect::UnexpectedFetchResult);
+            return;
+        };
+        let statement = Some(Statement::Get {
+            file: target.clone(),
+        });
+        match result {
+            Some(script) => {
+                self.record(&cur_file, line, statement, Effect::Fetched { file: target });
+                self.current = Some(script);
+                self.pc = 0;
+            }
+            None => self.record(
+                &cur_file,
+                line,
+                statement,
+                Effect::FetchFailed { file: target },
+            ),
+        }
+    }
+
+    /// Run to the end, answering GETs with `fetch` (file name → parsed script, or `None` when
+    /// the file cannot be had). For `phonecert script eval` and tests.
+    pub fn run(&mut self, settings: &mut Settings, mut fetch: impl FnMut(&str) -> Option<Script>) {
+        while let Step::Get { file, .. } = self.next(settings) {
+            let result = fetch(&file);
+            self.fetched(result);
+        }
+    }
+
+    /// Move to the label; on a missing label the file (and the run) ends.
+    fn jump(&mut self, label: &str) -> Effect {
+        match self.current.as_ref().and_then(|s| s.find_label(label)) {
+            Some(i) => {
+                self.pc = i + 1;
+                Effect::Jump {
+                    label: label.to_string(),
+                }
+            }
+            None => {
+                self.done = true;
+                Effect::MissingLabel {
+                    label: label.to_string(),
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, var: &str, settings: &Settings) -> Option<String> {
+        if let Some(v) = self.vars.get(var) {
+            return Some(v.to_string());
+        }
+        if var.eq_ignore_ascii_case("APPNAME") {
+            return Some(
+                settings
+                    .get("APPNAME")
+                    .unwrap_or(self.vars.appname.as_str())
+                    .to_string(),
+            );
+        }
+        if Settings::is_known(var) {
+            return Some(settings.get(var).unwrap_or("").to_string());
+        }
+        None
+    }
+
+    fn record(&mut self, file: &str, line: usize, statement: Option<Statement>, effect: Effect) {
+        self.trace.push(TraceEntry {
+            file: file.to_string(),
+            line,
+            statement,
+            effect,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
