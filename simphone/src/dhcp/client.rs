@@ -1,0 +1,911 @@
+//! Sans-IO DHCP client state machine (RFC 2131 §4.4, timers §4.1 and §4.4.5).
+//!
+//! Owns: the client states INIT → SELECTING → REQUESTING → BOUND → RENEWING → REBINDING,
+//! retransmission with exponential backoff and ±1 s jitter, T1/T2/expiry handling, and what
+//! the phone puts in its messages (domain.md "DHCP": host name, option 60, option 55 with
+//! the SSON, no broadcast flag).
+//! Never: touches a socket or a clock — time comes in as phone-time `Duration` since an
+//! origin, randomness from a seeded [`Rng`]; bytes come in and [`Event`]s go out.
+//! Not supported: INIT-REBOOT (every boot starts with DISCOVER), DHCPDECLINE after an ARP
+//! probe, DHCPRELEASE, DHCPINFORM, option overload, relay agents.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::wire::{
+    self, Message, MessageType, OPT_CLIENT_ID, OPT_DNS, OPT_HOST_NAME, OPT_LEASE_TIME,
+    OPT_MESSAGE_TYPE, OPT_PARAM_LIST, OPT_REBINDING_T2, OPT_RENEWAL_T1, OPT_REQUESTED_IP,
+    OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK, OPT_TFTP_SERVER_NAME, OPT_VENDOR_CLASS,
+    OPT_VENDOR_SPECIFIC,
+};
+use crate::rng::Rng;
+
+/// Vendor class identifier the phone sends (domain.md: `ccp.avaya.com`, unsure for 96x0).
+pub const VENDOR_CLASS: &str = "ccp.avaya.com";
+/// The letter after `AV` in the host name. The OUI→letter table is not public; simphone
+/// always uses `X`, as in the documented example `AVXB27312`.
+pub const HOST_NAME_LETTER: char = 'X';
+/// First retransmission delay (RFC 2131 §4.1: 4 s, doubled up to 64 s, ±1 s).
+const FIRST_BACKOFF: Duration = Duration::from_secs(4);
+const MAX_BACKOFF: Duration = Duration::from_secs(64);
+/// REQUEST transmissions in REQUESTING before giving up and starting again at INIT.
+const MAX_REQUESTS: u32 = 4;
+/// RFC 2131 §4.4.5: in RENEWING/REBINDING wait half the remaining time, at least 60 s.
+const MIN_RENEW_RETRY: Duration = Duration::from_secs(60);
+
+/// What identifies the phone on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub mac: [u8; 6],
+    /// Site-specific option number (128–255, default 242).
+    pub sson: u8,
+}
+
+impl ClientConfig {
+    /// `AV` + letter + last three MAC octets in upper-case hex, e.g. `AVX27312A`.
+    pub fn host_name(&self) -> String {
+        format!(
+            "AV{}{:02X}{:02X}{:02X}",
+            HOST_NAME_LETTER, self.mac[3], self.mac[4], self.mac[5]
+        )
+    }
+
+    /// Option 61: hardware type 1 (Ethernet) followed by the MAC.
+    pub fn client_id(&self) -> Vec<u8> {
+        let mut v = vec![1u8];
+        v.extend_from_slice(&self.mac);
+        v
+    }
+
+    /// Option 55: the parameters the phone asks for.
+    pub fn parameter_list(&self) -> Vec<u8> {
+        vec![1, 3, 6, 7, 15, 26, 42, 43, self.sson]
+    }
+}
+
+/// What the phone keeps from an ACK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub address: Ipv4Addr,
+    pub subnet_mask: Option<Ipv4Addr>,
+    pub router: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub server_id: Ipv4Addr,
+    /// BOOTP `siaddr` (next server): lowest-precedence HTTPSRVR fallback.
+    pub siaddr: Ipv4Addr,
+    /// Option 66 as text, another low-precedence HTTPSRVR fallback.
+    pub option66: Option<String>,
+    /// The SSON value, all instances concatenated (RFC 3396).
+    pub site_option: Option<Vec<u8>>,
+    /// Option 43 (vendor specific), concatenated.
+    pub option43: Option<Vec<u8>>,
+    pub lease_time: Duration,
+    pub t1: Duration,
+    pub t2: Duration,
+    /// Phone time at which the lease started (when the REQUEST that got the ACK was sent).
+    pub start: Duration,
+}
+
+impl Lease {
+    pub fn renew_at(&self) -> Duration {
+        self.start + self.t1
+    }
+    pub fn rebind_at(&self) -> Duration {
+        self.start + self.t2
+    }
+    pub fn expires_at(&self) -> Duration {
+        self.start + self.lease_time
+    }
+    /// Prefix length of the subnet mask (default /24 when the server sent none).
+    pub fn prefix_len(&self) -> u32 {
+        self.subnet_mask
+            .map(|m| u32::from(m).count_ones())
+            .unwrap_or(24)
+    }
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// 255.255.255.255:67 from 0.0.0.0 (or from ciaddr while rebinding).
+    Broadcast,
+    /// Unicast to the server that gave the lease (renewal).
+    Server(Ipv4Addr),
+}
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: Destination,
+    /// Source IP to use (0.0.0.0 before a lease).
+    pub source: Ipv4Addr,
+    pub message_type: MessageType,
+    pub payload: Vec<u8>,
+}
+
+/// What the client tells its shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Transmit(Transmit),
+    /// A new lease (from REQUESTING).
+    Bound(Lease),
+    /// The lease was extended (from RENEWING or REBINDING).
+    Renewed(Lease),
+    /// A NAK or expiry took the address away; the phone must stop using it.
+    LeaseLost {
+        reason: String,
+    },
+    /// An offer or ack that was not acceptable (logged; the client keeps waiting).
+    Ignored {
+        reason: String,
+    },
+}
+
+/// RFC 2131 client states, each holding only its own data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientState {
+    Init,
+    Selecting {
+        xid: u32,
+        started: Duration,
+        delay: Duration,
+        next_tx: Duration,
+    },
+    Requesting {
+        xid: u32,
+        started: Duration,
+        offer: Box<Lease>,
+        sent_at: Duration,
+        sends: u32,
+        delay: Duration,
+        next_tx: Duration,
+    },
+    Bound {
+        lease: Box<Lease>,
+    },
+    Renewing {
+        lease: Box<Lease>,
+        xid: u32,
+        sent_at: Duration,
+        next_tx: Duration,
+    },
+    Rebinding {
+        lease: Box<Lease>,
+        xid: u32,
+        sent_at: Duration,
+        next_tx: Duration,
+    },
+}
+
+/// The client: configuration, state and its own random stream.
+#[derive(Debug)]
+pub struct DhcpClient {
+    config: ClientConfig,
+    state: ClientState,
+    rng: Rng,
+}
+
+impl DhcpClient {
+    pub fn new(config: ClientConfig, rng: Rng) -> Self {
+        Self {
+            config,
+            state: ClientState::Init,
+            rng,
+        }
+    }
+
+    pub fn state(&self) -> &ClientState {
+        &self.state
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The current lease, if the client holds one (BOUND, RENEWING, REBINDING).
+    pub fn lease(&self) -> Option<&Lease> {
+        match &self.state {
+            ClientState::Bound { lease }
+            | ClientState::Renewing { lease, .. }
+            | ClientState::Rebinding { lease, .. } => Some(lease),
+            _ => None,
+        }
+    }
+
+    /// Forget everything and start over at INIT (a reboot).
+    pub fn restart(&mut self) {
+        self.state = ClientState::Init;
+    }
+
+    /// When [`poll`](Self::poll) next has something to do; `None` = never (cannot happen).
+    pub fn next_deadline(&self) -> Option<Duration> {
+        match &self.state {
+            ClientState::Init => Some(Duration::ZERO),
+            ClientState::Selecting { next_tx, .. } | ClientState::Requesting { next_tx, .. } => {
+                Some(*next_tx)
+            }
+            ClientState::Bound { lease } => Some(lease.renew_at()),
+            ClientState::Renewing { lease, next_tx, .. } => Some((*next_tx).min(lease.rebind_at())),
+            ClientState::Rebinding { lease, next_tx, .. } => {
+                Some((*next_tx).min(lease.expires_at()))
+            }
+        }
+    }
+
+    /// Run timers due at `now`.
+    pub fn poll(&mut self, now: Duration) -> Vec<Event> {
+        let mut out = Vec::new();
+        let state = std::mem::replace(&mut self.state, ClientState::Init);
+        self.state = match state {
+            ClientState::Init => {
+                let xid = self.rng.next_u32();
+                out.push(self.discover(xid, now, now));
+                let delay = FIRST_BACKOFF;
+                ClientState::Selecting {
+                    xid,
+                    started: now,
+                    delay,
+                    next_tx: now + self.jitter(delay),
+                }
+            }
+            ClientState::Selecting {
+                xid,
+                started,
+                delay,
+                next_tx,
+            } if now >= next_tx => {
+                out.push(self.discover(xid, started, now));
+                let delay = (delay * 2).min(MAX_BACKOFF);
+                ClientState::Selecting {
+                    xid,
+                    started,
+                    delay,
+                    next_tx: now + self.jitter(delay),
+                }
+            }
+            ClientState::Requesting {
+                xid,
+                started,
+                offer,
+                sent_at,
+                sends,
+                delay,
+                next_tx,
+            } if now >= next_tx => {
+                if sends >= MAX_REQUESTS {
+                    tracing::warn!(xid, "no answer to DHCPREQUEST, back to INIT");
+                    return self.restart_and_poll(now, out);
+                }
+                out.push(self.request_selecting(xid, &offer, started, now));
+                let delay = (delay * 2).min(MAX_BACKOFF);
+                ClientState::Requesting {
+                    xid,
+                    started,
+                    offer,
+                    sent_at,
+                    sends: sends + 1,
+                    delay,
+                    next_tx: now + self.jitter(delay),
+                }
+            }
+            ClientState::Bound { lease } if now >= lease.renew_at() => {
+                let xid = self.rng.next_u32();
+                out.push(self.request_extend(xid, &lease, Destination::Server(lease.server_id)));
+                let next_tx = now + half_remaining(now, lease.rebind_at());
+                ClientState::Renewing {
+                    lease,
+                    xid,
+                    sent_at: now,
+                    next_tx,
+                }
+            }
+            ClientState::Renewing { lease, xid, .. } if now >= lease.rebind_at() => {
+                let _ = xid;
+                let xid = self.rng.next_u32();
+                out.push(self.request_extend(xid, &lease, Destination::Broadcast));
+                let next_tx = now + half_remaining(now, lease.expires_at());
+                ClientState::Rebinding {
+                    lease,
+                    xid,
+                    sent_at: now,
+                    next_tx,
+                }
+            }
+            ClientState::Renewing {
+                lease,
+                xid,
+                sent_at,
+                next_tx,
+            } if now >= next_tx => {
+                out.push(self.request_extend(xid, &lease, Destination::Server(lease.server_id)));
+                let _ = sent_at;
+                let next_tx = now + half_remaining(now, lease.rebind_at());
+                ClientState::Renewing {
+                    lease,
+                    xid,
+                    sent_at: now,
+                    next_tx,
+                }
+            }
+            ClientState::Rebinding { lease, .. } if now >= lease.expires_at() => {
+                out.push(Event::LeaseLost {
+                    reason: format!("lease on {} expired", lease.address),
+                });
+                return self.restart_and_poll(now, out);
+            }
+            ClientState::Rebinding {
+                lease,
+                xid,
+                next_tx,
+                ..
+            } if now >= next_tx => {
+                out.push(self.request_extend(xid, &lease, Destination::Broadcast));
+                let next_tx = now + half_remaining(now, lease.expires_at());
+                ClientState::Rebinding {
+                    lease,
+                    xid,
+                    sent_at: now,
+                    next_tx,
+                }
+            }
+            other => other,
+        };
+        out
+    }
+
+    fn restart_and_poll(&mut self, now: Duration, mut out: Vec<Event>) -> Vec<Event> {
+        self.state = ClientState::Init;
+        out.extend(self.poll(now));
+        out
+    }
+
+    /// Feed one received datagram (the UDP payload) at `now`.
+    pub fn handle(&mut self, now: Duration, bytes: &[u8]) -> Vec<Event> {
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => return vec![ignored(format!("undecodable reply: {e}"))],
+        };
+        if msg.op != 2 || msg.mac() != self.config.mac {
+            // Another client's traffic on a shared link: silently not ours.
+            return Vec::new();
+        }
+        let Some(xid) = self.current_xid() else {
+            return Vec::new();
+        };
+        if msg.xid != xid {
+            return Vec::new();
+        }
+        let kind = msg.message_type();
+        let state = std::mem::replace(&mut self.state, ClientState::Init);
+        let mut out = Vec::new();
+        self.state = match (state, kind) {
+            (
+                ClientState::Selecting {
+                    xid,
+                    started,
+                    delay,
+                    next_tx,
+                },
+                Some(MessageType::Offer),
+            ) => match lease_from(&msg, self.config.sson, now) {
+                Ok(offer) => {
+                    tracing::info!(address = %offer.address, server = %offer.server_id, "accepted DHCPOFFER");
+                    out.push(self.request_selecting(xid, &offer, started, now));
+                    let _ = (delay, next_tx);
+                    ClientState::Requesting {
+                        xid,
+                        started,
+                        offer: Box::new(offer),
+                        sent_at: now,
+                        sends: 1,
+                        delay: FIRST_BACKOFF,
+                        next_tx: now + self.jitter(FIRST_BACKOFF),
+                    }
+                }
+                Err(reason) => {
+                    tracing::warn!(%reason, "rejected DHCPOFFER");
+                    out.push(ignored(format!("offer rejected: {reason}")));
+                    ClientState::Selecting {
+                        xid,
+                        started,
+                        delay,
+                        next_tx,
+                    }
+                }
+            },
+            (ClientState::Requesting { offer, sent_at, .. }, Some(MessageType::Ack)) => {
+                let lease = ack_lease(&msg, &offer, self.config.sson, sent_at);
+                tracing::info!(address = %lease.address, lease_s = lease.lease_time.as_secs(), "DHCPACK: bound");
+                out.push(Event::Bound(lease.clone()));
+                ClientState::Bound {
+                    lease: Box::new(lease),
+                }
+            }
+            (ClientState::Requesting { .. }, Some(MessageType::Nak)) => {
+                tracing::warn!("DHCPNAK while requesting, back to INIT");
+                out.push(ignored("nak while requesting".to_string()));
+                return self.restart_and_poll(now, out);
+            }
+            (
+                ClientState::Renewing { lease, sent_at, .. }
+                | ClientState::Rebinding { lease, sent_at, .. },
+                Some(MessageType::Ack),
+            ) => {
+                let renewed = ack_lease(&msg, &lease, self.config.sson, sent_at);
+                tracing::info!(address = %renewed.address, "lease renewed");
+                out.push(Event::Renewed(renewed.clone()));
+                ClientState::Bound {
+                    lease: Box::new(renewed),
+                }
+            }
+            (
+                ClientState::Renewing { lease, .. } | ClientState::Rebinding { lease, .. },
+                Some(MessageType::Nak),
+            ) => {
+                tracing::warn!(address = %lease.address, "DHCPNAK on renewal: address lost");
+                out.push(Event::LeaseLost {
+                    reason: format!("nak on renewal of {}", lease.address),
+                });
+                return self.restart_and_poll(now, out);
+            }
+            (other, _) => other,
+        };
+        out
+    }
+
+    fn current_xid(&self) -> Option<u32> {
+        match &self.state {
+            ClientState::Selecting { xid, .. }
+            | ClientState::Requesting { xid, .. }
+            | ClientState::Renewing { xid, .. }
+            | ClientState::Rebinding { xid, .. } => Some(*xid),
+            ClientState::Init | ClientState::Bound { .. } => None,
+        }
+    }
+
+    /// `delay` randomised by ±1 s (RFC 2131 §4.1).
+    fn jitter(&mut self, delay: Duration) -> Duration {
+        let secs = delay.as_secs_f64() + self.rng.range_f64(-1.0, 1.0);
+        Duration::from_secs_f64(secs.max(0.0))
+    }
+
+    fn base(&self, xid: u32, kind: MessageType, started: Duration, now: Duration) -> Message {
+        let mut m = Message::client(xid, self.config.mac);
+        m.secs = now.saturating_sub(started).as_secs().min(u16::MAX as u64) as u16;
+        m.push_option(OPT_MESSAGE_TYPE, &[kind.code()]);
+        m.push_option(OPT_CLIENT_ID, &self.config.client_id());
+        m
+    }
+
+    fn finish(&self, m: &mut Message) {
+        m.push_option(OPT_HOST_NAME, self.config.host_name().as_bytes());
+        m.push_option(OPT_VENDOR_CLASS, VENDOR_CLASS.as_bytes());
+        m.push_option(OPT_PARAM_LIST, &self.config.parameter_list());
+    }
+
+    fn discover(&self, xid: u32, started: Duration, now: Duration) -> Event {
+        let mut m = self.base(xid, MessageType::Discover, started, now);
+        self.finish(&mut m);
+        tracing::debug!(xid, "DHCPDISCOVER");
+        Event::Transmit(Transmit {
+            destination: Destination::Broadcast,
+            source: Ipv4Addr::UNSPECIFIED,
+            message_type: MessageType::Discover,
+            payload: m.encode(),
+        })
+    }
+
+    fn request_selecting(
+        &self,
+        xid: u32,
+        offer: &Lease,
+        started: Duration,
+        now: Duration,
+    ) -> Event {
+        let mut m = self.base(xid, MessageType::Request, started, now);
+        m.push_option(OPT_REQUESTED_IP, &offer.address.octets());
+        m.push_option(OPT_SERVER_ID, &offer.server_id.octets());
+        self.finish(&mut m);
+        tracing::debug!(xid, address = %offer.address, "DHCPREQUEST (selecting)");
+        Event::Transmit(Transmit {
+            destination: Destination::Broadcast,
+            source: Ipv4Addr::UNSPECIFIED,
+            message_type: MessageType::Request,
+            payload: m.encode(),
+        })
+    }
+
+    /// RENEWING/REBINDING request: ciaddr filled, no 50/54 (RFC 2131 §4.3.2).
+    fn request_extend(&self, xid: u32, lease: &Lease, destination: Destination) -> Event {
+        let mut m = self.base(xid, MessageType::Request, Duration::ZERO, Duration::ZERO);
+        m.ciaddr = lease.address;
+        self.finish(&mut m);
+        tracing::debug!(xid, ?destination, "DHCPREQUEST (extend)");
+        Event::Transmit(Transmit {
+            destination,
+            source: lease.address,
+            message_type: MessageType::Request,
+            payload: m.encode(),
+        })
+    }
+}
+
+fn ignored(reason: String) -> Event {
+    Event::Ignored { reason }
+}
+
+/// Half the time left until `until`, at least 60 s but never past `until` (RFC 2131 §4.4.5).
+fn half_remaining(now: Duration, until: Duration) -> Duration {
+    let left = until.saturating_sub(now);
+    (left / 2)
+        .max(MIN_RENEW_RETRY)
+        .min(left.max(Duration::from_millis(1)))
+}
+
+/// Build a lease from an OFFER; the phone rejects an offer without a lease time (51).
+fn lease_from(msg: &Message, sson: u8, now: Duration) -> Result<Lease, String> {
+    if msg.yiaddr.is_unspecified() {
+        return Err("yiaddr is 0.0.0.0".into());
+    }
+    let lease_secs = msg
+        .option_u32(OPT_LEASE_TIME)
+        .ok_or_else(|| "no lease time (option 51)".to_string())?;
+    let server_id = msg
+        .option_ip(OPT_SERVER_ID)
+        .ok_or_else(|| "no server identifier (option 54)".to_string())?;
+    Ok(lease_fields(msg, sson, lease_secs, server_id, now))
+}
+
+/// The lease an ACK grants; fields the ACK omits fall back to what `prior` had.
+fn ack_lease(msg: &Message, prior: &Lease, sson: u8, start: Duration) -> Lease {
+    let lease_secs = msg
+        .option_u32(OPT_LEASE_TIME)
+        .unwrap_or(prior.lease_time.as_secs().min(u32::MAX as u64) as u32);
+    let server_id = msg.option_ip(OPT_SERVER_ID).unwrap_or(prior.server_id);
+    let mut lease = lease_fields(msg, sson, lease_secs, server_id, start);
+    if lease.address.is_unspecified() {
+        lease.address = prior.address;
+    }
+    lease
+}
+
+fn lease_fields(
+    msg: &Message,
+    sson: u8,
+    lease_secs: u32,
+    server_id: Ipv4Addr,
+    start: Duration,
+) -> Lease {
+    let lease_time = Duration::from_secs(u64::from(lease_secs));
+    let t1 = msg
+        .option_u32(OPT_RENEWAL_T1)
+        .map(|s| Duration::from_secs(u64::from(s)))
+        .filter(|t| *t < lease_time)
+        .unwrap_or(lease_time / 2);
+    let t2 = msg
+        .option_u32(OPT_REBINDING_T2)
+        .map(|s| Duration::from_secs(u64::from(s)))
+        .filter(|t| *t < lease_time && *t >= t1)
+        .unwrap_or_else(|| (lease_time * 7 / 8).max(t1));
+    let dns = msg
+        .option(OPT_DNS)
+        .map(|v| {
+            v.chunks_exact(4)
+                .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+                .collect()
+        })
+        .unwrap_or_default();
+    Lease {
+        address: msg.yiaddr,
+        subnet_mask: msg.option_ip(OPT_SUBNET_MASK),
+        router: msg.option_ip(OPT_ROUTER),
+        dns,
+        server_id,
+        siaddr: msg.siaddr,
+        option66: msg.option(OPT_TFTP_SERVER_NAME).map(|v| {
+            String::from_utf8_lossy(&v)
+                .trim_end_matches('\0')
+                .to_string()
+        }),
+        site_option: msg.option(sson),
+        option43: msg.option(OPT_VENDOR_SPECIFIC),
+        lease_time,
+        t1,
+        t2,
+        start,
+    }
+}
+
+/// Used by tests and by the loopback transport to recognise message kinds.
+pub fn message_type_of(bytes: &[u8]) -> Option<MessageType> {
+    wire::Message::parse(bytes).ok()?.message_type()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
+    const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
+
+    fn client() -> DhcpClient {
+        DhcpClient::new(
+            ClientConfig {
+                mac: MAC,
+                sson: 242,
+            },
+            Rng::new(42),
+        )
+    }
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn transmits(ev: &[Event]) -> Vec<&Transmit> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::Transmit(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sent(ev: &[Event]) -> Message {
+        let t = transmits(ev);
+        assert_eq!(t.len(), 1, "exactly one transmit in {ev:?}");
+        Message::parse(&t[0].payload).expect("own message parses")
+    }
+
+    fn reply(xid: u32, kind: MessageType, opts: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut m = Message::client(xid, MAC);
+        m.op = 2;
+        m.yiaddr = ADDR;
+        m.siaddr = Ipv4Addr::new(10, 0, 0, 9);
+        m.push_option(OPT_MESSAGE_TYPE, &[kind.code()]);
+        for (c, v) in opts {
+            m.options.push((*c, v.clone()));
+        }
+        m.encode()
+    }
+
+    fn std_opts(lease: u32) -> Vec<(u8, Vec<u8>)> {
+        vec![
+            (OPT_SERVER_ID, SERVER.octets().to_vec()),
+            (OPT_LEASE_TIME, lease.to_be_bytes().to_vec()),
+            (OPT_SUBNET_MASK, vec![255, 255, 255, 0]),
+            (OPT_ROUTER, vec![10, 0, 0, 1]),
+            (242, b"HTTPSRVR=10.0.0.9,".to_vec()),
+            (242, b"HTTPDIR=fw".to_vec()),
+        ]
+    }
+
+    /// Drive a fresh client to BOUND at t=0, returning it.
+    fn bound(lease: u32) -> DhcpClient {
+        let mut c = client();
+        let d = sent(&c.poll(Duration::ZERO));
+        let r = sent(&c.handle(
+            secs(0.1),
+            &reply(d.xid, MessageType::Offer, &std_opts(lease)),
+        ));
+        let ev = c.handle(secs(0.2), &reply(r.xid, MessageType::Ack, &std_opts(lease)));
+        assert!(matches!(ev.as_slice(), [Event::Bound(_)]), "{ev:?}");
+        c
+    }
+
+    #[test]
+    fn discover_carries_the_phone_identity_and_no_broadcast_flag() {
+        let mut c = client();
+        let ev = c.poll(Duration::ZERO);
+        let t = transmits(&ev);
+        assert_eq!(t[0].destination, Destination::Broadcast);
+        let m = sent(&ev);
+        assert_eq!(m.flags, 0);
+        assert_eq!(m.message_type(), Some(MessageType::Discover));
+        assert_eq!(
+            m.option(OPT_CLIENT_ID),
+            Some(vec![1, 0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a])
+        );
+        assert_eq!(m.option(OPT_HOST_NAME), Some(b"AVX27312A".to_vec()));
+        assert_eq!(m.option(OPT_VENDOR_CLASS), Some(b"ccp.avaya.com".to_vec()));
+        assert_eq!(
+            m.option(OPT_PARAM_LIST),
+            Some(vec![1, 3, 6, 7, 15, 26, 42, 43, 242])
+        );
+        // Golden wire order of the options area.
+        let b = &t[0].payload;
+        assert_eq!(&b[240..243], &[53, 1, 1]);
+        assert_eq!(
+            &b[243..252],
+            &[61, 7, 1, 0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a]
+        );
+        assert_eq!(&b[252..254], &[12, 9]);
+        assert_eq!(&b[254..263], b"AVX27312A");
+    }
+
+    #[test]
+    fn parameter_list_follows_the_sson() {
+        let c = ClientConfig {
+            mac: MAC,
+            sson: 176,
+        };
+        assert_eq!(c.parameter_list().last(), Some(&176));
+    }
+
+    #[test]
+    fn discover_is_retransmitted_with_exponential_backoff_and_jitter() {
+        let mut c = client();
+        let first = sent(&c.poll(Duration::ZERO));
+        let mut times = Vec::new();
+        let mut t = Duration::ZERO;
+        while times.len() < 5 {
+            t += Duration::from_millis(10);
+            let ev = c.poll(t);
+            if !ev.is_empty() {
+                let m = sent(&ev);
+                assert_eq!(m.xid, first.xid, "retransmission keeps the xid");
+                times.push(t);
+            }
+        }
+        let gaps: Vec<f64> = std::iter::once(times[0])
+            .chain(times.windows(2).map(|w| w[1] - w[0]))
+            .map(|d| d.as_secs_f64())
+            .collect();
+        for (gap, nominal) in gaps.iter().zip([4.0, 8.0, 16.0, 32.0, 64.0]) {
+            assert!((gap - nominal).abs() <= 1.02, "gap {gap} vs {nominal}");
+        }
+    }
+
+    #[test]
+    fn offer_without_lease_time_is_rejected_and_the_next_one_accepted() {
+        let mut c = client();
+        let d = sent(&c.poll(Duration::ZERO));
+        let no51 = reply(
+            d.xid,
+            MessageType::Offer,
+            &[(OPT_SERVER_ID, SERVER.octets().to_vec())],
+        );
+        let ev = c.handle(secs(0.1), &no51);
+        assert!(matches!(&ev[..], [Event::Ignored { reason }] if reason.contains("option 51")));
+        assert!(matches!(c.state(), ClientState::Selecting { .. }));
+        let ev = c.handle(
+            secs(0.2),
+            &reply(d.xid, MessageType::Offer, &std_opts(3600)),
+        );
+        let r = sent(&ev);
+        assert_eq!(r.message_type(), Some(MessageType::Request));
+        assert_eq!(r.option_ip(OPT_REQUESTED_IP), Some(ADDR));
+        assert_eq!(r.option_ip(OPT_SERVER_ID), Some(SERVER));
+        assert_eq!(r.ciaddr, Ipv4Addr::UNSPECIFIED);
+    }
+
+    #[test]
+    fn replies_for_another_xid_or_mac_are_not_ours() {
+        let mut c = client();
+        let d = sent(&c.poll(Duration::ZERO));
+        assert!(
+            c.handle(
+                secs(0.1),
+                &reply(d.xid ^ 1, MessageType::Offer, &std_opts(60))
+            )
+            .is_empty()
+        );
+        let mut other =
+            Message::parse(&reply(d.xid, MessageType::Offer, &std_opts(60))).expect("parse");
+        other.chaddr[5] ^= 0xff;
+        assert!(c.handle(secs(0.1), &other.encode()).is_empty());
+        assert!(
+            c.handle(secs(0.1), b"garbage")
+                .iter()
+                .all(|e| matches!(e, Event::Ignored { .. }))
+        );
+    }
+
+    #[test]
+    fn ack_binds_with_site_option_concatenated_and_default_timers() {
+        let c = bound(3600);
+        let lease = c.lease().expect("bound");
+        assert_eq!(lease.address, ADDR);
+        assert_eq!(
+            lease.site_option.as_deref(),
+            Some(&b"HTTPSRVR=10.0.0.9,HTTPDIR=fw"[..])
+        );
+        assert_eq!(lease.t1, Duration::from_secs(1800));
+        assert_eq!(lease.t2, Duration::from_secs(3150));
+        assert_eq!(lease.prefix_len(), 24);
+        assert_eq!(lease.router, Some(Ipv4Addr::new(10, 0, 0, 1)));
+    }
+
+    #[test]
+    fn nak_while_requesting_goes_back_to_init_and_rediscovers() {
+        let mut c = client();
+        let d = sent(&c.poll(Duration::ZERO));
+        let r = sent(&c.handle(secs(0.1), &reply(d.xid, MessageType::Offer, &std_opts(60))));
+        let ev = c.handle(
+            secs(0.2),
+            &reply(
+                r.xid,
+                MessageType::Nak,
+                &[(OPT_SERVER_ID, SERVER.octets().to_vec())],
+            ),
+        );
+        let again: Vec<_> = transmits(&ev);
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            Message::parse(&again[0].payload)
+                .expect("parse")
+                .message_type(),
+            Some(MessageType::Discover)
+        );
+        assert!(matches!(c.state(), ClientState::Selecting { .. }));
+    }
+
+    #[test]
+    fn renews_unicast_at_t1_then_rebinds_broadcast_at_t2_then_loses_the_lease() {
+        let mut c = bound(100);
+        // Lease started when the REQUEST went out (t=0.1): T1=50.1, T2=87.6, expiry 100.1.
+        assert!(c.poll(secs(50.0)).is_empty());
+        let ev = c.poll(secs(50.2));
+        let t = transmits(&ev);
+        assert_eq!(t[0].destination, Destination::Server(SERVER));
+        assert_eq!(t[0].source, ADDR);
+        let m = sent(&ev);
+        assert_eq!(m.ciaddr, ADDR);
+        assert_eq!(m.option(OPT_REQUESTED_IP), None);
+        assert_eq!(m.option(OPT_SERVER_ID), None);
+        assert!(matches!(c.state(), ClientState::Renewing { .. }));
+        let ev = c.poll(secs(87.7));
+        assert_eq!(transmits(&ev)[0].destination, Destination::Broadcast);
+        assert!(matches!(c.state(), ClientState::Rebinding { .. }));
+        let ev = c.poll(secs(100.2));
+        assert!(matches!(&ev[0], Event::LeaseLost { .. }));
+        assert!(matches!(c.state(), ClientState::Selecting { .. }));
+    }
+
+    #[test]
+    fn explicit_t1_t2_are_honoured_and_an_ack_on_renewal_extends() {
+        let mut opts = std_opts(1000);
+        opts.push((OPT_RENEWAL_T1, 100u32.to_be_bytes().to_vec()));
+        opts.push((OPT_REBINDING_T2, 200u32.to_be_bytes().to_vec()));
+        let mut c = client();
+        let d = sent(&c.poll(Duration::ZERO));
+        let r = sent(&c.handle(secs(0.0), &reply(d.xid, MessageType::Offer, &opts)));
+        c.handle(secs(0.0), &reply(r.xid, MessageType::Ack, &opts));
+        assert!(c.poll(secs(99.9)).is_empty());
+        let renew = sent(&c.poll(secs(100.0)));
+        let ev = c.handle(secs(100.5), &reply(renew.xid, MessageType::Ack, &opts));
+        match &ev[..] {
+            [Event::Renewed(l)] => assert_eq!(l.renew_at(), secs(200.0)),
+            other => panic!("expected renewal, got {other:?}"),
+        }
+        assert!(matches!(c.state(), ClientState::Bound { .. }));
+    }
+
+    #[test]
+    fn nak_on_renewal_loses_the_address() {
+        let mut c = bound(100);
+        let renew = sent(&c.poll(secs(60.0)));
+        let ev = c.handle(secs(60.1), &reply(renew.xid, MessageType::Nak, &[]));
+        assert!(matches!(&ev[0], Event::LeaseLost { .. }));
+        assert!(c.lease().is_none());
+    }
+
+    #[test]
+    fn unanswered_requests_fall_back_to_init() {
+        let mut c = client();
+        let d = sent(&c.poll(Duration::ZERO));
+        sent(&c.handle(secs(0.0), &reply(d.xid, MessageType::Offer, &std_opts(60))));
+        let mut t = Duration::ZERO;
+        let mut discovered = false;
+        while t < secs(200.0) && !discovered {
+            t += Duration::from_millis(100);
+            for e in c.poll(t) {
+                if let Event::Transmit(tx) = e {
+                    discovered |= tx.message_type == MessageType::Discover;
+                }
+            }
+        }
+        assert!(discovered, "client should restart discovery");
+    }
+}

@@ -1,0 +1,181 @@
+//! Named fault switches: each one breaks exactly one behaviour of the reference phone.
+//!
+//! Owns the closed list of faults, their command-line names and one-line descriptions. The
+//! behaviour itself lives where it belongs (DHCP, boot, registration); those places ask a
+//! [`Faults`] set whether a switch is on. The conformance suite must catch every one of
+//! these (design.md §2, "Reference phone").
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// One deliberate misbehaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    IgnoreOption242Httpdir,
+    IgnoreOption242,
+    AlwaysDownloadBinary,
+    NeverDownloadBinary,
+    AcceptCorruptBinary,
+    SkipSettingsFile,
+    IgnoreSettingsFile,
+    WrongDigestResponse,
+    NoAuthRetry,
+    StaleUserAgentVersion,
+    RegisterFirstControllerOnly,
+}
+
+impl Fault {
+    /// Every fault, in the order `--list-faults` prints them.
+    pub const ALL: [Fault; 11] = [
+        Fault::IgnoreOption242Httpdir,
+        Fault::IgnoreOption242,
+        Fault::AlwaysDownloadBinary,
+        Fault::NeverDownloadBinary,
+        Fault::AcceptCorruptBinary,
+        Fault::SkipSettingsFile,
+        Fault::IgnoreSettingsFile,
+        Fault::WrongDigestResponse,
+        Fault::NoAuthRetry,
+        Fault::StaleUserAgentVersion,
+        Fault::RegisterFirstControllerOnly,
+    ];
+
+    /// The `--fault` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::IgnoreOption242Httpdir => "ignore-option242-httpdir",
+            Fault::IgnoreOption242 => "ignore-option242",
+            Fault::AlwaysDownloadBinary => "always-download-binary",
+            Fault::NeverDownloadBinary => "never-download-binary",
+            Fault::AcceptCorruptBinary => "accept-corrupt-binary",
+            Fault::SkipSettingsFile => "skip-settings-file",
+            Fault::IgnoreSettingsFile => "ignore-settings-file",
+            Fault::WrongDigestResponse => "wrong-digest-response",
+            Fault::NoAuthRetry => "no-auth-retry",
+            Fault::StaleUserAgentVersion => "stale-user-agent-version",
+            Fault::RegisterFirstControllerOnly => "register-first-controller-only",
+        }
+    }
+
+    /// What the fault breaks, one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            Fault::IgnoreOption242Httpdir => {
+                "ignores HTTPDIR (from any source) and fetches every file from the server root"
+            }
+            Fault::IgnoreOption242 => {
+                "ignores the site-specific DHCP option entirely (only siaddr/option 66 count)"
+            }
+            Fault::AlwaysDownloadBinary => {
+                "downloads the binary even when APPNAME equals the running application"
+            }
+            Fault::NeverDownloadBinary => "never downloads the binary, even when APPNAME differs",
+            Fault::AcceptCorruptBinary => {
+                "installs a downloaded binary without verifying model, hash or signature"
+            }
+            Fault::SkipSettingsFile => {
+                "never GETs a file named by the upgrade script (treats every GET as failed)"
+            }
+            Fault::IgnoreSettingsFile => {
+                "GETs the settings file but does not apply any of its SET lines"
+            }
+            Fault::WrongDigestResponse => {
+                "answers digest challenges with a wrong response value (wrong password hash)"
+            }
+            Fault::NoAuthRetry => {
+                "gives up on a controller after a 401/407 instead of authenticating"
+            }
+            Fault::StaleUserAgentVersion => {
+                "keeps reporting the first-boot firmware version in SIP and HTTP User-Agent after an upgrade"
+            }
+            Fault::RegisterFirstControllerOnly => {
+                "registers only with the first SIP_CONTROLLER_LIST entry (no failover)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown `--fault` name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault '{0}' (see --list-faults)")]
+pub struct UnknownFault(pub String);
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownFault(s.to_string()))
+    }
+}
+
+/// The set of faults switched on for one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(BTreeSet<Fault>);
+
+impl Faults {
+    /// No faults: the conforming phone.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A set with exactly these faults.
+    pub fn from_list(list: &[Fault]) -> Self {
+        Self(list.iter().copied().collect())
+    }
+
+    /// Whether `fault` is switched on.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    /// The faults switched on, in a stable order.
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// The `--list-faults` text: one line per fault, `name — what it breaks`.
+pub fn list_text() -> String {
+    Fault::ALL
+        .iter()
+        .map(|f| format!("{} — {}\n", f.name(), f.description()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_back_to_its_fault_and_is_listed() {
+        let text = list_text();
+        for f in Fault::ALL {
+            assert_eq!(f.name().parse::<Fault>(), Ok(f));
+            assert!(text.contains(&format!("{} — ", f.name())));
+        }
+        assert_eq!(text.lines().count(), Fault::ALL.len());
+        assert_eq!(
+            "no-such-fault".parse::<Fault>(),
+            Err(UnknownFault("no-such-fault".into()))
+        );
+    }
+
+    #[test]
+    fn a_set_reports_only_what_was_switched_on() {
+        let set = Faults::from_list(&[Fault::NoAuthRetry]);
+        assert!(set.has(Fault::NoAuthRetry));
+        assert!(!set.has(Fault::WrongDigestResponse));
+        assert!(!Faults::none().has(Fault::NoAuthRetry));
+    }
+}

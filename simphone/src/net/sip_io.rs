@@ -1,0 +1,235 @@
+//! SIP transport shell: carries the registration machine's bytes over UDP (one socket on
+//! the leased address, port 5060 when free) or TCP (one connection per controller,
+//! Content-Length framing, RFC 3261 §18.3), and runs its timers on the phone clock.
+//!
+//! Owns sockets and address resolution only; every decision is in `sip::register`.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpSocket, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::clock::PhoneClock;
+use crate::milestone;
+use crate::sip::register::{Action, Controller, Registration, SipTransport};
+
+/// Bind the phone's UDP SIP socket on `ip` (port 5060, or any port if 5060 is taken).
+pub async fn bind_udp(ip: IpAddr) -> io::Result<UdpSocket> {
+    match UdpSocket::bind(SocketAddr::new(ip, 5060)).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            tracing::info!(error = %e, "udp 5060 unavailable, using an ephemeral port");
+            UdpSocket::bind(SocketAddr::new(ip, 0)).await
+        }
+    }
+}
+
+async fn resolve(c: &Controller) -> Option<SocketAddr> {
+    if let Ok(ip) = c.host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, c.port));
+    }
+    tokio::net::lookup_host((c.host.as_str(), c.port))
+        .await
+        .ok()?
+        .next()
+}
+
+/// Split complete SIP messages off a TCP stream buffer (Content-Length framing).
+pub fn take_framed(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    // Skip CRLF keep-alives between messages (RFC 5626 §3.5.1).
+    while buf.starts_with(b"\r\n") {
+        buf.drain(..2);
+    }
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            let n = n.trim();
+            (n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l"))
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    if buf.len() < end + len {
+        return None;
+    }
+    let msg: Vec<u8> = buf.drain(..end + len).collect();
+    Some(msg)
+}
+
+/// Run the registration machine forever (until the caller drops the future).
+pub async fn run(
+    mut reg: Registration,
+    controllers: Vec<Controller>,
+    udp: UdpSocket,
+    local_ip: IpAddr,
+    clock: PhoneClock,
+) {
+    let mut addrs: HashMap<usize, SocketAddr> = HashMap::new();
+    let mut tcp: HashMap<usize, OwnedWriteHalf> = HashMap::new();
+    let (tcp_in_tx, mut tcp_in) = mpsc::channel::<(usize, Option<Vec<u8>>)>(16);
+    let mut actions = reg.start(clock.now());
+    let mut buf = vec![0u8; 65536];
+    loop {
+        for action in std::mem::take(&mut actions) {
+            match action {
+                Action::Send { controller, bytes } => {
+                    let Some(ctl) = controllers.get(controller) else {
+                        continue;
+                    };
+                    let addr = match addrs.get(&controller) {
+                        Some(a) => Some(*a),
+                        None => {
+                            let a = resolve(ctl).await;
+                            if let Some(a) = a {
+                                addrs.insert(controller, a);
+                            }
+                            a
+                        }
+                    };
+                    let Some(addr) = addr else {
+                        actions.extend(reg.transport_error(
+                            clock.now(),
+                            controller,
+                            &format!("cannot resolve {}", ctl.host),
+                        ));
+                        continue;
+                    };
+                    let result = match ctl.transport {
+                        SipTransport::Udp => udp.send_to(&bytes, addr).await.map(|_| ()),
+                        SipTransport::Tcp => {
+                            send_tcp(
+                                &mut tcp, controller, addr, local_ip, &bytes, &tcp_in_tx, &clock,
+                            )
+                            .await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tcp.remove(&controller);
+                        actions.extend(reg.transport_error(
+                            clock.now(),
+                            controller,
+                            &e.to_string(),
+                        ));
+                    }
+                }
+                Action::Registered {
+                    controller,
+                    expires,
+                } => {
+                    let c = &controllers[controller];
+                    milestone::emit(
+                        "registered",
+                        serde_json::json!({"controller": format!("{}:{}", c.host, c.port), "expires_s": expires.as_secs()}),
+                    );
+                }
+                Action::Failed { controller, reason } => {
+                    tracing::warn!(controller, %reason, "registration attempt failed");
+                }
+                Action::Stopped => {
+                    milestone::emit(
+                        "registration-stopped",
+                        serde_json::json!({"reason": "every controller refused"}),
+                    );
+                }
+            }
+        }
+        let deadline = reg
+            .next_deadline()
+            .unwrap_or(Duration::from_secs(365 * 86_400));
+        tokio::select! {
+            _ = clock.sleep_until(deadline) => actions = reg.poll(clock.now()),
+            r = udp.recv_from(&mut buf) => match r {
+                Ok((n, _from)) => actions = reg.handle(clock.now(), &buf[..n]),
+                Err(e) => {
+                    tracing::debug!(error = %e, "sip udp receive error");
+                    clock.sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some((controller, msg)) = tcp_in.recv() => match msg {
+                Some(bytes) => actions = reg.handle(clock.now(), &bytes),
+                None => {
+                    tcp.remove(&controller);
+                    actions = reg.transport_error(clock.now(), controller, "tcp connection closed");
+                }
+            },
+        }
+    }
+}
+
+async fn send_tcp(
+    conns: &mut HashMap<usize, OwnedWriteHalf>,
+    controller: usize,
+    addr: SocketAddr,
+    local_ip: IpAddr,
+    bytes: &[u8],
+    inbound: &mpsc::Sender<(usize, Option<Vec<u8>>)>,
+    clock: &PhoneClock,
+) -> io::Result<()> {
+    if let std::collections::hash_map::Entry::Vacant(slot) = conns.entry(controller) {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if local_ip.is_ipv4() == addr.is_ipv4() {
+            socket.bind(SocketAddr::new(local_ip, 0))?;
+        }
+        let stream = tokio::time::timeout(clock.real(Duration::from_secs(4)), socket.connect(addr))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "tcp connect timed out"))??;
+        let (mut read, write) = stream.into_split();
+        let tx = inbound.clone();
+        tokio::spawn(async move {
+            let mut acc = Vec::new();
+            let mut chunk = vec![0u8; 8192];
+            loop {
+                match read.read(&mut chunk).await {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send((controller, None)).await;
+                        return;
+                    }
+                    Ok(n) => {
+                        acc.extend_from_slice(&chunk[..n]);
+                        while let Some(m) = take_framed(&mut acc) {
+                            if tx.send((controller, Some(m))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        slot.insert(write);
+    }
+    match conns.get_mut(&controller) {
+        Some(w) => w.write_all(bytes).await,
+        None => Err(io::Error::other("no tcp connection")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_framing_honours_content_length_and_waits_for_the_rest() {
+        let mut buf = b"\r\nSIP/2.0 200 OK\r\nContent-Length: 3\r\n\r\nabcSIP/2.0 401 X\r\nl: 0\r\n\r\nSIP/2.0".to_vec();
+        assert_eq!(
+            take_framed(&mut buf).as_deref(),
+            Some(&b"SIP/2.0 200 OK\r\nContent-Length: 3\r\n\r\nabc"[..])
+        );
+        assert_eq!(
+            take_framed(&mut buf).as_deref(),
+            Some(&b"SIP/2.0 401 X\r\nl: 0\r\n\r\n"[..])
+        );
+        assert_eq!(take_framed(&mut buf), None);
+        assert_eq!(buf, b"SIP/2.0");
+    }
+}
