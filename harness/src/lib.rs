@@ -6,6 +6,11 @@
 //! (`pc-capture`) keeps the frames; the [`judge`] turns checks and timeline into verdicts;
 //! [`report`] writes them. [`engine`] runs one scenario end to end, [`cli`] is the command line.
 
+pub mod cli;
+pub mod dut;
+pub mod engine;
 pub mod judge;
+pub mod lab;
+pub mod report;
 pub mod scenario;
 pub mod timeline;

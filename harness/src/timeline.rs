@@ -89,11 +89,32 @@ impl Event {
         let n = |k: &str| self.field(k).map(|v| v.to_string()).unwrap_or_default();
         match (self.proto, self.kind.as_str()) {
             (Proto::Dhcp, "received") => format!("DHCP{} from {}", s("msg_type"), s("client_mac")),
-            (Proto::Dhcp, "sent") => format!("DHCP{} {} to {}", s("msg_type"), s("yiaddr"), s("client_mac")),
-            (Proto::Http, "request") => format!("{} {} from {}", s("method"), s("path"), s("client")),
-            (Proto::Http, "response") => format!("{} {} ({} bytes) for {}", n("status"), s("path"), n("body_bytes_sent"), s("client")),
-            (Proto::Sip, "request") => format!("{} {} from {}", s("method"), s("request_uri"), s("from")),
-            (Proto::Sip, "response") => format!("{} {} to {} ({})", n("status"), s("reason"), s("to"), s("method")),
+            (Proto::Dhcp, "sent") => format!(
+                "DHCP{} {} to {}",
+                s("msg_type"),
+                s("yiaddr"),
+                s("client_mac")
+            ),
+            (Proto::Http, "request") => {
+                format!("{} {} from {}", s("method"), s("path"), s("client"))
+            }
+            (Proto::Http, "response") => format!(
+                "{} {} ({} bytes) for {}",
+                n("status"),
+                s("path"),
+                n("body_bytes_sent"),
+                s("client")
+            ),
+            (Proto::Sip, "request") => {
+                format!("{} {} from {}", s("method"), s("request_uri"), s("from"))
+            }
+            (Proto::Sip, "response") => format!(
+                "{} {} to {} ({})",
+                n("status"),
+                s("reason"),
+                s("to"),
+                s("method")
+            ),
             (proto, kind) => format!("{proto} {kind}"),
         }
     }
@@ -134,14 +155,29 @@ impl Timeline {
     /// Appends an event stamped `at`, measured from `origin`.
     pub fn push<E: Serialize>(&mut self, origin: Instant, at: Instant, proto: Proto, event: &E) {
         let (kind, fields) = fields_of(event);
-        self.push_fields(at.saturating_duration_since(origin).as_secs_f64(), proto, kind, fields);
+        self.push_fields(
+            at.saturating_duration_since(origin).as_secs_f64(),
+            proto,
+            kind,
+            fields,
+        );
     }
 
     /// Appends an already-shaped event at `t` seconds. Events arriving out of order (two
     /// servers racing) are inserted at their place so the timeline stays ordered by time.
     pub fn push_fields(&mut self, t: f64, proto: Proto, kind: String, fields: Map<String, Value>) {
         let pos = self.events.partition_point(|e| e.t <= t);
-        self.events.insert(pos, Event { index: pos, t, proto, kind, fields, frames: Vec::new() });
+        self.events.insert(
+            pos,
+            Event {
+                index: pos,
+                t,
+                proto,
+                kind,
+                fields,
+                frames: Vec::new(),
+            },
+        );
         for (i, e) in self.events.iter_mut().enumerate().skip(pos) {
             e.index = i;
         }
@@ -167,7 +203,9 @@ mod tests {
     fn tagged_events_become_kind_and_fields() {
         let (kind, fields) = fields_of(&Sample::Request {
             path: "/fw/x".into(),
-            auth: Some(Inner { result: "ok".into() }),
+            auth: Some(Inner {
+                result: "ok".into(),
+            }),
         });
         assert_eq!(kind, "request");
         assert_eq!(fields.get("path"), Some(&json!("/fw/x")));
@@ -194,7 +232,11 @@ mod tests {
         tl.push_fields(1.0, Proto::Dhcp, "a".into(), Map::new());
         tl.push_fields(3.0, Proto::Dhcp, "c".into(), Map::new());
         tl.push_fields(2.0, Proto::Http, "b".into(), Map::new());
-        let kinds: Vec<_> = tl.events.iter().map(|e| (e.index, e.kind.as_str())).collect();
+        let kinds: Vec<_> = tl
+            .events
+            .iter()
+            .map(|e| (e.index, e.kind.as_str()))
+            .collect();
         assert_eq!(kinds, vec![(0, "a"), (1, "b"), (2, "c")]);
     }
 }

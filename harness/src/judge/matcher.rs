@@ -25,12 +25,20 @@ pub struct Mismatch {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is {}, expected {}", self.field, self.actual, self.wanted)
+        write!(
+            f,
+            "{} is {}, expected {}",
+            self.field, self.actual, self.wanted
+        )
     }
 }
 
 /// Checks every matcher against the event; the first failing one is returned.
-pub fn match_event(e: &Event, matchers: &BTreeMap<String, Matcher>, vars: &Vars) -> Result<(), Mismatch> {
+pub fn match_event(
+    e: &Event,
+    matchers: &BTreeMap<String, Matcher>,
+    vars: &Vars,
+) -> Result<(), Mismatch> {
     for (field, m) in matchers {
         let v = e.field(field);
         if !holds(v, m, vars) {
@@ -51,7 +59,11 @@ pub fn describe(field: &str, m: &Matcher, vars: &Vars) -> String {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s }
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s
+    }
 }
 
 fn wanted(m: &Matcher, vars: &Vars) -> String {
@@ -97,7 +109,9 @@ fn text_of(v: &Value) -> Option<String> {
 fn holds(v: Option<&Value>, m: &Matcher, vars: &Vars) -> bool {
     match m {
         Matcher::Text(t) => v.and_then(text_of).is_some_and(|s| s == expand(t, vars)),
-        Matcher::Integer(i) => v.is_some_and(|v| v.as_i64() == Some(*i) || text_of(v) == Some(i.to_string())),
+        Matcher::Integer(i) => {
+            v.is_some_and(|v| v.as_i64() == Some(*i) || text_of(v) == Some(i.to_string()))
+        }
         Matcher::Bool(b) => v.and_then(Value::as_bool) == Some(*b),
         Matcher::Rule(r) => holds_rule(v, r, vars),
     }
@@ -119,7 +133,9 @@ fn holds_rule(v: Option<&Value>, r: &MatchRule, vars: &Vars) -> bool {
         };
         return match v {
             Value::String(s) => s.contains(&needle),
-            Value::Array(items) => items.iter().any(|i| text_of(i).is_some_and(|t| t == needle)),
+            Value::Array(items) => items
+                .iter()
+                .any(|i| text_of(i).is_some_and(|t| t == needle)),
             _ => false,
         };
     }

@@ -108,7 +108,10 @@ pub struct CheckResult {
 impl CheckResult {
     /// `OPT242-003 fail: expected …; observed …` — the one-line form for terminals.
     pub fn line(&self) -> String {
-        format!("{} {}: expected {}; observed {}", self.id, self.verdict, self.expected, self.observed)
+        format!(
+            "{} {}: expected {}; observed {}",
+            self.id, self.verdict, self.expected, self.observed
+        )
     }
 }
 
@@ -141,7 +144,10 @@ pub fn scenario_verdict(results: &[CheckResult]) -> Verdict {
         return Verdict::Error;
     }
     let must = results.iter().filter(|r| r.level == Level::Must);
-    if must.clone().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::NotExercised)) {
+    if must
+        .clone()
+        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::NotExercised))
+    {
         return Verdict::Fail;
     }
     if results.is_empty() {
@@ -165,8 +171,13 @@ fn judge_with_deps(
     let anchor: Result<Option<(String, usize)>, CheckResult> = match &c.after {
         None => Ok(None),
         Some(dep_id) => match spec.checks.iter().find(|d| &d.id == dep_id) {
-            None => Err(error(c, format!("check refers to unknown check `{dep_id}`"))),
-            Some(_) if depth > spec.checks.len() => Err(error(c, "`after` references form a cycle".into())),
+            None => Err(error(
+                c,
+                format!("check refers to unknown check `{dep_id}`"),
+            )),
+            Some(_) if depth > spec.checks.len() => {
+                Err(error(c, "`after` references form a cycle".into()))
+            }
             Some(dep) => {
                 judge_with_deps(spec, dep, tl, vars, done, depth + 1);
                 match done.get(dep_id) {
@@ -178,7 +189,12 @@ fn judge_with_deps(
     };
     let (result, matched) = match anchor {
         Err(r) => (r, None),
-        Ok(anchor) => judge_one(c, tl, vars, anchor.as_ref().map(|(id, i)| (id.as_str(), &tl.events[*i]))),
+        Ok(anchor) => judge_one(
+            c,
+            tl,
+            vars,
+            anchor.as_ref().map(|(id, i)| (id.as_str(), &tl.events[*i])),
+        ),
     };
     done.insert(c.id.clone(), (result.clone(), matched));
     result
@@ -219,7 +235,11 @@ fn describe(c: &CheckSpec, anchor: Option<(&str, &Event)>, vars: &Vars) -> Strin
         s.push_str("no ");
     }
     s.push_str(&format!("{} {}", c.proto.as_str().to_uppercase(), c.event));
-    let conds: Vec<String> = c.matchers.iter().map(|(k, m)| matcher::describe(k, m, vars)).collect();
+    let conds: Vec<String> = c
+        .matchers
+        .iter()
+        .map(|(k, m)| matcher::describe(k, m, vars))
+        .collect();
     if !conds.is_empty() {
         s.push_str(&format!(" with {}", conds.join(", ")));
     }
@@ -236,14 +256,26 @@ fn describe(c: &CheckSpec, anchor: Option<(&str, &Event)>, vars: &Vars) -> Strin
         s.push_str(&format!(", within {w} s"));
     }
     match (anchor, &c.after) {
-        (Some((id, ev)), _) => s.push_str(&format!(" after {id} (event #{} at +{:.3} s)", ev.index, ev.t)),
+        (Some((id, ev)), _) => s.push_str(&format!(
+            " after {id} (event #{} at +{:.3} s)",
+            ev.index, ev.t
+        )),
         (None, Some(id)) => s.push_str(&format!(" after {id}")),
-        (None, None) => s.push_str(if c.within.is_some() { " of the scenario start" } else { "" }),
+        (None, None) => s.push_str(if c.within.is_some() {
+            " of the scenario start"
+        } else {
+            ""
+        }),
     }
     s
 }
 
-fn judge_one(c: &CheckSpec, tl: &Timeline, vars: &Vars, anchor: Option<(&str, &Event)>) -> (CheckResult, Option<usize>) {
+fn judge_one(
+    c: &CheckSpec,
+    tl: &Timeline,
+    vars: &Vars,
+    anchor: Option<(&str, &Event)>,
+) -> (CheckResult, Option<usize>) {
     let expected = describe(c, anchor, vars);
     let (start_idx, start_t) = anchor.map_or((0, 0.0), |(_, e)| (e.index + 1, e.t));
     let candidates: Vec<&Event> = tl
@@ -252,7 +284,11 @@ fn judge_one(c: &CheckSpec, tl: &Timeline, vars: &Vars, anchor: Option<(&str, &E
         .skip(start_idx)
         .filter(|e| e.proto == c.proto && e.kind == c.event)
         .collect();
-    let matching: Vec<&Event> = candidates.iter().copied().filter(|e| match_event(e, &c.matchers, vars).is_ok()).collect();
+    let matching: Vec<&Event> = candidates
+        .iter()
+        .copied()
+        .filter(|e| match_event(e, &c.matchers, vars).is_ok())
+        .collect();
     let in_window: Vec<&Event> = matching
         .iter()
         .copied()
@@ -260,19 +296,39 @@ fn judge_one(c: &CheckSpec, tl: &Timeline, vars: &Vars, anchor: Option<(&str, &E
         .collect();
 
     let evidence = |evs: &[&Event]| -> (Vec<usize>, Vec<u64>) {
-        (evs.iter().map(|e| e.index).collect(), evs.iter().flat_map(|e| e.frames.iter().copied()).collect())
+        (
+            evs.iter().map(|e| e.index).collect(),
+            evs.iter().flat_map(|e| e.frames.iter().copied()).collect(),
+        )
     };
 
     if c.absent {
         return match in_window.first() {
             None => {
-                let r = base(c, Verdict::Pass, expected, format!("none among {} {} event(s) in the window", candidates.len(), c.event));
+                let r = base(
+                    c,
+                    Verdict::Pass,
+                    expected,
+                    format!(
+                        "none among {} {} event(s) in the window",
+                        candidates.len(),
+                        c.event
+                    ),
+                );
                 (r, None)
             }
             Some(first) => {
-                let mut r = base(c, Verdict::Fail, expected, format!("{} (+{:.3} s)", at(first), first.t - start_t));
+                let mut r = base(
+                    c,
+                    Verdict::Fail,
+                    expected,
+                    format!("{} (+{:.3} s)", at(first), first.t - start_t),
+                );
                 r.violation = Some(Violation::Forbidden);
-                (r.with_evidence(evidence(&in_window[..1])), Some(first.index))
+                (
+                    r.with_evidence(evidence(&in_window[..1])),
+                    Some(first.index),
+                )
             }
         };
     }
@@ -282,9 +338,25 @@ fn judge_one(c: &CheckSpec, tl: &Timeline, vars: &Vars, anchor: Option<(&str, &E
         let ok = count.min.is_none_or(|m| n >= m) && count.max.is_none_or(|m| n <= m);
         let observed = format!(
             "{n} matching event(s){}",
-            if in_window.is_empty() { String::new() } else { format!(": {}", in_window.iter().map(|e| format!("#{}", e.index)).collect::<Vec<_>>().join(", ")) }
+            if in_window.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    in_window
+                        .iter()
+                        .map(|e| format!("#{}", e.index))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         );
-        let mut r = base(c, if ok { Verdict::Pass } else { Verdict::Fail }, expected, observed);
+        let mut r = base(
+            c,
+            if ok { Verdict::Pass } else { Verdict::Fail },
+            expected,
+            observed,
+        );
         if !ok {
             r.violation = Some(Violation::WrongCount { seen: n });
         }
@@ -294,22 +366,43 @@ fn judge_one(c: &CheckSpec, tl: &Timeline, vars: &Vars, anchor: Option<(&str, &E
 
     match (in_window.first(), matching.first()) {
         (Some(ev), _) => {
-            let r = base(c, Verdict::Pass, expected, format!("{} (+{:.3} s)", at(ev), ev.t - start_t));
+            let r = base(
+                c,
+                Verdict::Pass,
+                expected,
+                format!("{} (+{:.3} s)", at(ev), ev.t - start_t),
+            );
             (r.with_evidence(evidence(&[ev])), Some(ev.index))
         }
         (None, Some(late)) => {
             let after_s = late.t - start_t;
             let within_s = c.within.unwrap_or(0.0);
-            let mut r = base(c, Verdict::Fail, expected, format!("{}, {after_s:.3} s after the window opened", at(late)));
+            let mut r = base(
+                c,
+                Verdict::Fail,
+                expected,
+                format!("{}, {after_s:.3} s after the window opened", at(late)),
+            );
             r.violation = Some(Violation::TooLate { after_s, within_s });
             (r.with_evidence(evidence(&[late])), None)
         }
         (None, None) => {
             let observed = match candidates.first() {
-                None => format!("no {} {} event at all after the window opened", c.proto, c.event),
+                None => format!(
+                    "no {} {} event at all after the window opened",
+                    c.proto, c.event
+                ),
                 Some(near) => {
-                    let why = match_event(near, &c.matchers, vars).err().map(|m| m.to_string()).unwrap_or_default();
-                    format!("{} {} event(s), none matching; first: {} — {why}", candidates.len(), c.event, at(near))
+                    let why = match_event(near, &c.matchers, vars)
+                        .err()
+                        .map(|m| m.to_string())
+                        .unwrap_or_default();
+                    format!(
+                        "{} {} event(s), none matching; first: {} — {why}",
+                        candidates.len(),
+                        c.event,
+                        at(near)
+                    )
                 }
             };
             let mut r = base(c, Verdict::Fail, expected, observed);
@@ -324,9 +417,21 @@ fn at(e: &Event) -> String {
     let frames = if e.frames.is_empty() {
         String::new()
     } else {
-        format!(", frame {}", e.frames.iter().map(u64::to_string).collect::<Vec<_>>().join("/"))
+        format!(
+            ", frame {}",
+            e.frames
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        )
     };
-    format!("{} at {:.3} s (event #{}{frames})", e.summary(), e.t, e.index)
+    format!(
+        "{} at {:.3} s (event #{}{frames})",
+        e.summary(),
+        e.t,
+        e.index
+    )
 }
 
 impl CheckResult {

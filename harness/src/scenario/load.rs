@@ -78,7 +78,11 @@ impl Source<'_> {
             )
         });
         ScenarioError {
-            location: Location { file: self.file.to_path_buf(), line, col },
+            location: Location {
+                file: self.file.to_path_buf(),
+                line,
+                col,
+            },
             message: message.into(),
             snippet,
         }
@@ -86,7 +90,11 @@ impl Source<'_> {
 
     fn whole_file(&self, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
-            location: Location { file: self.file.to_path_buf(), line: 1, col: 1 },
+            location: Location {
+                file: self.file.to_path_buf(),
+                line: 1,
+                col: 1,
+            },
             message: message.into(),
             snippet: None,
         }
@@ -120,10 +128,12 @@ impl Source<'_> {
                 }
             }
             // inline tables: `match = { key = ... }`
-            if let Some(pos) = l.find(&format!("{key} =")).or_else(|| l.find(&format!("\"{key}\" ="))) {
-                if pos > indent {
-                    return Some((i + 1, pos + 1));
-                }
+            if let Some(pos) = l
+                .find(&format!("{key} ="))
+                .or_else(|| l.find(&format!("\"{key}\" =")))
+                && pos > indent
+            {
+                return Some((i + 1, pos + 1));
             }
         }
         None
@@ -157,7 +167,11 @@ impl Source<'_> {
 /// Loads and validates one scenario file. Fixture files are read relative to it.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        location: Location { file: path.to_path_buf(), line: 1, col: 1 },
+        location: Location {
+            file: path.to_path_buf(),
+            line: 1,
+            col: 1,
+        },
         message: format!("cannot read scenario file: {e}"),
         snippet: None,
     })?;
@@ -184,14 +198,26 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
     if spec.checks.is_empty() {
         return Err(src.whole_file("a scenario needs at least one [[check]]"));
     }
-    if !(spec.run.timeout > 0.0) {
-        return Err(src.in_table("[run]", "timeout", "run.timeout must be more than 0 seconds"));
+    if !spec.run.timeout.is_finite() || spec.run.timeout <= 0.0 {
+        return Err(src.in_table(
+            "[run]",
+            "timeout",
+            "run.timeout must be more than 0 seconds",
+        ));
     }
     if spec.run.settle < 0.0 {
         return Err(src.in_table("[run]", "settle", "run.settle must not be negative"));
     }
-    parse_mac(&spec.phone.mac)
-        .ok_or_else(|| src.in_table("[phone]", "mac", format!("`{}` is not a MAC address like 00:1b:4f:27:31:2a", spec.phone.mac)))?;
+    parse_mac(&spec.phone.mac).ok_or_else(|| {
+        src.in_table(
+            "[phone]",
+            "mac",
+            format!(
+                "`{}` is not a MAC address like 00:1b:4f:27:31:2a",
+                spec.phone.mac
+            ),
+        )
+    })?;
 
     // checks: unique ids, references, matchers
     let mut ids = BTreeMap::new();
@@ -207,17 +233,28 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
         validate_check(src, i, c, &ids)?;
     }
     check_acyclic(src, &spec.checks, &ids)?;
-    if let Some(until) = &spec.run.until {
-        if !ids.contains_key(until) {
-            return Err(src.in_table("[run]", "until", format!("run.until names `{until}`, which is no check of this scenario")));
-        }
+    if let Some(until) = &spec.run.until
+        && !ids.contains_key(until)
+    {
+        return Err(src.in_table(
+            "[run]",
+            "until",
+            format!("run.until names `{until}`, which is no check of this scenario"),
+        ));
     }
 
     // variables in the option 242 string
-    if let Some(s) = &spec.dhcp.option242 {
-        if let Err(name) = vars::check_known(s) {
-            return Err(src.in_table("[dhcp]", "option242", format!("unknown variable `${{{name}}}`; known: {}", vars::KNOWN.join(", "))));
-        }
+    if let Some(s) = &spec.dhcp.option242
+        && let Err(name) = vars::check_known(s)
+    {
+        return Err(src.in_table(
+            "[dhcp]",
+            "option242",
+            format!(
+                "unknown variable `${{{name}}}`; known: {}",
+                vars::KNOWN.join(", ")
+            ),
+        ));
     }
 
     // files
@@ -226,16 +263,25 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
     for (path, f) in &spec.files {
         let here = |msg: String| src.in_table("[files]", path, msg);
         if path.starts_with('/') || path.split('/').any(|p| p == "..") {
-            return Err(here(format!("file path `{path}` must be relative without `..` (it is the request path under the server root)")));
+            return Err(here(format!(
+                "file path `{path}` must be relative without `..` (it is the request path under the server root)"
+            )));
         }
-        let kinds = [f.fixture.is_some(), f.text.is_some(), f.firmware.is_some()].iter().filter(|b| **b).count();
+        let kinds = [f.fixture.is_some(), f.text.is_some(), f.firmware.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         let content = match (kinds, f.status) {
             (0, Some(_)) => FileContent::StatusOnly,
             (1, _) => {
                 if let Some(fx) = &f.fixture {
                     let p = dir.join(fx);
-                    let text = std::fs::read_to_string(&p)
-                        .map_err(|e| here(format!("fixture `{}` for `{path}` cannot be read: {e}", p.display())))?;
+                    let text = std::fs::read_to_string(&p).map_err(|e| {
+                        here(format!(
+                            "fixture `{}` for `{path}` cannot be read: {e}",
+                            p.display()
+                        ))
+                    })?;
                     FileContent::Text(text)
                 } else if let Some(t) = &f.text {
                     FileContent::Text(t.clone())
@@ -248,55 +294,99 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
                     FileContent::StatusOnly
                 }
             }
-            _ => return Err(here(format!("file `{path}` needs exactly one of fixture, text or firmware (or only a status)"))),
+            _ => {
+                return Err(here(format!(
+                    "file `{path}` needs exactly one of fixture, text or firmware (or only a status)"
+                )));
+            }
         };
-        if let Some(code) = f.status {
-            if !(100..=599).contains(&code) {
-                return Err(here(format!("status {code} is not an HTTP status code")));
-            }
+        if let Some(code) = f.status
+            && !(100..=599).contains(&code)
+        {
+            return Err(here(format!("status {code} is not an HTTP status code")));
         }
-        if let FileContent::Text(t) = &content {
-            if let Err(name) = vars::check_known(t) {
-                return Err(here(format!("file `{path}` uses unknown variable `${{{name}}}`; known: {}", vars::KNOWN.join(", "))));
-            }
+        if let FileContent::Text(t) = &content
+            && let Err(name) = vars::check_known(t)
+        {
+            return Err(here(format!(
+                "file `{path}` uses unknown variable `${{{name}}}`; known: {}",
+                vars::KNOWN.join(", ")
+            )));
         }
         files.insert(path.clone(), content);
     }
 
-    Ok(Scenario { file: src.file.to_path_buf(), spec, files, check_locations: locations })
+    Ok(Scenario {
+        file: src.file.to_path_buf(),
+        spec,
+        files,
+        check_locations: locations,
+    })
 }
 
-fn validate_check(src: &Source<'_>, i: usize, c: &CheckSpec, ids: &BTreeMap<String, usize>) -> Result<(), ScenarioError> {
+fn validate_check(
+    src: &Source<'_>,
+    i: usize,
+    c: &CheckSpec,
+    ids: &BTreeMap<String, usize>,
+) -> Result<(), ScenarioError> {
     if let Some(after) = &c.after {
         if !ids.contains_key(after) {
-            return Err(src.in_check(i, "after", format!("check `{}` is after `{after}`, which is no check of this scenario", c.id)));
+            return Err(src.in_check(
+                i,
+                "after",
+                format!(
+                    "check `{}` is after `{after}`, which is no check of this scenario",
+                    c.id
+                ),
+            ));
         }
         if after == &c.id {
-            return Err(src.in_check(i, "after", format!("check `{}` cannot be after itself", c.id)));
+            return Err(src.in_check(
+                i,
+                "after",
+                format!("check `{}` cannot be after itself", c.id),
+            ));
         }
     }
-    if let Some(w) = c.within {
-        if !(w >= 0.0) {
-            return Err(src.in_check(i, "within", format!("check `{}`: within must be 0 or more seconds", c.id)));
-        }
+    if let Some(w) = c.within
+        && (w.is_nan() || w < 0.0)
+    {
+        return Err(src.in_check(
+            i,
+            "within",
+            format!("check `{}`: within must be 0 or more seconds", c.id),
+        ));
     }
     if let Some(count) = c.count {
-        if let (Some(min), Some(max)) = (count.min, count.max) {
-            if min > max {
-                return Err(src.in_check(i, "count", format!("check `{}`: count min {min} is more than max {max}", c.id)));
-            }
+        if let (Some(min), Some(max)) = (count.min, count.max)
+            && min > max
+        {
+            return Err(src.in_check(
+                i,
+                "count",
+                format!("check `{}`: count min {min} is more than max {max}", c.id),
+            ));
         }
         if c.absent {
-            return Err(src.in_check(i, "count", format!("check `{}`: `absent` and `count` exclude each other", c.id)));
+            return Err(src.in_check(
+                i,
+                "count",
+                format!("check `{}`: `absent` and `count` exclude each other", c.id),
+            ));
         }
     }
     for (field, m) in &c.matchers {
         let here = |msg: String| src.in_check(i, field, msg);
         match m {
-            Matcher::Rule(rule) => validate_rule(rule).map_err(|e| here(format!("check `{}`, field `{field}`: {e}", c.id)))?,
+            Matcher::Rule(rule) => validate_rule(rule)
+                .map_err(|e| here(format!("check `{}`, field `{field}`: {e}", c.id)))?,
             Matcher::Text(t) => {
                 if let Err(name) = vars::check_known(t) {
-                    return Err(here(format!("check `{}`: unknown variable `${{{name}}}`", c.id)));
+                    return Err(here(format!(
+                        "check `{}`: unknown variable `${{{name}}}`",
+                        c.id
+                    )));
                 }
             }
             Matcher::Integer(_) | Matcher::Bool(_) => {}
@@ -317,26 +407,41 @@ fn validate_rule(rule: &MatchRule) -> Result<(), String> {
     .filter(|b| **b)
     .count();
     if set != 1 {
-        return Err("a matcher needs exactly one of equals, contains, regex, range, present".into());
+        return Err(
+            "a matcher needs exactly one of equals, contains, regex, range, present".into(),
+        );
     }
     if let Some(r) = &rule.regex {
-        regex::Regex::new(r).map_err(|e| format!("regex does not compile: {}", e.to_string().lines().last().unwrap_or("")))?;
+        regex::Regex::new(r).map_err(|e| {
+            format!(
+                "regex does not compile: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })?;
     }
-    if let Some([lo, hi]) = rule.range {
-        if lo > hi {
-            return Err(format!("range [{lo}, {hi}] has min > max"));
-        }
+    if let Some([lo, hi]) = rule.range
+        && lo > hi
+    {
+        return Err(format!("range [{lo}, {hi}] has min > max"));
     }
     Ok(())
 }
 
-fn check_acyclic(src: &Source<'_>, checks: &[CheckSpec], ids: &BTreeMap<String, usize>) -> Result<(), ScenarioError> {
+fn check_acyclic(
+    src: &Source<'_>,
+    checks: &[CheckSpec],
+    ids: &BTreeMap<String, usize>,
+) -> Result<(), ScenarioError> {
     for (i, c) in checks.iter().enumerate() {
         let mut seen = BTreeSet::new();
         let mut cur = c.after.as_ref();
         while let Some(next) = cur {
             if !seen.insert(next.clone()) || next == &c.id {
-                return Err(src.in_check(i, "after", format!("check `{}`: `after` references form a cycle", c.id)));
+                return Err(src.in_check(
+                    i,
+                    "after",
+                    format!("check `{}`: `after` references form a cycle", c.id),
+                ));
             }
             cur = ids.get(next).and_then(|&j| checks[j].after.as_ref());
         }
@@ -368,7 +473,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     for p in paths {
         if p.is_dir() {
             walk(p, &mut out).map_err(|e| ScenarioError {
-                location: Location { file: p.clone(), line: 1, col: 1 },
+                location: Location {
+                    file: p.clone(),
+                    line: 1,
+                    col: 1,
+                },
                 message: format!("cannot read folder: {e}"),
                 snippet: None,
             })?;
@@ -376,7 +485,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
             out.push(p.clone());
         } else {
             return Err(ScenarioError {
-                location: Location { file: p.clone(), line: 1, col: 1 },
+                location: Location {
+                    file: p.clone(),
+                    line: 1,
+                    col: 1,
+                },
                 message: "no such scenario file or folder".into(),
                 snippet: None,
             });
@@ -473,7 +586,10 @@ after = "A"
     fn wrong_type_points_at_the_value() {
         let e = load(&GOOD.replace("timeout = 10", "timeout = \"ten\"")).unwrap_err();
         assert_eq!(e.location.line, 21, "{e}");
-        assert_eq!(e.location.to_string(), format!("s/x.toml:21:{}", e.location.col));
+        assert_eq!(
+            e.location.to_string(),
+            format!("s/x.toml:21:{}", e.location.col)
+        );
     }
 
     #[test]
@@ -492,10 +608,18 @@ after = "A"
 
     #[test]
     fn bad_regex_and_bad_range_are_refused() {
-        let e = load(&GOOD.replace("{ msg_type = \"DISCOVER\" }", "{ msg_type = { regex = \"(\" } }")).unwrap_err();
+        let e = load(&GOOD.replace(
+            "{ msg_type = \"DISCOVER\" }",
+            "{ msg_type = { regex = \"(\" } }",
+        ))
+        .unwrap_err();
         assert!(e.message.contains("regex does not compile"), "{e}");
         assert_eq!(e.location.line, 29);
-        let e = load(&GOOD.replace("{ msg_type = \"DISCOVER\" }", "{ secs = { range = [5, 1] } }")).unwrap_err();
+        let e = load(&GOOD.replace(
+            "{ msg_type = \"DISCOVER\" }",
+            "{ secs = { range = [5, 1] } }",
+        ))
+        .unwrap_err();
         assert!(e.message.contains("min > max"), "{e}");
     }
 
@@ -508,7 +632,10 @@ after = "A"
 
     #[test]
     fn missing_fixture_is_named() {
-        let text = GOOD.replace("[sip]", "[files]\n\"fw/96xxupgrade.txt\" = { fixture = \"nope.txt\" }\n\n[sip]");
+        let text = GOOD.replace(
+            "[sip]",
+            "[files]\n\"fw/96xxupgrade.txt\" = { fixture = \"nope.txt\" }\n\n[sip]",
+        );
         let e = load(&text).unwrap_err();
         assert!(e.message.contains("nope.txt"), "{e}");
         assert_eq!(e.location.line, 17);
@@ -516,14 +643,20 @@ after = "A"
 
     #[test]
     fn after_cycles_are_refused() {
-        let text = GOOD.replace("match = { msg_type = \"DISCOVER\" }", "match = { msg_type = \"DISCOVER\" }\nafter = \"B\"");
+        let text = GOOD.replace(
+            "match = { msg_type = \"DISCOVER\" }",
+            "match = { msg_type = \"DISCOVER\" }\nafter = \"B\"",
+        );
         let e = load(&text).unwrap_err();
         assert!(e.message.contains("cycle"), "{e}");
     }
 
     #[test]
     fn macs_parse_strictly() {
-        assert_eq!(parse_mac("00:1b:4f:27:31:2a"), Some([0, 0x1b, 0x4f, 0x27, 0x31, 0x2a]));
+        assert_eq!(
+            parse_mac("00:1b:4f:27:31:2a"),
+            Some([0, 0x1b, 0x4f, 0x27, 0x31, 0x2a])
+        );
         assert_eq!(parse_mac("00:1b:4f:27:31"), None);
         assert_eq!(parse_mac("00:1b:4f:27:31:2g"), None);
     }

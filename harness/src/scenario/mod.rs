@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{Location, ScenarioError, discover, load_file};
+pub use load::{Location, ScenarioError, discover, load_file, load_str, parse_mac};
 
 use crate::timeline::Proto;
 

@@ -8,7 +8,14 @@
 use std::collections::BTreeMap;
 
 /// Every variable a scenario may use.
-pub const KNOWN: &[&str] = &["server_ip", "http_port", "sip_port", "phone_mac", "phone_mac_hex", "sip_domain"];
+pub const KNOWN: &[&str] = &[
+    "server_ip",
+    "http_port",
+    "sip_port",
+    "phone_mac",
+    "phone_mac_hex",
+    "sip_domain",
+];
 
 /// The values for one run.
 pub type Vars = BTreeMap<&'static str, String>;
@@ -66,7 +73,10 @@ mod tests {
         v.insert("server_ip", "10.66.0.1".into());
         v.insert("http_port", "80".into());
         assert_eq!(
-            expand("HTTPSRVR=${server_ip},HTTPPORT=${http_port} IF $MODEL4 SEQ 9620 ${x", &v),
+            expand(
+                "HTTPSRVR=${server_ip},HTTPPORT=${http_port} IF $MODEL4 SEQ 9620 ${x",
+                &v
+            ),
             "HTTPSRVR=10.66.0.1,HTTPPORT=80 IF $MODEL4 SEQ 9620 ${x"
         );
         assert_eq!(check_known("a ${server_ip} b ${nope}"), Err("nope".into()));

@@ -1,0 +1,408 @@
+//! The command line (design.md §4). Flags are parsed by clap, then turned into a validated
+//! configuration, then `main` maps outcomes to exit codes:
+//! 0 every scenario passed; 1 the phone failed at least one; 2 bad usage or a bad scenario
+//! file; 3 the harness itself could not run (lab, privileges, missing binary).
+//!
+//! Output: the run summary goes to stdout; progress, warnings and errors to stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::engine::{self, EngineError, RunContext, SavedTimeline};
+use crate::judge::{self, Verdict};
+use crate::lab;
+use crate::report::{self, DutInfo, RunReport, Summary};
+use crate::scenario::{self, Scenario};
+
+/// Exit code: every scenario passed.
+pub const EXIT_PASS: u8 = 0;
+/// Exit code: the phone failed at least one scenario.
+pub const EXIT_FAIL: u8 = 1;
+/// Exit code: bad usage or a bad scenario file.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the harness could not run.
+pub const EXIT_HARNESS: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phonecert",
+    version,
+    about = "Conformance harness for SIP desk phones during boot and provisioning"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenario files or folders (default `scenarios/`) against the phone.
+    Run(RunArgs),
+    /// List the scenarios and their checks.
+    List {
+        /// Scenario files or folders.
+        paths: Vec<PathBuf>,
+    },
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files or folders.
+        paths: Vec<PathBuf>,
+    },
+    /// Judge a saved run again, without any network: `phonecert judge reports/<run-id>`.
+    Judge {
+        /// A run's report folder.
+        run: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files or folders.
+    paths: Vec<PathBuf>,
+    /// Lab: `netns` (default as root) or `loopback` (default otherwise).
+    #[arg(long)]
+    lab: Option<String>,
+    /// Run the reference phone with this fault switch (repeatable); see `simphone --list-faults`.
+    #[arg(long = "sim-fault", value_name = "NAME")]
+    sim_faults: Vec<String>,
+    /// Run the phone's timers this many times faster (reference phone only).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Where captures/ and reports/ go.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+}
+
+/// Entry point of the `phonecert` binary.
+pub fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PHONECERT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_PASS
+            });
+        }
+    };
+    ExitCode::from(match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::List { paths } => cmd_list(&paths),
+        Command::Check { paths } => cmd_check(&paths),
+        Command::Judge { run } => cmd_judge(&run),
+    })
+}
+
+fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths.to_vec()
+    }
+}
+
+/// Loads every scenario under `paths`; on the first bad file prints it and returns Err(2).
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
+    let files = scenario::discover(&default_paths(paths)).map_err(|e| {
+        eprintln!("{e}");
+        EXIT_USAGE
+    })?;
+    if files.is_empty() {
+        eprintln!(
+            "error: no scenario files under {}",
+            default_paths(paths)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Err(EXIT_USAGE);
+    }
+    let mut out = Vec::new();
+    let mut bad = false;
+    for f in files {
+        match scenario::load_file(&f) {
+            Ok(s) => out.push(s),
+            Err(e) => {
+                eprintln!("{e}");
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        return Err(EXIT_USAGE);
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for s in &out {
+        if let Some(prev) = seen.insert(s.spec.id.clone(), s.file.clone()) {
+            eprintln!(
+                "error: scenario id `{}` is used by both {} and {}",
+                s.spec.id,
+                prev.display(),
+                s.file.display()
+            );
+            return Err(EXIT_USAGE);
+        }
+    }
+    Ok(out)
+}
+
+fn cmd_check(paths: &[PathBuf]) -> u8 {
+    match load_all(paths) {
+        Ok(all) => {
+            let checks: usize = all.iter().map(|s| s.spec.checks.len()).sum();
+            println!("{} scenario file(s), {checks} check(s): ok", all.len());
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+fn cmd_list(paths: &[PathBuf]) -> u8 {
+    match load_all(paths) {
+        Ok(all) => {
+            for s in all {
+                println!(
+                    "{}  [{}]  {}  ({})",
+                    s.spec.id,
+                    format!("{:?}", s.spec.family).to_lowercase(),
+                    s.spec.title,
+                    s.file.display()
+                );
+                for c in &s.spec.checks {
+                    println!("    {}  {}  — {}", c.id, c.title, c.requirement);
+                }
+            }
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+fn cmd_judge(run: &Path) -> u8 {
+    let report_path = run.join("report.json");
+    let mut rep: RunReport = match std::fs::read(&report_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", report_path.display());
+            return EXIT_USAGE;
+        }
+    };
+    for s in &mut rep.scenarios {
+        let Some(tl) = &s.timeline else { continue };
+        let saved: SavedTimeline = match std::fs::read(tl)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read timeline {tl}: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let sc = match scenario::load_file(Path::new(&saved.scenario_file)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return EXIT_USAGE;
+            }
+        };
+        let vars = saved
+            .vars
+            .into_iter()
+            .filter_map(|(k, v)| {
+                scenario::vars::KNOWN
+                    .iter()
+                    .find(|n| **n == k)
+                    .map(|n| (*n, v))
+            })
+            .collect();
+        s.checks = judge::judge(&sc.spec, &saved.timeline, &vars);
+        s.verdict = if s.error.is_some() {
+            Verdict::Error
+        } else {
+            judge::scenario_verdict(&s.checks)
+        };
+    }
+    rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
+    print!("{}", report::text_summary(&rep, run));
+    exit_for(&rep.summary)
+}
+
+fn exit_for(s: &Summary) -> u8 {
+    if s.error > 0 {
+        EXIT_HARNESS
+    } else if s.fail > 0 {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    format!(
+        "{}-{:x}",
+        now.format(fmt).unwrap_or_else(|_| "run".into()),
+        std::process::id()
+    )
+}
+
+fn cmd_run(args: RunArgs) -> u8 {
+    let scenarios = match load_all(&args.paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if !args.time_scale.is_finite() || args.time_scale <= 0.0 {
+        eprintln!("error: --time-scale must be more than 0");
+        return EXIT_USAGE;
+    }
+    let lab = match lab::choose(args.lab.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if lab == lab::LabKind::Netns && !lab::is_root() {
+        eprintln!("error: {}", lab::LabError::NeedsRoot);
+        return EXIT_HARNESS;
+    }
+    let simphone = match crate::dut::find_simphone() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let id = run_id();
+    let ctx_base = (
+        args.out.join("captures").join(&id),
+        args.out.join("reports").join(&id),
+    );
+    let started_at = time::OffsetDateTime::now_utc();
+    let started = Instant::now();
+    rt.block_on(async move {
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: stopping the phone, the servers and the lab …");
+                let _ = cancel_tx.send(true);
+            }
+        });
+        let ctx = RunContext {
+            run_id: id.clone(),
+            lab: lab.clone(),
+            captures_dir: ctx_base.0,
+            reports_dir: ctx_base.1.clone(),
+            simphone,
+            faults: args.sim_faults.clone(),
+            time_scale: args.time_scale,
+            cancel: cancel_rx,
+        };
+        let mut reports = Vec::new();
+        let mut code = None;
+        for sc in &scenarios {
+            eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
+            match engine::run_scenario(sc, &ctx).await {
+                Ok(r) => reports.push(r),
+                Err(EngineError::Interrupted) => {
+                    code = Some(130);
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    code = Some(EXIT_HARNESS);
+                    break;
+                }
+            }
+        }
+        let first = scenarios.first().map(|s| &s.spec.phone);
+        let firmware_observed = reports.iter().rev().find_map(observed_firmware);
+        let rep = RunReport {
+            schema: report::SCHEMA.into(),
+            run_id: id.clone(),
+            started: started_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            duration_s: started.elapsed().as_secs_f64(),
+            lab: lab.name().into(),
+            phonecert_version: env!("CARGO_PKG_VERSION").into(),
+            dut: DutInfo {
+                kind: "sim".into(),
+                model: first.map(|p| p.model.clone()).unwrap_or_default(),
+                mac: first.map(|p| p.mac.clone()).unwrap_or_default(),
+                firmware_start: first.map(|p| p.firmware.clone()).unwrap_or_default(),
+                firmware_observed,
+                faults: args.sim_faults,
+            },
+            summary: Summary::of(reports.iter().map(|r| &r.verdict)),
+            scenarios: reports,
+        };
+        let dir = &ctx_base.1;
+        if let Err(e) = report::write_all(dir, &rep) {
+            eprintln!("error: cannot write reports to {}: {e}", dir.display());
+            return EXIT_HARNESS;
+        }
+        point_latest(&args.out.join("reports"), &id);
+        print!("{}", report::text_summary(&rep, dir));
+        code.unwrap_or_else(|| exit_for(&rep.summary))
+    })
+}
+
+/// The version the phone announced in its last REGISTER User-Agent
+/// (`Avaya one-X Deskphone <version> <mac>`), read from the saved timeline.
+fn observed_firmware(r: &report::ScenarioReport) -> Option<String> {
+    let saved: SavedTimeline =
+        serde_json::from_slice(&std::fs::read(r.timeline.as_ref()?).ok()?).ok()?;
+    saved.timeline.events.iter().rev().find_map(|e| {
+        if e.proto != crate::timeline::Proto::Sip || e.kind != "request" {
+            return None;
+        }
+        let ua = e.field("user_agent")?.as_str()?;
+        let rest = ua.strip_prefix("Avaya one-X Deskphone ")?;
+        rest.split_whitespace().next().map(str::to_string)
+    })
+}
+
+/// `reports/latest` → the run folder (a relative symlink, replaced atomically).
+fn point_latest(reports: &Path, id: &str) {
+    let link = reports.join("latest");
+    let tmp = reports.join(format!(".latest-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    #[cfg(unix)]
+    {
+        if std::os::unix::fs::symlink(id, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, &link))
+            .is_err()
+        {
+            tracing::warn!("could not point {} at {id}", link.display());
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Labs: where the network between the phone and the infrastructure lives.
+//!
+//! Owns: choosing a lab, creating and removing network namespaces and veth links, the
+//! addresses and ports each lab uses, and binding the servers' sockets in the right place.
+//!
+//! Never: speaks a protocol. A lab hands out sockets; the protocol crates use them.
+//!
+//! - `netns` (default as root on Linux): two namespaces joined by a veth pair — the phone in
+//!   one, the infrastructure in the other — so DHCP is real broadcast on a real link and the
+//!   capture sees real frames. Names are unique per process and scenario so runs can overlap.
+//!   Everything is removed when the [`NetnsPair`] is dropped, also after a failure.
+//! - `loopback` (no privileges): the servers bind 127.77.0.1 on high ports, the phone is
+//!   leased an address in 127.77.0.0/24 (all of 127/8 is local on Linux), frames are
+//!   synthesised from the servers' socket I/O.
+
+mod netns;
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+
+pub use netns::NetnsPair;
+
+/// Which lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabKind {
+    /// Network namespaces joined by a veth pair (root).
+    Netns,
+    /// Loopback, high ports (no privileges).
+    Loopback,
+}
+
+impl LabKind {
+    /// The name used on the command line and in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LabKind::Netns => "netns",
+            LabKind::Loopback => "loopback",
+        }
+    }
+}
+
+/// Why a lab could not be set up. The harness exits 3 with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The chosen lab needs root.
+    #[error(
+        "the netns lab needs root (CAP_NET_ADMIN) to create network namespaces; run as root, or use `--lab loopback`"
+    )]
+    NeedsRoot,
+    /// A command such as `ip` failed.
+    #[error("lab setup failed: `{command}` {why}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// A socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        /// Which server.
+        what: &'static str,
+        /// Where.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Picks the lab: the requested one, else `netns` when root on Linux, else `loopback`.
+pub fn choose(requested: Option<&str>) -> Result<LabKind, String> {
+    match requested {
+        Some("netns") => Ok(LabKind::Netns),
+        Some("loopback") => Ok(LabKind::Loopback),
+        Some(other) => Err(format!("unknown lab `{other}`: use netns or loopback")),
+        None => Ok(if is_root() && cfg!(target_os = "linux") {
+            LabKind::Netns
+        } else {
+            LabKind::Loopback
+        }),
+    }
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Addresses of one lab instance.
+#[derive(Debug, Clone)]
+pub struct LabAddrs {
+    /// The infrastructure's address (DHCP, HTTP and SIP servers).
+    pub server_ip: Ipv4Addr,
+    /// Subnet mask of the lab network.
+    pub mask: Ipv4Addr,
+    /// First address the DHCP server leases.
+    pub pool_start: Ipv4Addr,
+    /// Last address the DHCP server leases.
+    pub pool_end: Ipv4Addr,
+}
+
+/// The sockets the servers run on, bound in the right place.
+#[derive(Debug)]
+pub struct ServerSockets {
+    /// DHCP receive socket (0.0.0.0:67 bound to the lab interface, or loopback high port).
+    pub dhcp: UdpSocket,
+    /// Raw socket for DHCP replies to clients without an address (netns only).
+    pub dhcp_raw: Option<pc_capture::rawsock::RawSocket>,
+    /// HTTP listener.
+    pub http: TcpListener,
+    /// SIP UDP socket.
+    pub sip: UdpSocket,
+}
+
+impl ServerSockets {
+    /// Where each server listens (for `${…}` variables and the capture's port map).
+    pub fn endpoints(&self) -> std::io::Result<(SocketAddrV4, SocketAddrV4, SocketAddrV4)> {
+        let v4 = |a: std::net::SocketAddr| match a {
+            std::net::SocketAddr::V4(a) => Ok(a),
+            std::net::SocketAddr::V6(a) => Err(std::io::Error::other(format!(
+                "unexpected IPv6 address {a}"
+            ))),
+        };
+        Ok((
+            v4(self.dhcp.local_addr()?)?,
+            v4(self.http.local_addr()?)?,
+            v4(self.sip.local_addr()?)?,
+        ))
+    }
+}
+
+/// The loopback lab's addresses.
+pub fn loopback_addrs() -> LabAddrs {
+    LabAddrs {
+        server_ip: Ipv4Addr::new(127, 77, 0, 1),
+        mask: Ipv4Addr::new(255, 255, 255, 0),
+        pool_start: Ipv4Addr::new(127, 77, 0, 100),
+        pool_end: Ipv4Addr::new(127, 77, 0, 199),
+    }
+}
+
+/// Binds the servers' sockets on loopback, on ports the OS picks.
+pub fn bind_loopback(addrs: &LabAddrs) -> Result<ServerSockets, LabError> {
+    let ip = addrs.server_ip;
+    let udp = |what| {
+        UdpSocket::bind((ip, 0)).map_err(|source| LabError::Bind {
+            what,
+            addr: format!("{ip}:0"),
+            source,
+        })
+    };
+    let http = TcpListener::bind((ip, 0)).map_err(|source| LabError::Bind {
+        what: "http",
+        addr: format!("{ip}:0"),
+        source,
+    })?;
+    Ok(ServerSockets {
+        dhcp: udp("dhcp")?,
+        dhcp_raw: None,
+        http,
+        sip: udp("sip")?,
+    })
+}
