@@ -1,0 +1,124 @@
+//! BOOT-001 end to end: the reference phone boots, upgrades, reboots and registers.
+
+use crate::common::*;
+
+fn run_boot(lab: &str) {
+    let scratch = Scratch::new(&format!("boot-{lab}"));
+    let out_dir = scratch.0.to_str().expect("utf-8 path");
+    let out = phonecert(&["run", "scenarios/boot", "--lab", lab, "--out", out_dir]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = run_dir(&scratch.0);
+    let dut_log = std::fs::read_to_string(run.join("dut/BOOT-001.log")).unwrap_or_default();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}\nsimphone log:\n{dut_log}"
+    );
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+
+    // report.json
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+            .expect("json");
+    assert_eq!(report["schema"], "phonecert.report/1");
+    assert_eq!(report["lab"], lab);
+    assert_eq!(report["summary"]["pass"], 1);
+    assert_eq!(report["dut"]["firmware_observed"], "2.6.1.0");
+    let sc = &report["scenarios"][0];
+    assert_eq!(sc["id"], "BOOT-001");
+    assert_eq!(sc["verdict"], "pass");
+    let checks = sc["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 14);
+    for c in checks {
+        assert_eq!(c["verdict"], "pass", "{c}");
+        assert!(!c["requirement"].as_str().unwrap_or("").is_empty());
+    }
+    // junit.xml and reports/latest
+    let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("tests=\"14\"") && junit.contains("failures=\"0\""),
+        "{junit}"
+    );
+    let latest = std::fs::read_link(scratch.0.join("reports/latest")).expect("reports/latest link");
+    assert_eq!(Some(latest.as_os_str()), run.file_name());
+
+    // the capture: DHCP both ways, HTTP, SIP
+    let capture = scratch.0.join(
+        sc["capture"]
+            .as_str()
+            .expect("capture path")
+            .trim_start_matches(out_dir)
+            .trim_start_matches('/'),
+    );
+    let pcap = if capture.exists() {
+        capture
+    } else {
+        std::path::PathBuf::from(sc["capture"].as_str().unwrap_or_default())
+    };
+    let frames = read_pcapng(&pcap);
+    let (udp, tcp) = ports(&frames);
+    assert!(
+        udp.contains(&(68, 67)),
+        "a DHCP client→server datagram in {udp:?}"
+    );
+    assert!(
+        udp.contains(&(67, 68)),
+        "a DHCP server→client datagram in {udp:?}"
+    );
+    assert!(
+        udp.iter().any(|&(s, d)| s == 5060 || d == 5060),
+        "SIP in {udp:?}"
+    );
+    assert!(tcp.iter().any(|&(_, d)| d == 80), "HTTP in {tcp:?}");
+    if let Some(text) = tshark(&pcap) {
+        for proto in ["DHCP", "HTTP", "SIP"] {
+            assert!(text.contains(proto), "tshark shows no {proto}:\n{text}");
+        }
+        assert!(
+            !text.contains("Malformed"),
+            "tshark found malformed frames:\n{text}"
+        );
+        assert!(text.contains("REGISTER"), "{text}");
+    } else {
+        eprintln!(
+            "note: tshark is not installed; the capture was checked without Wireshark's dissectors"
+        );
+    }
+}
+
+#[test]
+fn boot_scenario_passes_on_loopback() {
+    run_boot("loopback");
+}
+
+#[test]
+fn boot_scenario_passes_in_netns_and_leaves_nothing_behind() {
+    if !is_root() {
+        eprintln!(
+            "skipped: boot_scenario_passes_in_netns_and_leaves_nothing_behind needs root (network namespaces); it did NOT run"
+        );
+        return;
+    }
+    let before = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    run_boot("netns");
+    let after = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    assert_eq!(
+        String::from_utf8_lossy(&before.stdout)
+            .lines()
+            .filter(|l| l.starts_with("pc-"))
+            .count(),
+        String::from_utf8_lossy(&after.stdout)
+            .lines()
+            .filter(|l| l.starts_with("pc-"))
+            .count(),
+        "namespaces left behind: {}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+}

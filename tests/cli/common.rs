@@ -1,0 +1,113 @@
+//! Shared helpers: running `phonecert`, a scratch folder per test, reading captures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch folder removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("phonecert-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch folder");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `phonecert ARGS` from the repository root.
+pub fn phonecert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phonecert"))
+        .args(args)
+        .current_dir(root())
+        .env("PHONECERT_SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
+        .output()
+        .expect("start phonecert")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The single run folder under `out/reports/` (not the `latest` link).
+pub fn run_dir(out: &Path) -> PathBuf {
+    let reports = out.join("reports");
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&reports)
+        .expect("reports folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "latest") && p.is_dir())
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "exactly one run folder in {}",
+        reports.display()
+    );
+    runs.remove(0)
+}
+
+/// Every frame of a pcapng file, with the interface's timestamp resolution checked.
+pub fn read_pcapng(path: &Path) -> Vec<Vec<u8>> {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut reader = PcapNgReader::new(file).expect("pcapng header");
+    let mut frames = Vec::new();
+    while let Some(block) = reader.next_block() {
+        match block.expect("a well-formed block").0 {
+            Block::EnhancedPacket(p) => frames.push(p.data.to_vec()),
+            Block::SimplePacket(p) => frames.push(p.data.to_vec()),
+            _ => {}
+        }
+    }
+    frames
+}
+
+/// A (source, destination) port pair.
+pub type PortPair = (u16, u16);
+
+/// (UDP ports, TCP ports) seen in the frames.
+pub fn ports(frames: &[Vec<u8>]) -> (Vec<PortPair>, Vec<PortPair>) {
+    use etherparse::{SlicedPacket, TransportSlice};
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    for f in frames {
+        if let Ok(p) = SlicedPacket::from_ethernet(f) {
+            match p.transport {
+                Some(TransportSlice::Udp(u)) => udp.push((u.source_port(), u.destination_port())),
+                Some(TransportSlice::Tcp(t)) => tcp.push((t.source_port(), t.destination_port())),
+                _ => {}
+            }
+        }
+    }
+    (udp, tcp)
+}
+
+/// `tshark -r` over the capture, if tshark is installed: (summary lines, any malformed?).
+pub fn tshark(path: &Path) -> Option<String> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .arg("-n")
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
