@@ -1,14 +1,16 @@
 //! What the DHCP server tells the harness timeline: one [`Event`] per message seen, sent,
-//! ignored or not understood.
+//! ignored, dropped by a scenario rule or not understood.
 //!
 //! Owns: the event types and their JSON shape. Checks in scenario files match on these field
-//! names (`kind` = `received` | `sent` | `ignored` | `malformed`), so they are plain and
-//! stable; addresses are dotted quads, MACs lower-case colon hex, byte strings lower-case hex.
+//! names (`kind` = `received` | `sent` | `ignored` | `dropped` | `malformed`), so they are
+//! plain and stable; addresses are dotted quads, MACs lower-case colon hex, byte strings
+//! lower-case hex, scenario rules in their own serde shape (see `rules`).
 //!
 //! Never: decides anything; the server module fills these in.
 
 use serde::{Deserialize, Serialize};
 
+use crate::rules::Rule;
 use crate::wire::RawOption;
 
 /// One option as it was on the wire, for the timeline.
@@ -80,11 +82,33 @@ pub enum Event {
         lease_time: Option<u32>,
         /// Every option in wire order, as encoded.
         options: Vec<WireOption>,
+        /// The scenario rules that shaped this reply (a `nak_request` that made it a NAK,
+        /// `delay`s), in configuration order; empty for an ordinary reply.
+        #[serde(default)]
+        rules: Vec<Rule>,
+        /// How long after the request arrived the reply was held (the sum of the `delay`
+        /// rules), in milliseconds; 0 when it went out at once. The event's timestamp is when
+        /// it was actually sent.
+        #[serde(default)]
+        delay_ms: u64,
     },
     /// A well-formed datagram the server chose not to answer.
     Ignored {
         client_mac: Option<String>,
         reason: String,
+    },
+    /// A request a scenario rule silenced (`drop_first`, `answer_after`): not answered and not
+    /// acted on, as if it had been lost. Follows the request's `received` event.
+    Dropped {
+        xid: u32,
+        client_mac: String,
+        /// `DISCOVER`, `REQUEST`, … as in `received`.
+        msg_type: String,
+        /// Which message of this type from this client it was, 1-based, counting every
+        /// `received` one.
+        nth: u32,
+        /// The first rule, in configuration order, that silenced it.
+        rule: Rule,
     },
     /// A datagram that is not a DHCP message.
     Malformed {
@@ -128,5 +152,22 @@ mod tests {
             serde_json::to_value(&m).unwrap()["kind"],
             serde_json::json!("malformed")
         );
+    }
+
+    #[test]
+    fn sent_without_rule_fields_still_reads() {
+        // A timeline saved before `rules` and `delay_ms` existed.
+        let json = r#"{"kind":"sent","xid":1,"client_mac":"00:1b:4f:27:31:2a","msg_type":"ACK",
+            "yiaddr":"10.0.0.100","siaddr":"0.0.0.0","dest":"unicast","site_option":null,
+            "lease_time":3600,"options":[]}"#;
+        match serde_json::from_str::<Event>(json).unwrap() {
+            Event::Sent {
+                rules, delay_ms, ..
+            } => {
+                assert!(rules.is_empty());
+                assert_eq!(delay_ms, 0);
+            }
+            other => panic!("expected sent, got {other:?}"),
+        }
     }
 }

@@ -2,19 +2,22 @@
 //!
 //! Owns: the raw wire format (`wire`: a walker that keeps every option as sent, and an
 //! encoder that writes options in the given order), the sans-IO server core (`server`), the
+//! scenario rules that make it stay silent, refuse or answer late on purpose (`rules`), the
 //! events it reports to the harness timeline (`event`), and the tokio shell that moves
-//! datagrams (`shell`).
+//! datagrams and holds delayed replies (`shell`).
 //!
 //! Never: judges the phone (the harness does, from the events), prints to stdout.
 //! Follows RFC 2131, RFC 2132, RFC 3396 and RFC 1542; Avaya specifics are in the design
 //! notes (`domain.md`, "DHCP").
 
 pub mod event;
+pub mod rules;
 pub mod server;
 pub mod shell;
 pub mod wire;
 
 pub use event::{Event, WireOption, format_mac};
+pub use rules::Rule;
 pub use server::{
     DhcpServer, Lease, LeaseState, MessageType, Output, Reply, ReplyDest, ServerConfig,
 };

@@ -6,8 +6,15 @@
 //! carries (RFC 2131 §4.3.1 table 3, RFC 2132) including the site-specific option (SSON, 242 by
 //! default) that Avaya phones are provisioned through, and where a reply goes (RFC 2131 §4.1).
 //!
-//! Never: touches sockets or clocks (`now` comes in as the time since the server started),
-//! panics on any input, or answers a MAC that the scenario did not allow.
+//! Scenario control: the [`Rule`]s in the configuration (see `rules`) silence a message, turn
+//! a REQUEST's answer into a NAK or hold a reply for a while; `omit_options` and
+//! `option_order` shape what OFFER and ACK carry. What a rule did is in the events (`dropped`,
+//! and `rules` / `delay_ms` on `sent`), so a judge can tell a deliberate silence or NAK from a
+//! fault.
+//!
+//! Never: touches sockets or clocks (`now` comes in as the time since the server started, a
+//! delay goes out as a duration on the [`Reply`]), panics on any input, or answers a MAC that
+//! the scenario did not allow.
 //!
 //! Decisions where the RFC leaves room (a lab server that is the only one on its network):
 //! - Authoritative: a REQUEST for an address we do not hold for that MAC (init-reboot or
@@ -25,7 +32,11 @@
 //!   does with an option it did not ask for is part of what the suite tests. Order on the
 //!   wire: 53, 54, 51, 58, 59, 1, 3, 6, the site option (split into 255-byte pieces per
 //!   RFC 3396 when longer), then `extra_options` verbatim (even when a code repeats one of
-//!   ours: scenarios use that for deliberately duplicated options).
+//!   ours: scenarios use that for deliberately duplicated options). In OFFER and ACK, the
+//!   codes in `omit_options` are left out of that list (and only those: omitting 51 keeps 58
+//!   and 59), and `option_order` moves the codes it names to the front in its order; neither
+//!   touches `extra_options` or NAK, and the reply is still padded to the 300-byte BOOTP
+//!   minimum (RFC 1542 §3.1.1).
 //! - T1 (58) and T2 (59) are 0.5 and 0.875 of the lease (RFC 2131 §4.4.5); they are left out
 //!   with option 51 when the lease is omitted, and for an infinite lease (0xffffffff).
 //! - NAK carries 53, 54 and a message (56) saying why (RFC 2131 table 3).
@@ -34,10 +45,14 @@
 //!   absent, and both facts are findings.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::event::{Event, WireOption, format_mac};
+use crate::rules::{Counts, Rule, millis};
 use crate::wire::{self, Header, RawMessage};
 
 /// How long an offered address stays reserved for the client it was offered to before another
@@ -120,6 +135,59 @@ impl MessageType {
             MessageType::Unknown(n) => format!("UNKNOWN({n})"),
         }
     }
+
+    /// The inverse of [`MessageType::name`], in any letter case; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let upper = name.trim().to_ascii_uppercase();
+        if let Some(code) = upper
+            .strip_prefix("UNKNOWN(")
+            .and_then(|rest| rest.strip_suffix(')'))
+        {
+            return code.parse().ok().map(MessageType::Unknown);
+        }
+        (1..=8)
+            .map(MessageType::from_code)
+            .find(|t| t.name() == upper)
+    }
+}
+
+/// Serialised as its [`MessageType::name`].
+impl Serialize for MessageType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// Read from a name (`"DISCOVER"`, `"discover"`, `"UNKNOWN(42)"`) or an option 53 code (`1`).
+impl<'de> Deserialize<'de> for MessageType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = MessageType;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a dhcp message type name (DISCOVER, REQUEST, …) or code 0-255")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MessageType, E> {
+                MessageType::from_name(v)
+                    .ok_or_else(|| E::custom(format!("unknown dhcp message type {v:?}")))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MessageType, E> {
+                u8::try_from(v)
+                    .map(MessageType::from_code)
+                    .map_err(|_| E::custom(format!("dhcp message type code {v} is over 255")))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<MessageType, E> {
+                u8::try_from(v)
+                    .map(MessageType::from_code)
+                    .map_err(|_| E::custom(format!("dhcp message type code {v} is not 0-255")))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// What the server hands out. `Default` is a small lab network: 10.0.0.1/24, pool
@@ -146,6 +214,15 @@ pub struct ServerConfig {
     pub extra_options: Vec<(u8, Vec<u8>)>,
     /// Answer only these MACs; empty answers any.
     pub allowed_macs: Vec<[u8; 6]>,
+    /// Scenario rules, looked at in this order; empty for an ordinary server.
+    pub rules: Vec<Rule>,
+    /// Option codes left out of OFFER and ACK (51, 1, 3, 54, …). Only the options this server
+    /// writes itself: `extra_options` go out as configured, NAK is not affected.
+    pub omit_options: Vec<u8>,
+    /// When set, these codes come first in OFFER and ACK, in exactly this order; the other
+    /// options follow in the usual order, then `extra_options`. A code the reply does not
+    /// carry is skipped.
+    pub option_order: Option<Vec<u8>>,
 }
 
 impl Default for ServerConfig {
@@ -163,6 +240,9 @@ impl Default for ServerConfig {
             siaddr: None,
             extra_options: Vec::new(),
             allowed_macs: Vec::new(),
+            rules: Vec::new(),
+            omit_options: Vec::new(),
+            option_order: None,
         }
     }
 }
@@ -182,6 +262,9 @@ pub struct Reply {
     pub bytes: Vec<u8>,
     pub dest: ReplyDest,
     pub chaddr: [u8; 6],
+    /// How long after the request arrived the reply goes out (a [`Rule::Delay`]); zero for
+    /// at once. The shell waits, the core does not.
+    pub delay: Duration,
 }
 
 /// Where a reply goes (RFC 2131 §4.1, "the server … sends"):
@@ -235,6 +318,8 @@ pub struct DhcpServer {
     config: ServerConfig,
     leases: BTreeMap<[u8; 6], Lease>,
     declined: BTreeSet<Ipv4Addr>,
+    /// Messages received per client and type, for the rules.
+    counts: Counts,
 }
 
 /// The typed view of a request this server acts on, with what was odd about it.
@@ -325,6 +410,7 @@ impl DhcpServer {
             config,
             leases: BTreeMap::new(),
             declined: BTreeSet::new(),
+            counts: Counts::default(),
         }
     }
 
@@ -343,7 +429,8 @@ impl DhcpServer {
     }
 
     /// `now`: time since the server started (no clock inside). `vlan`: the 802.1Q tag the
-    /// request arrived with, if known. Returns what to send and what happened, in order.
+    /// request arrived with, if known. Returns what to send and what happened, in order; each
+    /// [`Output::Send`] is followed by its `sent` event.
     pub fn handle(
         &mut self,
         now: Duration,
@@ -397,22 +484,63 @@ impl DhcpServer {
             findings: std::mem::take(&mut req.findings),
         })];
 
-        let action = match req.msg_type {
-            Some(MessageType::Discover) => self.discover(now, &msg, &req),
-            Some(MessageType::Request) => self.request(now, &msg, &req),
-            Some(MessageType::Release) => self.release(now, &msg, &req),
-            Some(MessageType::Decline) => self.decline(&msg, &req),
-            Some(MessageType::Inform) => Action::Reply(ReplyKind::InformAck, Ipv4Addr::UNSPECIFIED),
-            Some(other) => Action::Ignore(format!(
-                "message type {} is not a client request",
-                other.name()
-            )),
-            None => Action::Ignore("no valid message type (option 53): not answered".into()),
+        // Scenario rules: a dropped message is not acted on at all, as if it had been lost.
+        let counted = req.msg_type.map(|t| (t, self.counts.bump(mac, t)));
+        if let Some((ty, nth)) = counted
+            && let Some(rule) = self.config.rules.iter().find(|r| r.drops(now, ty, nth))
+        {
+            out.push(Output::Event(Event::Dropped {
+                xid: h.xid,
+                client_mac: format_mac(&mac),
+                msg_type: ty.name(),
+                nth,
+                rule: rule.clone(),
+            }));
+            return out;
+        }
+        let shaping: Vec<Rule> = counted
+            .map(|(ty, nth)| {
+                self.config
+                    .rules
+                    .iter()
+                    .filter(|r| r.naks(ty, nth) || r.delay(ty).is_some())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let refused = counted.filter(|(ty, nth)| shaping.iter().any(|r| r.naks(*ty, *nth)));
+
+        let action = if let Some((_, nth)) = refused {
+            // The REQUEST is not looked at: its state and address do not matter to the rule,
+            // and the lease table stays as it was.
+            Action::Reply(
+                ReplyKind::Nak(format!(
+                    "request {nth} from this client is refused by the scenario"
+                )),
+                Ipv4Addr::UNSPECIFIED,
+            )
+        } else {
+            match req.msg_type {
+                Some(MessageType::Discover) => self.discover(now, &msg, &req),
+                Some(MessageType::Request) => self.request(now, &msg, &req),
+                Some(MessageType::Release) => self.release(now, &msg, &req),
+                Some(MessageType::Decline) => self.decline(&msg, &req),
+                Some(MessageType::Inform) => {
+                    Action::Reply(ReplyKind::InformAck, Ipv4Addr::UNSPECIFIED)
+                }
+                Some(other) => Action::Ignore(format!(
+                    "message type {} is not a client request",
+                    other.name()
+                )),
+                None => Action::Ignore("no valid message type (option 53): not answered".into()),
+            }
         };
         match action {
             Action::None => {}
             Action::Ignore(reason) => out.extend(ignored(reason)),
-            Action::Reply(kind, ip) => out.extend(self.reply(&msg.header, kind, ip, from)),
+            Action::Reply(kind, ip) => {
+                out.extend(self.reply(&msg.header, kind, ip, from, shaping));
+            }
         }
         out
     }
@@ -641,9 +769,24 @@ impl DhcpServer {
         Some(ip)
     }
 
-    /// Builds one reply and its `Sent` event.
-    fn reply(&self, req: &Header, kind: ReplyKind, ip: Ipv4Addr, from: Ipv4Addr) -> Vec<Output> {
+    /// Builds one reply and its `Sent` event. `rules`: the scenario rules that shaped it (a
+    /// NAK rule, delays), in configuration order.
+    fn reply(
+        &self,
+        req: &Header,
+        kind: ReplyKind,
+        ip: Ipv4Addr,
+        from: Ipv4Addr,
+        rules: Vec<Rule>,
+    ) -> Vec<Output> {
         let c = &self.config;
+        let delay = rules
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Delay { delay, .. } => Some(*delay),
+                _ => None,
+            })
+            .fold(Duration::ZERO, Duration::saturating_add);
         let mut header = Header {
             op: 2,
             htype: req.htype,
@@ -705,6 +848,10 @@ impl DhcpServer {
                 {
                     o.push((c.sson, site.clone()));
                 }
+                o.retain(|(code, _)| !c.omit_options.contains(code));
+                if let Some(order) = &c.option_order {
+                    o = ordered(o, order);
+                }
                 o.extend(c.extra_options.iter().cloned());
                 o
             }
@@ -746,12 +893,15 @@ impl DhcpServer {
             options: walked
                 .map(|w| w.options.iter().map(WireOption::from).collect())
                 .unwrap_or_default(),
+            rules,
+            delay_ms: millis::as_millis(delay),
         };
         vec![
             Output::Send(Reply {
                 bytes,
                 dest,
                 chaddr: req.mac(),
+                delay,
             }),
             Output::Event(sent),
         ]
@@ -796,6 +946,20 @@ impl DhcpServer {
             }
         }
     }
+}
+
+/// `options` with the codes of `order` first, in that order (every option of a code, in the
+/// order they had), then the rest as they were.
+fn ordered(options: Vec<(u8, Vec<u8>)>, order: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::with_capacity(options.len());
+    let mut rest = options;
+    for code in order {
+        let (first, others): (Vec<_>, Vec<_>) = rest.into_iter().partition(|(c, _)| c == code);
+        out.extend(first);
+        rest = others;
+    }
+    out.extend(rest);
+    out
 }
 
 enum ReplyKind {

@@ -27,6 +27,9 @@ fn config() -> ServerConfig {
         siaddr: None,
         extra_options: Vec::new(),
         allowed_macs: Vec::new(),
+        rules: Vec::new(),
+        omit_options: Vec::new(),
+        option_order: None,
     }
 }
 
@@ -713,7 +716,579 @@ fn malformed_and_odd_messages_give_events_not_replies() {
     assert_eq!(sends(&out).len(), 1);
 }
 
+// Scenario rules and option control.
+
+fn codes(m: &RawMessage) -> Vec<u8> {
+    m.options.iter().map(|o| o.code).collect()
+}
+
+/// The `sent` event of a handle() result, which must be its last output, right after the
+/// reply (the shell relies on that order).
+fn sent(out: &[Output]) -> &Event {
+    match out {
+        [.., Output::Send(_), Output::Event(e @ Event::Sent { .. })] => e,
+        other => panic!("expected a reply and its sent event last: {other:?}"),
+    }
+}
+
+fn sent_rules(out: &[Output]) -> (Vec<Rule>, u64) {
+    match sent(out) {
+        Event::Sent {
+            rules, delay_ms, ..
+        } => (rules.clone(), *delay_ms),
+        _ => unreachable!(),
+    }
+}
+
+fn dropped(mac: [u8; 6], xid: u32, msg_type: &str, nth: u32, rule: &Rule) -> Event {
+    Event::Dropped {
+        xid,
+        client_mac: format_mac(&mac),
+        msg_type: msg_type.into(),
+        nth,
+        rule: rule.clone(),
+    }
+}
+
+fn renew(mac: [u8; 6], xid: u32, ip: Ipv4Addr) -> Vec<u8> {
+    client_msg(mac, xid, v4::MessageType::Request, ip, vec![])
+}
+
+fn init_reboot(mac: [u8; 6], xid: u32, ip: Ipv4Addr) -> Vec<u8> {
+    client_msg(
+        mac,
+        xid,
+        v4::MessageType::Request,
+        ANY,
+        vec![DhcpOption::RequestedIpAddress(ip)],
+    )
+}
+
+const OFFERED: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+
+#[test]
+fn drop_first_two_discovers_then_answer_the_third() {
+    let rule = Rule::DropFirst {
+        msg_type: MessageType::Discover,
+        count: 2,
+    };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![rule.clone()],
+        ..golden_config()
+    });
+    for nth in 1..=2u32 {
+        let out = s.handle(
+            Duration::from_secs(nth.into()),
+            ANY,
+            None,
+            &discover(MAC, 0x1234_5678),
+        );
+        assert!(sends(&out).is_empty(), "discover {nth}: {out:?}");
+        let ev = events(&out);
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert!(matches!(ev[0], Event::Received { msg_type, .. } if msg_type == "DISCOVER"));
+        assert_eq!(ev[1], &dropped(MAC, 0x1234_5678, "DISCOVER", nth, &rule));
+        assert!(
+            s.lease(&MAC).is_none(),
+            "a dropped discover reserves nothing"
+        );
+    }
+    // The third is answered exactly as without the rule.
+    let out = s.handle(
+        Duration::from_secs(3),
+        ANY,
+        None,
+        &discover(MAC, 0x1234_5678),
+    );
+    let (reply, _) = only_reply(&out);
+    assert_eq!(reply.bytes, golden_offer());
+    assert_eq!(reply.delay, Duration::ZERO);
+    assert_eq!(sent_rules(&out), (vec![], 0));
+
+    // The rule is about DISCOVER only: the REQUEST is ACKed at once.
+    let out = s.handle(
+        Duration::from_secs(4),
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, OFFERED),
+    );
+    assert_eq!(msg_type(&only_reply(&out).1), 5);
+
+    // Counting is per client: another MAC starts at 1.
+    let out = s.handle(Duration::from_secs(5), ANY, None, &discover(OTHER_MAC, 9));
+    assert!(sends(&out).is_empty());
+    assert_eq!(
+        events(&out)[1],
+        &dropped(OTHER_MAC, 9, "DISCOVER", 1, &rule)
+    );
+
+    let json = serde_json::to_string(events(&out)[1]).unwrap();
+    assert_eq!(
+        json,
+        r#"{"kind":"dropped","xid":9,"client_mac":"00:1b:4f:00:00:01","msg_type":"DISCOVER","nth":1,"rule":{"action":"drop_first","msg_type":"DISCOVER","count":2}}"#
+    );
+}
+
+#[test]
+fn dropped_request_leaves_the_offer_and_the_retransmission_is_acked() {
+    let rule = Rule::DropFirst {
+        msg_type: MessageType::Request,
+        count: 1,
+    };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![rule.clone()],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    assert_eq!(sent_rules(&out), (vec![], 0), "discover is not affected");
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, OFFERED),
+    );
+    assert!(sends(&out).is_empty());
+    assert_eq!(events(&out)[1], &dropped(MAC, 1, "REQUEST", 1, &rule));
+    assert_eq!(
+        s.lease(&MAC).map(|l| (l.state, l.since)),
+        Some((LeaseState::Offered, Duration::ZERO))
+    );
+    let out = s.handle(
+        Duration::from_secs(5),
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, OFFERED),
+    );
+    assert_eq!(msg_type(&only_reply(&out).1), 5);
+}
+
+#[test]
+fn nak_the_second_request_in_any_state() {
+    let rule = Rule::NakRequest { nth: 2 };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![rule.clone()],
+        ..config()
+    });
+    s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    // 1: selecting, ACKed (the DISCOVER before it is not a REQUEST and does not count).
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, OFFERED),
+    );
+    assert_eq!(msg_type(&only_reply(&out).1), 5);
+    assert_eq!(sent_rules(&out), (vec![], 0));
+    let bound = s.lease(&MAC);
+
+    // Another client's first REQUEST is its own first: ACKed.
+    let ip = only_reply(&s.handle(Duration::from_secs(2), ANY, None, &discover(OTHER_MAC, 7)))
+        .1
+        .header
+        .yiaddr;
+    let out = s.handle(
+        Duration::from_secs(2),
+        ANY,
+        None,
+        &select(OTHER_MAC, 7, SERVER, ip),
+    );
+    assert_eq!(msg_type(&only_reply(&out).1), 5);
+
+    // 2: renewing, which would be ACKed: NAK, broadcast, the lease table untouched.
+    let out = s.handle(
+        Duration::from_secs(1801),
+        OFFERED,
+        None,
+        &renew(MAC, 2, OFFERED),
+    );
+    let (reply, nak) = only_reply(&out);
+    assert_eq!(reply.dest, ReplyDest::BroadcastMac);
+    assert_eq!(reply.delay, Duration::ZERO);
+    assert_eq!(nak.header.yiaddr, ANY);
+    let text = b"request 2 from this client is refused by the scenario";
+    let mut options = vec![53, 1, 6, 54, 4, 10, 0, 0, 1, 56, text.len() as u8];
+    options.extend_from_slice(text);
+    options.push(255);
+    assert_eq!(
+        &reply.bytes[wire::OPTIONS_OFFSET..wire::OPTIONS_OFFSET + options.len()],
+        &options[..]
+    );
+    assert!(
+        reply.bytes[wire::OPTIONS_OFFSET + options.len()..]
+            .iter()
+            .all(|&b| b == 0)
+    );
+    assert!(matches!(sent(&out), Event::Sent { msg_type, .. } if msg_type == "NAK"));
+    assert_eq!(sent_rules(&out), (vec![rule.clone()], 0));
+    assert_eq!(s.lease(&MAC), bound);
+
+    // 3: init-reboot, ACKed again.
+    let out = s.handle(
+        Duration::from_secs(1802),
+        ANY,
+        None,
+        &init_reboot(MAC, 3, OFFERED),
+    );
+    assert_eq!(msg_type(&only_reply(&out).1), 5);
+    assert_eq!(sent_rules(&out), (vec![], 0));
+
+    let json = serde_json::to_value(sent(&out)).unwrap();
+    assert_eq!(json["rules"], serde_json::json!([]));
+    assert_eq!(json["delay_ms"], 0);
+}
+
+#[test]
+fn nak_rule_applies_where_the_server_would_have_ignored_or_naked() {
+    let rule = Rule::NakRequest { nth: 1 };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![rule.clone()],
+        ..config()
+    });
+    // A REQUEST without 50, 54 or ciaddr is normally ignored; as the first it is NAKed.
+    let out = s.handle(Duration::ZERO, ANY, None, &renew(MAC, 1, ANY));
+    assert_eq!(msg_type(&only_reply(&out).1), 6);
+    assert_eq!(sent_rules(&out), (vec![rule], 0));
+    let out = s.handle(Duration::ZERO, ANY, None, &renew(MAC, 2, ANY));
+    assert!(sends(&out).is_empty());
+    assert!(matches!(events(&out)[1], Event::Ignored { .. }));
+}
+
+#[test]
+fn delay_goes_to_the_shell_with_the_reply() {
+    let rule = Rule::Delay {
+        msg_type: MessageType::Discover,
+        delay: Duration::from_millis(1500),
+    };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![rule.clone()],
+        ..golden_config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    let (reply, _) = only_reply(&out);
+    assert_eq!(reply.delay, Duration::from_millis(1500));
+    assert_eq!(reply.bytes, golden_offer(), "only the timing changes");
+    assert_eq!(sent_rules(&out), (vec![rule.clone()], 1500));
+    // The core acts when the message arrives; only the sending waits.
+    assert_eq!(s.lease(&MAC).map(|l| l.state), Some(LeaseState::Offered));
+    let json = serde_json::to_value(sent(&out)).unwrap();
+    assert_eq!(
+        json["rules"],
+        serde_json::json!([{"action": "delay", "msg_type": "DISCOVER", "delay_ms": 1500}])
+    );
+    assert_eq!(json["delay_ms"], 1500);
+
+    // Replies to other message types go at once.
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 0x1234_5678, SERVER, OFFERED),
+    );
+    assert_eq!(only_reply(&out).0.delay, Duration::ZERO);
+    assert_eq!(sent_rules(&out), (vec![], 0));
+}
+
+#[test]
+fn delays_add_up_and_combine_with_a_nak() {
+    let rules = vec![
+        Rule::Delay {
+            msg_type: MessageType::Request,
+            delay: Duration::from_secs(1),
+        },
+        Rule::NakRequest { nth: 1 },
+        Rule::Delay {
+            msg_type: MessageType::Discover,
+            delay: Duration::from_secs(9),
+        },
+        Rule::Delay {
+            msg_type: MessageType::Request,
+            delay: Duration::from_millis(250),
+        },
+    ];
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: rules.clone(),
+        ..config()
+    });
+    s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let out = s.handle(Duration::ZERO, ANY, None, &select(MAC, 1, SERVER, OFFERED));
+    let (reply, nak) = only_reply(&out);
+    assert_eq!(msg_type(&nak), 6);
+    assert_eq!(reply.delay, Duration::from_millis(1250));
+    let shaping = vec![rules[0].clone(), rules[1].clone(), rules[3].clone()];
+    assert_eq!(sent_rules(&out), (shaping, 1250));
+}
+
+#[test]
+fn answer_only_after_t_since_start() {
+    let rule = Rule::AnswerAfter {
+        after: Duration::from_secs(10),
+    };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![rule.clone()],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    assert!(sends(&out).is_empty());
+    assert_eq!(events(&out)[1], &dropped(MAC, 1, "DISCOVER", 1, &rule));
+    // Every message type, not only DISCOVER: no NAK for a request we know nothing about.
+    let out = s.handle(
+        Duration::from_secs(5),
+        ANY,
+        None,
+        &init_reboot(MAC, 2, OFFERED),
+    );
+    assert!(sends(&out).is_empty());
+    assert_eq!(events(&out)[1], &dropped(MAC, 2, "REQUEST", 1, &rule));
+    let out = s.handle(Duration::from_millis(9_999), ANY, None, &discover(MAC, 3));
+    assert_eq!(events(&out)[1], &dropped(MAC, 3, "DISCOVER", 2, &rule));
+    assert!(s.lease(&MAC).is_none());
+
+    let out = s.handle(Duration::from_secs(10), ANY, None, &discover(MAC, 4));
+    assert_eq!(msg_type(&only_reply(&out).1), 2);
+    assert_eq!(sent_rules(&out), (vec![], 0));
+}
+
+#[test]
+fn the_first_silencing_rule_in_order_is_the_one_recorded() {
+    let first = Rule::DropFirst {
+        msg_type: MessageType::Discover,
+        count: 1,
+    };
+    let later = Rule::AnswerAfter {
+        after: Duration::from_secs(10),
+    };
+    let mut s = DhcpServer::new(ServerConfig {
+        rules: vec![first.clone(), later.clone()],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    assert_eq!(events(&out)[1], &dropped(MAC, 1, "DISCOVER", 1, &first));
+    let out = s.handle(Duration::from_secs(1), ANY, None, &discover(MAC, 2));
+    assert_eq!(events(&out)[1], &dropped(MAC, 2, "DISCOVER", 2, &later));
+}
+
+#[test]
+fn omit_51_leaves_everything_else_as_it_was() {
+    let mut s = DhcpServer::new(ServerConfig {
+        omit_options: vec![51],
+        ..golden_config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    let (reply, m) = only_reply(&out);
+    // The golden offer with the six bytes of option 51 cut out and the padding grown by six.
+    let mut expected = golden_offer();
+    let at = wire::OPTIONS_OFFSET + 3 + 6;
+    assert_eq!(&expected[at..at + 6], &[51, 4, 0, 0, 0x0e, 0x10]);
+    expected.drain(at..at + 6);
+    expected.extend_from_slice(&[0; 6]);
+    assert_eq!(reply.bytes, expected);
+    assert_eq!(reply.bytes.len(), wire::MIN_BOOTP_LEN);
+    assert_eq!(codes(&m), vec![53, 54, 58, 59, 1, 242]);
+    assert!(matches!(
+        sent(&out),
+        Event::Sent {
+            lease_time: None,
+            ..
+        }
+    ));
+
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 0x1234_5678, SERVER, OFFERED),
+    );
+    let (reply, _) = only_reply(&out);
+    expected[wire::OPTIONS_OFFSET + 2] = 5;
+    assert_eq!(reply.bytes, expected, "the ACK leaves 51 out too");
+    // The server itself still keeps the configured lease.
+    assert_eq!(
+        s.lease(&MAC).map(|l| l.state),
+        Some(LeaseState::Bound {
+            expires: Some(Duration::from_secs(3601))
+        })
+    );
+}
+
+#[test]
+fn omitting_leaves_extra_options_and_nak_alone_and_still_pads() {
+    let mut s = DhcpServer::new(ServerConfig {
+        omit_options: vec![54, 51, 58, 59, 1, 3, 6, 242],
+        extra_options: vec![(51, vec![0, 0, 0, 60])],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let (reply, m) = only_reply(&out);
+    assert_eq!(codes(&m), vec![53, 51]);
+    assert_eq!(m.concatenated(51), Some(vec![0, 0, 0, 60]));
+    assert_eq!(reply.bytes.len(), wire::MIN_BOOTP_LEN);
+    assert!(matches!(
+        sent(&out),
+        Event::Sent {
+            lease_time: Some(60),
+            site_option: None,
+            ..
+        }
+    ));
+    // NAK keeps 53, 54, 56.
+    let out = s.handle(
+        Duration::ZERO,
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, Ipv4Addr::new(10, 0, 0, 101)),
+    );
+    let (_, nak) = only_reply(&out);
+    assert_eq!(codes(&nak), vec![53, 54, 56]);
+    // INFORM's ACK is an ACK: the same options are left out.
+    let ip = Ipv4Addr::new(10, 0, 0, 42);
+    let inform = client_msg(OTHER_MAC, 2, v4::MessageType::Inform, ip, vec![]);
+    let (_, ack) = only_reply(&s.handle(Duration::ZERO, ip, None, &inform));
+    assert_eq!(codes(&ack), vec![53, 51]);
+}
+
+#[test]
+fn option_order_puts_the_listed_codes_first() {
+    let mut s = DhcpServer::new(ServerConfig {
+        // 3 is not in this reply (no router): skipped.
+        option_order: Some(vec![242, 3, 1, 53]),
+        ..golden_config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    let (reply, _) = only_reply(&out);
+    let golden = golden_offer();
+    let mut expected = golden[..wire::OPTIONS_OFFSET].to_vec();
+    expected.extend_from_slice(&[242, 17]);
+    expected.extend_from_slice(b"HTTPSRVR=10.0.0.1");
+    expected.extend_from_slice(&[1, 4, 255, 255, 255, 0]);
+    expected.extend_from_slice(&[53, 1, 2]);
+    expected.extend_from_slice(&[54, 4, 10, 0, 0, 1]);
+    expected.extend_from_slice(&[51, 4, 0, 0, 0x0e, 0x10]);
+    expected.extend_from_slice(&[58, 4, 0, 0, 0x07, 0x08]);
+    expected.extend_from_slice(&[59, 4, 0, 0, 0x0c, 0x4e]);
+    expected.push(255);
+    expected.resize(wire::MIN_BOOTP_LEN, 0);
+    assert_eq!(reply.bytes, expected);
+    assert_eq!(reply.bytes.len(), golden.len(), "same options, same length");
+
+    // An empty order changes nothing.
+    let mut s = DhcpServer::new(ServerConfig {
+        option_order: Some(Vec::new()),
+        ..golden_config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    assert_eq!(only_reply(&out).0.bytes, golden);
+}
+
+#[test]
+fn option_order_keeps_split_pieces_together_and_extras_last_and_follows_omit() {
+    let site: Vec<u8> = (0..300).map(|i| b"HTTPSRVR=10.0.0.1,"[i % 18]).collect();
+    let mut s = DhcpServer::new(ServerConfig {
+        site_string: Some(site.clone()),
+        extra_options: vec![(43, vec![1, 2]), (53, vec![5])],
+        option_order: Some(vec![43, 6, 242, 54, 53]),
+        omit_options: vec![54],
+        ..config()
+    });
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let (_, m) = only_reply(&out);
+    assert_eq!(
+        codes(&m),
+        vec![6, 242, 242, 53, 51, 58, 59, 1, 3, 43, 53],
+        "43 and the second 53 are extra options: appended as configured"
+    );
+    assert_eq!(m.concatenated(242), Some(site));
+    // NAK is not reordered.
+    let out = s.handle(
+        Duration::ZERO,
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, Ipv4Addr::new(10, 0, 0, 101)),
+    );
+    assert_eq!(codes(&only_reply(&out).1), vec![53, 54, 56]);
+}
+
+#[test]
+fn no_rules_and_no_option_control_is_the_ordinary_server() {
+    let d = ServerConfig::default();
+    assert!(d.rules.is_empty() && d.omit_options.is_empty() && d.option_order.is_none());
+    let mut s = DhcpServer::new(golden_config());
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 0x1234_5678));
+    assert_eq!(only_reply(&out).0.delay, Duration::ZERO);
+    assert_eq!(sent_rules(&out), (vec![], 0));
+}
+
+fn rule_strategy() -> impl Strategy<Value = Rule> {
+    let ty = prop_oneof![
+        Just(MessageType::Discover),
+        Just(MessageType::Request),
+        Just(MessageType::Inform),
+        any::<u8>().prop_map(MessageType::from_code),
+    ];
+    prop_oneof![
+        (ty.clone(), 0u32..4).prop_map(|(msg_type, count)| Rule::DropFirst { msg_type, count }),
+        (0u32..4).prop_map(|nth| Rule::NakRequest { nth }),
+        (ty, any::<u64>()).prop_map(|(msg_type, ms)| Rule::Delay {
+            msg_type,
+            delay: Duration::from_millis(ms),
+        }),
+        (0u64..100).prop_map(|s| Rule::AnswerAfter {
+            after: Duration::from_secs(s),
+        }),
+    ]
+}
+
+fn option_code() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        Just(1u8),
+        Just(3),
+        Just(6),
+        Just(51),
+        Just(53),
+        Just(54),
+        Just(58),
+        Just(59),
+        Just(242),
+        any::<u8>(),
+    ]
+}
+
 proptest! {
+    #[test]
+    fn option_control_keeps_replies_well_formed(
+        omit in proptest::collection::vec(option_code(), 0..6),
+        order in proptest::option::of(proptest::collection::vec(option_code(), 0..8)),
+    ) {
+        let ordinary = codes(&only_reply(
+            &DhcpServer::new(config()).handle(Duration::ZERO, ANY, None, &discover(MAC, 1)),
+        ).1);
+        let mut s = DhcpServer::new(ServerConfig {
+            omit_options: omit.clone(),
+            option_order: order.clone(),
+            ..config()
+        });
+        let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+        let (reply, m) = only_reply(&out);
+        prop_assert!(reply.bytes.len() >= wire::MIN_BOOTP_LEN);
+        prop_assert!(m.findings.is_empty(), "{:?}", m.findings);
+        let got = codes(&m);
+        let kept: Vec<u8> = ordinary.iter().copied().filter(|c| !omit.contains(c)).collect();
+        let mut sorted_got = got.clone();
+        sorted_got.sort_unstable();
+        let mut sorted_kept = kept.clone();
+        sorted_kept.sort_unstable();
+        prop_assert_eq!(sorted_got, sorted_kept);
+        // The listed codes lead, in the listed order; the rest keep the ordinary order.
+        let mut lead: Vec<u8> = Vec::new();
+        for c in order.iter().flatten() {
+            if kept.contains(c) && !lead.contains(c) {
+                lead.push(*c);
+            }
+        }
+        prop_assert_eq!(&got[..lead.len()], &lead[..]);
+        let tail: Vec<u8> = kept.iter().copied().filter(|c| !lead.contains(c)).collect();
+        prop_assert_eq!(&got[lead.len()..], &tail[..]);
+    }
+
     #[test]
     fn handle_never_panics_on_arbitrary_bytes(
         bytes in proptest::collection::vec(any::<u8>(), 0..600),
@@ -734,8 +1309,13 @@ proptest! {
              proptest::collection::vec(any::<u8>(), 0..8)),
             0..8),
         steps in 1usize..4,
+        rules in proptest::collection::vec(rule_strategy(), 0..4),
     ) {
-        let mut s = DhcpServer::new(ServerConfig { pool_end: Ipv4Addr::new(10, 0, 0, 101), ..config() });
+        let mut s = DhcpServer::new(ServerConfig {
+            pool_end: Ipv4Addr::new(10, 0, 0, 101),
+            rules,
+            ..config()
+        });
         let mut h = Header {
             op,
             htype: 1,

@@ -3,7 +3,8 @@
 //!
 //! Owns: the receive loop, turning a [`ReplyDest`] into an actual frame or datagram
 //! (RFC 2131 §4.1: a client without an address is reached by Ethernet address, which a UDP
-//! socket cannot do — hence raw frames), the loopback tap, shutdown.
+//! socket cannot do — hence raw frames), holding a reply the core gave a delay (in a task of
+//! its own, so other clients are answered meanwhile), the loopback tap, shutdown.
 //!
 //! Never: decides anything about DHCP (the core does), creates its sockets (the lab does, in
 //! the right namespace and with the right options), prints to stdout.
@@ -24,6 +25,7 @@ use pc_capture::frame::{BROADCAST_MAC, UdpFrame, udp_frame};
 use pc_capture::rawsock::RawSocket;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::event::Event;
 use crate::server::{DhcpServer, Output, Reply, ReplyDest};
@@ -56,8 +58,11 @@ pub enum Transport {
 }
 
 /// Runs the server until `shutdown` turns true (or its sender is dropped). Events are sent
-/// with the `Instant` the datagram was received (for `received`, `ignored`, `malformed`) or
-/// sent (for `sent`); a reply that could not be sent is logged and has no `sent` event.
+/// with the `Instant` the datagram was received (for `received`, `ignored`, `dropped`,
+/// `malformed`) or the reply sent (for `sent`); a reply that could not be sent is logged and
+/// has no `sent` event. A reply with a delay goes out that long after its request was received
+/// while the loop goes on serving; one still waiting when the server stops is not sent and has
+/// no `sent` event.
 pub async fn run(
     mut server: DhcpServer,
     transport: Transport,
@@ -71,9 +76,18 @@ pub async fn run(
         Transport::Udp { socket } => (socket, None),
     };
     socket.set_nonblocking(true)?;
-    let socket = tokio::net::UdpSocket::from_std(socket)?;
+    let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
     let local = v4(socket.local_addr()?);
-    let server_ip = server.config().server_ip;
+    let out = Sender {
+        socket: socket.clone(),
+        raw: raw.map(Arc::new),
+        tap: tap.clone(),
+        events,
+        server_ip: server.config().server_ip,
+        local,
+    };
+    // Delayed replies; dropping the set when `run` returns aborts the ones still waiting.
+    let mut held = JoinSet::new();
     let mut buf = vec![0u8; RECV_BUF];
 
     loop {
@@ -87,6 +101,7 @@ pub async fn run(
                 }
                 continue;
             }
+            Some(_) = held.join_next(), if !held.is_empty() => continue,
             received = socket.recv_from(&mut buf) => match received {
                 Ok(r) => r,
                 // An ICMP error from an earlier send, reported on this socket: not fatal.
@@ -100,39 +115,88 @@ pub async fn run(
         let received_at = Instant::now();
         let datagram = &buf[..n];
         let peer = v4(peer);
-        if raw.is_none() {
+        if out.raw.is_none() {
             tap.udp(peer, local, datagram);
         }
-        let outputs = server.handle(received_at - start, *peer.ip(), None, datagram);
+        let mut outputs = server
+            .handle(received_at - start, *peer.ip(), None, datagram)
+            .into_iter()
+            .peekable();
 
-        let mut stamp = received_at;
-        let mut last_send_ok = true;
-        for output in outputs {
+        while let Some(output) = outputs.next() {
             match output {
                 Output::Send(reply) => {
-                    let result = match &raw {
-                        Some(raw) => send_raw(raw, &socket, server_ip, &reply).await,
-                        None => send_udp(&socket, tap.as_ref(), local, peer, &reply.bytes).await,
-                    };
-                    stamp = Instant::now();
-                    last_send_ok = match result {
-                        Ok(()) => true,
-                        Err(e) => {
-                            tracing::warn!(error = %e, dest = ?reply.dest, "dhcp reply not sent");
-                            false
-                        }
-                    };
-                }
-                Output::Event(event) => {
-                    if matches!(event, Event::Sent { .. }) && !last_send_ok {
-                        continue;
+                    // The core puts a reply's `sent` event right after it.
+                    let sent = outputs
+                        .next_if(|o| matches!(o, Output::Event(Event::Sent { .. })))
+                        .and_then(|o| match o {
+                            Output::Event(e) => Some(e),
+                            Output::Send(_) => None,
+                        });
+                    if reply.delay.is_zero() {
+                        out.deliver(peer, &reply, sent).await;
+                    } else {
+                        let out = out.clone();
+                        let due =
+                            tokio::time::Instant::from_std(received_at).checked_add(reply.delay);
+                        held.spawn(async move {
+                            match due {
+                                Some(due) => tokio::time::sleep_until(due).await,
+                                // Beyond what the clock can express: never due.
+                                None => std::future::pending().await,
+                            }
+                            out.deliver(peer, &reply, sent).await;
+                        });
                     }
-                    // The receiver going away means nobody records the run any more; the
-                    // server still answers until told to stop.
-                    let _ = events.send((stamp, event));
                 }
+                Output::Event(event) => out.record(received_at, event),
             }
         }
+    }
+}
+
+/// What a reply needs to go out, now or later.
+#[derive(Clone)]
+struct Sender {
+    socket: Arc<tokio::net::UdpSocket>,
+    raw: Option<Arc<RawSocket>>,
+    tap: Arc<dyn Tap>,
+    events: UnboundedSender<(Instant, Event)>,
+    server_ip: Ipv4Addr,
+    local: SocketAddrV4,
+}
+
+impl Sender {
+    /// Sends `reply` (over the UDP transport: to `peer`, where the request came from), then
+    /// records its `sent` event stamped with the moment it went out.
+    async fn deliver(&self, peer: SocketAddrV4, reply: &Reply, sent: Option<Event>) {
+        let result = match &self.raw {
+            Some(raw) => send_raw(raw, &self.socket, self.server_ip, reply).await,
+            None => {
+                send_udp(
+                    &self.socket,
+                    self.tap.as_ref(),
+                    self.local,
+                    peer,
+                    &reply.bytes,
+                )
+                .await
+            }
+        };
+        match result {
+            Ok(()) => {
+                if let Some(sent) = sent {
+                    self.record(Instant::now(), sent);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, dest = ?reply.dest, "dhcp reply not sent"),
+        }
+    }
+
+    fn record(&self, at: Instant, event: Event) {
+        // The receiver going away means nobody records the run any more; the server still
+        // answers until told to stop.
+        let _ = self.events.send((at, event));
     }
 }
 

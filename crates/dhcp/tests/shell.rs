@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use dhcproto::v4::{self, DhcpOption, Message, OptionCode};
 use dhcproto::{Decodable, Encodable};
 use pc_capture::{Tap, TcpFlow};
-use pc_dhcp::{DhcpServer, Event, ServerConfig, Transport};
+use pc_dhcp::{DhcpServer, Event, MessageType, Rule, ServerConfig, Transport};
 use tokio::sync::{mpsc, watch};
 
 const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
@@ -243,6 +243,166 @@ async fn malformed_datagram_gives_event_and_no_reply() {
         .expect("server stops within 5 s")
         .unwrap()
         .unwrap();
+}
+
+fn inform(xid: u32, mac: [u8; 6], ciaddr: Ipv4Addr) -> Message {
+    let mut m = Message::new_with_id(
+        xid,
+        ciaddr,
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        &mac,
+    );
+    m.opts_mut()
+        .insert(DhcpOption::MessageType(v4::MessageType::Inform));
+    m
+}
+
+#[tokio::test]
+async fn delayed_offer_arrives_late_without_holding_up_other_replies() {
+    const DELAY: Duration = Duration::from_millis(800);
+    let rule = Rule::Delay {
+        msg_type: MessageType::Discover,
+        delay: DELAY,
+    };
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server_addr = socket.local_addr().unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(pc_dhcp::run(
+        DhcpServer::new(ServerConfig {
+            rules: vec![rule.clone()],
+            ..config(Ipv4Addr::new(10, 77, 0, 1))
+        }),
+        Transport::Udp { socket },
+        Arc::new(pc_capture::NoTap),
+        ev_tx,
+        stop_rx,
+    ));
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = vec![0u8; 2048];
+
+    let asked = Instant::now();
+    client
+        .send_to(&discover(0x3333).to_vec().unwrap(), server_addr)
+        .await
+        .unwrap();
+    let other = [0x00, 0x1b, 0x4f, 0x00, 0x00, 0x02];
+    client
+        .send_to(
+            &inform(0x4444, other, Ipv4Addr::new(10, 77, 0, 50))
+                .to_vec()
+                .unwrap(),
+            server_addr,
+        )
+        .await
+        .unwrap();
+
+    // The INFORM, sent second, is answered first and well before the delay is over.
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
+        .await
+        .expect("a reply within 5 s")
+        .unwrap();
+    let first_at = asked.elapsed();
+    let ack = Message::from_bytes(&buf[..n]).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(v4::MessageType::Ack));
+    assert_eq!(ack.xid(), 0x4444);
+    assert!(first_at < DELAY, "the ack waited {first_at:?}");
+
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
+        .await
+        .expect("the offer within 5 s")
+        .unwrap();
+    let offer_at = asked.elapsed();
+    let offer = Message::from_bytes(&buf[..n]).unwrap();
+    assert_eq!(offer.opts().msg_type(), Some(v4::MessageType::Offer));
+    assert_eq!(offer.xid(), 0x3333);
+    assert!(offer_at >= DELAY, "the offer came after {offer_at:?}");
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(next_event(&mut ev_rx).await);
+    }
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|(_, e)| match e {
+            Event::Received { msg_type, .. } => format!("received {msg_type}"),
+            Event::Sent {
+                msg_type, delay_ms, ..
+            } => format!("sent {msg_type} {delay_ms}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "received DISCOVER",
+            "received INFORM",
+            "sent ACK 0",
+            "sent OFFER 800"
+        ]
+    );
+    // The sent event is stamped when the offer went out.
+    assert!(got[3].0 - got[0].0 >= DELAY);
+    assert!(matches!(&got[3].1, Event::Sent { rules, .. } if *rules == vec![rule.clone()]));
+    assert!(matches!(&got[2].1, Event::Sent { rules, .. } if rules.is_empty()));
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("server stops within 5 s")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_still_held_at_shutdown_is_not_sent() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server_addr = socket.local_addr().unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(pc_dhcp::run(
+        DhcpServer::new(ServerConfig {
+            rules: vec![Rule::Delay {
+                msg_type: MessageType::Discover,
+                delay: Duration::from_secs(60),
+            }],
+            ..config(Ipv4Addr::new(10, 77, 0, 1))
+        }),
+        Transport::Udp { socket },
+        Arc::new(pc_capture::NoTap),
+        ev_tx,
+        stop_rx,
+    ));
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(&discover(0x5555).to_vec().unwrap(), server_addr)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_event(&mut ev_rx).await.1,
+        Event::Received { .. }
+    ));
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("server stops at once, not after the delay")
+        .unwrap()
+        .unwrap();
+    // The held reply is gone with the server: the channel closes without a sent event.
+    let rest = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
+        .await
+        .expect("event channel closes");
+    assert!(rest.is_none(), "{rest:?}");
+    let mut buf = [0u8; 64];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), client.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "no offer after shutdown"
+    );
 }
 
 mod netns {
