@@ -68,9 +68,10 @@ struct RunArgs {
     /// Run the reference phone with this fault switch (repeatable); see `simphone --list-faults`.
     #[arg(long = "sim-fault", value_name = "NAME")]
     sim_faults: Vec<String>,
-    /// Run the phone's timers this many times faster (reference phone only).
-    #[arg(long, default_value_t = 1.0)]
-    time_scale: f64,
+    /// Run the phone's timers this many times faster (reference phone only); windows are
+    /// scaled the same way. Default: the scenario's `phone.time_scale`, else 1.
+    #[arg(long)]
+    time_scale: Option<f64>,
     /// Where captures/ and reports/ go.
     #[arg(long, default_value = ".")]
     out: PathBuf,
@@ -231,7 +232,8 @@ fn cmd_judge(run: &Path) -> u8 {
                     .map(|n| (*n, v))
             })
             .collect();
-        s.checks = judge::judge(&sc.spec, &saved.timeline, &vars);
+        let ctx = judge::Ctx::new(&vars).scaled(saved.time_scale);
+        s.checks = judge::judge(&sc.spec, &saved.timeline, ctx);
         s.verdict = if s.error.is_some() {
             Verdict::Error
         } else {
@@ -268,7 +270,7 @@ fn cmd_run(args: RunArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if !args.time_scale.is_finite() || args.time_scale <= 0.0 {
+    if args.time_scale.is_some_and(|f| !f.is_finite() || f <= 0.0) {
         eprintln!("error: --time-scale must be more than 0");
         return EXIT_USAGE;
     }

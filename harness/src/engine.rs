@@ -41,8 +41,9 @@ pub struct RunContext {
     pub simphone: PathBuf,
     /// Fault switches for simphone.
     pub faults: Vec<String>,
-    /// Phone timers run this many times faster; windows are scaled the same way.
-    pub time_scale: f64,
+    /// Phone timers run this many times faster; windows are scaled the same way. `None`: the
+    /// scenario's `phone.time_scale`, else 1.
+    pub time_scale: Option<f64>,
     /// Turns true on Ctrl-C.
     pub cancel: watch::Receiver<bool>,
 }
@@ -65,8 +66,15 @@ pub struct SavedTimeline {
     pub scenario_file: String,
     /// Lab variable values used.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// Phone seconds per real second in this run.
+    #[serde(default = "one")]
+    pub time_scale: f64,
     /// The events.
     pub timeline: Timeline,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 type Shared = Arc<Mutex<Timeline>>;
@@ -102,6 +110,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         verdict: Verdict::Error,
         requirements: spec.requirements.clone(),
         duration_s: 0.0,
+        time_scale: 1.0,
         capture: None,
         capture_frames: None,
         timeline: None,
@@ -158,6 +167,13 @@ async fn run_in_lab(
         .endpoints()
         .map_err(|e| fail("cannot read server addresses", &e))?;
 
+    let scale = ctx
+        .time_scale
+        .or(spec.phone.time_scale)
+        .unwrap_or(1.0)
+        .max(1e-6);
+    report.time_scale = scale;
+
     // Lab variables.
     let mac = crate::scenario::parse_mac(&spec.phone.mac)
         .ok_or_else(|| Fatal::Scenario("bad MAC".into()))?;
@@ -205,6 +221,7 @@ async fn run_in_lab(
         siaddr: None,
         extra_options: Vec::new(),
         allowed_macs: vec![mac],
+        ..Default::default()
     };
     let transport = match sockets.dhcp_raw {
         Some(raw) => pc_dhcp::shell::Transport::Raw {
@@ -292,7 +309,7 @@ async fn run_in_lab(
         state_dir: dut_dir.join(format!("{}.state", spec.id)),
         log: log.clone(),
         faults: ctx.faults.clone(),
-        time_scale: ctx.time_scale,
+        time_scale: scale,
     };
     report.dut_log = Some(rel(&log));
     let mut phone = SimPhone::start(&sim).map_err(|e| {
@@ -303,8 +320,9 @@ async fn run_in_lab(
     })?;
 
     // Watch until done.
-    let timeout = Duration::from_secs_f64(spec.run.timeout / ctx.time_scale.max(1e-6));
-    let settle = Duration::from_secs_f64(spec.run.settle / ctx.time_scale.max(1e-6));
+    let timeout = Duration::from_secs_f64(spec.run.timeout / scale);
+    let settle = Duration::from_secs_f64(spec.run.settle / scale);
+    let jctx = judge::Ctx::new(&vars).scaled(scale);
     let mut until_met: Option<Instant> = None;
     let mut cancel = ctx.cancel.clone();
     let mut interrupted = false;
@@ -325,7 +343,7 @@ async fn run_in_lab(
         } else if let Some(id) = &spec.run.until {
             let met = timeline
                 .lock()
-                .map(|t| judge::check_passed(spec, id, &t, &vars))
+                .map(|t| judge::check_passed(spec, id, &t, jctx))
                 .unwrap_or(false);
             if met {
                 until_met = Some(now);
@@ -372,7 +390,7 @@ async fn run_in_lab(
     }
 
     // Judge and keep the evidence.
-    report.checks = judge::judge(spec, &timeline, &vars);
+    report.checks = judge::judge(spec, &timeline, judge::Ctx::new(&vars).scaled(scale));
     report.verdict = judge::scenario_verdict(&report.checks);
     if let Some(status) = dut_exit {
         report.error = Some(format!(
@@ -389,6 +407,7 @@ async fn run_in_lab(
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
+        time_scale: scale,
         timeline,
     };
     let tl_dir = ctx.reports_dir.join("timelines");

@@ -29,7 +29,7 @@ fn run_boot(lab: &str) {
     assert_eq!(sc["id"], "BOOT-001");
     assert_eq!(sc["verdict"], "pass");
     let checks = sc["checks"].as_array().expect("checks");
-    assert_eq!(checks.len(), 14);
+    assert_eq!(checks.len(), 17);
     for c in checks {
         assert_eq!(c["verdict"], "pass", "{c}");
         assert!(!c["requirement"].as_str().unwrap_or("").is_empty());
@@ -37,7 +37,7 @@ fn run_boot(lab: &str) {
     // junit.xml and reports/latest
     let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
     assert!(
-        junit.contains("tests=\"14\"") && junit.contains("failures=\"0\""),
+        junit.contains("tests=\"17\"") && junit.contains("failures=\"0\""),
         "{junit}"
     );
     let latest = std::fs::read_link(scratch.0.join("reports/latest")).expect("reports/latest link");

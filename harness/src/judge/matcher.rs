@@ -40,7 +40,8 @@ pub fn match_event(
     vars: &Vars,
 ) -> Result<(), Mismatch> {
     for (field, m) in matchers {
-        let v = e.field(field);
+        let owned = lookup(e, field);
+        let v = owned.as_ref();
         if !holds(v, m, vars) {
             return Err(Mismatch {
                 field: field.clone(),
@@ -50,6 +51,67 @@ pub fn match_event(
         }
     }
     Ok(())
+}
+
+/// A field's value: a dotted path into the event, or `header.NAME` for a header of an HTTP
+/// request (its `headers` list) or a SIP message (its `raw` text), matched
+/// case-insensitively, SIP compact forms included (RFC 3261 §7.3.3). Several headers of the
+/// same name join with `, ` (RFC 9110 §5.3, RFC 3261 §7.3.1).
+pub fn lookup(e: &Event, field: &str) -> Option<Value> {
+    let Some(name) = field.strip_prefix("header.") else {
+        return e.field(field).cloned();
+    };
+    let values = header_values(e, name);
+    (!values.is_empty()).then(|| Value::String(values.join(", ")))
+}
+
+/// The text of a field (strings as they are, numbers in decimal), for comparisons.
+pub fn field_text(e: &Event, field: &str) -> Option<String> {
+    lookup(e, field).as_ref().and_then(text_of)
+}
+
+fn header_values(e: &Event, name: &str) -> Vec<String> {
+    let wanted = canonical_header(name);
+    if let Some(Value::Array(list)) = e.fields.get("headers") {
+        return list
+            .iter()
+            .filter_map(|pair| {
+                let pair = pair.as_array()?;
+                let n = pair.first()?.as_str()?;
+                let v = pair.get(1)?.as_str()?;
+                (canonical_header(n) == wanted).then(|| v.to_string())
+            })
+            .collect();
+    }
+    let Some(Value::String(raw)) = e.fields.get("raw") else {
+        return Vec::new();
+    };
+    raw.split('\n')
+        .skip(1)
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| canonical_header(n.trim()) == wanted)
+        .map(|(_, v)| v.trim().to_string())
+        .collect()
+}
+
+fn canonical_header(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    let full = match lower.as_str() {
+        "i" => "call-id",
+        "m" => "contact",
+        "f" => "from",
+        "t" => "to",
+        "v" => "via",
+        "l" => "content-length",
+        "c" => "content-type",
+        "e" => "content-encoding",
+        "k" => "supported",
+        "s" => "subject",
+        other => other,
+    };
+    full.to_string()
 }
 
 /// `field = "x"` style description for reports.

@@ -1,63 +1,38 @@
-//! Every rule of the judge, each shown passing and failing.
+//! Every rule of the judge, each shown passing and failing. Checks are written the way
+//! scenario files write them, and loaded through the real loader.
 #![allow(clippy::unwrap_used)]
+
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::scenario::{
-    CountSpec, DhcpSetup, Family, MatchRule, Matcher, PhoneSetup, RunSetup, SipSetup,
-};
+use crate::scenario::load_str;
 use crate::timeline::Proto;
 
-fn spec(checks: Vec<CheckSpec>) -> ScenarioSpec {
-    ScenarioSpec {
-        id: "T".into(),
-        title: "t".into(),
-        family: Family::Boot,
-        description: None,
-        requirements: vec![],
-        tags: vec![],
-        phone: PhoneSetup {
-            model: "9620".into(),
-            firmware: "a".into(),
-            mac: "00:00:00:00:00:01".into(),
-            user: "u".into(),
-            password: "p".into(),
-        },
-        dhcp: DhcpSetup {
-            option242: None,
-            sson: 242,
-            lease_time: 60,
-        },
-        files: Default::default(),
-        sip: SipSetup {
-            domain: "d".into(),
-            realm: None,
-            accounts: vec![],
-            expires: 60,
-        },
-        run: RunSetup {
-            timeout: 1.0,
-            until: None,
-            settle: 0.0,
-        },
-        checks,
-    }
-}
+const HEAD: &str = r#"
+id = "T"
+title = "t"
+family = "boot"
+[phone]
+model = "9620"
+firmware = "S96x0_SALBR2_6_0_0.bin"
+mac = "00:1b:4f:00:00:01"
+user = "2001"
+password = "p"
+[dhcp]
+[sip]
+domain = "lab.test"
+accounts = []
+[run]
+timeout = 10
+"#;
 
-fn check(id: &str, proto: Proto, event: &str, m: &[(&str, Matcher)]) -> CheckSpec {
-    CheckSpec {
-        id: id.into(),
-        title: id.into(),
-        requirement: "r".into(),
-        level: Level::Must,
-        proto,
-        event: event.into(),
-        matchers: m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-        after: None,
-        within: None,
-        absent: false,
-        count: None,
+fn spec(checks: &str) -> ScenarioSpec {
+    let text = format!("{HEAD}\n{checks}");
+    match load_str(Path::new("judge-test.toml"), &text) {
+        Ok(s) => s.spec,
+        Err(e) => panic!("test scenario does not load: {e}"),
     }
 }
 
@@ -70,6 +45,7 @@ fn tl(events: &[(f64, Proto, &str, Value)]) -> Timeline {
     t
 }
 
+/// A first boot, as the servers would record it.
 fn boot() -> Timeline {
     tl(&[
         (
@@ -77,355 +53,679 @@ fn boot() -> Timeline {
             Proto::Dhcp,
             "received",
             json!({"msg_type": "DISCOVER", "parameter_request_list": [1, 3, 242]}),
-        ),
+        ), // #0
         (
             0.20,
             Proto::Dhcp,
             "sent",
             json!({"msg_type": "ACK", "yiaddr": "10.66.0.100"}),
-        ),
+        ), // #1
         (
             0.50,
             Proto::Http,
             "request",
-            json!({"path": "/fw/96xxupgrade.txt", "user_agent": "AVAYA/96x0 9620"}),
-        ),
+            json!({"path": "/fw/96xxupgrade.txt", "user_agent": "AVAYA/96x0 9620",
+            "headers": [["Host", "10.66.0.1"], ["User-Agent", "AVAYA/96x0 9620"]]}),
+        ), // #2
         (
             0.60,
             Proto::Http,
             "response",
             json!({"path": "/fw/96xxupgrade.txt", "status": 200, "body_bytes_sent": 300}),
-        ),
+        ), // #3
+        (
+            0.70,
+            Proto::Http,
+            "request",
+            json!({"path": "/fw/S96x0_SALBR2_6_1_0.bin"}),
+        ), // #4
         (
             2.50,
             Proto::Sip,
             "request",
-            json!({"method": "REGISTER", "auth": null}),
-        ),
+            json!({"method": "REGISTER", "auth": null,
+            "raw": "REGISTER sip:lab.test SIP/2.0\r\nv: SIP/2.0/UDP 10.66.0.100\r\nUser-Agent: Avaya one-X Deskphone 2.6.1.0 001b4f000001\r\n\r\n"}),
+        ), // #5
         (
             2.51,
             Proto::Sip,
             "request",
-            json!({"method": "REGISTER", "auth": {"result": "ok"}, "user_agent": "Avaya one-X Deskphone 2.6.1.0 001b4f27312a"}),
-        ),
+            json!({"method": "REGISTER", "auth": {"result": "ok"},
+            "user_agent": "Avaya one-X Deskphone 2.6.1.0 001b4f000001"}),
+        ), // #6
     ])
 }
 
-fn t(s: &str) -> Matcher {
-    Matcher::Text(s.into())
+/// REGISTER attempts at the given times.
+fn registers(times: &[f64]) -> Timeline {
+    let ev: Vec<(f64, Proto, &str, Value)> = times
+        .iter()
+        .map(|t| (*t, Proto::Sip, "request", json!({"method": "REGISTER"})))
+        .collect();
+    tl(&ev)
 }
 
-fn rule(f: impl FnOnce(&mut MatchRule)) -> Matcher {
-    let mut r = MatchRule::default();
-    f(&mut r);
-    Matcher::Rule(r)
+fn judge_all(checks: &str, timeline: &Timeline) -> Vec<CheckResult> {
+    judge(&spec(checks), timeline, Ctx::new(&Vars::new()))
 }
 
-fn one(c: CheckSpec, timeline: &Timeline) -> CheckResult {
-    judge(&spec(vec![c]), timeline, &Vars::new()).remove(0)
+/// Judges and returns the result of the last check.
+fn last(checks: &str, timeline: &Timeline) -> CheckResult {
+    judge_all(checks, timeline).pop().unwrap()
+}
+
+fn event(proto: &str, kind: &str, extra: &str) -> String {
+    format!(
+        "[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"event\"\nproto = \"{proto}\"\nevent = \"{kind}\"\n{extra}\n"
+    )
+}
+
+fn verdict(checks: &str, timeline: &Timeline) -> Verdict {
+    last(checks, timeline).verdict
 }
 
 #[test]
-fn equals_passes_and_fails_with_the_nearest_candidate_named() {
-    let ok = one(
-        check(
-            "A",
-            Proto::Http,
+fn equals_passes_and_a_miss_names_the_nearest_candidate() {
+    let ok = last(
+        &event(
+            "http",
             "request",
-            &[("path", t("/fw/96xxupgrade.txt"))],
+            r#"match = { path = "/fw/96xxupgrade.txt" }"#,
         ),
         &boot(),
     );
     assert_eq!(ok.verdict, Verdict::Pass);
     assert_eq!(ok.events, vec![2]);
-    let bad = one(
-        check(
-            "A",
-            Proto::Http,
+    let bad = last(
+        &event(
+            "http",
             "request",
-            &[("path", t("/96xxupgrade.txt"))],
+            r#"match = { path = "/96xxupgrade.txt" }"#,
         ),
         &boot(),
     );
     assert_eq!(bad.verdict, Verdict::Fail);
     assert_eq!(bad.violation, Some(Violation::Missing));
     assert!(
-        bad.observed.contains("path is \"/fw/96xxupgrade.txt\""),
+        bad.observed
+            .contains(r#"path is "/fw/96xxupgrade.txt", expected = "/96xxupgrade.txt""#),
         "{}",
         bad.observed
     );
+    assert!(bad.line().starts_with("X fail: expected HTTP request with path = \"/96xxupgrade.txt\"; observed 2 request event(s), none matching"), "{}", bad.line());
 }
 
 #[test]
-fn numbers_match_as_numbers_or_text() {
+fn numbers_match_as_numbers_or_as_text() {
     assert_eq!(
-        one(
-            check(
-                "A",
-                Proto::Http,
-                "response",
-                &[("status", Matcher::Integer(200))]
-            ),
+        verdict(
+            &event("http", "response", "match = { status = 200 }"),
             &boot()
-        )
-        .verdict,
+        ),
         Verdict::Pass
     );
     assert_eq!(
-        one(
-            check("A", Proto::Http, "response", &[("status", t("200"))]),
+        verdict(
+            &event("http", "response", r#"match = { status = "200" }"#),
             &boot()
-        )
-        .verdict,
+        ),
         Verdict::Pass
     );
     assert_eq!(
-        one(
-            check(
-                "A",
-                Proto::Http,
-                "response",
-                &[("status", Matcher::Integer(404))]
-            ),
+        verdict(
+            &event("http", "response", "match = { status = 404 }"),
             &boot()
-        )
-        .verdict,
+        ),
         Verdict::Fail
     );
 }
 
 #[test]
 fn contains_works_on_strings_and_lists() {
-    let c = |f: &str, v: toml::Value| {
-        check(
-            "A",
-            Proto::Dhcp,
-            "received",
-            &[(f, rule(|r| r.contains = Some(v)))],
-        )
-    };
     assert_eq!(
-        one(
-            c("parameter_request_list", toml::Value::Integer(242)),
-            &boot()
-        )
-        .verdict,
-        Verdict::Pass
-    );
-    assert_eq!(
-        one(
-            c("parameter_request_list", toml::Value::Integer(150)),
-            &boot()
-        )
-        .verdict,
-        Verdict::Fail
-    );
-    assert_eq!(
-        one(c("msg_type", "COVER".into()), &boot()).verdict,
-        Verdict::Pass
-    );
-    assert_eq!(
-        one(c("msg_type", "OFFER".into()), &boot()).verdict,
-        Verdict::Fail
-    );
-}
-
-#[test]
-fn regex_range_and_present() {
-    let ua = |re: &str| {
-        check(
-            "A",
-            Proto::Sip,
-            "request",
-            &[("user_agent", rule(|r| r.regex = Some(re.into())))],
-        )
-    };
-    assert_eq!(
-        one(ua(r"Deskphone 2\.6\.1\.0 "), &boot()).verdict,
-        Verdict::Pass
-    );
-    assert_eq!(
-        one(ua(r"Deskphone 2\.6\.0\.0 "), &boot()).verdict,
-        Verdict::Fail
-    );
-    let rng = |lo, hi| {
-        check(
-            "A",
-            Proto::Http,
-            "response",
-            &[("body_bytes_sent", rule(|r| r.range = Some([lo, hi])))],
-        )
-    };
-    assert_eq!(one(rng(100.0, 300.0), &boot()).verdict, Verdict::Pass);
-    assert_eq!(one(rng(301.0, 400.0), &boot()).verdict, Verdict::Fail);
-    let present = |p| {
-        check(
-            "A",
-            Proto::Sip,
-            "request",
-            &[("auth", rule(|r| r.present = Some(p)))],
-        )
-    };
-    let absent_auth = one(present(false), &boot());
-    assert_eq!(absent_auth.events, vec![4], "null counts as absent");
-    assert_eq!(one(present(true), &boot()).events, vec![5]);
-    let never = check(
-        "A",
-        Proto::Sip,
-        "request",
-        &[("nonce_count", rule(|r| r.present = Some(true)))],
-    );
-    assert_eq!(one(never, &boot()).verdict, Verdict::Fail);
-}
-
-#[test]
-fn nested_fields_match_by_dotted_path() {
-    assert_eq!(
-        one(
-            check("A", Proto::Sip, "request", &[("auth.result", t("ok"))]),
-            &boot()
-        )
-        .verdict,
-        Verdict::Pass
-    );
-    assert_eq!(
-        one(
-            check(
-                "A",
-                Proto::Sip,
-                "request",
-                &[("auth.result", t("wrong_response"))]
+        verdict(
+            &event(
+                "dhcp",
+                "received",
+                "match = { parameter_request_list = { contains = 242 } }"
             ),
             &boot()
-        )
-        .verdict,
+        ),
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "dhcp",
+                "received",
+                "match = { parameter_request_list = { contains = 66 } }"
+            ),
+            &boot()
+        ),
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { user_agent = { contains = "96x0" } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { user_agent = { contains = "46xx" } }"#
+            ),
+            &boot()
+        ),
         Verdict::Fail
     );
 }
 
 #[test]
-fn after_orders_events_and_opens_the_window() {
-    let mut first = check("ACK", Proto::Dhcp, "sent", &[("msg_type", t("ACK"))]);
-    let mut get = check("GET", Proto::Http, "request", &[]);
-    get.after = Some("ACK".into());
-    let r = judge(
-        &spec(vec![first.clone(), get.clone()]),
-        &boot(),
-        &Vars::new(),
-    );
-    assert_eq!(r[1].verdict, Verdict::Pass);
-    // the same GET required after the REGISTER: nothing comes after it
-    first = check("REG", Proto::Sip, "request", &[("auth.result", t("ok"))]);
-    get.after = Some("REG".into());
-    let r = judge(&spec(vec![first, get]), &boot(), &Vars::new());
-    assert_eq!(r[1].verdict, Verdict::Fail);
-    assert!(
-        r[1].observed.contains("no http request event at all"),
-        "{}",
-        r[1].observed
-    );
-}
-
-#[test]
-fn a_missing_anchor_makes_dependents_not_exercised() {
-    let first = check("NAK", Proto::Dhcp, "sent", &[("msg_type", t("NAK"))]);
-    let mut then = check("B", Proto::Dhcp, "received", &[]);
-    then.after = Some("NAK".into());
-    let r = judge(&spec(vec![first, then]), &boot(), &Vars::new());
-    assert_eq!(r[0].verdict, Verdict::Fail);
-    assert_eq!(r[1].verdict, Verdict::NotExercised);
-    assert_eq!(scenario_verdict(&r), Verdict::Fail);
-}
-
-#[test]
-fn within_distinguishes_on_time_from_too_late() {
-    let ack = check("ACK", Proto::Dhcp, "sent", &[]);
-    let mut reg = check("REG", Proto::Sip, "request", &[]);
-    reg.after = Some("ACK".into());
-    reg.within = Some(5.0);
+fn regex_and_range() {
     assert_eq!(
-        judge(&spec(vec![ack.clone(), reg.clone()]), &boot(), &Vars::new())[1].verdict,
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { path = { regex = "\\.bin$" } }"#
+            ),
+            &boot()
+        ),
         Verdict::Pass
     );
-    reg.within = Some(1.0);
-    let r = judge(&spec(vec![ack, reg]), &boot(), &Vars::new());
-    assert_eq!(r[1].verdict, Verdict::Fail);
-    assert!(matches!(r[1].violation, Some(Violation::TooLate { within_s, .. }) if within_s == 1.0));
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { path = { regex = "\\.tar$" } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "response",
+                "match = { body_bytes_sent = { range = [1, 300] } }"
+            ),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "response",
+                "match = { body_bytes_sent = { range = [301, 900] } }"
+            ),
+            &boot()
+        ),
+        Verdict::Fail
+    );
 }
 
 #[test]
-fn absent_passes_on_silence_and_fails_on_the_first_offender() {
-    let mut no_bin = check(
-        "NOBIN",
+fn present_and_absent_fields_and_headers() {
+    // auth is null on the first REGISTER: absent; an object on the second: present.
+    let first_without = last(
+        &event("sip", "request", "match = { auth = { present = false } }"),
+        &boot(),
+    );
+    assert_eq!(
+        (first_without.verdict, first_without.events.clone()),
+        (Verdict::Pass, vec![5])
+    );
+    assert_eq!(
+        last(
+            &event("sip", "request", "match = { auth = { present = true } }"),
+            &boot()
+        )
+        .events,
+        vec![6]
+    );
+    assert_eq!(
+        verdict(
+            &event("http", "request", "match = { cookie = { present = true } }"),
+            &boot()
+        ),
+        Verdict::Fail
+    );
+    // HTTP headers list, any case.
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { "header.user-agent" = "AVAYA/96x0 9620" }"#
+            ),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { "header.Authorization" = { present = true } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "http",
+                "request",
+                r#"match = { "header.Authorization" = { present = false } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+    // SIP raw text, compact form `v` for Via (RFC 3261 §7.3.3).
+    assert_eq!(
+        verdict(
+            &event(
+                "sip",
+                "request",
+                r#"match = { "header.Via" = { contains = "10.66.0.100" } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "sip",
+                "request",
+                r#"match = { "header.Via" = { contains = "10.66.0.9" } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn within_a_window_from_the_start_and_too_late() {
+    assert_eq!(
+        verdict(&event("sip", "request", "within = 3"), &boot()),
+        Verdict::Pass
+    );
+    let late = last(&event("sip", "request", "within = 2"), &boot());
+    assert_eq!(late.verdict, Verdict::Fail);
+    assert!(
+        matches!(late.violation, Some(Violation::TooLate { within_s, .. }) if within_s == 2.0),
+        "{late:?}"
+    );
+}
+
+#[test]
+fn not_before_rejects_an_early_event() {
+    let early = last(
+        &event(
+            "http",
+            "request",
+            "match = { path = { regex = \"upgrade\" } }\nnot_before = 1\nwithin = 5",
+        ),
+        &boot(),
+    );
+    assert_eq!(early.verdict, Verdict::Fail);
+    assert!(
+        matches!(early.violation, Some(Violation::TooEarly { not_before_s, .. }) if not_before_s == 1.0)
+    );
+    assert_eq!(
+        verdict(
+            &event("sip", "request", "not_before = 2\nwithin = 3"),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn after_opens_the_window_at_another_checks_event() {
+    let checks = format!(
+        "{}{}",
+        event("dhcp", "sent", r#"match = { msg_type = "ACK" }"#).replace("\"X\"", "\"ACK\""),
+        event("http", "request", "after = \"ACK\"\nwithin = 0.35")
+    );
+    let r = last(&checks, &boot());
+    assert_eq!(r.verdict, Verdict::Pass);
+    assert!(r.expected.contains("after ACK (event #1"), "{}", r.expected);
+    // measured from the ACK at 0.20 s: the request at 0.50 s is +0.30 s.
+    assert!(r.observed.contains("+0.300 s"), "{}", r.observed);
+    let tight = checks.replace("within = 0.35", "within = 0.25");
+    assert_eq!(verdict(&tight, &boot()), Verdict::Fail);
+}
+
+#[test]
+fn a_step_whose_anchor_never_came_is_not_exercised() {
+    let checks = format!(
+        "{}{}",
+        event("dhcp", "sent", r#"match = { msg_type = "NAK" }"#).replace("\"X\"", "\"NAK\""),
+        event("dhcp", "received", "after = \"NAK\"")
+    );
+    let rs = judge_all(&checks, &boot());
+    assert_eq!(rs[0].verdict, Verdict::Fail);
+    assert_eq!(rs[1].verdict, Verdict::NotExercised);
+    assert!(rs[1].observed.contains("`NAK` found no event"));
+    assert_eq!(
+        scenario_verdict(&rs[1..]),
+        Verdict::Fail,
+        "not exercised is no pass"
+    );
+}
+
+#[test]
+fn absent_passes_when_nothing_matches_and_names_the_forbidden_event() {
+    let absent = |m: &str| {
+        format!(
+            "[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"absent\"\nproto = \"http\"\nevent = \"request\"\n{m}\n"
+        )
+    };
+    let ok = last(
+        &absent(r#"match = { path = { regex = "\\.tar$" } }"#),
+        &boot(),
+    );
+    assert_eq!(ok.verdict, Verdict::Pass);
+    let bad = last(
+        &absent(r#"match = { path = { regex = "\\.bin$" } }"#),
+        &boot(),
+    );
+    assert_eq!(
+        (bad.verdict, bad.violation.clone(), bad.events.clone()),
+        (Verdict::Fail, Some(Violation::Forbidden), vec![4])
+    );
+    // only inside its window: the .bin request at 0.70 s is outside `within = 0.6`
+    assert_eq!(
+        verdict(
+            &absent("match = { path = { regex = \"\\\\.bin$\" } }\nwithin = 0.6"),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn counts_exactly_at_least_at_most() {
+    let count = |k: &str| {
+        format!(
+            "[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"count\"\nproto = \"sip\"\nevent = \"request\"\n{k}\n"
+        )
+    };
+    let tl = registers(&[1.0, 2.0, 3.0]);
+    assert_eq!(verdict(&count("exactly = 3"), &tl), Verdict::Pass);
+    let two = last(&count("exactly = 2"), &tl);
+    assert_eq!(two.violation, Some(Violation::WrongCount { seen: 3 }));
+    assert_eq!(verdict(&count("at_least = 3"), &tl), Verdict::Pass);
+    assert_eq!(verdict(&count("at_least = 4"), &tl), Verdict::Fail);
+    assert_eq!(verdict(&count("at_most = 3"), &tl), Verdict::Pass);
+    assert_eq!(verdict(&count("at_most = 2"), &tl), Verdict::Fail);
+    assert_eq!(
+        verdict(&count("at_most = 2\nwithin = 2.5"), &tl),
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn order_of_two_checks() {
+    let base = format!(
+        "{}{}",
+        event(
+            "http",
+            "request",
+            r#"match = { path = "/fw/96xxupgrade.txt" }"#
+        )
+        .replace("\"X\"", "\"SCRIPT\""),
+        event(
+            "http",
+            "request",
+            r#"match = { path = { regex = "\\.bin$" } }"#
+        )
+        .replace("\"X\"", "\"BIN\"")
+    );
+    let order = |a: &str, b: &str| {
+        format!(
+            "{base}[[check]]\nid = \"O\"\ntitle = \"o\"\nrequirement = \"r\"\nkind = \"order\"\nfirst = \"{a}\"\nthen = \"{b}\"\n"
+        )
+    };
+    assert_eq!(verdict(&order("SCRIPT", "BIN"), &boot()), Verdict::Pass);
+    let wrong = last(&order("BIN", "SCRIPT"), &boot());
+    assert_eq!(
+        wrong.violation,
+        Some(Violation::OutOfOrder { first: 4, then: 2 })
+    );
+    let no_bin = tl(&[(
+        0.5,
         Proto::Http,
         "request",
-        &[("path", rule(|r| r.regex = Some(r"\.bin$".into())))],
-    );
-    no_bin.absent = true;
-    assert_eq!(one(no_bin.clone(), &boot()).verdict, Verdict::Pass);
-    no_bin
-        .matchers
-        .insert("path".into(), rule(|r| r.regex = Some(r"\.txt$".into())));
-    let r = one(no_bin, &boot());
-    assert_eq!(r.verdict, Verdict::Fail);
-    assert_eq!(r.violation, Some(Violation::Forbidden));
-    assert_eq!(r.events, vec![2]);
-}
-
-#[test]
-fn counts_bound_the_number_of_matches() {
-    let mut c = check("C", Proto::Sip, "request", &[("method", t("REGISTER"))]);
-    c.count = Some(CountSpec {
-        min: Some(2),
-        max: Some(2),
-    });
-    assert_eq!(one(c.clone(), &boot()).verdict, Verdict::Pass);
-    c.count = Some(CountSpec {
-        min: None,
-        max: Some(1),
-    });
-    let r = one(c, &boot());
-    assert_eq!(r.verdict, Verdict::Fail);
-    assert_eq!(r.violation, Some(Violation::WrongCount { seen: 2 }));
-}
-
-#[test]
-fn variables_are_expanded_in_matchers() {
-    let mut vars = Vars::new();
-    vars.insert("server_ip", "10.66.0.100".into());
-    let c = check("A", Proto::Dhcp, "sent", &[("yiaddr", t("${server_ip}"))]);
+        json!({"path": "/fw/96xxupgrade.txt"}),
+    )]);
     assert_eq!(
-        judge(&spec(vec![c.clone()]), &boot(), &vars)[0].verdict,
+        verdict(&order("SCRIPT", "BIN"), &no_bin),
+        Verdict::NotExercised
+    );
+}
+
+fn interval(extra: &str) -> String {
+    format!(
+        "[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"interval\"\nproto = \"sip\"\nevent = \"request\"\n{extra}\n"
+    )
+}
+
+#[test]
+fn interval_gaps_in_a_range() {
+    let tl = registers(&[0.0, 30.0, 61.0, 90.5]);
+    assert_eq!(verdict(&interval("gap = [29, 31]"), &tl), Verdict::Pass);
+    let bad = last(&interval("gap = [29, 30.5]"), &tl);
+    assert!(
+        matches!(bad.violation, Some(Violation::BadGap { n: 2, .. })),
+        "{bad:?}"
+    );
+    assert!(
+        bad.observed.contains("gaps [30.000, 31.000, 29.500] s"),
+        "{}",
+        bad.observed
+    );
+}
+
+#[test]
+fn interval_needs_enough_events() {
+    let one = last(&interval("gap = [1, 2]"), &registers(&[5.0]));
+    assert_eq!(
+        one.violation,
+        Some(Violation::TooFewEvents { seen: 1, needed: 2 })
+    );
+    let three = last(
+        &interval("gap = [1, 2]\nmin_events = 3"),
+        &registers(&[1.0, 2.5]),
+    );
+    assert_eq!(
+        three.violation,
+        Some(Violation::TooFewEvents { seen: 2, needed: 3 })
+    );
+    assert_eq!(
+        verdict(
+            &interval("gap = [1, 2]\nmin_events = 3"),
+            &registers(&[1.0, 2.5, 4.0])
+        ),
         Verdict::Pass
     );
+}
+
+#[test]
+fn interval_growth_doubling() {
+    let g = "growth = { factor = 2.0, tolerance = 0.1 }";
     assert_eq!(
-        judge(&spec(vec![c]), &boot(), &Vars::new())[0].verdict,
-        Verdict::Fail
+        verdict(&interval(g), &registers(&[0.0, 2.0, 6.0, 14.0])),
+        Verdict::Pass
+    );
+    let flat = last(&interval(g), &registers(&[0.0, 2.0, 4.0, 6.0]));
+    assert!(
+        matches!(flat.violation, Some(Violation::BadGrowth { n: 2, ratio }) if (ratio - 1.0).abs() < 1e-9),
+        "{flat:?}"
     );
 }
 
 #[test]
-fn should_checks_do_not_fail_the_scenario_and_errors_win() {
-    let mut c = check("S", Proto::Http, "request", &[("path", t("/nope"))]);
-    c.level = Level::Should;
-    let r = judge(&spec(vec![c]), &boot(), &Vars::new());
-    assert_eq!(r[0].verdict, Verdict::Fail);
-    assert_eq!(scenario_verdict(&r), Verdict::Pass);
-    let mut e = r[0].clone();
-    e.verdict = Verdict::Error;
-    assert_eq!(scenario_verdict(&[e]), Verdict::Error);
-    assert_eq!(scenario_verdict(&[]), Verdict::Error);
+fn interval_random_spread_of_a_base_time() {
+    // 50–90 % of 60 s: each gap in [30, 54] s.
+    let s = "spread = { of = 60, min_pct = 50, max_pct = 90, varied = true }";
+    assert_eq!(
+        verdict(&interval(s), &registers(&[0.0, 41.0, 75.0, 126.0])),
+        Verdict::Pass
+    );
+    let long = last(&interval(s), &registers(&[0.0, 41.0, 101.0]));
+    assert!(
+        matches!(long.violation, Some(Violation::BadGap { n: 2, .. })),
+        "{long:?}"
+    );
+    let fixed = last(&interval(s), &registers(&[0.0, 45.0, 90.0, 135.0]));
+    assert!(
+        matches!(fixed.violation, Some(Violation::NotVaried { .. })),
+        "{fixed:?}"
+    );
+    // without `varied`, fixed gaps inside the share pass
+    assert_eq!(
+        verdict(
+            &interval("spread = { of = 60, min_pct = 50, max_pct = 90 }"),
+            &registers(&[0.0, 45.0, 90.0])
+        ),
+        Verdict::Pass
+    );
+}
+
+fn compare(left_regex: &str, right_regex: &str) -> String {
+    format!(
+        "{}{}[[check]]\nid = \"C\"\ntitle = \"c\"\nrequirement = \"r\"\nkind = \"compare\"\nleft = {{ check = \"BIN\", field = \"path\", regex = \"{left_regex}\" }}\nright = {{ check = \"REG\", field = \"user_agent\", regex = \"{right_regex}\" }}\n",
+        event(
+            "http",
+            "request",
+            r#"match = { path = { regex = "\\.bin$" } }"#
+        )
+        .replace("\"X\"", "\"BIN\""),
+        event("sip", "request", "match = { auth = { present = true } }")
+            .replace("\"X\"", "\"REG\""),
+    )
 }
 
 #[test]
-fn check_passed_reports_the_until_condition() {
-    let s = spec(vec![check(
-        "REG",
-        Proto::Sip,
+fn compare_values_taken_from_two_events() {
+    let same = last(
+        &compare(r"R(\\d+)_(\\d+)_(\\d+)_(\\d+)\\.bin$", r"Deskphone (\\S+) "),
+        &boot(),
+    );
+    assert_eq!(same.verdict, Verdict::Pass, "{}", same.line());
+    assert!(
+        same.observed
+            .contains(r#"left "2.6.1.0" from event #4; right "2.6.1.0" from event #6"#),
+        "{}",
+        same.observed
+    );
+    let differ = last(
+        &compare(r"R(\\d+)_(\\d+)_(\\d+)", r"Deskphone (\\S+) "),
+        &boot(),
+    );
+    assert_eq!(
+        differ.violation,
+        Some(Violation::ValuesDiffer {
+            left: "2.6.1".into(),
+            right: "2.6.1.0".into()
+        })
+    );
+    let none = last(
+        &compare(r"R(\\d+)_(\\d+)_(\\d+)_(\\d+)\\.bin$", r"Phone (\\S+) "),
+        &boot(),
+    );
+    assert_eq!(
+        none.violation,
+        Some(Violation::NoValue {
+            side: "right".into()
+        })
+    );
+}
+
+#[test]
+fn windows_are_in_phone_time_under_a_time_scale() {
+    // REGISTER at real 2.51 s; with timers 10× faster that is 25.1 s of phone time.
+    let sp = spec(&event(
+        "sip",
         "request",
-        &[("auth.result", t("ok"))],
-    )]);
-    assert!(check_passed(&s, "REG", &boot(), &Vars::new()));
-    let empty = Timeline::default();
-    assert!(!check_passed(&s, "REG", &empty, &Vars::new()));
+        "match = { auth = { present = true } }\nwithin = 30",
+    ));
+    let vars = Vars::new();
+    let at10 = judge(&sp, &boot(), Ctx::new(&vars).scaled(10.0))
+        .pop()
+        .unwrap();
+    assert_eq!(at10.verdict, Verdict::Pass);
+    assert!(at10.observed.contains("+25.100 s"), "{}", at10.observed);
+    let at20 = judge(&sp, &boot(), Ctx::new(&vars).scaled(20.0))
+        .pop()
+        .unwrap();
+    assert!(
+        matches!(at20.violation, Some(Violation::TooLate { .. })),
+        "{at20:?}"
+    );
+}
+
+#[test]
+fn scenario_verdict_from_check_levels() {
+    let checks = format!(
+        "{}{}",
+        event("sip", "request", "").replace("\"X\"", "\"MUST\""),
+        event(
+            "http",
+            "request",
+            "level = \"should\"\nmatch = { path = \"/nope\" }"
+        )
+        .replace("\"X\"", "\"SHOULD\"")
+    );
+    let rs = judge_all(&checks, &boot());
+    assert_eq!(
+        (rs[0].verdict, rs[1].verdict),
+        (Verdict::Pass, Verdict::Fail)
+    );
+    assert_eq!(
+        scenario_verdict(&rs),
+        Verdict::Pass,
+        "a failing `should` only informs"
+    );
+    let must_fails = checks.replace("level = \"should\"\n", "");
+    assert_eq!(
+        scenario_verdict(&judge_all(&must_fails, &boot())),
+        Verdict::Fail
+    );
+    assert_eq!(scenario_verdict(&[]), Verdict::Error);
+    let mut err = rs.clone();
+    err[0].verdict = Verdict::Error;
+    assert_eq!(scenario_verdict(&err), Verdict::Error);
+}
+
+#[test]
+fn check_passed_reports_one_check() {
+    let sp = spec(&event(
+        "sip",
+        "request",
+        "match = { auth = { present = true } }",
+    ));
+    let vars = Vars::new();
+    assert!(check_passed(&sp, "X", &boot(), Ctx::new(&vars)));
+    assert!(!check_passed(&sp, "X", &registers(&[1.0]), Ctx::new(&vars)));
+    assert!(!check_passed(&sp, "nope", &boot(), Ctx::new(&vars)));
 }

@@ -62,6 +62,10 @@ impl Summary {
     }
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 /// One scenario's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioReport {
@@ -79,6 +83,9 @@ pub struct ScenarioReport {
     pub requirements: Vec<String>,
     /// Seconds the scenario ran.
     pub duration_s: f64,
+    /// Phone seconds per real second (`--time-scale`); windows were judged in phone time.
+    #[serde(default = "one")]
+    pub time_scale: f64,
     /// The pcapng evidence, relative to the working directory.
     pub capture: Option<String>,
     /// Frames in the capture.
@@ -253,6 +260,7 @@ mod tests {
                 verdict: Verdict::Fail,
                 requirements: vec![],
                 duration_s: 1.0,
+                time_scale: 1.0,
                 capture: Some("captures/r1/S-1.pcapng".into()),
                 capture_frames: Some(3),
                 timeline: None,

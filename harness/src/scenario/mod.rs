@@ -16,6 +16,7 @@ pub mod vars;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Location, ScenarioError, discover, load_file, load_str, parse_mac};
@@ -23,7 +24,7 @@ pub use load::{Location, ScenarioError, discover, load_file, load_str, parse_mac
 use crate::timeline::Proto;
 
 /// The family a scenario belongs to (design.md §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     /// The whole boot sequence end to end.
@@ -63,7 +64,7 @@ pub enum FileContent {
 }
 
 /// The file as written in the scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
     /// Unique id, e.g. `BOOT-001`.
@@ -98,7 +99,7 @@ pub struct ScenarioSpec {
 }
 
 /// The phone under test as the scenario sets it up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneSetup {
     /// MODEL4, e.g. `9620`.
@@ -111,10 +112,14 @@ pub struct PhoneSetup {
     pub user: String,
     /// SIP password.
     pub password: String,
+    /// Run the reference phone's timers this many times faster (its windows scale with it);
+    /// `--time-scale` overrides. Real phones run at 1.
+    #[serde(default)]
+    pub time_scale: Option<f64>,
 }
 
 /// The DHCP server of a scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DhcpSetup {
     /// The site-specific option string, with `${name}` lab variables.
@@ -136,7 +141,7 @@ fn default_lease() -> u32 {
 }
 
 /// One file of the file server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// A fixture path, relative to the scenario file.
@@ -154,7 +159,7 @@ pub struct FileSpec {
 }
 
 /// A firmware image built by the harness in the reference image format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareSpec {
     /// Version carried in the image header, e.g. `2.6.1.0`.
@@ -171,7 +176,7 @@ fn default_payload() -> usize {
 }
 
 /// The SIP registrar of a scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SipSetup {
     /// SIP domain.
@@ -191,7 +196,7 @@ fn default_expires() -> u32 {
 }
 
 /// A SIP account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// User part / extension.
@@ -201,7 +206,7 @@ pub struct Account {
 }
 
 /// How long a scenario runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSetup {
     /// Stop after this many seconds whatever happened.
@@ -219,7 +224,7 @@ fn default_settle() -> f64 {
 }
 
 /// How much a check matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// A failure fails the scenario.
@@ -229,8 +234,58 @@ pub enum Level {
     Should,
 }
 
-/// One check: an event that must (or must not) happen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a check judges: the closed set of check kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// A matching event happens in the window (`within`, `not_before`).
+    Event,
+    /// No matching event happens in the window.
+    Absent,
+    /// The window holds `exactly` / `at_least` / `at_most` matching events.
+    Count,
+    /// The event of check `first` comes before the event of check `then`.
+    Order,
+    /// The gaps between consecutive matching events obey `gap`, `growth` and/or `spread`.
+    Interval,
+    /// A value taken from one check's event equals a value taken from another's.
+    Compare,
+}
+
+impl CheckKind {
+    /// The word used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Event => "event",
+            CheckKind::Absent => "absent",
+            CheckKind::Count => "count",
+            CheckKind::Order => "order",
+            CheckKind::Interval => "interval",
+            CheckKind::Compare => "compare",
+        }
+    }
+
+    /// Whether the kind selects events (`proto`, `event`, `match`, window).
+    pub fn selects(self) -> bool {
+        matches!(
+            self,
+            CheckKind::Event | CheckKind::Absent | CheckKind::Count | CheckKind::Interval
+        )
+    }
+
+    /// Whether a check of this kind ends on one event that others can refer to (`after`,
+    /// `first`/`then`, `compare`): the event it found, or the first of those it counted.
+    pub fn anchors(self) -> bool {
+        matches!(
+            self,
+            CheckKind::Event | CheckKind::Count | CheckKind::Interval
+        )
+    }
+}
+
+/// One check. Which keys apply depends on `kind`; the loader rejects the others, naming the
+/// key's line and column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
     /// Unique id, e.g. `BOOT-001-03`.
@@ -242,41 +297,108 @@ pub struct CheckSpec {
     /// must / should.
     #[serde(default)]
     pub level: Level,
-    /// Which server sees the event.
-    pub proto: Proto,
-    /// The event kind (`received`, `sent`, `request`, `response`).
-    pub event: String,
-    /// Field matchers, all of which must hold; keys are dotted field paths.
+    /// What the check judges.
+    pub kind: CheckKind,
+    /// Which server sees the event (event, absent, count, interval).
+    #[serde(default)]
+    pub proto: Option<Proto>,
+    /// The event kind: `received` / `sent` (dhcp), `request` / `response` / `closed` (http),
+    /// `request` / `response` / `silence` (sip).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Field matchers, all of which must hold; keys are dotted field paths, and
+    /// `header.NAME` reads a header of an HTTP or SIP message (case-insensitive).
     #[serde(rename = "match", default)]
     pub matchers: BTreeMap<String, Matcher>,
-    /// Only events after the event matched by this other check count; the window opens there.
+    /// The window opens at the event of this other check (else at the scenario start).
     #[serde(default)]
     pub after: Option<String>,
-    /// The event must come within this many seconds of the window's start.
+    /// The window closes this many seconds (phone time) after it opens.
     #[serde(default)]
     pub within: Option<f64>,
-    /// The event must NOT happen in the window.
+    /// Events earlier than this many seconds (phone time) after the window opens do not
+    /// count; for kind `event` one that came too early is a failure of its own.
     #[serde(default)]
-    pub absent: bool,
-    /// How many matching events the window must hold (default: at least one).
+    pub not_before: Option<f64>,
+    /// Count: exactly this many matching events.
     #[serde(default)]
-    pub count: Option<CountSpec>,
+    pub exactly: Option<u32>,
+    /// Count: at least this many.
+    #[serde(default)]
+    pub at_least: Option<u32>,
+    /// Count: at most this many.
+    #[serde(default)]
+    pub at_most: Option<u32>,
+    /// Order: the check whose event must come first.
+    #[serde(default)]
+    pub first: Option<String>,
+    /// Order: the check whose event must come after it.
+    #[serde(default)]
+    pub then: Option<String>,
+    /// Interval: each gap between consecutive matching events, `[min, max]` seconds.
+    #[serde(default)]
+    pub gap: Option<[f64; 2]>,
+    /// Interval: each gap is the previous one times `factor`, within `tolerance`.
+    #[serde(default)]
+    pub growth: Option<Growth>,
+    /// Interval: each gap is a random share of a base time, e.g. 50–90 % of 60 s.
+    #[serde(default)]
+    pub spread: Option<Spread>,
+    /// Interval: how many matching events are needed to judge the gaps (default 2).
+    #[serde(default)]
+    pub min_events: Option<u32>,
+    /// Compare: the value on the left.
+    #[serde(default)]
+    pub left: Option<ValueFrom>,
+    /// Compare: the value on the right; the check passes when both are equal.
+    #[serde(default)]
+    pub right: Option<ValueFrom>,
 }
 
-/// Bounds on how many events match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Geometric growth of gaps (e.g. doubling back-off).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CountSpec {
-    /// At least.
+pub struct Growth {
+    /// Each gap divided by the previous one should be this.
+    pub factor: f64,
+    /// Allowed relative deviation of that ratio, e.g. 0.2 for ±20 %.
+    pub tolerance: f64,
+}
+
+/// Gaps drawn at random from a share of a base time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spread {
+    /// The base time in seconds (phone time).
+    pub of: f64,
+    /// Lowest share, percent.
+    pub min_pct: f64,
+    /// Highest share, percent.
+    pub max_pct: f64,
+    /// The gaps must not all be the same (a phone that never randomises fails).
     #[serde(default)]
-    pub min: Option<u32>,
-    /// At most.
+    pub varied: bool,
+}
+
+/// A value taken from the event another check found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFrom {
+    /// The check whose event holds the value (kind event, count or interval).
+    pub check: String,
+    /// Dotted field path (or `header.NAME`).
+    pub field: String,
+    /// Optional regular expression: the value becomes its capture groups, joined with
+    /// `join` (or the whole match when it has no groups).
     #[serde(default)]
-    pub max: Option<u32>,
+    pub regex: Option<String>,
+    /// Joins capture groups (default `.`).
+    #[serde(default)]
+    pub join: Option<String>,
 }
 
 /// A condition on one field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Matcher {
     /// Shorthand: equals this string.
@@ -290,7 +412,7 @@ pub enum Matcher {
 }
 
 /// The explicit matcher form: exactly one of its keys.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchRule {
     /// Equals (string form of the value).
@@ -298,6 +420,7 @@ pub struct MatchRule {
     pub equals: Option<String>,
     /// Contains: a substring of a string, or an element of a list (compared as text).
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub contains: Option<toml::Value>,
     /// A regular expression that must match somewhere in the string.
     #[serde(default)]
