@@ -56,6 +56,9 @@ enum Command {
         /// A run's report folder.
         run: PathBuf,
     },
+    /// Print the JSON Schema of the scenario format (for editors: TOML language servers
+    /// such as Taplo or Even Better TOML read it).
+    Schema,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,7 +105,23 @@ pub fn main() -> ExitCode {
         Command::List { paths } => cmd_list(&paths),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run } => cmd_judge(&run),
+        Command::Schema => cmd_schema(),
     })
+}
+
+fn cmd_schema() -> u8 {
+    use std::io::Write;
+    match serde_json::to_string_pretty(&scenario::json_schema()) {
+        Ok(text) => {
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{text}");
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!("error: cannot print the schema: {e}");
+            EXIT_HARNESS
+        }
+    }
 }
 
 fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {

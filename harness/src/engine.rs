@@ -24,6 +24,7 @@ use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets};
 use crate::report::ScenarioReport;
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{FileContent, Scenario};
+use crate::scenario::{ScenarioSpec, parse_hex};
 use crate::timeline::{Proto, Timeline};
 
 /// Settings that hold for every scenario of a run.
@@ -82,13 +83,27 @@ type Shared = Arc<Mutex<Timeline>>;
 fn forward<E: Serialize + Send + 'static>(
     origin: Instant,
     proto: Proto,
+    rx: mpsc::UnboundedReceiver<(Instant, E)>,
+    tl: Shared,
+) -> tokio::task::JoinHandle<()> {
+    forward_tagged(origin, proto, rx, tl, serde_json::Map::new())
+}
+
+/// Like [`forward`], adding `extra` fields to every event (which controller saw it).
+fn forward_tagged<E: Serialize + Send + 'static>(
+    origin: Instant,
+    proto: Proto,
     mut rx: mpsc::UnboundedReceiver<(Instant, E)>,
     tl: Shared,
+    extra: serde_json::Map<String, serde_json::Value>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some((at, ev)) = rx.recv().await {
-            if let Ok(mut t) = tl.lock() {
-                t.push(origin, at, proto, &ev);
+            let (kind, mut fields) = crate::timeline::fields_of(&ev);
+            fields.extend(extra.clone());
+            let t = at.saturating_duration_since(origin).as_secs_f64();
+            if let Ok(mut tl) = tl.lock() {
+                tl.push_fields(t, proto, kind, fields);
             }
         }
     })
@@ -120,16 +135,17 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     };
 
     // Lab and sockets.
+    let controllers = 1 + spec.sip.controller.len();
     let (netns, addrs, sockets) = match ctx.lab {
         LabKind::Netns => {
             let pair = NetnsPair::create()?;
-            let sockets = pair.bind_servers()?;
+            let sockets = pair.bind_servers(controllers)?;
             let addrs = pair.addrs.clone();
             (Some(pair), addrs, sockets)
         }
         LabKind::Loopback => {
             let addrs = lab::loopback_addrs();
-            let sockets = lab::bind_loopback(&addrs)?;
+            let sockets = lab::bind_loopback(&addrs, controllers)?;
             (None, addrs, sockets)
         }
     };
@@ -163,7 +179,7 @@ async fn run_in_lab(
 ) -> Result<(), Fatal> {
     let spec = &sc.spec;
     let fail = |what: &str, e: &dyn std::fmt::Display| Fatal::Scenario(format!("{what}: {e}"));
-    let (dhcp_ep, http_ep, sip_ep) = sockets
+    let (dhcp_ep, http_ep, sip_eps) = sockets
         .endpoints()
         .map_err(|e| fail("cannot read server addresses", &e))?;
 
@@ -180,7 +196,12 @@ async fn run_in_lab(
     let mut vars = Vars::new();
     vars.insert("server_ip", addrs.server_ip.to_string());
     vars.insert("http_port", http_ep.port().to_string());
-    vars.insert("sip_port", sip_ep.port().to_string());
+    for (i, ep) in sip_eps.iter().enumerate() {
+        let name = ["sip_port", "sip_port_2", "sip_port_3", "sip_port_4"]
+            .get(i)
+            .ok_or_else(|| Fatal::Scenario("too many SIP controllers".into()))?;
+        vars.insert(name, ep.port().to_string());
+    }
     vars.insert("phone_mac", spec.phone.mac.to_lowercase());
     vars.insert(
         "phone_mac_hex",
@@ -192,7 +213,7 @@ async fn run_in_lab(
     std::fs::create_dir_all(&ctx.captures_dir)
         .map_err(|e| fail("cannot create capture folder", &e))?;
     let pcap_path = ctx.captures_dir.join(format!("{}.pcapng", spec.id));
-    let capture = Capture::start(ctx, netns, &pcap_path, dhcp_ep, http_ep, sip_ep, spec)?;
+    let capture = Capture::start(ctx, netns, &pcap_path, dhcp_ep, http_ep, &sip_eps, spec)?;
     report.capture = Some(rel(&pcap_path));
 
     // Servers.
@@ -204,25 +225,7 @@ async fn run_in_lab(
 
     let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
     tasks.push(forward(origin, Proto::Dhcp, dhcp_rx, timeline.clone()));
-    let dhcp_cfg = pc_dhcp::server::ServerConfig {
-        server_ip: addrs.server_ip,
-        subnet_mask: addrs.mask,
-        router: Some(addrs.server_ip),
-        dns: Vec::new(),
-        pool_start: addrs.pool_start,
-        pool_end: addrs.pool_end,
-        lease_time: Some(spec.dhcp.lease_time),
-        sson: spec.dhcp.sson,
-        site_string: spec
-            .dhcp
-            .option242
-            .as_ref()
-            .map(|s| expand(s, &vars).into_bytes()),
-        siaddr: None,
-        extra_options: Vec::new(),
-        allowed_macs: vec![mac],
-        ..Default::default()
-    };
+    let dhcp_cfg = dhcp_config(spec, addrs, mac, &vars, scale).map_err(Fatal::Scenario)?;
     let transport = match sockets.dhcp_raw {
         Some(raw) => pc_dhcp::shell::Transport::Raw {
             recv: sockets.dhcp,
@@ -233,7 +236,7 @@ async fn run_in_lab(
         },
     };
     let dhcp_server = pc_dhcp::server::DhcpServer::new(dhcp_cfg);
-    let servers = vec![
+    let mut servers = vec![
         tokio::spawn(pc_dhcp::shell::run(
             dhcp_server,
             transport,
@@ -244,8 +247,9 @@ async fn run_in_lab(
         {
             let (tx, rx) = mpsc::unbounded_channel();
             tasks.push(forward(origin, Proto::Http, rx, timeline.clone()));
-            let files =
-                Arc::new(file_table(sc, &vars).map_err(|e| fail("cannot prepare files", &e))?);
+            let files = Arc::new(
+                file_table(sc, &vars, scale).map_err(|e| fail("cannot prepare files", &e))?,
+            );
             tokio::spawn(pc_http::shell::run(
                 sockets.http,
                 files,
@@ -254,36 +258,30 @@ async fn run_in_lab(
                 stop_rx.clone(),
             ))
         },
-        {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tasks.push(forward(origin, Proto::Sip, rx, timeline.clone()));
-            let registrar = pc_sip::registrar::Registrar::new(pc_sip::registrar::RegistrarConfig {
-                domain: spec.sip.domain.clone(),
-                realm: spec
-                    .sip
-                    .realm
-                    .clone()
-                    .unwrap_or_else(|| spec.sip.domain.clone()),
-                accounts: spec
-                    .sip
-                    .accounts
-                    .iter()
-                    .map(|a| (a.user.clone(), a.password.clone()))
-                    .collect(),
-                algorithm: pc_sip::digest::Algorithm::Md5,
-                qop: false,
-                expires: spec.sip.expires,
-                nonce_seed: seed_of(&ctx.run_id, &spec.id),
-            });
-            tokio::spawn(pc_sip::shell::run_udp(
-                registrar,
-                sockets.sip,
-                tap.clone(),
-                tx,
-                stop_rx.clone(),
-            ))
-        },
     ];
+    for (i, socket) in sockets.sip.into_iter().enumerate() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut extra = serde_json::Map::new();
+        extra.insert("controller".into(), (i + 1).into());
+        if let Some(ep) = sip_eps.get(i) {
+            extra.insert("server".into(), ep.to_string().into());
+        }
+        tasks.push(forward_tagged(
+            origin,
+            Proto::Sip,
+            rx,
+            timeline.clone(),
+            extra,
+        ));
+        let registrar = registrar_for(spec, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
+        servers.push(tokio::spawn(pc_sip::shell::run_udp(
+            registrar,
+            socket,
+            tap.clone(),
+            tx,
+            stop_rx.clone(),
+        )));
+    }
 
     // The phone.
     let dut_dir = ctx.reports_dir.join("dut");
@@ -432,33 +430,178 @@ fn seed_of(run_id: &str, scenario: &str) -> u64 {
     h
 }
 
+/// The DHCP server's configuration for this scenario and lab. Times in the scenario are phone
+/// seconds; the server runs in real time, so they are divided by the time scale.
+fn dhcp_config(
+    spec: &ScenarioSpec,
+    addrs: &LabAddrs,
+    mac: [u8; 6],
+    vars: &Vars,
+    scale: f64,
+) -> Result<pc_dhcp::server::ServerConfig, String> {
+    use crate::scenario::DhcpRule;
+    use pc_dhcp::server::MessageType;
+    let d = &spec.dhcp;
+    let real = |phone_s: f64| Duration::from_secs_f64((phone_s / scale).max(0.0));
+    let msg = |name: &str| {
+        MessageType::from_name(name).ok_or_else(|| format!("`{name}` is no DHCP message type"))
+    };
+    let site_string = match (&d.option242, &d.option242_hex) {
+        (Some(text), _) => Some(expand(text, vars).into_bytes()),
+        (None, Some(hex)) => {
+            Some(parse_hex(hex).ok_or_else(|| format!("option242_hex `{hex}` is not hex bytes"))?)
+        }
+        (None, None) => None,
+    };
+    let siaddr = match &d.siaddr {
+        None => None,
+        Some(a) => Some(
+            expand(a, vars)
+                .parse()
+                .map_err(|_| format!("siaddr `{a}` is not an IPv4 address"))?,
+        ),
+    };
+    let mut extra_options = Vec::new();
+    for o in &d.add {
+        let value = match (&o.text, &o.hex) {
+            (Some(t), _) => expand(t, vars).into_bytes(),
+            (None, Some(h)) => parse_hex(h).ok_or_else(|| format!("option {}: bad hex", o.code))?,
+            (None, None) => Vec::new(),
+        };
+        extra_options.push((o.code, value));
+    }
+    let mut rules = Vec::new();
+    for r in &d.rules {
+        rules.push(match r {
+            DhcpRule::DropFirst { msg_type, count } => pc_dhcp::Rule::DropFirst {
+                msg_type: msg(msg_type)?,
+                count: *count,
+            },
+            DhcpRule::NakRequest { nth } => pc_dhcp::Rule::NakRequest { nth: *nth },
+            DhcpRule::Delay { msg_type, seconds } => pc_dhcp::Rule::Delay {
+                msg_type: msg(msg_type)?,
+                delay: real(*seconds),
+            },
+            DhcpRule::AnswerAfter { seconds } => pc_dhcp::Rule::AnswerAfter {
+                after: real(*seconds),
+            },
+        });
+    }
+    Ok(pc_dhcp::server::ServerConfig {
+        server_ip: addrs.server_ip,
+        subnet_mask: addrs.mask,
+        router: Some(addrs.server_ip),
+        dns: Vec::new(),
+        pool_start: addrs.pool_start,
+        pool_end: addrs.pool_end,
+        lease_time: Some(d.lease_time),
+        sson: d.sson,
+        site_string,
+        siaddr,
+        extra_options,
+        allowed_macs: vec![mac],
+        rules,
+        omit_options: d.omit.clone(),
+        option_order: (!d.order.is_empty()).then(|| d.order.clone()),
+    })
+}
+
+/// The registrar of controller `i` (0 is `sip.script`, then `sip.controller[i - 1]`).
+fn registrar_for(spec: &ScenarioSpec, i: usize, seed: u64) -> pc_sip::registrar::Registrar {
+    use pc_sip::digest::Algorithm;
+    use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
+    let sip = &spec.sip;
+    let algorithm = match sip
+        .algorithm
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        Some("SHA-256") => Algorithm::Sha256,
+        _ => Algorithm::Md5,
+    };
+    let mut registrar = Registrar::new(RegistrarConfig {
+        domain: sip.domain.clone(),
+        realm: sip.realm.clone().unwrap_or_else(|| sip.domain.clone()),
+        accounts: sip
+            .accounts
+            .iter()
+            .map(|a| (a.user.clone(), a.password.clone()))
+            .collect(),
+        algorithm,
+        qop: sip.qop,
+        expires: sip.expires,
+        nonce_seed: seed,
+    });
+    let (script, down) = if i == 0 {
+        (Some(&sip.script), sip.down)
+    } else {
+        let c = sip.controller.get(i - 1);
+        (c.map(|c| &c.script), c.is_some_and(|c| c.down))
+    };
+    if down {
+        // Silent to every attempt a run can hold: a dead controller that still hears.
+        registrar.set_script(vec![ScriptedAnswer::Silence; 100_000]);
+        return registrar;
+    }
+    let answers: Vec<ScriptedAnswer> = script
+        .into_iter()
+        .flatten()
+        .map(|a| match (a.silence, a.status) {
+            (true, _) => ScriptedAnswer::Silence,
+            (false, Some(code)) => ScriptedAnswer::Status {
+                code,
+                reason: a
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| pc_sip::registrar::reason_phrase(code).to_string()),
+                retry_after: a.retry_after,
+            },
+            (false, None) => ScriptedAnswer::Normal,
+        })
+        .collect();
+    if !answers.is_empty() {
+        registrar.set_script(answers);
+    }
+    registrar
+}
+
 /// The file server's table for this scenario and lab.
-fn file_table(sc: &Scenario, vars: &Vars) -> Result<pc_http::files::FileTable, String> {
+fn file_table(sc: &Scenario, vars: &Vars, scale: f64) -> Result<pc_http::files::FileTable, String> {
     use pc_http::files::{Behaviour, FileEntry, FileTable};
+    let real = |phone_s: f64| Duration::from_secs_f64((phone_s / scale).max(0.0));
     let mut table = FileTable::new();
     let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
     let key = provisioning::firmware::lab_signing_key();
     for (path, content) in &sc.files {
         let spec = sc.spec.files.get(path);
-        let (body, _) = match content {
-            FileContent::Text(t) => (expand(t, vars).into_bytes(), ()),
-            FileContent::Firmware(fw) => {
-                let app = path.rsplit('/').next().unwrap_or(path);
-                let payload: Vec<u8> = (0..fw.size)
-                    .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
-                    .collect();
-                let models: Vec<&str> = fw.models.iter().map(String::as_str).collect();
-                (
-                    provisioning::firmware::build(app, &models, &fw.version, &payload, &key),
-                    (),
-                )
-            }
-            FileContent::StatusOnly => (Vec::new(), ()),
+        let body = match content {
+            FileContent::Text(t) => expand(t, vars).into_bytes(),
+            FileContent::Firmware(fw) => firmware_image(path, fw, &key),
+            FileContent::StatusOnly => Vec::new(),
         };
-        let behaviour = match spec.and_then(|s| s.status) {
-            Some(code) => Behaviour::Status { code },
+        let mut behaviour = match spec {
+            Some(f) => match (f.status, f.cut_after, f.wrong_length, f.stall_after) {
+                (Some(code), ..) => Behaviour::Status { code },
+                (None, Some(bytes), ..) => Behaviour::CutAfter {
+                    bytes,
+                    reset: f.reset,
+                },
+                (None, None, Some(declared), _) => Behaviour::WrongLength { declared },
+                (None, None, None, Some(bytes)) => Behaviour::StallAfter {
+                    bytes,
+                    pause: real(f.pause.unwrap_or(0.0)),
+                },
+                (None, None, None, None) => Behaviour::Serve,
+            },
             None => Behaviour::Serve,
         };
+        if let Some(d) = spec.and_then(|f| f.delay) {
+            behaviour = Behaviour::Delay {
+                before: real(d),
+                then: Box::new(behaviour),
+            };
+        }
         let entry = FileEntry {
             body: body.into(),
             content_type: pc_http::files::content_type_for(path).to_string(),
@@ -470,6 +613,46 @@ fn file_table(sc: &Scenario, vars: &Vars) -> Result<pc_http::files::FileTable, S
             .map_err(|e| format!("file `{path}`: {e}"))?;
     }
     Ok(table)
+}
+
+/// A firmware image in the reference format, signed with the lab key, then damaged as the
+/// scenario says.
+fn firmware_image(
+    path: &str,
+    fw: &crate::scenario::FirmwareSpec,
+    key: &provisioning::firmware::SigningKey,
+) -> Vec<u8> {
+    use crate::scenario::Corruption;
+    let app = path.rsplit('/').next().unwrap_or(path);
+    // Deterministic filler: the same scenario serves the same bytes in every run.
+    let payload: Vec<u8> = (0..fw.size)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
+        .collect();
+    let models: Vec<&str> = fw.models.iter().map(String::as_str).collect();
+    let build = |k: &provisioning::firmware::SigningKey| {
+        provisioning::firmware::build(app, &models, &fw.version, &payload, k)
+    };
+    match fw.corrupt {
+        None => build(key),
+        Some(Corruption::FlipByte) => {
+            let mut image = build(key);
+            // A byte in the middle of the payload, well past the header.
+            let at = image.len() - fw.size / 2 - 1;
+            if let Some(b) = image.get_mut(at) {
+                *b ^= 0x40;
+            }
+            image
+        }
+        Some(Corruption::Truncate) => {
+            let mut image = build(key);
+            image.truncate(image.len() / 2);
+            image
+        }
+        Some(Corruption::BadSignature) => {
+            // Not the lab key: any phone that trusts only the lab key must refuse it.
+            build(&provisioning::firmware::SigningKey::from_bytes(&[0x5a; 32]))
+        }
+    }
 }
 
 /// The scenario's capture, real or synthesised.
@@ -486,7 +669,7 @@ impl Capture {
         path: &Path,
         dhcp: SocketAddrV4,
         http: SocketAddrV4,
-        sip: SocketAddrV4,
+        sip: &[SocketAddrV4],
         spec: &crate::scenario::ScenarioSpec,
     ) -> Result<Capture, Fatal> {
         let err = |e: &dyn std::fmt::Display| {
@@ -513,8 +696,10 @@ impl Capture {
                 );
                 let writer = pc_capture::pcapng::PcapngWriter::create(path, "lo-synth", &comment)
                     .map_err(|e| err(&e))?;
-                let map: HashMap<SocketAddrV4, u16> =
-                    [(dhcp, 67), (http, 80), (sip, 5060)].into_iter().collect();
+                let map: HashMap<SocketAddrV4, u16> = [(dhcp, 67), (http, 80)]
+                    .into_iter()
+                    .chain(sip.iter().zip(5060..).map(|(a, p)| (*a, p)))
+                    .collect();
                 Ok(Capture::Synth(Arc::new(
                     pc_capture::synth::Synthesizer::new(writer, map),
                 )))

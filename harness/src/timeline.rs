@@ -127,6 +127,17 @@ impl Event {
                 s("to"),
                 s("method")
             ),
+            (Proto::Dhcp, "dropped") => format!(
+                "DHCP{} #{} from {} dropped by the scenario",
+                s("msg_type"),
+                n("nth"),
+                s("client_mac")
+            ),
+            (Proto::Sip, "silence") => format!(
+                "{} from {} left unanswered by the scenario",
+                s("method"),
+                s("from")
+            ),
             (proto, kind) => format!("{proto} {kind}"),
         }
     }

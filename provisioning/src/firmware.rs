@@ -32,7 +32,9 @@
 //! Nothing may follow the signature. Text fields longer than 65535 bytes are cut by
 //! [`build`] (they never are in practice).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+/// The key type images are signed with (re-exported so callers need no ed25519 dependency).
+pub use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 /// The first four bytes of every image.

@@ -84,3 +84,27 @@ fn unknown_lab_and_bad_flags_exit_2() {
     let out = phonecert(&["run", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn schema_describes_the_closed_format() {
+    let out = phonecert(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+    let kinds: Vec<&str> = schema["$defs"]["CheckKind"]["oneOf"]
+        .as_array()
+        .expect("check kinds")
+        .iter()
+        .filter_map(|k| k["const"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["event", "absent", "count", "order", "interval", "compare"]
+    );
+    // unknown keys are refused by the schema as by the loader
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(schema["$defs"]["CheckSpec"]["additionalProperties"], false);
+    let required = schema["$defs"]["CheckSpec"]["required"]
+        .as_array()
+        .expect("required keys");
+    assert!(required.iter().any(|k| k == "kind"), "{required:?}");
+}

@@ -5,7 +5,14 @@ use crate::common::*;
 fn run_boot(lab: &str) {
     let scratch = Scratch::new(&format!("boot-{lab}"));
     let out_dir = scratch.0.to_str().expect("utf-8 path");
-    let out = phonecert(&["run", "scenarios/boot", "--lab", lab, "--out", out_dir]);
+    let out = phonecert(&[
+        "run",
+        "scenarios/boot/first-boot-upgrade.toml",
+        "--lab",
+        lab,
+        "--out",
+        out_dir,
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let run = run_dir(&scratch.0);

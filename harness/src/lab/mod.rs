@@ -108,13 +108,13 @@ pub struct ServerSockets {
     pub dhcp_raw: Option<pc_capture::rawsock::RawSocket>,
     /// HTTP listener.
     pub http: TcpListener,
-    /// SIP UDP socket.
-    pub sip: UdpSocket,
+    /// SIP UDP sockets, one per controller (the first is `${sip_port}`).
+    pub sip: Vec<UdpSocket>,
 }
 
 impl ServerSockets {
     /// Where each server listens (for `${…}` variables and the capture's port map).
-    pub fn endpoints(&self) -> std::io::Result<(SocketAddrV4, SocketAddrV4, SocketAddrV4)> {
+    pub fn endpoints(&self) -> std::io::Result<(SocketAddrV4, SocketAddrV4, Vec<SocketAddrV4>)> {
         let v4 = |a: std::net::SocketAddr| match a {
             std::net::SocketAddr::V4(a) => Ok(a),
             std::net::SocketAddr::V6(a) => Err(std::io::Error::other(format!(
@@ -124,7 +124,10 @@ impl ServerSockets {
         Ok((
             v4(self.dhcp.local_addr()?)?,
             v4(self.http.local_addr()?)?,
-            v4(self.sip.local_addr()?)?,
+            self.sip
+                .iter()
+                .map(|s| v4(s.local_addr()?))
+                .collect::<std::io::Result<Vec<_>>>()?,
         ))
     }
 }
@@ -139,8 +142,8 @@ pub fn loopback_addrs() -> LabAddrs {
     }
 }
 
-/// Binds the servers' sockets on loopback, on ports the OS picks.
-pub fn bind_loopback(addrs: &LabAddrs) -> Result<ServerSockets, LabError> {
+/// Binds the servers' sockets on loopback, on ports the OS picks; `controllers` SIP sockets.
+pub fn bind_loopback(addrs: &LabAddrs, controllers: usize) -> Result<ServerSockets, LabError> {
     let ip = addrs.server_ip;
     let udp = |what| {
         UdpSocket::bind((ip, 0)).map_err(|source| LabError::Bind {
@@ -158,6 +161,8 @@ pub fn bind_loopback(addrs: &LabAddrs) -> Result<ServerSockets, LabError> {
         dhcp: udp("dhcp")?,
         dhcp_raw: None,
         http,
-        sip: udp("sip")?,
+        sip: (0..controllers.max(1))
+            .map(|_| udp("sip"))
+            .collect::<Result<_, _>>()?,
     })
 }

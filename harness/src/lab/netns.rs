@@ -124,8 +124,9 @@ impl NetnsPair {
 
     /// Binds the servers inside the infrastructure namespace: DHCP on 0.0.0.0:67 bound to the
     /// lab interface (it must hear broadcasts from clients without an address) plus a raw socket
-    /// for unicast replies to a MAC; HTTP on :80 and SIP on :5060 of the server address.
-    pub fn bind_servers(&self) -> Result<ServerSockets, LabError> {
+    /// for unicast replies to a MAC; HTTP on :80 and SIP on :5060 of the server address, and
+    /// further controllers on :5061, :5062 ….
+    pub fn bind_servers(&self, controllers: usize) -> Result<ServerSockets, LabError> {
         let iface = self.infra_if.clone();
         let ip = self.addrs.server_ip;
         let err =
@@ -145,8 +146,13 @@ impl NetnsPair {
         .map_err(err("dhcp", format!("0.0.0.0:67 on {iface}")))?;
         let http = pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, 80)))
             .map_err(err("http", format!("{ip}:80")))?;
-        let sip = pc_capture::netns::in_netns(&self.infra_ns, move || UdpSocket::bind((ip, 5060)))
-            .map_err(err("sip", format!("{ip}:5060")))?;
+        let sip = (0..controllers.max(1))
+            .map(|i| {
+                let port = 5060 + u16::try_from(i).unwrap_or(0);
+                pc_capture::netns::in_netns(&self.infra_ns, move || UdpSocket::bind((ip, port)))
+                    .map_err(err("sip", format!("{ip}:{port}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerSockets {
             dhcp,
             dhcp_raw: Some(raw),

@@ -257,6 +257,8 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
         ));
     }
 
+    validate_infra(src, &spec)?;
+
     // files
     let dir = src.file.parent().unwrap_or(Path::new("."));
     let mut files = BTreeMap::new();
@@ -305,6 +307,37 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
         {
             return Err(here(format!("status {code} is not an HTTP status code")));
         }
+        let behaviours = [
+            f.status.is_some(),
+            f.cut_after.is_some(),
+            f.wrong_length.is_some(),
+            f.stall_after.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if behaviours > 1 {
+            return Err(here(format!(
+                "file `{path}`: status, cut_after, wrong_length and stall_after exclude each other"
+            )));
+        }
+        if f.reset && f.cut_after.is_none() {
+            return Err(here(format!("file `{path}`: reset goes with cut_after")));
+        }
+        if f.stall_after.is_some() != f.pause.is_some() {
+            return Err(here(format!(
+                "file `{path}`: stall_after and pause go together"
+            )));
+        }
+        for (what, v) in [("delay", f.delay), ("pause", f.pause)] {
+            if let Some(x) = v
+                && (!x.is_finite() || x < 0.0)
+            {
+                return Err(here(format!(
+                    "file `{path}`: {what} {x} is not 0 or more seconds"
+                )));
+            }
+        }
         if let FileContent::Text(t) = &content
             && let Err(name) = vars::check_known(t)
         {
@@ -322,6 +355,166 @@ fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioEr
         files,
         check_locations: locations,
     })
+}
+
+/// Hex digits (spaces and colons allowed between bytes) → bytes.
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | ':' | '\n'))
+        .collect();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+const MSG_TYPES: &[&str] = &[
+    "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM",
+];
+
+fn validate_infra(src: &Source<'_>, spec: &ScenarioSpec) -> Result<(), ScenarioError> {
+    use super::DhcpRule;
+    let d = &spec.dhcp;
+    let dhcp = |key: &str, msg: String| src.in_table("[dhcp]", key, msg);
+    if d.option242.is_some() && d.option242_hex.is_some() {
+        return Err(dhcp(
+            "option242_hex",
+            "option242 and option242_hex exclude each other".into(),
+        ));
+    }
+    if let Some(h) = &d.option242_hex
+        && parse_hex(h).is_none()
+    {
+        return Err(dhcp("option242_hex", format!("`{h}` is not hex bytes")));
+    }
+    if d.sson == 0 || d.sson == 255 {
+        return Err(dhcp(
+            "sson",
+            format!(
+                "sson {} is pad/end on the wire (RFC 2132 §3.1, §3.2)",
+                d.sson
+            ),
+        ));
+    }
+    if let Some(a) = &d.siaddr {
+        let expanded = a.replace("${server_ip}", "10.0.0.1");
+        if vars::check_known(a).is_err() || expanded.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(dhcp(
+                "siaddr",
+                format!("siaddr `{a}` is not an IPv4 address or ${{server_ip}}"),
+            ));
+        }
+    }
+    for o in &d.add {
+        let n = [o.text.is_some(), o.hex.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if n != 1 || o.code == 0 || o.code == 255 {
+            return Err(dhcp(
+                "add",
+                format!(
+                    "option {} to add needs a code 1–254 and exactly one of text or hex",
+                    o.code
+                ),
+            ));
+        }
+        if let Some(h) = &o.hex
+            && parse_hex(h).is_none()
+        {
+            return Err(dhcp(
+                "add",
+                format!("option {}: `{h}` is not hex bytes", o.code),
+            ));
+        }
+        if let Some(t) = &o.text
+            && let Err(name) = vars::check_known(t)
+        {
+            return Err(dhcp(
+                "add",
+                format!("option {}: unknown variable `${{{name}}}`", o.code),
+            ));
+        }
+    }
+    for r in &d.rules {
+        let bad = match r {
+            DhcpRule::DropFirst { msg_type, .. } | DhcpRule::Delay { msg_type, .. }
+                if !MSG_TYPES.contains(&msg_type.to_ascii_uppercase().as_str()) =>
+            {
+                Some(format!(
+                    "`{msg_type}` is no DHCP message type; one of {}",
+                    MSG_TYPES.join(", ")
+                ))
+            }
+            DhcpRule::NakRequest { nth: 0 } => Some("nak_request counts from 1".into()),
+            DhcpRule::Delay { seconds, .. } | DhcpRule::AnswerAfter { seconds }
+                if !seconds.is_finite() || *seconds < 0.0 =>
+            {
+                Some(format!("{seconds} is not 0 or more seconds"))
+            }
+            _ => None,
+        };
+        if let Some(msg) = bad {
+            return Err(dhcp("rules", format!("rule {r:?}: {msg}")));
+        }
+    }
+
+    let sip = |key: &str, msg: String| src.in_table("[sip]", key, msg);
+    if let Some(a) = &spec.sip.algorithm
+        && !matches!(a.to_ascii_uppercase().as_str(), "MD5" | "SHA-256")
+    {
+        return Err(sip("algorithm", format!("algorithm `{a}`: MD5 or SHA-256")));
+    }
+    if spec.sip.controller.len() + 1 > vars::MAX_CONTROLLERS {
+        return Err(sip(
+            "controller",
+            format!("at most {} controllers", vars::MAX_CONTROLLERS),
+        ));
+    }
+    let scripts =
+        std::iter::once(&spec.sip.script).chain(spec.sip.controller.iter().map(|c| &c.script));
+    for script in scripts {
+        for a in script {
+            let n = [a.normal, a.status.is_some(), a.silence]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if n != 1 {
+                return Err(sip(
+                    "script",
+                    "each scripted answer needs exactly one of normal, status or silence".into(),
+                ));
+            }
+            if let Some(code) = a.status
+                && !(100..=699).contains(&code)
+            {
+                return Err(sip(
+                    "script",
+                    format!("status {code} is not a SIP status code"),
+                ));
+            }
+            if (a.reason.is_some() || a.retry_after.is_some()) && a.status.is_none() {
+                return Err(sip(
+                    "script",
+                    "reason and retry_after go with a status".into(),
+                ));
+            }
+        }
+    }
+    if let Some(f) = spec.phone.time_scale
+        && (!f.is_finite() || f <= 0.0)
+    {
+        return Err(src.in_table(
+            "[phone]",
+            "time_scale",
+            format!("time_scale {f} must be more than 0"),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_check(
@@ -927,7 +1120,7 @@ after = "A"
     fn an_unknown_variable() {
         assert_eq!(
             err(&GOOD.replace("${server_ip}", "${nope}")),
-            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, http_port, sip_port, phone_mac, phone_mac_hex, sip_domain"
+            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, http_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
         );
     }
 
@@ -952,6 +1145,93 @@ after = "A"
         assert_eq!(
             err(&text),
             "scenario error at s/x.toml:31:1: check `A`: `after` references form a cycle"
+        );
+    }
+
+    #[test]
+    fn infrastructure_keys_load() {
+        let text = GOOD
+            .replace(
+                "option242 = \"HTTPSRVR=${server_ip}\"",
+                "option242_hex = \"48 54 54 50\"\nsiaddr = \"${server_ip}\"\nomit = [51]\norder = [53, 54]\nadd = [{ code = 66, text = \"${server_ip}\" }, { code = 43, hex = \"01 04 36 38 38 39\" }]\nrules = [{ action = \"drop_first\", msg_type = \"DISCOVER\", count = 2 }, { action = \"nak_request\", nth = 2 }, { action = \"delay\", msg_type = \"REQUEST\", seconds = 1.5 }, { action = \"answer_after\", seconds = 3 }]",
+            )
+            .replace(
+                "accounts = [{ user = \"2001\", password = \"1234\" }]",
+                "accounts = [{ user = \"2001\", password = \"1234\" }]\nscript = [{ status = 503, retry_after = 30 }, { silence = true }, { normal = true }]\ndown = false\n\n[[sip.controller]]\ndown = true",
+            );
+        let s = load(&text).unwrap();
+        assert_eq!(
+            parse_hex(s.spec.dhcp.option242_hex.as_deref().unwrap()),
+            Some(b"HTTP".to_vec())
+        );
+        assert_eq!(s.spec.dhcp.rules.len(), 4);
+        assert_eq!(s.spec.sip.script.len(), 3);
+        assert_eq!(s.spec.sip.controller.len(), 1);
+    }
+
+    #[test]
+    fn bad_infrastructure_keys() {
+        let dhcp = |extra: &str| {
+            err(&GOOD.replace(
+                "option242 = \"HTTPSRVR=${server_ip}\"",
+                &format!("option242 = \"HTTPSRVR=${{server_ip}}\"\n{extra}"),
+            ))
+        };
+        assert_eq!(
+            dhcp("option242_hex = \"4854\""),
+            "scenario error at s/x.toml:15:1: option242 and option242_hex exclude each other"
+        );
+        assert_eq!(
+            dhcp("rules = [{ action = \"drop_first\", msg_type = \"HELLO\", count = 1 }]"),
+            "scenario error at s/x.toml:15:1: rule DropFirst { msg_type: \"HELLO\", count: 1 }: `HELLO` is no DHCP message type; one of DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM"
+        );
+        assert_eq!(
+            dhcp("rules = [{ action = \"sometimes\" }]"),
+            "scenario error at s/x.toml:15:21: unknown variant `sometimes`, expected one of `drop_first`, `nak_request`, `delay`, `answer_after`"
+        );
+        assert_eq!(
+            dhcp("add = [{ code = 66, text = \"a\", hex = \"62\" }]"),
+            "scenario error at s/x.toml:15:1: option 66 to add needs a code 1–254 and exactly one of text or hex"
+        );
+        assert_eq!(
+            dhcp("siaddr = \"ten.0.0.1\""),
+            "scenario error at s/x.toml:15:1: siaddr `ten.0.0.1` is not an IPv4 address or ${server_ip}"
+        );
+        let sip = |extra: &str| {
+            err(&GOOD.replace(
+                "accounts = [{ user = \"2001\", password = \"1234\" }]",
+                &format!("accounts = [{{ user = \"2001\", password = \"1234\" }}]\n{extra}"),
+            ))
+        };
+        assert_eq!(
+            sip("script = [{ status = 503, silence = true }]"),
+            "scenario error at s/x.toml:19:1: each scripted answer needs exactly one of normal, status or silence"
+        );
+        assert_eq!(
+            sip("script = [{ retry_after = 5, normal = true }]"),
+            "scenario error at s/x.toml:19:1: reason and retry_after go with a status"
+        );
+        assert_eq!(
+            sip("algorithm = \"SHA-1\""),
+            "scenario error at s/x.toml:19:1: algorithm `SHA-1`: MD5 or SHA-256"
+        );
+        let file = |spec: &str| {
+            err(&GOOD.replace(
+                "[sip]",
+                &format!("[files]\n\"fw/a.txt\" = {{ {spec} }}\n\n[sip]"),
+            ))
+        };
+        assert_eq!(
+            file("text = \"a\", status = 404, cut_after = 3"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: status, cut_after, wrong_length and stall_after exclude each other"
+        );
+        assert_eq!(
+            file("text = \"a\", stall_after = 3"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: stall_after and pause go together"
+        );
+        assert_eq!(
+            file("firmware = { version = \"1\", models = [\"96x0\"], corrupt = \"burnt\" }"),
+            "scenario error at s/x.toml:17:73: unknown variant `burnt`, expected one of `flip_byte`, `truncate`, `bad_signature`"
         );
     }
 

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{Location, ScenarioError, discover, load_file, load_str, parse_mac};
+pub use load::{Location, ScenarioError, discover, load_file, load_str, parse_hex, parse_mac};
 
 use crate::timeline::Proto;
 
@@ -82,6 +82,9 @@ pub struct ScenarioSpec {
     /// Free tags for filtering.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The phone profile the checks are written for.
+    #[serde(default = "default_profile")]
+    pub profile: String,
     /// The phone under test.
     pub phone: PhoneSetup,
     /// The DHCP server's behaviour.
@@ -125,12 +128,79 @@ pub struct DhcpSetup {
     /// The site-specific option string, with `${name}` lab variables.
     #[serde(default)]
     pub option242: Option<String>,
+    /// The site-specific option as raw bytes in hex (for malformed strings); excludes
+    /// `option242`. Values over 255 bytes go out split per RFC 3396.
+    #[serde(default)]
+    pub option242_hex: Option<String>,
     /// The site-specific option number (SSON).
     #[serde(default = "default_sson")]
     pub sson: u8,
-    /// Lease time in seconds (option 51).
+    /// Lease time in seconds (option 51; 58 and 59 follow at 0.5 and 0.875 of it).
     #[serde(default = "default_lease")]
     pub lease_time: u32,
+    /// `siaddr` of OFFER and ACK (with `${name}` variables); 0.0.0.0 when absent.
+    #[serde(default)]
+    pub siaddr: Option<String>,
+    /// Options appended verbatim after the standard ones, in order, duplicates allowed.
+    #[serde(default)]
+    pub add: Vec<DhcpOption>,
+    /// Option codes left out of OFFER and ACK (e.g. 51: no lease time).
+    #[serde(default)]
+    pub omit: Vec<u8>,
+    /// These codes go first, in this order; the rest follow as usual.
+    #[serde(default)]
+    pub order: Vec<u8>,
+    /// Per-message behaviour, applied in order.
+    #[serde(default)]
+    pub rules: Vec<DhcpRule>,
+}
+
+/// An option to add: its code and exactly one of `text` (with `${name}` variables) or `hex`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpOption {
+    /// Option code (1–254).
+    pub code: u8,
+    /// Value as text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Value as hex bytes.
+    #[serde(default)]
+    pub hex: Option<String>,
+}
+
+/// What the DHCP server does to particular messages. Times are phone seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DhcpRule {
+    /// Stay silent to the first `count` messages of this type (per client).
+    DropFirst {
+        /// `DISCOVER`, `REQUEST`, `INFORM` …
+        msg_type: String,
+        /// How many.
+        count: u32,
+    },
+    /// Answer the `nth` REQUEST (1-based, per client) with a NAK.
+    NakRequest {
+        /// Which one.
+        nth: u32,
+    },
+    /// Answer messages of this type only after `seconds`.
+    Delay {
+        /// `DISCOVER`, `REQUEST` …
+        msg_type: String,
+        /// How long.
+        seconds: f64,
+    },
+    /// Stay silent to everything until `seconds` after the scenario start.
+    AnswerAfter {
+        /// How long.
+        seconds: f64,
+    },
+}
+
+fn default_profile() -> String {
+    "avaya-96x0-sip".into()
 }
 
 fn default_sson() -> u8 {
@@ -140,7 +210,8 @@ fn default_lease() -> u32 {
     3600
 }
 
-/// One file of the file server.
+/// One file of the file server: exactly one of `fixture`, `text` or `firmware` (or only a
+/// `status`), and optionally how the server misbehaves while serving it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
@@ -156,6 +227,24 @@ pub struct FileSpec {
     /// HTTP status to answer with instead of the content (e.g. 404, 500).
     #[serde(default)]
     pub status: Option<u16>,
+    /// Wait this many phone seconds before answering.
+    #[serde(default)]
+    pub delay: Option<f64>,
+    /// Declare the whole body but close after this many body bytes.
+    #[serde(default)]
+    pub cut_after: Option<u64>,
+    /// With `cut_after`: close with a reset (RST) instead of FIN.
+    #[serde(default)]
+    pub reset: bool,
+    /// Send the whole body under a Content-Length of this many bytes.
+    #[serde(default)]
+    pub wrong_length: Option<u64>,
+    /// Send this many body bytes, then go quiet for `pause` phone seconds, then the rest.
+    #[serde(default)]
+    pub stall_after: Option<u64>,
+    /// The pause of `stall_after`.
+    #[serde(default)]
+    pub pause: Option<f64>,
 }
 
 /// A firmware image built by the harness in the reference image format.
@@ -169,13 +258,28 @@ pub struct FirmwareSpec {
     /// Payload size in bytes (deterministic filler).
     #[serde(default = "default_payload")]
     pub size: usize,
+    /// Damage done to the image after it is built and signed.
+    #[serde(default)]
+    pub corrupt: Option<Corruption>,
+}
+
+/// Ways a firmware image arrives damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Corruption {
+    /// One payload byte flipped after signing (a bit error in transit or storage).
+    FlipByte,
+    /// Only the first half of the image.
+    Truncate,
+    /// Signed with a key the phone does not trust.
+    BadSignature,
 }
 
 fn default_payload() -> usize {
     256 * 1024
 }
 
-/// The SIP registrar of a scenario.
+/// The SIP registrar(s) of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SipSetup {
@@ -189,6 +293,55 @@ pub struct SipSetup {
     /// Expires granted in 200 OK.
     #[serde(default = "default_expires")]
     pub expires: u32,
+    /// Digest algorithm offered in challenges: `MD5` or `SHA-256`.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// Offer `qop="auth"` in challenges (RFC 2617 §3.2.1).
+    #[serde(default)]
+    pub qop: bool,
+    /// How the first controller answers each REGISTER attempt in turn (retransmissions are
+    /// not attempts); attempts past the end get normal service.
+    #[serde(default)]
+    pub script: Vec<SipAnswer>,
+    /// The first controller never answers (a dead controller; REGISTERs are still recorded).
+    #[serde(default)]
+    pub down: bool,
+    /// More controllers, reachable as `${sip_port_2}`, `${sip_port_3}` … on `${server_ip}`.
+    #[serde(default)]
+    pub controller: Vec<ControllerSpec>,
+}
+
+/// A further SIP controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSpec {
+    /// Its answers per REGISTER attempt, as `sip.script`.
+    #[serde(default)]
+    pub script: Vec<SipAnswer>,
+    /// It never answers.
+    #[serde(default)]
+    pub down: bool,
+}
+
+/// One scripted answer: exactly one of `normal`, `status` or `silence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SipAnswer {
+    /// Normal registrar service (challenge, check, bind).
+    #[serde(default)]
+    pub normal: bool,
+    /// Answer with this status (a 401 carries a fresh challenge).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Reason phrase for `status` (default: the standard one).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Retry-After seconds for `status` (RFC 3261 §20.33).
+    #[serde(default)]
+    pub retry_after: Option<u32>,
+    /// Send nothing, also to retransmissions.
+    #[serde(default)]
+    pub silence: bool,
 }
 
 fn default_expires() -> u32 {
@@ -232,6 +385,14 @@ pub enum Level {
     Must,
     /// A failure is reported but does not fail the scenario.
     Should,
+}
+
+/// The JSON Schema (draft 2020-12) of a scenario file, derived from the same serde types the
+/// loader reads, so it cannot drift from what `phonecert check` accepts.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(ScenarioSpec);
+    schema.insert("title".into(), "phonecert scenario".into());
+    schema.to_value()
 }
 
 /// What a check judges: the closed set of check kinds.

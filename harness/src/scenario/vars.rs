@@ -12,10 +12,16 @@ pub const KNOWN: &[&str] = &[
     "server_ip",
     "http_port",
     "sip_port",
+    "sip_port_2",
+    "sip_port_3",
+    "sip_port_4",
     "phone_mac",
     "phone_mac_hex",
     "sip_domain",
 ];
+
+/// Controllers a scenario may have (`${sip_port}` and `${sip_port_2}` … `${sip_port_4}`).
+pub const MAX_CONTROLLERS: usize = 4;
 
 /// The values for one run.
 pub type Vars = BTreeMap<&'static str, String>;
