@@ -78,6 +78,26 @@ struct RunArgs {
     /// Where captures/ and reports/ go.
     #[arg(long, default_value = ".")]
     out: PathBuf,
+    /// Use this program as the device under test instead of the reference phone: `sh -c
+    /// COMMAND` inside the phone's namespace of the netns lab, restarted for every scenario.
+    /// Its environment names the lab: PHONECERT_IFACE, PHONECERT_MAC, PHONECERT_SERVER_IP,
+    /// PHONECERT_SCENARIO, PHONECERT_WORK_DIR.
+    #[arg(long, value_name = "COMMAND")]
+    dut_cmd: Option<String>,
+    /// The MAC of the external device (default: each scenario's `phone.mac`, set on the
+    /// phone's interface before the command starts).
+    #[arg(long, value_name = "MAC", requires = "dut_cmd")]
+    dut_mac: Option<String>,
+    /// The protocols the external device takes part in; checks on the others are reported
+    /// as not exercised (a plain DHCP client: `dhcp`).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "dhcp,http,sip",
+        requires = "dut_cmd"
+    )]
+    dut_protocols: Vec<String>,
 }
 
 /// Entry point of the `phonecert` binary.
@@ -252,6 +272,10 @@ fn cmd_judge(run: &Path) -> u8 {
             })
             .collect();
         let ctx = judge::Ctx::new(&vars).scaled(saved.time_scale);
+        let ctx = match &saved.speaks {
+            Some(p) => ctx.speaking(p),
+            None => ctx,
+        };
         s.checks = judge::judge(&sc.spec, &saved.timeline, ctx);
         s.verdict = if s.error.is_some() {
             Verdict::Error
@@ -300,6 +324,44 @@ fn cmd_run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let external = match &args.dut_cmd {
+        None => None,
+        Some(command) => {
+            if !args.sim_faults.is_empty() {
+                eprintln!("error: --sim-fault applies to the reference phone, not to --dut-cmd");
+                return EXIT_USAGE;
+            }
+            if lab != lab::LabKind::Netns {
+                eprintln!(
+                    "error: --dut-cmd needs the netns lab (the device gets the phone's namespace and interface); run as root without --lab loopback"
+                );
+                return EXIT_USAGE;
+            }
+            if let Some(m) = &args.dut_mac
+                && scenario::parse_mac(m).is_none()
+            {
+                eprintln!("error: --dut-mac `{m}` is not a MAC address like 00:1b:4f:27:31:2a");
+                return EXIT_USAGE;
+            }
+            let mut speaks = Vec::new();
+            for p in &args.dut_protocols {
+                match p.trim().to_ascii_lowercase().as_str() {
+                    "dhcp" => speaks.push(crate::timeline::Proto::Dhcp),
+                    "http" => speaks.push(crate::timeline::Proto::Http),
+                    "sip" => speaks.push(crate::timeline::Proto::Sip),
+                    other => {
+                        eprintln!("error: --dut-protocols: `{other}` is not dhcp, http or sip");
+                        return EXIT_USAGE;
+                    }
+                }
+            }
+            Some(engine::ExternalDut {
+                command: command.clone(),
+                mac: args.dut_mac.clone(),
+                speaks,
+            })
+        }
+    };
     if lab == lab::LabKind::Netns && !lab::is_root() {
         eprintln!("error: {}", lab::LabError::NeedsRoot);
         return EXIT_HARNESS;
@@ -343,6 +405,7 @@ fn cmd_run(args: RunArgs) -> u8 {
             reports_dir: ctx_base.1.clone(),
             simphone,
             faults: args.sim_faults.clone(),
+            external: external.clone(),
             time_scale: args.time_scale,
             cancel: cancel_rx,
         };
@@ -375,9 +438,14 @@ fn cmd_run(args: RunArgs) -> u8 {
             lab: lab.name().into(),
             phonecert_version: env!("CARGO_PKG_VERSION").into(),
             dut: DutInfo {
-                kind: "sim".into(),
+                kind: if external.is_some() { "cmd" } else { "sim" }.into(),
+                command: external.as_ref().map(|d| d.command.clone()),
                 model: first.map(|p| p.model.clone()).unwrap_or_default(),
-                mac: first.map(|p| p.mac.clone()).unwrap_or_default(),
+                mac: args
+                    .dut_mac
+                    .clone()
+                    .or_else(|| first.map(|p| p.mac.clone()))
+                    .unwrap_or_default(),
                 firmware_start: first.map(|p| p.firmware.clone()).unwrap_or_default(),
                 firmware_observed,
                 faults: args.sim_faults,

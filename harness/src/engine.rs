@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use crate::dut::{SimConfig, SimPhone, SimPlacement};
+use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement};
 use crate::judge::{self, Verdict};
 use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets};
 use crate::report::ScenarioReport;
@@ -42,11 +42,24 @@ pub struct RunContext {
     pub simphone: PathBuf,
     /// Fault switches for simphone.
     pub faults: Vec<String>,
+    /// An external program as the device under test instead of simphone (`--dut-cmd`).
+    pub external: Option<ExternalDut>,
     /// Phone timers run this many times faster; windows are scaled the same way. `None`: the
     /// scenario's `phone.time_scale`, else 1.
     pub time_scale: Option<f64>,
     /// Turns true on Ctrl-C.
     pub cancel: watch::Receiver<bool>,
+}
+
+/// An external device under test (`--dut-cmd`).
+#[derive(Debug, Clone)]
+pub struct ExternalDut {
+    /// Started with `sh -c` in the phone's namespace.
+    pub command: String,
+    /// Its MAC (`--dut-mac`); else each scenario's `phone.mac`.
+    pub mac: Option<String>,
+    /// The protocols it takes part in (`--dut-protocols`).
+    pub speaks: Vec<Proto>,
 }
 
 /// The harness itself could not run (exit 3).
@@ -70,6 +83,9 @@ pub struct SavedTimeline {
     /// Phone seconds per real second in this run.
     #[serde(default = "one")]
     pub time_scale: f64,
+    /// The protocols the device took part in, when not all (an external DUT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaks: Option<Vec<Proto>>,
     /// The events.
     pub timeline: Timeline,
 }
@@ -191,8 +207,14 @@ async fn run_in_lab(
     report.time_scale = scale;
 
     // Lab variables.
-    let mac = crate::scenario::parse_mac(&spec.phone.mac)
-        .ok_or_else(|| Fatal::Scenario("bad MAC".into()))?;
+    let mac_text = ctx
+        .external
+        .as_ref()
+        .and_then(|d| d.mac.clone())
+        .unwrap_or_else(|| spec.phone.mac.clone())
+        .to_lowercase();
+    let mac = crate::scenario::parse_mac(&mac_text)
+        .ok_or_else(|| Fatal::Scenario(format!("`{mac_text}` is not a MAC address")))?;
     let mut vars = Vars::new();
     vars.insert("server_ip", addrs.server_ip.to_string());
     vars.insert("http_port", http_ep.port().to_string());
@@ -202,7 +224,7 @@ async fn run_in_lab(
             .ok_or_else(|| Fatal::Scenario("too many SIP controllers".into()))?;
         vars.insert(name, ep.port().to_string());
     }
-    vars.insert("phone_mac", spec.phone.mac.to_lowercase());
+    vars.insert("phone_mac", mac_text.clone());
     vars.insert(
         "phone_mac_hex",
         mac.iter().map(|b| format!("{b:02x}")).collect(),
@@ -286,41 +308,71 @@ async fn run_in_lab(
     // The phone.
     let dut_dir = ctx.reports_dir.join("dut");
     let log = dut_dir.join(format!("{}.log", spec.id));
-    let placement = match netns {
-        Some(p) => SimPlacement::Netns {
-            ns: p.phone_ns.clone(),
-            iface: p.phone_if.clone(),
-        },
-        None => SimPlacement::Loopback {
-            dhcp_server: dhcp_ep,
-        },
-    };
-    let sim = SimConfig {
-        binary: ctx.simphone.clone(),
-        placement,
-        mac: spec.phone.mac.clone(),
-        model: spec.phone.model.clone(),
-        firmware: spec.phone.firmware.clone(),
-        user: spec.phone.user.clone(),
-        password: spec.phone.password.clone(),
-        sson: spec.dhcp.sson,
-        state_dir: dut_dir.join(format!("{}.state", spec.id)),
-        log: log.clone(),
-        faults: ctx.faults.clone(),
-        time_scale: scale,
-    };
     report.dut_log = Some(rel(&log));
-    let mut phone = SimPhone::start(&sim).map_err(|e| {
-        fail(
-            &format!("cannot start simphone {}", ctx.simphone.display()),
-            &e,
-        )
-    })?;
+    let mut phone = match (&ctx.external, netns) {
+        (Some(ext), Some(pair)) => {
+            let cfg = CmdConfig {
+                command: ext.command.clone(),
+                ns: pair.phone_ns.clone(),
+                iface: pair.phone_if.clone(),
+                mac: mac_text.clone(),
+                server_ip: addrs.server_ip,
+                scenario: spec.id.clone(),
+                work_dir: dut_dir.join(format!("{}.work", spec.id)),
+                log: log.clone(),
+            };
+            Dut::Cmd(
+                CmdDut::start(&cfg)
+                    .map_err(|e| fail(&format!("cannot start `{}`", ext.command), &e))?,
+            )
+        }
+        (Some(_), None) => {
+            return Err(Fatal::Scenario(
+                "an external DUT (--dut-cmd) needs the netns lab".into(),
+            ));
+        }
+        (None, _) => {
+            let placement = match netns {
+                Some(p) => SimPlacement::Netns {
+                    ns: p.phone_ns.clone(),
+                    iface: p.phone_if.clone(),
+                },
+                None => SimPlacement::Loopback {
+                    dhcp_server: dhcp_ep,
+                },
+            };
+            let sim = SimConfig {
+                binary: ctx.simphone.clone(),
+                placement,
+                mac: mac_text.clone(),
+                model: spec.phone.model.clone(),
+                firmware: spec.phone.firmware.clone(),
+                user: spec.phone.user.clone(),
+                password: spec.phone.password.clone(),
+                sson: spec.dhcp.sson,
+                state_dir: dut_dir.join(format!("{}.state", spec.id)),
+                log: log.clone(),
+                faults: ctx.faults.clone(),
+                time_scale: scale,
+            };
+            Dut::Sim(SimPhone::start(&sim).map_err(|e| {
+                fail(
+                    &format!("cannot start simphone {}", ctx.simphone.display()),
+                    &e,
+                )
+            })?)
+        }
+    };
 
     // Watch until done.
     let timeout = Duration::from_secs_f64(spec.run.timeout / scale);
     let settle = Duration::from_secs_f64(spec.run.settle / scale);
+    let speaks = ctx.external.as_ref().map(|d| d.speaks.clone());
     let jctx = judge::Ctx::new(&vars).scaled(scale);
+    let jctx = match &speaks {
+        Some(p) => jctx.speaking(p),
+        None => jctx,
+    };
     let mut until_met: Option<Instant> = None;
     let mut cancel = ctx.cancel.clone();
     let mut interrupted = false;
@@ -388,9 +440,10 @@ async fn run_in_lab(
     }
 
     // Judge and keep the evidence.
-    report.checks = judge::judge(spec, &timeline, judge::Ctx::new(&vars).scaled(scale));
+    report.checks = judge::judge(spec, &timeline, jctx);
     report.verdict = judge::scenario_verdict(&report.checks);
-    if let Some(status) = dut_exit {
+    let clean_exit = ctx.external.is_some() && dut_exit.is_some_and(|s| s.success());
+    if let Some(status) = dut_exit.filter(|_| !clean_exit) {
         report.error = Some(format!(
             "the phone exited on its own ({status}); see {}",
             log.display()
@@ -406,6 +459,7 @@ async fn run_in_lab(
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
         time_scale: scale,
+        speaks: speaks.clone(),
         timeline,
     };
     let tl_dir = ctx.reports_dir.join("timelines");

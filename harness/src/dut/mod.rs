@@ -160,3 +160,138 @@ impl SimPhone {
         }
     }
 }
+
+/// Any program as the device under test (`--dut-cmd`): started with `sh -c` inside the
+/// phone's namespace of the netns lab, one fresh process per scenario.
+#[derive(Debug, Clone)]
+pub struct CmdConfig {
+    /// The shell command.
+    pub command: String,
+    /// The phone's namespace.
+    pub ns: String,
+    /// The phone's interface; its MAC is set to `mac` before the command starts.
+    pub iface: String,
+    /// The DUT's MAC address (the DHCP server answers only this one).
+    pub mac: String,
+    /// The infrastructure's address.
+    pub server_ip: std::net::Ipv4Addr,
+    /// The scenario id.
+    pub scenario: String,
+    /// A scratch folder for the command (lease files, configuration).
+    pub work_dir: PathBuf,
+    /// Where its standard output and error go.
+    pub log: PathBuf,
+}
+
+/// A running external DUT: the process group of `sh -c COMMAND`.
+#[derive(Debug)]
+pub struct CmdDut {
+    child: Child,
+}
+
+impl CmdDut {
+    /// Starts the command. Its environment names the lab: `PHONECERT_IFACE`,
+    /// `PHONECERT_MAC`, `PHONECERT_SERVER_IP`, `PHONECERT_SCENARIO`, `PHONECERT_WORK_DIR`.
+    pub fn start(cfg: &CmdConfig) -> std::io::Result<CmdDut> {
+        std::fs::create_dir_all(&cfg.work_dir)?;
+        let status = std::process::Command::new("ip")
+            .args([
+                "-n", &cfg.ns, "link", "set", "dev", &cfg.iface, "address", &cfg.mac,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
+        if !status.status.success() {
+            return Err(std::io::Error::other(format!(
+                "cannot set the MAC of {} in {} to {}: {}",
+                cfg.iface,
+                cfg.ns,
+                cfg.mac,
+                String::from_utf8_lossy(&status.stderr).trim()
+            )));
+        }
+        if let Some(dir) = cfg.log.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let log = std::fs::File::create(&cfg.log)?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &cfg.ns, "sh", "-c", &cfg.command])
+            .env("PHONECERT_IFACE", &cfg.iface)
+            .env("PHONECERT_MAC", &cfg.mac)
+            .env("PHONECERT_SERVER_IP", cfg.server_ip.to_string())
+            .env("PHONECERT_SCENARIO", &cfg.scenario)
+            .env("PHONECERT_WORK_DIR", &cfg.work_dir)
+            .current_dir(&cfg.work_dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Its own process group, so stopping it also stops what it started (dhclient
+            // runs its script as a child).
+            .process_group(0)
+            .kill_on_drop(true);
+        Ok(CmdDut {
+            child: cmd.spawn()?,
+        })
+    }
+
+    /// Whether it has exited (and how), without waiting.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stops the whole process group: SIGTERM, then SIGKILL after two seconds.
+    pub async fn stop(mut self) {
+        let group = self.child.id().map(|pid| pid as libc::pid_t);
+        if let Some(pgid) = group {
+            // SAFETY: kill(2) on the process group we created; at worst ESRCH.
+            unsafe {
+                libc::kill(-pgid, libc::SIGTERM);
+            }
+        }
+        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+            .await
+            .is_err()
+            && let Some(pgid) = group
+        {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            let _ = self.child.wait().await;
+        } else if let Some(pgid) = group {
+            // The leader is gone; its children may not be.
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The device under test of a run.
+#[derive(Debug)]
+pub enum Dut {
+    /// The reference phone.
+    Sim(SimPhone),
+    /// An external program.
+    Cmd(CmdDut),
+}
+
+impl Dut {
+    /// Whether it has exited (and how), without waiting.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        match self {
+            Dut::Sim(p) => p.exited(),
+            Dut::Cmd(p) => p.exited(),
+        }
+    }
+
+    /// Powers it off.
+    pub async fn stop(self) {
+        match self {
+            Dut::Sim(p) => p.stop().await,
+            Dut::Cmd(p) => p.stop().await,
+        }
+    }
+}

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::vars::Vars;
 use crate::scenario::{CheckKind, CheckSpec, Level, ScenarioSpec, ValueFrom};
-use crate::timeline::{Event, Timeline};
+use crate::timeline::{Event, Proto, Timeline};
 
 pub use matcher::{Mismatch, match_event};
 
@@ -37,6 +37,9 @@ pub struct Ctx<'a> {
     pub vars: &'a Vars,
     /// Phone seconds per real second (`--time-scale`); 1 for real phones.
     pub time_scale: f64,
+    /// The protocols the device under test takes part in; checks on others are not
+    /// exercised (a plain DHCP client fetches no files). `None`: all of them.
+    pub speaks: Option<&'a [Proto]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -45,6 +48,15 @@ impl<'a> Ctx<'a> {
         Ctx {
             vars,
             time_scale: 1.0,
+            speaks: None,
+        }
+    }
+
+    /// The same context for a device that only takes part in `protos`.
+    pub fn speaking(self, protos: &'a [Proto]) -> Self {
+        Ctx {
+            speaks: Some(protos),
+            ..self
         }
     }
 
@@ -328,6 +340,17 @@ impl<'a> Judge<'a> {
     }
 
     fn judge_kind(&mut self, c: &CheckSpec, depth: usize) -> (CheckResult, Option<usize>) {
+        if let (Some(p), Some(speaks)) = (c.proto, self.ctx.speaks)
+            && !speaks.contains(&p)
+        {
+            let r = self.base(
+                c,
+                Verdict::NotExercised,
+                self.describe(c, None),
+                format!("not exercised: the device under test does not take part in {p}"),
+            );
+            return (r, None);
+        }
         match c.kind {
             CheckKind::Order => return (self.order(c, depth), None),
             CheckKind::Compare => return (self.compare(c, depth), None),

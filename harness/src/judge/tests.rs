@@ -729,3 +729,32 @@ fn check_passed_reports_one_check() {
     assert!(!check_passed(&sp, "X", &registers(&[1.0]), Ctx::new(&vars)));
     assert!(!check_passed(&sp, "nope", &boot(), Ctx::new(&vars)));
 }
+
+#[test]
+fn checks_on_a_protocol_the_device_does_not_speak_are_not_exercised() {
+    let checks = format!(
+        "{}{}",
+        event("dhcp", "received", r#"match = { msg_type = "DISCOVER" }"#).replace("\"X\"", "\"D\""),
+        event("http", "request", "after = \"D\"")
+    );
+    let sp = spec(&checks);
+    let vars = Vars::new();
+    let dhcp_only = [Proto::Dhcp];
+    let rs = judge(&sp, &boot(), Ctx::new(&vars).speaking(&dhcp_only));
+    assert_eq!(
+        (rs[0].verdict, rs[1].verdict),
+        (Verdict::Pass, Verdict::NotExercised)
+    );
+    assert!(
+        rs[1].observed.contains("does not take part in http"),
+        "{}",
+        rs[1].observed
+    );
+    assert_eq!(
+        scenario_verdict(&rs),
+        Verdict::Fail,
+        "not exercised is no pass"
+    );
+    let all = judge(&sp, &boot(), Ctx::new(&vars));
+    assert_eq!(all[1].verdict, Verdict::Pass);
+}

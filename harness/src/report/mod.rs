@@ -18,8 +18,11 @@ pub const SCHEMA: &str = "phonecert.report/1";
 /// The device under test as the report names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DutInfo {
-    /// `sim` (the reference phone) or `external`.
+    /// `sim` (the reference phone) or `cmd` (a program given with `--dut-cmd`).
     pub kind: String,
+    /// The command of a `cmd` device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Model (MODEL4) as configured.
     pub model: String,
     /// MAC address.
@@ -245,6 +248,7 @@ mod tests {
             phonecert_version: "0.1.0".into(),
             dut: DutInfo {
                 kind: "sim".into(),
+                command: None,
                 model: "9620".into(),
                 mac: "m".into(),
                 firmware_start: "f".into(),

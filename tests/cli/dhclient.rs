@@ -1,0 +1,109 @@
+//! Any program can be the phone: ISC dhclient, a DHCP client nobody here wrote, gets its
+//! lease from phonecert's server with the exact option 242 bytes of the scenario.
+
+use crate::common::*;
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn dhclient_as_the_dut_gets_the_scenarios_option_242() {
+    if !is_root() {
+        eprintln!(
+            "skipped: dhclient_as_the_dut_gets_the_scenarios_option_242 needs root (network namespaces); it did NOT run"
+        );
+        return;
+    }
+    assert!(
+        have("dhclient"),
+        "dhclient is missing: install Debian's isc-dhcp-client (.ci/run does)"
+    );
+    let scratch = Scratch::new("dhclient");
+    let conf = scratch.0.join("dhclient.conf");
+    // Ask for the site-specific option as a phone does (dhclient.conf(5): new options are
+    // declared with a code and a type, and `request` lists option 55).
+    std::fs::write(
+        &conf,
+        "option avaya-242 code 242 = string;\nrequest subnet-mask, routers, dhcp-lease-time, avaya-242;\n",
+    )
+    .expect("write dhclient.conf");
+    // `-sf /bin/true`: no script touches the namespace or the host's resolver; the lease file
+    // is the evidence of what dhclient accepted.
+    let command = format!(
+        "exec dhclient -d -v -sf /bin/true -cf {} -lf \"$PHONECERT_WORK_DIR/leases\" -pf \"$PHONECERT_WORK_DIR/pid\" \"$PHONECERT_IFACE\"",
+        conf.display()
+    );
+    let out_dir = scratch.0.join("out");
+    let out = phonecert(&[
+        "run",
+        "scenarios/boot/first-boot-upgrade.toml",
+        "--dut-cmd",
+        &command,
+        "--dut-protocols",
+        "dhcp",
+        "--dut-mac",
+        "02:00:5e:10:00:01",
+        "--out",
+        out_dir.to_str().expect("utf-8 path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Not every check can be exercised by a plain DHCP client: that is a failure to test,
+    // never a pass.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = run_dir(&out_dir);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+            .expect("json");
+    assert_eq!(report["dut"]["kind"], "cmd");
+    assert_eq!(report["dut"]["mac"], "02:00:5e:10:00:01");
+    let sc = &report["scenarios"][0];
+    assert_eq!(sc["verdict"], "fail");
+    let verdict_of = |id: &str| {
+        sc["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["verdict"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    // DHCP checks are judged on what dhclient did…
+    assert_eq!(verdict_of("BOOT-001-01"), "pass", "{sc}");
+    assert_eq!(verdict_of("BOOT-001-02"), "pass", "{sc}");
+    // …everything past the lease is not exercised, and nothing else.
+    for c in sc["checks"].as_array().expect("checks") {
+        let id = c["id"].as_str().unwrap_or("");
+        if id != "BOOT-001-01" && id != "BOOT-001-02" {
+            assert_eq!(c["verdict"], "not_exercised", "{c}");
+        }
+    }
+    // The lease dhclient wrote holds the option 242 string byte for byte.
+    let leases = std::fs::read_to_string(run.join("dut/BOOT-001.work/leases")).expect("lease file");
+    assert!(
+        leases.contains("option avaya-242 \"HTTPSRVR=10.66.0.1,HTTPPORT=80,HTTPDIR=fw\";"),
+        "{leases}"
+    );
+    assert!(leases.contains("fixed-address 10.66.0.10"), "{leases}");
+    // dhclient's process group is gone with the scenario.
+    let left = std::process::Command::new("pgrep")
+        .args([
+            "-f",
+            &format!("{}", run.join("dut/BOOT-001.work").display()),
+        ])
+        .output()
+        .expect("pgrep");
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "dhclient still running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
