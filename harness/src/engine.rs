@@ -155,7 +155,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     let (netns, addrs, sockets) = match ctx.lab {
         LabKind::Netns => {
             let pair = NetnsPair::create()?;
-            let sockets = pair.bind_servers(controllers)?;
+            let sockets = pair.bind_servers(controllers, spec.http.port.unwrap_or(80))?;
             let addrs = pair.addrs.clone();
             (Some(pair), addrs, sockets)
         }
@@ -217,6 +217,7 @@ async fn run_in_lab(
         .ok_or_else(|| Fatal::Scenario(format!("`{mac_text}` is not a MAC address")))?;
     let mut vars = Vars::new();
     vars.insert("server_ip", addrs.server_ip.to_string());
+    vars.insert("dead_ip", addrs.dead_ip.to_string());
     vars.insert("http_port", http_ep.port().to_string());
     for (i, ep) in sip_eps.iter().enumerate() {
         let name = ["sip_port", "sip_port_2", "sip_port_3", "sip_port_4"]

@@ -97,6 +97,8 @@ pub struct LabAddrs {
     pub pool_start: Ipv4Addr,
     /// Last address the DHCP server leases.
     pub pool_end: Ipv4Addr,
+    /// An address in the lab where nothing answers (a dead server for failover scenarios).
+    pub dead_ip: Ipv4Addr,
 }
 
 /// The sockets the servers run on, bound in the right place.
@@ -139,6 +141,7 @@ pub fn loopback_addrs() -> LabAddrs {
         mask: Ipv4Addr::new(255, 255, 255, 0),
         pool_start: Ipv4Addr::new(127, 77, 0, 100),
         pool_end: Ipv4Addr::new(127, 77, 0, 199),
+        dead_ip: Ipv4Addr::new(127, 77, 0, 254),
     }
 }
 

@@ -60,6 +60,7 @@ impl NetnsPair {
             mask: Ipv4Addr::new(255, 255, 255, 0),
             pool_start: Ipv4Addr::new(10, 66, 0, 100),
             pool_end: Ipv4Addr::new(10, 66, 0, 199),
+            dead_ip: Ipv4Addr::new(10, 66, 0, 254),
         }
     }
 
@@ -126,7 +127,11 @@ impl NetnsPair {
     /// lab interface (it must hear broadcasts from clients without an address) plus a raw socket
     /// for unicast replies to a MAC; HTTP on :80 and SIP on :5060 of the server address, and
     /// further controllers on :5061, :5062 ….
-    pub fn bind_servers(&self, controllers: usize) -> Result<ServerSockets, LabError> {
+    pub fn bind_servers(
+        &self,
+        controllers: usize,
+        http_port: u16,
+    ) -> Result<ServerSockets, LabError> {
         let iface = self.infra_if.clone();
         let ip = self.addrs.server_ip;
         let err =
@@ -144,8 +149,9 @@ impl NetnsPair {
             }
         })
         .map_err(err("dhcp", format!("0.0.0.0:67 on {iface}")))?;
-        let http = pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, 80)))
-            .map_err(err("http", format!("{ip}:80")))?;
+        let http =
+            pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, http_port)))
+                .map_err(err("http", format!("{ip}:{http_port}")))?;
         let sip = (0..controllers.max(1))
             .map(|i| {
                 let port = 5060 + u16::try_from(i).unwrap_or(0);

@@ -401,11 +401,13 @@ fn validate_infra(src: &Source<'_>, spec: &ScenarioSpec) -> Result<(), ScenarioE
         ));
     }
     if let Some(a) = &d.siaddr {
-        let expanded = a.replace("${server_ip}", "10.0.0.1");
+        let expanded = a
+            .replace("${server_ip}", "10.0.0.1")
+            .replace("${dead_ip}", "10.0.0.2");
         if vars::check_known(a).is_err() || expanded.parse::<std::net::Ipv4Addr>().is_err() {
             return Err(dhcp(
                 "siaddr",
-                format!("siaddr `{a}` is not an IPv4 address or ${{server_ip}}"),
+                format!("siaddr `{a}` is not an IPv4 address, ${{server_ip}} or ${{dead_ip}}"),
             ));
         }
     }
@@ -1120,7 +1122,7 @@ after = "A"
     fn an_unknown_variable() {
         assert_eq!(
             err(&GOOD.replace("${server_ip}", "${nope}")),
-            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, http_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
+            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
         );
     }
 
@@ -1195,7 +1197,7 @@ after = "A"
         );
         assert_eq!(
             dhcp("siaddr = \"ten.0.0.1\""),
-            "scenario error at s/x.toml:15:1: siaddr `ten.0.0.1` is not an IPv4 address or ${server_ip}"
+            "scenario error at s/x.toml:15:1: siaddr `ten.0.0.1` is not an IPv4 address, ${server_ip} or ${dead_ip}"
         );
         let sip = |extra: &str| {
             err(&GOOD.replace(

@@ -92,6 +92,9 @@ pub struct ScenarioSpec {
     /// The file server's content: request path (relative, no leading slash) → file.
     #[serde(default)]
     pub files: BTreeMap<String, FileSpec>,
+    /// The file server itself.
+    #[serde(default)]
+    pub http: HttpSetup,
     /// The SIP registrar.
     pub sip: SipSetup,
     /// How long the scenario runs.
@@ -277,6 +280,16 @@ pub enum Corruption {
 
 fn default_payload() -> usize {
     256 * 1024
+}
+
+/// The file server of a scenario.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSetup {
+    /// The port it listens on in the netns lab (default 80); the loopback lab always picks
+    /// a free port. Scenarios name it as `${http_port}`.
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 /// The SIP registrar(s) of a scenario.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 /// Every variable a scenario may use.
 pub const KNOWN: &[&str] = &[
     "server_ip",
+    "dead_ip",
     "http_port",
     "sip_port",
     "sip_port_2",
