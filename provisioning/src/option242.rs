@@ -86,6 +86,29 @@ pub enum FindingKind {
     TrailingNul,
 }
 
+impl FindingKind {
+    /// True when the finding marks a malformed pair (structure or stray characters): the
+    /// pair it belongs to is ignored while the good pairs still apply. Over-long names and
+    /// values, an empty string and trailing NULs are not malformations of a pair.
+    pub fn is_malformed_pair(&self) -> bool {
+        match self {
+            FindingKind::NoEquals { .. }
+            | FindingKind::EmptyPair
+            | FindingKind::EmptyName
+            | FindingKind::EmptyValue { .. }
+            | FindingKind::StraySpace { .. }
+            | FindingKind::TrailingComma
+            | FindingKind::UnterminatedQuote { .. }
+            | FindingKind::JunkAfterQuote { .. }
+            | FindingKind::StrayQuote { .. } => true,
+            FindingKind::EmptyString
+            | FindingKind::NameTooLong { .. }
+            | FindingKind::ValueTooLong { .. }
+            | FindingKind::TrailingNul => false,
+        }
+    }
+}
+
 /// Parse a site-specific option string. Never panics.
 pub fn parse(s: &str) -> SiteString {
     let mut out = SiteString::default();
@@ -305,16 +328,24 @@ const OPTION43_NAMES: [&str; 14] = [
     "SIP_CONTROLLER_LIST",
 ];
 
-/// Read option 43 (vendor-specific information, code/length/value sub-options). It counts
-/// only if its first sub-option is code 1 with the value `6889`; `None` otherwise. Codes 2–15
-/// map to names; other codes are skipped; pad (0) is skipped, end (255) stops. A sub-option
-/// whose length runs past the end is dropped with everything after it. Never panics.
-pub fn parse_option43(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+/// The sub-option code Avaya's marker sits in, and the marker itself.
+pub const OPTION43_MARKER_CODE: u8 = 1;
+pub const OPTION43_MARKER: &[u8] = b"6889";
+
+/// The parameter name an option 43 sub-option code (2–15) stands for.
+pub fn option43_name(code: u8) -> Option<&'static str> {
+    code.checked_sub(2)
+        .and_then(|i| OPTION43_NAMES.get(usize::from(i)))
+        .copied()
+}
+
+/// Walk option 43's code/length/value sub-options in wire order: pad (0) is skipped, end
+/// (255) stops, and a sub-option whose length runs past the end is dropped with everything
+/// after it. No meaning is attached here (see [`parse_option43`]). Never panics.
+pub fn option43_suboptions(bytes: &[u8]) -> Vec<(u8, &[u8])> {
     let mut out = Vec::new();
-    let mut marked = false;
     let mut i = 0;
-    while i < bytes.len() {
-        let code = bytes[i];
+    while let Some(&code) = bytes.get(i) {
         if code == 0 {
             i += 1;
             continue;
@@ -327,21 +358,38 @@ pub fn parse_option43(bytes: &[u8]) -> Option<Vec<(String, String)>> {
         let Some(value) = bytes.get(i + 2..end) else {
             break;
         };
-        if !marked {
-            if code != 1 || value != b"6889" {
-                return None;
-            }
-            marked = true;
-        } else if (2..=15).contains(&code) {
-            let name = OPTION43_NAMES[usize::from(code - 2)];
-            out.push((
-                name.to_string(),
-                String::from_utf8_lossy(value).into_owned(),
-            ));
-        }
+        out.push((code, value));
         i = end;
     }
-    marked.then_some(out)
+    out
+}
+
+/// The named values of sub-options 2–15 in `subs`, in wire order; other codes are skipped.
+pub fn option43_values(subs: &[(u8, &[u8])]) -> Vec<(String, String)> {
+    subs.iter()
+        .filter_map(|(code, value)| {
+            option43_name(*code).map(|name| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(value).into_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Read option 43 (vendor-specific information, code/length/value sub-options). It counts
+/// only if its first sub-option is code 1 with the value `6889`; `None` otherwise. Codes 2–15
+/// map to names; other codes are skipped; pad (0) is skipped, end (255) stops. A sub-option
+/// whose length runs past the end is dropped with everything after it. Never panics.
+pub fn parse_option43(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let subs = option43_suboptions(bytes);
+    match subs.first() {
+        Some((OPTION43_MARKER_CODE, marker)) if *marker == OPTION43_MARKER => {
+            Some(option43_values(&subs[1..]))
+        }
+        _ => None,
+    }
 }
 
 /// Apply option 43 pairs (from [`parse_option43`]) to `settings` as [`Source::SiteOption`].
@@ -660,6 +708,37 @@ mod tests {
         assert!(apply_option43(&pairs, &mut set).is_empty());
         assert_eq!(set.http_port(), 8080);
         assert_eq!(set.sip_controllers()[0].port, 5060);
+    }
+
+    #[test]
+    fn option43_suboptions_walk_every_code_in_wire_order() {
+        let mut b = tlv(2, b"10.1.1.5");
+        b.push(0);
+        b.extend(tlv(1, b"6889"));
+        b.extend(tlv(20, b"x"));
+        b.extend([3, 9, b'f']);
+        let subs = option43_suboptions(&b);
+        assert_eq!(
+            subs,
+            vec![(2, &b"10.1.1.5"[..]), (1, &b"6889"[..]), (20, &b"x"[..])]
+        );
+        assert_eq!(
+            option43_values(&subs),
+            vec![("HTTPSRVR".to_string(), "10.1.1.5".to_string())]
+        );
+        assert_eq!(option43_name(1), None);
+        assert_eq!(option43_name(10), Some("L2QVLAN"));
+        assert_eq!(option43_name(15), Some("SIP_CONTROLLER_LIST"));
+        assert_eq!(option43_name(16), None);
+    }
+
+    #[test]
+    fn malformations_are_told_apart_from_length_findings() {
+        let s = parse("A,=x,SIG=,B = 1,C=\"x\"y,D=a\"b,E=\"q,");
+        assert!(s.findings.iter().all(|f| f.kind.is_malformed_pair()));
+        let long = parse(&format!("HTTPDIR={}\0", "d".repeat(256)));
+        assert!(!long.findings.iter().any(|f| f.kind.is_malformed_pair()));
+        assert!(!FindingKind::EmptyString.is_malformed_pair());
     }
 
     #[test]

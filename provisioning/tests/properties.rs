@@ -65,6 +65,11 @@ proptest! {
         if let Some(pairs) = option242::parse_option43(&b) {
             let _ = option242::apply_option43(&pairs, &mut Settings::new());
         }
+        // The raw walk never reads past the input and keeps wire order.
+        let subs = option242::option43_suboptions(&b);
+        let walked: usize = subs.iter().map(|(_, v)| v.len() + 2).sum();
+        prop_assert!(walked <= b.len());
+        let _ = option242::option43_values(&subs);
     }
 
     #[test]

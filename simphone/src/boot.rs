@@ -2,20 +2,23 @@
 //! REGISTER, and a reboot runs it again from DHCP (domain.md "Boot sequence").
 //!
 //! Owns: the order of the steps, which provisioning values feed which request (precedence
-//! via `provisioning::settings::Source`), the download decision and installation, interface
-//! configuration in `--iface` mode, and where each fault switch bends the sequence.
+//! via `provisioning::settings::Source`, applied by [`crate::site`]), the move to the voice
+//! VLAN (L2QVLAN, VLANTEST, L2Q), which file server of an HTTPSRVR list serves the boot,
+//! the download decision and installation, interface configuration in `--iface` mode
+//! (a VLAN device when the lease came tagged), and where each fault switch bends the
+//! sequence.
 //! Never: parses option 242 or scripts itself (`provisioning` does), never implements a
 //! protocol (the `dhcp`, `sip` cores and `net` shells do).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 use provisioning::firmware;
-use provisioning::option242;
 use provisioning::script::{self, Interpreter, PhoneVars, Step};
-use provisioning::settings::{Settings, Source, Transport};
+use provisioning::settings::{Settings, Transport};
 use serde_json::json;
 
 use crate::dhcp::{ClientConfig, DhcpClient, Lease};
@@ -27,6 +30,7 @@ use crate::net::http::{HttpClient, HttpError, HttpResponse};
 use crate::net::sip_io;
 use crate::rng::Rng;
 use crate::sip::register::{Controller, RegConfig, Registration, SipTransport};
+use crate::site;
 use crate::state::{Installed, Store};
 
 /// Where the phone's network lives.
@@ -64,6 +68,15 @@ impl PhoneConfig {
         format!("{}D01A", self.model4)
     }
 
+    /// What the DHCP client needs: identity, SSON and the fault switches.
+    pub fn dhcp_client_config(&self) -> ClientConfig {
+        ClientConfig {
+            mac: self.mac,
+            sson: self.sson,
+            faults: self.faults.clone(),
+        }
+    }
+
     /// MAC as 12 lower-case hex digits (SIP User-Agent, MACADDR).
     pub fn mac_hex(&self) -> String {
         hex::encode(self.mac)
@@ -88,6 +101,106 @@ pub enum Outcome {
     Reboot,
     /// The lease went away: start over from DHCP.
     LeaseLost,
+    /// The lease names a voice VLAN: release it and run DHCP again tagged with `vlan`,
+    /// untagged again after `vlantest` without an offer (`None`: VLANTEST=0, never).
+    SwitchVlan {
+        vlan: u16,
+        vlantest: Option<Duration>,
+    },
+}
+
+/// What the phone does about L2QVLAN after a lease (domain.md "Boot sequence" step 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VlanDecision {
+    /// Nothing to do: no VLAN named, or already on it.
+    Stay,
+    /// A VLAN is named but the phone stays untagged, for this reason.
+    Untagged { vlan: u16, reason: String },
+    /// Release the lease and run DHCP tagged with `vlan`.
+    Switch {
+        vlan: u16,
+        vlantest: Option<Duration>,
+    },
+}
+
+/// Decide about the voice VLAN from the settings a lease produced. `lease_vlan` is the VLAN
+/// the lease came on; `failed` are VLANs given up since the process started, with why
+/// (VLANTEST expired — Avaya: the phone stays on the default VLAN until it is reset — or
+/// the host cannot make VLAN devices); `can_tag` is false in loopback mode, which has no
+/// link layer.
+pub fn vlan_decision(
+    settings: &Settings,
+    lease_vlan: Option<u16>,
+    failed: &BTreeMap<u16, String>,
+    can_tag: bool,
+    faults: &Faults,
+) -> VlanDecision {
+    let vlan = settings
+        .get("L2QVLAN")
+        .and_then(|v| v.parse::<u16>().ok())
+        .unwrap_or(0);
+    if vlan == 0 || lease_vlan.is_some() {
+        return VlanDecision::Stay;
+    }
+    let untagged = |reason: &str| VlanDecision::Untagged {
+        vlan,
+        reason: reason.to_string(),
+    };
+    if faults.has(Fault::IgnoreL2qvlan) {
+        return untagged("fault ignore-l2qvlan");
+    }
+    if settings.get("L2Q") == Some("2") {
+        return untagged("L2Q=2: VLAN tagging is off");
+    }
+    if let Some(why) = failed.get(&vlan) {
+        return untagged(&format!("{why} earlier: untagged until restart"));
+    }
+    if !can_tag {
+        return untagged("loopback mode has no link layer to tag: staying untagged");
+    }
+    let secs = setting(settings, "VLANTEST")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(60);
+    VlanDecision::Switch {
+        vlan,
+        vlantest: (secs > 0).then(|| Duration::from_secs(secs)),
+    }
+}
+
+/// Which server of an HTTPSRVR list serves this boot: the first one that answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileServers {
+    chosen: Option<String>,
+}
+
+impl FileServers {
+    /// The servers to try, in order: the one that answered earlier in this boot first (if
+    /// the list still names it), then the list in its order. With `first_only` (the
+    /// `http-first-server-only` fault) only the list's first entry.
+    pub fn order(&self, list: &[String], first_only: bool) -> Vec<String> {
+        if first_only {
+            return list.iter().take(1).cloned().collect();
+        }
+        match self.chosen.as_ref().filter(|c| list.contains(c)) {
+            Some(c) => std::iter::once(c.clone())
+                .chain(list.iter().filter(|s| *s != c).cloned())
+                .collect(),
+            None => list.to_vec(),
+        }
+    }
+
+    /// `server` answered; returns true when that changes the choice.
+    pub fn answered(&mut self, server: &str) -> bool {
+        if self.chosen.as_deref() == Some(server) {
+            return false;
+        }
+        self.chosen = Some(server.to_string());
+        true
+    }
+
+    pub fn chosen(&self) -> Option<&str> {
+        self.chosen.as_deref()
+    }
 }
 
 /// The boot code name the phone reports as `$BOOTNAME` (simphone has no separate boot code;
@@ -131,43 +244,6 @@ pub fn host_header(host: &str, port: u16) -> String {
     }
 }
 
-/// Feed what a lease carries into Settings: siaddr and option 66 as low-precedence
-/// HTTPSRVR (Source::Dhcp), option 43 and the site option (Source::SiteOption).
-pub fn apply_lease(settings: &mut Settings, lease: &Lease, faults: &Faults) {
-    if !lease.siaddr.is_unspecified() {
-        let _ = settings.set("HTTPSRVR", &lease.siaddr.to_string(), Source::Dhcp);
-    }
-    if let Some(name) = lease.option66.as_deref().filter(|s| !s.is_empty()) {
-        // Option 66 names one server; it overrides siaddr (both are DHCP-level values).
-        let _ = settings.set("HTTPSRVR", name, Source::Dhcp);
-    }
-    if faults.has(Fault::IgnoreOption242) {
-        if lease.site_option.is_some() {
-            tracing::info!("fault ignore-option242: site option not applied");
-        }
-        return;
-    }
-    if let Some(raw) = &lease.option43 {
-        match option242::parse_option43(raw) {
-            Some(pairs) => {
-                for (pair, why) in option242::apply_option43(&pairs, settings) {
-                    tracing::info!(?pair, ?why, "option 43 value ignored");
-                }
-            }
-            None => tracing::debug!("option 43 without the 6889 marker: ignored"),
-        }
-    }
-    if let Some(raw) = &lease.site_option {
-        let text = String::from_utf8_lossy(raw);
-        // A terminating NUL is common in DHCP strings; it is not part of the value.
-        let text = text.trim_end_matches('\0');
-        let site = option242::parse(text);
-        for (pair, why) in site.apply(settings) {
-            tracing::info!(?pair, ?why, "site option pair ignored");
-        }
-    }
-}
-
 /// A setting as text, if set and not empty.
 fn setting(settings: &Settings, name: &str) -> Option<String> {
     settings
@@ -192,6 +268,10 @@ pub struct Phone {
     store: Store,
     clock: PhoneClock,
     rng: Rng,
+    /// Voice VLANs given up, with why (not tried again until the process restarts).
+    failed_vlans: BTreeMap<u16, String>,
+    /// The VLAN device created for a tagged lease in `--iface` mode.
+    vlan_dev: Option<String>,
 }
 
 impl Phone {
@@ -204,6 +284,8 @@ impl Phone {
             store,
             clock,
             rng,
+            failed_vlans: BTreeMap::new(),
+            vlan_dev: None,
         })
     }
 
@@ -269,30 +351,62 @@ impl Phone {
                 DhcpLink::udp(*server).await.map_err(PhoneError::DhcpLink)?
             }
         };
-        let client = DhcpClient::new(
-            ClientConfig {
-                mac: self.cfg.mac,
-                sson: self.cfg.sson,
-            },
-            self.rng.fork(),
+        let client_cfg = self.cfg.dhcp_client_config();
+        milestone::emit(
+            "dhcp-client",
+            json!({"sson": client_cfg.site_option_code(), "parameter_list": client_cfg.parameter_list(), "host_name": client_cfg.host_name()}),
         );
+        let client = DhcpClient::new(client_cfg, self.rng.fork());
         let mut dhcp = dhcp_io::spawn(link, client, self.clock);
         let mut boot_no = 0u32;
         let mut last_generation = 0u64;
+        // The VLAN DHCP was moved to, until the next lease shows whether it worked.
+        let mut pending_vlan: Option<u16> = None;
+        // A new boot starts at power-up and after each reboot; a lost lease or a move to the
+        // voice VLAN only runs DHCP again within the same boot.
+        let mut new_boot = true;
         loop {
-            boot_no += 1;
-            milestone::emit(
-                "booted",
-                json!({"boot": boot_no, "app_name": self.running_app(), "version": self.reported_version(), "mac": self.cfg.mac_hex(), "model": self.cfg.model()}),
-            );
+            if std::mem::take(&mut new_boot) {
+                boot_no += 1;
+                milestone::emit(
+                    "booted",
+                    json!({"boot": boot_no, "app_name": self.running_app(), "version": self.reported_version(), "mac": self.cfg.mac_hex(), "model": self.cfg.model()}),
+                );
+            }
             let (generation, lease) = dhcp.wait_lease(last_generation).await;
             last_generation = generation;
+            if let Some(vlan) = pending_vlan.take()
+                && lease.vlan != Some(vlan)
+            {
+                self.failed_vlans
+                    .insert(vlan, "no DHCPOFFER within VLANTEST".to_string());
+            }
             milestone::emit(
                 "leased",
-                json!({"address": lease.address.to_string(), "prefix": lease.prefix_len(), "server": lease.server_id.to_string(), "lease_s": lease.lease_time.as_secs()}),
+                json!({"address": lease.address.to_string(), "prefix": lease.prefix_len(), "server": lease.server_id.to_string(), "lease_s": lease.lease_time.as_secs(), "t1_s": lease.t1.as_secs_f64(), "t2_s": lease.t2.as_secs_f64(), "vlan": lease.vlan}),
             );
             if let NetMode::Iface(name) = &self.cfg.mode {
-                configure_iface(name, &lease).await?;
+                match configure_iface(name, &lease).await {
+                    Ok(dev) => self.vlan_dev = dev,
+                    Err(e) => match lease.vlan {
+                        // The host cannot carry IP on the VLAN (no 802.1Q support in the
+                        // kernel): the lease is useless, so give it back and stay untagged
+                        // rather than talk untagged from a VLAN address.
+                        Some(vlan) => {
+                            tracing::error!(vlan, error = %e, "cannot use the VLAN lease: back to untagged DHCP");
+                            milestone::emit(
+                                "vlan-unsupported",
+                                json!({"vlan": vlan, "error": e.to_string(), "now": "releasing the VLAN lease, DHCP untagged"}),
+                            );
+                            self.failed_vlans
+                                .insert(vlan, "no 802.1Q VLAN device possible".to_string());
+                            flush_iface(name).await;
+                            dhcp.switch_vlan(0, None).await;
+                            continue;
+                        }
+                        None => return Err(e),
+                    },
+                }
             }
             let outcome = tokio::select! {
                 o = self.boot(&lease) => o,
@@ -300,26 +414,74 @@ impl Phone {
             };
             if let NetMode::Iface(name) = &self.cfg.mode {
                 flush_iface(name).await;
+                if let Some(dev) = self.vlan_dev.take() {
+                    delete_link(&dev).await;
+                }
             }
             match outcome {
                 Outcome::Reboot => {
                     milestone::emit("rebooting", json!({"app_name": self.running_app()}));
                     tracing::info!("rebooting");
+                    new_boot = true;
                     dhcp.restart().await;
                 }
                 Outcome::LeaseLost => {
                     tracing::warn!("lease lost: starting over");
                 }
+                Outcome::SwitchVlan { vlan, vlantest } => {
+                    pending_vlan = Some(vlan);
+                    dhcp.switch_vlan(vlan, vlantest).await;
+                }
             }
         }
     }
 
-    /// One boot on `lease`. Returns only to reboot; otherwise registers forever.
+    /// One boot on `lease`. Returns only to reboot or to move to the voice VLAN; otherwise
+    /// registers forever.
     async fn boot(&mut self, lease: &Lease) -> Outcome {
         let local_ip = IpAddr::V4(lease.address);
         let http = HttpClient::new(Some(local_ip), self.clock.scale());
         let mut settings = Settings::new();
-        apply_lease(&mut settings, lease, &self.cfg.faults);
+        let report = site::apply_lease(&mut settings, lease, &self.cfg.faults);
+        let mut fields = report.to_json();
+        fields["sson"] = json!(self.cfg.dhcp_client_config().site_option_code());
+        fields["site_option"] = json!(
+            lease
+                .site_option
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        );
+        milestone::emit("lease-values", fields);
+        let can_tag = matches!(self.cfg.mode, NetMode::Iface(_));
+        match vlan_decision(
+            &settings,
+            lease.vlan,
+            &self.failed_vlans,
+            can_tag,
+            &self.cfg.faults,
+        ) {
+            VlanDecision::Stay => {}
+            VlanDecision::Untagged { vlan, reason } => {
+                tracing::info!(vlan, %reason, "L2QVLAN not used");
+                milestone::emit(
+                    "vlan",
+                    json!({"decision": "untagged", "vlan": vlan, "reason": reason}),
+                );
+            }
+            VlanDecision::Switch { vlan, vlantest } => {
+                tracing::info!(
+                    vlan,
+                    ?vlantest,
+                    "L2QVLAN: releasing the lease, DHCP again tagged"
+                );
+                milestone::emit(
+                    "vlan",
+                    json!({"decision": "switch", "vlan": vlan, "vlantest_s": vlantest.map(|d| d.as_secs()), "releasing": lease.address.to_string()}),
+                );
+                return Outcome::SwitchVlan { vlan, vlantest };
+            }
+        }
+        let mut servers = FileServers::default();
 
         let running = self.running_app();
         let vars = PhoneVars {
@@ -338,7 +500,7 @@ impl Phone {
         let mut binary_checked = false;
         // With `ignore-settings-file`, SETs of every file after the upgrade script land here.
         let mut scratch: Option<Settings> = None;
-        match self.fetch(&http, &settings, &upgrade).await {
+        match self.fetch(&http, &settings, &upgrade, &mut servers).await {
             Some(text) => {
                 interp.start(script::parse(&upgrade, &text));
                 loop {
@@ -350,7 +512,7 @@ impl Phone {
                         Step::Get { file, .. } => {
                             if !binary_checked {
                                 binary_checked = true;
-                                if self.check_binary(&http, &settings).await {
+                                if self.check_binary(&http, &settings, &mut servers).await {
                                     return Outcome::Reboot;
                                 }
                             }
@@ -359,7 +521,7 @@ impl Phone {
                                 interp.fetched(None);
                                 continue;
                             }
-                            match self.fetch(&http, &settings, &file).await {
+                            match self.fetch(&http, &settings, &file, &mut servers).await {
                                 Some(text) => {
                                     if self.cfg.faults.has(Fault::IgnoreSettingsFile)
                                         && scratch.is_none()
@@ -380,7 +542,7 @@ impl Phone {
                 tracing::warn!(file = %upgrade, "no upgrade script: continuing with DHCP values")
             }
         }
-        if !binary_checked && self.check_binary(&http, &settings).await {
+        if !binary_checked && self.check_binary(&http, &settings, &mut servers).await {
             return Outcome::Reboot;
         }
         self.register(&settings, local_ip).await;
@@ -388,21 +550,36 @@ impl Phone {
     }
 
     /// GET `file` from the configured servers; `Some(text)` only for a complete 200.
-    async fn fetch(&self, http: &HttpClient, settings: &Settings, file: &str) -> Option<String> {
-        let resp = self.fetch_bytes(http, settings, file).await?;
-        Some(String::from_utf8_lossy(&resp.body).into_owned())
-    }
-
-    async fn fetch_bytes(
+    async fn fetch(
         &self,
         http: &HttpClient,
         settings: &Settings,
         file: &str,
+        servers: &mut FileServers,
+    ) -> Option<String> {
+        let resp = self.fetch_bytes(http, settings, file, servers).await?;
+        Some(String::from_utf8_lossy(&resp.body).into_owned())
+    }
+
+    /// GET `file`: from the server that answered earlier in this boot, else from each
+    /// HTTPSRVR in list order until one answers (refused, silent or closed before the first
+    /// response byte = not answering). The first answer decides: a 404 is not retried
+    /// elsewhere.
+    pub async fn fetch_bytes(
+        &self,
+        http: &HttpClient,
+        settings: &Settings,
+        file: &str,
+        servers: &mut FileServers,
     ) -> Option<HttpResponse> {
-        let servers = settings.http_servers();
-        if servers.is_empty() {
+        let list = settings.http_servers();
+        if list.is_empty() {
             tracing::warn!(%file, "no HTTPSRVR known: cannot fetch");
             return None;
+        }
+        let first_only = self.cfg.faults.has(Fault::HttpFirstServerOnly);
+        if first_only && list.len() > 1 {
+            tracing::info!("fault http-first-server-only: only {} is tried", list[0]);
         }
         let port = settings.http_port();
         let dir = if self.cfg.faults.has(Fault::IgnoreOption242Httpdir) {
@@ -412,19 +589,34 @@ impl Phone {
         };
         let path = file_path(&dir, file);
         let ua = self.http_ua();
-        for server in servers {
+        for server in servers.order(&list, first_only) {
             let addrs = match HttpClient::resolve(&server, port).await {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "file server unusable, trying the next");
+                    milestone::emit(
+                        "file-server-not-answering",
+                        json!({"server": server, "port": port, "file": file, "error": e.to_string()}),
+                    );
                     continue;
                 }
             };
             for addr in addrs {
-                match http
+                let result = http
                     .get(addr, &host_header(&server, port), &path, &ua)
-                    .await
-                {
+                    .await;
+                match &result {
+                    Err(e) if e.is_no_answer() => {}
+                    _ => {
+                        if servers.answered(&server) {
+                            milestone::emit(
+                                "file-server",
+                                json!({"server": server, "address": addr.to_string(), "list": list, "file": file}),
+                            );
+                        }
+                    }
+                }
+                match result {
                     Ok(resp) if resp.status == 200 => {
                         milestone::emit(
                             "downloaded",
@@ -436,8 +628,12 @@ impl Phone {
                         tracing::warn!(%file, status = resp.status, "file not available");
                         return None;
                     }
-                    Err(e) if e.is_connect_failure() => {
-                        tracing::warn!(error = %e, "cannot reach file server, trying the next");
+                    Err(e) if e.is_no_answer() => {
+                        tracing::warn!(error = %e, "file server does not answer, trying the next");
+                        milestone::emit(
+                            "file-server-not-answering",
+                            json!({"server": server, "address": addr.to_string(), "file": file, "error": e.to_string()}),
+                        );
                         continue;
                     }
                     Err(e) => {
@@ -460,7 +656,12 @@ impl Phone {
     }
 
     /// Decide, download, verify and install the binary. `true` = installed, reboot.
-    async fn check_binary(&mut self, http: &HttpClient, settings: &Settings) -> bool {
+    async fn check_binary(
+        &mut self,
+        http: &HttpClient,
+        settings: &Settings,
+        servers: &mut FileServers,
+    ) -> bool {
         let Some(appname) = setting(settings, "APPNAME") else {
             return false;
         };
@@ -474,7 +675,7 @@ impl Phone {
             tracing::info!(%appname, "APPNAME is the running application: no download");
             return false;
         }
-        let Some(resp) = self.fetch_bytes(http, settings, &appname).await else {
+        let Some(resp) = self.fetch_bytes(http, settings, &appname, servers).await else {
             return false;
         };
         if let Err(e) = self.store.stage_download(&resp.body) {
@@ -592,24 +793,57 @@ async fn run_ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-async fn configure_iface(name: &str, lease: &Lease) -> Result<(), PhoneError> {
+/// The name of the VLAN device for `vlan` on `parent`: `parent.vlan`, the parent's name cut
+/// so the whole fits IFNAMSIZ (15 characters).
+pub fn vlan_dev_name(parent: &str, vlan: u16) -> String {
+    let suffix = format!(".{vlan}");
+    let keep = (libc::IFNAMSIZ - 1).saturating_sub(suffix.len());
+    let head: String = parent.chars().take(keep).collect();
+    format!("{head}{suffix}")
+}
+
+/// Configure the leased address (and default route) in `--iface` mode. A lease obtained on
+/// a voice VLAN goes on a VLAN device over the interface, so that HTTP and SIP leave tagged
+/// like the DHCP frames did; returns that device's name.
+async fn configure_iface(name: &str, lease: &Lease) -> Result<Option<String>, PhoneError> {
     let err = |detail| PhoneError::Iface {
         iface: name.to_string(),
         detail,
     };
     flush_iface(name).await;
+    let (dev, vlan_dev) = match lease.vlan {
+        Some(vlan) => {
+            let dev = vlan_dev_name(name, vlan);
+            delete_link(&dev).await;
+            let id = vlan.to_string();
+            run_ip(&[
+                "link", "add", "link", name, "name", &dev, "type", "vlan", "id", &id,
+            ])
+            .await
+            .map_err(err)?;
+            if let Err(e) = run_ip(&["link", "set", "dev", &dev, "up"]).await {
+                delete_link(&dev).await;
+                return Err(err(e));
+            }
+            (dev.clone(), Some(dev))
+        }
+        None => (name.to_string(), None),
+    };
     let cidr = format!("{}/{}", lease.address, lease.prefix_len());
-    run_ip(&["addr", "add", &cidr, "dev", name])
-        .await
-        .map_err(err)?;
+    if let Err(e) = run_ip(&["addr", "add", &cidr, "dev", &dev]).await {
+        if let Some(v) = &vlan_dev {
+            delete_link(v).await;
+        }
+        return Err(err(e));
+    }
     if let Some(router) = lease.router.filter(|r| *r != Ipv4Addr::UNSPECIFIED) {
         let r = router.to_string();
-        if let Err(e) = run_ip(&["route", "replace", "default", "via", &r, "dev", name]).await {
+        if let Err(e) = run_ip(&["route", "replace", "default", "via", &r, "dev", &dev]).await {
             tracing::warn!(error = %e, "cannot set the default route");
         }
     }
-    tracing::info!(iface = name, %cidr, "address configured");
-    Ok(())
+    tracing::info!(iface = %dev, %cidr, vlan = ?lease.vlan, "address configured");
+    Ok(vlan_dev)
 }
 
 async fn flush_iface(name: &str) {
@@ -618,74 +852,19 @@ async fn flush_iface(name: &str) {
     }
 }
 
+/// Remove a link the phone created (a VLAN device); quiet when it is already gone.
+async fn delete_link(dev: &str) {
+    let _ = run_ip(&["link", "del", "dev", dev]).await;
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
-
-    fn lease(site: Option<&str>, option66: Option<&str>) -> Lease {
-        Lease {
-            address: Ipv4Addr::new(10, 0, 0, 50),
-            subnet_mask: None,
-            router: None,
-            dns: Vec::new(),
-            server_id: Ipv4Addr::new(10, 0, 0, 1),
-            siaddr: Ipv4Addr::new(10, 0, 0, 2),
-            option66: option66.map(str::to_string),
-            site_option: site.map(|s| s.as_bytes().to_vec()),
-            option43: None,
-            lease_time: Duration::from_secs(3600),
-            t1: Duration::from_secs(1800),
-            t2: Duration::from_secs(3150),
-            start: Duration::ZERO,
-        }
-    }
-
-    #[test]
-    fn site_option_overrides_siaddr_and_option66_overrides_siaddr() {
-        let mut s = Settings::new();
-        apply_lease(
-            &mut s,
-            &lease(Some("HTTPSRVR=10.0.0.9,HTTPDIR=fw\0"), None),
-            &Faults::none(),
-        );
-        assert_eq!(s.http_servers(), vec!["10.0.0.9".to_string()]);
-        assert_eq!(s.http_dir(), "fw");
-        let mut s = Settings::new();
-        apply_lease(&mut s, &lease(None, Some("10.0.0.3")), &Faults::none());
-        assert_eq!(s.http_servers(), vec!["10.0.0.3".to_string()]);
-        let mut s = Settings::new();
-        apply_lease(&mut s, &lease(None, None), &Faults::none());
-        assert_eq!(s.http_servers(), vec!["10.0.0.2".to_string()]);
-    }
-
-    #[test]
-    fn fault_ignore_option242_leaves_only_the_dhcp_fallbacks() {
-        let l = lease(Some("HTTPSRVR=10.0.0.9,HTTPDIR=fw"), None);
-        let mut clean = Settings::new();
-        apply_lease(&mut clean, &l, &Faults::none());
-        let mut faulty = Settings::new();
-        apply_lease(
-            &mut faulty,
-            &l,
-            &Faults::from_list(&[Fault::IgnoreOption242]),
-        );
-        assert_eq!(clean.http_servers(), vec!["10.0.0.9".to_string()]);
-        assert_eq!(faulty.http_servers(), vec!["10.0.0.2".to_string()]);
-        assert_eq!(faulty.http_dir(), "");
-    }
-
-    #[test]
-    fn option43_counts_only_with_the_6889_marker() {
-        let mut l = lease(None, None);
-        l.option43 = Some([&[1u8, 4][..], b"6889", &[2, 8], b"10.0.0.7"].concat());
-        let mut s = Settings::new();
-        apply_lease(&mut s, &l, &Faults::none());
-        assert_eq!(s.http_servers(), vec!["10.0.0.7".to_string()]);
-        l.option43 = Some([&[1u8, 4][..], b"1234", &[2, 8], b"10.0.0.7"].concat());
-        let mut s = Settings::new();
-        apply_lease(&mut s, &l, &Faults::none());
-        assert_eq!(s.http_servers(), vec!["10.0.0.2".to_string()]);
-    }
 
     #[test]
     fn paths_hosts_and_user_agents() {
@@ -702,5 +881,257 @@ mod tests {
             sip_user_agent("2.6.0.0", "001b4f27312a"),
             "Avaya one-X Deskphone 2.6.0.0 001b4f27312a"
         );
+    }
+
+    fn site(text: &str) -> Settings {
+        let mut s = Settings::new();
+        provisioning::option242::parse(text).apply(&mut s);
+        s
+    }
+
+    #[test]
+    fn a_non_zero_l2qvlan_moves_dhcp_to_that_vlan_with_vlantest() {
+        let none = BTreeMap::new();
+        let clean = Faults::none();
+        assert_eq!(
+            vlan_decision(&site("L2QVLAN=10"), None, &none, true, &clean),
+            VlanDecision::Switch {
+                vlan: 10,
+                vlantest: Some(Duration::from_secs(60))
+            },
+            "VLANTEST defaults to 60 s"
+        );
+        assert_eq!(
+            vlan_decision(&site("L2QVLAN=10,VLANTEST=5"), None, &none, true, &clean),
+            VlanDecision::Switch {
+                vlan: 10,
+                vlantest: Some(Duration::from_secs(5))
+            }
+        );
+        assert_eq!(
+            vlan_decision(&site("L2QVLAN=10,VLANTEST=0"), None, &none, true, &clean),
+            VlanDecision::Switch {
+                vlan: 10,
+                vlantest: None
+            },
+            "VLANTEST=0: never fall back"
+        );
+        // Nothing to do without a VLAN, or once on it.
+        for (text, on) in [
+            ("L2QVLAN=0", None),
+            ("HTTPDIR=fw", None),
+            ("L2QVLAN=10", Some(10)),
+        ] {
+            assert_eq!(
+                vlan_decision(&site(text), on, &none, true, &clean),
+                VlanDecision::Stay
+            );
+        }
+    }
+
+    #[test]
+    fn l2qvlan_stays_untagged_when_it_cannot_or_must_not_be_used() {
+        let none = BTreeMap::new();
+        let clean = Faults::none();
+        let untagged = |d: VlanDecision| matches!(d, VlanDecision::Untagged { vlan: 10, .. });
+        assert!(untagged(vlan_decision(
+            &site("L2QVLAN=10,L2Q=2"),
+            None,
+            &none,
+            true,
+            &clean
+        )));
+        assert!(untagged(vlan_decision(
+            &site("L2QVLAN=10"),
+            None,
+            &BTreeMap::from([(10, "no DHCPOFFER within VLANTEST".to_string())]),
+            true,
+            &clean
+        )));
+        match vlan_decision(&site("L2QVLAN=10"), None, &none, false, &clean) {
+            VlanDecision::Untagged { reason, .. } => assert!(reason.contains("loopback")),
+            other => panic!("loopback cannot tag: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fault_ignore_l2qvlan_never_switches() {
+        let d = vlan_decision(
+            &site("L2QVLAN=10"),
+            None,
+            &BTreeMap::new(),
+            true,
+            &Faults::from_list(&[Fault::IgnoreL2qvlan]),
+        );
+        assert!(
+            matches!(&d, VlanDecision::Untagged { vlan: 10, reason } if reason.contains("ignore-l2qvlan")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn vlan_device_names_fit_ifnamsiz() {
+        assert_eq!(vlan_dev_name("phone0", 10), "phone0.10");
+        let long = vlan_dev_name("averyverylongname0", 4094);
+        assert_eq!(long, "averyveryl.4094");
+        assert!(long.len() < libc::IFNAMSIZ);
+    }
+
+    #[test]
+    fn the_server_that_answered_is_tried_first_for_the_rest_of_the_boot() {
+        let list = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let mut f = FileServers::default();
+        assert_eq!(f.order(&list, false), list);
+        assert!(f.answered("b"));
+        assert!(!f.answered("b"));
+        assert_eq!(f.order(&list, false), vec!["b", "a", "c"]);
+        // A settings file may name other servers: the choice then no longer applies.
+        assert_eq!(f.order(&["x".to_string()], false), vec!["x"]);
+        assert_eq!(f.order(&list, true), vec!["a"], "fault: first only");
+    }
+
+    fn phone(faults: &[Fault]) -> Phone {
+        Phone::new(PhoneConfig {
+            mode: NetMode::Loopback("127.0.0.1:9".parse().expect("addr")),
+            mac: [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a],
+            model4: "9620".into(),
+            firmware: "S96x0_SALBR2_6_0_0.bin".into(),
+            state_dir: None,
+            user: "2001".into(),
+            password: "1234".into(),
+            sson: 242,
+            upgrade_file: "96xxupgrade.txt".into(),
+            time_scale: 1.0,
+            seed: 1,
+            trust_key: provisioning::firmware::lab_signing_key().verifying_key(),
+            faults: Faults::from_list(faults),
+        })
+        .expect("phone")
+    }
+
+    type Paths = Arc<Mutex<Vec<String>>>;
+
+    /// A file server on `ip`:`port` (0 = any) answering 200 to every path; returns its port
+    /// and the request paths it saw.
+    async fn file_server(ip: &str, port: u16) -> (u16, Paths) {
+        let listener = TcpListener::bind((ip, port)).await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen: Paths = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut req = Vec::new();
+                let mut b = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut b).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&b[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).into_owned();
+                let path = text.split(' ').nth(1).unwrap_or_default().to_string();
+                log.lock().expect("log").push(path);
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        (port, seen)
+    }
+
+    /// A server on `ip`:`port` that accepts and never says a word; counts connections.
+    async fn silent_server(ip: &str, port: u16) -> Arc<Mutex<usize>> {
+        let listener = TcpListener::bind((ip, port)).await.expect("bind");
+        let count: Arc<Mutex<usize>> = Arc::default();
+        let c = count.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                *c.lock().expect("count") += 1;
+                held.push(s);
+            }
+        });
+        count
+    }
+
+    fn quick_client() -> HttpClient {
+        HttpClient {
+            local_ip: None,
+            connect_timeout: Duration::from_millis(500),
+            answer_timeout: Duration::from_millis(200),
+            idle_timeout: Duration::from_millis(500),
+        }
+    }
+
+    fn listed(port: u16) -> Settings {
+        site(&format!(
+            "HTTPSRVR=\"127.0.0.1,127.0.0.2\",HTTPPORT={port},HTTPDIR=fw"
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_refused_first_server_is_skipped_and_the_second_serves_the_whole_boot() {
+        let (port, second) = file_server("127.0.0.2", 0).await;
+        let p = phone(&[]);
+        let settings = listed(port);
+        let mut servers = FileServers::default();
+        let http = quick_client();
+        let body = p
+            .fetch_bytes(&http, &settings, "96xxupgrade.txt", &mut servers)
+            .await
+            .expect("second server answered");
+        assert_eq!(body.body, b"ok");
+        assert_eq!(servers.chosen(), Some("127.0.0.2"));
+        // Now the silent first server exists: the boot must not go back to it.
+        let first = silent_server("127.0.0.1", port).await;
+        p.fetch_bytes(&http, &settings, "46xxsettings.txt", &mut servers)
+            .await
+            .expect("still the second server");
+        assert_eq!(*first.lock().expect("count"), 0);
+        assert_eq!(
+            *second.lock().expect("paths"),
+            vec!["/fw/96xxupgrade.txt", "/fw/46xxsettings.txt"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_first_server_is_skipped_after_the_answer_timeout() {
+        let (port, second) = file_server("127.0.0.2", 0).await;
+        let first = silent_server("127.0.0.1", port).await;
+        let p = phone(&[]);
+        let mut servers = FileServers::default();
+        let started = std::time::Instant::now();
+        p.fetch_bytes(
+            &quick_client(),
+            &listed(port),
+            "96xxupgrade.txt",
+            &mut servers,
+        )
+        .await
+        .expect("second server answered");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert_eq!(*first.lock().expect("count"), 1);
+        assert_eq!(*second.lock().expect("paths"), vec!["/fw/96xxupgrade.txt"]);
+    }
+
+    #[tokio::test]
+    async fn fault_http_first_server_only_never_reaches_the_second_server() {
+        let (port, second) = file_server("127.0.0.2", 0).await;
+        let first = silent_server("127.0.0.1", port).await;
+        let p = phone(&[Fault::HttpFirstServerOnly]);
+        let mut servers = FileServers::default();
+        let got = p
+            .fetch_bytes(
+                &quick_client(),
+                &listed(port),
+                "96xxupgrade.txt",
+                &mut servers,
+            )
+            .await;
+        assert!(got.is_none());
+        assert_eq!(*first.lock().expect("count"), 1);
+        assert!(second.lock().expect("paths").is_empty());
     }
 }

@@ -35,12 +35,16 @@ Running it by hand against any servers:
   Lab interface (root): a veth end, a VLAN or a real NIC whose other side has the servers:
     simphone --iface veth-phone --mac 00:1b:4f:27:31:2a --user 2001 --password 1234
   DHCP then runs over raw Ethernet frames; the leased address, mask and default route are
-  configured with `ip`, and flushed on every reboot.
+  configured with `ip`, and flushed on every reboot. An L2QVLAN from DHCP makes the phone
+  release the lease and DHCP again tagged with that 802.1Q VLAN (untagged again after VLANTEST
+  seconds without an offer); the VLAN lease goes on a VLAN device IFACE.N. In loopback mode
+  VLANs cannot work: the phone logs it and stays untagged.
 
 Add --time-scale 20 to run every phone timer 20 times faster, --state-dir DIR to keep the
 installed firmware across restarts, --fault NAME to break one behaviour (see --list-faults).
-Milestones (booted, leased, downloaded, installed, rejected-firmware, registered) are logged as
-JSON lines under target simphone::milestone.";
+Milestones (booted, dhcp-client, leased, lease-values, vlan, dhcp-release, vlan-fallback,
+renewing, lease-lost, file-server, file-server-not-answering, downloaded, installed,
+rejected-firmware, registered, ...) are logged as JSON lines under target simphone::milestone.";
 
 /// Command-line flags (stage one: syntax).
 #[derive(Debug, Parser)]

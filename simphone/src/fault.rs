@@ -23,11 +23,22 @@ pub enum Fault {
     NoAuthRetry,
     StaleUserAgentVersion,
     RegisterFirstControllerOnly,
+    Option242CaseSensitiveNames,
+    HttpFirstServerOnly,
+    Option242StopAtMalformed,
+    Option242AcceptOverlong,
+    Option242FirstFragmentOnly,
+    Option43WithoutMarker,
+    SiaddrOverSiteOption,
+    AcceptOfferWithoutLeaseTime,
+    IgnoreNakOnRenewal,
+    SsonAlways242,
+    IgnoreL2qvlan,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 22] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -39,6 +50,17 @@ impl Fault {
         Fault::NoAuthRetry,
         Fault::StaleUserAgentVersion,
         Fault::RegisterFirstControllerOnly,
+        Fault::Option242CaseSensitiveNames,
+        Fault::HttpFirstServerOnly,
+        Fault::Option242StopAtMalformed,
+        Fault::Option242AcceptOverlong,
+        Fault::Option242FirstFragmentOnly,
+        Fault::Option43WithoutMarker,
+        Fault::SiaddrOverSiteOption,
+        Fault::AcceptOfferWithoutLeaseTime,
+        Fault::IgnoreNakOnRenewal,
+        Fault::SsonAlways242,
+        Fault::IgnoreL2qvlan,
     ];
 
     /// The `--fault` name.
@@ -55,6 +77,17 @@ impl Fault {
             Fault::NoAuthRetry => "no-auth-retry",
             Fault::StaleUserAgentVersion => "stale-user-agent-version",
             Fault::RegisterFirstControllerOnly => "register-first-controller-only",
+            Fault::Option242CaseSensitiveNames => "option242-case-sensitive-names",
+            Fault::HttpFirstServerOnly => "http-first-server-only",
+            Fault::Option242StopAtMalformed => "option242-stop-at-malformed",
+            Fault::Option242AcceptOverlong => "option242-accept-overlong",
+            Fault::Option242FirstFragmentOnly => "option242-first-fragment-only",
+            Fault::Option43WithoutMarker => "option43-without-marker",
+            Fault::SiaddrOverSiteOption => "siaddr-over-site-option",
+            Fault::AcceptOfferWithoutLeaseTime => "accept-offer-without-lease-time",
+            Fault::IgnoreNakOnRenewal => "ignore-nak-on-renewal",
+            Fault::SsonAlways242 => "sson-always-242",
+            Fault::IgnoreL2qvlan => "ignore-l2qvlan",
         }
     }
 
@@ -91,6 +124,37 @@ impl Fault {
             }
             Fault::RegisterFirstControllerOnly => {
                 "registers only with the first SIP_CONTROLLER_LIST entry (no failover)"
+            }
+            Fault::Option242CaseSensitiveNames => {
+                "treats site-option names that are not all upper-case (httpsrvr=…) as unknown"
+            }
+            Fault::HttpFirstServerOnly => {
+                "tries only the first HTTPSRVR of a list, never the next when it does not answer"
+            }
+            Fault::Option242StopAtMalformed => {
+                "stops applying the site option at its first malformed pair (later good pairs lost)"
+            }
+            Fault::Option242AcceptOverlong => {
+                "applies site-option values over 255 characters (cut to 255) instead of ignoring them"
+            }
+            Fault::Option242FirstFragmentOnly => {
+                "reads only the first instance of a split site option (no RFC 3396 concatenation)"
+            }
+            Fault::Option43WithoutMarker => {
+                "applies option 43 sub-options 2-15 even without the 6889 marker in sub-option 1"
+            }
+            Fault::SiaddrOverSiteOption => {
+                "lets siaddr / option 66 override the site option's HTTPSRVR"
+            }
+            Fault::AcceptOfferWithoutLeaseTime => {
+                "accepts a DHCPOFFER without option 51 (lease time) and requests it"
+            }
+            Fault::IgnoreNakOnRenewal => {
+                "ignores a DHCPNAK while renewing/rebinding and keeps using the address"
+            }
+            Fault::SsonAlways242 => "asks for and reads option 242 whatever --sson says",
+            Fault::IgnoreL2qvlan => {
+                "ignores L2QVLAN from DHCP: no release, no tagged DHCP, stays untagged"
             }
         }
     }

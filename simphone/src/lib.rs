@@ -16,4 +16,5 @@ pub mod milestone;
 pub mod net;
 pub mod rng;
 pub mod sip;
+pub mod site;
 pub mod state;

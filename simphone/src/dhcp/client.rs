@@ -6,8 +6,14 @@
 //! the SSON, no broadcast flag).
 //! Never: touches a socket or a clock — time comes in as phone-time `Duration` since an
 //! origin, randomness from a seeded [`Rng`]; bytes come in and [`Event`]s go out.
+//! VLAN (domain.md "Boot sequence" step 2): [`DhcpClient::switch_vlan`] releases the lease
+//! (DHCPRELEASE), tags every later message with the voice VLAN and arms the VLANTEST timer;
+//! without a DHCPOFFER on that VLAN before it fires the client falls back to untagged DHCP.
+//! Replies are matched against the VLAN they arrived on.
+//! Fault switches bent here: `option242-first-fragment-only`, `accept-offer-without-lease-time`,
+//! `ignore-nak-on-renewal`, `sson-always-242`.
 //! Not supported: INIT-REBOOT (every boot starts with DISCOVER), DHCPDECLINE after an ARP
-//! probe, DHCPRELEASE, DHCPINFORM, option overload, relay agents.
+//! probe, DHCPINFORM, option overload, relay agents, priority tagging (VLAN 0 with L2Q=1).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -18,6 +24,7 @@ use super::wire::{
     OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK, OPT_TFTP_SERVER_NAME, OPT_VENDOR_CLASS,
     OPT_VENDOR_SPECIFIC,
 };
+use crate::fault::{Fault, Faults};
 use crate::rng::Rng;
 
 /// Vendor class identifier the phone sends (domain.md: `ccp.avaya.com`, unsure for 96x0).
@@ -32,6 +39,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(64);
 const MAX_REQUESTS: u32 = 4;
 /// RFC 2131 §4.4.5: in RENEWING/REBINDING wait half the remaining time, at least 60 s.
 const MIN_RENEW_RETRY: Duration = Duration::from_secs(60);
+/// The lease a phone with `accept-offer-without-lease-time` assumes when option 51 is missing
+/// from both OFFER and ACK (one day; the conforming phone never gets this far).
+pub const ASSUMED_LEASE_WITHOUT_51: Duration = Duration::from_secs(86_400);
+/// The site option code a phone with `sson-always-242` uses whatever it was configured with.
+pub const DEFAULT_SSON: u8 = 242;
 
 /// What identifies the phone on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +51,8 @@ pub struct ClientConfig {
     pub mac: [u8; 6],
     /// Site-specific option number (128–255, default 242).
     pub sson: u8,
+    /// Fault switches (only the DHCP ones matter here).
+    pub faults: Faults,
 }
 
 impl ClientConfig {
@@ -57,9 +71,19 @@ impl ClientConfig {
         v
     }
 
+    /// The option the phone reads its site option from and asks for in option 55: the SSON
+    /// (242 whatever the SSON with the `sson-always-242` fault).
+    pub fn site_option_code(&self) -> u8 {
+        if self.faults.has(Fault::SsonAlways242) {
+            DEFAULT_SSON
+        } else {
+            self.sson
+        }
+    }
+
     /// Option 55: the parameters the phone asks for.
     pub fn parameter_list(&self) -> Vec<u8> {
-        vec![1, 3, 6, 7, 15, 26, 42, 43, self.sson]
+        vec![1, 3, 6, 7, 15, 26, 42, 43, self.site_option_code()]
     }
 }
 
@@ -84,6 +108,8 @@ pub struct Lease {
     pub t2: Duration,
     /// Phone time at which the lease started (when the REQUEST that got the ACK was sent).
     pub start: Duration,
+    /// The 802.1Q VLAN the lease was obtained on (`None`: untagged).
+    pub vlan: Option<u16>,
 }
 
 impl Lease {
@@ -120,6 +146,8 @@ pub struct Transmit {
     /// Source IP to use (0.0.0.0 before a lease).
     pub source: Ipv4Addr,
     pub message_type: MessageType,
+    /// 802.1Q VLAN to tag the frame with (`None`: untagged).
+    pub vlan: Option<u16>,
     pub payload: Vec<u8>,
 }
 
@@ -138,6 +166,20 @@ pub enum Event {
     /// An offer or ack that was not acceptable (logged; the client keeps waiting).
     Ignored {
         reason: String,
+    },
+    /// T1 passed: the client asks its server to extend the lease (unicast).
+    Renewing {
+        address: Ipv4Addr,
+        server: Ipv4Addr,
+    },
+    /// T2 passed: the client asks any server to extend the lease (broadcast).
+    Rebinding {
+        address: Ipv4Addr,
+    },
+    /// VLANTEST expired without a DHCPOFFER on `vlan`: DHCP starts again untagged.
+    VlanFallback {
+        vlan: u16,
+        waited: Duration,
     },
 }
 
@@ -183,6 +225,17 @@ pub struct DhcpClient {
     config: ClientConfig,
     state: ClientState,
     rng: Rng,
+    /// The VLAN DHCP runs on (`None`: untagged).
+    vlan: Option<u16>,
+    /// While no OFFER has arrived on `vlan`: when VLANTEST expires and since when it ran.
+    vlan_test: Option<VlanTest>,
+}
+
+/// The VLANTEST timer of a switch to a tagged VLAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VlanTest {
+    started: Duration,
+    deadline: Duration,
 }
 
 impl DhcpClient {
@@ -191,7 +244,14 @@ impl DhcpClient {
             config,
             state: ClientState::Init,
             rng,
+            vlan: None,
+            vlan_test: None,
         }
+    }
+
+    /// The VLAN DHCP currently runs on (`None`: untagged).
+    pub fn vlan(&self) -> Option<u16> {
+        self.vlan
     }
 
     pub fn state(&self) -> &ClientState {
@@ -212,18 +272,52 @@ impl DhcpClient {
         }
     }
 
-    /// Forget everything and start over at INIT (a reboot).
+    /// Forget everything and start over at INIT, untagged (a reboot).
     pub fn restart(&mut self) {
         self.state = ClientState::Init;
+        self.vlan = None;
+        self.vlan_test = None;
+    }
+
+    /// Move DHCP to 802.1Q VLAN `vlan` (domain.md "Boot sequence" step 2): release the lease
+    /// held on the current link (DHCPRELEASE, sent the way the lease was obtained), then start
+    /// again at INIT with every message tagged. `vlantest` is how long to wait for a DHCPOFFER
+    /// on the VLAN before falling back to untagged DHCP; `None` (VLANTEST=0) waits forever.
+    /// `vlan` 0 means untagged: release and start again without a tag.
+    pub fn switch_vlan(
+        &mut self,
+        now: Duration,
+        vlan: u16,
+        vlantest: Option<Duration>,
+    ) -> Vec<Event> {
+        let mut out = Vec::new();
+        if let Some(lease) = self.lease().cloned() {
+            let xid = self.rng.next_u32();
+            out.push(self.release(xid, &lease));
+        }
+        self.vlan = Some(vlan).filter(|v| *v != 0);
+        self.vlan_test = match (self.vlan, vlantest) {
+            (Some(_), Some(wait)) => Some(VlanTest {
+                started: now,
+                deadline: now + wait,
+            }),
+            _ => None,
+        };
+        tracing::info!(vlan = ?self.vlan, ?vlantest, "DHCP moves to another VLAN");
+        self.state = ClientState::Init;
+        out.extend(self.poll(now));
+        out
     }
 
     /// When [`poll`](Self::poll) next has something to do; `None` = never (cannot happen).
     pub fn next_deadline(&self) -> Option<Duration> {
         match &self.state {
             ClientState::Init => Some(Duration::ZERO),
-            ClientState::Selecting { next_tx, .. } | ClientState::Requesting { next_tx, .. } => {
-                Some(*next_tx)
-            }
+            ClientState::Selecting { next_tx, .. } => Some(match self.vlan_test {
+                Some(t) => (*next_tx).min(t.deadline),
+                None => *next_tx,
+            }),
+            ClientState::Requesting { next_tx, .. } => Some(*next_tx),
             ClientState::Bound { lease } => Some(lease.renew_at()),
             ClientState::Renewing { lease, next_tx, .. } => Some((*next_tx).min(lease.rebind_at())),
             ClientState::Rebinding { lease, next_tx, .. } => {
@@ -235,6 +329,21 @@ impl DhcpClient {
     /// Run timers due at `now`.
     pub fn poll(&mut self, now: Duration) -> Vec<Event> {
         let mut out = Vec::new();
+        if let (Some(vlan), Some(test)) = (self.vlan, self.vlan_test)
+            && now >= test.deadline
+            && matches!(self.state, ClientState::Selecting { .. })
+        {
+            let waited = now.saturating_sub(test.started);
+            tracing::warn!(
+                vlan,
+                ?waited,
+                "no DHCPOFFER on the VLAN within VLANTEST: untagged again"
+            );
+            out.push(Event::VlanFallback { vlan, waited });
+            self.vlan = None;
+            self.vlan_test = None;
+            return self.restart_and_poll(now, out);
+        }
         let state = std::mem::replace(&mut self.state, ClientState::Init);
         self.state = match state {
             ClientState::Init => {
@@ -290,6 +399,10 @@ impl DhcpClient {
             }
             ClientState::Bound { lease } if now >= lease.renew_at() => {
                 let xid = self.rng.next_u32();
+                out.push(Event::Renewing {
+                    address: lease.address,
+                    server: lease.server_id,
+                });
                 out.push(self.request_extend(xid, &lease, Destination::Server(lease.server_id)));
                 let next_tx = now + half_remaining(now, lease.rebind_at());
                 ClientState::Renewing {
@@ -302,6 +415,9 @@ impl DhcpClient {
             ClientState::Renewing { lease, xid, .. } if now >= lease.rebind_at() => {
                 let _ = xid;
                 let xid = self.rng.next_u32();
+                out.push(Event::Rebinding {
+                    address: lease.address,
+                });
                 out.push(self.request_extend(xid, &lease, Destination::Broadcast));
                 let next_tx = now + half_remaining(now, lease.expires_at());
                 ClientState::Rebinding {
@@ -359,8 +475,18 @@ impl DhcpClient {
         out
     }
 
-    /// Feed one received datagram (the UDP payload) at `now`.
+    /// Feed one received untagged datagram (the UDP payload) at `now`.
     pub fn handle(&mut self, now: Duration, bytes: &[u8]) -> Vec<Event> {
+        self.handle_on(now, None, bytes)
+    }
+
+    /// Feed one datagram that arrived on 802.1Q VLAN `vlan` (`None` or `Some(0)`: untagged).
+    /// A reply on another VLAN than the one DHCP runs on is not ours.
+    pub fn handle_on(&mut self, now: Duration, vlan: Option<u16>, bytes: &[u8]) -> Vec<Event> {
+        if vlan.filter(|v| *v != 0) != self.vlan {
+            tracing::debug!(?vlan, current = ?self.vlan, "dhcp reply on another VLAN: not ours");
+            return Vec::new();
+        }
         let msg = match Message::parse(bytes) {
             Ok(m) => m,
             Err(e) => return vec![ignored(format!("undecodable reply: {e}"))],
@@ -387,9 +513,11 @@ impl DhcpClient {
                     next_tx,
                 },
                 Some(MessageType::Offer),
-            ) => match lease_from(&msg, self.config.sson, now) {
+            ) => match lease_from(&msg, &self.config, now) {
                 Ok(offer) => {
-                    tracing::info!(address = %offer.address, server = %offer.server_id, "accepted DHCPOFFER");
+                    tracing::info!(address = %offer.address, server = %offer.server_id, vlan = ?self.vlan, "accepted DHCPOFFER");
+                    // An offer on the VLAN proves it works: VLANTEST no longer applies.
+                    self.vlan_test = None;
                     out.push(self.request_selecting(xid, &offer, started, now));
                     let _ = (delay, next_tx);
                     ClientState::Requesting {
@@ -414,7 +542,8 @@ impl DhcpClient {
                 }
             },
             (ClientState::Requesting { offer, sent_at, .. }, Some(MessageType::Ack)) => {
-                let lease = ack_lease(&msg, &offer, self.config.sson, sent_at);
+                let mut lease = ack_lease(&msg, &offer, &self.config, sent_at);
+                lease.vlan = self.vlan;
                 tracing::info!(address = %lease.address, lease_s = lease.lease_time.as_secs(), "DHCPACK: bound");
                 out.push(Event::Bound(lease.clone()));
                 ClientState::Bound {
@@ -431,12 +560,23 @@ impl DhcpClient {
                 | ClientState::Rebinding { lease, sent_at, .. },
                 Some(MessageType::Ack),
             ) => {
-                let renewed = ack_lease(&msg, &lease, self.config.sson, sent_at);
+                let mut renewed = ack_lease(&msg, &lease, &self.config, sent_at);
+                renewed.vlan = self.vlan;
                 tracing::info!(address = %renewed.address, "lease renewed");
                 out.push(Event::Renewed(renewed.clone()));
                 ClientState::Bound {
                     lease: Box::new(renewed),
                 }
+            }
+            (
+                state @ (ClientState::Renewing { .. } | ClientState::Rebinding { .. }),
+                Some(MessageType::Nak),
+            ) if self.config.faults.has(Fault::IgnoreNakOnRenewal) => {
+                tracing::warn!("fault ignore-nak-on-renewal: DHCPNAK ignored, address kept");
+                out.push(ignored(
+                    "fault ignore-nak-on-renewal: nak on renewal ignored".to_string(),
+                ));
+                state
             }
             (
                 ClientState::Renewing { lease, .. } | ClientState::Rebinding { lease, .. },
@@ -491,6 +631,7 @@ impl DhcpClient {
             destination: Destination::Broadcast,
             source: Ipv4Addr::UNSPECIFIED,
             message_type: MessageType::Discover,
+            vlan: self.vlan,
             payload: m.encode(),
         })
     }
@@ -511,6 +652,25 @@ impl DhcpClient {
             destination: Destination::Broadcast,
             source: Ipv4Addr::UNSPECIFIED,
             message_type: MessageType::Request,
+            vlan: self.vlan,
+            payload: m.encode(),
+        })
+    }
+
+    /// DHCPRELEASE (RFC 2131 §4.4.6, table 5): ciaddr, options 53, 54 and 61 only, unicast
+    /// to the server that gave the lease, on the link (VLAN) the lease came from.
+    fn release(&self, xid: u32, lease: &Lease) -> Event {
+        let mut m = Message::client(xid, self.config.mac);
+        m.ciaddr = lease.address;
+        m.push_option(OPT_MESSAGE_TYPE, &[MessageType::Release.code()]);
+        m.push_option(OPT_SERVER_ID, &lease.server_id.octets());
+        m.push_option(OPT_CLIENT_ID, &self.config.client_id());
+        tracing::info!(address = %lease.address, server = %lease.server_id, "DHCPRELEASE");
+        Event::Transmit(Transmit {
+            destination: Destination::Server(lease.server_id),
+            source: lease.address,
+            message_type: MessageType::Release,
+            vlan: lease.vlan,
             payload: m.encode(),
         })
     }
@@ -525,6 +685,7 @@ impl DhcpClient {
             destination,
             source: lease.address,
             message_type: MessageType::Request,
+            vlan: self.vlan,
             payload: m.encode(),
         })
     }
@@ -542,36 +703,56 @@ fn half_remaining(now: Duration, until: Duration) -> Duration {
         .min(left.max(Duration::from_millis(1)))
 }
 
-/// Build a lease from an OFFER; the phone rejects an offer without a lease time (51).
-fn lease_from(msg: &Message, sson: u8, now: Duration) -> Result<Lease, String> {
+/// Build a lease from an OFFER; the phone rejects an offer without a lease time (51) unless
+/// the `accept-offer-without-lease-time` fault is on.
+fn lease_from(msg: &Message, config: &ClientConfig, now: Duration) -> Result<Lease, String> {
     if msg.yiaddr.is_unspecified() {
         return Err("yiaddr is 0.0.0.0".into());
     }
-    let lease_secs = msg
-        .option_u32(OPT_LEASE_TIME)
-        .ok_or_else(|| "no lease time (option 51)".to_string())?;
+    let lease_secs = match msg.option_u32(OPT_LEASE_TIME) {
+        Some(s) => s,
+        None if config.faults.has(Fault::AcceptOfferWithoutLeaseTime) => {
+            tracing::warn!("fault accept-offer-without-lease-time: offer without option 51 taken");
+            ASSUMED_LEASE_WITHOUT_51.as_secs() as u32
+        }
+        None => return Err("no lease time (option 51)".to_string()),
+    };
     let server_id = msg
         .option_ip(OPT_SERVER_ID)
         .ok_or_else(|| "no server identifier (option 54)".to_string())?;
-    Ok(lease_fields(msg, sson, lease_secs, server_id, now))
+    Ok(lease_fields(msg, config, lease_secs, server_id, now))
 }
 
 /// The lease an ACK grants; fields the ACK omits fall back to what `prior` had.
-fn ack_lease(msg: &Message, prior: &Lease, sson: u8, start: Duration) -> Lease {
+fn ack_lease(msg: &Message, prior: &Lease, config: &ClientConfig, start: Duration) -> Lease {
     let lease_secs = msg
         .option_u32(OPT_LEASE_TIME)
         .unwrap_or(prior.lease_time.as_secs().min(u32::MAX as u64) as u32);
     let server_id = msg.option_ip(OPT_SERVER_ID).unwrap_or(prior.server_id);
-    let mut lease = lease_fields(msg, sson, lease_secs, server_id, start);
+    let mut lease = lease_fields(msg, config, lease_secs, server_id, start);
     if lease.address.is_unspecified() {
         lease.address = prior.address;
     }
     lease
 }
 
+/// The site option as the phone reads it: every instance concatenated (RFC 3396), or only
+/// the first with the `option242-first-fragment-only` fault.
+fn site_option(msg: &Message, config: &ClientConfig) -> Option<Vec<u8>> {
+    let code = config.site_option_code();
+    if config.faults.has(Fault::Option242FirstFragmentOnly) {
+        return msg
+            .options
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.clone());
+    }
+    msg.option(code)
+}
+
 fn lease_fields(
     msg: &Message,
-    sson: u8,
+    config: &ClientConfig,
     lease_secs: u32,
     server_id: Ipv4Addr,
     start: Duration,
@@ -607,12 +788,13 @@ fn lease_fields(
                 .trim_end_matches('\0')
                 .to_string()
         }),
-        site_option: msg.option(sson),
+        site_option: site_option(msg, config),
         option43: msg.option(OPT_VENDOR_SPECIFIC),
         lease_time,
         t1,
         t2,
         start,
+        vlan: None,
     }
 }
 
@@ -630,10 +812,15 @@ mod tests {
     const ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
 
     fn client() -> DhcpClient {
+        client_with(242, &[])
+    }
+
+    fn client_with(sson: u8, faults: &[Fault]) -> DhcpClient {
         DhcpClient::new(
             ClientConfig {
                 mac: MAC,
-                sson: 242,
+                sson,
+                faults: Faults::from_list(faults),
             },
             Rng::new(42),
         )
@@ -683,7 +870,11 @@ mod tests {
 
     /// Drive a fresh client to BOUND at t=0, returning it.
     fn bound(lease: u32) -> DhcpClient {
-        let mut c = client();
+        bound_with(lease, &[])
+    }
+
+    fn bound_with(lease: u32, faults: &[Fault]) -> DhcpClient {
+        let mut c = client_with(242, faults);
         let d = sent(&c.poll(Duration::ZERO));
         let r = sent(&c.handle(
             secs(0.1),
@@ -729,6 +920,7 @@ mod tests {
         let c = ClientConfig {
             mac: MAC,
             sson: 176,
+            faults: Faults::none(),
         };
         assert_eq!(c.parameter_list().last(), Some(&176));
     }
@@ -883,12 +1075,256 @@ mod tests {
     }
 
     #[test]
-    fn nak_on_renewal_loses_the_address() {
+    fn nak_on_renewal_loses_the_address_and_rediscovers() {
         let mut c = bound(100);
-        let renew = sent(&c.poll(secs(60.0)));
+        let ev = c.poll(secs(60.0));
+        assert!(
+            matches!(&ev[0], Event::Renewing { address, server } if *address == ADDR && *server == SERVER)
+        );
+        let renew = sent(&ev);
         let ev = c.handle(secs(60.1), &reply(renew.xid, MessageType::Nak, &[]));
         assert!(matches!(&ev[0], Event::LeaseLost { .. }));
         assert!(c.lease().is_none());
+        let again = sent(&ev);
+        assert_eq!(again.message_type(), Some(MessageType::Discover));
+        assert_eq!(again.ciaddr, Ipv4Addr::UNSPECIFIED);
+        assert!(matches!(c.state(), ClientState::Selecting { .. }));
+    }
+
+    #[test]
+    fn fault_ignore_nak_on_renewal_keeps_the_address_until_expiry() {
+        let mut c = bound_with(100, &[Fault::IgnoreNakOnRenewal]);
+        let renew = sent(&c.poll(secs(60.0)));
+        let ev = c.handle(secs(60.1), &reply(renew.xid, MessageType::Nak, &[]));
+        assert!(matches!(&ev[..], [Event::Ignored { .. }]), "{ev:?}");
+        assert_eq!(c.lease().map(|l| l.address), Some(ADDR));
+        assert!(matches!(c.state(), ClientState::Renewing { .. }));
+        // It keeps asking its server (no DISCOVER) and loses the address only at expiry.
+        let ev = c.poll(secs(88.0));
+        assert_eq!(sent(&ev).message_type(), Some(MessageType::Request));
+        let ev = c.poll(secs(100.2));
+        assert!(matches!(&ev[0], Event::LeaseLost { .. }));
+    }
+
+    #[test]
+    fn offer_without_lease_time_is_taken_with_fault_accept_offer_without_lease_time() {
+        let mut c = client_with(242, &[Fault::AcceptOfferWithoutLeaseTime]);
+        let d = sent(&c.poll(Duration::ZERO));
+        let no51 = reply(
+            d.xid,
+            MessageType::Offer,
+            &[(OPT_SERVER_ID, SERVER.octets().to_vec())],
+        );
+        let r = sent(&c.handle(secs(0.1), &no51));
+        assert_eq!(r.message_type(), Some(MessageType::Request));
+        assert_eq!(r.option_ip(OPT_REQUESTED_IP), Some(ADDR));
+        // An ACK without 51 as well: the assumed lease applies.
+        let ev = c.handle(secs(0.2), &reply(r.xid, MessageType::Ack, &[]));
+        match &ev[..] {
+            [Event::Bound(l)] => assert_eq!(l.lease_time, ASSUMED_LEASE_WITHOUT_51),
+            other => panic!("expected a lease, got {other:?}"),
+        }
+    }
+
+    fn two_site_options() -> Vec<(u8, Vec<u8>)> {
+        let mut opts = std_opts(3600);
+        opts.retain(|(c, _)| *c != 242);
+        opts.push((242, b"HTTPSRVR=10.0.0.242".to_vec()));
+        opts.push((176, b"HTTPSRVR=10.0.0.176".to_vec()));
+        opts
+    }
+
+    fn site_option_after_boot(mut c: DhcpClient) -> (Vec<u8>, Option<Vec<u8>>) {
+        let d = sent(&c.poll(Duration::ZERO));
+        let params = d.option(OPT_PARAM_LIST).unwrap_or_default();
+        let r = sent(&c.handle(
+            secs(0.1),
+            &reply(d.xid, MessageType::Offer, &two_site_options()),
+        ));
+        c.handle(
+            secs(0.2),
+            &reply(r.xid, MessageType::Ack, &two_site_options()),
+        );
+        (params, c.lease().and_then(|l| l.site_option.clone()))
+    }
+
+    #[test]
+    fn a_non_default_sson_is_asked_for_and_read_from_its_own_code() {
+        let (params, site) = site_option_after_boot(client_with(176, &[]));
+        assert_eq!(params, vec![1, 3, 6, 7, 15, 26, 42, 43, 176]);
+        assert_eq!(site.as_deref(), Some(&b"HTTPSRVR=10.0.0.176"[..]));
+    }
+
+    #[test]
+    fn fault_sson_always_242_asks_for_and_reads_242() {
+        let (params, site) = site_option_after_boot(client_with(176, &[Fault::SsonAlways242]));
+        assert_eq!(params, vec![1, 3, 6, 7, 15, 26, 42, 43, 242]);
+        assert_eq!(site.as_deref(), Some(&b"HTTPSRVR=10.0.0.242"[..]));
+    }
+
+    #[test]
+    fn fault_option242_first_fragment_only_drops_the_continuation() {
+        let c = bound_with(3600, &[Fault::Option242FirstFragmentOnly]);
+        assert_eq!(
+            c.lease().and_then(|l| l.site_option.as_deref()),
+            Some(&b"HTTPSRVR=10.0.0.9,"[..])
+        );
+    }
+
+    /// A client bound untagged at t≈0, then switched to VLAN 10 at t=1 with VLANTEST `test`.
+    fn switched(test: Option<Duration>) -> (DhcpClient, Vec<Event>) {
+        let mut c = bound(3600);
+        let ev = c.switch_vlan(secs(1.0), 10, test);
+        (c, ev)
+    }
+
+    #[test]
+    fn switch_vlan_releases_the_untagged_lease_then_discovers_tagged() {
+        let (c, ev) = switched(Some(Duration::from_secs(60)));
+        let t = transmits(&ev);
+        assert_eq!(t.len(), 2, "{ev:?}");
+        assert_eq!(t[0].message_type, MessageType::Release);
+        assert_eq!(t[0].vlan, None, "the release leaves the way the lease came");
+        assert_eq!(t[0].destination, Destination::Server(SERVER));
+        assert_eq!(t[0].source, ADDR);
+        let rel = Message::parse(&t[0].payload).expect("release parses");
+        assert_eq!(rel.ciaddr, ADDR);
+        let codes: Vec<u8> = rel.options.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, vec![OPT_MESSAGE_TYPE, OPT_SERVER_ID, OPT_CLIENT_ID]);
+        assert_eq!(rel.option_ip(OPT_SERVER_ID), Some(SERVER));
+        assert_eq!(t[1].message_type, MessageType::Discover);
+        assert_eq!(t[1].vlan, Some(10));
+        assert_eq!(c.vlan(), Some(10));
+        assert!(c.lease().is_none());
+    }
+
+    #[test]
+    fn switching_to_vlan_zero_releases_the_tagged_lease_and_goes_untagged() {
+        let (mut c, ev) = switched(None);
+        let d = Message::parse(&transmits(&ev)[1].payload).expect("discover");
+        let r = sent(&c.handle_on(
+            secs(1.1),
+            Some(10),
+            &reply(d.xid, MessageType::Offer, &std_opts(3600)),
+        ));
+        c.handle_on(
+            secs(1.2),
+            Some(10),
+            &reply(r.xid, MessageType::Ack, &std_opts(3600)),
+        );
+        let ev = c.switch_vlan(secs(2.0), 0, None);
+        let t = transmits(&ev);
+        assert_eq!(
+            (t[0].message_type, t[0].vlan),
+            (MessageType::Release, Some(10))
+        );
+        assert_eq!(
+            (t[1].message_type, t[1].vlan),
+            (MessageType::Discover, None)
+        );
+        assert_eq!(c.vlan(), None);
+    }
+
+    #[test]
+    fn on_the_vlan_only_tagged_replies_count_and_the_lease_records_the_vlan() {
+        let (mut c, ev) = switched(Some(Duration::from_secs(60)));
+        let d = Message::parse(&transmits(&ev)[1].payload).expect("discover");
+        let offer = reply(d.xid, MessageType::Offer, &std_opts(3600));
+        assert!(c.handle(secs(1.1), &offer).is_empty(), "untagged offer");
+        assert!(
+            c.handle_on(secs(1.1), Some(20), &offer).is_empty(),
+            "other VLAN"
+        );
+        let ev = c.handle_on(secs(1.2), Some(10), &offer);
+        assert_eq!(transmits(&ev)[0].vlan, Some(10));
+        let r = sent(&ev);
+        let ev = c.handle_on(
+            secs(1.3),
+            Some(10),
+            &reply(r.xid, MessageType::Ack, &std_opts(3600)),
+        );
+        match &ev[..] {
+            [Event::Bound(l)] => assert_eq!(l.vlan, Some(10)),
+            other => panic!("expected a lease, got {other:?}"),
+        }
+        // Renewal stays on the VLAN.
+        let ev = c.poll(secs(1.2 + 1800.1));
+        assert_eq!(transmits(&ev)[0].vlan, Some(10));
+    }
+
+    #[test]
+    fn vlantest_expiry_without_an_offer_falls_back_to_untagged_dhcp() {
+        let (mut c, _) = switched(Some(Duration::from_secs(60)));
+        assert_eq!(c.next_deadline().map(|d| d <= secs(61.0)), Some(true));
+        let mut t = secs(1.0);
+        let mut tagged = 0;
+        let mut fell_back_at = None;
+        while t < secs(120.0) && fell_back_at.is_none() {
+            t += Duration::from_millis(100);
+            for e in c.poll(t) {
+                match e {
+                    Event::Transmit(tx) if tx.vlan == Some(10) => tagged += 1,
+                    Event::VlanFallback { vlan: 10, waited } => {
+                        assert!(waited >= Duration::from_secs(60));
+                        fell_back_at = Some(t);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let at = fell_back_at.expect("fell back");
+        assert!((at.as_secs_f64() - 61.0).abs() < 0.2, "{at:?}");
+        assert!(
+            tagged >= 3,
+            "tagged DISCOVERs retransmitted meanwhile: {tagged}"
+        );
+        assert_eq!(c.vlan(), None);
+        // The very next DISCOVER is untagged, and untagged offers count again.
+        let ev = c.poll(t);
+        assert!(ev.is_empty() || transmits(&ev).iter().all(|t| t.vlan.is_none()));
+    }
+
+    #[test]
+    fn vlantest_zero_keeps_dhcp_on_the_vlan_forever() {
+        let (mut c, _) = switched(None);
+        let mut t = secs(1.0);
+        while t < secs(1000.0) {
+            t += Duration::from_millis(500);
+            for e in c.poll(t) {
+                match e {
+                    Event::Transmit(tx) => assert_eq!(tx.vlan, Some(10)),
+                    Event::VlanFallback { .. } => panic!("fell back with VLANTEST=0"),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_offer_on_the_vlan_disarms_vlantest_and_a_reboot_starts_untagged() {
+        let (mut c, ev) = switched(Some(Duration::from_secs(60)));
+        let d = Message::parse(&transmits(&ev)[1].payload).expect("discover");
+        let r = sent(&c.handle_on(
+            secs(1.5),
+            Some(10),
+            &reply(d.xid, MessageType::Offer, &std_opts(3600)),
+        ));
+        // The ACK never comes: REQUESTING gives up, SELECTING again, still on the VLAN.
+        let mut t = secs(1.5);
+        while t < secs(200.0) {
+            t += Duration::from_millis(250);
+            for e in c.poll(t) {
+                assert!(
+                    !matches!(e, Event::VlanFallback { .. }),
+                    "offer seen: no fallback"
+                );
+            }
+        }
+        let _ = r;
+        assert_eq!(c.vlan(), Some(10));
+        c.restart();
+        assert_eq!(c.vlan(), None);
+        assert_eq!(transmits(&c.poll(t))[0].vlan, None);
     }
 
     #[test]

@@ -1,19 +1,26 @@
 //! DHCP I/O shell: moves the client's messages over raw frames (`--iface`) or a UDP socket
 //! (`--dhcp-server`, loopback), and runs the client's timers on the phone clock.
 //!
-//! Owns: the DHCP task and its link; publishes the current lease through a watch channel.
-//! Never: decides anything about DHCP — that is `dhcp::client`.
+//! Owns: the DHCP task and its link; publishes the current lease through a watch channel;
+//! tags raw frames with the VLAN each message names and tells the client which VLAN a reply
+//! came on; logs a milestone for each DHCP decision (release, renewal, rebinding, NAK, VLAN
+//! fallback, ignored replies).
+//! Never: decides anything about DHCP — that is `dhcp::client`. In loopback mode there is no
+//! link layer, so nothing can be tagged: a tagged message is sent plain and logged.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use super::clock::PhoneClock;
 use super::raw::{self, BROADCAST_MAC, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, RawSocket};
+use crate::dhcp::wire::MessageType;
 use crate::dhcp::{Destination, DhcpClient, Event, Lease, Transmit};
+use crate::milestone;
 
 /// Where DHCP messages travel.
 #[derive(Debug)]
@@ -75,6 +82,7 @@ impl DhcpLink {
                 let frame = raw::build_udp_frame(
                     *mac,
                     dst_mac,
+                    tx.vlan,
                     (tx.source, DHCP_CLIENT_PORT),
                     (dst_ip, DHCP_SERVER_PORT),
                     &tx.payload,
@@ -82,12 +90,16 @@ impl DhcpLink {
                 socket.send(&frame).await
             }
             DhcpLink::Udp { socket, server } => {
+                if let Some(vlan) = tx.vlan {
+                    tracing::warn!(vlan, "loopback mode cannot tag frames: sent untagged");
+                }
                 socket.send_to(&tx.payload, *server).await.map(|_| ())
             }
         }
     }
 
-    async fn recv(&mut self) -> io::Result<Vec<u8>> {
+    /// The next DHCP reply: the VLAN it came on (`None`: untagged) and the UDP payload.
+    async fn recv(&mut self) -> io::Result<(Option<u16>, Vec<u8>)> {
         match self {
             DhcpLink::Raw {
                 socket,
@@ -103,19 +115,19 @@ impl DhcpLink {
                     },
                     None => socket.recv().await?,
                 };
-                if let Some(udp) = raw::parse_udp_frame(&frame)
+                if let Some(udp) = frame.udp()
                     && udp.dst_port == DHCP_CLIENT_PORT
                     && udp.src_port == DHCP_SERVER_PORT
                 {
                     *server_mac = Some(udp.src_mac);
-                    return Ok(udp.payload);
+                    return Ok((udp.vlan, udp.payload));
                 }
             },
             DhcpLink::Udp { socket, .. } => {
                 let mut buf = vec![0u8; 65536];
                 let (n, _from) = socket.recv_from(&mut buf).await?;
                 buf.truncate(n);
-                Ok(buf)
+                Ok((None, buf))
             }
         }
     }
@@ -129,18 +141,42 @@ pub struct LeaseStatus {
     pub lease: Option<Lease>,
 }
 
+/// What the phone asks of its DHCP task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Drop the lease, start again untagged at INIT (a reboot).
+    Restart,
+    /// Release the lease and run DHCP tagged with `vlan`; fall back untagged after
+    /// `vlantest` without an offer (`None`: never).
+    SwitchVlan {
+        vlan: u16,
+        vlantest: Option<Duration>,
+    },
+}
+
 /// Control over the running DHCP task.
 #[derive(Debug)]
 pub struct DhcpHandle {
     pub status: watch::Receiver<LeaseStatus>,
-    restart: mpsc::Sender<()>,
+    commands: mpsc::Sender<Command>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl DhcpHandle {
     /// Drop the lease and start again at INIT (a reboot).
     pub async fn restart(&self) {
-        let _ = self.restart.send(()).await;
+        let _ = self.commands.send(Command::Restart).await;
+    }
+
+    /// Release the lease and run DHCP again tagged with `vlan` (L2QVLAN), falling back to
+    /// untagged DHCP after `vlantest` phone time without an offer (`None`: VLANTEST=0, never).
+    /// `vlan` 0 releases the lease and runs DHCP untagged. The current lease is gone from
+    /// then on (the generation moves on).
+    pub async fn switch_vlan(&self, vlan: u16, vlantest: Option<Duration>) {
+        let _ = self
+            .commands
+            .send(Command::SwitchVlan { vlan, vlantest })
+            .await;
     }
 
     /// Wait for a lease newer than generation `after` and return it with its generation.
@@ -186,7 +222,7 @@ impl Drop for DhcpHandle {
 /// Start the DHCP task.
 pub fn spawn(mut link: DhcpLink, mut client: DhcpClient, clock: PhoneClock) -> DhcpHandle {
     let (status_tx, status) = watch::channel(LeaseStatus::default());
-    let (restart, mut restart_rx) = mpsc::channel::<()>(4);
+    let (commands, mut commands_rx) = mpsc::channel::<Command>(4);
     let task = tokio::spawn(async move {
         let mut generation = 0u64;
         loop {
@@ -197,24 +233,37 @@ pub fn spawn(mut link: DhcpLink, mut client: DhcpClient, clock: PhoneClock) -> D
             let events = tokio::select! {
                 _ = clock.sleep_until(deadline) => client.poll(clock.now()),
                 r = link.recv() => match r {
-                    Ok(payload) => client.handle(clock.now(), &payload),
+                    Ok((vlan, payload)) => client.handle_on(clock.now(), vlan, &payload),
                     Err(e) => {
                         tracing::warn!(error = %e, "dhcp receive failed");
                         clock.sleep(Duration::from_millis(500)).await;
                         Vec::new()
                     }
                 },
-                cmd = restart_rx.recv() => {
-                    if cmd.is_none() { return; }
-                    client.restart();
+                cmd = commands_rx.recv() => {
+                    let Some(cmd) = cmd else { return };
                     generation += 1;
                     status_tx.send_replace(LeaseStatus { generation, lease: None });
-                    client.poll(clock.now())
+                    match cmd {
+                        Command::Restart => {
+                            client.restart();
+                            client.poll(clock.now())
+                        }
+                        Command::SwitchVlan { vlan, vlantest } => {
+                            client.switch_vlan(clock.now(), vlan, vlantest)
+                        }
+                    }
                 }
             };
             for event in events {
                 match event {
                     Event::Transmit(tx) => {
+                        if tx.message_type == MessageType::Release {
+                            milestone::emit(
+                                "dhcp-release",
+                                json!({"address": tx.source.to_string(), "vlan": tx.vlan}),
+                            );
+                        }
                         if let Err(e) = link.send(&tx).await {
                             tracing::warn!(error = %e, kind = ?tx.message_type, "dhcp send failed");
                         }
@@ -227,6 +276,10 @@ pub fn spawn(mut link: DhcpLink, mut client: DhcpClient, clock: PhoneClock) -> D
                         });
                     }
                     Event::Renewed(lease) => {
+                        milestone::emit(
+                            "lease-renewed",
+                            json!({"address": lease.address.to_string(), "lease_s": lease.lease_time.as_secs(), "vlan": lease.vlan}),
+                        );
                         let same = status_tx
                             .borrow()
                             .lease
@@ -242,20 +295,35 @@ pub fn spawn(mut link: DhcpLink, mut client: DhcpClient, clock: PhoneClock) -> D
                     }
                     Event::LeaseLost { reason } => {
                         tracing::warn!(%reason, "lease lost");
+                        milestone::emit("lease-lost", json!({"reason": reason}));
                         generation += 1;
                         status_tx.send_replace(LeaseStatus {
                             generation,
                             lease: None,
                         });
                     }
-                    Event::Ignored { reason } => tracing::info!(%reason, "dhcp reply ignored"),
+                    Event::Ignored { reason } => {
+                        tracing::info!(%reason, "dhcp reply ignored");
+                        milestone::emit("dhcp-ignored", json!({"reason": reason}));
+                    }
+                    Event::Renewing { address, server } => milestone::emit(
+                        "renewing",
+                        json!({"address": address.to_string(), "server": server.to_string()}),
+                    ),
+                    Event::Rebinding { address } => {
+                        milestone::emit("rebinding", json!({"address": address.to_string()}))
+                    }
+                    Event::VlanFallback { vlan, waited } => milestone::emit(
+                        "vlan-fallback",
+                        json!({"vlan": vlan, "waited_s": waited.as_secs_f64(), "now": "untagged"}),
+                    ),
                 }
             }
         }
     });
     DhcpHandle {
         status,
-        restart,
+        commands,
         task,
     }
 }

@@ -3,9 +3,13 @@
 //! Owns: one `GET` per connection (`Connection: close`), status line and header parsing,
 //! and exact body framing — `Content-Length` bytes, chunked, or up to EOF — so a body that
 //! is short, reset or stalled is a failed download, never a silently truncated file.
+//! It tells a server that does not answer (refused, no connection or no first response byte
+//! within [`HTTP_ANSWER_TIMEOUT`], closed before answering: [`HttpError::is_no_answer`], the
+//! caller moves on to the next HTTPSRVR) from one that answered badly (a failed download).
 //! Never: follows redirects, keeps connections alive, speaks TLS, caches.
-//! Timeouts (phone time, scaled by the caller's clock): connect within
-//! FAST_RESPONSE_TIMEOUT (4 s); between two reads at most 2·FAST_RESPONSE_TIMEOUT (8 s).
+//! Timeouts (phone time, scaled by the caller's clock): connect, and the first response byte
+//! after the request, each within HTTP_ANSWER_TIMEOUT (10 s); after that at most
+//! 2·FAST_RESPONSE_TIMEOUT (8 s) between two reads.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +20,13 @@ use tokio::net::{TcpSocket, TcpStream};
 
 /// Avaya's FAST_RESPONSE_TIMEOUT (domain.md "Registration" timers): 4 s.
 pub const FAST_RESPONSE_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long a file server has to accept the connection, and then to send the first byte of
+/// its response, before the phone counts it as not answering and tries the next HTTPSRVR.
+/// Avaya documents no value (domain.md "File server": timeouts are not documented, measure
+/// them); 10 s phone time is simphone's choice — well above any lab round trip and above
+/// FAST_RESPONSE_TIMEOUT so a slow but live server is not skipped, short enough that a
+/// two-server list fails over inside a scenario's 30 s window. Scaled by `--time-scale`.
+pub const HTTP_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest header block accepted.
 const MAX_HEAD: usize = 16 * 1024;
 /// Largest body accepted (firmware images are a few MiB).
@@ -47,6 +58,10 @@ pub enum HttpError {
     Connect { addr: SocketAddr, source: io::Error },
     #[error("connect to {0} timed out")]
     ConnectTimeout(SocketAddr),
+    #[error("{addr} sent no response within {waited:?} of the request")]
+    NoAnswer { addr: SocketAddr, waited: Duration },
+    #[error("{addr} closed the connection without answering")]
+    ClosedWithoutAnswer { addr: SocketAddr },
     #[error("cannot resolve '{host}': {source}")]
     Resolve { host: String, source: io::Error },
     #[error("connection failed while sending the request: {0}")]
@@ -64,12 +79,25 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    /// True when the server could not be reached at all (try the next HTTPSRVR).
+    /// True when the server could not be reached at all.
     pub fn is_connect_failure(&self) -> bool {
         matches!(
             self,
             HttpError::Connect { .. } | HttpError::ConnectTimeout(_) | HttpError::Resolve { .. }
         )
+    }
+
+    /// True when the server did not answer: unreachable, silent, or gone before the first
+    /// response byte. The phone then tries the next HTTPSRVR; any other error means the
+    /// server answered and the download itself failed.
+    pub fn is_no_answer(&self) -> bool {
+        self.is_connect_failure()
+            || matches!(
+                self,
+                HttpError::NoAnswer { .. }
+                    | HttpError::ClosedWithoutAnswer { .. }
+                    | HttpError::Send(_)
+            )
     }
 }
 
@@ -207,6 +235,8 @@ pub struct HttpClient {
     pub local_ip: Option<IpAddr>,
     /// Real-time connect timeout.
     pub connect_timeout: Duration,
+    /// Real-time limit from the request to the first response byte.
+    pub answer_timeout: Duration,
     /// Real-time limit between two reads.
     pub idle_timeout: Duration,
 }
@@ -217,7 +247,8 @@ impl HttpClient {
         let scale = if scale > 0.0 { scale } else { 1.0 };
         Self {
             local_ip,
-            connect_timeout: FAST_RESPONSE_TIMEOUT.div_f64(scale),
+            connect_timeout: HTTP_ANSWER_TIMEOUT.div_f64(scale),
+            answer_timeout: HTTP_ANSWER_TIMEOUT.div_f64(scale),
             idle_timeout: (FAST_RESPONSE_TIMEOUT * 2).div_f64(scale),
         }
     }
@@ -271,6 +302,18 @@ impl HttpClient {
             .map_err(HttpError::Send)?;
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut chunk = vec![0u8; 16 * 1024];
+        // The first byte tells whether the server answers at all.
+        let first = match tokio::time::timeout(self.answer_timeout, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(HttpError::ClosedWithoutAnswer { addr }),
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                return Err(HttpError::NoAnswer {
+                    addr,
+                    waited: self.answer_timeout,
+                });
+            }
+        };
+        buf.extend_from_slice(&chunk[..first]);
         // Head.
         let body_at = loop {
             if let Some(end) = head_end(&buf) {
@@ -395,6 +438,7 @@ mod tests {
         HttpClient {
             local_ip: None,
             connect_timeout: Duration::from_secs(2),
+            answer_timeout: Duration::from_millis(300),
             idle_timeout: Duration::from_millis(300),
         }
     }
@@ -488,6 +532,44 @@ mod tests {
             .await
             .expect_err("refused");
         assert!(e.is_connect_failure(), "{e}");
+        assert!(e.is_no_answer(), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_accepts_but_never_answers_is_not_answering() {
+        let (addr, _t) = serve_once(Vec::new(), true).await;
+        let e = client()
+            .get(addr, "h", "/x", "ua")
+            .await
+            .expect_err("silent");
+        assert!(matches!(e, HttpError::NoAnswer { .. }), "{e}");
+        assert!(e.is_no_answer());
+        let (addr, _t) = serve_once(Vec::new(), false).await;
+        let e = client()
+            .get(addr, "h", "/x", "ua")
+            .await
+            .expect_err("closed");
+        assert!(matches!(e, HttpError::ClosedWithoutAnswer { .. }), "{e}");
+        assert!(e.is_no_answer());
+    }
+
+    #[tokio::test]
+    async fn a_stall_after_the_first_byte_is_a_failed_download_not_silence() {
+        let (addr, _t) = serve_once(b"HTTP/1.1 200 OK\r\nContent-Len".to_vec(), true).await;
+        let e = client()
+            .get(addr, "h", "/x", "ua")
+            .await
+            .expect_err("stall");
+        assert!(matches!(e, HttpError::Stalled(_, 0)), "{e}");
+        assert!(!e.is_no_answer());
+    }
+
+    #[test]
+    fn timeouts_follow_the_phone_clock() {
+        let c = HttpClient::new(None, 20.0);
+        assert_eq!(c.connect_timeout, HTTP_ANSWER_TIMEOUT / 20);
+        assert_eq!(c.answer_timeout, Duration::from_millis(500));
+        assert_eq!(c.idle_timeout, Duration::from_millis(400));
     }
 
     #[test]

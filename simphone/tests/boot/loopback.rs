@@ -18,6 +18,16 @@ use simphone::fault::{Fault, Faults};
 #[derive(Debug, Clone, Copy, Default)]
 struct Lab {
     corrupt_binary: bool,
+    /// Option 242 instead of the usual one; `{port}` stands for the file server's port.
+    site: Option<&'static str>,
+    /// More DHCP options (code, text with `{port}`).
+    extra: &'static [(u8, &'static str)],
+    /// The phone's `--sson` (default 242).
+    sson: Option<u8>,
+    /// Option 51 (default 3600 s).
+    lease_secs: Option<u32>,
+    /// The DHCP server NAKs renewals.
+    nak_renewals: bool,
 }
 
 static NEXT: AtomicU8 = AtomicU8::new(1);
@@ -94,12 +104,22 @@ async fn boot(faults: &[Fault], lab: Lab, limit: Duration, done: fn(&[Seen]) -> 
     );
     let http = mini::http(log.clone(), localhost, files).await;
     let lease = lease_address();
-    let plan = mini::Plan {
+    let port = http.port().to_string();
+    let mut plan = mini::Plan::new(
         lease,
-        server: Ipv4Addr::LOCALHOST,
-        mask: Ipv4Addr::new(255, 0, 0, 0),
-        site: format!("HTTPSRVR=127.0.0.1,HTTPPORT={},HTTPDIR=fw", http.port()),
-    };
+        Ipv4Addr::LOCALHOST,
+        Ipv4Addr::new(255, 0, 0, 0),
+        lab.site
+            .unwrap_or("HTTPSRVR=127.0.0.1,HTTPPORT={port},HTTPDIR=fw")
+            .replace("{port}", &port),
+    );
+    plan.extra = lab
+        .extra
+        .iter()
+        .map(|(code, text)| (*code, text.replace("{port}", &port).into_bytes()))
+        .collect();
+    plan.lease_secs = lab.lease_secs.unwrap_or(3600);
+    plan.nak_renewals = lab.nak_renewals;
     let dhcp = mini::dhcp(log.clone(), plan).await;
     let state_dir =
         std::env::temp_dir().join(format!("simphone-e2e-{}-{}", std::process::id(), lease));
@@ -112,7 +132,7 @@ async fn boot(faults: &[Fault], lab: Lab, limit: Duration, done: fn(&[Seen]) -> 
         state_dir: Some(state_dir.clone()),
         user: USER.into(),
         password: PASSWORD.into(),
-        sson: 242,
+        sson: lab.sson.unwrap_or(242),
         upgrade_file: "96xxupgrade.txt".into(),
         time_scale: 20.0,
         seed: 7,
@@ -155,6 +175,7 @@ pub async fn clean_phone_upgrades_reboots_and_registers_with_the_new_version() {
             kind: 1,
             hostname,
             params,
+            ..
         }) => {
             assert_eq!(hostname.as_deref(), Some("AVX27312A"));
             assert_eq!(params, &vec![1, 3, 6, 7, 15, 26, 42, 43, 242]);
@@ -213,6 +234,7 @@ pub async fn clean_phone_upgrades_reboots_and_registers_with_the_new_version() {
 pub async fn corrupt_binary_is_rejected_unless_accept_corrupt_binary() {
     let lab = Lab {
         corrupt_binary: true,
+        ..Lab::default()
     };
     let (clean, faulty) = tokio::join!(
         boot(&[], lab, LIMIT, registered),
@@ -392,4 +414,131 @@ pub async fn wrong_digest_response_is_never_accepted() {
     let regs = faulty.registers();
     assert!(regs.iter().any(|r| r.0), "credentials were sent: {regs:?}");
     assert!(regs.iter().all(|r| r.2 == 401), "{regs:?}");
+}
+
+fn dhcp_kinds(run: &Run) -> Vec<(u8, Ipv4Addr)> {
+    run.seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Dhcp { kind, ciaddr, .. } => Some((*kind, *ciaddr)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn a_quoted_httpsrvr_list_fails_over_to_the_server_that_answers() {
+    // 127.0.0.2 refuses (nothing listens there); 127.0.0.1 is the file server.
+    let lab = Lab {
+        site: Some("HTTPSRVR=\"127.0.0.2,127.0.0.1\",HTTPPORT={port},HTTPDIR=fw"),
+        ..Lab::default()
+    };
+    let (clean, faulty) = tokio::join!(
+        boot(&[], lab, LIMIT, registered),
+        boot(&[Fault::HttpFirstServerOnly], lab, SHORT, |_| false)
+    );
+    assert_eq!(
+        clean.paths().first().map(String::as_str),
+        Some("/fw/96xxupgrade.txt"),
+        "{:#?}",
+        clean.seen
+    );
+    assert!(clean.registered_ua().is_some(), "{:#?}", clean.seen);
+    assert!(faulty.paths().is_empty(), "{:#?}", faulty.seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn a_non_default_sson_is_asked_for_and_its_option_read() {
+    // Option 242 is a decoy (another directory); option 176 holds the real site string.
+    let lab = Lab {
+        site: Some("HTTPSRVR=127.0.0.1,HTTPPORT={port},HTTPDIR=decoy"),
+        extra: &[(176, "HTTPSRVR=127.0.0.1,HTTPPORT={port},HTTPDIR=fw")],
+        sson: Some(176),
+        ..Lab::default()
+    };
+    let (clean, faulty) = tokio::join!(
+        boot(&[], lab, LIMIT, registered),
+        boot(&[Fault::SsonAlways242], lab, SHORT, |s| {
+            s.iter().any(|e| matches!(e, Seen::Http { .. }))
+        })
+    );
+    let params = |run: &Run| {
+        run.seen.iter().find_map(|s| match s {
+            Seen::Dhcp {
+                kind: 1, params, ..
+            } => params.last().copied(),
+            _ => None,
+        })
+    };
+    assert_eq!(params(&clean), Some(176));
+    assert_eq!(
+        clean.paths().first().map(String::as_str),
+        Some("/fw/96xxupgrade.txt")
+    );
+    assert!(clean.registered_ua().is_some(), "{:#?}", clean.seen);
+    assert_eq!(params(&faulty), Some(242));
+    assert_eq!(
+        faulty.paths().first().map(String::as_str),
+        Some("/decoy/96xxupgrade.txt"),
+        "{:#?}",
+        faulty.seen
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn a_nak_on_renewal_sends_the_phone_back_to_discover() {
+    // Lease 60 s: T1 at 30 s phone time (1.5 s real at ×20), T2 52.5 s, expiry 60 s.
+    let lab = Lab {
+        lease_secs: Some(60),
+        nak_renewals: true,
+        ..Lab::default()
+    };
+    fn renewed_then_next(s: &[Seen]) -> bool {
+        let renewal = s.iter().position(
+            |e| matches!(e, Seen::Dhcp { kind: 3, ciaddr, .. } if !ciaddr.is_unspecified()),
+        );
+        renewal.is_some_and(|at| s[at + 1..].iter().any(|e| matches!(e, Seen::Dhcp { .. })))
+    }
+    let limit = Duration::from_secs(6);
+    let (clean, faulty) = tokio::join!(
+        boot(&[], lab, limit, renewed_then_next),
+        boot(&[Fault::IgnoreNakOnRenewal], lab, limit, renewed_then_next)
+    );
+    let next_after_renewal = |run: &Run| {
+        let k = dhcp_kinds(run);
+        let at = k
+            .iter()
+            .position(|(kind, ciaddr)| *kind == 3 && !ciaddr.is_unspecified())
+            .expect("a renewal REQUEST (ciaddr set)");
+        assert_eq!(k[at].1, run.lease);
+        k.get(at + 1).copied()
+    };
+    assert_eq!(
+        next_after_renewal(&clean).map(|k| k.0),
+        Some(1),
+        "DISCOVER right after the NAK: {:?}",
+        dhcp_kinds(&clean)
+    );
+    // The faulty phone keeps its address and asks again (rebinding) instead.
+    assert_eq!(
+        next_after_renewal(&faulty),
+        Some((3, faulty.lease)),
+        "{:?}",
+        dhcp_kinds(&faulty)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn l2qvlan_cannot_work_in_loopback_mode_and_the_phone_stays_untagged() {
+    let lab = Lab {
+        site: Some("L2QVLAN=10,HTTPSRVR=127.0.0.1,HTTPPORT={port},HTTPDIR=fw"),
+        ..Lab::default()
+    };
+    let run = boot(&[], lab, LIMIT, registered).await;
+    assert!(run.registered_ua().is_some(), "{:#?}", run.seen);
+    assert!(
+        dhcp_kinds(&run).iter().all(|(kind, _)| *kind != 7),
+        "no DHCPRELEASE: {:?}",
+        dhcp_kinds(&run)
+    );
 }

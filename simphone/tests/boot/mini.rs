@@ -19,6 +19,7 @@ pub enum Seen {
         kind: u8,
         hostname: Option<String>,
         params: Vec<u8>,
+        ciaddr: Ipv4Addr,
     },
     Http {
         path: String,
@@ -86,7 +87,29 @@ pub struct Plan {
     pub lease: Ipv4Addr,
     pub server: Ipv4Addr,
     pub mask: Ipv4Addr,
+    /// Option 242, split over two instances (RFC 3396).
     pub site: String,
+    /// Option 51, seconds.
+    pub lease_secs: u32,
+    /// Answer renewals (REQUEST with ciaddr set) with a NAK.
+    pub nak_renewals: bool,
+    /// More options, appended as they are.
+    pub extra: Vec<(u8, Vec<u8>)>,
+}
+
+impl Plan {
+    /// A one-hour lease with `site` in option 242 and nothing else special.
+    pub fn new(lease: Ipv4Addr, server: Ipv4Addr, mask: Ipv4Addr, site: String) -> Self {
+        Self {
+            lease,
+            server,
+            mask,
+            site,
+            lease_secs: 3600,
+            nak_renewals: false,
+            extra: Vec::new(),
+        }
+    }
 }
 
 fn reply(req: &[u8], kind: u8, plan: &Plan) -> Vec<u8> {
@@ -107,13 +130,20 @@ fn reply(req: &[u8], kind: u8, plan: &Plan) -> Vec<u8> {
     };
     opt(53, &[kind]);
     opt(54, &plan.server.octets());
-    opt(51, &3600u32.to_be_bytes());
-    opt(1, &plan.mask.octets());
+    if kind != 6 {
+        opt(51, &plan.lease_secs.to_be_bytes());
+        opt(1, &plan.mask.octets());
+    }
     // Split the site string in two instances to exercise RFC 3396 concatenation.
     let bytes = site.as_bytes();
     let mid = bytes.len() / 2;
-    opt(242, &bytes[..mid]);
-    opt(242, &bytes[mid..]);
+    if kind != 6 {
+        opt(242, &bytes[..mid]);
+        opt(242, &bytes[mid..]);
+        for (code, value) in &plan.extra {
+            opt(*code, value);
+        }
+    }
     r.push(255);
     r
 }
@@ -132,10 +162,13 @@ fn answer(log: &Log, req: &[u8], plan: &Plan) -> Option<Vec<u8>> {
             kind,
             hostname: get(12).map(|v| String::from_utf8_lossy(&v).into_owned()),
             params: get(55).unwrap_or_default(),
+            ciaddr: Ipv4Addr::new(req[12], req[13], req[14], req[15]),
         },
     );
+    let renewal = req[12..16] != [0, 0, 0, 0];
     match kind {
         1 => Some(reply(req, 2, plan)),
+        3 if renewal && plan.nak_renewals => Some(reply(req, 6, plan)),
         3 => Some(reply(req, 5, plan)),
         _ => None,
     }
@@ -161,22 +194,30 @@ pub async fn dhcp(log: Log, plan: Plan) -> SocketAddr {
 
 /// A DHCP server on raw frames of `iface` (netns mode): answers unicast to the client MAC.
 pub fn dhcp_raw(log: Log, iface: &str, plan: Plan) {
+    dhcp_raw_on(log, iface, None, plan)
+}
+
+/// A DHCP server on raw frames of `iface` for 802.1Q VLAN `vlan` (`None`: untagged): it
+/// answers only frames of that VLAN and tags its replies itself, so no VLAN device (and no
+/// kernel 802.1Q support) is needed.
+pub fn dhcp_raw_on(log: Log, iface: &str, vlan: Option<u16>, plan: Plan) {
     use simphone::net::raw::{self, RawSocket};
     let sock = RawSocket::open(iface).expect("raw socket");
     let my_mac = raw::interface_mac(iface).expect("mac");
     tokio::spawn(async move {
         loop {
             let Ok(frame) = sock.recv().await else { return };
-            let Some(udp) = raw::parse_udp_frame(&frame) else {
+            let Some(udp) = frame.udp() else {
                 continue;
             };
-            if udp.dst_port != 67 {
+            if udp.dst_port != 67 || udp.vlan != vlan {
                 continue;
             }
             if let Some(a) = answer(&log, &udp.payload, &plan) {
                 let out = raw::build_udp_frame(
                     my_mac,
                     udp.src_mac,
+                    vlan,
                     (plan.server, 67),
                     (plan.lease, 68),
                     &a,
