@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement};
 use crate::judge::{self, Verdict};
-use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets};
+use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg};
 use crate::report::ScenarioReport;
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{FileContent, Scenario};
@@ -152,21 +152,33 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
 
     // Lab and sockets.
     let controllers = 1 + spec.sip.controller.len();
-    let (netns, addrs, sockets) = match ctx.lab {
+    if ctx.lab == LabKind::Loopback && !spec.dhcp.vlan.is_empty() {
+        report.verdict = Verdict::Skip;
+        report.error = Some(
+            "skipped: 802.1Q voice VLANs need the netns lab (run as root without --lab loopback)"
+                .into(),
+        );
+        return Ok(report);
+    }
+    let (netns, addrs, sockets, vlans) = match ctx.lab {
         LabKind::Netns => {
             let pair = NetnsPair::create()?;
             let sockets = pair.bind_servers(controllers, spec.http.port.unwrap_or(80))?;
+            let mut vlans = Vec::new();
+            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
+                vlans.push(pair.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
+            }
             let addrs = pair.addrs.clone();
-            (Some(pair), addrs, sockets)
+            (Some(pair), addrs, sockets, vlans)
         }
         LabKind::Loopback => {
             let addrs = lab::loopback_addrs();
             let sockets = lab::bind_loopback(&addrs, controllers)?;
-            (None, addrs, sockets)
+            (None, addrs, sockets, Vec::new())
         }
     };
 
-    let outcome = run_in_lab(sc, ctx, netns.as_ref(), &addrs, sockets, &mut report).await;
+    let outcome = run_in_lab(sc, ctx, netns.as_ref(), &addrs, sockets, vlans, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
@@ -191,6 +203,7 @@ async fn run_in_lab(
     netns: Option<&NetnsPair>,
     addrs: &LabAddrs,
     sockets: ServerSockets,
+    vlans: Vec<VlanLeg>,
     report: &mut ScenarioReport,
 ) -> Result<(), Fatal> {
     let spec = &sc.spec;
@@ -241,6 +254,7 @@ async fn run_in_lab(
 
     // Servers.
     let origin = Instant::now();
+    let origin_wall = SystemTime::now();
     let timeline: Shared = Arc::new(Mutex::new(Timeline::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let tap = capture.tap();
@@ -282,6 +296,33 @@ async fn run_in_lab(
             ))
         },
     ];
+    // One more DHCP server per voice VLAN, its events tagged with the VLAN id.
+    for leg in vlans {
+        let Some(v) = spec.dhcp.vlan.iter().find(|v| v.id == leg.id) else {
+            continue;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut extra = serde_json::Map::new();
+        extra.insert("vlan".into(), leg.id.into());
+        tasks.push(forward_tagged(
+            origin,
+            Proto::Dhcp,
+            rx,
+            timeline.clone(),
+            extra,
+        ));
+        let mut cfg = dhcp_config(spec, &leg.addrs, mac, &vars, scale).map_err(Fatal::Scenario)?;
+        cfg.site_string = v.option242.as_ref().map(|s| expand(s, &vars).into_bytes());
+        cfg.lease_time = Some(v.lease_time.unwrap_or(spec.dhcp.lease_time));
+        cfg.rules = Vec::new();
+        servers.push(tokio::spawn(pc_dhcp::vlan::run_vlan(
+            pc_dhcp::server::DhcpServer::new(cfg),
+            leg.raw,
+            leg.id,
+            tx,
+            stop_rx.clone(),
+        )));
+    }
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut extra = serde_json::Map::new();
@@ -433,6 +474,11 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
+    if netns.is_some() {
+        let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
+        tagged_dhcp_from_capture(&pcap_path, origin_wall, &served, &mut timeline)
+            .map_err(|e| fail("cannot read the capture back", &e))?;
+    }
     if let Some(status) = dut_exit {
         let mut f = serde_json::Map::new();
         f.insert("status".into(), status.to_string().into());
@@ -470,6 +516,81 @@ async fn run_in_lab(
         .and_then(|bytes| std::fs::write(&tl_path, bytes))
         .map_err(|e| fail("cannot save the timeline", &e))?;
     report.timeline = Some(rel(&tl_path));
+    Ok(())
+}
+
+/// DHCP messages the phone sent tagged with an 802.1Q VLAN, read back from the capture.
+///
+/// A VLAN no server listens on (a voice VLAN that is not there, so the phone must fall back)
+/// is heard only by the capture (VLANs with a server are skipped: they are in the timeline); these messages join the timeline as `dhcp received` events
+/// with `vlan` set and the frame number, decoded by the same server core as live ones.
+fn tagged_dhcp_from_capture(
+    path: &Path,
+    origin_wall: SystemTime,
+    served: &[u16],
+    timeline: &mut Timeline,
+) -> Result<(), String> {
+    const TPID_8021Q: u16 = 0x8100;
+    let stored = pc_capture::pcapng::read_frames(path).map_err(|e| e.to_string())?;
+    let origin = origin_wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    // A server core used only as a decoder: it answers nobody (no MAC is allowed).
+    let mut decoder = pc_dhcp::server::DhcpServer::new(pc_dhcp::server::ServerConfig {
+        allowed_macs: vec![[0; 6]],
+        ..Default::default()
+    });
+    for f in &stored.frames {
+        let d = &f.data;
+        let be16 = |i: usize| d.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if be16(12) != Some(TPID_8021Q) || be16(16) != Some(0x0800) {
+            continue;
+        }
+        let vid = be16(14).unwrap_or(0) & 0x0fff;
+        if served.contains(&vid) {
+            continue; // its server heard it and is in the timeline already
+        }
+        let ip = 18;
+        let ihl = usize::from(d.get(ip).map_or(0, |b| b & 0x0f)) * 4;
+        if ihl < 20 || d.get(ip + 9) != Some(&17) {
+            continue;
+        }
+        let udp = ip + ihl;
+        if be16(udp + 2) != Some(67) {
+            continue;
+        }
+        let Some(payload) = d.get(udp + 8..) else {
+            continue;
+        };
+        let from = d
+            .get(ip + 12..ip + 16)
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED, |b| {
+                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
+            });
+        let t = f.timestamp.as_secs_f64() - origin;
+        for out in decoder.handle(
+            Duration::from_secs_f64(t.max(0.0)),
+            from,
+            Some(vid),
+            payload,
+        ) {
+            if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
+                let (kind, mut fields) = crate::timeline::fields_of(&ev);
+                fields.insert("vlan".into(), vid.into());
+                fields.insert("heard_by".into(), "capture".into());
+                timeline.push_fields(t, Proto::Dhcp, kind, fields);
+                if let Some(e) = timeline
+                    .events
+                    .iter_mut()
+                    .rev()
+                    .find(|e| (e.t - t).abs() < 1e-9 && e.proto == Proto::Dhcp)
+                {
+                    e.frames.push(f.number);
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod event;
 pub mod rules;
 pub mod server;
 pub mod shell;
+pub mod vlan;
 pub mod wire;
 
 pub use event::{Event, WireOption, format_mac};

@@ -101,6 +101,17 @@ pub struct LabAddrs {
     pub dead_ip: Ipv4Addr,
 }
 
+/// A voice VLAN of the netns lab: its addresses and the raw socket its DHCP server uses.
+#[derive(Debug)]
+pub struct VlanLeg {
+    /// The 802.1Q VLAN id.
+    pub id: u16,
+    /// The VLAN's subnet, served by the infrastructure at `.1`.
+    pub addrs: LabAddrs,
+    /// Raw socket on the lab interface (tagged frames in and out).
+    pub raw: pc_capture::rawsock::RawSocket,
+}
+
 /// The sockets the servers run on, bound in the right place.
 #[derive(Debug)]
 pub struct ServerSockets {

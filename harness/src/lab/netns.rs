@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{LabAddrs, LabError, ServerSockets};
+use super::{LabAddrs, LabError, ServerSockets, VlanLeg};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -136,19 +136,7 @@ impl NetnsPair {
         let ip = self.addrs.server_ip;
         let err =
             |what: &'static str, addr: String| move |source| LabError::Bind { what, addr, source };
-        let (dhcp, raw) = pc_capture::netns::in_netns(&self.infra_ns, {
-            let iface = iface.clone();
-            move || {
-                let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-                s.set_reuse_address(true)?;
-                s.set_broadcast(true)?;
-                s.bind_device(Some(iface.as_bytes()))?;
-                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)).into())?;
-                let raw = pc_capture::rawsock::RawSocket::open(&iface)?;
-                Ok((UdpSocket::from(s), raw))
-            }
-        })
-        .map_err(err("dhcp", format!("0.0.0.0:67 on {iface}")))?;
+        let (dhcp, raw) = self.bind_dhcp(&iface)?;
         let http =
             pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, http_port)))
                 .map_err(err("http", format!("{ip}:{http_port}")))?;
@@ -164,6 +152,61 @@ impl NetnsPair {
             dhcp_raw: Some(raw),
             http,
             sip,
+        })
+    }
+
+    /// Adds 802.1Q VLAN `id` on the infrastructure's end of the link, served in user space
+    /// (`pc_dhcp::vlan`): a raw socket on the lab interface and the VLAN's subnet
+    /// 10.(67+`n`).0.0/24. No kernel VLAN device is needed, so this works where the kernel
+    /// lacks 802.1Q support; the capture of the link keeps the tags.
+    pub fn add_vlan(&self, id: u16, n: u8) -> Result<VlanLeg, LabError> {
+        let iface = self.infra_if.clone();
+        let raw = pc_capture::netns::in_netns(&self.infra_ns, {
+            let iface = iface.clone();
+            move || pc_capture::rawsock::RawSocket::open(&iface)
+        })
+        .map_err(|source| LabError::Bind {
+            what: "dhcp (vlan)",
+            addr: format!("VLAN {id} on {iface}"),
+            source,
+        })?;
+        let net = 67u8.saturating_add(n);
+        Ok(VlanLeg {
+            id,
+            addrs: LabAddrs {
+                server_ip: Ipv4Addr::new(10, net, 0, 1),
+                mask: Ipv4Addr::new(255, 255, 255, 0),
+                pool_start: Ipv4Addr::new(10, net, 0, 100),
+                pool_end: Ipv4Addr::new(10, net, 0, 199),
+                dead_ip: Ipv4Addr::new(10, net, 0, 254),
+            },
+            raw,
+        })
+    }
+
+    /// DHCP on 0.0.0.0:67 bound to `iface` in the infrastructure namespace, plus a raw socket
+    /// for replies to clients without an address.
+    fn bind_dhcp(
+        &self,
+        iface: &str,
+    ) -> Result<(UdpSocket, pc_capture::rawsock::RawSocket), LabError> {
+        let iface = iface.to_string();
+        pc_capture::netns::in_netns(&self.infra_ns, {
+            let iface = iface.clone();
+            move || {
+                let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+                s.set_reuse_address(true)?;
+                s.set_broadcast(true)?;
+                s.bind_device(Some(iface.as_bytes()))?;
+                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)).into())?;
+                let raw = pc_capture::rawsock::RawSocket::open(&iface)?;
+                Ok((UdpSocket::from(s), raw))
+            }
+        })
+        .map_err(|source| LabError::Bind {
+            what: "dhcp",
+            addr: format!("0.0.0.0:67 on {iface}"),
+            source,
         })
     }
 

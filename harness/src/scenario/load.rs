@@ -465,6 +465,29 @@ fn validate_infra(src: &Source<'_>, spec: &ScenarioSpec) -> Result<(), ScenarioE
         }
     }
 
+    let mut ids = BTreeSet::new();
+    for v in &d.vlan {
+        let here = |msg: String| src.in_table("[[dhcp.vlan]]", "id", msg);
+        if !(1..=4094).contains(&v.id) {
+            return Err(here(format!(
+                "VLAN id {} is not 1–4094 (IEEE 802.1Q §9.6)",
+                v.id
+            )));
+        }
+        if !ids.insert(v.id) {
+            return Err(here(format!("VLAN {} is listed twice", v.id)));
+        }
+        if let Some(t) = &v.option242
+            && let Err(name) = vars::check_known(t)
+        {
+            return Err(src.in_table(
+                "[[dhcp.vlan]]",
+                "option242",
+                format!("unknown variable `${{{name}}}`"),
+            ));
+        }
+    }
+
     let sip = |key: &str, msg: String| src.in_table("[sip]", key, msg);
     if let Some(a) = &spec.sip.algorithm
         && !matches!(a.to_ascii_uppercase().as_str(), "MD5" | "SHA-256")

@@ -156,6 +156,25 @@ pub struct DhcpSetup {
     /// Per-message behaviour, applied in order.
     #[serde(default)]
     pub rules: Vec<DhcpRule>,
+    /// DHCP servers on voice VLANs (netns lab only): a phone told `L2QVLAN=N` runs DHCP
+    /// again tagged with N and is answered by the entry with that id.
+    #[serde(default)]
+    pub vlan: Vec<VlanSetup>,
+}
+
+/// A DHCP server on an 802.1Q VLAN of the lab link, with its own subnet (10.67.0.0/24 for
+/// the first entry, 10.68.0.0/24 for the second …); `${server_ip}` stays reachable from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VlanSetup {
+    /// VLAN id, 1–4094.
+    pub id: u16,
+    /// The site-specific option string offered on this VLAN (with `${name}` variables).
+    #[serde(default)]
+    pub option242: Option<String>,
+    /// Lease time in seconds (default: the untagged server's).
+    #[serde(default)]
+    pub lease_time: Option<u32>,
 }
 
 /// An option to add: its code and exactly one of `text` (with `${name}` variables) or `hex`.
