@@ -95,8 +95,24 @@ pub fn ports(frames: &[Vec<u8>]) -> (Vec<PortPair>, Vec<PortPair>) {
     (udp, tcp)
 }
 
+/// Whether a tool the tests use is installed. When `PHONECERT_REQUIRE_TOOLS=1` (set by
+/// `.ci/run`, which installs them) a missing tool is a failure, not a skipped check.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var("PHONECERT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("{tool} is missing, and PHONECERT_REQUIRE_TOOLS=1 says it must be installed");
+    }
+    found
+}
+
 /// `tshark -r` over the capture, if tshark is installed: (summary lines, any malformed?).
 pub fn tshark(path: &Path) -> Option<String> {
+    if !have_tool("tshark") {
+        return None;
+    }
     let out = Command::new("tshark")
         .arg("-r")
         .arg(path)

@@ -3,13 +3,6 @@
 
 use crate::common::*;
 
-fn have(tool: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn dhclient_as_the_dut_gets_the_scenarios_option_242() {
     if !is_root() {
@@ -18,10 +11,12 @@ fn dhclient_as_the_dut_gets_the_scenarios_option_242() {
         );
         return;
     }
-    assert!(
-        have("dhclient"),
-        "dhclient is missing: install Debian's isc-dhcp-client (.ci/run does)"
-    );
+    if !have_tool("dhclient") {
+        eprintln!(
+            "skipped: dhclient_as_the_dut_gets_the_scenarios_option_242 needs dhclient (Debian isc-dhcp-client, which .ci/run installs); it did NOT run"
+        );
+        return;
+    }
     let scratch = Scratch::new("dhclient");
     let conf = scratch.0.join("dhclient.conf");
     // Ask for the site-specific option as a phone does (dhclient.conf(5): new options are
