@@ -2,10 +2,11 @@
 
 use crate::common::*;
 
-fn run_boot(lab: &str) {
+/// Runs BOOT-001 in `lab`, checks everything a user would read, returns phonecert's pid.
+fn run_boot(lab: &str) -> u32 {
     let scratch = Scratch::new(&format!("boot-{lab}"));
     let out_dir = scratch.0.to_str().expect("utf-8 path");
-    let out = phonecert(&[
+    let (out, pid) = phonecert_with_pid(&[
         "run",
         "scenarios/boot/first-boot-upgrade.toml",
         "--lab",
@@ -92,6 +93,7 @@ fn run_boot(lab: &str) {
             "note: tshark is not installed; the capture was checked without Wireshark's dissectors"
         );
     }
+    pid
 }
 
 #[test]
@@ -107,25 +109,8 @@ fn boot_scenario_passes_in_netns_and_leaves_nothing_behind() {
         );
         return;
     }
-    let before = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    run_boot("netns");
-    let after = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    assert_eq!(
-        String::from_utf8_lossy(&before.stdout)
-            .lines()
-            .filter(|l| l.starts_with("pc-"))
-            .count(),
-        String::from_utf8_lossy(&after.stdout)
-            .lines()
-            .filter(|l| l.starts_with("pc-"))
-            .count(),
-        "namespaces left behind: {}",
-        String::from_utf8_lossy(&after.stdout)
-    );
+    let pid = run_boot("netns");
+    // Only this run's namespaces: other tests may be running labs of their own meanwhile.
+    let left = namespaces_of(pid);
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
 }

@@ -28,12 +28,40 @@ pub fn root() -> PathBuf {
 
 /// Runs `phonecert ARGS` from the repository root.
 pub fn phonecert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phonecert"))
+    phonecert_with_pid(args).0
+}
+
+/// Like [`phonecert`], also returning the process id (the netns lab names its namespaces
+/// `pc-<pid in hex><n>-…`, so a test can look for exactly its own).
+pub fn phonecert_with_pid(args: &[&str]) -> (Output, u32) {
+    let child = Command::new(env!("CARGO_BIN_EXE_phonecert"))
         .args(args)
         .current_dir(root())
         .env("PHONECERT_SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start phonecert");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait for phonecert"), pid)
+}
+
+/// Network namespaces a `phonecert` process with this pid created and left behind.
+pub fn namespaces_of(pid: u32) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
         .output()
-        .expect("start phonecert")
+        .expect("ip netns list");
+    let prefix = format!("pc-{pid:x}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn is_root() -> bool {
