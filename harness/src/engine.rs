@@ -152,10 +152,12 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
 
     // Lab and sockets.
     let controllers = 1 + spec.sip.controller.len();
-    if ctx.lab == LabKind::Loopback && !spec.dhcp.vlan.is_empty() {
+    let needs_netns =
+        !spec.dhcp.vlan.is_empty() || spec.run.lab == Some(crate::scenario::RequiredLab::Netns);
+    if ctx.lab == LabKind::Loopback && needs_netns {
         report.verdict = Verdict::Skip;
         report.error = Some(
-            "skipped: 802.1Q voice VLANs need the netns lab (run as root without --lab loopback)"
+            "skipped: this scenario needs the netns lab (802.1Q voice VLANs); run as root without --lab loopback"
                 .into(),
         );
         return Ok(report);

@@ -197,7 +197,11 @@ pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
             s.duration_s
         ));
         if let Some(e) = &s.error {
-            out.push_str(&format!("      error: {e}\n"));
+            if s.verdict == Verdict::Skip {
+                out.push_str(&format!("      {e}\n"));
+            } else {
+                out.push_str(&format!("      error: {e}\n"));
+            }
         }
         for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
             out.push_str(&format!("      {}\n", c.line()));

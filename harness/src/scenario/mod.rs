@@ -396,6 +396,10 @@ pub struct Account {
 pub struct RunSetup {
     /// Stop after this many seconds whatever happened.
     pub timeout: f64,
+    /// The only lab the scenario can run in (`netns` for 802.1Q VLANs); elsewhere it is
+    /// skipped, saying why. Scenarios with `[[dhcp.vlan]]` need the netns lab anyway.
+    #[serde(default)]
+    pub lab: Option<RequiredLab>,
     /// Stop early, `settle` seconds after this check's event has been seen.
     #[serde(default)]
     pub until: Option<String>,
@@ -425,6 +429,14 @@ pub fn json_schema() -> serde_json::Value {
     let mut schema = schemars::schema_for!(ScenarioSpec);
     schema.insert("title".into(), "phonecert scenario".into());
     schema.to_value()
+}
+
+/// A lab a scenario insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequiredLab {
+    /// Network namespaces: real broadcast DHCP, 802.1Q tags on the link.
+    Netns,
 }
 
 /// What a check judges: the closed set of check kinds.
