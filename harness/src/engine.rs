@@ -724,6 +724,9 @@ fn registrar_for(spec: &ScenarioSpec, i: usize, seed: u64) -> pc_sip::registrar:
         .flatten()
         .map(|a| match (a.silence, a.status) {
             (true, _) => ScriptedAnswer::Silence,
+            (false, None) if a.grant.is_some() => ScriptedAnswer::Grant {
+                expires: a.grant.unwrap_or(0),
+            },
             (false, Some(code)) => ScriptedAnswer::Status {
                 code,
                 reason: a

@@ -132,6 +132,9 @@ pub enum ScriptedAnswer {
     },
     /// Send nothing, also for retransmissions of this attempt.
     Silence,
+    /// Normal service, but a binding made by this attempt is granted at most `expires`
+    /// seconds (RFC 3261 §10.3 step 7: the registrar may shorten the requested duration).
+    Grant { expires: u32 },
 }
 
 /// What the shell must do.
@@ -421,6 +424,10 @@ impl Registrar {
             .get(self.register_attempts - 1)
             .cloned()
             .unwrap_or(ScriptedAnswer::Normal);
+        let cap = match scripted {
+            ScriptedAnswer::Grant { expires } => Some(expires),
+            _ => None,
+        };
         match scripted {
             ScriptedAnswer::Silence => Answer::Silence,
             ScriptedAnswer::Status {
@@ -437,7 +444,7 @@ impl Registrar {
                 }
                 respond(self, code, &reason, extra)
             }
-            ScriptedAnswer::Normal => match outcome {
+            ScriptedAnswer::Normal | ScriptedAnswer::Grant { .. } => match outcome {
                 AuthOutcome::NoCredentials
                 | AuthOutcome::Checked(
                     DigestCheck::WrongRealm
@@ -458,11 +465,12 @@ impl Registrar {
                 AuthOutcome::Malformed | AuthOutcome::Checked(DigestCheck::MissingParam(_)) => {
                     respond(self, 400, "Bad Request", Vec::new())
                 }
-                AuthOutcome::Checked(DigestCheck::Ok) => match self.bind(now, from, transport, msg)
-                {
-                    Ok(extra) => respond(self, 200, "OK", extra),
-                    Err(reason) => respond(self, 400, reason, Vec::new()),
-                },
+                AuthOutcome::Checked(DigestCheck::Ok) => {
+                    match self.bind(now, from, transport, msg, cap) {
+                        Ok(extra) => respond(self, 200, "OK", extra),
+                        Err(reason) => respond(self, 400, reason, Vec::new()),
+                    }
+                }
             },
         }
     }
@@ -571,6 +579,7 @@ impl Registrar {
     }
 
     /// Apply the Contact headers of an authenticated REGISTER (RFC 3261 §10.3 steps 5–8).
+    /// `cap` shortens what is granted below the configured maximum (a scripted answer).
     /// Returns the extra headers of the 200, or the reason phrase of a 400.
     fn bind(
         &mut self,
@@ -578,7 +587,9 @@ impl Registrar {
         from: SocketAddr,
         transport: Transport,
         msg: &Message,
+        cap: Option<u32>,
     ) -> Result<Vec<(&'static str, String)>, &'static str> {
+        let max = cap.map_or(self.config.expires, |c| c.min(self.config.expires));
         let to = msg.to_addr().map_err(|_| "Bad To Header")?;
         let aor = match to.sip_uri() {
             Ok(u) => u.aor(),
@@ -611,8 +622,8 @@ impl Registrar {
                     None => header_expires,
                 };
                 let granted = match requested {
-                    Some(r) => r.min(self.config.expires),
-                    None => self.config.expires,
+                    Some(r) => r.min(max),
+                    None => max,
                 };
                 granted_first.get_or_insert(granted);
                 list.retain(|b| b.uri != c.uri);

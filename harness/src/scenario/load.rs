@@ -504,14 +504,15 @@ fn validate_infra(src: &Source<'_>, spec: &ScenarioSpec) -> Result<(), ScenarioE
         std::iter::once(&spec.sip.script).chain(spec.sip.controller.iter().map(|c| &c.script));
     for script in scripts {
         for a in script {
-            let n = [a.normal, a.status.is_some(), a.silence]
+            let n = [a.normal, a.status.is_some(), a.silence, a.grant.is_some()]
                 .iter()
                 .filter(|b| **b)
                 .count();
             if n != 1 {
                 return Err(sip(
                     "script",
-                    "each scripted answer needs exactly one of normal, status or silence".into(),
+                    "each scripted answer needs exactly one of normal, grant, status or silence"
+                        .into(),
                 ));
             }
             if let Some(code) = a.status
@@ -974,7 +975,7 @@ after = "A"
         let e = load(&text).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `until`, `settle`\n   |\n22 |   colour = 3\n   |   ^"
+            "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `lab`, `until`, `settle`\n   |\n22 |   colour = 3\n   |   ^"
         );
     }
 
@@ -1230,7 +1231,7 @@ after = "A"
         };
         assert_eq!(
             sip("script = [{ status = 503, silence = true }]"),
-            "scenario error at s/x.toml:19:1: each scripted answer needs exactly one of normal, status or silence"
+            "scenario error at s/x.toml:19:1: each scripted answer needs exactly one of normal, grant, status or silence"
         );
         assert_eq!(
             sip("script = [{ retry_after = 5, normal = true }]"),

@@ -355,7 +355,7 @@ pub struct ControllerSpec {
     pub down: bool,
 }
 
-/// One scripted answer: exactly one of `normal`, `status` or `silence`.
+/// One scripted answer: exactly one of `normal`, `grant`, `status` or `silence`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SipAnswer {
@@ -374,6 +374,10 @@ pub struct SipAnswer {
     /// Send nothing, also to retransmissions.
     #[serde(default)]
     pub silence: bool,
+    /// Normal service, but a registration is granted at most this many seconds (the
+    /// Expires of the 200 OK).
+    #[serde(default)]
+    pub grant: Option<u32>,
 }
 
 fn default_expires() -> u32 {

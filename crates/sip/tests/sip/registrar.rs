@@ -668,3 +668,35 @@ fn register_to_another_domain_and_tcp_without_length_are_findings() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_scripted_grant_shortens_the_binding_and_only_for_its_attempt() {
+    let mut reg = Registrar::new(config());
+    reg.set_script(vec![
+        ScriptedAnswer::Normal,
+        ScriptedAnswer::Grant { expires: 60 },
+    ]);
+    // Attempt 1: challenged as usual.
+    let nonce = challenged(&mut reg, Duration::ZERO);
+    // Attempt 2: authenticated, asks for 3600, is granted 60.
+    let auth = authorization("1001", "1234", &nonce, "00000001");
+    let actions = reg.handle(
+        Duration::from_millis(10),
+        peer(),
+        Transport::Udp,
+        register(2, "z9hG4bKg2", Some(&auth), 3600).as_bytes(),
+    );
+    let (_, ok) = sent(&actions);
+    assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+    assert!(ok.contains("expires=60"), "{ok}");
+    // Attempt 3 is past the script: the configured maximum (900) again.
+    let auth = authorization("1001", "1234", &nonce, "00000002");
+    let actions = reg.handle(
+        Duration::from_millis(20),
+        peer(),
+        Transport::Udp,
+        register(3, "z9hG4bKg3", Some(&auth), 3600).as_bytes(),
+    );
+    let (_, ok) = sent(&actions);
+    assert!(ok.contains("expires=900"), "{ok}");
+}
