@@ -108,3 +108,56 @@ fn schema_describes_the_closed_format() {
         .expect("required keys");
     assert!(required.iter().any(|k| k == "kind"), "{required:?}");
 }
+
+/// `phonecert judge` re-judges a saved run from its timeline alone, in phone time: the same
+/// verdicts, and a different verdict when the saved evidence says otherwise.
+#[test]
+fn judge_rejudges_a_saved_run_without_the_network() {
+    let scratch = Scratch::new("judge");
+    let out_dir = scratch.0.to_str().expect("utf-8 path");
+    let out = phonecert(&[
+        "run",
+        "scenarios/registration/retry-after-503.toml",
+        "--lab",
+        "loopback",
+        "--out",
+        out_dir,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let run = run_dir(&scratch.0);
+    let run_arg = run.to_str().expect("utf-8 path");
+    let again = phonecert(&["judge", run_arg]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("PASS  REG-002"));
+    // Move the retry 20 phone seconds earlier (2 real seconds at 10×) in the saved timeline:
+    // now it came before Retry-After ran out.
+    let tl_path = run.join("timelines/REG-002.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&tl_path).expect("timeline")).expect("json");
+    assert_eq!(saved["time_scale"], 10.0);
+    let events = saved["timeline"]["events"].as_array_mut().expect("events");
+    let first_503 = events
+        .iter()
+        .position(|e| e["kind"] == "response" && e["fields"]["status"] == 503)
+        .expect("the 503");
+    let t503 = events[first_503]["t"].as_f64().expect("t");
+    for e in events.iter_mut().skip(first_503 + 1) {
+        let t = e["t"].as_f64().expect("t");
+        e["t"] = serde_json::json!((t - 2.0).max(t503 + 0.1));
+    }
+    std::fs::write(&tl_path, serde_json::to_vec(&saved).expect("json")).expect("write");
+    let tampered = phonecert(&["judge", run_arg]);
+    let text = String::from_utf8_lossy(&tampered.stdout);
+    assert_eq!(tampered.status.code(), Some(1), "{text}");
+    assert!(text.contains("REG-002-02 fail"), "{text}");
+}
