@@ -532,7 +532,6 @@ fn tagged_dhcp_from_capture(
     served: &[u16],
     timeline: &mut Timeline,
 ) -> Result<(), String> {
-    const TPID_8021Q: u16 = 0x8100;
     let stored = pc_capture::pcapng::read_frames(path).map_err(|e| e.to_string())?;
     let origin = origin_wall
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -541,52 +540,23 @@ fn tagged_dhcp_from_capture(
     // A server core used only as a decoder: what it would answer is thrown away.
     let mut decoder = pc_dhcp::server::DhcpServer::new(pc_dhcp::server::ServerConfig::default());
     for f in &stored.frames {
-        let d = &f.data;
-        let be16 = |i: usize| d.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        if be16(12) != Some(TPID_8021Q) || be16(16) != Some(0x0800) {
-            continue;
-        }
-        let vid = be16(14).unwrap_or(0) & 0x0fff;
-        if served.contains(&vid) {
-            continue; // its server heard it and is in the timeline already
-        }
-        let ip = 18;
-        let ihl = usize::from(d.get(ip).map_or(0, |b| b & 0x0f)) * 4;
-        if ihl < 20 || d.get(ip + 9) != Some(&17) {
-            continue;
-        }
-        let udp = ip + ihl;
-        if be16(udp + 2) != Some(67) {
-            continue;
-        }
-        let Some(payload) = d.get(udp + 8..) else {
+        let Some(udp) = pc_capture::frame::parse_udp(&f.data) else {
             continue;
         };
-        let from = d
-            .get(ip + 12..ip + 16)
-            .map_or(std::net::Ipv4Addr::UNSPECIFIED, |b| {
-                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
-            });
+        let Some(vid) = udp.vlan else { continue };
+        // A VLAN with a server is in the timeline already.
+        if served.contains(&vid) || udp.dst.port() != pc_dhcp::shell::SERVER_PORT {
+            continue;
+        }
         let t = f.timestamp.as_secs_f64() - origin;
-        for out in decoder.handle(
-            Duration::from_secs_f64(t.max(0.0)),
-            from,
-            Some(vid),
-            payload,
-        ) {
+        let now = Duration::from_secs_f64(t.max(0.0));
+        for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
             if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
                 let (kind, mut fields) = crate::timeline::fields_of(&ev);
                 fields.insert("vlan".into(), vid.into());
                 fields.insert("heard_by".into(), "capture".into());
-                timeline.push_fields(t, Proto::Dhcp, kind, fields);
-                if let Some(e) = timeline
-                    .events
-                    .iter_mut()
-                    .rev()
-                    .find(|e| (e.t - t).abs() < 1e-9 && e.proto == Proto::Dhcp)
-                {
-                    e.frames.push(f.number);
-                }
+                let i = timeline.push_fields(t, Proto::Dhcp, kind, fields);
+                timeline.events[i].frames.push(f.number);
             }
         }
     }

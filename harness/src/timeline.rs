@@ -186,9 +186,16 @@ impl Timeline {
         );
     }
 
-    /// Appends an already-shaped event at `t` seconds. Events arriving out of order (two
-    /// servers racing) are inserted at their place so the timeline stays ordered by time.
-    pub fn push_fields(&mut self, t: f64, proto: Proto, kind: String, fields: Map<String, Value>) {
+    /// Appends an already-shaped event at `t` seconds and returns its index. Events arriving
+    /// out of order (two servers racing) are inserted at their place so the timeline stays
+    /// ordered by time.
+    pub fn push_fields(
+        &mut self,
+        t: f64,
+        proto: Proto,
+        kind: String,
+        fields: Map<String, Value>,
+    ) -> usize {
         let pos = self.events.partition_point(|e| e.t <= t);
         self.events.insert(
             pos,
@@ -204,6 +211,7 @@ impl Timeline {
         for (i, e) in self.events.iter_mut().enumerate().skip(pos) {
             e.index = i;
         }
+        pos
     }
 }
 
