@@ -685,8 +685,8 @@ fn registrar_for(spec: &ScenarioSpec, i: usize, seed: u64) -> pc_sip::registrar:
         (c.map(|c| &c.script), c.is_some_and(|c| c.down))
     };
     if down {
-        // Silent to every attempt a run can hold: a dead controller that still hears.
-        registrar.set_script(vec![ScriptedAnswer::Silence; 100_000]);
+        // A dead controller that still hears.
+        registrar.set_after_script(ScriptedAnswer::Silence);
         return registrar;
     }
     let answers: Vec<ScriptedAnswer> = script

@@ -191,6 +191,8 @@ pub struct Registrar {
     nonces: HashMap<String, Duration>,
     bindings: BTreeMap<String, Vec<Binding>>,
     script: Vec<ScriptedAnswer>,
+    /// How attempts past the end of the script are answered.
+    after_script: ScriptedAnswer,
     register_attempts: usize,
     transactions: HashMap<String, Transaction>,
 }
@@ -204,6 +206,7 @@ impl Registrar {
             nonces: HashMap::new(),
             bindings: BTreeMap::new(),
             script: Vec::new(),
+            after_script: ScriptedAnswer::Normal,
             register_attempts: 0,
             transactions: HashMap::new(),
         }
@@ -213,11 +216,18 @@ impl Registrar {
         &self.config
     }
 
-    /// Answers for REGISTER attempts 1, 2, …; attempts beyond the script are `Normal`.
+    /// Answers for REGISTER attempts 1, 2, …; attempts beyond the script get the
+    /// [`set_after_script`](Self::set_after_script) answer (`Normal` unless set).
     /// Counting restarts: the next new REGISTER transaction is attempt 1.
     pub fn set_script(&mut self, script: Vec<ScriptedAnswer>) {
         self.script = script;
         self.register_attempts = 0;
+    }
+
+    /// How every attempt past the script is answered: `Silence` makes a dead controller
+    /// that still records what reaches it.
+    pub fn set_after_script(&mut self, answer: ScriptedAnswer) {
+        self.after_script = answer;
     }
 
     /// How long an issued nonce stays valid (default one hour).
@@ -423,7 +433,7 @@ impl Registrar {
             .script
             .get(self.register_attempts - 1)
             .cloned()
-            .unwrap_or(ScriptedAnswer::Normal);
+            .unwrap_or_else(|| self.after_script.clone());
         let cap = match scripted {
             ScriptedAnswer::Grant { expires } => Some(expires),
             _ => None,

@@ -700,3 +700,28 @@ fn a_scripted_grant_shortens_the_binding_and_only_for_its_attempt() {
     let (_, ok) = sent(&actions);
     assert!(ok.contains("expires=900"), "{ok}");
 }
+
+#[test]
+fn after_the_script_a_silent_controller_stays_silent() {
+    let mut reg = Registrar::new(config());
+    reg.set_after_script(ScriptedAnswer::Silence);
+    for (n, branch) in ["z9hG4bKd1", "z9hG4bKd2", "z9hG4bKd3"]
+        .into_iter()
+        .enumerate()
+    {
+        let cseq = u32::try_from(n).unwrap_or(0) + 1;
+        let actions = reg.handle(
+            Duration::from_secs(u64::from(cseq)),
+            peer(),
+            Transport::Udp,
+            register(cseq, branch, None, 60).as_bytes(),
+        );
+        assert!(!actions.iter().any(|a| matches!(a, Action::Send { .. })));
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Event(Event::Silence { .. })))
+        );
+    }
+    assert_eq!(reg.register_attempts(), 3);
+}
