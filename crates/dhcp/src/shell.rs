@@ -229,25 +229,43 @@ async fn send_raw(
     server_ip: Ipv4Addr,
     reply: &Reply,
 ) -> io::Result<()> {
+    match reply_frame(raw.mac(), server_ip, None, reply) {
+        Some(frame) => raw.send(&frame),
+        None => {
+            // To a relay: it has an address and answers ARP, so the kernel can route this one.
+            let giaddr = match reply.dest {
+                ReplyDest::Relay(giaddr) => giaddr,
+                _ => Ipv4Addr::UNSPECIFIED,
+            };
+            socket
+                .send_to(&reply.bytes, SocketAddrV4::new(giaddr, SERVER_PORT))
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// The Ethernet frame of a reply to a client on the link (RFC 2131 §4.1: broadcast, or
+/// unicast to the client's MAC and the offered or current address), tagged with `vlan` when
+/// given. `None` for a reply to a relay agent, which goes through the kernel instead.
+pub(crate) fn reply_frame(
+    src_mac: pc_capture::frame::Mac,
+    server_ip: Ipv4Addr,
+    vlan: Option<u16>,
+    reply: &Reply,
+) -> Option<Vec<u8>> {
     let (dst_mac, dst_ip) = match reply.dest {
         ReplyDest::BroadcastMac => (BROADCAST_MAC, Ipv4Addr::BROADCAST),
         ReplyDest::UnicastMac { mac, ip } => (mac, ip),
         ReplyDest::UnicastIp(ip) => (reply.chaddr, ip),
-        ReplyDest::Relay(giaddr) => {
-            // The relay has an address and answers ARP: the kernel can route this one.
-            socket
-                .send_to(&reply.bytes, SocketAddrV4::new(giaddr, SERVER_PORT))
-                .await?;
-            return Ok(());
-        }
+        ReplyDest::Relay(_) => return None,
     };
-    let frame = udp_frame(&UdpFrame {
-        src_mac: raw.mac(),
+    Some(udp_frame(&UdpFrame {
+        src_mac,
         dst_mac,
-        vlan: None,
+        vlan,
         src: SocketAddrV4::new(server_ip, SERVER_PORT),
         dst: SocketAddrV4::new(dst_ip, CLIENT_PORT),
         payload: &reply.bytes,
-    });
-    raw.send(&frame)
+    }))
 }

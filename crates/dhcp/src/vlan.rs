@@ -13,17 +13,17 @@
 //! Delays from rules are not applied here (the VLAN server is not scripted).
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use pc_capture::frame::{BROADCAST_MAC, UdpFrame, parse_udp, udp_frame};
+use pc_capture::frame::parse_udp;
 use pc_capture::rawsock::{AsyncRawSocket, RawSocket};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use crate::event::Event;
 use crate::server::{DhcpServer, Output, Reply, ReplyDest};
-use crate::shell::{CLIENT_PORT, SERVER_PORT};
+use crate::shell::{SERVER_PORT, reply_frame};
 
 /// Serves VLAN `vid` on `raw` (a socket on the lab interface) as `server_ip` until
 /// `shutdown` turns true. Events go out stamped like the other shells'.
@@ -73,19 +73,15 @@ pub async fn run_vlan(
     }
 }
 
-/// The reply as a frame tagged with `vid`, addressed as RFC 2131 §4.1 says.
+/// The reply as a frame tagged with `vid`. There are no relay agents on a lab VLAN: a reply
+/// meant for one is broadcast on the VLAN instead.
 fn tagged_reply(socket: &AsyncRawSocket, server_ip: Ipv4Addr, vid: u16, reply: &Reply) -> Vec<u8> {
-    let (dst_mac, dst_ip) = match reply.dest {
-        ReplyDest::BroadcastMac | ReplyDest::Relay(_) => (BROADCAST_MAC, Ipv4Addr::BROADCAST),
-        ReplyDest::UnicastMac { mac, ip } => (mac, ip),
-        ReplyDest::UnicastIp(ip) => (reply.chaddr, ip),
-    };
-    udp_frame(&UdpFrame {
-        src_mac: socket.get_ref().mac(),
-        dst_mac,
-        vlan: Some(vid),
-        src: SocketAddrV4::new(server_ip, SERVER_PORT),
-        dst: SocketAddrV4::new(dst_ip, CLIENT_PORT),
-        payload: &reply.bytes,
+    let mac = socket.get_ref().mac();
+    reply_frame(mac, server_ip, Some(vid), reply).unwrap_or_else(|| {
+        let broadcast = Reply {
+            dest: ReplyDest::BroadcastMac,
+            ..reply.clone()
+        };
+        reply_frame(mac, server_ip, Some(vid), &broadcast).unwrap_or_default()
     })
 }
