@@ -7,6 +7,9 @@
 //! lower-case hex, scenario rules in their own serde shape (see `rules`).
 //!
 //! Never: decides anything; the server module fills these in.
+//!
+//! The JSON Schema derived here is the vocabulary scenario checks are held to: a `match`
+//! key the schema does not have is refused when the scenario loads.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +17,7 @@ use crate::rules::Rule;
 use crate::wire::RawOption;
 
 /// One option as it was on the wire, for the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WireOption {
     pub code: u8,
     pub len: usize,
@@ -33,7 +36,7 @@ impl From<&RawOption> for WireOption {
 }
 
 /// A DHCP server event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A request from an answered client, as it was on the wire.

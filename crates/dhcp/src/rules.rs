@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::server::MessageType;
+use crate::wire::MessageType;
 
 /// One scenario rule. Several may be given; they are looked at in the order listed.
 ///
@@ -29,7 +29,7 @@ use crate::server::MessageType;
 /// `{"action":"nak_request","nth":2}`,
 /// `{"action":"delay","msg_type":"DISCOVER","delay_ms":1500}`,
 /// `{"action":"answer_after","after_ms":10000}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
     /// Stay silent to the first `count` messages of `msg_type` from each client, as if the
@@ -45,12 +45,14 @@ pub enum Rule {
     Delay {
         msg_type: MessageType,
         #[serde(rename = "delay_ms", with = "millis")]
+        #[schemars(with = "u64")]
         delay: Duration,
     },
     /// Stay silent (as [`Rule::DropFirst`]) to every message that arrives earlier than `after`
     /// since the server started.
     AnswerAfter {
         #[serde(rename = "after_ms", with = "millis")]
+        #[schemars(with = "u64")]
         after: Duration,
     },
 }

@@ -12,11 +12,15 @@
 //! [`Finding`] instead of failing. Only a message whose header or cookie is missing is an
 //! error ([`WireError`]).
 //!
+//! Also owns [`MessageType`] (option 53, RFC 2132 §9.6), the one option value every layer
+//! names, so the rules, the server and the harness share it without importing each other.
+//!
 //! Never: interprets option values (the server module does), panics on any input.
 
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 /// Length of the fixed BOOTP header, up to and excluding the magic cookie.
@@ -454,6 +458,132 @@ pub fn encode(header: &Header, options: &[(u8, Vec<u8>)]) -> Vec<u8> {
         out.resize(MIN_BOOTP_LEN, OPT_PAD);
     }
     out
+}
+
+/// DHCP message types (RFC 2132 §9.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    Discover,
+    Offer,
+    Request,
+    Decline,
+    Ack,
+    Nak,
+    Release,
+    Inform,
+    Unknown(u8),
+}
+
+impl MessageType {
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => MessageType::Discover,
+            2 => MessageType::Offer,
+            3 => MessageType::Request,
+            4 => MessageType::Decline,
+            5 => MessageType::Ack,
+            6 => MessageType::Nak,
+            7 => MessageType::Release,
+            8 => MessageType::Inform,
+            n => MessageType::Unknown(n),
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            MessageType::Discover => 1,
+            MessageType::Offer => 2,
+            MessageType::Request => 3,
+            MessageType::Decline => 4,
+            MessageType::Ack => 5,
+            MessageType::Nak => 6,
+            MessageType::Release => 7,
+            MessageType::Inform => 8,
+            MessageType::Unknown(n) => n,
+        }
+    }
+
+    /// The upper-case name used in events: `DISCOVER`, …, `UNKNOWN(n)`.
+    pub fn name(self) -> String {
+        match self {
+            MessageType::Discover => "DISCOVER".into(),
+            MessageType::Offer => "OFFER".into(),
+            MessageType::Request => "REQUEST".into(),
+            MessageType::Decline => "DECLINE".into(),
+            MessageType::Ack => "ACK".into(),
+            MessageType::Nak => "NAK".into(),
+            MessageType::Release => "RELEASE".into(),
+            MessageType::Inform => "INFORM".into(),
+            MessageType::Unknown(n) => format!("UNKNOWN({n})"),
+        }
+    }
+
+    /// The inverse of [`MessageType::name`], in any letter case; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let upper = name.trim().to_ascii_uppercase();
+        if let Some(code) = upper
+            .strip_prefix("UNKNOWN(")
+            .and_then(|rest| rest.strip_suffix(')'))
+        {
+            return code.parse().ok().map(MessageType::Unknown);
+        }
+        (1..=8)
+            .map(MessageType::from_code)
+            .find(|t| t.name() == upper)
+    }
+}
+
+/// Serialised as its [`MessageType::name`].
+impl Serialize for MessageType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// A name in scenario schemas and event vocabularies: the upper-case name, or a code.
+impl schemars::JsonSchema for MessageType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MessageType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "DHCP message type (RFC 2132 §9.6): DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM, UNKNOWN(n), or its option 53 code",
+            "type": ["string", "integer"]
+        })
+    }
+}
+
+/// Read from a name (`"DISCOVER"`, `"discover"`, `"UNKNOWN(42)"`) or an option 53 code (`1`).
+impl<'de> Deserialize<'de> for MessageType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = MessageType;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a dhcp message type name (DISCOVER, REQUEST, …) or code 0-255")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MessageType, E> {
+                MessageType::from_name(v)
+                    .ok_or_else(|| E::custom(format!("unknown dhcp message type {v:?}")))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MessageType, E> {
+                u8::try_from(v)
+                    .map(MessageType::from_code)
+                    .map_err(|_| E::custom(format!("dhcp message type code {v} is over 255")))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<MessageType, E> {
+                u8::try_from(v)
+                    .map(MessageType::from_code)
+                    .map_err(|_| E::custom(format!("dhcp message type code {v} is not 0-255")))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[cfg(test)]

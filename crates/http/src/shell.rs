@@ -59,7 +59,7 @@ const SEND_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// What the file server saw and did, for the timeline. Field names are stable: checks match
 /// on them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A request head arrived (also for a head that did not parse: then `method`, `path` and

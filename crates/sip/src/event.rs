@@ -4,13 +4,15 @@
 //! which the judge's checks match on).
 //!
 //! Never: carries timestamps (the shell stamps them) or judges anything.
+//!
+//! The derived JSON Schema is the vocabulary scenario checks are held to when they load.
 
 use serde::{Deserialize, Serialize};
 
 /// What the registrar saw or did.
 // Plain fields (no boxing) keep the JSON flat and pattern matching simple; events are few.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A request arrived (including ACK and retransmissions).
@@ -81,7 +83,7 @@ pub enum Event {
 }
 
 /// The digest credentials a request carried and what the registrar made of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuthSummary {
     pub username: String,
     pub realm: String,
