@@ -201,7 +201,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
 fn cmd_check(paths: &[PathBuf]) -> u8 {
     match load_all(paths) {
         Ok(all) => {
-            let checks: usize = all.iter().map(|s| s.spec.checks.len()).sum();
+            let checks: usize = all.iter().map(|s| s.checks.len()).sum();
             println!("{} scenario file(s), {checks} check(s): ok", all.len());
             EXIT_PASS
         }
@@ -220,7 +220,7 @@ fn cmd_list(paths: &[PathBuf]) -> u8 {
                     s.spec.title,
                     s.file.display()
                 );
-                for c in &s.spec.checks {
+                for c in &s.checks {
                     println!("    {}  {}  — {}", c.id, c.title, c.requirement);
                 }
             }
@@ -276,7 +276,7 @@ fn cmd_judge(run: &Path) -> u8 {
             Some(p) => ctx.speaking(p),
             None => ctx,
         };
-        s.checks = judge::judge(&sc.spec, &saved.timeline, ctx);
+        s.checks = judge::judge(&sc, &saved.timeline, ctx);
         s.verdict = if s.error.is_some() {
             Verdict::Error
         } else {

@@ -21,11 +21,12 @@ use tokio::sync::{mpsc, watch};
 use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement};
 use crate::judge::{self, Verdict};
 use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg};
+use crate::lower;
 use crate::report::ScenarioReport;
-use crate::scenario::vars::{Vars, expand};
-use crate::scenario::{FileContent, Scenario};
-use crate::scenario::{ScenarioSpec, parse_hex};
+use crate::scenario::Scenario;
+use crate::scenario::vars::Vars;
 use crate::timeline::{Proto, Timeline};
+use crate::vocab::{CaptureOrigin, DutEvent, HeardBy, SipOrigin, VlanOrigin};
 
 /// Settings that hold for every scenario of a run.
 #[derive(Debug, Clone)]
@@ -102,17 +103,19 @@ fn forward<E: Serialize + Send + 'static>(
     rx: mpsc::UnboundedReceiver<(Instant, E)>,
     tl: Shared,
 ) -> tokio::task::JoinHandle<()> {
-    forward_tagged(origin, proto, rx, tl, serde_json::Map::new())
+    forward_tagged(origin, proto, rx, tl, &serde_json::Map::new())
 }
 
-/// Like [`forward`], adding `extra` fields to every event (which controller saw it).
+/// Like [`forward`], adding the fields of `origin_fields` (one of the types the event
+/// vocabulary declares: [`SipOrigin`], [`VlanOrigin`]) to every event.
 fn forward_tagged<E: Serialize + Send + 'static>(
     origin: Instant,
     proto: Proto,
     mut rx: mpsc::UnboundedReceiver<(Instant, E)>,
     tl: Shared,
-    extra: serde_json::Map<String, serde_json::Value>,
+    origin_fields: &impl Serialize,
 ) -> tokio::task::JoinHandle<()> {
+    let (_, extra) = crate::timeline::fields_of(origin_fields);
     tokio::spawn(async move {
         while let Some((at, ev)) = rx.recv().await {
             let (kind, mut fields) = crate::timeline::fields_of(&ev);
@@ -264,7 +267,13 @@ async fn run_in_lab(
 
     let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
     tasks.push(forward(origin, Proto::Dhcp, dhcp_rx, timeline.clone()));
-    let dhcp_cfg = dhcp_config(spec, addrs, mac, &vars, scale).map_err(Fatal::Scenario)?;
+    let lab = lower::Lab {
+        addrs,
+        vars: &vars,
+        mac,
+        time_scale: scale,
+    };
+    let dhcp_cfg = lower::dhcp_config(sc, lab);
     let transport = match sockets.dhcp_raw {
         Some(raw) => pc_dhcp::shell::Transport::Raw {
             recv: sockets.dhcp,
@@ -286,9 +295,7 @@ async fn run_in_lab(
         {
             let (tx, rx) = mpsc::unbounded_channel();
             tasks.push(forward(origin, Proto::Http, rx, timeline.clone()));
-            let files = Arc::new(
-                file_table(sc, &vars, scale).map_err(|e| fail("cannot prepare files", &e))?,
-            );
+            let files = Arc::new(lower::file_table(sc, lab));
             tokio::spawn(pc_http::shell::run(
                 sockets.http,
                 files,
@@ -304,19 +311,21 @@ async fn run_in_lab(
             continue;
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut extra = serde_json::Map::new();
-        extra.insert("vlan".into(), leg.id.into());
         tasks.push(forward_tagged(
             origin,
             Proto::Dhcp,
             rx,
             timeline.clone(),
-            extra,
+            &VlanOrigin { vlan: leg.id },
         ));
-        let mut cfg = dhcp_config(spec, &leg.addrs, mac, &vars, scale).map_err(Fatal::Scenario)?;
-        cfg.site_string = v.option242.as_ref().map(|s| expand(s, &vars).into_bytes());
-        cfg.lease_time = Some(v.lease_time.unwrap_or(spec.dhcp.lease_time));
-        cfg.rules = Vec::new();
+        let cfg = lower::vlan_dhcp_config(
+            sc,
+            v,
+            lower::Lab {
+                addrs: &leg.addrs,
+                ..lab
+            },
+        );
         servers.push(tokio::spawn(pc_dhcp::vlan::run_vlan(
             pc_dhcp::server::DhcpServer::new(cfg),
             leg.raw,
@@ -327,19 +336,18 @@ async fn run_in_lab(
     }
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut extra = serde_json::Map::new();
-        extra.insert("controller".into(), (i + 1).into());
-        if let Some(ep) = sip_eps.get(i) {
-            extra.insert("server".into(), ep.to_string().into());
-        }
+        let heard_by = SipOrigin {
+            controller: i + 1,
+            server: sip_eps.get(i).map(ToString::to_string).unwrap_or_default(),
+        };
         tasks.push(forward_tagged(
             origin,
             Proto::Sip,
             rx,
             timeline.clone(),
-            extra,
+            &heard_by,
         ));
-        let registrar = registrar_for(spec, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
+        let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
         servers.push(tokio::spawn(pc_sip::shell::run_udp(
             registrar,
             socket,
@@ -430,6 +438,16 @@ async fn run_in_lab(
         if now.duration_since(origin) >= timeout {
             break;
         }
+        // Early verdicts: once nothing the phone does can change any check, the scenario
+        // is over.
+        let phone_now = now.duration_since(origin).as_secs_f64() * scale;
+        let settled = timeline
+            .lock()
+            .map(|t| judge::all_settled(sc, &t, jctx.running_at(phone_now)))
+            .unwrap_or(false);
+        if settled {
+            break;
+        }
         if let Some(at) = until_met {
             if now.duration_since(at) >= settle {
                 break;
@@ -437,7 +455,7 @@ async fn run_in_lab(
         } else if let Some(id) = &spec.run.until {
             let met = timeline
                 .lock()
-                .map(|t| judge::check_passed(spec, id, &t, jctx))
+                .map(|t| judge::check_passed(sc, id, &t, jctx))
                 .unwrap_or(false);
             if met {
                 until_met = Some(now);
@@ -482,14 +500,15 @@ async fn run_in_lab(
             .map_err(|e| fail("cannot read the capture back", &e))?;
     }
     if let Some(status) = dut_exit {
-        let mut f = serde_json::Map::new();
-        f.insert("status".into(), status.to_string().into());
+        let (kind, f) = crate::timeline::fields_of(&DutEvent::Exited {
+            status: status.to_string(),
+        });
         let t = origin.elapsed().as_secs_f64();
-        timeline.push_fields(t, Proto::Dut, "exited".into(), f);
+        timeline.push_fields(t, Proto::Dut, kind, f);
     }
 
     // Judge and keep the evidence.
-    report.checks = judge::judge(spec, &timeline, jctx);
+    report.checks = judge::judge(sc, &timeline, jctx);
     report.verdict = judge::scenario_verdict(&report.checks);
     let clean_exit = ctx.external.is_some() && dut_exit.is_some_and(|s| s.success());
     if let Some(status) = dut_exit.filter(|_| !clean_exit) {
@@ -553,8 +572,11 @@ fn tagged_dhcp_from_capture(
         for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
             if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
                 let (kind, mut fields) = crate::timeline::fields_of(&ev);
-                fields.insert("vlan".into(), vid.into());
-                fields.insert("heard_by".into(), "capture".into());
+                let (_, heard) = crate::timeline::fields_of(&CaptureOrigin {
+                    vlan: vid,
+                    heard_by: HeardBy::Capture,
+                });
+                fields.extend(heard);
                 let i = timeline.push_fields(t, Proto::Dhcp, kind, fields);
                 timeline.events[i].frames.push(f.number);
             }
@@ -573,234 +595,6 @@ fn seed_of(run_id: &str, scenario: &str) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-/// The DHCP server's configuration for this scenario and lab. Times in the scenario are phone
-/// seconds; the server runs in real time, so they are divided by the time scale.
-fn dhcp_config(
-    spec: &ScenarioSpec,
-    addrs: &LabAddrs,
-    mac: [u8; 6],
-    vars: &Vars,
-    scale: f64,
-) -> Result<pc_dhcp::server::ServerConfig, String> {
-    use crate::scenario::DhcpRule;
-    use pc_dhcp::server::MessageType;
-    let d = &spec.dhcp;
-    let real = |phone_s: f64| Duration::from_secs_f64((phone_s / scale).max(0.0));
-    let msg = |name: &str| {
-        MessageType::from_name(name).ok_or_else(|| format!("`{name}` is no DHCP message type"))
-    };
-    let site_string = match (&d.option242, &d.option242_hex) {
-        (Some(text), _) => Some(expand(text, vars).into_bytes()),
-        (None, Some(hex)) => {
-            Some(parse_hex(hex).ok_or_else(|| format!("option242_hex `{hex}` is not hex bytes"))?)
-        }
-        (None, None) => None,
-    };
-    let siaddr = match &d.siaddr {
-        None => None,
-        Some(a) => Some(
-            expand(a, vars)
-                .parse()
-                .map_err(|_| format!("siaddr `{a}` is not an IPv4 address"))?,
-        ),
-    };
-    let mut extra_options = Vec::new();
-    for o in &d.add {
-        let value = match (&o.text, &o.hex) {
-            (Some(t), _) => expand(t, vars).into_bytes(),
-            (None, Some(h)) => parse_hex(h).ok_or_else(|| format!("option {}: bad hex", o.code))?,
-            (None, None) => Vec::new(),
-        };
-        extra_options.push((o.code, value));
-    }
-    let mut rules = Vec::new();
-    for r in &d.rules {
-        rules.push(match r {
-            DhcpRule::DropFirst { msg_type, count } => pc_dhcp::Rule::DropFirst {
-                msg_type: msg(msg_type)?,
-                count: *count,
-            },
-            DhcpRule::NakRequest { nth } => pc_dhcp::Rule::NakRequest { nth: *nth },
-            DhcpRule::Delay { msg_type, seconds } => pc_dhcp::Rule::Delay {
-                msg_type: msg(msg_type)?,
-                delay: real(*seconds),
-            },
-            DhcpRule::AnswerAfter { seconds } => pc_dhcp::Rule::AnswerAfter {
-                after: real(*seconds),
-            },
-        });
-    }
-    Ok(pc_dhcp::server::ServerConfig {
-        server_ip: addrs.server_ip,
-        subnet_mask: addrs.mask,
-        router: Some(addrs.server_ip),
-        dns: Vec::new(),
-        pool_start: addrs.pool_start,
-        pool_end: addrs.pool_end,
-        lease_time: Some(d.lease_time),
-        sson: d.sson,
-        site_string,
-        siaddr,
-        extra_options,
-        allowed_macs: vec![mac],
-        rules,
-        omit_options: d.omit.clone(),
-        option_order: (!d.order.is_empty()).then(|| d.order.clone()),
-    })
-}
-
-/// The registrar of controller `i` (0 is `sip.script`, then `sip.controller[i - 1]`).
-fn registrar_for(spec: &ScenarioSpec, i: usize, seed: u64) -> pc_sip::registrar::Registrar {
-    use pc_sip::digest::Algorithm;
-    use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
-    let sip = &spec.sip;
-    let algorithm = match sip
-        .algorithm
-        .as_deref()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        Some("SHA-256") => Algorithm::Sha256,
-        _ => Algorithm::Md5,
-    };
-    let mut registrar = Registrar::new(RegistrarConfig {
-        domain: sip.domain.clone(),
-        realm: sip.realm.clone().unwrap_or_else(|| sip.domain.clone()),
-        accounts: sip
-            .accounts
-            .iter()
-            .map(|a| (a.user.clone(), a.password.clone()))
-            .collect(),
-        algorithm,
-        qop: sip.qop,
-        expires: sip.expires,
-        nonce_seed: seed,
-    });
-    let (script, down) = if i == 0 {
-        (Some(&sip.script), sip.down)
-    } else {
-        let c = sip.controller.get(i - 1);
-        (c.map(|c| &c.script), c.is_some_and(|c| c.down))
-    };
-    if down {
-        // A dead controller that still hears.
-        registrar.set_after_script(ScriptedAnswer::Silence);
-        return registrar;
-    }
-    let answers: Vec<ScriptedAnswer> = script
-        .into_iter()
-        .flatten()
-        .map(|a| match (a.silence, a.status) {
-            (true, _) => ScriptedAnswer::Silence,
-            (false, None) if a.grant.is_some() => ScriptedAnswer::Grant {
-                expires: a.grant.unwrap_or(0),
-            },
-            (false, Some(code)) => ScriptedAnswer::Status {
-                code,
-                reason: a
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| pc_sip::registrar::reason_phrase(code).to_string()),
-                retry_after: a.retry_after,
-            },
-            (false, None) => ScriptedAnswer::Normal,
-        })
-        .collect();
-    if !answers.is_empty() {
-        registrar.set_script(answers);
-    }
-    registrar
-}
-
-/// The file server's table for this scenario and lab.
-fn file_table(sc: &Scenario, vars: &Vars, scale: f64) -> Result<pc_http::files::FileTable, String> {
-    use pc_http::files::{Behaviour, FileEntry, FileTable};
-    let real = |phone_s: f64| Duration::from_secs_f64((phone_s / scale).max(0.0));
-    let mut table = FileTable::new();
-    let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
-    let key = provisioning::firmware::lab_signing_key();
-    for (path, content) in &sc.files {
-        let spec = sc.spec.files.get(path);
-        let body = match content {
-            FileContent::Text(t) => expand(t, vars).into_bytes(),
-            FileContent::Firmware(fw) => firmware_image(path, fw, &key),
-            FileContent::StatusOnly => Vec::new(),
-        };
-        let mut behaviour = match spec {
-            Some(f) => match (f.status, f.cut_after, f.wrong_length, f.stall_after) {
-                (Some(code), ..) => Behaviour::Status { code },
-                (None, Some(bytes), ..) => Behaviour::CutAfter {
-                    bytes,
-                    reset: f.reset,
-                },
-                (None, None, Some(declared), _) => Behaviour::WrongLength { declared },
-                (None, None, None, Some(bytes)) => Behaviour::StallAfter {
-                    bytes,
-                    pause: real(f.pause.unwrap_or(0.0)),
-                },
-                (None, None, None, None) => Behaviour::Serve,
-            },
-            None => Behaviour::Serve,
-        };
-        if let Some(d) = spec.and_then(|f| f.delay) {
-            behaviour = Behaviour::Delay {
-                before: real(d),
-                then: Box::new(behaviour),
-            };
-        }
-        let entry = FileEntry {
-            body: body.into(),
-            content_type: pc_http::files::content_type_for(path).to_string(),
-            last_modified: modified,
-            behaviour,
-        };
-        table
-            .insert(&format!("/{path}"), entry)
-            .map_err(|e| format!("file `{path}`: {e}"))?;
-    }
-    Ok(table)
-}
-
-/// A firmware image in the reference format, signed with the lab key, then damaged as the
-/// scenario says.
-fn firmware_image(
-    path: &str,
-    fw: &crate::scenario::FirmwareSpec,
-    key: &provisioning::firmware::SigningKey,
-) -> Vec<u8> {
-    use crate::scenario::Corruption;
-    let app = path.rsplit('/').next().unwrap_or(path);
-    // Deterministic filler: the same scenario serves the same bytes in every run.
-    let payload: Vec<u8> = (0..fw.size)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
-        .collect();
-    let models: Vec<&str> = fw.models.iter().map(String::as_str).collect();
-    let build = |k: &provisioning::firmware::SigningKey| {
-        provisioning::firmware::build(app, &models, &fw.version, &payload, k)
-    };
-    match fw.corrupt {
-        None => build(key),
-        Some(Corruption::FlipByte) => {
-            let mut image = build(key);
-            // A byte in the middle of the payload, well past the header.
-            let at = image.len() - fw.size / 2 - 1;
-            if let Some(b) = image.get_mut(at) {
-                *b ^= 0x40;
-            }
-            image
-        }
-        Some(Corruption::Truncate) => {
-            let mut image = build(key);
-            image.truncate(image.len() / 2);
-            image
-        }
-        Some(Corruption::BadSignature) => {
-            // Not the lab key: any phone that trusts only the lab key must refuse it.
-            build(&provisioning::firmware::SigningKey::from_bytes(&[0x5a; 32]))
-        }
-    }
 }
 
 /// The scenario's capture, real or synthesised.

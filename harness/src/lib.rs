@@ -11,6 +11,8 @@ pub mod dut;
 pub mod engine;
 pub mod judge;
 pub mod lab;
+pub mod lower;
 pub mod report;
 pub mod scenario;
 pub mod timeline;
+pub mod vocab;

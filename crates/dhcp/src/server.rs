@@ -48,7 +48,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-
 use crate::event::{Event, WireOption, format_mac};
 use crate::rules::{Counts, Rule, millis};
 pub use crate::wire::MessageType;

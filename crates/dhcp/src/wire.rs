@@ -566,8 +566,11 @@ impl<'de> Deserialize<'de> for MessageType {
             }
 
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MessageType, E> {
-                MessageType::from_name(v)
-                    .ok_or_else(|| E::custom(format!("unknown dhcp message type {v:?}")))
+                MessageType::from_name(v).ok_or_else(|| {
+                    E::custom(format!(
+                        "`{v}` is no DHCP message type; one of DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM or UNKNOWN(n)"
+                    ))
+                })
             }
 
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MessageType, E> {

@@ -3,13 +3,12 @@
 //! Values are compared in their JSON form. A string condition against a number compares the
 //! number's decimal text, so `status = "401"` and `status = 401` both work.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
 
 use crate::scenario::vars::{Vars, expand};
-use crate::scenario::{MatchRule, Matcher};
+use crate::scenario::{Cond, FieldMatch};
 use crate::timeline::Event;
 
 /// Why an event did not match: the first condition that failed.
@@ -34,19 +33,15 @@ impl fmt::Display for Mismatch {
 }
 
 /// Checks every matcher against the event; the first failing one is returned.
-pub fn match_event(
-    e: &Event,
-    matchers: &BTreeMap<String, Matcher>,
-    vars: &Vars,
-) -> Result<(), Mismatch> {
-    for (field, m) in matchers {
-        let owned = lookup(e, field);
+pub fn match_event(e: &Event, matchers: &[FieldMatch], vars: &Vars) -> Result<(), Mismatch> {
+    for m in matchers {
+        let owned = lookup(e, &m.field);
         let v = owned.as_ref();
-        if !holds(v, m, vars) {
+        if !holds(v, &m.cond, vars) {
             return Err(Mismatch {
-                field: field.clone(),
+                field: m.field.clone(),
                 actual: v.map_or_else(|| "absent".to_string(), short),
-                wanted: wanted(m, vars),
+                wanted: wanted(&m.cond, vars),
             });
         }
     }
@@ -115,8 +110,8 @@ fn canonical_header(name: &str) -> String {
 }
 
 /// `field = "x"` style description for reports.
-pub fn describe(field: &str, m: &Matcher, vars: &Vars) -> String {
-    format!("{field} {}", wanted(m, vars))
+pub fn describe(m: &FieldMatch, vars: &Vars) -> String {
+    format!("{} {}", m.field, wanted(&m.cond, vars))
 }
 
 fn short(v: &Value) -> String {
@@ -128,33 +123,16 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn wanted(m: &Matcher, vars: &Vars) -> String {
-    match m {
-        Matcher::Text(t) => format!("= {:?}", expand(t, vars)),
-        Matcher::Integer(i) => format!("= {i}"),
-        Matcher::Bool(b) => format!("= {b}"),
-        Matcher::Rule(r) => {
-            if let Some(x) = &r.equals {
-                format!("= {:?}", expand(x, vars))
-            } else if let Some(x) = &r.contains {
-                format!("containing {}", toml_text(x, vars))
-            } else if let Some(x) = &r.regex {
-                format!("matching /{x}/")
-            } else if let Some([lo, hi]) = r.range {
-                format!("in [{lo}, {hi}]")
-            } else if let Some(p) = r.present {
-                if p { "present".into() } else { "absent".into() }
-            } else {
-                "(no condition)".into()
-            }
-        }
-    }
-}
-
-fn toml_text(v: &toml::Value, vars: &Vars) -> String {
-    match v {
-        toml::Value::String(s) => format!("{:?}", expand(s, vars)),
-        other => other.to_string(),
+fn wanted(c: &Cond, vars: &Vars) -> String {
+    match c {
+        Cond::Equals(t) => format!("= {:?}", expand(t, vars)),
+        Cond::Integer(i) => format!("= {i}"),
+        Cond::Bool(b) => format!("= {b}"),
+        Cond::Contains(x) => format!("containing {:?}", expand(x, vars)),
+        Cond::Regex(r) => format!("matching /{}/", r.as_str()),
+        Cond::Range(lo, hi) => format!("in [{lo}, {hi}]"),
+        Cond::Present(true) => "present".into(),
+        Cond::Present(false) => "absent".into(),
     }
 }
 
@@ -168,47 +146,27 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
-fn holds(v: Option<&Value>, m: &Matcher, vars: &Vars) -> bool {
-    match m {
-        Matcher::Text(t) => v.and_then(text_of).is_some_and(|s| s == expand(t, vars)),
-        Matcher::Integer(i) => {
+fn holds(v: Option<&Value>, c: &Cond, vars: &Vars) -> bool {
+    match c {
+        Cond::Present(p) => v.is_some_and(|v| !v.is_null()) == *p,
+        Cond::Equals(t) => v.and_then(text_of).is_some_and(|s| s == expand(t, vars)),
+        Cond::Integer(i) => {
             v.is_some_and(|v| v.as_i64() == Some(*i) || text_of(v) == Some(i.to_string()))
         }
-        Matcher::Bool(b) => v.and_then(Value::as_bool) == Some(*b),
-        Matcher::Rule(r) => holds_rule(v, r, vars),
+        Cond::Bool(b) => v.and_then(Value::as_bool) == Some(*b),
+        Cond::Contains(x) => {
+            let needle = expand(x, vars);
+            match v {
+                Some(Value::String(s)) => s.contains(&needle),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .any(|i| text_of(i).is_some_and(|t| t == needle)),
+                _ => false,
+            }
+        }
+        Cond::Regex(re) => v.and_then(text_of).is_some_and(|s| re.0.is_match(&s)),
+        Cond::Range(lo, hi) => v
+            .and_then(Value::as_f64)
+            .is_some_and(|n| n >= *lo && n <= *hi),
     }
-}
-
-fn holds_rule(v: Option<&Value>, r: &MatchRule, vars: &Vars) -> bool {
-    if let Some(p) = r.present {
-        let there = v.is_some_and(|v| !v.is_null());
-        return there == p;
-    }
-    let Some(v) = v else { return false };
-    if let Some(x) = &r.equals {
-        return text_of(v).is_some_and(|s| s == expand(x, vars));
-    }
-    if let Some(x) = &r.contains {
-        let needle = match x {
-            toml::Value::String(s) => expand(s, vars),
-            other => other.to_string(),
-        };
-        return match v {
-            Value::String(s) => s.contains(&needle),
-            Value::Array(items) => items
-                .iter()
-                .any(|i| text_of(i).is_some_and(|t| t == needle)),
-            _ => false,
-        };
-    }
-    if let Some(x) = &r.regex {
-        return match (regex::Regex::new(x), text_of(v)) {
-            (Ok(re), Some(s)) => re.is_match(&s),
-            _ => false,
-        };
-    }
-    if let Some([lo, hi]) = r.range {
-        return v.as_f64().is_some_and(|n| n >= lo && n <= hi);
-    }
-    false
 }

@@ -12,8 +12,19 @@
 //!
 //! Time: scenario windows are written in the phone's time. A run with `--time-scale F` runs
 //! the phone's timers F times faster, so an event `d` real seconds after the window opened
-//! is `d × F` seconds in phone time; every comparison and every reported offset uses phone
-//! time.
+//! is `d × F` seconds in phone time; every comparison uses phone time, and observed texts
+//! give the lab's (capture) time beside it when the two differ.
+//!
+//! Settledness: judged while the run goes on (a [`Ctx`] with `now`), every result also says
+//! whether more events could still change it. The rule per kind: `event` is settled by a
+//! matching event in its window (pass) or by the window closing (fail); `absent` by a
+//! forbidden event (fail) or the window closing (pass); `count` by the window closing, or
+//! at once when an upper bound is exceeded; `interval` by a bad gap or growth between
+//! consecutive events (fail) or the window closing; `order` and `compare` when the checks
+//! they relate are settled. A check anchored on another (`after`) waits for its anchor, and
+//! is settled `not_exercised` when the anchor settled without an event. A window without
+//! `within` closes only when the run ends. The engine ends a scenario once every check is
+//! settled ([`all_settled`]).
 
 mod matcher;
 
@@ -22,7 +33,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::vars::Vars;
-use crate::scenario::{CheckKind, CheckSpec, Level, ScenarioSpec, ValueFrom};
+use crate::scenario::{Bounds, Check, Kind, Level, Scenario, Select, ValueFrom, Window};
 use crate::timeline::{Event, Proto, Timeline};
 
 pub use matcher::{Mismatch, match_event};
@@ -40,6 +51,9 @@ pub struct Ctx<'a> {
     /// The protocols the device under test takes part in; checks on others are not
     /// exercised (a plain DHCP client fetches no files). `None`: all of them.
     pub speaks: Option<&'a [Proto]>,
+    /// Phone seconds since the scenario started, while the run goes on; `None` once it has
+    /// ended (every window is closed then).
+    pub now: Option<f64>,
 }
 
 impl<'a> Ctx<'a> {
@@ -49,6 +63,15 @@ impl<'a> Ctx<'a> {
             vars,
             time_scale: 1.0,
             speaks: None,
+            now: None,
+        }
+    }
+
+    /// The same context while the run is still going, `now` phone seconds after its start.
+    pub fn running_at(self, now: f64) -> Self {
+        Ctx {
+            now: Some(now),
+            ..self
         }
     }
 
@@ -70,6 +93,24 @@ impl<'a> Ctx<'a> {
 
     fn phone_s(&self, real_s: f64) -> f64 {
         real_s * self.time_scale
+    }
+
+    /// Whether phone and lab time differ (a scaled run).
+    fn scaled_run(&self) -> bool {
+        (self.time_scale - 1.0).abs() > 1e-9
+    }
+
+    /// `real_s` after a start as "+4.420 s phone time (+0.442 s lab)", or "+4.420 s" when
+    /// both times are the same.
+    fn when(&self, real_s: f64) -> String {
+        if self.scaled_run() {
+            format!(
+                "+{:.3} s phone time (+{real_s:.3} s lab)",
+                self.phone_s(real_s)
+            )
+        } else {
+            format!("+{real_s:.3} s")
+        }
     }
 }
 
@@ -191,6 +232,9 @@ pub enum Violation {
 pub struct CheckResult {
     /// Check id.
     pub id: String,
+    /// Where the check is written, `file:line`.
+    #[serde(default)]
+    pub location: String,
     /// Check title.
     pub title: String,
     /// Requirement reference.
@@ -210,13 +254,22 @@ pub struct CheckResult {
     pub events: Vec<usize>,
     /// Capture frames of those events, when linked.
     pub frames: Vec<u64>,
+    /// Whether no later event can change the verdict (always true once the run is over).
+    #[serde(skip)]
+    pub settled: bool,
 }
 
 impl CheckResult {
-    /// `OPT242-003 fail: expected …; observed …` — the one-line form for terminals.
+    /// `OPT242-003 fail (scenarios/x.toml:51): expected …; observed …` — the one-line form
+    /// for terminals.
     pub fn line(&self) -> String {
+        let at = if self.location.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.location)
+        };
         format!(
-            "{} {}: expected {}; observed {}",
+            "{} {}{at}: expected {}; observed {}",
             self.id, self.verdict, self.expected, self.observed
         )
     }
@@ -234,36 +287,40 @@ impl CheckResult {
     }
 }
 
-/// Judges every check of a scenario against a timeline. Checks are returned in file order.
-pub fn judge(spec: &ScenarioSpec, timeline: &Timeline, ctx: Ctx<'_>) -> Vec<CheckResult> {
+/// Judges every check of a scenario against a timeline. Checks are returned in file order,
+/// each saying whether its verdict is settled at `ctx.now`.
+pub fn judge(sc: &Scenario, timeline: &Timeline, ctx: Ctx<'_>) -> Vec<CheckResult> {
     let mut j = Judge {
-        spec,
+        sc,
         tl: timeline,
         ctx,
         done: BTreeMap::new(),
     };
-    for c in &spec.checks {
+    for c in &sc.checks {
         j.run(c, 0);
     }
-    spec.checks
+    sc.checks
         .iter()
-        .filter_map(|c| j.done.remove(&c.id).map(|(r, _)| r))
+        .filter_map(|c| j.done.remove(&c.id).map(|d| d.result))
         .collect()
 }
 
-/// Whether a single check has passed yet (the engine uses this to end a run early).
-pub fn check_passed(spec: &ScenarioSpec, id: &str, timeline: &Timeline, ctx: Ctx<'_>) -> bool {
+/// Whether every check's verdict is settled at `ctx.now`: nothing the phone does from now on
+/// can change the scenario's outcome, so the engine can end it.
+pub fn all_settled(sc: &Scenario, timeline: &Timeline, ctx: Ctx<'_>) -> bool {
+    judge(sc, timeline, ctx).iter().all(|r| r.settled)
+}
+
+/// Whether a single check has passed yet (`run.until`).
+pub fn check_passed(sc: &Scenario, id: &str, timeline: &Timeline, ctx: Ctx<'_>) -> bool {
     let mut j = Judge {
-        spec,
+        sc,
         tl: timeline,
         ctx,
         done: BTreeMap::new(),
     };
-    spec.checks
-        .iter()
-        .find(|c| c.id == id)
-        .map(|c| j.run(c, 0).verdict == Verdict::Pass)
-        .unwrap_or(false)
+    sc.check(id)
+        .is_some_and(|c| j.run(c, 0).result.verdict == Verdict::Pass)
 }
 
 /// The scenario verdict from its checks: any failing `must` check (or one never exercised)
@@ -282,17 +339,30 @@ pub fn scenario_verdict(results: &[CheckResult]) -> Verdict {
     Verdict::Pass
 }
 
+/// Events reach the timeline a little after the moment they are stamped with (they travel
+/// from the server task through a channel). A window counts as closed only this many real
+/// seconds after its end, so an event stamped inside it cannot still be on its way.
+const ARRIVAL_SLACK_S: f64 = 0.1;
+
+/// One judged check.
+#[derive(Debug, Clone)]
+struct Outcome {
+    result: CheckResult,
+    /// The event other checks refer to (`after`, `order`, `compare`), if it found one.
+    ends_on: Option<usize>,
+}
+
 /// Memoised judging of one scenario: each check once, dependencies first.
 struct Judge<'a> {
-    spec: &'a ScenarioSpec,
+    sc: &'a Scenario,
     tl: &'a Timeline,
     ctx: Ctx<'a>,
-    /// Check id → (result, the event it ends on, if any).
-    done: BTreeMap<String, (CheckResult, Option<usize>)>,
+    /// Check id → its outcome.
+    done: BTreeMap<String, Outcome>,
 }
 
 /// A check's window, resolved against the timeline.
-struct Window<'e> {
+struct Resolved<'e> {
     /// The events the check considers: right protocol and kind, after the anchor.
     candidates: Vec<&'e Event>,
     /// Those that match every field matcher.
@@ -301,121 +371,190 @@ struct Window<'e> {
     inside: Vec<&'e Event>,
     /// Real time the window opened.
     start_t: f64,
+    /// Whether the window has closed (the run is over, or `within` has passed).
+    closed: bool,
 }
 
 impl<'a> Judge<'a> {
-    fn run(&mut self, c: &CheckSpec, depth: usize) -> CheckResult {
-        if let Some((r, _)) = self.done.get(&c.id) {
-            return r.clone();
+    fn run(&mut self, c: &Check, depth: usize) -> Outcome {
+        if let Some(o) = self.done.get(&c.id) {
+            return o.clone();
         }
-        let (result, ends_on) = if depth > self.spec.checks.len() {
-            (self.error(c, "check references form a cycle".into()), None)
+        let mut outcome = if depth > self.sc.checks.len() {
+            // The loader refuses cycles; a hand-made scenario could still hold one.
+            Outcome {
+                result: self.error(c, "check references form a cycle".into()),
+                ends_on: None,
+            }
         } else {
             self.judge_kind(c, depth)
         };
-        self.done.insert(c.id.clone(), (result.clone(), ends_on));
-        result
+        if self.ctx.now.is_none() {
+            outcome.result.settled = true;
+        }
+        self.done.insert(c.id.clone(), outcome.clone());
+        outcome
     }
 
-    /// The event another check ended on, judging it first. `Err` is this check's result
-    /// when the other one found nothing.
+    /// The event another check ended on (judging it first) and whether that check is
+    /// settled. `Err` is this check's outcome when the other one found nothing.
     fn event_of(
         &mut self,
-        c: &CheckSpec,
+        c: &Check,
         other: &str,
         depth: usize,
-    ) -> Result<&'a Event, Box<CheckResult>> {
-        let Some(dep) = self.spec.checks.iter().find(|d| d.id == other) else {
-            return Err(Box::new(
-                self.error(c, format!("check refers to unknown check `{other}`")),
-            ));
+    ) -> Result<(&'a Event, bool), Box<Outcome>> {
+        let Some(dep) = self.sc.check(other) else {
+            return Err(Box::new(Outcome {
+                result: self.error(c, format!("check refers to unknown check `{other}`")),
+                ends_on: None,
+            }));
         };
-        self.run(dep, depth + 1);
-        match self.done.get(other) {
-            Some((_, Some(i))) => self.tl.events.get(*i).ok_or_else(|| {
-                Box::new(self.error(c, format!("event #{i} of `{other}` is not in the timeline")))
-            }),
-            _ => Err(Box::new(self.not_exercised(c, other))),
-        }
-    }
-
-    fn judge_kind(&mut self, c: &CheckSpec, depth: usize) -> (CheckResult, Option<usize>) {
-        if let (Some(p), Some(speaks)) = (c.proto, self.ctx.speaks)
-            && !speaks.contains(&p)
-        {
-            let r = self.base(
-                c,
-                Verdict::NotExercised,
-                self.describe(c, None),
-                format!("not exercised: the device under test does not take part in {p}"),
-            );
-            return (r, None);
-        }
-        match c.kind {
-            CheckKind::Order => return (self.order(c, depth), None),
-            CheckKind::Compare => return (self.compare(c, depth), None),
-            _ => {}
-        }
-        let anchor = match &c.after {
-            None => None,
-            Some(id) => match self.event_of(c, id, depth) {
-                Ok(e) => Some((id.as_str(), e)),
-                Err(r) => return (*r, None),
+        let o = self.run(dep, depth + 1);
+        let settled = o.result.settled;
+        match o.ends_on {
+            Some(i) => match self.tl.events.get(i) {
+                Some(e) => Ok((e, settled)),
+                None => Err(Box::new(Outcome {
+                    result: self
+                        .error(c, format!("event #{i} of `{other}` is not in the timeline")),
+                    ends_on: None,
+                })),
             },
-        };
-        let w = self.window(c, anchor.map(|(_, e)| e));
-        let expected = self.describe(c, anchor);
-        match c.kind {
-            CheckKind::Event => self.event(c, &w, expected),
-            CheckKind::Absent => (self.absent(c, &w, expected), None),
-            CheckKind::Count => self.count(c, &w, expected),
-            CheckKind::Interval => self.interval(c, &w, expected),
-            CheckKind::Order | CheckKind::Compare => {
-                (self.error(c, "unreachable kind".into()), None)
+            None => {
+                let mut r = self.not_exercised(c, other);
+                r.settled = settled;
+                Err(Box::new(Outcome {
+                    result: r,
+                    ends_on: None,
+                }))
             }
         }
     }
 
-    fn window(&self, c: &CheckSpec, anchor: Option<&Event>) -> Window<'a> {
+    fn judge_kind(&mut self, c: &Check, depth: usize) -> Outcome {
+        match &c.kind {
+            Kind::Order { first, then } => self.order(c, first, then, depth),
+            Kind::Compare { left, right } => self.compare(c, left, right, depth),
+            Kind::Event { select, window } => self.selecting(c, select, window, Rule::Event, depth),
+            Kind::Absent { select, window } => {
+                self.selecting(c, select, window, Rule::Absent, depth)
+            }
+            Kind::Count {
+                select,
+                window,
+                bounds,
+            } => self.selecting(c, select, window, Rule::Count(*bounds), depth),
+            Kind::Interval {
+                select,
+                window,
+                gap,
+                growth,
+                spread,
+                min_events,
+            } => {
+                let rules = IntervalRules {
+                    gap: *gap,
+                    growth: *growth,
+                    spread: *spread,
+                    min_events: *min_events,
+                };
+                self.selecting(c, select, window, Rule::Interval(rules), depth)
+            }
+        }
+    }
+
+    /// The kinds that select events: resolve the window (after the anchor), then apply the
+    /// kind's rule.
+    fn selecting(
+        &mut self,
+        c: &Check,
+        select: &Select,
+        window: &Window,
+        rule: Rule,
+        depth: usize,
+    ) -> Outcome {
+        if let Some(speaks) = self.ctx.speaks
+            && !speaks.contains(&select.proto)
+        {
+            let mut r = self.base(
+                c,
+                Verdict::NotExercised,
+                self.describe(c, None),
+                format!(
+                    "not exercised: the device under test does not take part in {}",
+                    select.proto
+                ),
+            );
+            r.settled = true;
+            return Outcome {
+                result: r,
+                ends_on: None,
+            };
+        }
+        let (anchor, anchor_settled) = match &window.after {
+            None => (None, true),
+            Some(id) => match self.event_of(c, id, depth) {
+                Ok((e, settled)) => (Some((id.as_str(), e)), settled),
+                Err(o) => return *o,
+            },
+        };
+        let w = self.resolve(select, window, anchor.map(|(_, e)| e));
+        let expected = self.describe(c, anchor);
+        let mut o = match rule {
+            Rule::Event => self.event(c, select, window, &w, expected),
+            Rule::Absent => self.absent(c, select, &w, expected),
+            Rule::Count(bounds) => self.count(c, select, bounds, &w, expected),
+            Rule::Interval(rules) => self.interval(c, select, &w, expected, rules),
+        };
+        // While the anchor may still move, so may the window.
+        o.result.settled &= anchor_settled;
+        o
+    }
+
+    fn resolve(&self, select: &Select, window: &Window, anchor: Option<&Event>) -> Resolved<'a> {
         let (start_idx, start_t) = anchor.map_or((0, 0.0), |e| (e.index + 1, e.t));
-        let event = c.event.as_deref().unwrap_or("");
         let candidates: Vec<&Event> = self
             .tl
             .events
             .iter()
             .skip(start_idx)
-            .filter(|e| Some(e.proto) == c.proto && e.kind == event)
+            .filter(|e| e.proto == select.proto && e.kind == select.event)
             .collect();
         let matching: Vec<&Event> = candidates
             .iter()
             .copied()
-            .filter(|e| match_event(e, &c.matchers, self.ctx.vars).is_ok())
+            .filter(|e| match_event(e, &select.matchers, self.ctx.vars).is_ok())
             .collect();
         let inside = matching
             .iter()
             .copied()
             .filter(|e| {
                 let d = self.ctx.phone_s(e.t - start_t);
-                c.within.is_none_or(|w| d <= w + EPS) && c.not_before.is_none_or(|nb| d >= nb - EPS)
+                window.within.is_none_or(|w| d <= w + EPS)
+                    && window.not_before.is_none_or(|nb| d >= nb - EPS)
             })
             .collect();
-        Window {
+        let closed = match self.ctx.now {
+            None => true,
+            Some(now) => window.within.is_some_and(|w| {
+                let now_real = now / self.ctx.time_scale;
+                now_real - start_t >= w / self.ctx.time_scale + ARRIVAL_SLACK_S
+            }),
+        };
+        Resolved {
             candidates,
             matching,
             inside,
             start_t,
+            closed,
         }
     }
 
-    fn base(
-        &self,
-        c: &CheckSpec,
-        verdict: Verdict,
-        expected: String,
-        observed: String,
-    ) -> CheckResult {
+    fn base(&self, c: &Check, verdict: Verdict, expected: String, observed: String) -> CheckResult {
         CheckResult {
             id: c.id.clone(),
+            location: format!("{}:{}", c.location.file.display(), c.location.line),
             title: c.title.clone(),
             requirement: c.requirement.clone(),
             level: c.level,
@@ -425,14 +564,18 @@ impl<'a> Judge<'a> {
             violation: None,
             events: Vec::new(),
             frames: Vec::new(),
+            settled: false,
         }
     }
 
-    fn error(&self, c: &CheckSpec, why: String) -> CheckResult {
-        self.base(c, Verdict::Error, self.describe(c, None), why)
+    /// A harness or scenario problem: nothing later changes it.
+    fn error(&self, c: &Check, why: String) -> CheckResult {
+        let mut r = self.base(c, Verdict::Error, self.describe(c, None), why);
+        r.settled = true;
+        r
     }
 
-    fn not_exercised(&self, c: &CheckSpec, dep: &str) -> CheckResult {
+    fn not_exercised(&self, c: &Check, dep: &str) -> CheckResult {
         self.base(
             c,
             Verdict::NotExercised,
@@ -441,7 +584,8 @@ impl<'a> Judge<'a> {
         )
     }
 
-    /// "at +2.100 s (event #14, frame 14)" relative to the window start, phone time.
+    /// "DHCPDISCOVER … at +4.420 s phone time (+0.442 s lab, event #3, frame 3)" relative to
+    /// the window start; at time scale 1 only one time.
     fn at(&self, e: &Event, start_t: f64) -> String {
         let frames = if e.frames.is_empty() {
             String::new()
@@ -455,93 +599,108 @@ impl<'a> Judge<'a> {
                     .join("/")
             )
         };
-        format!(
-            "{} at +{:.3} s (event #{}{frames})",
-            e.summary(),
-            self.ctx.phone_s(e.t - start_t),
-            e.index
-        )
+        let real = e.t - start_t;
+        if self.ctx.scaled_run() {
+            format!(
+                "{} at +{:.3} s phone time (+{real:.3} s lab, event #{}{frames})",
+                e.summary(),
+                self.ctx.phone_s(real),
+                e.index
+            )
+        } else {
+            format!(
+                "{} at +{real:.3} s (event #{}{frames})",
+                e.summary(),
+                e.index
+            )
+        }
     }
 
     /// What the check expects, in words.
-    fn describe(&self, c: &CheckSpec, anchor: Option<(&str, &Event)>) -> String {
+    fn describe(&self, c: &Check, anchor: Option<(&str, &Event)>) -> String {
         let vars = self.ctx.vars;
-        match c.kind {
-            CheckKind::Order => {
-                return format!(
-                    "the event of {} before the event of {}",
-                    c.first.as_deref().unwrap_or("?"),
-                    c.then.as_deref().unwrap_or("?")
-                );
+        let (select, window) = match &c.kind {
+            Kind::Order { first, then } => {
+                return format!("the event of {first} before the event of {then}");
             }
-            CheckKind::Compare => {
-                let side = |v: &Option<ValueFrom>| {
-                    v.as_ref().map_or_else(String::new, |v| match &v.regex {
-                        Some(r) => format!("{} of {} (/{r}/)", v.field, v.check),
-                        None => format!("{} of {}", v.field, v.check),
-                    })
+            Kind::Compare { left, right } => {
+                let side = |v: &ValueFrom| match &v.regex {
+                    Some(r) => format!("{} of {} (/{}/)", v.field, v.check, r.as_str()),
+                    None => format!("{} of {}", v.field, v.check),
                 };
-                return format!("{} equal to {}", side(&c.left), side(&c.right));
+                return format!("{} equal to {}", side(left), side(right));
             }
-            _ => {}
-        }
+            Kind::Event { select, window }
+            | Kind::Absent { select, window }
+            | Kind::Count { select, window, .. }
+            | Kind::Interval { select, window, .. } => (select, window),
+        };
         let mut s = String::new();
-        if c.kind == CheckKind::Absent {
+        if matches!(c.kind, Kind::Absent { .. }) {
             s.push_str("no ");
         }
         s.push_str(&format!(
             "{} {}",
-            c.proto.map_or("?", |p| p.as_str()).to_uppercase(),
-            c.event.as_deref().unwrap_or("?")
+            select.proto.as_str().to_uppercase(),
+            select.event
         ));
-        let conds: Vec<String> = c
+        let conds: Vec<String> = select
             .matchers
             .iter()
-            .map(|(k, m)| matcher::describe(k, m, vars))
+            .map(|m| matcher::describe(m, vars))
             .collect();
         if !conds.is_empty() {
             s.push_str(&format!(" with {}", conds.join(", ")));
         }
-        match (c.exactly, c.at_least, c.at_most) {
-            (Some(n), _, _) => s.push_str(&format!(", exactly {n} time(s)")),
-            (None, Some(a), Some(b)) => s.push_str(&format!(", {a} to {b} times")),
-            (None, Some(a), None) => s.push_str(&format!(", at least {a} time(s)")),
-            (None, None, Some(b)) => s.push_str(&format!(", at most {b} time(s)")),
-            (None, None, None) => {}
+        match &c.kind {
+            Kind::Count { bounds, .. } => s.push_str(&match *bounds {
+                Bounds::Exactly(n) => format!(", exactly {n} time(s)"),
+                Bounds::Between(a, b) => format!(", {a} to {b} times"),
+                Bounds::AtLeast(a) => format!(", at least {a} time(s)"),
+                Bounds::AtMost(b) => format!(", at most {b} time(s)"),
+            }),
+            Kind::Interval {
+                gap,
+                growth,
+                spread,
+                ..
+            } => {
+                if let Some((lo, hi)) = gap {
+                    s.push_str(&format!(", each gap {lo}–{hi} s"));
+                }
+                if let Some(g) = growth {
+                    s.push_str(&format!(
+                        ", each gap {}× the previous (±{:.0} %)",
+                        g.factor,
+                        g.tolerance * 100.0
+                    ));
+                }
+                if let Some(sp) = spread {
+                    s.push_str(&format!(
+                        ", each gap {}–{} % of {} s{}",
+                        sp.min_pct,
+                        sp.max_pct,
+                        sp.of,
+                        if sp.varied { ", not all equal" } else { "" }
+                    ));
+                }
+            }
+            _ => {}
         }
-        if let Some([lo, hi]) = c.gap {
-            s.push_str(&format!(", each gap {lo}–{hi} s"));
-        }
-        if let Some(g) = c.growth {
-            s.push_str(&format!(
-                ", each gap {}× the previous (±{:.0} %)",
-                g.factor,
-                g.tolerance * 100.0
-            ));
-        }
-        if let Some(sp) = c.spread {
-            s.push_str(&format!(
-                ", each gap {}–{} % of {} s{}",
-                sp.min_pct,
-                sp.max_pct,
-                sp.of,
-                if sp.varied { ", not all equal" } else { "" }
-            ));
-        }
-        match (c.not_before, c.within) {
+        match (window.not_before, window.within) {
             (Some(a), Some(b)) => s.push_str(&format!(", {a}–{b} s")),
             (Some(a), None) => s.push_str(&format!(", not before {a} s")),
             (None, Some(b)) => s.push_str(&format!(", within {b} s")),
             (None, None) => {}
         }
-        match (anchor, &c.after) {
+        match (anchor, &window.after) {
             (Some((id, ev)), _) => s.push_str(&format!(
-                " after {id} (event #{} at {:.3} s)",
+                " after {id} (event #{} at {})",
                 ev.index,
-                self.ctx.phone_s(ev.t)
+                self.ctx.when(ev.t).trim_start_matches('+')
             )),
             (None, Some(id)) => s.push_str(&format!(" after {id}")),
-            (None, None) if c.within.is_some() || c.not_before.is_some() => {
+            (None, None) if window.within.is_some() || window.not_before.is_some() => {
                 s.push_str(" of the scenario start");
             }
             (None, None) => {}
@@ -549,13 +708,15 @@ impl<'a> Judge<'a> {
         s
     }
 
-    fn nearest_miss(&self, c: &CheckSpec, w: &Window<'_>) -> String {
-        let event = c.event.as_deref().unwrap_or("?");
-        let proto = c.proto.map_or("?", |p| p.as_str());
+    fn nearest_miss(&self, select: &Select, w: &Resolved<'_>) -> String {
+        let event = &select.event;
         match w.candidates.first() {
-            None => format!("no {proto} {event} event at all after the window opened"),
+            None => format!(
+                "no {} {event} event at all after the window opened",
+                select.proto
+            ),
             Some(near) => {
-                let why = match_event(near, &c.matchers, self.ctx.vars)
+                let why = match_event(near, &select.matchers, self.ctx.vars)
                     .err()
                     .map(|m| m.to_string())
                     .unwrap_or_default();
@@ -570,78 +731,98 @@ impl<'a> Judge<'a> {
 
     fn event(
         &self,
-        c: &CheckSpec,
-        w: &Window<'a>,
+        c: &Check,
+        select: &Select,
+        window: &Window,
+        w: &Resolved<'a>,
         expected: String,
-    ) -> (CheckResult, Option<usize>) {
+    ) -> Outcome {
         if let Some(ev) = w.inside.first() {
-            let r = self.base(c, Verdict::Pass, expected, self.at(ev, w.start_t));
-            return (r.with_evidence(&[ev]), Some(ev.index));
+            let mut r = self
+                .base(c, Verdict::Pass, expected, self.at(ev, w.start_t))
+                .with_evidence(&[ev]);
+            r.settled = true;
+            return Outcome {
+                result: r,
+                ends_on: Some(ev.index),
+            };
         }
-        if let Some(first) = w.matching.first() {
+        let mut r = if let Some(first) = w.matching.first() {
             let d = self.ctx.phone_s(first.t - w.start_t);
-            let r = self.base(c, Verdict::Fail, expected, self.at(first, w.start_t));
-            let v = match c.not_before {
+            let v = match window.not_before {
                 Some(nb) if d < nb => Violation::TooEarly {
                     after_s: d,
                     not_before_s: nb,
                 },
                 _ => Violation::TooLate {
                     after_s: d,
-                    within_s: c.within.unwrap_or(0.0),
+                    within_s: window.within.unwrap_or(0.0),
                 },
             };
-            return (r.violating(v).with_evidence(&[first]), None);
+            self.base(c, Verdict::Fail, expected, self.at(first, w.start_t))
+                .violating(v)
+                .with_evidence(&[first])
+        } else {
+            let near: Vec<&Event> = w.candidates.iter().copied().take(1).collect();
+            self.base(c, Verdict::Fail, expected, self.nearest_miss(select, w))
+                .violating(Violation::Missing)
+                .with_evidence(&near)
+        };
+        r.settled = w.closed;
+        Outcome {
+            result: r,
+            ends_on: None,
         }
-        let r = self.base(c, Verdict::Fail, expected, self.nearest_miss(c, w));
-        let near: Vec<&Event> = w.candidates.iter().copied().take(1).collect();
-        (r.violating(Violation::Missing).with_evidence(&near), None)
     }
 
-    fn absent(&self, c: &CheckSpec, w: &Window<'a>, expected: String) -> CheckResult {
-        match w.inside.first() {
-            None => self.base(
-                c,
-                Verdict::Pass,
-                expected,
-                format!(
-                    "none among {} {} event(s) in the window",
-                    w.candidates.len(),
-                    c.event.as_deref().unwrap_or("?")
-                ),
-            ),
-            Some(first) => self
-                .base(c, Verdict::Fail, expected, self.at(first, w.start_t))
-                .violating(Violation::Forbidden)
-                .with_evidence(&[first]),
+    fn absent(&self, c: &Check, select: &Select, w: &Resolved<'a>, expected: String) -> Outcome {
+        let r = match w.inside.first() {
+            None => {
+                let mut r = self.base(
+                    c,
+                    Verdict::Pass,
+                    expected,
+                    format!(
+                        "none among {} {} event(s) in the window",
+                        w.candidates.len(),
+                        select.event
+                    ),
+                );
+                r.settled = w.closed;
+                r
+            }
+            Some(first) => {
+                let mut r = self
+                    .base(c, Verdict::Fail, expected, self.at(first, w.start_t))
+                    .violating(Violation::Forbidden)
+                    .with_evidence(&[first]);
+                r.settled = true;
+                r
+            }
+        };
+        Outcome {
+            result: r,
+            ends_on: None,
         }
     }
 
     fn count(
         &self,
-        c: &CheckSpec,
-        w: &Window<'a>,
+        c: &Check,
+        select: &Select,
+        bounds: Bounds,
+        w: &Resolved<'a>,
         expected: String,
-    ) -> (CheckResult, Option<usize>) {
+    ) -> Outcome {
         let n = u32::try_from(w.inside.len()).unwrap_or(u32::MAX);
-        let (lo, hi) = match c.exactly {
-            Some(x) => (Some(x), Some(x)),
-            None => (c.at_least, c.at_most),
-        };
-        let ok = lo.is_none_or(|m| n >= m) && hi.is_none_or(|m| n <= m);
+        let ok = bounds.min().is_none_or(|m| n >= m) && bounds.max().is_none_or(|m| n <= m);
         let list: Vec<String> = w
             .inside
             .iter()
-            .map(|e| {
-                format!(
-                    "#{} at +{:.3} s",
-                    e.index,
-                    self.ctx.phone_s(e.t - w.start_t)
-                )
-            })
+            .map(|e| format!("#{} at {}", e.index, self.ctx.when(e.t - w.start_t)))
             .collect();
         let observed = if list.is_empty() {
-            format!("0 matching events; {}", self.nearest_miss(c, w))
+            format!("0 matching events; {}", self.nearest_miss(select, w))
         } else {
             format!("{n} matching event(s): {}", list.join(", "))
         };
@@ -649,52 +830,69 @@ impl<'a> Judge<'a> {
         if !ok {
             r = r.violating(Violation::WrongCount { seen: n });
         }
-        let first = w.inside.first().map(|e| e.index);
-        (r.with_evidence(&w.inside), first)
+        let exceeded = bounds.max().is_some_and(|m| n > m);
+        let mut r = r.with_evidence(&w.inside);
+        r.settled = w.closed || exceeded;
+        Outcome {
+            result: r,
+            ends_on: w.inside.first().map(|e| e.index),
+        }
     }
 
     fn interval(
         &self,
-        c: &CheckSpec,
-        w: &Window<'a>,
+        c: &Check,
+        select: &Select,
+        w: &Resolved<'a>,
         expected: String,
-    ) -> (CheckResult, Option<usize>) {
-        let needed = c.min_events.unwrap_or(2).max(2);
+        rules: IntervalRules,
+    ) -> Outcome {
+        let needed = rules.min_events.max(2);
         let n = u32::try_from(w.inside.len()).unwrap_or(u32::MAX);
         let first = w.inside.first().map(|e| e.index);
-        let gaps: Vec<f64> = w
-            .inside
-            .windows(2)
-            .map(|p| self.ctx.phone_s(p[1].t - p[0].t))
-            .collect();
-        let shown: Vec<String> = gaps.iter().map(|g| format!("{g:.3}")).collect();
+        let real_gaps: Vec<f64> = w.inside.windows(2).map(|p| p[1].t - p[0].t).collect();
+        let gaps: Vec<f64> = real_gaps.iter().map(|g| self.ctx.phone_s(*g)).collect();
+        let show = |g: &[f64]| g.iter().map(|g| format!("{g:.3}")).collect::<Vec<_>>();
+        let lab = if self.ctx.scaled_run() {
+            format!(" phone time ([{}] s lab)", show(&real_gaps).join(", "))
+        } else {
+            String::new()
+        };
         let observed = format!(
-            "{n} matching event(s) ({}), gaps [{}] s",
+            "{n} matching event(s) ({}), gaps [{}] s{lab}",
             w.inside
                 .iter()
                 .map(|e| format!("#{}", e.index))
                 .collect::<Vec<_>>()
                 .join(", "),
-            shown.join(", ")
+            show(&gaps).join(", ")
         );
         let r = self
             .base(c, Verdict::Pass, expected, observed)
             .with_evidence(&w.inside);
+        let done = |mut r: CheckResult, settled: bool| {
+            r.settled = settled;
+            Outcome {
+                result: r,
+                ends_on: first,
+            }
+        };
         if n < needed {
             let r = if n == 0 {
-                let miss = self.nearest_miss(c, w);
                 CheckResult {
-                    observed: miss,
+                    observed: self.nearest_miss(select, w),
                     ..r
                 }
             } else {
                 r
             };
-            return (
+            return done(
                 r.violating(Violation::TooFewEvents { seen: n, needed }),
-                first,
+                w.closed,
             );
         }
+        // A gap or a growth between two events already seen cannot be undone by later ones:
+        // those settle the verdict at once.
         let range_fail = |lo: f64, hi: f64| -> Option<Violation> {
             gaps.iter().enumerate().find_map(|(i, &g)| {
                 (g < lo - EPS || g > hi + EPS).then_some(Violation::BadGap {
@@ -705,25 +903,26 @@ impl<'a> Judge<'a> {
                 })
             })
         };
-        if let Some([lo, hi]) = c.gap
+        if let Some((lo, hi)) = rules.gap
             && let Some(v) = range_fail(lo, hi)
         {
-            return (r.violating(v), first);
+            return done(r.violating(v), true);
         }
-        if let Some(sp) = c.spread {
+        if let Some(sp) = rules.spread {
             if let Some(v) = range_fail(sp.of * sp.min_pct / 100.0, sp.of * sp.max_pct / 100.0) {
-                return (r.violating(v), first);
+                return done(r.violating(v), true);
             }
             if sp.varied && gaps.len() >= 2 {
                 let lo = gaps.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = gaps.iter().copied().fold(0.0, f64::max);
-                // Equal within 1 % of the base: a timer, not a random draw.
+                // Equal within 1 % of the base: a timer, not a random draw. A later gap could
+                // still differ, so this waits for the window to close.
                 if hi - lo <= sp.of * 0.01 {
-                    return (r.violating(Violation::NotVaried { gap_s: lo }), first);
+                    return done(r.violating(Violation::NotVaried { gap_s: lo }), w.closed);
                 }
             }
         }
-        if let Some(g) = c.growth {
+        if let Some(g) = rules.growth {
             let (lo, hi) = (
                 g.factor * (1.0 - g.tolerance),
                 g.factor * (1.0 + g.tolerance),
@@ -735,55 +934,53 @@ impl<'a> Judge<'a> {
                     f64::INFINITY
                 };
                 if !(lo..=hi).contains(&ratio) {
-                    return (r.violating(Violation::BadGrowth { n: i + 2, ratio }), first);
+                    return done(r.violating(Violation::BadGrowth { n: i + 2, ratio }), true);
                 }
             }
         }
-        (r, first)
+        done(r, w.closed)
     }
 
-    fn order(&mut self, c: &CheckSpec, depth: usize) -> CheckResult {
-        let (Some(a), Some(b)) = (c.first.clone(), c.then.clone()) else {
-            return self.error(c, "order needs `first` and `then`".into());
+    fn order(&mut self, c: &Check, a: &str, b: &str, depth: usize) -> Outcome {
+        let none = |result| Outcome {
+            result,
+            ends_on: None,
         };
-        let ea = match self.event_of(c, &a, depth) {
+        let (ea, sa) = match self.event_of(c, a, depth) {
             Ok(e) => e,
-            Err(r) => return *r,
+            Err(o) => return *o,
         };
-        let eb = match self.event_of(c, &b, depth) {
+        let (eb, sb) = match self.event_of(c, b, depth) {
             Ok(e) => e,
-            Err(r) => return *r,
+            Err(o) => return *o,
         };
         let expected = self.describe(c, None);
         let observed = format!("{a}: {}; {b}: {}", self.at(ea, 0.0), self.at(eb, 0.0));
-        let r = self
+        let mut r = self
             .base(c, Verdict::Pass, expected, observed)
             .with_evidence(&[ea, eb]);
-        if ea.index < eb.index {
-            r
-        } else {
-            r.violating(Violation::OutOfOrder {
+        if ea.index >= eb.index {
+            r = r.violating(Violation::OutOfOrder {
                 first: ea.index,
                 then: eb.index,
-            })
+            });
         }
+        r.settled = sa && sb;
+        none(r)
     }
 
-    fn compare(&mut self, c: &CheckSpec, depth: usize) -> CheckResult {
-        let (Some(l), Some(rt)) = (c.left.clone(), c.right.clone()) else {
-            return self.error(c, "compare needs `left` and `right`".into());
-        };
-        let el = match self.event_of(c, &l.check, depth) {
+    fn compare(&mut self, c: &Check, l: &ValueFrom, rt: &ValueFrom, depth: usize) -> Outcome {
+        let (el, sl) = match self.event_of(c, &l.check, depth) {
             Ok(e) => e,
-            Err(r) => return *r,
+            Err(o) => return *o,
         };
-        let er = match self.event_of(c, &rt.check, depth) {
+        let (er, sr) = match self.event_of(c, &rt.check, depth) {
             Ok(e) => e,
-            Err(r) => return *r,
+            Err(o) => return *o,
         };
         let expected = self.describe(c, None);
-        let vl = take_value(el, &l);
-        let vr = take_value(er, &rt);
+        let vl = take_value(el, l);
+        let vr = take_value(er, rt);
         let show = |v: &Result<String, String>| match v {
             Ok(s) => format!("{s:?}"),
             Err(why) => why.clone(),
@@ -798,7 +995,7 @@ impl<'a> Judge<'a> {
         let r = self
             .base(c, Verdict::Pass, expected, observed)
             .with_evidence(&[el, er]);
-        match (vl, vr) {
+        let mut r = match (vl, vr) {
             (Err(_), _) => r.violating(Violation::NoValue {
                 side: "left".into(),
             }),
@@ -807,31 +1004,56 @@ impl<'a> Judge<'a> {
             }),
             (Ok(a), Ok(b)) if a == b => r,
             (Ok(left), Ok(right)) => r.violating(Violation::ValuesDiffer { left, right }),
+        };
+        r.settled = sl && sr;
+        Outcome {
+            result: r,
+            ends_on: None,
         }
     }
+}
+
+/// What a check that selects events does with them.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    Event,
+    Absent,
+    Count(Bounds),
+    Interval(IntervalRules),
+}
+
+/// The gap rules of an interval check.
+#[derive(Debug, Clone, Copy)]
+struct IntervalRules {
+    gap: Option<(f64, f64)>,
+    growth: Option<crate::scenario::Growth>,
+    spread: Option<crate::scenario::Spread>,
+    min_events: u32,
 }
 
 /// The value a [`ValueFrom`] takes from an event: the field's text, narrowed by the regex.
 fn take_value(e: &Event, from: &ValueFrom) -> Result<String, String> {
     let text =
         matcher::field_text(e, &from.field).ok_or_else(|| format!("no field `{}`", from.field))?;
-    let Some(r) = &from.regex else {
+    let Some(re) = &from.regex else {
         return Ok(text);
     };
-    let re = regex::Regex::new(r).map_err(|e| format!("bad regex: {e}"))?;
-    let caps = re
-        .captures(&text)
-        .ok_or_else(|| format!("`{}` = {text:?} does not match /{r}/", from.field))?;
+    let caps = re.0.captures(&text).ok_or_else(|| {
+        format!(
+            "`{}` = {text:?} does not match /{}/",
+            from.field,
+            re.as_str()
+        )
+    })?;
     if caps.len() == 1 {
         return Ok(caps.get(0).map_or("", |m| m.as_str()).to_string());
     }
-    let join = from.join.as_deref().unwrap_or(".");
     Ok(caps
         .iter()
         .skip(1)
         .map(|m| m.map_or("", |m| m.as_str()))
         .collect::<Vec<_>>()
-        .join(join))
+        .join(&from.join))
 }
 
 #[cfg(test)]

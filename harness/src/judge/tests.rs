@@ -28,10 +28,10 @@ accounts = []
 timeout = 10
 "#;
 
-fn spec(checks: &str) -> ScenarioSpec {
+fn spec(checks: &str) -> Scenario {
     let text = format!("{HEAD}\n{checks}");
     match load_str(Path::new("judge-test.toml"), &text) {
-        Ok(s) => s.spec,
+        Ok(s) => s,
         Err(e) => panic!("test scenario does not load: {e}"),
     }
 }
@@ -152,7 +152,7 @@ fn equals_passes_and_a_miss_names_the_nearest_candidate() {
         "{}",
         bad.observed
     );
-    assert!(bad.line().starts_with("X fail: expected HTTP request with path = \"/96xxupgrade.txt\"; observed 2 request event(s), none matching"), "{}", bad.line());
+    assert!(bad.line().starts_with("X fail (judge-test.toml:19): expected HTTP request with path = \"/96xxupgrade.txt\"; observed 2 request event(s), none matching"), "{}", bad.line());
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn present_and_absent_fields_and_headers() {
     );
     assert_eq!(
         verdict(
-            &event("http", "request", "match = { cookie = { present = true } }"),
+            &event("http", "request", "match = { host = { present = true } }"),
             &boot()
         ),
         Verdict::Fail

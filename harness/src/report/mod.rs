@@ -233,6 +233,8 @@ mod tests {
     fn sample() -> RunReport {
         let check = |id: &str, verdict| CheckResult {
             id: id.into(),
+            location: "f.toml:12".into(),
+            settled: false,
             title: "t".into(),
             requirement: "RFC 2131 §4.3".into(),
             level: Level::Must,
@@ -299,6 +301,9 @@ mod tests {
         let x = junit(&sample()).unwrap();
         assert!(x.contains("tests=\"2\""), "{x}");
         assert!(x.contains("failures=\"1\""), "{x}");
-        assert!(x.contains("C-2 fail: expected e; observed o"), "{x}");
+        assert!(
+            x.contains("C-2 fail (f.toml:12): expected e; observed o"),
+            "{x}"
+        );
     }
 }

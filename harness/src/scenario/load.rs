@@ -1,14 +1,20 @@
-//! Loading a scenario file: TOML → [`ScenarioSpec`] → validated [`Scenario`].
+//! Loading a scenario file: TOML → [`ScenarioSpec`] (the file as written) → typed
+//! [`Scenario`].
 //!
 //! Every error names `file:line:col` and shows the line with a caret, the way compilers do,
-//! so an admin editing a scenario sees exactly what to fix.
+//! so an admin editing a scenario sees exactly what to fix; a file's errors all come at once,
+//! in file order. Event kinds and field paths are held to [`crate::vocab`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::vars;
-use super::{CheckKind, CheckSpec, FileContent, MatchRule, Matcher, Scenario, ScenarioSpec};
+use super::{
+    Bounds, Check, CheckKind, CheckSpec, Cond, Controller, Delivery, DhcpPlan, FieldMatch,
+    FileContent, Kind, Matcher, OptionValue, Pattern, Scenario, ScenarioSpec, Select, ServedFile,
+    Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+};
 
 /// A place in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,16 +133,46 @@ impl Source<'_> {
                     }
                 }
             }
-            // inline tables: `match = { key = ... }`
-            if let Some(pos) = l
-                .find(&format!("{key} ="))
-                .or_else(|| l.find(&format!("\"{key}\" =")))
-                && pos > indent
-            {
+            // inline tables: `match = { key = ... }`, the key standing on its own (not the
+            // end of `msg_type` when looking for `type`)
+            let bare = format!("{key} =");
+            let quoted = format!("\"{key}\" =");
+            let found = l
+                .match_indices(&bare)
+                .chain(l.match_indices(&quoted))
+                .map(|(pos, _)| pos)
+                .filter(|&pos| pos > indent)
+                .find(|&pos| {
+                    l[..pos]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| matches!(c, ' ' | '{' | ','))
+                });
+            if let Some(pos) = found {
                 return Some((i + 1, pos + 1));
             }
         }
         None
+    }
+
+    /// An error at the value of `key` in check `index` (where `key = value` has it), else
+    /// at the key.
+    fn value_in_check(&self, index: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+        let headers = self.check_headers();
+        let start = headers.get(index).copied().unwrap_or(1);
+        let Some((line, col)) = self.key_in_block(start, key) else {
+            return self.at(start, 1, message);
+        };
+        let text = self.text.lines().nth(line - 1).unwrap_or("");
+        let after_key: String = text.chars().skip(col - 1).collect();
+        let value_col = after_key
+            .find('=')
+            .map(|eq| {
+                let rest = &after_key[eq + 1..];
+                col + after_key[..eq + 1].chars().count() + (rest.len() - rest.trim_start().len())
+            })
+            .unwrap_or(col);
+        self.at(line, value_col, message)
     }
 
     fn header_line(&self, header: &str) -> usize {
@@ -164,8 +200,45 @@ impl Source<'_> {
     }
 }
 
+/// Every error of one scenario file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl ScenarioErrors {
+    fn sorted(mut list: Vec<ScenarioError>) -> Self {
+        // Stable: errors at the same place keep the order they were found in.
+        list.sort_by_key(|e| (e.location.line, e.location.col));
+        ScenarioErrors(list)
+    }
+
+    /// The first error in the file.
+    pub fn first(&self) -> Option<&ScenarioError> {
+        self.0.first()
+    }
+}
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+impl From<ScenarioError> for ScenarioErrors {
+    fn from(e: ScenarioError) -> Self {
+        ScenarioErrors(vec![e])
+    }
+}
+
 /// Loads and validates one scenario file. Fixture files are read relative to it.
-pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         location: Location {
             file: path.to_path_buf(),
@@ -179,7 +252,10 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 }
 
 /// Loads and validates scenario text as if it came from `path`.
-pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+///
+/// A file that is not valid TOML, or does not fit the format's types, gives the one error
+/// the TOML reader stops at; a file that does gives every error of every check and table.
+pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioErrors> {
     let src = Source { file: path, text };
     let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
         let message = e.message().trim().to_string();
@@ -188,173 +264,204 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             None => src.whole_file(message),
         }
     })?;
-    validate(&src, spec)
+    let mut errs = Vec::new();
+    let scenario = validate(&src, spec, &mut errs);
+    if errs.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(ScenarioErrors::sorted(errs))
+    }
 }
 
-fn validate(src: &Source<'_>, spec: ScenarioSpec) -> Result<Scenario, ScenarioError> {
+/// Builds the typed scenario, pushing every problem onto `errs`. The result is only valid
+/// when `errs` stays empty; the caller throws it away otherwise.
+fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioError>) -> Scenario {
     if spec.id.trim().is_empty() {
-        return Err(src.in_table("", "id", "scenario id is empty"));
+        errs.push(src.in_table("", "id", "scenario id is empty"));
     }
-    if spec.checks.is_empty() {
-        return Err(src.whole_file("a scenario needs at least one [[check]]"));
+    let raw_checks = std::mem::take(&mut spec.checks);
+    if raw_checks.is_empty() {
+        errs.push(src.whole_file("a scenario needs at least one [[check]]"));
     }
     if !spec.run.timeout.is_finite() || spec.run.timeout <= 0.0 {
-        return Err(src.in_table(
+        errs.push(src.in_table(
             "[run]",
             "timeout",
             "run.timeout must be more than 0 seconds",
         ));
     }
-    if spec.run.settle < 0.0 {
-        return Err(src.in_table("[run]", "settle", "run.settle must not be negative"));
+    if !spec.run.settle.is_finite() || spec.run.settle < 0.0 {
+        errs.push(src.in_table("[run]", "settle", "run.settle must not be negative"));
     }
-    parse_mac(&spec.phone.mac).ok_or_else(|| {
-        src.in_table(
+    if parse_mac(&spec.phone.mac).is_none() {
+        errs.push(src.in_table(
             "[phone]",
             "mac",
             format!(
                 "`{}` is not a MAC address like 00:1b:4f:27:31:2a",
                 spec.phone.mac
             ),
-        )
-    })?;
+        ));
+    }
+    if let Some(f) = spec.phone.time_scale
+        && (!f.is_finite() || f <= 0.0)
+    {
+        errs.push(src.in_table(
+            "[phone]",
+            "time_scale",
+            format!("time_scale {f} must be more than 0"),
+        ));
+    }
 
-    // checks: unique ids, references, matchers
+    // Checks: unique ids first, so references can be resolved.
     let mut ids = BTreeMap::new();
-    let mut locations = BTreeMap::new();
-    for (i, c) in spec.checks.iter().enumerate() {
-        if ids.insert(c.id.clone(), i).is_some() {
-            return Err(src.in_check(i, "id", format!("check id `{}` is used twice", c.id)));
+    for (i, c) in raw_checks.iter().enumerate() {
+        if ids.contains_key(&c.id) {
+            errs.push(src.in_check(i, "id", format!("check id `{}` is used twice", c.id)));
+        } else {
+            ids.insert(c.id.clone(), i);
         }
-        let err = src.in_check(i, "id", "");
-        locations.insert(c.id.clone(), err.location);
     }
-    for (i, c) in spec.checks.iter().enumerate() {
-        validate_check(src, i, c, &spec.checks, &ids)?;
-    }
-    check_acyclic(src, &spec.checks, &ids)?;
+    let checks: Vec<Check> = raw_checks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| typed_check(src, i, c, &raw_checks, &ids, errs))
+        .collect();
+    check_acyclic(src, &raw_checks, &ids, errs);
     if let Some(until) = &spec.run.until
         && !ids.contains_key(until)
     {
-        return Err(src.in_table(
+        errs.push(src.in_table(
             "[run]",
             "until",
             format!("run.until names `{until}`, which is no check of this scenario"),
         ));
     }
 
-    // variables in the option 242 string
-    if let Some(s) = &spec.dhcp.option242
-        && let Err(name) = vars::check_known(s)
-    {
-        return Err(src.in_table(
-            "[dhcp]",
-            "option242",
-            format!(
-                "unknown variable `${{{name}}}`; known: {}",
-                vars::KNOWN.join(", ")
-            ),
-        ));
+    let dhcp = dhcp_plan(src, &spec, errs);
+    let sip = sip_plan(src, &spec, errs);
+    let files = served_files(src, &spec, errs);
+    Scenario {
+        file: src.file.to_path_buf(),
+        spec,
+        checks,
+        dhcp,
+        sip,
+        files,
     }
+}
 
-    validate_infra(src, &spec)?;
-
-    // files
+/// The file server's paths.
+fn served_files(
+    src: &Source<'_>,
+    spec: &ScenarioSpec,
+    errs: &mut Vec<ScenarioError>,
+) -> BTreeMap<String, ServedFile> {
     let dir = src.file.parent().unwrap_or(Path::new("."));
     let mut files = BTreeMap::new();
     for (path, f) in &spec.files {
-        let here = |msg: String| src.in_table("[files]", path, msg);
+        let before = errs.len();
+        let mut here = |msg: String| errs.push(src.in_table("[files]", path, msg));
         if path.starts_with('/') || path.split('/').any(|p| p == "..") {
-            return Err(here(format!(
+            here(format!(
                 "file path `{path}` must be relative without `..` (it is the request path under the server root)"
-            )));
+            ));
+        } else if let Err(e) = pc_http::files::normalise_path(&format!("/{path}")) {
+            here(format!("file path `{path}`: {e}"));
         }
         let kinds = [f.fixture.is_some(), f.text.is_some(), f.firmware.is_some()]
             .iter()
             .filter(|b| **b)
             .count();
-        let content = match (kinds, f.status) {
-            (0, Some(_)) => FileContent::StatusOnly,
-            (1, _) => {
-                if let Some(fx) = &f.fixture {
-                    let p = dir.join(fx);
-                    let text = std::fs::read_to_string(&p).map_err(|e| {
+        let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
+            (0, Some(_), ..) => Some(FileContent::StatusOnly),
+            (1, _, Some(fx), _, _) => {
+                let p = dir.join(fx);
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => Some(FileContent::Text(text)),
+                    Err(e) => {
                         here(format!(
                             "fixture `{}` for `{path}` cannot be read: {e}",
                             p.display()
-                        ))
-                    })?;
-                    FileContent::Text(text)
-                } else if let Some(t) = &f.text {
-                    FileContent::Text(t.clone())
-                } else if let Some(fw) = &f.firmware {
-                    if fw.models.is_empty() {
-                        return Err(here(format!("firmware `{path}` names no models")));
+                        ));
+                        None
                     }
-                    FileContent::Firmware(fw.clone())
-                } else {
-                    FileContent::StatusOnly
                 }
             }
+            (1, _, _, Some(t), _) => Some(FileContent::Text(t.clone())),
+            (1, _, _, _, Some(fw)) => {
+                if fw.models.is_empty() {
+                    here(format!("firmware `{path}` names no models"));
+                }
+                Some(FileContent::Firmware(fw.clone()))
+            }
             _ => {
-                return Err(here(format!(
+                here(format!(
                     "file `{path}` needs exactly one of fixture, text or firmware (or only a status)"
-                )));
+                ));
+                None
             }
         };
         if let Some(code) = f.status
             && !(100..=599).contains(&code)
         {
-            return Err(here(format!("status {code} is not an HTTP status code")));
+            here(format!("status {code} is not an HTTP status code"));
         }
-        let behaviours = [
-            f.status.is_some(),
-            f.cut_after.is_some(),
-            f.wrong_length.is_some(),
-            f.stall_after.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if behaviours > 1 {
-            return Err(here(format!(
-                "file `{path}`: status, cut_after, wrong_length and stall_after exclude each other"
-            )));
-        }
+        let delivery = match (f.status, f.cut_after, f.wrong_length, f.stall_after) {
+            (None, None, None, None) => Some(Delivery::Serve),
+            (Some(code), None, None, None) => Some(Delivery::Status(code)),
+            (None, Some(bytes), None, None) => Some(Delivery::CutAfter {
+                bytes,
+                reset: f.reset,
+            }),
+            (None, None, Some(declared), None) => Some(Delivery::WrongLength(declared)),
+            (None, None, None, Some(bytes)) => {
+                f.pause.map(|pause| Delivery::StallAfter { bytes, pause })
+            }
+            _ => {
+                here(format!(
+                    "file `{path}`: status, cut_after, wrong_length and stall_after exclude each other"
+                ));
+                None
+            }
+        };
         if f.reset && f.cut_after.is_none() {
-            return Err(here(format!("file `{path}`: reset goes with cut_after")));
+            here(format!("file `{path}`: reset goes with cut_after"));
         }
         if f.stall_after.is_some() != f.pause.is_some() {
-            return Err(here(format!(
-                "file `{path}`: stall_after and pause go together"
-            )));
+            here(format!("file `{path}`: stall_after and pause go together"));
         }
         for (what, v) in [("delay", f.delay), ("pause", f.pause)] {
             if let Some(x) = v
                 && (!x.is_finite() || x < 0.0)
             {
-                return Err(here(format!(
+                here(format!(
                     "file `{path}`: {what} {x} is not 0 or more seconds"
-                )));
+                ));
             }
         }
-        if let FileContent::Text(t) = &content
+        if let Some(FileContent::Text(t)) = &content
             && let Err(name) = vars::check_known(t)
         {
-            return Err(here(format!(
+            here(format!(
                 "file `{path}` uses unknown variable `${{{name}}}`; known: {}",
                 vars::KNOWN.join(", ")
-            )));
+            ));
         }
-        files.insert(path.clone(), content);
+        if errs.len() == before
+            && let (Some(content), Some(delivery)) = (content, delivery)
+        {
+            files.insert(
+                path.clone(),
+                ServedFile {
+                    content,
+                    delivery,
+                    delay: f.delay,
+                },
+            );
+        }
     }
-
-    Ok(Scenario {
-        file: src.file.to_path_buf(),
-        spec,
-        files,
-        check_locations: locations,
-    })
+    files
 }
 
 /// Hex digits (spaces and colons allowed between bytes) → bytes.
@@ -372,87 +479,101 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-const MSG_TYPES: &[&str] = &[
-    "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM",
-];
+fn unknown_variable(name: &str) -> String {
+    format!(
+        "unknown variable `${{{name}}}`; known: {}",
+        vars::KNOWN.join(", ")
+    )
+}
 
-fn validate_infra(src: &Source<'_>, spec: &ScenarioSpec) -> Result<(), ScenarioError> {
+/// The DHCP server's values: site option, siaddr, added options; also checks the keys that
+/// are values already (sson, rules, VLANs).
+fn dhcp_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError>) -> DhcpPlan {
     use super::DhcpRule;
     let d = &spec.dhcp;
-    let dhcp = |key: &str, msg: String| src.in_table("[dhcp]", key, msg);
-    if d.option242.is_some() && d.option242_hex.is_some() {
-        return Err(dhcp(
-            "option242_hex",
-            "option242 and option242_hex exclude each other".into(),
-        ));
-    }
-    if let Some(h) = &d.option242_hex
-        && parse_hex(h).is_none()
-    {
-        return Err(dhcp("option242_hex", format!("`{h}` is not hex bytes")));
-    }
+    let mut dhcp = |key: &str, msg: String| errs.push(src.in_table("[dhcp]", key, msg));
+    let site_option = match (&d.option242, &d.option242_hex) {
+        (Some(_), Some(_)) => {
+            dhcp(
+                "option242_hex",
+                "option242 and option242_hex exclude each other".into(),
+            );
+            None
+        }
+        (Some(text), None) => {
+            if let Err(name) = vars::check_known(text) {
+                dhcp("option242", unknown_variable(&name));
+            }
+            Some(OptionValue::Text(text.clone()))
+        }
+        (None, Some(h)) => match parse_hex(h) {
+            Some(bytes) => Some(OptionValue::Bytes(bytes)),
+            None => {
+                dhcp("option242_hex", format!("`{h}` is not hex bytes"));
+                None
+            }
+        },
+        (None, None) => None,
+    };
     if d.sson == 0 || d.sson == 255 {
-        return Err(dhcp(
+        dhcp(
             "sson",
             format!(
                 "sson {} is pad/end on the wire (RFC 2132 §3.1, §3.2)",
                 d.sson
             ),
-        ));
+        );
     }
-    if let Some(a) = &d.siaddr {
-        let expanded = a
-            .replace("${server_ip}", "10.0.0.1")
-            .replace("${dead_ip}", "10.0.0.2");
-        if vars::check_known(a).is_err() || expanded.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(dhcp(
-                "siaddr",
-                format!("siaddr `{a}` is not an IPv4 address, ${{server_ip}} or ${{dead_ip}}"),
-            ));
-        }
-    }
+    let siaddr = match d.siaddr.as_deref() {
+        None => None,
+        Some("${server_ip}") => Some(Siaddr::Server),
+        Some("${dead_ip}") => Some(Siaddr::Dead),
+        Some(a) => match a.parse() {
+            Ok(ip) => Some(Siaddr::Fixed(ip)),
+            Err(_) => {
+                dhcp(
+                    "siaddr",
+                    format!("siaddr `{a}` is not an IPv4 address, ${{server_ip}} or ${{dead_ip}}"),
+                );
+                None
+            }
+        },
+    };
+    let mut add = Vec::new();
     for o in &d.add {
-        let n = [o.text.is_some(), o.hex.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
-        if n != 1 || o.code == 0 || o.code == 255 {
-            return Err(dhcp(
+        let value = match (&o.text, &o.hex) {
+            (Some(t), None) => {
+                if let Err(name) = vars::check_known(t) {
+                    dhcp(
+                        "add",
+                        format!("option {}: unknown variable `${{{name}}}`", o.code),
+                    );
+                }
+                Some(OptionValue::Text(t.clone()))
+            }
+            (None, Some(h)) => {
+                let bytes = parse_hex(h);
+                if bytes.is_none() {
+                    dhcp("add", format!("option {}: `{h}` is not hex bytes", o.code));
+                }
+                bytes.map(OptionValue::Bytes)
+            }
+            _ => None,
+        };
+        match value {
+            Some(v) if o.code != 0 && o.code != 255 => add.push((o.code, v)),
+            _ => dhcp(
                 "add",
                 format!(
                     "option {} to add needs a code 1–254 and exactly one of text or hex",
                     o.code
                 ),
-            ));
-        }
-        if let Some(h) = &o.hex
-            && parse_hex(h).is_none()
-        {
-            return Err(dhcp(
-                "add",
-                format!("option {}: `{h}` is not hex bytes", o.code),
-            ));
-        }
-        if let Some(t) = &o.text
-            && let Err(name) = vars::check_known(t)
-        {
-            return Err(dhcp(
-                "add",
-                format!("option {}: unknown variable `${{{name}}}`", o.code),
-            ));
+            ),
         }
     }
     for r in &d.rules {
         let bad = match r {
-            DhcpRule::DropFirst { msg_type, .. } | DhcpRule::Delay { msg_type, .. }
-                if !MSG_TYPES.contains(&msg_type.to_ascii_uppercase().as_str()) =>
-            {
-                Some(format!(
-                    "`{msg_type}` is no DHCP message type; one of {}",
-                    MSG_TYPES.join(", ")
-                ))
-            }
-            DhcpRule::NakRequest { nth: 0 } => Some("nak_request counts from 1".into()),
+            DhcpRule::NakRequest { nth: 0 } => Some("nak_request counts from 1".to_string()),
             DhcpRule::Delay { seconds, .. } | DhcpRule::AnswerAfter { seconds }
                 if !seconds.is_finite() || *seconds < 0.0 =>
             {
@@ -461,100 +582,143 @@ fn validate_infra(src: &Source<'_>, spec: &ScenarioSpec) -> Result<(), ScenarioE
             _ => None,
         };
         if let Some(msg) = bad {
-            return Err(dhcp("rules", format!("rule {r:?}: {msg}")));
+            dhcp("rules", format!("rule {r:?}: {msg}"));
         }
     }
-
-    let mut ids = BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for v in &d.vlan {
-        let here = |msg: String| src.in_table("[[dhcp.vlan]]", "id", msg);
         if !(1..=4094).contains(&v.id) {
-            return Err(here(format!(
-                "VLAN id {} is not 1–4094 (IEEE 802.1Q §9.6)",
-                v.id
-            )));
+            errs.push(src.in_table(
+                "[[dhcp.vlan]]",
+                "id",
+                format!("VLAN id {} is not 1–4094 (IEEE 802.1Q §9.6)", v.id),
+            ));
         }
-        if !ids.insert(v.id) {
-            return Err(here(format!("VLAN {} is listed twice", v.id)));
+        if !seen.insert(v.id) {
+            errs.push(src.in_table(
+                "[[dhcp.vlan]]",
+                "id",
+                format!("VLAN {} is listed twice", v.id),
+            ));
         }
         if let Some(t) = &v.option242
             && let Err(name) = vars::check_known(t)
         {
-            return Err(src.in_table(
+            errs.push(src.in_table(
                 "[[dhcp.vlan]]",
                 "option242",
                 format!("unknown variable `${{{name}}}`"),
             ));
         }
     }
-
-    let sip = |key: &str, msg: String| src.in_table("[sip]", key, msg);
-    if let Some(a) = &spec.sip.algorithm
-        && !matches!(a.to_ascii_uppercase().as_str(), "MD5" | "SHA-256")
-    {
-        return Err(sip("algorithm", format!("algorithm `{a}`: MD5 or SHA-256")));
+    DhcpPlan {
+        site_option,
+        siaddr,
+        add,
     }
-    if spec.sip.controller.len() + 1 > vars::MAX_CONTROLLERS {
-        return Err(sip(
+}
+
+/// The registrars: realm, algorithm and each controller's script.
+fn sip_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError>) -> SipPlan {
+    let s = &spec.sip;
+    let mut sip = |key: &str, msg: String| errs.push(src.in_table("[sip]", key, msg));
+    let sha256 = match s
+        .algorithm
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        None | Some("MD5") => false,
+        Some("SHA-256") => true,
+        Some(_) => {
+            sip(
+                "algorithm",
+                format!(
+                    "algorithm `{}`: MD5 or SHA-256",
+                    s.algorithm.as_deref().unwrap_or("")
+                ),
+            );
+            false
+        }
+    };
+    if s.controller.len() + 1 > vars::MAX_CONTROLLERS {
+        sip(
             "controller",
             format!("at most {} controllers", vars::MAX_CONTROLLERS),
-        ));
+        );
     }
-    let scripts =
-        std::iter::once(&spec.sip.script).chain(spec.sip.controller.iter().map(|c| &c.script));
-    for script in scripts {
+    let mut script_of = |script: &[super::SipAnswerSpec]| -> Vec<SipAnswer> {
+        let mut out = Vec::new();
         for a in script {
             let n = [a.normal, a.status.is_some(), a.silence, a.grant.is_some()]
                 .iter()
                 .filter(|b| **b)
                 .count();
             if n != 1 {
-                return Err(sip(
+                sip(
                     "script",
                     "each scripted answer needs exactly one of normal, grant, status or silence"
                         .into(),
-                ));
-            }
-            if let Some(code) = a.status
-                && !(100..=699).contains(&code)
-            {
-                return Err(sip(
-                    "script",
-                    format!("status {code} is not a SIP status code"),
-                ));
+                );
+                continue;
             }
             if (a.reason.is_some() || a.retry_after.is_some()) && a.status.is_none() {
-                return Err(sip(
-                    "script",
-                    "reason and retry_after go with a status".into(),
-                ));
+                sip("script", "reason and retry_after go with a status".into());
+                continue;
             }
+            out.push(match (a.status, a.grant) {
+                (Some(code), _) => {
+                    if !(100..=699).contains(&code) {
+                        sip("script", format!("status {code} is not a SIP status code"));
+                    }
+                    SipAnswer::Status {
+                        code,
+                        reason: a
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| pc_sip::registrar::reason_phrase(code).to_string()),
+                        retry_after: a.retry_after,
+                    }
+                }
+                (None, Some(secs)) => SipAnswer::Grant(secs),
+                (None, None) if a.silence => SipAnswer::Silence,
+                (None, None) => SipAnswer::Normal,
+            });
         }
+        out
+    };
+    let mut controllers = vec![Controller {
+        script: script_of(&s.script),
+        down: s.down,
+    }];
+    for c in &s.controller {
+        controllers.push(Controller {
+            script: script_of(&c.script),
+            down: c.down,
+        });
     }
-    if let Some(f) = spec.phone.time_scale
-        && (!f.is_finite() || f <= 0.0)
-    {
-        return Err(src.in_table(
-            "[phone]",
-            "time_scale",
-            format!("time_scale {f} must be more than 0"),
-        ));
+    SipPlan {
+        realm: s.realm.clone().unwrap_or_else(|| s.domain.clone()),
+        sha256,
+        controllers,
     }
-    Ok(())
 }
 
-fn validate_check(
+/// The typed form of check `i`, or `None` after pushing everything wrong with it.
+fn typed_check(
     src: &Source<'_>,
     i: usize,
     c: &CheckSpec,
     checks: &[CheckSpec],
     ids: &BTreeMap<String, usize>,
-) -> Result<(), ScenarioError> {
+    errs: &mut Vec<ScenarioError>,
+) -> Option<Check> {
+    let before = errs.len();
     let kind = c.kind;
     let at = |key: &str, msg: String| src.in_check(i, key, format!("check `{}`: {msg}", c.id));
 
     // Keys that belong to other kinds.
-    let present: [(&str, bool, bool); 14] = [
+    let present: [(&str, bool, bool); 17] = [
         ("proto", c.proto.is_some(), kind.selects()),
         ("event", c.event.is_some(), kind.selects()),
         ("match", !c.matchers.is_empty(), kind.selects()),
@@ -567,24 +731,19 @@ fn validate_check(
         ("first", c.first.is_some(), kind == CheckKind::Order),
         ("then", c.then.is_some(), kind == CheckKind::Order),
         ("gap", c.gap.is_some(), kind == CheckKind::Interval),
+        ("growth", c.growth.is_some(), kind == CheckKind::Interval),
+        ("spread", c.spread.is_some(), kind == CheckKind::Interval),
+        (
+            "min_events",
+            c.min_events.is_some(),
+            kind == CheckKind::Interval,
+        ),
         ("left", c.left.is_some(), kind == CheckKind::Compare),
         ("right", c.right.is_some(), kind == CheckKind::Compare),
     ];
     for (key, is_set, allowed) in present {
         if is_set && !allowed {
-            return Err(at(
-                key,
-                format!("`{key}` does not apply to kind `{}`", kind.as_str()),
-            ));
-        }
-    }
-    for (key, is_set) in [
-        ("growth", c.growth.is_some()),
-        ("spread", c.spread.is_some()),
-        ("min_events", c.min_events.is_some()),
-    ] {
-        if is_set && kind != CheckKind::Interval {
-            return Err(at(
+            errs.push(at(
                 key,
                 format!("`{key}` does not apply to kind `{}`", kind.as_str()),
             ));
@@ -592,108 +751,98 @@ fn validate_check(
     }
 
     // Keys the kind needs.
-    let need = |key: &str, ok: bool| -> Result<(), ScenarioError> {
-        if ok {
-            Ok(())
-        } else {
-            Err(at(
+    let mut need = |key: &str, ok: bool| {
+        if !ok {
+            errs.push(at(
                 "kind",
                 format!("kind `{}` needs `{key}`", kind.as_str()),
-            ))
+            ));
         }
     };
     if kind.selects() {
-        need("proto", c.proto.is_some())?;
-        need("event", c.event.is_some())?;
+        need("proto", c.proto.is_some());
+        need("event", c.event.is_some());
     }
     match kind {
         CheckKind::Count => need(
             "exactly, at_least or at_most",
             c.exactly.is_some() || c.at_least.is_some() || c.at_most.is_some(),
-        )?,
+        ),
         CheckKind::Order => {
-            need("first", c.first.is_some())?;
-            need("then", c.then.is_some())?;
+            need("first", c.first.is_some());
+            need("then", c.then.is_some());
         }
         CheckKind::Interval => need(
             "gap, growth or spread",
             c.gap.is_some() || c.growth.is_some() || c.spread.is_some(),
-        )?,
+        ),
         CheckKind::Compare => {
-            need("left", c.left.is_some())?;
-            need("right", c.right.is_some())?;
+            need("left", c.left.is_some());
+            need("right", c.right.is_some());
         }
         CheckKind::Event | CheckKind::Absent => {}
     }
 
     // References: to a check of this scenario that ends on an event.
-    let refer = |key: &str, target: &str| -> Result<(), ScenarioError> {
+    let refer = |key: &str, target: &str| -> Option<ScenarioError> {
         let Some(&j) = ids.get(target) else {
-            return Err(at(
+            return Some(at(
                 key,
                 format!("`{key}` names `{target}`, which is no check of this scenario"),
             ));
         };
         if target == c.id {
-            return Err(at(key, format!("`{key}` cannot name the check itself")));
+            return Some(at(key, format!("`{key}` cannot name the check itself")));
         }
         let k = checks[j].kind;
-        if !k.anchors() {
-            return Err(at(
+        (!k.anchors()).then(|| {
+            at(
                 key,
                 format!(
                     "`{key}` names `{target}`, a check of kind `{}`, which finds no event to refer to",
                     k.as_str()
                 ),
-            ));
-        }
-        Ok(())
+            )
+        })
     };
-    if let Some(a) = &c.after {
-        refer("after", a)?;
-    }
-    if let Some(a) = &c.first {
-        refer("first", a)?;
-    }
-    if let Some(a) = &c.then {
-        refer("then", a)?;
-    }
-    for (key, side) in [("left", &c.left), ("right", &c.right)] {
-        if let Some(v) = side {
-            refer(key, &v.check)?;
-            if let Some(r) = &v.regex {
-                compile(r).map_err(|e| at(key, format!("`{key}.regex` does not compile: {e}")))?;
-            }
+    for (key, target) in [
+        ("after", c.after.as_deref()),
+        ("first", c.first.as_deref()),
+        ("then", c.then.as_deref()),
+        ("left", c.left.as_ref().map(|v| v.check.as_str())),
+        ("right", c.right.as_ref().map(|v| v.check.as_str())),
+    ] {
+        if let Some(t) = target {
+            errs.extend(refer(key, t));
         }
     }
     if let (Some(a), Some(b)) = (&c.first, &c.then)
         && a == b
     {
-        return Err(at("then", format!("`first` and `then` both name `{a}`")));
+        errs.push(at("then", format!("`first` and `then` both name `{a}`")));
     }
 
     // Windows and numbers.
-    let seconds = |key: &str, v: Option<f64>| -> Result<(), ScenarioError> {
-        match v {
-            Some(w) if !w.is_finite() || w < 0.0 => Err(at(
+    for (key, v) in [("within", c.within), ("not_before", c.not_before)] {
+        if let Some(w) = v
+            && (!w.is_finite() || w < 0.0)
+        {
+            errs.push(at(
                 key,
                 format!("`{key}` must be 0 or more seconds, not {w}"),
-            )),
-            _ => Ok(()),
+            ));
         }
-    };
-    seconds("within", c.within)?;
-    seconds("not_before", c.not_before)?;
+    }
     if let (Some(lo), Some(hi)) = (c.not_before, c.within)
         && lo > hi
     {
-        return Err(at(
+        errs.push(at(
             "not_before",
             format!("the window is empty: not_before {lo} s is after within {hi} s"),
         ));
     }
     if c.exactly.is_some() && (c.at_least.is_some() || c.at_most.is_some()) {
-        return Err(at(
+        errs.push(at(
             "exactly",
             "`exactly` excludes `at_least` and `at_most`".into(),
         ));
@@ -701,26 +850,25 @@ fn validate_check(
     if let (Some(lo), Some(hi)) = (c.at_least, c.at_most)
         && lo > hi
     {
-        return Err(at(
+        errs.push(at(
             "at_least",
             format!("at_least {lo} is more than at_most {hi}"),
         ));
     }
     if let Some([lo, hi]) = c.gap {
         if !lo.is_finite() || !hi.is_finite() || lo < 0.0 {
-            return Err(at(
+            errs.push(at(
                 "gap",
                 format!("gap [{lo}, {hi}] must be 0 or more seconds"),
             ));
-        }
-        if lo > hi {
-            return Err(at("gap", format!("gap [{lo}, {hi}] has min > max")));
+        } else if lo > hi {
+            errs.push(at("gap", format!("gap [{lo}, {hi}] has min > max")));
         }
     }
     if let Some(g) = c.growth
         && (!g.factor.is_finite() || g.factor <= 0.0 || !(0.0..1.0).contains(&g.tolerance))
     {
-        return Err(at(
+        errs.push(at(
             "growth",
             format!(
                 "growth needs factor > 0 and tolerance in [0, 1), not factor {} tolerance {}",
@@ -730,13 +878,13 @@ fn validate_check(
     }
     if let Some(s) = c.spread {
         if !s.of.is_finite() || s.of <= 0.0 {
-            return Err(at(
+            errs.push(at(
                 "spread",
                 format!("spread.of must be more than 0 seconds, not {}", s.of),
             ));
         }
         if s.min_pct < 0.0 || s.min_pct > s.max_pct {
-            return Err(at(
+            errs.push(at(
                 "spread",
                 format!(
                     "spread {}–{} % has min > max (or a negative share)",
@@ -748,28 +896,130 @@ fn validate_check(
     if let Some(n) = c.min_events
         && n < 2
     {
-        return Err(at(
+        errs.push(at(
             "min_events",
             format!("min_events is {n}; gaps need at least 2 events"),
         ));
     }
-    for (field, m) in &c.matchers {
-        let here = |msg: String| src.in_check(i, field, msg);
-        match m {
-            Matcher::Rule(rule) => validate_rule(rule)
-                .map_err(|e| here(format!("check `{}`, field `{field}`: {e}", c.id)))?,
-            Matcher::Text(t) => {
-                if let Err(name) = vars::check_known(t) {
-                    return Err(here(format!(
-                        "check `{}`: unknown variable `${{{name}}}`",
-                        c.id
-                    )));
-                }
+
+    // The vocabulary: the event kind and every field path must be ones the protocol's
+    // events have. With a misspelt kind, fields are held to the kind it most likely meant.
+    let vocab = crate::vocab::vocabulary();
+    let mut kind_for_fields = None;
+    if let (Some(proto), Some(event)) = (c.proto, &c.event) {
+        match vocab.check_kind(proto, event) {
+            Ok(()) => kind_for_fields = Some(event.clone()),
+            Err(e) => {
+                kind_for_fields = e.suggestion.clone();
+                errs.push(src.value_in_check(i, "event", format!("check `{}`: {e}", c.id)));
             }
-            Matcher::Integer(_) | Matcher::Bool(_) => {}
         }
     }
-    Ok(())
+    let mut matchers = Vec::new();
+    for (field, m) in &c.matchers {
+        let here = |msg: String| src.in_check(i, field, msg);
+        if let (Some(proto), Some(k)) = (c.proto, &kind_for_fields)
+            && let Err(e) = vocab.check_field(proto, k, field)
+        {
+            errs.push(here(format!("check `{}`: {e}", c.id)));
+        }
+        match cond_of(m) {
+            Ok(cond) => matchers.push(FieldMatch {
+                field: field.clone(),
+                cond,
+            }),
+            Err(e) => errs.push(here(format!("check `{}`, field `{field}`: {e}", c.id))),
+        }
+    }
+    let mut value_from = |key: &str, v: &super::ValueFromSpec| -> Option<ValueFrom> {
+        // The field must be one the referenced check's events have.
+        if let Some(target) = ids.get(&v.check).map(|&j| &checks[j])
+            && let (Some(proto), Some(event)) = (target.proto, &target.event)
+            && vocab.check_kind(proto, event).is_ok()
+            && let Err(e) = vocab.check_field(proto, event, &v.field)
+        {
+            errs.push(at(key, format!("`{key}.field`: {e}")));
+        }
+        let regex = match &v.regex {
+            None => None,
+            Some(r) => match compile(r) {
+                Ok(re) => Some(Pattern(re)),
+                Err(e) => {
+                    errs.push(at(key, format!("`{key}.regex` does not compile: {e}")));
+                    return None;
+                }
+            },
+        };
+        Some(ValueFrom {
+            check: v.check.clone(),
+            field: v.field.clone(),
+            regex,
+            join: v.join.clone().unwrap_or_else(|| ".".into()),
+        })
+    };
+    let left = c.left.as_ref().and_then(|v| value_from("left", v));
+    let right = c.right.as_ref().and_then(|v| value_from("right", v));
+
+    if errs.len() > before {
+        return None;
+    }
+    let window = Window {
+        after: c.after.clone(),
+        not_before: c.not_before,
+        within: c.within,
+    };
+    let select = || {
+        Some(Select {
+            proto: c.proto?,
+            event: c.event.clone()?,
+            matchers: matchers.clone(),
+        })
+    };
+    let kind = match kind {
+        CheckKind::Event => Kind::Event {
+            select: select()?,
+            window,
+        },
+        CheckKind::Absent => Kind::Absent {
+            select: select()?,
+            window,
+        },
+        CheckKind::Count => Kind::Count {
+            select: select()?,
+            window,
+            bounds: match (c.exactly, c.at_least, c.at_most) {
+                (Some(n), None, None) => Bounds::Exactly(n),
+                (None, Some(a), Some(b)) => Bounds::Between(a, b),
+                (None, Some(a), None) => Bounds::AtLeast(a),
+                (None, None, Some(b)) => Bounds::AtMost(b),
+                _ => return None,
+            },
+        },
+        CheckKind::Order => Kind::Order {
+            first: c.first.clone()?,
+            then: c.then.clone()?,
+        },
+        CheckKind::Interval => Kind::Interval {
+            select: select()?,
+            window,
+            gap: c.gap.map(|[lo, hi]| (lo, hi)),
+            growth: c.growth,
+            spread: c.spread,
+            min_events: c.min_events.unwrap_or(2),
+        },
+        CheckKind::Compare => Kind::Compare {
+            left: left?,
+            right: right?,
+        },
+    };
+    Some(Check {
+        id: c.id.clone(),
+        title: c.title.clone(),
+        requirement: c.requirement.clone(),
+        level: c.level,
+        location: src.in_check(i, "id", "").location,
+        kind,
+    })
 }
 
 fn compile(r: &str) -> Result<regex::Regex, String> {
@@ -783,7 +1033,19 @@ fn compile(r: &str) -> Result<regex::Regex, String> {
     })
 }
 
-fn validate_rule(rule: &MatchRule) -> Result<(), String> {
+/// A field condition as written → its typed form.
+fn cond_of(m: &Matcher) -> Result<Cond, String> {
+    let known =
+        |t: &str| vars::check_known(t).map_err(|name| format!("unknown variable `${{{name}}}`"));
+    let rule = match m {
+        Matcher::Text(t) => {
+            known(t)?;
+            return Ok(Cond::Equals(t.clone()));
+        }
+        Matcher::Integer(n) => return Ok(Cond::Integer(*n)),
+        Matcher::Bool(b) => return Ok(Cond::Bool(*b)),
+        Matcher::Rule(rule) => rule,
+    };
     let set = [
         rule.equals.is_some(),
         rule.contains.is_some(),
@@ -799,37 +1061,60 @@ fn validate_rule(rule: &MatchRule) -> Result<(), String> {
             "a matcher needs exactly one of equals, contains, regex, range, present".into(),
         );
     }
+    if let Some(x) = &rule.equals {
+        known(x)?;
+        return Ok(Cond::Equals(x.clone()));
+    }
+    if let Some(x) = &rule.contains {
+        let text = match x {
+            toml::Value::String(s) => {
+                known(s)?;
+                s.clone()
+            }
+            other => other.to_string(),
+        };
+        return Ok(Cond::Contains(text));
+    }
     if let Some(r) = &rule.regex {
-        compile(r).map_err(|e| format!("regex does not compile: {e}"))?;
+        return compile(r)
+            .map(|re| Cond::Regex(Pattern(re)))
+            .map_err(|e| format!("regex does not compile: {e}"));
     }
-    if let Some([lo, hi]) = rule.range
-        && lo > hi
-    {
-        return Err(format!("range [{lo}, {hi}] has min > max"));
+    if let Some([lo, hi]) = rule.range {
+        if lo > hi {
+            return Err(format!("range [{lo}, {hi}] has min > max"));
+        }
+        return Ok(Cond::Range(lo, hi));
     }
-    Ok(())
+    match rule.present {
+        Some(p) => Ok(Cond::Present(p)),
+        None => {
+            Err("a matcher needs exactly one of equals, contains, regex, range, present".into())
+        }
+    }
 }
 
 fn check_acyclic(
     src: &Source<'_>,
     checks: &[CheckSpec],
     ids: &BTreeMap<String, usize>,
-) -> Result<(), ScenarioError> {
+    errs: &mut Vec<ScenarioError>,
+) {
     for (i, c) in checks.iter().enumerate() {
         let mut seen = BTreeSet::new();
         let mut cur = c.after.as_ref();
         while let Some(next) = cur {
             if !seen.insert(next.clone()) || next == &c.id {
-                return Err(src.in_check(
+                errs.push(src.in_check(
                     i,
                     "after",
                     format!("check `{}`: `after` references form a cycle", c.id),
                 ));
+                break;
             }
             cur = ids.get(next).and_then(|&j| checks[j].after.as_ref());
         }
     }
-    Ok(())
 }
 
 /// Parses `00:1b:4f:27:31:2a` (also with `-`).
@@ -947,7 +1232,7 @@ event = "request"
 after = "A"
 "#;
 
-    fn load(text: &str) -> Result<Scenario, ScenarioError> {
+    fn load(text: &str) -> Result<Scenario, ScenarioErrors> {
         load_str(Path::new("s/x.toml"), text)
     }
 
@@ -965,8 +1250,8 @@ after = "A"
     #[test]
     fn a_good_file_loads() {
         let s = load(GOOD).unwrap();
-        assert_eq!(s.spec.checks.len(), 2);
-        assert_eq!(s.check_locations["B"].line, 33);
+        assert_eq!(s.checks.len(), 2);
+        assert_eq!(s.checks[1].location.line, 33);
     }
 
     #[test]
@@ -1060,7 +1345,7 @@ after = "A"
         );
         assert_eq!(
             err(&with_check(
-                "kind = \"compare\"\nleft = { check = \"A\", field = \"x\" }\nright = { check = \"N\", field = \"y\" }"
+                "kind = \"compare\"\nleft = { check = \"A\", field = \"xid\" }\nright = { check = \"N\", field = \"path\" }"
             )),
             "scenario error at s/x.toml:47:1: check `C`: `right` names `N`, which is no check of this scenario"
         );
@@ -1111,9 +1396,9 @@ after = "A"
         assert_eq!(
             err(&GOOD.replace(
                 "{ msg_type = \"DISCOVER\" }",
-                "{ secs = { range = [5, 1] } }"
+                "{ xid = { range = [5, 1] } }"
             )),
-            "scenario error at s/x.toml:30:11: check `A`, field `secs`: range [5, 1] has min > max"
+            "scenario error at s/x.toml:30:11: check `A`, field `xid`: range [5, 1] has min > max"
         );
     }
 
@@ -1136,7 +1421,7 @@ after = "A"
         );
         assert_eq!(
             err(&with_check(
-                "kind = \"compare\"\nleft = { check = \"A\", field = \"x\", regex = \"[\" }\nright = { check = \"B\", field = \"y\" }"
+                "kind = \"compare\"\nleft = { check = \"A\", field = \"xid\", regex = \"[\" }\nright = { check = \"B\", field = \"path\" }"
             )),
             "scenario error at s/x.toml:46:1: check `C`: `left.regex` does not compile: error: unclosed character class"
         );
@@ -1209,7 +1494,7 @@ after = "A"
         );
         assert_eq!(
             dhcp("rules = [{ action = \"drop_first\", msg_type = \"HELLO\", count = 1 }]"),
-            "scenario error at s/x.toml:15:1: rule DropFirst { msg_type: \"HELLO\", count: 1 }: `HELLO` is no DHCP message type; one of DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM"
+            "scenario error at s/x.toml:15:9: `HELLO` is no DHCP message type; one of DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM or UNKNOWN(n)"
         );
         assert_eq!(
             dhcp("rules = [{ action = \"sometimes\" }]"),
@@ -1259,6 +1544,154 @@ after = "A"
             file("firmware = { version = \"1\", models = [\"96x0\"], corrupt = \"burnt\" }"),
             "scenario error at s/x.toml:17:73: unknown variant `burnt`, expected one of `flip_byte`, `truncate`, `bad_signature`"
         );
+    }
+
+    /// Every error line of a load, without the snippets.
+    fn all_errors(text: &str) -> Vec<String> {
+        load(text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|e| format!("scenario error at {}: {}", e.location, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_misspelt_event_kind_and_field_are_named_with_a_suggestion() {
+        let text = GOOD.replace(
+            "event = \"request\"\nafter = \"A\"",
+            "event = \"requst\"\nafter = \"A\"\nmatch = { mehtod = \"GET\" }",
+        );
+        assert_eq!(
+            all_errors(&text),
+            [
+                "scenario error at s/x.toml:38:9: check `B`: http has no event `requst` (its events: closed, request, response); did you mean `request`?",
+                "scenario error at s/x.toml:40:11: check `B`: http request events have no field `mehtod`; did you mean `method`?",
+            ]
+        );
+        // The snippet points at the value.
+        let shown = load(&text).unwrap_err().to_string();
+        assert!(
+            shown.contains("38 | event = \"requst\"\n   |         ^"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn fields_are_held_to_their_protocol_and_kind() {
+        assert_eq!(
+            err(&GOOD.replace("{ msg_type = \"DISCOVER\" }", "{ path = \"/x\" }")),
+            "scenario error at s/x.toml:30:11: check `A`: dhcp received events have no field `path`"
+        );
+        assert_eq!(
+            err(&GOOD.replace("{ msg_type = \"DISCOVER\" }", "{ \"options.code\" = 1 }")),
+            "scenario error at s/x.toml:30:11: check `A`: `options` is a list: name an element by its index (`options.0`), not `code`"
+        );
+        assert_eq!(
+            err(&with_check(
+                "kind = \"compare\"\nleft = { check = \"A\", field = \"xdi\" }\nright = { check = \"B\", field = \"path\" }"
+            )),
+            "scenario error at s/x.toml:46:1: check `C`: `left.field`: dhcp received events have no field `xdi`; did you mean `xid`?"
+        );
+        // header.NAME reads the headers an HTTP request carries …
+        assert!(
+            load(&GOOD.replace(
+                "after = \"A\"",
+                "after = \"A\"\nmatch = { \"header.Host\" = \"x\" }"
+            ))
+            .is_ok()
+        );
+        // … and DHCP messages have none.
+        assert_eq!(
+            err(&GOOD.replace("{ msg_type = \"DISCOVER\" }", "{ \"header.Host\" = \"x\" }")),
+            "scenario error at s/x.toml:30:11: check `A`: dhcp received events carry no headers to read `header.Host` from"
+        );
+    }
+
+    #[test]
+    fn every_error_of_a_file_comes_at_once_in_file_order() {
+        let text = GOOD
+            .replace("mac = \"00:1b:4f:27:31:2a\"", "mac = \"nope\"")
+            .replace("after = \"A\"", "after = \"Z\"\nwithin = -2")
+            .replace("timeout = 10", "timeout = 10\nuntil = \"Q\"")
+            + "\n[[check]]\nid = \"A\"\ntitle = \"a\"\nrequirement = \"r\"\nkind = \"absent\"\nproto = \"sip\"\nevent = \"reqest\"\n";
+        assert_eq!(
+            all_errors(&text),
+            [
+                "scenario error at s/x.toml:9:1: `nope` is not a MAC address like 00:1b:4f:27:31:2a",
+                "scenario error at s/x.toml:22:1: run.until names `Q`, which is no check of this scenario",
+                "scenario error at s/x.toml:40:1: check `B`: `after` names `Z`, which is no check of this scenario",
+                "scenario error at s/x.toml:41:1: check `B`: `within` must be 0 or more seconds, not -2",
+                "scenario error at s/x.toml:44:1: check id `A` is used twice",
+                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: malformed, peer_response, request, response, silence); did you mean `request`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn infrastructure_is_parsed_into_values() {
+        let text = GOOD
+            .replace(
+                "option242 = \"HTTPSRVR=${server_ip}\"",
+                "option242_hex = \"48 54\"\nsiaddr = \"${dead_ip}\"\nadd = [{ code = 66, text = \"${server_ip}\" }]",
+            )
+            .replace(
+                "accounts = [{ user = \"2001\", password = \"1234\" }]",
+                "accounts = [{ user = \"2001\", password = \"1234\" }]\nalgorithm = \"sha-256\"\nscript = [{ status = 503, retry_after = 30 }, { grant = 60 }, { silence = true }, { normal = true }, { status = 403, reason = \"No\" }]\n\n[[sip.controller]]\ndown = true",
+            );
+        let s = load(&text).unwrap();
+        assert_eq!(s.dhcp.site_option, Some(OptionValue::Bytes(b"HT".to_vec())));
+        assert_eq!(s.dhcp.siaddr, Some(Siaddr::Dead));
+        assert_eq!(
+            s.dhcp.add,
+            vec![(66, OptionValue::Text("${server_ip}".into()))]
+        );
+        assert!(s.sip.sha256);
+        assert_eq!(s.sip.realm, "lab.test");
+        assert_eq!(
+            s.sip.controllers[0].script,
+            vec![
+                SipAnswer::Status {
+                    code: 503,
+                    reason: "Service Unavailable".into(),
+                    retry_after: Some(30)
+                },
+                SipAnswer::Grant(60),
+                SipAnswer::Silence,
+                SipAnswer::Normal,
+                SipAnswer::Status {
+                    code: 403,
+                    reason: "No".into(),
+                    retry_after: None
+                },
+            ]
+        );
+        assert!(s.sip.controllers[1].down);
+    }
+
+    #[test]
+    fn checks_are_typed_with_their_location() {
+        let s = load(&with_check(
+            "kind = \"count\"\nproto = \"sip\"\nevent = \"request\"\nat_least = 1\nat_most = 3\nwithin = 5\nmatch = { method = { regex = \"^REG\" } }",
+        ))
+        .unwrap();
+        let c = &s.checks[2];
+        assert_eq!(c.location.to_string(), "s/x.toml:42:1");
+        match &c.kind {
+            Kind::Count {
+                select,
+                window,
+                bounds,
+            } => {
+                assert_eq!(select.proto, crate::timeline::Proto::Sip);
+                assert_eq!(select.event, "request");
+                assert_eq!(select.matchers.len(), 1);
+                assert!(matches!(&select.matchers[0].cond, Cond::Regex(r) if r.as_str() == "^REG"));
+                assert_eq!(window.within, Some(5.0));
+                assert_eq!(*bounds, Bounds::Between(1, 3));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! the file so every message can point at it.
 
 mod load;
+mod model;
 pub mod vars;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,13 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{Location, ScenarioError, discover, load_file, load_str, parse_hex, parse_mac};
+pub use load::{
+    Location, ScenarioError, ScenarioErrors, discover, load_file, load_str, parse_hex, parse_mac,
+};
+pub use model::{
+    Bounds, Check, Cond, Controller, Delivery, DhcpPlan, FieldMatch, FileContent, Kind,
+    OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+};
 
 use crate::timeline::Proto;
 
@@ -39,28 +46,30 @@ pub enum Family {
     Registration,
 }
 
-/// A loaded, validated scenario.
+/// A loaded, validated scenario: the typed model the engine and the judge work from.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// Where it came from.
     pub file: PathBuf,
-    /// Its identity and everything it sets up.
+    /// The file as written, for its identity (`id`, `title`, `family` …), the phone and the
+    /// server keys that are values already. Its `check` list is moved into
+    /// [`Scenario::checks`] by the loader; nothing reads checks in their file form.
     pub spec: ScenarioSpec,
-    /// Fixture contents by request path (`fw/96xxupgrade.txt`), resolved at load time.
-    pub files: BTreeMap<String, FileContent>,
-    /// Where each check is defined (for messages).
-    pub check_locations: BTreeMap<String, Location>,
+    /// The checks, typed, in file order.
+    pub checks: Vec<Check>,
+    /// The DHCP server's parsed values.
+    pub dhcp: DhcpPlan,
+    /// The registrars.
+    pub sip: SipPlan,
+    /// The file server's paths (`fw/96xxupgrade.txt`), fixtures read at load time.
+    pub files: BTreeMap<String, ServedFile>,
 }
 
-/// What a file-server path serves, as loaded.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FileContent {
-    /// Text (a fixture or inline); `${name}` variables are substituted per lab.
-    Text(String),
-    /// A firmware image the harness builds with the lab signing key.
-    Firmware(FirmwareSpec),
-    /// Only a status code (404, 500 …) is served.
-    StatusOnly,
+impl Scenario {
+    /// A check by id.
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
 }
 
 /// The file as written in the scenario.
@@ -198,7 +207,7 @@ pub enum DhcpRule {
     /// Stay silent to the first `count` messages of this type (per client).
     DropFirst {
         /// `DISCOVER`, `REQUEST`, `INFORM` …
-        msg_type: String,
+        msg_type: pc_dhcp::wire::MessageType,
         /// How many.
         count: u32,
     },
@@ -210,7 +219,7 @@ pub enum DhcpRule {
     /// Answer messages of this type only after `seconds`.
     Delay {
         /// `DISCOVER`, `REQUEST` …
-        msg_type: String,
+        msg_type: pc_dhcp::wire::MessageType,
         /// How long.
         seconds: f64,
     },
@@ -334,7 +343,7 @@ pub struct SipSetup {
     /// How the first controller answers each REGISTER attempt in turn (retransmissions are
     /// not attempts); attempts past the end get normal service.
     #[serde(default)]
-    pub script: Vec<SipAnswer>,
+    pub script: Vec<SipAnswerSpec>,
     /// The first controller never answers (a dead controller; REGISTERs are still recorded).
     #[serde(default)]
     pub down: bool,
@@ -349,7 +358,7 @@ pub struct SipSetup {
 pub struct ControllerSpec {
     /// Its answers per REGISTER attempt, as `sip.script`.
     #[serde(default)]
-    pub script: Vec<SipAnswer>,
+    pub script: Vec<SipAnswerSpec>,
     /// It never answers.
     #[serde(default)]
     pub down: bool,
@@ -358,7 +367,7 @@ pub struct ControllerSpec {
 /// One scripted answer: exactly one of `normal`, `grant`, `status` or `silence`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SipAnswer {
+pub struct SipAnswerSpec {
     /// Normal registrar service (challenge, check, bind).
     #[serde(default)]
     pub normal: bool,
@@ -492,8 +501,8 @@ impl CheckKind {
     }
 }
 
-/// One check. Which keys apply depends on `kind`; the loader rejects the others, naming the
-/// key's line and column.
+/// One check as written. Which keys apply depends on `kind`; the loader rejects the others,
+/// naming the key's line and column, and turns the rest into a typed [`Check`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
@@ -558,10 +567,10 @@ pub struct CheckSpec {
     pub min_events: Option<u32>,
     /// Compare: the value on the left.
     #[serde(default)]
-    pub left: Option<ValueFrom>,
+    pub left: Option<ValueFromSpec>,
     /// Compare: the value on the right; the check passes when both are equal.
     #[serde(default)]
-    pub right: Option<ValueFrom>,
+    pub right: Option<ValueFromSpec>,
 }
 
 /// Geometric growth of gaps (e.g. doubling back-off).
@@ -592,7 +601,7 @@ pub struct Spread {
 /// A value taken from the event another check found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ValueFrom {
+pub struct ValueFromSpec {
     /// The check whose event holds the value (kind event, count or interval).
     pub check: String,
     /// Dotted field path (or `header.NAME`).

@@ -1,0 +1,414 @@
+//! Lowering: a typed scenario plus one lab's values → the servers' configurations.
+//!
+//! Owns: the DHCP server's [`ServerConfig`] (untagged and per voice VLAN), each SIP
+//! controller's [`Registrar`], the file server's [`FileTable`] and the firmware images in it,
+//! and the conversion of the scenario's phone seconds into the servers' real time.
+//!
+//! Never: fails. Every value it reads was parsed and checked when the scenario loaded, and the
+//! lab's values are addresses and ports the lab made; so these are plain functions, tested
+//! here without a network. Never starts a server either (the engine does).
+
+use std::time::{Duration, SystemTime};
+
+use pc_dhcp::server::ServerConfig;
+use pc_http::files::{Behaviour, FileEntry, FileTable};
+use pc_sip::digest::Algorithm;
+use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
+use provisioning::firmware::SigningKey;
+
+use crate::lab::LabAddrs;
+use crate::scenario::vars::{Vars, expand};
+use crate::scenario::{
+    Corruption, Delivery, DhcpRule, FileContent, FirmwareSpec, OptionValue, Scenario, Siaddr,
+    SipAnswer, VlanSetup,
+};
+
+/// What one run of a scenario in one lab adds to the scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Lab<'a> {
+    /// The lab's (or the VLAN's) addresses.
+    pub addrs: &'a LabAddrs,
+    /// `${name}` values.
+    pub vars: &'a Vars,
+    /// The phone's MAC: the only client the DHCP server answers.
+    pub mac: [u8; 6],
+    /// Phone seconds per real second.
+    pub time_scale: f64,
+}
+
+impl Lab<'_> {
+    /// A span of phone seconds in the servers' real time.
+    fn real(&self, phone_s: f64) -> Duration {
+        Duration::from_secs_f64((phone_s / self.time_scale).max(0.0))
+    }
+
+    fn bytes(&self, v: &OptionValue) -> Vec<u8> {
+        match v {
+            OptionValue::Text(t) => expand(t, self.vars).into_bytes(),
+            OptionValue::Bytes(b) => b.clone(),
+        }
+    }
+}
+
+/// The untagged DHCP server's configuration.
+pub fn dhcp_config(sc: &Scenario, lab: Lab<'_>) -> ServerConfig {
+    let d = &sc.spec.dhcp;
+    let rules = d
+        .rules
+        .iter()
+        .map(|r| match *r {
+            DhcpRule::DropFirst { msg_type, count } => pc_dhcp::Rule::DropFirst { msg_type, count },
+            DhcpRule::NakRequest { nth } => pc_dhcp::Rule::NakRequest { nth },
+            DhcpRule::Delay { msg_type, seconds } => pc_dhcp::Rule::Delay {
+                msg_type,
+                delay: lab.real(seconds),
+            },
+            DhcpRule::AnswerAfter { seconds } => pc_dhcp::Rule::AnswerAfter {
+                after: lab.real(seconds),
+            },
+        })
+        .collect();
+    ServerConfig {
+        server_ip: lab.addrs.server_ip,
+        subnet_mask: lab.addrs.mask,
+        router: Some(lab.addrs.server_ip),
+        dns: Vec::new(),
+        pool_start: lab.addrs.pool_start,
+        pool_end: lab.addrs.pool_end,
+        lease_time: Some(d.lease_time),
+        sson: d.sson,
+        site_string: sc.dhcp.site_option.as_ref().map(|v| lab.bytes(v)),
+        siaddr: sc.dhcp.siaddr.map(|s| match s {
+            Siaddr::Fixed(ip) => ip,
+            Siaddr::Server => lab.addrs.server_ip,
+            Siaddr::Dead => lab.addrs.dead_ip,
+        }),
+        extra_options: sc
+            .dhcp
+            .add
+            .iter()
+            .map(|(code, v)| (*code, lab.bytes(v)))
+            .collect(),
+        allowed_macs: vec![lab.mac],
+        rules,
+        omit_options: d.omit.clone(),
+        option_order: (!d.order.is_empty()).then(|| d.order.clone()),
+    }
+}
+
+/// The DHCP server of a voice VLAN: the untagged server's options in the VLAN's subnet, with
+/// the VLAN's own site option and lease time, and none of the scenario's rules (they shape
+/// the untagged exchange the scenario is about).
+pub fn vlan_dhcp_config(sc: &Scenario, vlan: &VlanSetup, lab: Lab<'_>) -> ServerConfig {
+    ServerConfig {
+        site_string: vlan
+            .option242
+            .as_ref()
+            .map(|s| expand(s, lab.vars).into_bytes()),
+        lease_time: Some(vlan.lease_time.unwrap_or(sc.spec.dhcp.lease_time)),
+        rules: Vec::new(),
+        ..dhcp_config(sc, lab)
+    }
+}
+
+/// The registrar of controller `i` (0 is `[sip]`, then each `[[sip.controller]]`); `seed`
+/// makes its nonces. A controller the scenario does not have serves normally.
+pub fn registrar_for(sc: &Scenario, i: usize, seed: u64) -> Registrar {
+    let sip = &sc.spec.sip;
+    let mut registrar = Registrar::new(RegistrarConfig {
+        domain: sip.domain.clone(),
+        realm: sc.sip.realm.clone(),
+        accounts: sip
+            .accounts
+            .iter()
+            .map(|a| (a.user.clone(), a.password.clone()))
+            .collect(),
+        algorithm: if sc.sip.sha256 {
+            Algorithm::Sha256
+        } else {
+            Algorithm::Md5
+        },
+        qop: sip.qop,
+        expires: sip.expires,
+        nonce_seed: seed,
+    });
+    let Some(controller) = sc.sip.controllers.get(i) else {
+        return registrar;
+    };
+    if controller.down {
+        // A dead controller that still hears.
+        registrar.set_after_script(ScriptedAnswer::Silence);
+        return registrar;
+    }
+    if !controller.script.is_empty() {
+        registrar.set_script(
+            controller
+                .script
+                .iter()
+                .map(|a| match a {
+                    SipAnswer::Normal => ScriptedAnswer::Normal,
+                    SipAnswer::Grant(expires) => ScriptedAnswer::Grant { expires: *expires },
+                    SipAnswer::Status {
+                        code,
+                        reason,
+                        retry_after,
+                    } => ScriptedAnswer::Status {
+                        code: *code,
+                        reason: reason.clone(),
+                        retry_after: *retry_after,
+                    },
+                    SipAnswer::Silence => ScriptedAnswer::Silence,
+                })
+                .collect(),
+        );
+    }
+    registrar
+}
+
+/// The file server's table. Every file is dated 2026-01-01, so runs serve the same bytes and
+/// headers.
+pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
+    let mut table = FileTable::new();
+    let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let key = provisioning::firmware::lab_signing_key();
+    for (path, file) in &sc.files {
+        let body = match &file.content {
+            FileContent::Text(t) => expand(t, lab.vars).into_bytes(),
+            FileContent::Firmware(fw) => firmware_image(path, fw, &key),
+            FileContent::StatusOnly => Vec::new(),
+        };
+        let mut behaviour = match file.delivery {
+            Delivery::Serve => Behaviour::Serve,
+            Delivery::Status(code) => Behaviour::Status { code },
+            Delivery::CutAfter { bytes, reset } => Behaviour::CutAfter { bytes, reset },
+            Delivery::WrongLength(declared) => Behaviour::WrongLength { declared },
+            Delivery::StallAfter { bytes, pause } => Behaviour::StallAfter {
+                bytes,
+                pause: lab.real(pause),
+            },
+        };
+        if let Some(d) = file.delay {
+            behaviour = Behaviour::Delay {
+                before: lab.real(d),
+                then: Box::new(behaviour),
+            };
+        }
+        let entry = FileEntry {
+            body: body.into(),
+            content_type: pc_http::files::content_type_for(path).to_string(),
+            last_modified: modified,
+            behaviour,
+        };
+        // The loader refused every path the table's normalisation refuses, so this holds.
+        if let Err(e) = table.insert(&format!("/{path}"), entry) {
+            tracing::error!("file `{path}` left out of the file server: {e}");
+        }
+    }
+    table
+}
+
+/// A firmware image in the reference format, signed with `key`, then damaged as the scenario
+/// says.
+pub fn firmware_image(path: &str, fw: &FirmwareSpec, key: &SigningKey) -> Vec<u8> {
+    let app = path.rsplit('/').next().unwrap_or(path);
+    // Deterministic filler: the same scenario serves the same bytes in every run.
+    let payload: Vec<u8> = (0..fw.size)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
+        .collect();
+    let models: Vec<&str> = fw.models.iter().map(String::as_str).collect();
+    let build =
+        |k: &SigningKey| provisioning::firmware::build(app, &models, &fw.version, &payload, k);
+    match fw.corrupt {
+        None => build(key),
+        Some(Corruption::FlipByte) => {
+            let mut image = build(key);
+            // A byte in the middle of the payload, well past the header.
+            let at = image.len().saturating_sub(fw.size / 2 + 1);
+            if let Some(b) = image.get_mut(at) {
+                *b ^= 0x40;
+            }
+            image
+        }
+        Some(Corruption::Truncate) => {
+            let mut image = build(key);
+            image.truncate(image.len() / 2);
+            image
+        }
+        Some(Corruption::BadSignature) => {
+            // Not the lab key: any phone that trusts only the lab key must refuse it.
+            build(&SigningKey::from_bytes(&[0x5a; 32]))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::load_str;
+
+    const BASE: &str = r#"
+id = "L-1"
+title = "t"
+family = "boot"
+[phone]
+model = "9620"
+firmware = "S96x0_SALBR2_6_0_0.bin"
+mac = "00:1b:4f:27:31:2a"
+user = "2001"
+password = "p"
+[sip]
+domain = "lab.test"
+accounts = [{ user = "2001", password = "p" }]
+[run]
+timeout = 10
+[[check]]
+id = "A"
+title = "a"
+requirement = "r"
+kind = "event"
+proto = "dhcp"
+event = "received"
+"#;
+
+    fn scenario(extra: &str) -> Scenario {
+        load_str(Path::new("lower.toml"), &format!("{BASE}\n{extra}")).unwrap()
+    }
+
+    fn addrs() -> LabAddrs {
+        LabAddrs {
+            server_ip: Ipv4Addr::new(10, 66, 0, 1),
+            mask: Ipv4Addr::new(255, 255, 255, 0),
+            pool_start: Ipv4Addr::new(10, 66, 0, 100),
+            pool_end: Ipv4Addr::new(10, 66, 0, 199),
+            dead_ip: Ipv4Addr::new(10, 66, 0, 254),
+        }
+    }
+
+    fn vars() -> Vars {
+        let mut v = Vars::new();
+        v.insert("server_ip", "10.66.0.1".into());
+        v.insert("http_port", "80".into());
+        v
+    }
+
+    const MAC: [u8; 6] = [0, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
+
+    #[test]
+    fn dhcp_values_are_expanded_and_rules_scaled() {
+        let sc = scenario(
+            "[dhcp]\noption242 = \"HTTPSRVR=${server_ip}\"\nsiaddr = \"${dead_ip}\"\nadd = [{ code = 66, text = \"${server_ip}\" }, { code = 43, hex = \"01 02\" }]\nrules = [{ action = \"delay\", msg_type = \"discover\", seconds = 5 }, { action = \"drop_first\", msg_type = \"REQUEST\", count = 1 }]\nomit = [51]",
+        );
+        let (a, v) = (addrs(), vars());
+        let cfg = dhcp_config(
+            &sc,
+            Lab {
+                addrs: &a,
+                vars: &v,
+                mac: MAC,
+                time_scale: 10.0,
+            },
+        );
+        assert_eq!(cfg.site_string, Some(b"HTTPSRVR=10.66.0.1".to_vec()));
+        assert_eq!(cfg.siaddr, Some(Ipv4Addr::new(10, 66, 0, 254)));
+        assert_eq!(
+            cfg.extra_options,
+            vec![(66, b"10.66.0.1".to_vec()), (43, vec![1, 2])]
+        );
+        assert_eq!(
+            cfg.rules,
+            vec![
+                pc_dhcp::Rule::Delay {
+                    msg_type: pc_dhcp::server::MessageType::Discover,
+                    delay: Duration::from_millis(500),
+                },
+                pc_dhcp::Rule::DropFirst {
+                    msg_type: pc_dhcp::server::MessageType::Request,
+                    count: 1,
+                },
+            ]
+        );
+        assert_eq!(cfg.omit_options, vec![51]);
+        assert_eq!(cfg.allowed_macs, vec![MAC]);
+    }
+
+    #[test]
+    fn hex_site_option_goes_out_as_written_and_vlans_get_their_own() {
+        let sc = scenario(
+            "[dhcp]\noption242_hex = \"48 54 00\"\nlease_time = 600\nrules = [{ action = \"nak_request\", nth = 2 }]\n[[dhcp.vlan]]\nid = 42\noption242 = \"HTTPDIR=v${http_port}\"",
+        );
+        let (a, v) = (addrs(), vars());
+        let lab = Lab {
+            addrs: &a,
+            vars: &v,
+            mac: MAC,
+            time_scale: 1.0,
+        };
+        assert_eq!(dhcp_config(&sc, lab).site_string, Some(vec![0x48, 0x54, 0]));
+        let vlan = vlan_dhcp_config(&sc, &sc.spec.dhcp.vlan[0], lab);
+        assert_eq!(vlan.site_string, Some(b"HTTPDIR=v80".to_vec()));
+        assert_eq!(vlan.lease_time, Some(600));
+        assert!(vlan.rules.is_empty());
+    }
+
+    #[test]
+    fn files_get_their_delivery_in_real_time() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"a.txt\" = { text = \"at ${server_ip}\", delay = 20 }\n\"b.bin\" = { firmware = { version = \"2.6.1.0\", models = [\"96x0\"], size = 64 }, stall_after = 8, pause = 30 }\n\"gone.txt\" = { status = 404 }",
+        );
+        let (a, v) = (addrs(), vars());
+        let table = file_table(
+            &sc,
+            Lab {
+                addrs: &a,
+                vars: &v,
+                mac: MAC,
+                time_scale: 10.0,
+            },
+        );
+        let a_txt = table.get("/a.txt").unwrap();
+        assert_eq!(&a_txt.body[..], b"at 10.66.0.1");
+        assert_eq!(
+            a_txt.behaviour,
+            Behaviour::Delay {
+                before: Duration::from_secs(2),
+                then: Box::new(Behaviour::Serve)
+            }
+        );
+        assert_eq!(
+            table.get("/b.bin").unwrap().behaviour,
+            Behaviour::StallAfter {
+                bytes: 8,
+                pause: Duration::from_secs(3)
+            }
+        );
+        assert_eq!(
+            table.get("/gone.txt").unwrap().behaviour,
+            Behaviour::Status { code: 404 }
+        );
+    }
+
+    #[test]
+    fn corrupted_firmware_differs_from_the_good_image() {
+        let fw = |corrupt: &str| {
+            let sc = scenario(&format!(
+                "[dhcp]\n[files]\n\"fw.bin\" = {{ firmware = {{ version = \"1\", models = [\"96x0\"], size = 64{corrupt} }} }}"
+            ));
+            match &sc.files["fw.bin"].content {
+                FileContent::Firmware(f) => {
+                    firmware_image("fw.bin", f, &provisioning::firmware::lab_signing_key())
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let good = fw("");
+        let flipped = fw(", corrupt = \"flip_byte\"");
+        assert_eq!(good.len(), flipped.len());
+        assert_eq!(good.iter().zip(&flipped).filter(|(a, b)| a != b).count(), 1);
+        assert_eq!(fw(", corrupt = \"truncate\"").len(), good.len() / 2);
+        assert_ne!(fw(", corrupt = \"bad_signature\""), good);
+    }
+}
