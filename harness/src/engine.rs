@@ -1,13 +1,15 @@
 //! The engine: runs one scenario end to end.
 //!
 //! Owns the order of things: lab up → servers bound and configured from the scenario →
-//! capture started → phone powered on → events gathered into the timeline until the
-//! scenario's `until` check has passed (plus settle time) or its timeout → phone off →
+//! capture started → phone powered on → events gathered into the timeline until every
+//! check's verdict is settled (the judge says so; polled, and on every event), or the
+//! scenario's `until` check has passed plus settle time, or its timeout → phone off →
 //! servers stopped → capture closed → lab removed → judge → timeline saved.
 //!
-//! Never: decides conformance itself (the judge does), formats reports (the report module
-//! does). Harness failures are kept apart from the phone's: a lab that cannot be set up is
-//! an [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
+//! Never: decides conformance itself (the judge does), turns the scenario into server
+//! configurations (the lowering module does), formats reports (the report module does).
+//! Harness failures are kept apart from the phone's: a lab that cannot be set up is an
+//! [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
 
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
@@ -95,7 +97,15 @@ fn one() -> f64 {
     1.0
 }
 
-type Shared = Arc<Mutex<Timeline>>;
+/// The timeline being gathered, and a signal for each event that joins it.
+#[derive(Clone)]
+struct Shared {
+    timeline: Arc<Mutex<Timeline>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+/// How often a running scenario is judged for settled verdicts, besides on every event.
+const JUDGE_EVERY: Duration = Duration::from_millis(25);
 
 fn forward<E: Serialize + Send + 'static>(
     origin: Instant,
@@ -121,9 +131,10 @@ fn forward_tagged<E: Serialize + Send + 'static>(
             let (kind, mut fields) = crate::timeline::fields_of(&ev);
             fields.extend(extra.clone());
             let t = at.saturating_duration_since(origin).as_secs_f64();
-            if let Ok(mut tl) = tl.lock() {
-                tl.push_fields(t, proto, kind, fields);
+            if let Ok(mut timeline) = tl.timeline.lock() {
+                timeline.push_fields(t, proto, kind, fields);
             }
+            tl.arrived.notify_one();
         }
     })
 }
@@ -260,13 +271,18 @@ async fn run_in_lab(
     // Servers.
     let origin = Instant::now();
     let origin_wall = SystemTime::now();
-    let timeline: Shared = Arc::new(Mutex::new(Timeline::default()));
+    let live = Shared {
+        timeline: Arc::new(Mutex::new(Timeline::default())),
+        arrived: Arc::new(tokio::sync::Notify::new()),
+    };
+    let timeline = live.timeline.clone();
+    let arrived = live.arrived.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let tap = capture.tap();
     let mut tasks = Vec::new();
 
     let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
-    tasks.push(forward(origin, Proto::Dhcp, dhcp_rx, timeline.clone()));
+    tasks.push(forward(origin, Proto::Dhcp, dhcp_rx, live.clone()));
     let lab = lower::Lab {
         addrs,
         vars: &vars,
@@ -294,7 +310,7 @@ async fn run_in_lab(
         )),
         {
             let (tx, rx) = mpsc::unbounded_channel();
-            tasks.push(forward(origin, Proto::Http, rx, timeline.clone()));
+            tasks.push(forward(origin, Proto::Http, rx, live.clone()));
             let files = Arc::new(lower::file_table(sc, lab));
             tokio::spawn(pc_http::shell::run(
                 sockets.http,
@@ -315,7 +331,7 @@ async fn run_in_lab(
             origin,
             Proto::Dhcp,
             rx,
-            timeline.clone(),
+            live.clone(),
             &VlanOrigin { vlan: leg.id },
         ));
         let cfg = lower::vlan_dhcp_config(
@@ -344,7 +360,7 @@ async fn run_in_lab(
             origin,
             Proto::Sip,
             rx,
-            timeline.clone(),
+            live.clone(),
             &heard_by,
         ));
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
@@ -465,8 +481,11 @@ async fn run_in_lab(
             dut_exit = Some(status);
             break;
         }
+        // Windows close with time, so poll; an event may settle checks at once, so wake
+        // on each too.
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = tokio::time::sleep(JUDGE_EVERY) => {}
+            _ = arrived.notified() => {}
             _ = cancel.changed() => {}
         }
     }
@@ -490,6 +509,7 @@ async fn run_in_lab(
         return Err(Fatal::Interrupted);
     }
 
+    drop(live);
     let mut timeline = match Arc::try_unwrap(timeline) {
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),

@@ -758,3 +758,240 @@ fn checks_on_a_protocol_the_device_does_not_speak_are_not_exercised() {
     let all = judge(&sp, &boot(), Ctx::new(&vars));
     assert_eq!(all[1].verdict, Verdict::Pass);
 }
+
+/// A check `X` of `kind` on SIP requests with `extra` keys.
+fn sip_check(kind: &str, extra: &str) -> String {
+    format!(
+        "[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"{kind}\"\nproto = \"sip\"\nevent = \"request\"\n{extra}\n"
+    )
+}
+
+/// (verdict, settled) of the last check, judged `now` phone seconds into a running scenario
+/// (`None`: the run is over).
+fn at_time(checks: &str, timeline: &Timeline, now: Option<f64>) -> (Verdict, bool) {
+    let vars = Vars::new();
+    let ctx = match now {
+        Some(n) => Ctx::new(&vars).running_at(n),
+        None => Ctx::new(&vars),
+    };
+    let r = judge(&spec(checks), timeline, ctx).pop().unwrap();
+    (r.verdict, r.settled)
+}
+
+#[test]
+fn an_event_settles_when_it_is_seen_or_its_window_closes() {
+    let c = sip_check("event", "within = 5");
+    let none = registers(&[]);
+    assert_eq!(at_time(&c, &none, Some(1.0)), (Verdict::Fail, false));
+    assert_eq!(
+        at_time(&c, &registers(&[1.0]), Some(1.2)),
+        (Verdict::Pass, true)
+    );
+    // closed only once events stamped inside it have had time to arrive
+    assert_eq!(at_time(&c, &none, Some(5.05)), (Verdict::Fail, false));
+    assert_eq!(at_time(&c, &none, Some(5.2)), (Verdict::Fail, true));
+    // one too early may still be followed by one in time
+    let early = sip_check("event", "not_before = 2\nwithin = 5");
+    assert_eq!(
+        at_time(&early, &registers(&[1.0]), Some(1.5)),
+        (Verdict::Fail, false)
+    );
+    // without `within` only the end of the run closes the window
+    let open = sip_check("event", "");
+    assert_eq!(at_time(&open, &none, Some(1000.0)), (Verdict::Fail, false));
+    assert_eq!(at_time(&open, &none, None), (Verdict::Fail, true));
+}
+
+#[test]
+fn an_absence_settles_when_violated_or_when_its_window_closes() {
+    let c = sip_check("absent", "within = 5");
+    assert_eq!(
+        at_time(&c, &registers(&[2.0]), Some(2.1)),
+        (Verdict::Fail, true)
+    );
+    assert_eq!(
+        at_time(&c, &registers(&[]), Some(4.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&c, &registers(&[6.0]), Some(6.0)),
+        (Verdict::Pass, true)
+    );
+    let open = sip_check("absent", "");
+    assert_eq!(
+        at_time(&open, &registers(&[]), Some(60.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&open, &registers(&[61.0]), Some(61.0)),
+        (Verdict::Fail, true)
+    );
+}
+
+#[test]
+fn a_count_settles_when_its_window_closes_or_an_upper_bound_is_passed() {
+    let at_most = sip_check("count", "at_most = 1\nwithin = 10");
+    assert_eq!(
+        at_time(&at_most, &registers(&[1.0]), Some(2.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&at_most, &registers(&[1.0, 2.0]), Some(2.0)),
+        (Verdict::Fail, true)
+    );
+    let at_least = sip_check("count", "at_least = 2\nwithin = 10");
+    // enough already, but a third could still come: only the window's end settles it
+    assert_eq!(
+        at_time(&at_least, &registers(&[1.0, 2.0]), Some(3.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&at_least, &registers(&[1.0, 2.0]), Some(10.2)),
+        (Verdict::Pass, true)
+    );
+    let exactly = sip_check("count", "exactly = 1");
+    assert_eq!(
+        at_time(&exactly, &registers(&[1.0, 2.0]), Some(3.0)),
+        (Verdict::Fail, true)
+    );
+    assert_eq!(
+        at_time(&exactly, &registers(&[1.0]), Some(3.0)),
+        (Verdict::Pass, false)
+    );
+}
+
+#[test]
+fn an_interval_settles_on_a_bad_gap_or_when_its_window_closes() {
+    let c = sip_check("interval", "gap = [1, 2]\nwithin = 20");
+    assert_eq!(
+        at_time(&c, &registers(&[0.0, 1.5, 7.0]), Some(7.0)),
+        (Verdict::Fail, true)
+    );
+    assert_eq!(
+        at_time(&c, &registers(&[0.0, 1.5, 3.0]), Some(3.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&c, &registers(&[0.0, 1.5, 3.0]), Some(20.2)),
+        (Verdict::Pass, true)
+    );
+    let growth = sip_check(
+        "interval",
+        "growth = { factor = 2, tolerance = 0.1 }\nwithin = 20",
+    );
+    assert_eq!(
+        at_time(&growth, &registers(&[0.0, 1.0, 2.0]), Some(2.0)),
+        (Verdict::Fail, true)
+    );
+    // too few events yet is no verdict yet
+    assert_eq!(
+        at_time(&c, &registers(&[0.0]), Some(1.0)),
+        (Verdict::Fail, false)
+    );
+}
+
+#[test]
+fn anchored_checks_wait_for_their_anchor() {
+    let anchor = sip_check("event", "within = 5").replace("\"X\"", "\"A\"");
+    let then = format!(
+        "{anchor}{}",
+        sip_check("absent", "after = \"A\"\nwithin = 2")
+    );
+    // the anchor has not come yet: nothing is settled
+    assert_eq!(
+        at_time(&then, &registers(&[]), Some(1.0)),
+        (Verdict::NotExercised, false)
+    );
+    // the anchor's window closed empty: the step never came up, and that is final
+    assert_eq!(
+        at_time(&then, &registers(&[]), Some(5.2)),
+        (Verdict::NotExercised, true)
+    );
+    // the anchor came; the absence holds so far, then its window closes
+    assert_eq!(
+        at_time(&then, &registers(&[1.0]), Some(2.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&then, &registers(&[1.0]), Some(3.2)),
+        (Verdict::Pass, true)
+    );
+    // an anchor that can still move keeps the check open: a count's first event
+    let count_anchor = sip_check("count", "at_least = 1").replace("\"X\"", "\"A\"");
+    let after_count = format!(
+        "{count_anchor}{}",
+        sip_check("absent", "after = \"A\"\nwithin = 2")
+    );
+    assert_eq!(
+        at_time(&after_count, &registers(&[1.0]), Some(9.0)),
+        (Verdict::Pass, false)
+    );
+    assert_eq!(
+        at_time(&after_count, &registers(&[1.0]), None),
+        (Verdict::Pass, true)
+    );
+}
+
+#[test]
+fn order_and_compare_settle_with_the_checks_they_relate() {
+    let a = sip_check("event", "within = 5").replace("\"X\"", "\"A\"");
+    let b = sip_check("event", "after = \"A\"").replace("\"X\"", "\"B\"");
+    let order = format!(
+        "{a}{b}[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"order\"\nfirst = \"A\"\nthen = \"B\"\n"
+    );
+    assert_eq!(
+        at_time(&order, &registers(&[1.0]), Some(2.0)),
+        (Verdict::NotExercised, false)
+    );
+    assert_eq!(
+        at_time(&order, &registers(&[1.0, 2.0]), Some(2.0)),
+        (Verdict::Pass, true)
+    );
+    let compare = format!(
+        "{a}{b}[[check]]\nid = \"X\"\ntitle = \"x\"\nrequirement = \"r\"\nkind = \"compare\"\nleft = {{ check = \"A\", field = \"method\" }}\nright = {{ check = \"B\", field = \"method\" }}\n"
+    );
+    assert_eq!(
+        at_time(&compare, &registers(&[1.0, 2.0]), Some(2.0)),
+        (Verdict::Pass, true)
+    );
+    assert_eq!(
+        at_time(&compare, &registers(&[]), Some(2.0)),
+        (Verdict::NotExercised, false)
+    );
+}
+
+#[test]
+fn all_settled_is_every_check_settled() {
+    let checks = format!(
+        "{}{}",
+        sip_check("event", "within = 5").replace("\"X\"", "\"A\""),
+        sip_check("absent", "after = \"A\"\nwithin = 2")
+    );
+    let sp = spec(&checks);
+    let vars = Vars::new();
+    let tl = registers(&[1.0]);
+    assert!(!all_settled(&sp, &tl, Ctx::new(&vars).running_at(2.0)));
+    assert!(all_settled(&sp, &tl, Ctx::new(&vars).running_at(3.2)));
+    assert!(all_settled(&sp, &registers(&[]), Ctx::new(&vars)));
+}
+
+#[test]
+fn scaled_runs_show_phone_and_lab_time_side_by_side() {
+    let sp = spec(&sip_check("event", "within = 50"));
+    let vars = Vars::new();
+    let scaled = judge(&sp, &registers(&[0.442]), Ctx::new(&vars).scaled(10.0));
+    assert!(
+        scaled[0]
+            .observed
+            .ends_with("at +4.420 s phone time (+0.442 s lab, event #0)"),
+        "{}",
+        scaled[0].observed
+    );
+    let plain = judge(&sp, &registers(&[0.442]), Ctx::new(&vars));
+    assert!(
+        plain[0].observed.ends_with("at +0.442 s (event #0)"),
+        "{}",
+        plain[0].observed
+    );
+    assert_eq!(plain[0].location, "judge-test.toml:19");
+}
