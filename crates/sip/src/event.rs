@@ -1,7 +1,9 @@
 //! Timeline events the SIP side reports.
 //!
 //! Owns: the serialised shape of SIP evidence (`kind`-tagged JSON with plain field names,
-//! which the judge's checks match on).
+//! which the judge's checks match on). Headers come from the lossless tokenizer
+//! (`message`), in the same `[name, value]` list shape as the file server's, so a check
+//! reads `header.NAME` from the event and nothing downstream re-parses SIP text.
 //!
 //! Never: carries timestamps (the shell stamps them) or judges anything.
 
@@ -30,6 +32,9 @@ pub enum Event {
         /// First Contact's `expires` parameter, else the Expires header.
         expires: Option<u32>,
         user_agent: Option<String>,
+        /// Every header as sent, in order: the name as on the wire (a compact form stays
+        /// `v`; [`crate::message::canonical_name`] expands it), the value unfolded.
+        headers: Vec<(String, String)>,
         auth: Option<AuthSummary>,
         /// Tokenizer findings (`code@offset: detail`) plus registrar observations.
         findings: Vec<String>,
@@ -49,6 +54,8 @@ pub enum Event {
         cseq: u32,
         call_id: String,
         expires: Option<u32>,
+        /// Every header as sent, as in `request`.
+        headers: Vec<(String, String)>,
         raw: String,
     },
     /// Bytes that are not a SIP message; nothing was answered.
@@ -76,6 +83,8 @@ pub enum Event {
         call_id: String,
         /// True when this re-sends the answer to a retransmitted request.
         retransmission: bool,
+        /// Every header of the response, as in `request`.
+        headers: Vec<(String, String)>,
         raw: String,
     },
 }

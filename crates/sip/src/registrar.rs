@@ -867,6 +867,7 @@ fn request_event(
         contact: contact.or_else(|| msg.header("Contact").map(|h| h.value().to_owned())),
         expires: message_expires(msg),
         user_agent: msg.user_agent().map(str::to_owned),
+        headers: headers_of(msg),
         auth,
         findings,
         raw: String::from_utf8_lossy(msg.as_bytes()).into_owned(),
@@ -883,12 +884,21 @@ fn response_event(msg: &Message, from: SocketAddr) -> Event {
         cseq: cseq.map(|c| c.number).unwrap_or(0),
         call_id: msg.call_id().unwrap_or_default().to_owned(),
         expires: message_expires(msg),
+        headers: headers_of(msg),
         raw: String::from_utf8_lossy(msg.as_bytes()).into_owned(),
     }
 }
 
+/// Every header as sent (name as on the wire, value unfolded), in order.
+fn headers_of(msg: &Message) -> Vec<(String, String)> {
+    msg.headers()
+        .iter()
+        .map(|h| (h.raw_name().to_owned(), h.value().to_owned()))
+        .collect()
+}
+
 fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
-    let (status, reason, method, cseq, call_id) = match Message::parse(bytes) {
+    let (status, reason, method, cseq, call_id, headers) = match Message::parse(bytes) {
         Ok(m) => {
             let c = m.cseq().ok();
             (
@@ -897,9 +907,17 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
                 c.as_ref().map(|c| c.method.clone()).unwrap_or_default(),
                 c.map(|c| c.number).unwrap_or(0),
                 m.call_id().unwrap_or_default().to_owned(),
+                headers_of(&m),
             )
         }
-        Err(_) => (0, String::new(), String::new(), 0, String::new()),
+        Err(_) => (
+            0,
+            String::new(),
+            String::new(),
+            0,
+            String::new(),
+            Vec::new(),
+        ),
     };
     Action::Event(Event::Sent {
         status,
@@ -909,6 +927,7 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
         cseq,
         call_id,
         retransmission,
+        headers,
         raw: String::from_utf8_lossy(bytes).into_owned(),
     })
 }

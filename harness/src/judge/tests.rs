@@ -84,7 +84,8 @@ fn boot() -> Timeline {
             Proto::Sip,
             "request",
             json!({"method": "REGISTER", "auth": null,
-            "raw": "REGISTER sip:lab.test SIP/2.0\r\nv: SIP/2.0/UDP 10.66.0.100\r\nUser-Agent: Avaya one-X Deskphone 2.6.1.0 001b4f000001\r\n\r\n"}),
+            "headers": [["v", "SIP/2.0/UDP 10.66.0.100"],
+                ["User-Agent", "Avaya one-X Deskphone 2.6.1.0 001b4f000001"]]}),
         ), // #5
         (
             2.51,
@@ -336,7 +337,7 @@ fn present_and_absent_fields_and_headers() {
         ),
         Verdict::Pass
     );
-    // SIP raw text, compact form `v` for Via (RFC 3261 §7.3.3).
+    // SIP headers as sent, compact form `v` for Via (RFC 3261 §7.3.3), asked for either way.
     assert_eq!(
         verdict(
             &event(
@@ -358,6 +359,17 @@ fn present_and_absent_fields_and_headers() {
             &boot()
         ),
         Verdict::Fail
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "sip",
+                "request",
+                r#"match = { "header.V" = { contains = "10.66.0.100" } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Pass
     );
 }
 

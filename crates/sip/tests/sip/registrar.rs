@@ -585,10 +585,36 @@ fn compact_folded_lf_register_is_served_with_findings() {
             findings,
             expires,
             call_id,
+            headers,
             ..
         } => {
             assert_eq!(*expires, Some(45));
             assert_eq!(call_id, "1j9FpLxk3uxtm8tn@10.1.1.20");
+            // Headers as sent: compact names kept, folded values unfolded, in order.
+            let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "v",
+                    "Max-Forwards",
+                    "f",
+                    "t",
+                    "i",
+                    "CSeq",
+                    "m",
+                    "Expires",
+                    "User-Agent",
+                    "Content-Length"
+                ]
+            );
+            assert_eq!(
+                headers[6].1,
+                "<sip:1001@10.1.1.20:5060;transport=udp> ;expires=45"
+            );
+            assert_eq!(
+                headers[0].1,
+                "SIP/2.0/UDP 10.1.1.20:5060;branch=z9hG4bKx;rport"
+            );
             assert!(
                 findings
                     .iter()
@@ -619,8 +645,28 @@ fn events_serialise_with_plain_kind_tags() {
     assert_eq!(json["cseq"], 1);
     assert_eq!(json["transport"], "udp");
     assert!(json["auth"].is_null());
+    assert_eq!(
+        json["headers"][5],
+        serde_json::json!(["CSeq", "1 REGISTER"])
+    );
     let back: Event = serde_json::from_value(json).unwrap();
     assert_eq!(&back, request_event(&actions));
+    // Our own answer carries its headers the same way.
+    let answer = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Event(e @ Event::Sent { .. }) => Some(serde_json::to_value(e).unwrap()),
+            _ => None,
+        })
+        .expect("a response event");
+    assert_eq!(answer["kind"], "response");
+    let names: Vec<&str> = answer["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h[0].as_str())
+        .collect();
+    assert!(names.contains(&"WWW-Authenticate"), "{answer}");
     let silence = serde_json::to_value(Event::Silence {
         from: PHONE.into(),
         method: "REGISTER".into(),
