@@ -80,7 +80,8 @@ pub enum Event {
         host: Option<String>,
         /// Header fields as sent: names in their case, in order.
         headers: Vec<(String, String)>,
-        findings: Vec<String>,
+        /// What was odd about the request, each by its stable name (`duplicate_slash`, …).
+        findings: Vec<Finding>,
     },
     /// The answer went out (or stopped going out).
     Response {
@@ -300,7 +301,7 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
                     user_agent: None,
                     host: None,
                     headers: Vec::new(),
-                    findings: vec![Finding::MalformedRequestHead.as_str().to_owned()],
+                    findings: vec![Finding::MalformedRequestHead],
                 },
                 io.take_read_frames(),
             );
@@ -325,7 +326,7 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
         user_agent: header_value(&head.headers, "user-agent"),
         host: header_value(&head.headers, "host"),
         headers: head.headers.clone(),
-        findings: findings.iter().map(|f| f.as_str().to_owned()).collect(),
+        findings,
     };
     conn.emit(request, io.take_read_frames());
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pc_capture::{Stamped, Tap, TcpFlow};
-use pc_http::{Behaviour, Event, FileEntry, FileTable};
+use pc_http::{Behaviour, Event, FileEntry, FileTable, Finding};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -331,7 +331,7 @@ Connection: close\r\n\r\n"[..],
                 ),
                 ("range".into(), "bytes=0-3".into()),
             ],
-            findings: vec!["duplicate_slash".into(), "range_requested".into()],
+            findings: vec![Finding::DuplicateSlash, Finding::RangeRequested],
         }
     );
     assert_eq!(
@@ -497,7 +497,7 @@ async fn http_1_0_and_bare_lf_still_get_exact_http_1_1_answer() {
         unreachable!()
     };
     assert_eq!(version, "HTTP/1.0");
-    assert_eq!(findings, &vec!["http_1_0".to_owned(), "bare_lf".to_owned()]);
+    assert_eq!(findings, &vec![Finding::Http10, Finding::BareLf]);
     server.stop().await;
 }
 
@@ -510,7 +510,7 @@ async fn garbage_gets_400() {
     let Event::Request { findings, .. } = &events[0].1 else {
         unreachable!()
     };
-    assert_eq!(findings, &vec!["malformed_request_head".to_owned()]);
+    assert_eq!(findings, &vec![Finding::MalformedRequestHead]);
     let Event::Response {
         status, behaviour, ..
     } = response_of(&events)

@@ -36,8 +36,9 @@ pub enum Event {
         /// `v`; [`crate::message::canonical_name`] expands it), the value unfolded.
         headers: Vec<(String, String)>,
         auth: Option<AuthSummary>,
-        /// Tokenizer findings (`code@offset: detail`) plus registrar observations.
-        findings: Vec<String>,
+        /// Tokenizer findings plus registrar observations, each an object whose `code` is its
+        /// stable name (see [`RequestFinding`]).
+        findings: Vec<RequestFinding>,
         /// The datagram, lossily decoded as UTF-8.
         raw: String,
     },
@@ -87,6 +88,61 @@ pub enum Event {
         headers: Vec<(String, String)>,
         raw: String,
     },
+}
+
+/// Something odd about a request: what the tokenizer found in its bytes, or what the
+/// registrar noticed about its meaning. Serialised as one object whose `code` names it
+/// (stable snake_case, listed on [`FindingKind`] and [`Observation`]) beside its details:
+/// `{"code": "lf_line_endings", "offset": 29, "lines": 9}`, `{"code": "retransmission"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestFinding {
+    /// From the lossless tokenizer, with the byte offset where it shows (RFC 3261 §7).
+    Message(crate::message::Finding),
+    /// From the registrar.
+    Registrar(Observation),
+}
+
+impl RequestFinding {
+    /// The stable snake_case name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestFinding::Message(f) => f.code(),
+            RequestFinding::Registrar(o) => o.code(),
+        }
+    }
+}
+
+/// What the registrar noticed about a request's meaning (the tokenizer sees only its form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Observation {
+    /// A REGISTER whose Request-URI names another domain than ours (RFC 3261 §10.2).
+    RequestUriDomainMismatch { host: String, domain: String },
+    /// The Request-URI is not a SIP URI (RFC 3261 §19.1).
+    InvalidRequestUri { error: String },
+    /// A retransmitted request, answered from the server transaction (RFC 3261 §17.2).
+    Retransmission,
+    /// An Authorization header that does not parse (RFC 3261 §22.4).
+    MalformedAuthorization { error: String },
+    /// The challenge offered `qop=auth` and the credentials carry none (RFC 7616 §3.4).
+    DigestWithoutQop,
+    /// The digest `uri` differs from the Request-URI (RFC 2617 §3.2.2.5).
+    DigestUriMismatch { uri: String, request_uri: String },
+}
+
+impl Observation {
+    /// The stable snake_case name, as serialised in `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Observation::RequestUriDomainMismatch { .. } => "request_uri_domain_mismatch",
+            Observation::InvalidRequestUri { .. } => "invalid_request_uri",
+            Observation::Retransmission => "retransmission",
+            Observation::MalformedAuthorization { .. } => "malformed_authorization",
+            Observation::DigestWithoutQop => "digest_without_qop",
+            Observation::DigestUriMismatch { .. } => "digest_uri_mismatch",
+        }
+    }
 }
 
 /// The digest credentials a request carried and what the registrar made of them.

@@ -171,9 +171,13 @@ fn holds_rule(v: Option<&Value>, r: &MatchRule, vars: &Vars) -> bool {
         };
         return match v {
             Value::String(s) => s.contains(&needle),
-            Value::Array(items) => items
-                .iter()
-                .any(|i| text_of(i).is_some_and(|t| t == needle)),
+            // A list holds the needle as an element, or as the `code` of an element: typed
+            // findings are objects named by their `code`.
+            Value::Array(items) => items.iter().any(|i| {
+                text_of(i)
+                    .or_else(|| i.get("code").and_then(text_of))
+                    .is_some_and(|t| t == needle)
+            }),
             _ => false,
         };
     }

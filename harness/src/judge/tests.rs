@@ -374,6 +374,47 @@ fn present_and_absent_fields_and_headers() {
 }
 
 #[test]
+fn typed_findings_are_matched_by_name() {
+    let tl = tl(&[
+        (
+            0.1,
+            Proto::Sip,
+            "request",
+            json!({"method": "REGISTER", "findings": [
+                {"code": "lf_line_endings", "offset": 29, "lines": 9},
+                {"code": "retransmission"}]}),
+        ),
+        (
+            0.2,
+            Proto::Http,
+            "request",
+            json!({"path": "/x", "findings": ["duplicate_slash"]}),
+        ),
+    ]);
+    let named = |proto: &str, name: &str| {
+        verdict(
+            &event(
+                proto,
+                "request",
+                &format!(r#"match = {{ findings = {{ contains = "{name}" }} }}"#),
+            ),
+            &tl,
+        )
+    };
+    assert_eq!(named("sip", "retransmission"), Verdict::Pass);
+    assert_eq!(named("sip", "lf_line_endings"), Verdict::Pass);
+    assert_eq!(named("sip", "folded_header"), Verdict::Fail);
+    assert_eq!(named("http", "duplicate_slash"), Verdict::Pass);
+    assert_eq!(
+        verdict(
+            &event("sip", "request", r#"match = { "findings.0.lines" = 9 }"#),
+            &tl
+        ),
+        Verdict::Pass
+    );
+}
+
+#[test]
 fn within_a_window_from_the_start_and_too_late() {
     assert_eq!(
         verdict(&event("sip", "request", "within = 3"), &boot()),
