@@ -288,7 +288,8 @@ fn clean_trial(lab: &str, files: Result<Vec<(String, PathBuf)>, String>) -> Resu
         return Err(format!("{MAPPING} names no scenario").into());
     }
     let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
-    let (code, report, text) = run("clean", lab, None, &paths)?;
+    // One output folder per lab: the two clean trials run at the same time.
+    let (code, report, text) = run(&format!("clean-{lab}"), lab, None, &paths)?;
     let mut problems = Vec::new();
     if report["dut"]["faults"]
         .as_array()
