@@ -231,17 +231,32 @@ fn describe(check: &Value) -> String {
     )
 }
 
-fn fault_trial(
-    trial: &str,
-    lab: &str,
-    name: &str,
-    scenario: &str,
-    check: &str,
-    also: &BTreeSet<String>,
-    why: &str,
+/// One `[[fault]]` entry made runnable: the fault `name` on `scenario` (from `file`), in
+/// `lab`, as the trial called `trial`.
+struct FaultTrial {
+    trial: String,
+    lab: &'static str,
+    name: String,
+    scenario: String,
+    check: String,
+    also: BTreeSet<String>,
+    why: String,
     file: Result<PathBuf, String>,
-) -> Result<(), Failed> {
-    let file = file?;
+}
+
+fn fault_trial(t: &FaultTrial) -> Result<(), Failed> {
+    let FaultTrial {
+        trial,
+        lab,
+        name,
+        scenario,
+        check,
+        also,
+        why,
+        file,
+    } = t;
+    let (name, scenario, check) = (name.as_str(), scenario.as_str(), check.as_str());
+    let file = file.clone()?;
     let (code, report, text) = run(trial, lab, Some(name), &[file])?;
     let faults = report["dut"]["faults"].as_array();
     if !faults.is_some_and(|f| f.iter().any(|f| f == name)) {
@@ -457,21 +472,18 @@ fn main() -> ExitCode {
                 } else {
                     named.insert(scenario.clone(), file.clone());
                 }
-                let why = entry.why.clone();
-                let trial_name = format!("{name}@{scenario}");
-                let trial = Trial::test(trial_name.clone(), move || {
-                    fault_trial(
-                        &trial_name,
-                        lab,
-                        &name,
-                        &scenario,
-                        &check,
-                        &also,
-                        &why,
-                        file,
-                    )
-                })
-                .with_kind(lab);
+                let spec = FaultTrial {
+                    trial: format!("{name}@{scenario}"),
+                    lab,
+                    name,
+                    scenario,
+                    check,
+                    also,
+                    why: entry.why.clone(),
+                    file,
+                };
+                let trial =
+                    Trial::test(spec.trial.clone(), move || fault_trial(&spec)).with_kind(lab);
                 if needs_netns && !is_root() {
                     eprintln!(
                         "skipped: fault `{}` on {} needs the netns lab (root); its trial did NOT run",
