@@ -277,6 +277,13 @@ fn cmd_judge(run: &Path) -> u8 {
             None => ctx,
         };
         s.checks = judge::judge(&sc, &saved.timeline, ctx);
+        // The capture's packet comments follow the new verdicts (they replace the old ones).
+        if let Some(capture) = s.capture.as_deref().map(|c| capture_path(run, c))
+            && capture.exists()
+            && let Err(e) = crate::evidence::annotate(&capture, &s.checks, &saved.timeline)
+        {
+            eprintln!("warning: the verdicts were not written into the capture: {e}");
+        }
         s.verdict = if s.error.is_some() {
             Verdict::Error
         } else {
@@ -286,6 +293,23 @@ fn cmd_judge(run: &Path) -> u8 {
     rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
     print!("{}", report::text_summary(&rep, run));
     exit_for(&rep.summary)
+}
+
+/// A capture named in a report: as stored when it exists, else beside the run folder's
+/// `captures/<run-id>/` (a run folder copied elsewhere).
+fn capture_path(run: &Path, stored: &str) -> std::path::PathBuf {
+    let as_stored = Path::new(stored);
+    if as_stored.exists() {
+        return as_stored.to_owned();
+    }
+    match (
+        run.parent().and_then(Path::parent),
+        run.file_name(),
+        as_stored.file_name(),
+    ) {
+        (Some(out), Some(id), Some(file)) => out.join("captures").join(id).join(file),
+        _ => as_stored.to_owned(),
+    }
 }
 
 fn exit_for(s: &Summary) -> u8 {

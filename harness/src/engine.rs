@@ -6,17 +6,15 @@
 //! scenario's `until` check has passed plus settle time, or its timeout → phone off →
 //! servers stopped → capture closed → lab removed → judge → timeline saved.
 //!
-//! Never: decides conformance itself (the judge does), turns the scenario into server
-//! configurations (the lowering module does), formats reports (the report module does).
-//! Harness failures are kept apart from the phone's: a lab that cannot be set up is an
-//! [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
+//! Never: decides conformance itself (the judge does), formats reports (the report module
+//! does). Harness failures are kept apart from the phone's: a lab that cannot be set up is
+//! an [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
 
-use std::collections::HashMap;
-use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
@@ -28,7 +26,7 @@ use crate::report::ScenarioReport;
 use crate::scenario::Scenario;
 use crate::scenario::vars::Vars;
 use crate::timeline::{Proto, Timeline};
-use crate::vocab::{CaptureOrigin, DutEvent, HeardBy, SipOrigin, VlanOrigin};
+use crate::vocab::{DutEvent, SipOrigin, VlanOrigin};
 
 /// Settings that hold for every scenario of a run.
 #[derive(Debug, Clone)]
@@ -110,29 +108,33 @@ const JUDGE_EVERY: Duration = Duration::from_millis(25);
 fn forward<E: Serialize + Send + 'static>(
     origin: Instant,
     proto: Proto,
-    rx: mpsc::UnboundedReceiver<(Instant, E)>,
+    rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
 ) -> tokio::task::JoinHandle<()> {
     forward_tagged(origin, proto, rx, tl, &serde_json::Map::new())
 }
 
 /// Like [`forward`], adding the fields of `origin_fields` (one of the types the event
-/// vocabulary declares: [`SipOrigin`], [`VlanOrigin`]) to every event.
+/// vocabulary declares: [`SipOrigin`], [`VlanOrigin`]) to every event. The frames a shell's
+/// tap wrote for an event become the timeline event's frames.
 fn forward_tagged<E: Serialize + Send + 'static>(
     origin: Instant,
     proto: Proto,
-    mut rx: mpsc::UnboundedReceiver<(Instant, E)>,
+    mut rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
     origin_fields: &impl Serialize,
 ) -> tokio::task::JoinHandle<()> {
     let (_, extra) = crate::timeline::fields_of(origin_fields);
     tokio::spawn(async move {
-        while let Some((at, ev)) = rx.recv().await {
-            let (kind, mut fields) = crate::timeline::fields_of(&ev);
+        while let Some(Stamped { at, event, frames }) = rx.recv().await {
+            let (kind, mut fields) = crate::timeline::fields_of(&event);
             fields.extend(extra.clone());
             let t = at.saturating_duration_since(origin).as_secs_f64();
             if let Ok(mut timeline) = tl.timeline.lock() {
-                timeline.push_fields(t, proto, kind, fields);
+                let i = timeline.push_fields(t, proto, kind, fields);
+                if let Some(e) = timeline.events.get_mut(i) {
+                    e.frames = frames;
+                }
             }
             tl.arrived.notify_one();
         }
@@ -265,7 +267,14 @@ async fn run_in_lab(
     std::fs::create_dir_all(&ctx.captures_dir)
         .map_err(|e| fail("cannot create capture folder", &e))?;
     let pcap_path = ctx.captures_dir.join(format!("{}.pcapng", spec.id));
-    let capture = Capture::start(ctx, netns, &pcap_path, dhcp_ep, http_ep, &sip_eps, spec)?;
+    let note = lab::CaptureNote {
+        run_id: &ctx.run_id,
+        scenario: &spec.id,
+        title: &spec.title,
+        time_scale: scale,
+    };
+    let capture = lab::Capture::start(netns, &pcap_path, &note, dhcp_ep, http_ep, &sip_eps)
+        .map_err(|e| Fatal::Scenario(e.to_string()))?;
     report.capture = Some(rel(&pcap_path));
 
     // Servers.
@@ -503,7 +512,9 @@ async fn run_in_lab(
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
     drop(tap);
-    let frames = capture.finish().map_err(|e| fail("capture failed", &e))?;
+    let frames = capture
+        .finish()
+        .map_err(|e| Fatal::Scenario(e.to_string()))?;
     report.capture_frames = Some(frames);
     if interrupted {
         return Err(Fatal::Interrupted);
@@ -514,11 +525,9 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
-    if netns.is_some() {
-        let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-        tagged_dhcp_from_capture(&pcap_path, origin_wall, &served, &mut timeline)
-            .map_err(|e| fail("cannot read the capture back", &e))?;
-    }
+    let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
+    crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline)
+        .map_err(|e| fail("cannot read the capture back", &e))?;
     if let Some(status) = dut_exit {
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Exited {
             status: status.to_string(),
@@ -530,6 +539,8 @@ async fn run_in_lab(
     // Judge and keep the evidence.
     report.checks = judge::judge(sc, &timeline, jctx);
     report.verdict = judge::scenario_verdict(&report.checks);
+    crate::evidence::annotate(&pcap_path, &report.checks, &timeline)
+        .map_err(|e| fail("cannot annotate the capture", &e))?;
     let clean_exit = ctx.external.is_some() && dut_exit.is_some_and(|s| s.success());
     if let Some(status) = dut_exit.filter(|_| !clean_exit) {
         report.error = Some(format!(
@@ -560,51 +571,6 @@ async fn run_in_lab(
     Ok(())
 }
 
-/// DHCP messages the phone sent tagged with an 802.1Q VLAN, read back from the capture.
-///
-/// A VLAN no server listens on (a voice VLAN that is not there, so the phone must fall back)
-/// is heard only by the capture (VLANs with a server are skipped: they are in the timeline); these messages join the timeline as `dhcp received` events
-/// with `vlan` set and the frame number, decoded by the same server core as live ones.
-fn tagged_dhcp_from_capture(
-    path: &Path,
-    origin_wall: SystemTime,
-    served: &[u16],
-    timeline: &mut Timeline,
-) -> Result<(), String> {
-    let stored = pc_capture::pcapng::read_frames(path).map_err(|e| e.to_string())?;
-    let origin = origin_wall
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    // A server core used only as a decoder: what it would answer is thrown away.
-    let mut decoder = pc_dhcp::server::DhcpServer::new(pc_dhcp::server::ServerConfig::default());
-    for f in &stored.frames {
-        let Some(udp) = pc_capture::frame::parse_udp(&f.data) else {
-            continue;
-        };
-        let Some(vid) = udp.vlan else { continue };
-        // A VLAN with a server is in the timeline already.
-        if served.contains(&vid) || udp.dst.port() != pc_dhcp::shell::SERVER_PORT {
-            continue;
-        }
-        let t = f.timestamp.as_secs_f64() - origin;
-        let now = Duration::from_secs_f64(t.max(0.0));
-        for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
-            if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
-                let (kind, mut fields) = crate::timeline::fields_of(&ev);
-                let (_, heard) = crate::timeline::fields_of(&CaptureOrigin {
-                    vlan: vid,
-                    heard_by: HeardBy::Capture,
-                });
-                fields.extend(heard);
-                let i = timeline.push_fields(t, Proto::Dhcp, kind, fields);
-                timeline.events[i].frames.push(f.number);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// A stable seed per run and scenario (the registrar's nonces), so runs are reproducible
 /// given their id.
 fn seed_of(run_id: &str, scenario: &str) -> u64 {
@@ -615,77 +581,4 @@ fn seed_of(run_id: &str, scenario: &str) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-/// The scenario's capture, real or synthesised.
-enum Capture {
-    Kernel(pc_capture::afpacket::CaptureHandle),
-    Synth(Arc<pc_capture::synth::Synthesizer>),
-}
-
-impl Capture {
-    #[allow(clippy::too_many_arguments)]
-    fn start(
-        ctx: &RunContext,
-        netns: Option<&NetnsPair>,
-        path: &Path,
-        dhcp: SocketAddrV4,
-        http: SocketAddrV4,
-        sip: &[SocketAddrV4],
-        spec: &crate::scenario::ScenarioSpec,
-    ) -> Result<Capture, Fatal> {
-        let err = |e: &dyn std::fmt::Display| {
-            Fatal::Scenario(format!("cannot start the capture {}: {e}", path.display()))
-        };
-        match netns {
-            Some(pair) => {
-                let comment = format!(
-                    "phonecert run {} scenario {} ({}): lab netns, AF_PACKET capture of {} in namespace {}",
-                    ctx.run_id, spec.id, spec.title, pair.infra_if, pair.infra_ns
-                );
-                let writer =
-                    pc_capture::pcapng::PcapngWriter::create(path, &pair.infra_if, &comment)
-                        .map_err(|e| err(&e))?;
-                let h =
-                    pc_capture::afpacket::start_in_netns(&pair.infra_ns, &pair.infra_if, writer)
-                        .map_err(|e| err(&e))?;
-                Ok(Capture::Kernel(h))
-            }
-            None => {
-                let comment = format!(
-                    "phonecert run {} scenario {} ({}): lab loopback, frames synthesised from the servers' socket I/O",
-                    ctx.run_id, spec.id, spec.title
-                );
-                let writer = pc_capture::pcapng::PcapngWriter::create(path, "lo-synth", &comment)
-                    .map_err(|e| err(&e))?;
-                let map: HashMap<SocketAddrV4, u16> = [(dhcp, 67), (http, 80)]
-                    .into_iter()
-                    .chain(sip.iter().zip(5060..).map(|(a, p)| (*a, p)))
-                    .collect();
-                Ok(Capture::Synth(Arc::new(
-                    pc_capture::synth::Synthesizer::new(writer, map),
-                )))
-            }
-        }
-    }
-
-    fn tap(&self) -> Arc<dyn pc_capture::Tap> {
-        match self {
-            Capture::Kernel(_) => Arc::new(pc_capture::NoTap),
-            Capture::Synth(s) => s.clone(),
-        }
-    }
-
-    fn finish(self) -> Result<u64, String> {
-        match self {
-            Capture::Kernel(h) => h
-                .stop()
-                .map(|s| s.frames_written)
-                .map_err(|e| e.to_string()),
-            Capture::Synth(s) => match Arc::try_unwrap(s) {
-                Ok(s) => s.finish().map_err(|e| e.to_string()),
-                Err(_) => Err("the synthesiser is still in use by a server".into()),
-            },
-        }
-    }
 }

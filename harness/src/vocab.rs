@@ -300,10 +300,10 @@ impl Vocabulary {
         let Some(fields) = self.kinds.get(&proto).and_then(|k| k.get(kind)) else {
             return Ok(());
         };
-        // `header.NAME` reads the message's header list, or its raw text (the judge's
-        // `lookup`): only events that carry one of them have headers.
+        // `header.NAME` reads the message's `headers` list (the judge's `lookup`): only
+        // events that carry one have headers.
         if let Some(name) = path.strip_prefix("header.") {
-            if (fields.contains_key("headers") || fields.contains_key("raw")) && !name.is_empty() {
+            if fields.contains_key("headers") && !name.is_empty() {
                 return Ok(());
             }
             return Err(Unknown {
