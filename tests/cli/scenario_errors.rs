@@ -36,9 +36,10 @@ fn misspelt_event_and_field_are_named_with_suggestions_in_every_file_in_order() 
             "kind = \"absent\"\nproto = \"sip\"\nevent = \"requst\"",
             1,
         )
+        // REG-002-02's matcher: the first one that is exactly this
         .replacen(
-            "within = 29.5\nmatch = { method = \"REGISTER\" }",
-            "within = 29.5\nmatch = { mehtod = \"REGISTER\" }",
+            "match = { method = \"REGISTER\" }\n",
+            "match = { mehtod = \"REGISTER\" }\n",
             1,
         )
     });
@@ -48,25 +49,42 @@ fn misspelt_event_and_field_are_named_with_suggestions_in_every_file_in_order() 
         t.replace("until = \"REG-002-04\"", "until = \"REG-002-09\"")
             .replace("after = \"REG-002-03\"", "after = \"REG-002-07\"")
     });
+    // Line numbers of the edited lines, so the test follows edits to the shipped file.
+    let line_of = |path: &str, needle: &str| {
+        std::fs::read_to_string(path)
+            .expect("read back")
+            .lines()
+            .position(|l| l.starts_with(needle))
+            .expect("edited line")
+            + 1
+    };
+    let (until, after) = (
+        line_of(&other, "until = \"REG-002-09\""),
+        line_of(&other, "after = \"REG-002-07\""),
+    );
+    let (event, mtch) = (
+        line_of(&reg, "event = \"requst\""),
+        line_of(&reg, "match = { mehtod"),
+    );
     let out = phonecert(&["check", s.0.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let expected = format!(
-        "scenario error at {other}:40:1: run.until names `REG-002-09`, which is no check of this scenario
+        "scenario error at {other}:{until}:1: run.until names `REG-002-09`, which is no check of this scenario
    |
-40 | until = \"REG-002-09\"
+{until} | until = \"REG-002-09\"
    | ^
-scenario error at {other}:82:1: check `REG-002-04`: `after` names `REG-002-07`, which is no check of this scenario
+scenario error at {other}:{after}:1: check `REG-002-04`: `after` names `REG-002-07`, which is no check of this scenario
    |
-82 | after = \"REG-002-07\"
+{after} | after = \"REG-002-07\"
    | ^
-scenario error at {reg}:58:9: check `REG-002-02`: sip has no event `requst` (its events: malformed, peer_response, request, response, silence); did you mean `request`?
+scenario error at {reg}:{event}:9: check `REG-002-02`: sip has no event `requst` (its events: malformed, peer_response, request, response, silence); did you mean `request`?
    |
-58 | event = \"requst\"
+{event} | event = \"requst\"
    |         ^
-scenario error at {reg}:61:11: check `REG-002-02`: sip request events have no field `mehtod`; did you mean `method`?
+scenario error at {reg}:{mtch}:11: check `REG-002-02`: sip request events have no field `mehtod`; did you mean `method`?
    |
-61 | match = {{ mehtod = \"REGISTER\" }}
+{mtch} | match = {{ mehtod = \"REGISTER\" }}
    |           ^
 "
     );
