@@ -1,8 +1,15 @@
 //! Scenario files: what the network does and what the phone must do, one file per scenario.
 //!
-//! Owns: the TOML format (`deny_unknown_fields`, documented in `scenarios/README.md`),
-//! loading with `file:line:col` errors, semantic validation (check references, regexes,
-//! fixtures, variables), and `${name}` substitution of lab-dependent values.
+//! Owns: the TOML format (the serde structs below, `deny_unknown_fields`, documented in
+//! `scenarios/README.md` and printed by `phonecert schema`), loading with `file:line:col`
+//! errors (all of a file's, in file order), and the typed [`Scenario`] loading produces
+//! (`model`): one check kind per variant with its location, setup values parsed once.
+//!
+//! Decision: the file format stays a set of plain serde structs (so the JSON Schema and the
+//! error messages of the TOML reader describe exactly what a file may hold), and the loader
+//! converts them into separate typed values; the engine and the judge read only the typed
+//! ones. An internally tagged check enum would have changed the file's error messages and
+//! schema for no gain to scenario authors.
 //!
 //! Never: runs anything, judges anything. The engine and the judge take a loaded
 //! [`Scenario`]; a value that exists here is valid.
