@@ -3,7 +3,8 @@
 //! Owns the order of things: lab up → servers bound and configured from the scenario →
 //! capture started → phone powered on → events gathered into the timeline until every
 //! check's verdict is settled (the judge says so; polled, and on every event), or the
-//! scenario's `until` check has passed plus settle time, or its timeout → phone off →
+//! scenario's `until` check is reached (passed, or settled) plus settle time, or its
+//! timeout → phone off →
 //! servers stopped → capture closed → lab removed → judge → timeline saved.
 //!
 //! Never: decides conformance itself (the judge does), formats reports (the report module
@@ -480,7 +481,7 @@ async fn run_in_lab(
         } else if let Some(id) = &spec.run.until {
             let met = timeline
                 .lock()
-                .map(|t| judge::check_passed(sc, id, &t, jctx))
+                .map(|t| judge::until_reached(sc, id, &t, jctx.running_at(phone_now)))
                 .unwrap_or(false);
             if met {
                 until_met = Some(now);

@@ -17,7 +17,8 @@
 //!
 //! Settledness: judged while the run goes on (a [`Ctx`] with `now`), every result also says
 //! whether more events could still change it. The rule per kind: `event` is settled by a
-//! matching event in its window (pass) or by the window closing (fail); `absent` by a
+//! matching event in its window (pass) or by the window closing (fail), and with `next` by
+//! the first event of its kind in the window, matching or not; `absent` by a
 //! forbidden event (fail) or the window closing (pass); `count` by the window closing, or
 //! at once when an upper bound is exceeded; `interval` by a bad gap or growth between
 //! consecutive events (fail) or the window closing; `order` and `compare` when the checks
@@ -162,6 +163,8 @@ pub enum Violation {
         /// The window's end.
         within_s: f64,
     },
+    /// The next event of the kind in the window (a check with `next`) was not the expected one.
+    Unexpected,
     /// It happened before the window's `not_before`, and not again in the window.
     TooEarly {
         /// Seconds after the window opened.
@@ -311,16 +314,20 @@ pub fn all_settled(sc: &Scenario, timeline: &Timeline, ctx: Ctx<'_>) -> bool {
     judge(sc, timeline, ctx).iter().all(|r| r.settled)
 }
 
-/// Whether a single check has passed yet (`run.until`).
-pub fn check_passed(sc: &Scenario, id: &str, timeline: &Timeline, ctx: Ctx<'_>) -> bool {
+/// Whether the run has reached its `run.until` check: it has passed, or its verdict is
+/// settled (it can no longer pass). From then on the run only watches `run.settle` more
+/// seconds for what must not happen.
+pub fn until_reached(sc: &Scenario, id: &str, timeline: &Timeline, ctx: Ctx<'_>) -> bool {
     let mut j = Judge {
         sc,
         tl: timeline,
         ctx,
         done: BTreeMap::new(),
     };
-    sc.check(id)
-        .is_some_and(|c| j.run(c, 0).result.verdict == Verdict::Pass)
+    sc.check(id).is_some_and(|c| {
+        let r = j.run(c, 0).result;
+        r.verdict == Verdict::Pass || r.settled
+    })
 }
 
 /// The scenario verdict from its checks: any failing `must` check (or one never exercised)
@@ -365,6 +372,8 @@ struct Judge<'a> {
 struct Resolved<'e> {
     /// The events the check considers: right protocol and kind, after the anchor.
     candidates: Vec<&'e Event>,
+    /// Those inside the window, matching or not.
+    in_window: Vec<&'e Event>,
     /// Those that match every field matcher.
     matching: Vec<&'e Event>,
     /// Those matching and inside the window.
@@ -436,7 +445,11 @@ impl<'a> Judge<'a> {
         match &c.kind {
             Kind::Order { first, then } => self.order(c, first, then, depth),
             Kind::Compare { left, right } => self.compare(c, left, right, depth),
-            Kind::Event { select, window } => self.selecting(c, select, window, Rule::Event, depth),
+            Kind::Event {
+                select,
+                window,
+                next,
+            } => self.selecting(c, select, window, Rule::Event { next: *next }, depth),
             Kind::Absent { select, window } => {
                 self.selecting(c, select, window, Rule::Absent, depth)
             }
@@ -502,7 +515,7 @@ impl<'a> Judge<'a> {
         let w = self.resolve(select, window, anchor.map(|(_, e)| e));
         let expected = self.describe(c, anchor);
         let mut o = match rule {
-            Rule::Event => self.event(c, select, window, &w, expected),
+            Rule::Event { next } => self.event(c, select, window, next, &w, expected),
             Rule::Absent => self.absent(c, select, &w, expected),
             Rule::Count(bounds) => self.count(c, select, bounds, &w, expected),
             Rule::Interval(rules) => self.interval(c, select, &w, expected, rules),
@@ -526,15 +539,13 @@ impl<'a> Judge<'a> {
             .copied()
             .filter(|e| match_event(e, &select.matchers, self.ctx.vars).is_ok())
             .collect();
-        let inside = matching
-            .iter()
-            .copied()
-            .filter(|e| {
-                let d = self.ctx.phone_s(e.t - start_t);
-                window.within.is_none_or(|w| d <= w + EPS)
-                    && window.not_before.is_none_or(|nb| d >= nb - EPS)
-            })
-            .collect();
+        let in_time = |e: &&Event| {
+            let d = self.ctx.phone_s(e.t - start_t);
+            window.within.is_none_or(|w| d <= w + EPS)
+                && window.not_before.is_none_or(|nb| d >= nb - EPS)
+        };
+        let in_window: Vec<&Event> = candidates.iter().copied().filter(in_time).collect();
+        let inside = matching.iter().copied().filter(in_time).collect();
         let closed = match self.ctx.now {
             None => true,
             Some(now) => window.within.is_some_and(|w| {
@@ -544,6 +555,7 @@ impl<'a> Judge<'a> {
         };
         Resolved {
             candidates,
+            in_window,
             matching,
             inside,
             start_t,
@@ -630,7 +642,7 @@ impl<'a> Judge<'a> {
                 };
                 return format!("{} equal to {}", side(left), side(right));
             }
-            Kind::Event { select, window }
+            Kind::Event { select, window, .. }
             | Kind::Absent { select, window }
             | Kind::Count { select, window, .. }
             | Kind::Interval { select, window, .. } => (select, window),
@@ -687,6 +699,13 @@ impl<'a> Judge<'a> {
             }
             _ => {}
         }
+        if let Kind::Event { next: true, .. } = c.kind {
+            s.push_str(&format!(
+                ", as the next {} {}",
+                select.proto.as_str().to_uppercase(),
+                select.event
+            ));
+        }
         match (window.not_before, window.within) {
             (Some(a), Some(b)) => s.push_str(&format!(", {a}–{b} s")),
             (Some(a), None) => s.push_str(&format!(", not before {a} s")),
@@ -734,9 +753,33 @@ impl<'a> Judge<'a> {
         c: &Check,
         select: &Select,
         window: &Window,
+        next: bool,
         w: &Resolved<'a>,
         expected: String,
     ) -> Outcome {
+        // `next`: the first event of the kind in the window is the answer, matching or not.
+        if next && let Some(first) = w.in_window.first() {
+            let mut r = match match_event(first, &select.matchers, self.ctx.vars) {
+                Ok(()) => self.base(c, Verdict::Pass, expected, self.at(first, w.start_t)),
+                Err(why) => self
+                    .base(
+                        c,
+                        Verdict::Fail,
+                        expected,
+                        format!(
+                            "the next {} {} was another: {} — {why}",
+                            select.proto,
+                            select.event,
+                            self.at(first, w.start_t)
+                        ),
+                    )
+                    .violating(Violation::Unexpected),
+            }
+            .with_evidence(&[first]);
+            r.settled = true;
+            let ends_on = (r.verdict == Verdict::Pass).then_some(first.index);
+            return Outcome { result: r, ends_on };
+        }
         if let Some(ev) = w.inside.first() {
             let mut r = self
                 .base(c, Verdict::Pass, expected, self.at(ev, w.start_t))
@@ -1016,7 +1059,7 @@ impl<'a> Judge<'a> {
 /// What a check that selects events does with them.
 #[derive(Debug, Clone, Copy)]
 enum Rule {
-    Event,
+    Event { next: bool },
     Absent,
     Count(Bounds),
     Interval(IntervalRules),

@@ -771,16 +771,20 @@ fn scenario_verdict_from_check_levels() {
 }
 
 #[test]
-fn check_passed_reports_one_check() {
+fn until_is_reached_when_its_check_passed_or_can_no_longer_pass() {
     let sp = spec(&event(
         "sip",
         "request",
-        "match = { auth = { present = true } }",
+        "within = 5\nmatch = { auth = { present = true } }",
     ));
     let vars = Vars::new();
-    assert!(check_passed(&sp, "X", &boot(), Ctx::new(&vars)));
-    assert!(!check_passed(&sp, "X", &registers(&[1.0]), Ctx::new(&vars)));
-    assert!(!check_passed(&sp, "nope", &boot(), Ctx::new(&vars)));
+    let running = |now| Ctx::new(&vars).running_at(now);
+    assert!(until_reached(&sp, "X", &boot(), running(3.0)));
+    // no such REGISTER yet, and the window is still open
+    assert!(!until_reached(&sp, "X", &registers(&[1.0]), running(3.0)));
+    // the window closed without one: it can no longer pass
+    assert!(until_reached(&sp, "X", &registers(&[1.0]), running(5.2)));
+    assert!(!until_reached(&sp, "nope", &boot(), running(3.0)));
 }
 
 #[test]
@@ -1047,4 +1051,60 @@ fn scaled_runs_show_phone_and_lab_time_side_by_side() {
         plain[0].observed
     );
     assert_eq!(plain[0].location, "judge-test.toml:19");
+}
+
+#[test]
+fn next_judges_the_first_event_of_the_kind_and_settles_on_it() {
+    let next = event(
+        "http",
+        "request",
+        "within = 30\nnext = true\nmatch = { path = \"/fw/96xxupgrade.txt\" }",
+    );
+    // the first HTTP request is the upgrade script: pass, settled
+    assert_eq!(at_time(&next, &boot(), Some(0.6)), (Verdict::Pass, true));
+    // another request came first: a failure now, though the right one might still come
+    let wrong_first = tl(&[
+        (
+            0.5,
+            Proto::Http,
+            "request",
+            json!({"path": "/96xxupgrade.txt"}),
+        ),
+        (
+            0.9,
+            Proto::Http,
+            "request",
+            json!({"path": "/fw/96xxupgrade.txt"}),
+        ),
+    ]);
+    assert_eq!(
+        at_time(&next, &wrong_first, Some(0.6)),
+        (Verdict::Fail, true)
+    );
+    let r = last(&next, &wrong_first);
+    assert_eq!(r.violation, Some(Violation::Unexpected));
+    assert_eq!(r.events, vec![0]);
+    assert!(
+        r.observed.starts_with("the next http request was another:  /96xxupgrade.txt from  at +0.500 s (event #0) — path is \"/96xxupgrade.txt\""),
+        "{}",
+        r.observed
+    );
+    assert!(
+        r.expected
+            .ends_with(", as the next HTTP request, within 30 s of the scenario start"),
+        "{}",
+        r.expected
+    );
+    // without `next` the later one passes
+    let plain = event(
+        "http",
+        "request",
+        "within = 30\nmatch = { path = \"/fw/96xxupgrade.txt\" }",
+    );
+    assert_eq!(verdict(&plain, &wrong_first), Verdict::Pass);
+    // nothing yet: waits for the window like any event check
+    assert_eq!(
+        at_time(&next, &registers(&[]), Some(5.0)),
+        (Verdict::Fail, false)
+    );
 }

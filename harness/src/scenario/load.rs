@@ -718,13 +718,14 @@ fn typed_check(
     let at = |key: &str, msg: String| src.in_check(i, key, format!("check `{}`: {msg}", c.id));
 
     // Keys that belong to other kinds.
-    let present: [(&str, bool, bool); 17] = [
+    let present: [(&str, bool, bool); 18] = [
         ("proto", c.proto.is_some(), kind.selects()),
         ("event", c.event.is_some(), kind.selects()),
         ("match", !c.matchers.is_empty(), kind.selects()),
         ("after", c.after.is_some(), kind.selects()),
         ("within", c.within.is_some(), kind.selects()),
         ("not_before", c.not_before.is_some(), kind.selects()),
+        ("next", c.next.is_some(), kind == CheckKind::Event),
         ("exactly", c.exactly.is_some(), kind == CheckKind::Count),
         ("at_least", c.at_least.is_some(), kind == CheckKind::Count),
         ("at_most", c.at_most.is_some(), kind == CheckKind::Count),
@@ -979,6 +980,7 @@ fn typed_check(
         CheckKind::Event => Kind::Event {
             select: select()?,
             window,
+            next: c.next.unwrap_or(false),
         },
         CheckKind::Absent => Kind::Absent {
             select: select()?,
@@ -1268,7 +1270,7 @@ after = "A"
     fn unknown_key_in_a_check() {
         assert_eq!(
             err(&GOOD.replace("after = \"A\"", "after = \"A\"\nbefore = \"A\"")),
-            "scenario error at s/x.toml:40:1: unknown field `before`, expected one of `id`, `title`, `requirement`, `level`, `kind`, `proto`, `event`, `match`, `after`, `within`, `not_before`, `exactly`, `at_least`, `at_most`, `first`, `then`, `gap`, `growth`, `spread`, `min_events`, `left`, `right`"
+            "scenario error at s/x.toml:40:1: unknown field `before`, expected one of `id`, `title`, `requirement`, `level`, `kind`, `proto`, `event`, `match`, `after`, `within`, `not_before`, `next`, `exactly`, `at_least`, `at_most`, `first`, `then`, `gap`, `growth`, `spread`, `min_events`, `left`, `right`"
         );
     }
 
@@ -1306,6 +1308,12 @@ after = "A"
                 "kind = \"event\"\nproto = \"sip\"\nevent = \"request\"\nexactly = 2"
             )),
             "scenario error at s/x.toml:48:1: check `C`: `exactly` does not apply to kind `event`"
+        );
+        assert_eq!(
+            err(&with_check(
+                "kind = \"absent\"\nproto = \"sip\"\nevent = \"request\"\nnext = true"
+            )),
+            "scenario error at s/x.toml:48:1: check `C`: `next` does not apply to kind `absent`"
         );
         assert_eq!(
             err(&with_check(

@@ -545,6 +545,11 @@ pub struct CheckSpec {
     /// count; for kind `event` one that came too early is a failure of its own.
     #[serde(default)]
     pub not_before: Option<f64>,
+    /// Event: the first event of this `proto` and `event` kind in the window is the one
+    /// judged; it must match, and one that does not fails the check at once (for what a phone
+    /// does once, like fetching its upgrade script: a wrong one is the answer).
+    #[serde(default)]
+    pub next: Option<bool>,
     /// Count: exactly this many matching events.
     #[serde(default)]
     pub exactly: Option<u32>,

@@ -43,6 +43,8 @@ pub enum Kind {
         select: Select,
         /// When.
         window: Window,
+        /// Only the first event of the selected protocol and kind in the window is judged.
+        next: bool,
     },
     /// No matching event happens in the window.
     Absent {
@@ -107,7 +109,7 @@ impl Kind {
     /// The events it selects and its window, for the kinds that select events.
     pub fn selection(&self) -> Option<(&Select, &Window)> {
         match self {
-            Kind::Event { select, window }
+            Kind::Event { select, window, .. }
             | Kind::Absent { select, window }
             | Kind::Count { select, window, .. }
             | Kind::Interval { select, window, .. } => Some((select, window)),
