@@ -4,12 +4,13 @@
 //! capture started → phone powered on → events gathered into the timeline until every
 //! check's verdict is settled (the judge says so; polled, and on every event), or the
 //! scenario's `until` check is reached (passed, or settled) plus settle time, or its
-//! timeout → phone off →
-//! servers stopped → capture closed → lab removed → judge → timeline saved.
+//! timeout → phone off → servers stopped → capture closed → lab removed → judge → timeline
+//! saved.
 //!
-//! Never: decides conformance itself (the judge does), formats reports (the report module
-//! does). Harness failures are kept apart from the phone's: a lab that cannot be set up is
-//! an [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
+//! Never: decides conformance itself (the judge does), turns the scenario into server
+//! configurations (the lowering module does), formats reports (the report module does).
+//! Harness failures are kept apart from the phone's: a lab that cannot be set up is an
+//! [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
