@@ -9,8 +9,11 @@
 pub mod cli;
 pub mod dut;
 pub mod engine;
+pub mod error;
 pub mod judge;
 pub mod lab;
+pub mod proc;
 pub mod report;
+pub mod run_folder;
 pub mod scenario;
 pub mod timeline;

@@ -3,7 +3,14 @@
 //! Setup and teardown use iproute2's `ip` (present on every Linux lab machine, and what an
 //! admin would type to reproduce the lab by hand); the servers' sockets are then created
 //! inside the infrastructure namespace with `pc_capture::netns::in_netns`.
+//!
+//! Names carry the creating process's pid as six hex digits (pid_max is at most 2^22, so
+//! six always suffice) and a counter: namespaces `pc-<pid><n>-infra` / `pc-<pid><n>-phone`,
+//! veth ends `pc<pid><n>i` / `pc<pid><n>p` (within the kernel's 15 bytes up to 100,000
+//! scenarios per process). A run killed with SIGKILL cannot remove its pair; [`remove_stale`] does, at the
+//! start of a later run, for every pid that no longer exists — never for a live one.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,13 +38,13 @@ pub struct NetnsPair {
 }
 
 fn run(args: &[&str]) -> Result<(), LabError> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| LabError::Command {
-            command: args.join(" "),
-            why: format!("could not start: {e} (is iproute2 installed?)"),
-        })?;
+    let mut cmd = Command::new(args[0]);
+    cmd.args(&args[1..]);
+    crate::proc::die_with_parent(&mut cmd);
+    let out = cmd.output().map_err(|e| LabError::Command {
+        command: args.join(" "),
+        why: format!("could not start: {e} (is iproute2 installed?)"),
+    })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -71,7 +78,7 @@ impl NetnsPair {
         }
         let pid = std::process::id();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{pid:x}{seq}");
+        let tag = format!("{pid:06x}{seq}");
         let mut pair = NetnsPair {
             infra_ns: format!("pc-{tag}-infra"),
             phone_ns: format!("pc-{tag}-phone"),
@@ -220,8 +227,125 @@ impl NetnsPair {
     }
 }
 
+/// The pid in a lab name (`pc-<6 hex><n>-infra`, `pc<6 hex><n>i`, …), if it is one.
+fn owner_pid(name: &str) -> Option<u32> {
+    let rest = name
+        .strip_prefix("pc-")
+        .or_else(|| name.strip_prefix("pc"))?;
+    let hex = rest.get(..6)?;
+    let after = rest.get(6..)?;
+    // After the pid: the counter, then the role.
+    let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let role = &after[digits..];
+    if digits == 0 || !matches!(role, "-infra" | "-phone" | "i" | "p") {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Whether process `pid` exists (pid namespaces aside, `/proc/<pid>` is there exactly then).
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the namespaces and veth links that runs whose process is gone left behind (a run
+/// killed with SIGKILL): first every process still inside such a namespace (a device under
+/// test that outlived its harness), then the namespace, then links left in this namespace.
+/// Pairs of live processes are never touched (a reused pid keeps its leftovers until it
+/// ends, the safe side). Returns the names removed.
+pub fn remove_stale() -> Vec<String> {
+    let mut removed = Vec::new();
+    let own = std::process::id();
+    let stale = |name: &str| owner_pid(name).is_some_and(|pid| pid != own && !alive(pid));
+    let namespaces: BTreeSet<String> = std::fs::read_dir(pc_capture::netns::NETNS_RUN_DIR)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for ns in namespaces.iter().filter(|n| stale(n)) {
+        let mut pids = Command::new("ip");
+        pids.args(["netns", "pids", ns]);
+        crate::proc::die_with_parent(&mut pids);
+        if let Ok(out) = pids.output() {
+            for pid in String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+            {
+                // SAFETY: kill(2) on a pid read from the namespace; at worst ESRCH.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        match run(&["ip", "netns", "del", ns]) {
+            Ok(()) => removed.push(ns.clone()),
+            Err(e) => tracing::warn!("could not remove the stale namespace {ns}: {e}"),
+        }
+    }
+    let links: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for link in links.iter().filter(|n| stale(n)) {
+        // Deleting one end of a veth deletes its peer: the second may be gone already.
+        if !std::path::Path::new("/sys/class/net").join(link).exists() {
+            continue;
+        }
+        match run(&["ip", "link", "del", link]) {
+            Ok(()) => removed.push(link.clone()),
+            Err(e) => tracing::warn!("could not remove the stale link {link}: {e}"),
+        }
+    }
+    removed
+}
+
 impl Drop for NetnsPair {
     fn drop(&mut self) {
         self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_names_give_back_their_pid_and_nothing_else_does() {
+        assert_eq!(owner_pid("pc-01a2b30-infra"), Some(0x01a2b3));
+        assert_eq!(owner_pid("pc-01a2b312-phone"), Some(0x01a2b3));
+        assert_eq!(owner_pid("pc01a2b37i"), Some(0x01a2b3));
+        assert_eq!(owner_pid("pc01a2b37p"), Some(0x01a2b3));
+        // The phone's VLAN device lives in its namespace, not here; and foreign names are
+        // never taken for ours.
+        for other in [
+            "pc01a2b37p.10",
+            "pc-01a2b3-infra",
+            "pc-1a2b-infra",
+            "pcap0",
+            "pc-01a2b30-other",
+            "eth0",
+            "pc",
+        ] {
+            assert_eq!(owner_pid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn pair_names_fit_the_kernel_limit_and_carry_the_pid() {
+        let tag = format!("{:06x}{}", 4_194_304u32, 99_999);
+        let phone_if = format!("pc{tag}p");
+        assert!(phone_if.len() <= 15, "{phone_if}");
+        assert_eq!(owner_pid(&format!("pc-{tag}-infra")), Some(4_194_304));
+    }
+
+    #[test]
+    fn live_processes_are_alive_and_made_up_ones_are_not() {
+        assert!(alive(std::process::id()));
+        assert!(!alive(u32::MAX));
     }
 }
