@@ -6,3 +6,4 @@ mod bad_input;
 mod boot;
 mod common;
 mod dhclient;
+mod lifecycle;
