@@ -71,7 +71,8 @@ enum Command {
     },
     /// Judge a saved run again, without any network: `phonecert judge reports/<run-id>`.
     /// Reads only the run folder (its timelines and its copy of each scenario), so a copied
-    /// folder is judged from its own files.
+    /// folder is judged from its own files. An interrupted run is judged as far as it went
+    /// and exits 130 again.
     Judge {
         /// A run's report folder.
         run: PathBuf,
@@ -123,8 +124,8 @@ struct RunArgs {
 }
 
 /// Entry point of the `phonecert` binary. `embedded_simphone`: the binary also runs the
-/// reference phone as `phonecert simphone …` ([`crate::dut::EMBEDDED_SIMPHONE`]), which runs
-/// then use unless `PHONECERT_SIMPHONE` names another program.
+/// reference phone as `phonecert simphone …` ([`crate::dut::EMBEDDED_SIMPHONE`]); runs use it
+/// unless `PHONECERT_SIMPHONE` names another program.
 pub fn main(embedded_simphone: bool) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

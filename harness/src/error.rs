@@ -50,6 +50,25 @@ pub enum HarnessError {
         /// The pcapng file.
         path: PathBuf,
     },
+    /// `PHONECERT_SIMPHONE` names no file.
+    #[error("PHONECERT_SIMPHONE names {}, which is not a file", program.display())]
+    ReferencePhoneMissing {
+        /// What the variable names.
+        program: PathBuf,
+    },
+    /// No reference phone: the running binary does not carry one and no `simphone` binary
+    /// is beside it.
+    #[error(
+        "the reference phone binary `simphone` was not found next to {}; build it with `cargo build --release` or set PHONECERT_SIMPHONE",
+        next_to.display()
+    )]
+    ReferencePhoneNotFound {
+        /// The running executable.
+        next_to: PathBuf,
+    },
+    /// The running executable cannot be located (to find the reference phone beside it).
+    #[error("cannot find own executable: {0}")]
+    OwnExecutable(std::io::Error),
     /// The device under test could not be started.
     #[error("cannot start {what}: {source}")]
     DutStart {
@@ -71,8 +90,8 @@ pub enum HarnessError {
         /// The last lines it wrote.
         tail: String,
     },
-    /// The reference phone ended on its own during the scenario (it only stops when told to,
-    /// so this is a fault of the harness's reference, not of a device under test).
+    /// The device under test ended on its own after taking part (for the reference phone,
+    /// which only stops when told to, a fault of the harness's reference).
     #[error("{what} exited on its own ({status}): {}; see {log}", tail_line(.tail))]
     DutDied {
         /// Which device.

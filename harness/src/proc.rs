@@ -10,6 +10,10 @@
 //! phone forked there would be killed in the middle of a scenario. The spawner thread below
 //! never returns, so the signal comes exactly when the process goes.
 //!
+//! What this cannot reach: a child's own children (what a `--dut-cmd` shell starts) do not
+//! inherit the setting. They live in the phone's namespace, and the next run's removal of
+//! stale labs (`lab::remove_stale`) kills every process left there.
+//!
 //! Never: decides when a child stops (the DUT adapters and the lab do), reads its output.
 //! Follows: prctl(2) PR_SET_PDEATHSIG, fork(2) ("the parent-death signal setting is cleared
 //! for the child of a fork"), execve(2) (it is kept across exec of a non-set-user-ID program).
@@ -54,6 +58,8 @@ pub fn spawn_tied(mut cmd: tokio::process::Command) -> io::Result<tokio::process
         let _in_runtime = runtime.enter();
         let _ = tx.send(cmd.spawn());
     });
+    // The caller waits for fork and exec only (std reports a failed exec through a pipe);
+    // that is short enough to do on an async thread.
     spawner()
         .lock()
         .map_err(|_| io::Error::other("the spawner thread's queue is poisoned"))?

@@ -89,21 +89,18 @@ impl SimphoneProgram {
 /// the same sources at the same time, so never stale; else a `simphone` binary next to the
 /// running executable (cargo builds both binaries into the same folder) or one folder up
 /// (test binaries live in `target/<profile>/deps`).
-pub fn find_simphone(embedded: bool) -> Result<SimphoneProgram, String> {
+pub fn find_simphone(embedded: bool) -> Result<SimphoneProgram, HarnessError> {
     if let Some(p) = std::env::var_os("PHONECERT_SIMPHONE") {
         let program = PathBuf::from(p);
         if !program.is_file() {
-            return Err(format!(
-                "PHONECERT_SIMPHONE names {}, which is not a file",
-                program.display()
-            ));
+            return Err(HarnessError::ReferencePhoneMissing { program });
         }
         return Ok(SimphoneProgram {
             program,
             leading_args: Vec::new(),
         });
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let exe = std::env::current_exe().map_err(HarnessError::OwnExecutable)?;
     if embedded {
         return Ok(SimphoneProgram {
             program: exe,
@@ -123,10 +120,7 @@ pub fn find_simphone(embedded: bool) -> Result<SimphoneProgram, String> {
             dir = d.parent().map(Path::to_path_buf);
         }
     }
-    Err(format!(
-        "the reference phone binary `simphone` was not found next to {}; build it with `cargo build --release` or set PHONECERT_SIMPHONE",
-        exe.display()
-    ))
+    Err(HarnessError::ReferencePhoneNotFound { next_to: exe })
 }
 
 /// The last lines of a device's log (at most 20 lines and 4 KiB): what it said before it

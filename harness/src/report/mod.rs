@@ -78,7 +78,8 @@ pub struct ScenarioReport {
     pub title: String,
     /// Family.
     pub family: String,
-    /// The scenario file.
+    /// The scenario file where it was when the run started (for people: the run folder
+    /// keeps the copy that `phonecert judge` reads, under `scenarios/<id>/`).
     pub file: String,
     /// pass / fail / error / skip.
     pub verdict: Verdict,
