@@ -472,7 +472,12 @@ async fn run_in_lab(
             }
         }
         if let Some(status) = phone.exited() {
-            dut_exit = Some(status);
+            // A device killed by the same Ctrl-C as the harness did not end on its own.
+            if *cancel.borrow_and_update() {
+                interrupted = true;
+            } else {
+                dut_exit = Some(status);
+            }
             break;
         }
         tokio::select! {

@@ -57,10 +57,14 @@ pub fn phonecert_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run phonecert")
 }
 
-/// Starts `phonecert ARGS` in the background (output piped), for tests that signal it.
+/// Starts `phonecert ARGS` in the background (output piped), for tests that signal it. It
+/// leads a process group of its own, as a command started from a shell does, so a test can
+/// signal the group as a terminal's Ctrl-C would.
 pub fn spawn_phonecert(args: &[&str]) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
     Command::new(env!("CARGO_BIN_EXE_phonecert"))
         .args(args)
+        .process_group(0)
         .current_dir(root())
         .env("PHONECERT_SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
         .stdout(std::process::Stdio::piped())

@@ -219,8 +219,9 @@ fn a_reference_phone_that_refuses_its_arguments_is_a_harness_error_with_its_stde
     assert!(junit.contains("unexpected argument"), "{junit}");
 }
 
-/// Ctrl-C: the report says the run was interrupted and which scenarios did not run, junit
-/// marks them skipped, the exit code is 130 and `reports/latest` is left alone.
+/// Ctrl-C: the report says the run was interrupted and which scenarios did not run (the one
+/// that was running is not taken for a phone that quit), junit marks them skipped, the exit
+/// code is 130 and `reports/latest` is left alone.
 #[test]
 fn an_interrupted_run_says_so_lists_what_did_not_run_and_exits_130() {
     let s = Scratch::new("interrupted");
@@ -235,10 +236,17 @@ fn an_interrupted_run_says_so_lists_what_did_not_run_and_exits_130() {
     ]);
     let pid = child.id();
     wait_for(Duration::from_secs(30), || first_capture(&s.0)).expect("the first scenario starts");
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill(2) on our own child.
+    wait_for(Duration::from_secs(10), || {
+        children_of(pid)
+            .into_iter()
+            .find(|(_, cmd)| cmd.contains("simphone"))
+    })
+    .expect("the reference phone runs");
+    std::thread::sleep(Duration::from_millis(500));
+    // Ctrl-C at a terminal: SIGINT to the whole foreground process group.
+    // SAFETY: kill(2) on the process group our child leads.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGINT);
+        libc::kill(-(pid as libc::pid_t), libc::SIGINT);
     }
     let out = child.wait_with_output().expect("wait");
     let stdout = text(&out.stdout);
@@ -268,6 +276,12 @@ fn an_interrupted_run_says_so_lists_what_did_not_run_and_exits_130() {
     assert_eq!(
         report["scenarios"][2]["error"],
         "not run: the run was interrupted"
+    );
+    // The terminal's SIGINT reached the harness alone; the harness powered the phone off.
+    let log = std::fs::read_to_string(run.join("dut/REG-001.log")).expect("phone log");
+    assert!(
+        log.contains("SIGTERM: stopping") && !log.contains("SIGINT"),
+        "{log}"
     );
     let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
     assert!(junit.contains("skipped=\"3\""), "{junit}");

@@ -273,6 +273,10 @@ impl SimPhone {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
+            // A group of its own: Ctrl-C at the terminal reaches the harness alone, which
+            // then powers the phone off itself (a phone that quit first would look like one
+            // that died on its own).
+            .process_group(0)
             .kill_on_drop(true);
         Ok(SimPhone {
             child: crate::proc::spawn_tied(cmd).map_err(dut_start)?,
