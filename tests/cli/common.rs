@@ -74,13 +74,13 @@ pub fn spawn_phonecert(args: &[&str]) -> std::process::Child {
 }
 
 /// Network namespaces a `phonecert` process with this pid created and left behind (the
-/// netns lab names them `pc-<pid as 6 hex digits><n>-infra|phone`).
+/// netns lab names them `pc-<pid in hex>-<n>-infra|phone`).
 pub fn namespaces_of(pid: u32) -> Vec<String> {
     let out = Command::new("ip")
         .args(["netns", "list"])
         .output()
         .expect("ip netns list");
-    let prefix = format!("pc-{pid:06x}");
+    let prefix = format!("pc-{pid:x}-");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())

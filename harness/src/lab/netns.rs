@@ -4,11 +4,12 @@
 //! admin would type to reproduce the lab by hand); the servers' sockets are then created
 //! inside the infrastructure namespace with `pc_capture::netns::in_netns`.
 //!
-//! Names carry the creating process's pid as six hex digits (pid_max is at most 2^22, so
-//! six always suffice) and a counter: namespaces `pc-<pid><n>-infra` / `pc-<pid><n>-phone`,
-//! veth ends `pc<pid><n>i` / `pc<pid><n>p` (within the kernel's 15 bytes up to 100,000
-//! scenarios per process). A run killed with SIGKILL cannot remove its pair; [`remove_stale`] does, at the
-//! start of a later run, for every pid that no longer exists — never for a live one.
+//! Namespace names carry the creating process's pid (hex) and a counter, apart:
+//! `pc-<pid>-<n>-infra` / `pc-<pid>-<n>-phone`. The veth is created with its ends already
+//! inside the two namespaces (`pc<pid><n>i`, `pc<pid><n>p`), so no link ever exists outside
+//! them and the namespaces are all a run can leave. A run killed with SIGKILL cannot remove
+//! its pair; [`remove_stale`] does, at the start of a later run, for every pid that no
+//! longer exists — never for a live one, and never for a name not made this way.
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
@@ -78,12 +79,11 @@ impl NetnsPair {
         }
         let pid = std::process::id();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{pid:06x}{seq}");
         let mut pair = NetnsPair {
-            infra_ns: format!("pc-{tag}-infra"),
-            phone_ns: format!("pc-{tag}-phone"),
-            infra_if: format!("pc{tag}i"),
-            phone_if: format!("pc{tag}p"),
+            infra_ns: format!("pc-{pid:x}-{seq}-infra"),
+            phone_ns: format!("pc-{pid:x}-{seq}-phone"),
+            infra_if: format!("pc{pid:x}{seq}i"),
+            phone_if: format!("pc{pid:x}{seq}p"),
             addrs: Self::addrs(),
             created: Vec::new(),
         };
@@ -102,17 +102,11 @@ impl NetnsPair {
             run(&["ip", "netns", "add", ns])?;
             self.created.push(ns.clone());
         }
+        // Both ends are born in their namespaces: nothing is ever left outside them.
         run(&[
-            "ip", "link", "add", &iif, "type", "veth", "peer", "name", &pif,
+            "ip", "link", "add", &iif, "netns", &ins, "type", "veth", "peer", "name", &pif,
+            "netns", &pns,
         ])?;
-        // From here the veth dies with the namespaces it is moved into; until then, remove it
-        // by hand if moving fails.
-        let moved = run(&["ip", "link", "set", &iif, "netns", &ins])
-            .and_then(|()| run(&["ip", "link", "set", &pif, "netns", &pns]));
-        if let Err(e) = moved {
-            let _ = run(&["ip", "link", "del", &iif]);
-            return Err(e);
-        }
         // No IPv6 on the lab link: router solicitations and MLD reports would only be noise
         // in the evidence (the 9600 SIP profile is IPv4).
         for (ns, dev) in [(&ins, &iif), (&pns, &pif)] {
@@ -227,17 +221,13 @@ impl NetnsPair {
     }
 }
 
-/// The pid in a lab name (`pc-<6 hex><n>-infra`, `pc<6 hex><n>i`, …), if it is one.
+/// The pid in a lab namespace name (`pc-<pid in hex>-<n>-infra|phone`), if it is one.
 fn owner_pid(name: &str) -> Option<u32> {
-    let rest = name
-        .strip_prefix("pc-")
-        .or_else(|| name.strip_prefix("pc"))?;
-    let hex = rest.get(..6)?;
-    let after = rest.get(6..)?;
-    // After the pid: the counter, then the role.
-    let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let role = &after[digits..];
-    if digits == 0 || !matches!(role, "-infra" | "-phone" | "i" | "p") {
+    let rest = name.strip_prefix("pc-")?;
+    let (hex, rest) = rest.split_once('-')?;
+    let (seq, role) = rest.split_once('-')?;
+    let digits = |t: &str, radix| !t.is_empty() && t.chars().all(|c| c.is_digit(radix));
+    if !digits(hex, 16) || !digits(seq, 10) || !matches!(role, "infra" | "phone") {
         return None;
     }
     u32::from_str_radix(hex, 16).ok()
@@ -248,11 +238,11 @@ fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Removes the namespaces and veth links that runs whose process is gone left behind (a run
-/// killed with SIGKILL): first every process still inside such a namespace (a device under
-/// test that outlived its harness), then the namespace, then links left in this namespace.
-/// Pairs of live processes are never touched (a reused pid keeps its leftovers until it
-/// ends, the safe side). Returns the names removed.
+/// Removes the namespaces (and with them their veth) that runs whose process is gone left
+/// behind (a run killed with SIGKILL): first every process still inside such a namespace (a
+/// device under test that outlived its harness), then the namespace. Pairs of live
+/// processes are never touched (a reused pid keeps its leftovers until it ends, the safe
+/// side). Returns the names removed.
 pub fn remove_stale() -> Vec<String> {
     let mut removed = Vec::new();
     let own = std::process::id();
@@ -284,23 +274,6 @@ pub fn remove_stale() -> Vec<String> {
             Err(e) => tracing::warn!("could not remove the stale namespace {ns}: {e}"),
         }
     }
-    let links: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    for link in links.iter().filter(|n| stale(n)) {
-        // Deleting one end of a veth deletes its peer: the second may be gone already.
-        if !std::path::Path::new("/sys/class/net").join(link).exists() {
-            continue;
-        }
-        match run(&["ip", "link", "del", link]) {
-            Ok(()) => removed.push(link.clone()),
-            Err(e) => tracing::warn!("could not remove the stale link {link}: {e}"),
-        }
-    }
     removed
 }
 
@@ -316,31 +289,28 @@ mod tests {
 
     #[test]
     fn lab_names_give_back_their_pid_and_nothing_else_does() {
-        assert_eq!(owner_pid("pc-01a2b30-infra"), Some(0x01a2b3));
-        assert_eq!(owner_pid("pc-01a2b312-phone"), Some(0x01a2b3));
-        assert_eq!(owner_pid("pc01a2b37i"), Some(0x01a2b3));
-        assert_eq!(owner_pid("pc01a2b37p"), Some(0x01a2b3));
-        // The phone's VLAN device lives in its namespace, not here; and foreign names are
-        // never taken for ours.
+        assert_eq!(owner_pid("pc-1a2b3-0-infra"), Some(0x1a2b3));
+        assert_eq!(owner_pid("pc-1a2b3-12-phone"), Some(0x1a2b3));
+        // Names of the older form `pc-<pid><n>-…` cannot be read back (pid and counter run
+        // together): they are never taken for a dead run's, nor are foreign names.
         for other in [
-            "pc01a2b37p.10",
-            "pc-01a2b3-infra",
-            "pc-1a2b-infra",
-            "pcap0",
-            "pc-01a2b30-other",
-            "eth0",
-            "pc",
+            "pc-493c11-infra",
+            "pc-1a2b3--infra",
+            "pc--1-infra",
+            "pc-1a2b3-x-phone",
+            "pc-1a2b3-0-other",
+            "pc-zz-0-infra",
+            "pc1a2b30i",
+            "netns0",
         ] {
             assert_eq!(owner_pid(other), None, "{other}");
         }
     }
 
     #[test]
-    fn pair_names_fit_the_kernel_limit_and_carry_the_pid() {
-        let tag = format!("{:06x}{}", 4_194_304u32, 99_999);
-        let phone_if = format!("pc{tag}p");
-        assert!(phone_if.len() <= 15, "{phone_if}");
-        assert_eq!(owner_pid(&format!("pc-{tag}-infra")), Some(4_194_304));
+    fn interface_names_fit_the_kernel_limit() {
+        let pid = 4_194_304u32; // the largest pid_max
+        assert!(format!("pc{pid:x}{}p", 999_999).len() <= 15);
     }
 
     #[test]
