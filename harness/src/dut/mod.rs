@@ -452,3 +452,34 @@ impl Dut {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_tail_is_the_last_whole_lines_within_bounds() {
+        let dir = std::env::temp_dir().join(format!("phonecert-logtail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("x.log");
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&log, &text).unwrap();
+        let tail = log_tail(&log);
+        assert_eq!(tail.lines().count(), 20);
+        assert!(
+            tail.starts_with("line 11\n") && tail.ends_with("line 30\n"),
+            "{tail}"
+        );
+        // Long lines: at most 4 KiB, and no half line at the start.
+        let long: String = (0..10)
+            .map(|i| format!("{i}{}\n", "x".repeat(999)))
+            .collect();
+        std::fs::write(&log, &long).unwrap();
+        let tail = log_tail(&log);
+        assert!(tail.len() <= 4096, "{}", tail.len());
+        assert!(tail.lines().all(|l| l.len() == 1000), "{tail}");
+        assert_eq!(log_tail(&dir.join("missing.log")), "");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
