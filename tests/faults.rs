@@ -2,12 +2,15 @@
 //! fail, and the clean reference phone passes every scenario those checks live in.
 //!
 //! `cargo test --test faults` (filters, `--list`, `--exact` work as usual). The mapping is
-//! `scenarios/expectations/faults.toml`; each entry is one trial that runs the real
-//! `phonecert` binary on the loopback lab with that one `--sim-fault` and reads
-//! `report.json`: exit code 1, the report names the fault, the entry's `check` is `fail`,
-//! checks in `also` may come out any way, every other check of the scenario is `pass`.
+//! `scenarios/expectations/faults.toml`; each entry is one trial, `FAULT@SCENARIO`, that
+//! runs the real `phonecert` binary on the loopback lab with that one `--sim-fault` and reads
+//! `report.json`: exit code 1, the report names the fault, the scenario's verdict is `fail`,
+//! the entry's `check` is `fail`, checks in `also` may come out any way, every other check of
+//! the scenario is `pass`. A fault that breaks several scenarios has one entry for each.
 //! `clean` runs the named scenarios without a fault: exit code 0, every check `pass`.
 //! `every_fault_is_listed` compares `simphone --list-faults` with the mapping both ways.
+//! `every_scenario_is_covered` fails, naming them, when scenarios of the suite have no entry
+//! that is not pending: a scenario no fault is shown to fail proves nothing.
 //! A `pending` entry is an ignored trial; run anyway (`--ignored`), it fails with its reason,
 //! since nothing has been shown.
 
@@ -228,17 +231,33 @@ fn describe(check: &Value) -> String {
     )
 }
 
-fn fault_trial(
-    lab: &str,
-    name: &str,
-    scenario: &str,
-    check: &str,
-    also: &BTreeSet<String>,
-    why: &str,
+/// One `[[fault]]` entry made runnable: the fault `name` on `scenario` (from `file`), in
+/// `lab`, as the trial called `trial`.
+struct FaultTrial {
+    trial: String,
+    lab: &'static str,
+    name: String,
+    scenario: String,
+    check: String,
+    also: BTreeSet<String>,
+    why: String,
     file: Result<PathBuf, String>,
-) -> Result<(), Failed> {
-    let file = file?;
-    let (code, report, text) = run(name, lab, Some(name), &[file])?;
+}
+
+fn fault_trial(t: &FaultTrial) -> Result<(), Failed> {
+    let FaultTrial {
+        trial,
+        lab,
+        name,
+        scenario,
+        check,
+        also,
+        why,
+        file,
+    } = t;
+    let (name, scenario, check) = (name.as_str(), scenario.as_str(), check.as_str());
+    let file = file.clone()?;
+    let (code, report, text) = run(trial, lab, Some(name), &[file])?;
     let faults = report["dut"]["faults"].as_array();
     if !faults.is_some_and(|f| f.iter().any(|f| f == name)) {
         return Err(format!(
@@ -247,6 +266,11 @@ fn fault_trial(
         )
         .into());
     }
+    let verdict = report["scenarios"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["id"] == scenario))
+        .map(|s| s["verdict"].clone())
+        .unwrap_or(Value::Null);
     let checks = checks(&report, scenario)?;
     let known: BTreeSet<&str> = checks.iter().map(|(id, _, _)| *id).collect();
     let stale: Vec<&str> = std::iter::once(check)
@@ -259,6 +283,9 @@ fn fault_trial(
         );
     }
     let mut problems = Vec::new();
+    if verdict != "fail" {
+        problems.push(format!("scenario {scenario} is {verdict}, not \"fail\""));
+    }
     for (id, verdict, entry) in &checks {
         if *id == check {
             if *verdict != "fail" {
@@ -288,7 +315,8 @@ fn clean_trial(lab: &str, files: Result<Vec<(String, PathBuf)>, String>) -> Resu
         return Err(format!("{MAPPING} names no scenario").into());
     }
     let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
-    let (code, report, text) = run("clean", lab, None, &paths)?;
+    // One output folder per lab: the two clean trials run at the same time.
+    let (code, report, text) = run(&format!("clean-{lab}"), lab, None, &paths)?;
     let mut problems = Vec::new();
     if report["dut"]["faults"]
         .as_array()
@@ -317,7 +345,8 @@ fn clean_trial(lab: &str, files: Result<Vec<(String, PathBuf)>, String>) -> Resu
     }
 }
 
-fn every_fault_is_listed(mapped: &[String]) -> Result<(), Failed> {
+/// `mapped` is every entry's (fault name, scenario or `None` when pending).
+fn every_fault_is_listed(mapped: &[(String, Option<String>)]) -> Result<(), Failed> {
     let out = Command::new(env!("CARGO_BIN_EXE_simphone"))
         .arg("--list-faults")
         .output()
@@ -339,11 +368,23 @@ fn every_fault_is_listed(mapped: &[String]) -> Result<(), Failed> {
         return Err("simphone --list-faults listed no fault".into());
     }
     let mut problems = Vec::new();
-    let mut seen = BTreeSet::new();
-    for name in mapped {
-        if !seen.insert(name) {
-            problems.push(format!("{name} has more than one entry"));
+    let mut seen: BTreeMap<&str, Vec<Option<&str>>> = BTreeMap::new();
+    for (name, scenario) in mapped {
+        let scenarios = seen.entry(name).or_default();
+        let scenario = scenario.as_deref();
+        if scenarios.contains(&scenario) {
+            match scenario {
+                Some(id) => problems.push(format!("{name} has more than one entry for {id}")),
+                None => problems.push(format!("{name} has more than one pending entry")),
+            }
+        } else if scenario.is_none() && !scenarios.is_empty()
+            || scenario.is_some() && scenarios.contains(&None)
+        {
+            problems.push(format!(
+                "{name} is both pending and shown by a scenario; drop the pending entry"
+            ));
         }
+        scenarios.push(scenario);
         if !listed.contains(name) {
             problems.push(format!(
                 "{name} has an entry but simphone has no such fault switch"
@@ -351,7 +392,7 @@ fn every_fault_is_listed(mapped: &[String]) -> Result<(), Failed> {
         }
     }
     for name in &listed {
-        if !seen.contains(name) {
+        if !seen.contains_key(name.as_str()) {
             problems.push(format!("fault switch {name} has no entry"));
         }
     }
@@ -359,6 +400,29 @@ fn every_fault_is_listed(mapped: &[String]) -> Result<(), Failed> {
         Ok(())
     } else {
         Err(format!("{MAPPING}:\n  {}", problems.join("\n  ")).into())
+    }
+}
+
+/// Every scenario id of the suite (`suite`) must be the `scenario` of an entry that is not
+/// pending (`covered`).
+fn every_scenario_is_covered(
+    suite: &BTreeSet<String>,
+    covered: &BTreeSet<String>,
+) -> Result<(), Failed> {
+    if suite.is_empty() {
+        return Err("no scenario file under scenarios/ declares an id".into());
+    }
+    let uncovered: Vec<&str> = suite.difference(covered).map(String::as_str).collect();
+    if uncovered.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{MAPPING}: {} of {} scenarios are shown to fail under no fault switch: {}; give each a [[fault]] entry whose check fails",
+            uncovered.len(),
+            suite.len(),
+            uncovered.join(", ")
+        )
+        .into())
     }
 }
 
@@ -409,15 +473,23 @@ fn main() -> ExitCode {
                 } else {
                     named.insert(scenario.clone(), file.clone());
                 }
-                let why = entry.why.clone();
-                let trial = Trial::test(name.clone(), move || {
-                    fault_trial(lab, &name, &scenario, &check, &also, &why, file)
-                })
-                .with_kind(lab);
+                let spec = FaultTrial {
+                    trial: format!("{name}@{scenario}"),
+                    lab,
+                    name,
+                    scenario,
+                    check,
+                    also,
+                    why: entry.why.clone(),
+                    file,
+                };
+                let trial =
+                    Trial::test(spec.trial.clone(), move || fault_trial(&spec)).with_kind(lab);
                 if needs_netns && !is_root() {
                     eprintln!(
-                        "skipped: fault `{}` needs the netns lab (root); its trial did NOT run",
-                        entry.name
+                        "skipped: fault `{}` on {} needs the netns lab (root); its trial did NOT run",
+                        entry.name,
+                        entry.scenario.as_deref().unwrap_or("?")
                     );
                     trials.push(trial.with_ignored_flag(true));
                 } else {
@@ -447,9 +519,23 @@ fn main() -> ExitCode {
             trials.push(trial.with_ignored_flag(true));
         }
     }
-    let mapped: Vec<String> = mapping.fault.iter().map(|e| e.name.clone()).collect();
+    let mapped: Vec<(String, Option<String>)> = mapping
+        .fault
+        .iter()
+        .map(|e| (e.name.clone(), e.scenario.clone()))
+        .collect();
     trials.push(Trial::test("every_fault_is_listed", move || {
         every_fault_is_listed(&mapped)
+    }));
+    let suite: BTreeSet<String> = files.keys().cloned().collect();
+    let covered: BTreeSet<String> = mapping
+        .fault
+        .iter()
+        .filter(|e| e.pending.is_none())
+        .filter_map(|e| e.scenario.clone())
+        .collect();
+    trials.push(Trial::test("every_scenario_is_covered", move || {
+        every_scenario_is_covered(&suite, &covered)
     }));
     // A trial mostly waits for the scenario's timeout, so all of them run at once unless
     // `--test-threads` says otherwise.

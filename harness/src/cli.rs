@@ -309,6 +309,26 @@ fn cmd_judge(run: &Path) -> u8 {
             None => ctx,
         };
         s.checks = judge::judge(&sc.spec, &saved.timeline, ctx);
+        // The capture's packet comments follow the new verdicts (they replace the old ones).
+        match s
+            .capture
+            .as_deref()
+            .map(|c| run_folder::capture_file(run, c))
+        {
+            Some(Ok(capture)) if capture.exists() => {
+                if let Err(e) = crate::evidence::annotate(&capture, &s.checks, &saved.timeline) {
+                    eprintln!("warning: the verdicts were not written into the capture: {e}");
+                }
+            }
+            Some(Err(e)) => {
+                eprintln!(
+                    "warning: scenario {}: its capture is not annotated: {e}",
+                    s.id
+                );
+            }
+            // A run folder copied without its captures: judged all the same.
+            _ => {}
+        }
         s.verdict = if s.error.is_some() {
             Verdict::Error
         } else {

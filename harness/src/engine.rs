@@ -12,12 +12,11 @@
 //! that cannot start, the timeline's save — is a [`HarnessError`] that makes this scenario's
 //! verdict `error`, with the device's last log lines in the report.
 
-use std::collections::HashMap;
-use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
@@ -109,27 +108,31 @@ type Shared = Arc<Mutex<Timeline>>;
 fn forward<E: Serialize + Send + 'static>(
     origin: Instant,
     proto: Proto,
-    rx: mpsc::UnboundedReceiver<(Instant, E)>,
+    rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
 ) -> tokio::task::JoinHandle<()> {
     forward_tagged(origin, proto, rx, tl, serde_json::Map::new())
 }
 
-/// Like [`forward`], adding `extra` fields to every event (which controller saw it).
+/// Like [`forward`], adding `extra` fields to every event (which controller saw it). The
+/// frames a shell's tap wrote for an event become the timeline event's frames.
 fn forward_tagged<E: Serialize + Send + 'static>(
     origin: Instant,
     proto: Proto,
-    mut rx: mpsc::UnboundedReceiver<(Instant, E)>,
+    mut rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
     extra: serde_json::Map<String, serde_json::Value>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some((at, ev)) = rx.recv().await {
-            let (kind, mut fields) = crate::timeline::fields_of(&ev);
+        while let Some(Stamped { at, event, frames }) = rx.recv().await {
+            let (kind, mut fields) = crate::timeline::fields_of(&event);
             fields.extend(extra.clone());
             let t = at.saturating_duration_since(origin).as_secs_f64();
             if let Ok(mut tl) = tl.lock() {
-                tl.push_fields(t, proto, kind, fields);
+                let i = tl.push_fields(t, proto, kind, fields);
+                if let Some(e) = tl.events.get_mut(i) {
+                    e.frames = frames;
+                }
             }
         }
     })
@@ -290,7 +293,13 @@ async fn run_in_lab(
         source,
     })?;
     let pcap_path = ctx.captures_dir.join(format!("{}.pcapng", spec.id));
-    let capture = Capture::start(ctx, netns, &pcap_path, dhcp_ep, http_ep, &sip_eps, spec)?;
+    let note = lab::CaptureNote {
+        run_id: &ctx.run_id,
+        scenario: &spec.id,
+        title: &spec.title,
+        time_scale: scale,
+    };
+    let capture = lab::Capture::start(netns, &pcap_path, &note, dhcp_ep, http_ep, &sip_eps)?;
     report.capture = Some(format!("captures/{}/{}.pcapng", ctx.run_id, spec.id));
 
     // Servers.
@@ -499,7 +508,7 @@ async fn run_in_lab(
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
     drop(tap);
-    let frames = capture.finish(&pcap_path)?;
+    let frames = capture.finish()?;
     report.capture_frames = Some(frames);
     if interrupted {
         return Err(Fatal::Interrupted);
@@ -509,10 +518,13 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
-    if netns.is_some() {
-        let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-        tagged_dhcp_from_capture(&pcap_path, origin_wall, &served, &mut timeline)?;
-    }
+    let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
+    crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
+        |source| HarnessError::Evidence {
+            path: pcap_path.clone(),
+            source,
+        },
+    )?;
     if let Some(status) = dut_exit {
         let mut f = serde_json::Map::new();
         f.insert("status".into(), status.to_string().into());
@@ -523,6 +535,12 @@ async fn run_in_lab(
     // Judge and keep the evidence.
     report.checks = judge::judge(spec, &timeline, jctx);
     report.verdict = judge::scenario_verdict(&report.checks);
+    crate::evidence::annotate(&pcap_path, &report.checks, &timeline).map_err(|source| {
+        HarnessError::Evidence {
+            path: pcap_path.clone(),
+            source,
+        }
+    })?;
     if let Some(status) = dut_exit {
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
@@ -605,51 +623,6 @@ fn judge_dut_exit(
     if harness_side || report.verdict == Verdict::Pass {
         report.verdict = Verdict::Error;
     }
-}
-
-/// DHCP messages the phone sent tagged with an 802.1Q VLAN, read back from the capture.
-///
-/// A VLAN no server listens on (a voice VLAN that is not there, so the phone must fall back)
-/// is heard only by the capture (VLANs with a server are skipped: they are in the timeline); these messages join the timeline as `dhcp received` events
-/// with `vlan` set and the frame number, decoded by the same server core as live ones.
-fn tagged_dhcp_from_capture(
-    path: &Path,
-    origin_wall: SystemTime,
-    served: &[u16],
-    timeline: &mut Timeline,
-) -> Result<(), HarnessError> {
-    let stored = pc_capture::pcapng::read_frames(path).map_err(|source| HarnessError::Capture {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let origin = origin_wall
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    // A server core used only as a decoder: what it would answer is thrown away.
-    let mut decoder = pc_dhcp::server::DhcpServer::new(pc_dhcp::server::ServerConfig::default());
-    for f in &stored.frames {
-        let Some(udp) = pc_capture::frame::parse_udp(&f.data) else {
-            continue;
-        };
-        let Some(vid) = udp.vlan else { continue };
-        // A VLAN with a server is in the timeline already.
-        if served.contains(&vid) || udp.dst.port() != pc_dhcp::shell::SERVER_PORT {
-            continue;
-        }
-        let t = f.timestamp.as_secs_f64() - origin;
-        let now = Duration::from_secs_f64(t.max(0.0));
-        for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
-            if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
-                let (kind, mut fields) = crate::timeline::fields_of(&ev);
-                fields.insert("vlan".into(), vid.into());
-                fields.insert("heard_by".into(), "capture".into());
-                let i = timeline.push_fields(t, Proto::Dhcp, kind, fields);
-                timeline.events[i].frames.push(f.number);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A stable seed per run and scenario (the registrar's nonces), so runs are reproducible
@@ -888,83 +861,6 @@ fn firmware_image(
         Some(Corruption::BadSignature) => {
             // Not the lab key: any phone that trusts only the lab key must refuse it.
             build(&provisioning::firmware::SigningKey::from_bytes(&[0x5a; 32]))
-        }
-    }
-}
-
-/// The scenario's capture, real or synthesised.
-enum Capture {
-    Kernel(pc_capture::afpacket::CaptureHandle),
-    Synth(Arc<pc_capture::synth::Synthesizer>),
-}
-
-impl Capture {
-    #[allow(clippy::too_many_arguments)]
-    fn start(
-        ctx: &RunContext,
-        netns: Option<&NetnsPair>,
-        path: &Path,
-        dhcp: SocketAddrV4,
-        http: SocketAddrV4,
-        sip: &[SocketAddrV4],
-        spec: &crate::scenario::ScenarioSpec,
-    ) -> Result<Capture, HarnessError> {
-        let err = |source| HarnessError::Capture {
-            path: path.to_path_buf(),
-            source,
-        };
-        match netns {
-            Some(pair) => {
-                let comment = format!(
-                    "phonecert run {} scenario {} ({}): lab netns, AF_PACKET capture of {} in namespace {}",
-                    ctx.run_id, spec.id, spec.title, pair.infra_if, pair.infra_ns
-                );
-                let writer =
-                    pc_capture::pcapng::PcapngWriter::create(path, &pair.infra_if, &comment)
-                        .map_err(err)?;
-                let h =
-                    pc_capture::afpacket::start_in_netns(&pair.infra_ns, &pair.infra_if, writer)
-                        .map_err(err)?;
-                Ok(Capture::Kernel(h))
-            }
-            None => {
-                let comment = format!(
-                    "phonecert run {} scenario {} ({}): lab loopback, frames synthesised from the servers' socket I/O",
-                    ctx.run_id, spec.id, spec.title
-                );
-                let writer = pc_capture::pcapng::PcapngWriter::create(path, "lo-synth", &comment)
-                    .map_err(err)?;
-                let map: HashMap<SocketAddrV4, u16> = [(dhcp, 67), (http, 80)]
-                    .into_iter()
-                    .chain(sip.iter().zip(5060..).map(|(a, p)| (*a, p)))
-                    .collect();
-                Ok(Capture::Synth(Arc::new(
-                    pc_capture::synth::Synthesizer::new(writer, map),
-                )))
-            }
-        }
-    }
-
-    fn tap(&self) -> Arc<dyn pc_capture::Tap> {
-        match self {
-            Capture::Kernel(_) => Arc::new(pc_capture::NoTap),
-            Capture::Synth(s) => s.clone(),
-        }
-    }
-
-    fn finish(self, path: &Path) -> Result<u64, HarnessError> {
-        let err = |source| HarnessError::Capture {
-            path: path.to_path_buf(),
-            source,
-        };
-        match self {
-            Capture::Kernel(h) => h.stop().map(|s| s.frames_written).map_err(err),
-            Capture::Synth(s) => match Arc::try_unwrap(s) {
-                Ok(s) => s.finish().map_err(err),
-                Err(_) => Err(HarnessError::CaptureInUse {
-                    path: path.to_path_buf(),
-                }),
-            },
         }
     }
 }

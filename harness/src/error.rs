@@ -36,19 +36,16 @@ pub enum HarnessError {
         /// What did not fit.
         why: String,
     },
-    /// The capture could not be started, written or read back.
+    /// The capture could not be started or closed.
+    #[error(transparent)]
+    Capture(#[from] crate::lab::capture::CaptureError),
+    /// The closed capture could not be read back, linked to the timeline or annotated.
     #[error("capture {}: {source}", path.display())]
-    Capture {
+    Evidence {
         /// The pcapng file.
         path: PathBuf,
         /// What went wrong.
         source: pc_capture::CaptureError,
-    },
-    /// The capture's synthesiser was still held by a server when the scenario ended.
-    #[error("capture {}: a server still holds the frame synthesiser", path.display())]
-    CaptureInUse {
-        /// The pcapng file.
-        path: PathBuf,
     },
     /// `PHONECERT_SIMPHONE` names no file.
     #[error("PHONECERT_SIMPHONE names {}, which is not a file", program.display())]

@@ -3,13 +3,15 @@
 //! The library behind the `phonecert` binary. The map (design.md §2):
 //! scenario files ([`scenario`]) configure the lab's servers (crates `pc-dhcp`, `pc-http`,
 //! `pc-sip`) inside a [`lab`]; every server event lands in a [`timeline`]; the capture
-//! (`pc-capture`) keeps the frames; the [`judge`] turns checks and timeline into verdicts;
+//! (`pc-capture`, started by the lab) keeps the frames, and [`evidence`] links them to the
+//! events and, after judging, to the verdicts; the [`judge`] turns checks and timeline into verdicts;
 //! [`report`] writes them. [`engine`] runs one scenario end to end, [`cli`] is the command line.
 
 pub mod cli;
 pub mod dut;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod judge;
 pub mod lab;
 pub mod proc;

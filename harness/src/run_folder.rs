@@ -111,6 +111,12 @@ pub fn resolve(base: &Path, stored: &str) -> Result<PathBuf, String> {
     Ok(base.join(p))
 }
 
+/// A capture as `report.json` stores it, found from the run folder: relative to the output
+/// root, two folders above the run folder (`<run>/../../captures/<run-id>/<id>.pcapng`).
+pub fn capture_file(run: &Path, stored: &str) -> Result<PathBuf, String> {
+    resolve(&run.join("..").join(".."), stored)
+}
+
 /// `path` made absolute (against the working directory) with `.` and `..` folded away,
 /// without touching the file system.
 fn lexical_absolute(path: &Path) -> std::io::Result<PathBuf> {
@@ -249,6 +255,10 @@ mod tests {
                 .contains("`/etc/passwd`")
         );
         assert!(resolve(base, "../other/timelines/A.json").is_err());
+        assert_eq!(
+            capture_file(base, "captures/r1/A.pcapng").unwrap(),
+            Path::new("/runs/r1/../../captures/r1/A.pcapng")
+        );
     }
 
     #[test]

@@ -34,11 +34,14 @@ pub enum Fault {
     IgnoreNakOnRenewal,
     SsonAlways242,
     IgnoreL2qvlan,
+    DiscoverNoBackoff,
+    IgnoreRetryAfter,
+    IgnoreGrantedExpires,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 22] = [
+    pub const ALL: [Fault; 25] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -61,6 +64,9 @@ impl Fault {
         Fault::IgnoreNakOnRenewal,
         Fault::SsonAlways242,
         Fault::IgnoreL2qvlan,
+        Fault::DiscoverNoBackoff,
+        Fault::IgnoreRetryAfter,
+        Fault::IgnoreGrantedExpires,
     ];
 
     /// The `--fault` name.
@@ -88,6 +94,9 @@ impl Fault {
             Fault::IgnoreNakOnRenewal => "ignore-nak-on-renewal",
             Fault::SsonAlways242 => "sson-always-242",
             Fault::IgnoreL2qvlan => "ignore-l2qvlan",
+            Fault::DiscoverNoBackoff => "discover-no-backoff",
+            Fault::IgnoreRetryAfter => "ignore-retry-after",
+            Fault::IgnoreGrantedExpires => "ignore-granted-expires",
         }
     }
 
@@ -155,6 +164,15 @@ impl Fault {
             Fault::SsonAlways242 => "asks for and reads option 242 whatever --sson says",
             Fault::IgnoreL2qvlan => {
                 "ignores L2QVLAN from DHCP: no release, no tagged DHCP, stays untagged"
+            }
+            Fault::DiscoverNoBackoff => {
+                "retransmits DHCPDISCOVER every 4 s (±1 s) instead of doubling the wait each time"
+            }
+            Fault::IgnoreRetryAfter => {
+                "treats 503 with Retry-After like a 503 without it: the next controller, or its own back-off"
+            }
+            Fault::IgnoreGrantedExpires => {
+                "schedules the refresh from the Expires it asked for, not the shorter one granted"
             }
         }
     }

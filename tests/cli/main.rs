@@ -6,4 +6,5 @@ mod bad_input;
 mod boot;
 mod common;
 mod dhclient;
+mod evidence;
 mod lifecycle;

@@ -17,4 +17,4 @@ pub mod synth;
 pub mod tap;
 
 pub use error::CaptureError;
-pub use tap::{NoTap, Tap, TcpFlow};
+pub use tap::{NoTap, Stamped, Tap, TcpFlow};

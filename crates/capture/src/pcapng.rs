@@ -6,8 +6,9 @@
 //! Enhanced Packet Blocks with nanosecond timestamps since the UNIX epoch and optional
 //! `opt_comment`s. Each block is flushed to the file as soon as it is written, so a crash
 //! leaves a readable file with every frame written so far. Also: reading such a file back
-//! (`read_frames`) and adding comments to chosen frames afterwards (`annotate`), because the
-//! judge only knows which frames a check used once the run is over.
+//! (`read_frames`) and adding comments to chosen frames afterwards (`annotate`, or
+//! `annotate_in_place`, which replaces an earlier annotation), because the judge only knows
+//! which frames a check used once the run is over.
 //! Never: captures (that is `afpacket`) or synthesises frames (that is `synth`).
 //! Follows: pcapng (draft-ietf-opsawg-pcapng) §4.1 SHB, §4.2 IDB, §4.3 EPB; encoding is
 //! pcap-file's (`=3.0.0-rc.3`: 2.x writes nanosecond timestamps 1000× off).
@@ -297,6 +298,42 @@ pub fn annotate(
     output: &Path,
     comments: &BTreeMap<u64, Vec<String>>,
 ) -> Result<u64, CaptureError> {
+    rewrite_comments(input, output, comments, &|_| true)
+}
+
+/// Rewrite `path` in place with the packet comments of [`annotate`], first dropping every
+/// existing packet comment for which `keep` says false (the comments of an earlier
+/// annotation, so annotating again replaces rather than piles up). The new file is written
+/// beside the old one and renamed over it once complete and synced, so a failure leaves the
+/// original untouched. Timestamps, interface blocks and every other option stay as they were.
+pub fn annotate_in_place(
+    path: &Path,
+    comments: &BTreeMap<u64, Vec<String>>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<u64, CaptureError> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".annotating");
+    let temp = PathBuf::from(temp);
+    let result = rewrite_comments(path, &temp, comments, keep).and_then(|n| {
+        std::fs::rename(&temp, path).map_err(|source| CaptureError::WriteFile {
+            path: path.to_owned(),
+            source: source.into(),
+        })?;
+        Ok(n)
+    });
+    if result.is_err() {
+        // Nothing half-written is left beside the evidence.
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn rewrite_comments(
+    input: &Path,
+    output: &Path,
+    comments: &BTreeMap<u64, Vec<String>>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<u64, CaptureError> {
     let bad_in = |reason: String| CaptureError::ReadFile {
         path: input.to_owned(),
         reason,
@@ -321,6 +358,10 @@ pub fn annotate(
         let block = match block {
             Block::EnhancedPacket(mut epb) => {
                 number += 1;
+                epb.options.retain(|o| match o {
+                    EnhancedPacketOption::Common(CommonOption::Comment(c)) => keep(c),
+                    _ => true,
+                });
                 if let Some(texts) = comments.get(&number) {
                     annotated += 1;
                     for text in texts {
@@ -347,9 +388,10 @@ pub fn annotate(
             frames: number,
         });
     }
-    writer
-        .get_mut()
-        .flush()
+    let mut file = writer.into_inner();
+    file.flush().map_err(|source| wrap(source.into()))?;
+    file.get_ref()
+        .sync_all()
         .map_err(|source| wrap(source.into()))?;
     Ok(annotated)
 }
@@ -525,6 +567,51 @@ mod tests {
         assert!(err.to_string().contains("frame 9"), "{err}");
         std::fs::remove_file(&input).ok();
         std::fs::remove_file(&output).ok();
+    }
+
+    #[test]
+    fn annotating_in_place_replaces_earlier_verdicts_and_keeps_the_rest() {
+        let path = temp_path("in-place.pcapng");
+        let mut w = PcapngWriter::create(&path, "veth-lab", "section; time scale").expect("create");
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 42);
+        w.write(t, &sample_frame(1), Some("written by the capture"))
+            .expect("write");
+        w.write(t + Duration::from_nanos(1), &sample_frame(2), None)
+            .expect("write");
+        w.finish().expect("finish");
+        let verdict =
+            |text: &str| BTreeMap::from([(1, vec![text.to_owned()]), (2, vec![text.to_owned()])]);
+        let ours = |c: &str| !c.starts_with("S-1-01 ");
+
+        assert_eq!(
+            annotate_in_place(&path, &verdict("S-1-01 fail: DISCOVER"), &ours).expect("first"),
+            2
+        );
+        assert_eq!(
+            annotate_in_place(&path, &verdict("S-1-01 pass: DISCOVER"), &ours).expect("again"),
+            2
+        );
+        let stored = read_frames(&path).expect("read");
+        assert_eq!(
+            stored.frames[0].comments,
+            vec!["written by the capture", "S-1-01 pass: DISCOVER"]
+        );
+        assert_eq!(stored.frames[1].comments, vec!["S-1-01 pass: DISCOVER"]);
+        assert_eq!(stored.section_comments, vec!["section; time scale"]);
+        assert_eq!(stored.interfaces, vec!["veth-lab"]);
+        assert_eq!(stored.frames[0].timestamp, Duration::new(1_700_000_000, 42));
+        assert_eq!(stored.frames[1].data, sample_frame(2));
+
+        // A frame that does not exist leaves the file as it was and no temporary behind.
+        let before = std::fs::read(&path).expect("bytes");
+        let err = annotate_in_place(&path, &BTreeMap::from([(7, vec!["x".to_owned()])]), &ours)
+            .expect_err("frame 7 does not exist");
+        assert!(err.to_string().contains("frame 7"), "{err}");
+        assert_eq!(std::fs::read(&path).expect("bytes"), before);
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(".annotating");
+        assert!(!PathBuf::from(temp).exists());
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

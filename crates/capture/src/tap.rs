@@ -5,8 +5,34 @@
 //! to capture; the shells report their socket I/O here and the synthesiser turns it into
 //! Ethernet/IPv4/UDP or TCP frames in the pcapng, so the evidence has the same shape in
 //! every lab.
+//!
+//! Also owns [`Stamped`], the envelope in which every shell hands an event to the harness:
+//! when it happened and which frames the tap wrote for it, so the timeline can point at the
+//! packets without a second pass over the capture (in the loopback lab; the kernel-captured
+//! labs join events to frames after the capture is closed).
 
 use std::net::SocketAddrV4;
+use std::time::Instant;
+
+/// An event as an I/O shell reports it: the instant it happened and the capture frame numbers
+/// (1-based) the tap returned for the bytes that carried it — empty with [`NoTap`], whose
+/// frames the kernel capture numbers on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamped<E> {
+    /// When the shell saw or did it.
+    pub at: Instant,
+    /// The event itself.
+    pub event: E,
+    /// Frames the tap wrote for it, in capture order.
+    pub frames: Vec<u64>,
+}
+
+impl<E> Stamped<E> {
+    /// `event` at `at`, carried by `frames`.
+    pub fn new(at: Instant, event: E, frames: Vec<u64>) -> Self {
+        Self { at, event, frames }
+    }
+}
 
 /// One TCP connection as the synthesiser knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

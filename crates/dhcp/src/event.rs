@@ -4,7 +4,8 @@
 //! Owns: the event types and their JSON shape. Checks in scenario files match on these field
 //! names (`kind` = `received` | `sent` | `ignored` | `dropped` | `malformed`), so they are
 //! plain and stable; addresses are dotted quads, MACs lower-case colon hex, byte strings
-//! lower-case hex, scenario rules in their own serde shape (see `rules`).
+//! lower-case hex, scenario rules in their own serde shape (see `rules`), findings typed
+//! objects named by `code` (see [`Finding`]).
 //!
 //! Never: decides anything; the server module fills these in.
 
@@ -30,6 +31,60 @@ impl From<&RawOption> for WireOption {
             value: hex::encode(&o.value),
         }
     }
+}
+
+/// Something odd about a received message that did not stop it from being answered.
+/// Serialised as one object whose `code` names it (stable snake_case, listed on
+/// [`wire::Finding`](crate::wire::Finding) and [`MessageFinding`]) beside its details:
+/// `{"code": "repeated_option", "option": 12, "times": 2}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Finding {
+    /// Found while walking the bytes (RFC 2131 §4.1, RFC 3396).
+    Wire(crate::wire::Finding),
+    /// Found in what the fields and options say (RFC 2131 §2, §4.3.2, table 5).
+    Message(MessageFinding),
+}
+
+/// A DHCP-level oddity of a client message: header fields, option lengths and what RFC 2131
+/// table 5 says each message type must and must not carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum MessageFinding {
+    /// `htype` is not 1 (Ethernet).
+    HtypeNotEthernet { htype: u8 },
+    /// `hlen` is not 6 (Ethernet).
+    HlenNotEthernet { hlen: u8 },
+    /// Reserved bits of `flags` are set (RFC 2131 §2: must be zero).
+    ReservedFlags { flags: u16 },
+    /// An option appears more than once; its values were joined (RFC 3396).
+    RepeatedOption { option: u8, times: usize },
+    /// A fixed-length option has the wrong length and was ignored.
+    WrongOptionLength {
+        option: u8,
+        len: usize,
+        expected: usize,
+    },
+    /// No option 53.
+    NoMessageType,
+    /// `ciaddr` set in a DISCOVER (table 5: 0).
+    CiaddrInDiscover,
+    /// Option 54 in a DISCOVER (table 5: must not).
+    ServerIdInDiscover,
+    /// `ciaddr` set in a REQUEST in SELECTING state (§4.3.2: must be 0).
+    CiaddrInSelectingRequest,
+    /// Option 50 with `ciaddr` set (§4.3.2: must not when renewing).
+    RequestedIpWhileRenewing,
+    /// A RELEASE without option 54 (table 5: must).
+    ReleaseWithoutServerId,
+    /// Option 50 in a RELEASE (table 5: must not).
+    RequestedIpInRelease,
+    /// A DECLINE without option 54 (table 5: must).
+    DeclineWithoutServerId,
+    /// A DECLINE without option 50 (table 5: must).
+    DeclineWithoutRequestedIp,
+    /// Option 50 or 51 in an INFORM (table 5: must not).
+    LeaseOptionInInform,
 }
 
 /// A DHCP server event.
@@ -62,8 +117,9 @@ pub enum Event {
         broadcast_flag: bool,
         /// The 802.1Q tag the request arrived with, when the transport knows it.
         vlan: Option<u16>,
-        /// Oddities in the message (wire-level and DHCP-level), one sentence each.
-        findings: Vec<String>,
+        /// Oddities in the message, wire-level and DHCP-level, each an object whose `code` is
+        /// its stable name (see [`Finding`]).
+        findings: Vec<Finding>,
     },
     /// A reply the server sent.
     Sent {

@@ -17,7 +17,7 @@ pub mod shell;
 pub mod vlan;
 pub mod wire;
 
-pub use event::{Event, WireOption, format_mac};
+pub use event::{Event, Finding, MessageFinding, WireOption, format_mac};
 pub use rules::Rule;
 pub use server::{
     DhcpServer, Lease, LeaseState, MessageType, Output, Reply, ReplyDest, ServerConfig,

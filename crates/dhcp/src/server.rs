@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::event::{Event, WireOption, format_mac};
+use crate::event::{Event, Finding, MessageFinding, WireOption, format_mac};
 use crate::rules::{Counts, Rule, millis};
 use crate::wire::{self, Header, RawMessage};
 
@@ -327,24 +327,27 @@ struct Request {
     msg_type: Option<MessageType>,
     requested_ip: Option<Ipv4Addr>,
     server_id: Option<Ipv4Addr>,
-    findings: Vec<String>,
+    findings: Vec<Finding>,
 }
 
 impl Request {
     fn read(m: &RawMessage) -> Request {
-        let mut findings: Vec<String> = m.findings.iter().map(ToString::to_string).collect();
+        let mut findings: Vec<Finding> = m.findings.iter().cloned().map(Finding::Wire).collect();
         let h = &m.header;
         if h.htype != 1 {
-            findings.push(format!("htype is {}, expected 1 (ethernet)", h.htype));
+            findings.push(Finding::Message(MessageFinding::HtypeNotEthernet {
+                htype: h.htype,
+            }));
         }
         if h.hlen != 6 {
-            findings.push(format!("hlen is {}, expected 6 (ethernet)", h.hlen));
+            findings.push(Finding::Message(MessageFinding::HlenNotEthernet {
+                hlen: h.hlen,
+            }));
         }
         if h.flags & 0x7fff != 0 {
-            findings.push(format!(
-                "flags {:#06x} has reserved bits set (rfc 2131 §2: must be zero)",
-                h.flags
-            ));
+            findings.push(Finding::Message(MessageFinding::ReservedFlags {
+                flags: h.flags,
+            }));
         }
         let mut seen = BTreeSet::new();
         for o in &m.options {
@@ -353,22 +356,22 @@ impl Request {
             }
             let n = m.count(o.code);
             if n > 1 {
-                findings.push(format!(
-                    "option {} appears {n} times; values joined per rfc 3396",
-                    o.code
-                ));
+                findings.push(Finding::Message(MessageFinding::RepeatedOption {
+                    option: o.code,
+                    times: n,
+                }));
             }
         }
         let msg_type = fixed(m, OPT_MESSAGE_TYPE, 1, &mut findings)
             .and_then(|v| v.first().copied())
             .map(MessageType::from_code);
-        let ip = |code, findings: &mut Vec<String>| {
+        let ip = |code, findings: &mut Vec<Finding>| {
             fixed(m, code, 4, findings).map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
         };
         let requested_ip = ip(OPT_REQUESTED_IP, &mut findings);
         let server_id = ip(OPT_SERVER_ID, &mut findings);
         if m.count(OPT_MESSAGE_TYPE) == 0 {
-            findings.push("no message type (option 53)".into());
+            findings.push(Finding::Message(MessageFinding::NoMessageType));
         }
         Request {
             msg_type,
@@ -381,15 +384,16 @@ impl Request {
 
 /// The RFC 3396-joined value of a fixed-length option, `None` (with a finding) when its length
 /// is wrong.
-fn fixed(m: &RawMessage, code: u8, len: usize, findings: &mut Vec<String>) -> Option<Vec<u8>> {
+fn fixed(m: &RawMessage, code: u8, len: usize, findings: &mut Vec<Finding>) -> Option<Vec<u8>> {
     let v = m.concatenated(code)?;
     if v.len() == len {
         Some(v)
     } else {
-        findings.push(format!(
-            "option {code} has length {}, expected {len}; ignored",
-            v.len()
-        ));
+        findings.push(Finding::Message(MessageFinding::WrongOptionLength {
+            option: code,
+            len: v.len(),
+            expected: len,
+        }));
         None
     }
 }
@@ -550,50 +554,47 @@ impl DhcpServer {
     fn type_findings(&self, m: &RawMessage, req: &mut Request) {
         let h = &m.header;
         let has = |code| m.count(code) > 0;
-        let f = &mut req.findings;
+        let mut found = Vec::new();
+        let f = &mut found;
         match req.msg_type {
             Some(MessageType::Discover) => {
                 if !h.ciaddr.is_unspecified() {
-                    f.push("ciaddr is set in a discover (rfc 2131 table 5: 0)".into());
+                    f.push(MessageFinding::CiaddrInDiscover);
                 }
                 if has(OPT_SERVER_ID) {
-                    f.push("option 54 in a discover (rfc 2131 table 5: must not)".into());
+                    f.push(MessageFinding::ServerIdInDiscover);
                 }
             }
             Some(MessageType::Request) => {
                 if has(OPT_SERVER_ID) && !h.ciaddr.is_unspecified() {
-                    f.push(
-                        "ciaddr is set in a selecting request (rfc 2131 §4.3.2: must be 0)".into(),
-                    );
+                    f.push(MessageFinding::CiaddrInSelectingRequest);
                 }
                 if has(OPT_REQUESTED_IP) && !h.ciaddr.is_unspecified() {
-                    f.push(
-                        "option 50 with ciaddr set (rfc 2131 §4.3.2: must not when renewing)"
-                            .into(),
-                    );
+                    f.push(MessageFinding::RequestedIpWhileRenewing);
                 }
             }
             Some(MessageType::Release) => {
                 if !has(OPT_SERVER_ID) {
-                    f.push("release without option 54 (rfc 2131 table 5: must)".into());
+                    f.push(MessageFinding::ReleaseWithoutServerId);
                 }
                 if has(OPT_REQUESTED_IP) {
-                    f.push("option 50 in a release (rfc 2131 table 5: must not)".into());
+                    f.push(MessageFinding::RequestedIpInRelease);
                 }
             }
             Some(MessageType::Decline) => {
                 if !has(OPT_SERVER_ID) {
-                    f.push("decline without option 54 (rfc 2131 table 5: must)".into());
+                    f.push(MessageFinding::DeclineWithoutServerId);
                 }
                 if !has(OPT_REQUESTED_IP) {
-                    f.push("decline without option 50 (rfc 2131 table 5: must)".into());
+                    f.push(MessageFinding::DeclineWithoutRequestedIp);
                 }
             }
             Some(MessageType::Inform) if has(OPT_REQUESTED_IP) || has(OPT_LEASE_TIME) => {
-                f.push("option 50 or 51 in an inform (rfc 2131 table 5: must not)".into());
+                f.push(MessageFinding::LeaseOptionInInform);
             }
             _ => {}
         }
+        req.findings.extend(found.into_iter().map(Finding::Message));
     }
 
     fn discover(&mut self, now: Duration, m: &RawMessage, req: &Request) -> Action {

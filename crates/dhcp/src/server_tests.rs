@@ -652,7 +652,10 @@ fn received_event_keeps_wire_order_duplicates_and_findings() {
     assert_eq!(vendor_class.as_deref(), Some("ccp.avaya.com"));
     assert_eq!(
         findings,
-        vec!["option 12 appears 2 times; values joined per rfc 3396".to_string()]
+        vec![Finding::Message(MessageFinding::RepeatedOption {
+            option: 12,
+            times: 2
+        })]
     );
     assert_eq!(sends(&out).len(), 1);
 
@@ -661,6 +664,11 @@ fn received_event_keeps_wire_order_duplicates_and_findings() {
     assert_eq!(json["msg_type"], "DISCOVER");
     assert_eq!(json["options"][0]["code"], 12);
     assert_eq!(json["parameter_request_list"], serde_json::json!([1, 242]));
+    // Findings by name, details beside it.
+    assert_eq!(
+        json["findings"],
+        serde_json::json!([{"code": "repeated_option", "option": 12, "times": 2}])
+    );
 }
 
 #[test]
@@ -689,7 +697,7 @@ fn malformed_and_odd_messages_give_events_not_replies() {
     assert!(sends(&out).is_empty());
     assert!(
         matches!(events(&out)[0], Event::Received { msg_type, findings, .. }
-        if msg_type == "NONE" && findings.contains(&"no message type (option 53)".to_string()))
+        if msg_type == "NONE" && findings.contains(&Finding::Message(MessageFinding::NoMessageType)))
     );
     assert!(matches!(events(&out)[1], Event::Ignored { .. }));
 
@@ -712,7 +720,15 @@ fn malformed_and_odd_messages_give_events_not_replies() {
     bytes.extend_from_slice(&[12, 40, b'A']);
     let out = s.handle(Duration::ZERO, ANY, None, &bytes);
     assert!(matches!(events(&out)[0], Event::Received { findings, .. }
-        if findings.iter().any(|f| f.contains("declares length 40"))));
+        if findings.iter().any(|f| matches!(f,
+            Finding::Wire(wire::Finding::OptionOverrun { code: 12, declared: 40, .. })))));
+    let json = serde_json::to_value(events(&out)[0]).unwrap();
+    let overrun = &json["findings"][0];
+    assert_eq!(overrun["code"], "option_overrun");
+    assert_eq!(overrun["option"], 12);
+    assert_eq!(overrun["area"], "options");
+    let back: Event = serde_json::from_value(json).unwrap();
+    assert_eq!(&back, events(&out)[0]);
     assert_eq!(sends(&out).len(), 1);
 }
 

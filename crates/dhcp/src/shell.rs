@@ -4,7 +4,9 @@
 //! Owns: the receive loop, turning a [`ReplyDest`] into an actual frame or datagram
 //! (RFC 2131 §4.1: a client without an address is reached by Ethernet address, which a UDP
 //! socket cannot do — hence raw frames), holding a reply the core gave a delay (in a task of
-//! its own, so other clients are answered meanwhile), the loopback tap, shutdown.
+//! its own, so other clients are answered meanwhile), the loopback tap (each event goes on
+//! with the frames the tap returned: the request's for what the core made of it, the
+//! reply's for `sent`), shutdown.
 //!
 //! Never: decides anything about DHCP (the core does), creates its sockets (the lab does, in
 //! the right namespace and with the right options), prints to stdout.
@@ -20,9 +22,9 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
-use pc_capture::Tap;
 use pc_capture::frame::{BROADCAST_MAC, UdpFrame, udp_frame};
 use pc_capture::rawsock::RawSocket;
+use pc_capture::{Stamped, Tap};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -67,7 +69,7 @@ pub async fn run(
     mut server: DhcpServer,
     transport: Transport,
     tap: Arc<dyn Tap>,
-    events: UnboundedSender<(Instant, Event)>,
+    events: UnboundedSender<Stamped<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let start = Instant::now();
@@ -115,9 +117,11 @@ pub async fn run(
         let received_at = Instant::now();
         let datagram = &buf[..n];
         let peer = v4(peer);
-        if out.raw.is_none() {
-            tap.udp(peer, local, datagram);
-        }
+        let received = if out.raw.is_none() {
+            tap.udp(peer, local, datagram)
+        } else {
+            Vec::new()
+        };
         let mut outputs = server
             .handle(received_at - start, *peer.ip(), None, datagram)
             .into_iter()
@@ -149,7 +153,7 @@ pub async fn run(
                         });
                     }
                 }
-                Output::Event(event) => out.record(received_at, event),
+                Output::Event(event) => out.record(received_at, event, received.clone()),
             }
         }
     }
@@ -161,7 +165,7 @@ struct Sender {
     socket: Arc<tokio::net::UdpSocket>,
     raw: Option<Arc<RawSocket>>,
     tap: Arc<dyn Tap>,
-    events: UnboundedSender<(Instant, Event)>,
+    events: UnboundedSender<Stamped<Event>>,
     server_ip: Ipv4Addr,
     local: SocketAddrV4,
 }
@@ -171,7 +175,9 @@ impl Sender {
     /// records its `sent` event stamped with the moment it went out.
     async fn deliver(&self, peer: SocketAddrV4, reply: &Reply, sent: Option<Event>) {
         let result = match &self.raw {
-            Some(raw) => send_raw(raw, &self.socket, self.server_ip, reply).await,
+            Some(raw) => send_raw(raw, &self.socket, self.server_ip, reply)
+                .await
+                .map(|()| Vec::new()),
             None => {
                 send_udp(
                     &self.socket,
@@ -184,19 +190,19 @@ impl Sender {
             }
         };
         match result {
-            Ok(()) => {
+            Ok(frames) => {
                 if let Some(sent) = sent {
-                    self.record(Instant::now(), sent);
+                    self.record(Instant::now(), sent, frames);
                 }
             }
             Err(e) => tracing::warn!(error = %e, dest = ?reply.dest, "dhcp reply not sent"),
         }
     }
 
-    fn record(&self, at: Instant, event: Event) {
+    fn record(&self, at: Instant, event: Event, frames: Vec<u64>) {
         // The receiver going away means nobody records the run any more; the server still
         // answers until told to stop.
-        let _ = self.events.send((at, event));
+        let _ = self.events.send(Stamped::new(at, event, frames));
     }
 }
 
@@ -217,10 +223,9 @@ async fn send_udp(
     local: SocketAddrV4,
     peer: SocketAddrV4,
     bytes: &[u8],
-) -> io::Result<()> {
+) -> io::Result<Vec<u64>> {
     socket.send_to(bytes, peer).await?;
-    tap.udp(local, peer, bytes);
-    Ok(())
+    Ok(tap.udp(local, peer, bytes))
 }
 
 async fn send_raw(

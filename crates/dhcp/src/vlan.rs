@@ -16,6 +16,7 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
+use pc_capture::Stamped;
 use pc_capture::frame::parse_udp;
 use pc_capture::rawsock::{AsyncRawSocket, RawSocket};
 use tokio::sync::mpsc::UnboundedSender;
@@ -26,12 +27,14 @@ use crate::server::{DhcpServer, Output, Reply, ReplyDest};
 use crate::shell::{SERVER_PORT, reply_frame};
 
 /// Serves VLAN `vid` on `raw` (a socket on the lab interface) as `server_ip` until
-/// `shutdown` turns true. Events go out stamped like the other shells'.
+/// `shutdown` turns true. Events go out stamped like the other shells', with no frames: this
+/// server runs only in the kernel-captured netns lab, whose frames are joined to events
+/// after the capture is closed.
 pub async fn run_vlan(
     mut server: DhcpServer,
     raw: RawSocket,
     vid: u16,
-    events: UnboundedSender<(Instant, Event)>,
+    events: UnboundedSender<Stamped<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let start = Instant::now();
@@ -64,7 +67,7 @@ pub async fn run_vlan(
                             }
                         }
                         Output::Event(e) => {
-                            let _ = events.send((Instant::now(), e));
+                            let _ = events.send(Stamped::new(Instant::now(), e, Vec::new()));
                         }
                     }
                 }

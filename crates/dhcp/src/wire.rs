@@ -135,7 +135,8 @@ impl Header {
 
 /// Which part of the message an option was found in (RFC 2131 §4.1: options first, then
 /// `file` and `sname` when option 52 says they are overloaded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Area {
     Options,
     File,
@@ -165,19 +166,28 @@ pub struct RawOption {
     pub area: Area,
 }
 
-/// Something odd in a message that did not stop the walk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something odd in a message that did not stop the walk. Serialised as an object whose
+/// `code` is the stable snake_case name (`option_overrun`, `missing_length`, `missing_end`,
+/// `data_after_end`, `bad_overload`) beside the details; an option's code is `option`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 pub enum Finding {
     /// An option's length byte says more than the area holds.
     OptionOverrun {
         area: Area,
+        #[serde(rename = "option")]
         code: u8,
         offset: usize,
         declared: u8,
         available: usize,
     },
     /// The area ends right after an option code, with no length byte.
-    MissingLength { area: Area, code: u8, offset: usize },
+    MissingLength {
+        area: Area,
+        #[serde(rename = "option")]
+        code: u8,
+        offset: usize,
+    },
     /// The area has no end option (255).
     MissingEnd { area: Area },
     /// Non-pad bytes follow the end option.

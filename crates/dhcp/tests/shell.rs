@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use dhcproto::v4::{self, DhcpOption, Message, OptionCode};
 use dhcproto::{Decodable, Encodable};
-use pc_capture::{Tap, TcpFlow};
+use pc_capture::{Stamped, Tap, TcpFlow};
 use pc_dhcp::{DhcpServer, Event, MessageType, Rule, ServerConfig, Transport};
 use tokio::sync::{mpsc, watch};
 
@@ -90,11 +90,16 @@ fn site_option(m: &Message) -> Option<Vec<u8>> {
     }
 }
 
-async fn next_event(rx: &mut mpsc::UnboundedReceiver<(Instant, Event)>) -> (Instant, Event) {
+async fn next_stamped(rx: &mut mpsc::UnboundedReceiver<Stamped<Event>>) -> Stamped<Event> {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("event within 5 s")
         .expect("event channel open")
+}
+
+async fn next_event(rx: &mut mpsc::UnboundedReceiver<Stamped<Event>>) -> (Instant, Event) {
+    let s = next_stamped(rx).await;
+    (s.at, s.event)
 }
 
 #[tokio::test]
@@ -151,9 +156,14 @@ async fn loopback_dora_over_udp_with_tap_and_events() {
     assert_eq!(site_option(&ack).as_deref(), Some(SITE.as_bytes()));
 
     let mut got = Vec::new();
+    let mut frames = Vec::new();
     for _ in 0..4 {
-        got.push(next_event(&mut ev_rx).await);
+        let s = next_stamped(&mut ev_rx).await;
+        frames.push(s.frames);
+        got.push((s.at, s.event));
     }
+    // Each event carries the frame the tap numbered for its datagram.
+    assert_eq!(frames, [[1], [2], [3], [4]]);
     let kinds: Vec<String> = got
         .iter()
         .map(|(_, e)| match e {

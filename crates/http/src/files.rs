@@ -129,8 +129,10 @@ pub fn content_type_for(name: &str) -> &'static str {
 }
 
 /// Something noteworthy about a request that did not stop it from being answered. Evidence
-/// for the judge; names are stable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// for the judge; names are stable: each serialises as its snake_case name ([`Finding::as_str`]),
+/// which is what a scenario matches (`findings = { contains = "duplicate_slash" }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Finding {
     /// `//` inside the path (e.g. an empty HTTPDIR joined with a slash).
     DuplicateSlash,
@@ -153,6 +155,7 @@ pub enum Finding {
     /// More than one `Host` header.
     DuplicateHost,
     /// An HTTP/1.0 request.
+    #[serde(rename = "http_1_0")]
     Http10,
     /// Lines in the request head ended with a bare LF instead of CRLF.
     BareLf,
@@ -163,6 +166,7 @@ pub enum Finding {
     /// A `%` not followed by two hex digits (answered 400).
     InvalidPercentEncoding,
     /// Percent-decoded path is not UTF-8 (answered 400).
+    #[serde(rename = "non_utf8_path")]
     NonUtf8Path,
     /// `..` would climb above the served root (answered 400).
     PathEscapesRoot,
@@ -727,6 +731,34 @@ pub fn head_findings(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn findings_serialise_as_their_stable_names() {
+        let all = [
+            Finding::DuplicateSlash,
+            Finding::PercentEncoded,
+            Finding::DotSegment,
+            Finding::AbsoluteForm,
+            Finding::QueryString,
+            Finding::Fragment,
+            Finding::RangeRequested,
+            Finding::ConditionalRequest,
+            Finding::MissingHost,
+            Finding::DuplicateHost,
+            Finding::Http10,
+            Finding::BareLf,
+            Finding::MalformedRequestHead,
+            Finding::NotOriginForm,
+            Finding::InvalidPercentEncoding,
+            Finding::NonUtf8Path,
+            Finding::PathEscapesRoot,
+        ];
+        for f in all {
+            let json = serde_json::to_value(f).unwrap();
+            assert_eq!(json, serde_json::json!(f.as_str()));
+            assert_eq!(serde_json::from_value::<Finding>(json).unwrap(), f);
+        }
+    }
 
     fn lm() -> SystemTime {
         // Sun, 06 Nov 1994 08:49:37 GMT, the RFC's own example.

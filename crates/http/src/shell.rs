@@ -1,6 +1,8 @@
 //! The file server's tokio shell: accepts TCP connections, reads each request head, asks the
 //! [`FileTable`] for a [`Decision`], and writes it; reports every byte to the capture
-//! [`Tap`] and every request, response and close to the timeline as an [`Event`].
+//! [`Tap`] and every request, response and close to the timeline as an [`Event`], with the
+//! frames the tap returned for it: a request carries the frames of the bytes read for it, a
+//! response those of the bytes written, a close the FIN/RST frames and anything after.
 //!
 //! Owns: sockets, timers and the choice of writer. Never: decides what a response contains
 //! (that is `files`), judges the phone.
@@ -36,7 +38,7 @@ use bytes::{Buf, Bytes};
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
-use pc_capture::{Tap, TcpFlow};
+use pc_capture::{Stamped, Tap, TcpFlow};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -78,7 +80,8 @@ pub enum Event {
         host: Option<String>,
         /// Header fields as sent: names in their case, in order.
         headers: Vec<(String, String)>,
-        findings: Vec<String>,
+        /// What was odd about the request, each by its stable name (`duplicate_slash`, …).
+        findings: Vec<Finding>,
     },
     /// The answer went out (or stopped going out).
     Response {
@@ -112,7 +115,7 @@ pub async fn run(
     listener: std::net::TcpListener,
     files: Arc<FileTable>,
     tap: Arc<dyn Tap>,
-    events: mpsc::UnboundedSender<(Instant, Event)>,
+    events: mpsc::UnboundedSender<Stamped<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
@@ -195,13 +198,15 @@ struct ConnCtx {
     server: SocketAddr,
     files: Arc<FileTable>,
     tap: Arc<dyn Tap>,
-    events: mpsc::UnboundedSender<(Instant, Event)>,
+    events: mpsc::UnboundedSender<Stamped<Event>>,
 }
 
 impl ConnCtx {
-    fn emit(&self, event: Event) {
+    fn emit(&self, event: Event, frames: Vec<u64>) {
         // A dropped receiver means nobody records this run any more; serving goes on.
-        let _ = self.events.send((Instant::now(), event));
+        let _ = self
+            .events
+            .send(Stamped::new(Instant::now(), event, frames));
     }
 }
 
@@ -256,16 +261,23 @@ async fn serve_connection(conn: ConnCtx, stream: TcpStream, mut shutdown: watch:
             (false, false)
         }
     };
+    // Bytes read or written after the response (a drained request body) go with the close.
+    let mut frames = io.take_read_frames();
+    frames.extend(io.take_written_frames());
     drop(io);
     if let Some(flow) = flow {
-        conn.tap.tcp_close(flow, by_client, reset);
+        frames.extend(conn.tap.tcp_close(flow, by_client, reset));
     }
-    conn.emit(Event::Closed {
-        conn: conn.id,
-        client: conn.client.to_string(),
-        by: if by_client { "client" } else { "server" }.to_owned(),
-        reset,
-    });
+    frames.sort_unstable();
+    conn.emit(
+        Event::Closed {
+            conn: conn.id,
+            client: conn.client.to_string(),
+            by: if by_client { "client" } else { "server" }.to_owned(),
+            reset,
+        },
+        frames,
+    );
 }
 
 /// One request, one response.
@@ -278,18 +290,21 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
         Ok(Err(e)) => return ending_after_error(io, e),
         Ok(Ok(HeadRead::Eof)) => return Ending::Close,
         Ok(Ok(HeadRead::Malformed)) => {
-            conn.emit(Event::Request {
-                conn: conn.id,
-                client: conn.client.to_string(),
-                server: conn.server.to_string(),
-                method: String::new(),
-                path: String::new(),
-                version: String::new(),
-                user_agent: None,
-                host: None,
-                headers: Vec::new(),
-                findings: vec![Finding::MalformedRequestHead.as_str().to_owned()],
-            });
+            conn.emit(
+                Event::Request {
+                    conn: conn.id,
+                    client: conn.client.to_string(),
+                    server: conn.server.to_string(),
+                    method: String::new(),
+                    path: String::new(),
+                    version: String::new(),
+                    user_agent: None,
+                    host: None,
+                    headers: Vec::new(),
+                    findings: vec![Finding::MalformedRequestHead],
+                },
+                io.take_read_frames(),
+            );
             let decision = Decision::bad_request(vec![Finding::MalformedRequestHead]);
             return write_raw(conn, io, &decision, "").await;
         }
@@ -301,7 +316,7 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
         .respond(&head.method, &head.target, &head.headers);
     let mut findings = head_findings(head.minor_version, &head.headers, &head.raw_head);
     findings.extend(decision.findings.iter().copied());
-    conn.emit(Event::Request {
+    let request = Event::Request {
         conn: conn.id,
         client: conn.client.to_string(),
         server: conn.server.to_string(),
@@ -311,8 +326,9 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
         user_agent: header_value(&head.headers, "user-agent"),
         host: header_value(&head.headers, "host"),
         headers: head.headers.clone(),
-        findings: findings.iter().map(|f| f.as_str().to_owned()).collect(),
-    });
+        findings,
+    };
+    conn.emit(request, io.take_read_frames());
 
     let mut buffered = head.buffered;
     if !decision.delay.is_zero()
@@ -589,9 +605,9 @@ fn prefix(body: &[u8], bytes: u64) -> &[u8] {
     &body[..n]
 }
 
-fn emit_response(conn: &ConnCtx, io: &TapIo, decision: &Decision, target: &str) {
+fn emit_response(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: &str) {
     let body_bytes_sent = io.out.body_bytes();
-    conn.emit(Event::Response {
+    let response = Event::Response {
         conn: conn.id,
         client: conn.client.to_string(),
         path: target.to_owned(),
@@ -601,7 +617,8 @@ fn emit_response(conn: &ConnCtx, io: &TapIo, decision: &Decision, target: &str) 
         body_bytes_sent,
         complete: io.out.head_end.is_some() && body_bytes_sent >= decision.expected_body_len(),
         behaviour: decision.behaviour.to_owned(),
-    });
+    };
+    conn.emit(response, io.take_written_frames());
 }
 
 /// Read until the client's FIN (or an error, or `limit`), so that bytes it sent after its
@@ -691,12 +708,15 @@ impl OutScan {
 }
 
 /// A TcpStream that mirrors every byte read and written to the tap, and remembers what the
-/// shell needs to describe the exchange: the outgoing bytes ([`OutScan`]), EOF and errors.
+/// shell needs to describe the exchange: the outgoing bytes ([`OutScan`]), the frames the
+/// tap wrote in each direction since the last event took them, EOF and errors.
 struct TapIo {
     stream: TcpStream,
     tap: Arc<dyn Tap>,
     flow: Option<TcpFlow>,
     out: OutScan,
+    read_frames: Vec<u64>,
+    written_frames: Vec<u64>,
     client_eof: bool,
     read_error: Option<io::ErrorKind>,
     write_error: Option<io::ErrorKind>,
@@ -718,10 +738,22 @@ impl TapIo {
             tap,
             flow,
             out: OutScan::default(),
+            read_frames: Vec::new(),
+            written_frames: Vec::new(),
             client_eof: false,
             read_error: None,
             write_error: None,
         }
+    }
+
+    /// Frames of the bytes read since the last call.
+    fn take_read_frames(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.read_frames)
+    }
+
+    /// Frames of the bytes written since the last call.
+    fn take_written_frames(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.written_frames)
     }
 }
 
@@ -742,7 +774,8 @@ impl AsyncRead for TapIo {
                         this.client_eof = true;
                     }
                 } else if let Some(flow) = this.flow {
-                    this.tap.tcp_data(flow, true, new);
+                    let frames = this.tap.tcp_data(flow, true, new);
+                    this.read_frames.extend(frames);
                 }
                 Poll::Ready(Ok(()))
             }
@@ -766,7 +799,8 @@ impl AsyncWrite for TapIo {
             Poll::Ready(Ok(n)) => {
                 let written = &data[..n];
                 if let Some(flow) = this.flow {
-                    this.tap.tcp_data(flow, false, written);
+                    let frames = this.tap.tcp_data(flow, false, written);
+                    this.written_frames.extend(frames);
                 }
                 this.out.record(written);
                 Poll::Ready(Ok(n))

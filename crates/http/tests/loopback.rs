@@ -8,8 +8,8 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pc_capture::{Tap, TcpFlow};
-use pc_http::{Behaviour, Event, FileEntry, FileTable};
+use pc_capture::{Stamped, Tap, TcpFlow};
+use pc_http::{Behaviour, Event, FileEntry, FileTable, Finding};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -24,6 +24,15 @@ enum TapCall {
 #[derive(Debug, Default)]
 struct RecordingTap {
     calls: Mutex<Vec<(TcpFlow, TapCall)>>,
+}
+
+/// Each data or close call is one frame, numbered in call order (as a capture would).
+fn frame_number(calls: &[(TcpFlow, TapCall)]) -> Vec<u64> {
+    let n = calls
+        .iter()
+        .filter(|(_, c)| !matches!(c, TapCall::Open(..)))
+        .count();
+    vec![n as u64]
 }
 
 impl RecordingTap {
@@ -76,21 +85,20 @@ impl Tap for RecordingTap {
         flow
     }
     fn tcp_data(&self, flow: TcpFlow, from_client: bool, data: &[u8]) -> Vec<u64> {
-        self.calls.lock().unwrap().push((
+        let mut calls = self.calls.lock().unwrap();
+        calls.push((
             flow,
             TapCall::Data {
                 from_client,
                 bytes: data.to_vec(),
             },
         ));
-        Vec::new()
+        frame_number(&calls)
     }
     fn tcp_close(&self, flow: TcpFlow, by_client: bool, reset: bool) -> Vec<u64> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((flow, TapCall::Close { by_client, reset }));
-        Vec::new()
+        let mut calls = self.calls.lock().unwrap();
+        calls.push((flow, TapCall::Close { by_client, reset }));
+        frame_number(&calls)
     }
 }
 
@@ -148,7 +156,7 @@ fn table() -> FileTable {
 
 struct Server {
     addr: SocketAddr,
-    events: mpsc::UnboundedReceiver<(Instant, Event)>,
+    events: mpsc::UnboundedReceiver<Stamped<Event>>,
     tap: Arc<RecordingTap>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -179,14 +187,23 @@ impl Server {
 
     /// Events of one connection up to and including its Closed.
     async fn events_until_closed(&mut self) -> Vec<(Instant, Event)> {
+        self.stamped_until_closed()
+            .await
+            .into_iter()
+            .map(|s| (s.at, s.event))
+            .collect()
+    }
+
+    /// As [`Server::events_until_closed`], with the frames each event carries.
+    async fn stamped_until_closed(&mut self) -> Vec<Stamped<Event>> {
         let mut out = Vec::new();
         loop {
-            let (at, event) = tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+            let stamped = tokio::time::timeout(Duration::from_secs(10), self.events.recv())
                 .await
                 .expect("events arrive in time")
                 .expect("event channel open");
-            let closed = matches!(event, Event::Closed { .. });
-            out.push((at, event));
+            let closed = matches!(stamped.event, Event::Closed { .. });
+            out.push(stamped);
             if closed {
                 return out;
             }
@@ -283,7 +300,15 @@ Connection: close\r\n\r\n"[..],
     );
     assert_eq!(ex.error, None);
 
-    let events = server.events_until_closed().await;
+    let stamped = server.stamped_until_closed().await;
+    // The request carries the frames of the bytes read, the response those written, the close
+    // its FIN: every frame the tap wrote belongs to exactly one event, in order.
+    let frames: Vec<&[u64]> = stamped.iter().map(|s| s.frames.as_slice()).collect();
+    assert!(frames.iter().all(|f| !f.is_empty()), "{frames:?}");
+    let all: Vec<u64> = frames.concat();
+    let total = all.len() as u64;
+    assert_eq!(all, (1..=total).collect::<Vec<_>>(), "{frames:?}");
+    let events: Vec<(Instant, Event)> = stamped.into_iter().map(|s| (s.at, s.event)).collect();
     let client = ex.client.to_string();
     let server_addr = server.addr.to_string();
     assert_eq!(events.len(), 3, "{events:?}");
@@ -306,7 +331,7 @@ Connection: close\r\n\r\n"[..],
                 ),
                 ("range".into(), "bytes=0-3".into()),
             ],
-            findings: vec!["duplicate_slash".into(), "range_requested".into()],
+            findings: vec![Finding::DuplicateSlash, Finding::RangeRequested],
         }
     );
     assert_eq!(
@@ -472,7 +497,7 @@ async fn http_1_0_and_bare_lf_still_get_exact_http_1_1_answer() {
         unreachable!()
     };
     assert_eq!(version, "HTTP/1.0");
-    assert_eq!(findings, &vec!["http_1_0".to_owned(), "bare_lf".to_owned()]);
+    assert_eq!(findings, &vec![Finding::Http10, Finding::BareLf]);
     server.stop().await;
 }
 
@@ -485,7 +510,7 @@ async fn garbage_gets_400() {
     let Event::Request { findings, .. } = &events[0].1 else {
         unreachable!()
     };
-    assert_eq!(findings, &vec!["malformed_request_head".to_owned()]);
+    assert_eq!(findings, &vec![Finding::MalformedRequestHead]);
     let Event::Response {
         status, behaviour, ..
     } = response_of(&events)

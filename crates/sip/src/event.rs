@@ -1,7 +1,9 @@
 //! Timeline events the SIP side reports.
 //!
 //! Owns: the serialised shape of SIP evidence (`kind`-tagged JSON with plain field names,
-//! which the judge's checks match on).
+//! which the judge's checks match on). Headers come from the lossless tokenizer
+//! (`message`), in the same `[name, value]` list shape as the file server's, so a check
+//! reads `header.NAME` from the event and nothing downstream re-parses SIP text.
 //!
 //! Never: carries timestamps (the shell stamps them) or judges anything.
 
@@ -30,9 +32,13 @@ pub enum Event {
         /// First Contact's `expires` parameter, else the Expires header.
         expires: Option<u32>,
         user_agent: Option<String>,
+        /// Every header as sent, in order: the name as on the wire (a compact form stays
+        /// `v`; [`crate::message::canonical_name`] expands it), the value unfolded.
+        headers: Vec<(String, String)>,
         auth: Option<AuthSummary>,
-        /// Tokenizer findings (`code@offset: detail`) plus registrar observations.
-        findings: Vec<String>,
+        /// Tokenizer findings plus registrar observations, each an object whose `code` is its
+        /// stable name (see [`RequestFinding`]).
+        findings: Vec<RequestFinding>,
         /// The datagram, lossily decoded as UTF-8.
         raw: String,
     },
@@ -49,6 +55,8 @@ pub enum Event {
         cseq: u32,
         call_id: String,
         expires: Option<u32>,
+        /// Every header as sent, as in `request`.
+        headers: Vec<(String, String)>,
         raw: String,
     },
     /// Bytes that are not a SIP message; nothing was answered.
@@ -76,8 +84,65 @@ pub enum Event {
         call_id: String,
         /// True when this re-sends the answer to a retransmitted request.
         retransmission: bool,
+        /// Every header of the response, as in `request`.
+        headers: Vec<(String, String)>,
         raw: String,
     },
+}
+
+/// Something odd about a request: what the tokenizer found in its bytes, or what the
+/// registrar noticed about its meaning. Serialised as one object whose `code` names it
+/// (stable snake_case, listed on [`FindingKind`] and [`Observation`]) beside its details:
+/// `{"code": "lf_line_endings", "offset": 29, "lines": 9}`, `{"code": "retransmission"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestFinding {
+    /// From the lossless tokenizer, with the byte offset where it shows (RFC 3261 §7).
+    Message(crate::message::Finding),
+    /// From the registrar.
+    Registrar(Observation),
+}
+
+impl RequestFinding {
+    /// The stable snake_case name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestFinding::Message(f) => f.code(),
+            RequestFinding::Registrar(o) => o.code(),
+        }
+    }
+}
+
+/// What the registrar noticed about a request's meaning (the tokenizer sees only its form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Observation {
+    /// A REGISTER whose Request-URI names another domain than ours (RFC 3261 §10.2).
+    RequestUriDomainMismatch { host: String, domain: String },
+    /// The Request-URI is not a SIP URI (RFC 3261 §19.1).
+    InvalidRequestUri { error: String },
+    /// A retransmitted request, answered from the server transaction (RFC 3261 §17.2).
+    Retransmission,
+    /// An Authorization header that does not parse (RFC 3261 §22.4).
+    MalformedAuthorization { error: String },
+    /// The challenge offered `qop=auth` and the credentials carry none (RFC 7616 §3.4).
+    DigestWithoutQop,
+    /// The digest `uri` differs from the Request-URI (RFC 2617 §3.2.2.5).
+    DigestUriMismatch { uri: String, request_uri: String },
+}
+
+impl Observation {
+    /// The stable snake_case name, as serialised in `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Observation::RequestUriDomainMismatch { .. } => "request_uri_domain_mismatch",
+            Observation::InvalidRequestUri { .. } => "invalid_request_uri",
+            Observation::Retransmission => "retransmission",
+            Observation::MalformedAuthorization { .. } => "malformed_authorization",
+            Observation::DigestWithoutQop => "digest_without_qop",
+            Observation::DigestUriMismatch { .. } => "digest_uri_mismatch",
+        }
+    }
 }
 
 /// The digest credentials a request carried and what the registrar made of them.

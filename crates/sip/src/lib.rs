@@ -19,6 +19,6 @@ pub mod registrar;
 pub mod shell;
 
 pub use digest::{Algorithm, DigestCheck};
-pub use event::{AuthSummary, Event};
+pub use event::{AuthSummary, Event, Observation, RequestFinding};
 pub use message::{Finding, FindingKind, Header, Message, ParseError, StartLine};
 pub use registrar::{Action, Binding, Registrar, RegistrarConfig, ScriptedAnswer, Transport};

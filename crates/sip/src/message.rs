@@ -124,8 +124,11 @@ impl Header {
     }
 }
 
-/// What kind of deviation a [`Finding`] records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What kind of deviation a [`Finding`] records. Serialised with its stable snake_case name
+/// ([`Finding::code`]) in a `code` field beside its details, e.g.
+/// `{"code": "folded_header", "offset": 120, "name": "Contact"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 pub enum FindingKind {
     /// Empty lines before the start line (tolerated by RFC 3261 §7.5 on streams).
     LeadingEmptyLines { count: usize },
@@ -134,7 +137,7 @@ pub enum FindingKind {
     /// A header value continued on a further line (RFC 3261 §7.3.1).
     FoldedHeader { name: String },
     /// A header RFC 3261 §8.1.1 (requests) or §8.2.6.2 (responses) requires is absent.
-    MissingHeader { name: &'static str },
+    MissingHeader { name: String },
     /// A header that may appear once appeared again (RFC 3261 §7.3.1, §20).
     DuplicateHeader { name: String },
     /// Content-Length disagrees with the bytes that follow the headers (RFC 3261 §18.3).
@@ -152,9 +155,10 @@ pub enum FindingKind {
 }
 
 /// A deviation from RFC 3261, with the byte offset where it shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     pub offset: usize,
+    #[serde(flatten)]
     pub kind: FindingKind,
 }
 
@@ -768,7 +772,9 @@ impl Message {
             if self.header(name).is_none() {
                 self.findings.push(Finding {
                     offset: head_end,
-                    kind: FindingKind::MissingHeader { name },
+                    kind: FindingKind::MissingHeader {
+                        name: (*name).to_owned(),
+                    },
                 });
             }
         }
@@ -866,6 +872,37 @@ impl Message {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_serialise_under_their_stable_codes() {
+        let s = || String::from("x");
+        let kinds = [
+            FindingKind::LeadingEmptyLines { count: 1 },
+            FindingKind::LfLineEndings { lines: 2 },
+            FindingKind::FoldedHeader { name: s() },
+            FindingKind::MissingHeader { name: s() },
+            FindingKind::DuplicateHeader { name: s() },
+            FindingKind::ContentLengthMismatch {
+                declared: 1,
+                actual: 2,
+            },
+            FindingKind::InvalidContentLength { value: s() },
+            FindingKind::MissingContentLength,
+            FindingKind::CseqMethodMismatch {
+                method: s(),
+                cseq: s(),
+            },
+            FindingKind::UnexpectedVersion { version: s() },
+            FindingKind::InvalidUtf8 { name: s() },
+        ];
+        for kind in kinds {
+            let f = Finding { offset: 7, kind };
+            let json = serde_json::to_value(&f).unwrap();
+            assert_eq!(json["code"], f.code(), "{json}");
+            assert_eq!(json["offset"], 7);
+            assert_eq!(serde_json::from_value::<Finding>(json).unwrap(), f);
+        }
+    }
 
     const REGISTER: &str = "REGISTER sip:lab.test SIP/2.0\r\n\
 Via: SIP/2.0/UDP 10.1.1.20:5060;branch=z9hG4bK776asdhds;rport\r\n\
@@ -991,8 +1028,8 @@ Content-Length: 0\r\n\
         let missing: Vec<_> = m
             .findings()
             .iter()
-            .filter_map(|f| match f.kind {
-                FindingKind::MissingHeader { name } => Some(name),
+            .filter_map(|f| match &f.kind {
+                FindingKind::MissingHeader { name } => Some(name.as_str()),
                 _ => None,
             })
             .collect();

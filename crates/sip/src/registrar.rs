@@ -39,9 +39,9 @@ use sha2::{Digest, Sha256};
 use tracing::debug;
 
 use crate::digest::{self, Algorithm, DigestCheck};
-use crate::event::{AuthSummary, Event};
+use crate::event::{AuthSummary, Event, Observation, RequestFinding};
 use crate::headers::{DigestParams, NameAddr, SipUri, Via};
-use crate::message::Message;
+use crate::message::{self, Message};
 
 /// How long a server transaction remembers its answer: Timer J = 64·T1 (RFC 3261 §17.2.2).
 const TRANSACTION_LIFETIME: Duration = Duration::from_secs(32);
@@ -291,22 +291,35 @@ impl Registrar {
         msg: &Message,
     ) -> Vec<Action> {
         let method = msg.method().unwrap_or_default().to_owned();
-        let mut findings: Vec<String> = msg.findings().iter().map(|f| f.to_string()).collect();
+        let mut findings: Vec<RequestFinding> = msg
+            .findings()
+            .iter()
+            .cloned()
+            .map(RequestFinding::Message)
+            .collect();
         if transport != Transport::Udp && msg.header("Content-Length").is_none() {
-            findings.push(
-                "missing_content_length: mandatory on stream transports (RFC 3261 §18.3)".into(),
-            );
+            // Mandatory on stream transports (RFC 3261 §18.3); missing where the body starts.
+            findings.push(RequestFinding::Message(message::Finding {
+                offset: msg.body_span().start,
+                kind: message::FindingKind::MissingContentLength,
+            }));
         }
         if method == "REGISTER"
             && let Some(ruri) = msg.request_uri()
         {
             match SipUri::parse(ruri) {
                 Ok(u) if u.host.eq_ignore_ascii_case(&self.config.domain) => {}
-                Ok(u) => findings.push(format!(
-                    "request_uri_domain_mismatch: REGISTER to {:?}, domain is {:?} (RFC 3261 §10.2)",
-                    u.host, self.config.domain
+                Ok(u) => findings.push(RequestFinding::Registrar(
+                    Observation::RequestUriDomainMismatch {
+                        host: u.host.clone(),
+                        domain: self.config.domain.clone(),
+                    },
                 )),
-                Err(e) => findings.push(format!("invalid_request_uri: {e}")),
+                Err(e) => {
+                    findings.push(RequestFinding::Registrar(Observation::InvalidRequestUri {
+                        error: e.to_string(),
+                    }))
+                }
             }
         }
         let (auth, outcome) = if method == "REGISTER" {
@@ -320,7 +333,7 @@ impl Registrar {
             .and_then(|k| self.transactions.get(k))
             .map(|t| t.answer.clone());
         if cached.is_some() {
-            findings.push("retransmission: answered from the server transaction".into());
+            findings.push(RequestFinding::Registrar(Observation::Retransmission));
         }
         let mut actions = vec![Action::Event(request_event(
             msg, from, transport, auth, findings,
@@ -491,7 +504,7 @@ impl Registrar {
         &self,
         msg: &Message,
         now: Duration,
-        findings: &mut Vec<String>,
+        findings: &mut Vec<RequestFinding>,
     ) -> (Option<AuthSummary>, AuthOutcome) {
         let all = msg.authorizations();
         if all.is_empty() {
@@ -505,7 +518,11 @@ impl Registrar {
             .or_else(|| parsed.first())
         else {
             if let Some(Err(e)) = all.first() {
-                findings.push(format!("malformed_authorization: {e}"));
+                findings.push(RequestFinding::Registrar(
+                    Observation::MalformedAuthorization {
+                        error: e.to_string(),
+                    },
+                ));
             }
             return (None, AuthOutcome::Malformed);
         };
@@ -535,14 +552,15 @@ impl Registrar {
             };
         }
         if self.config.qop && creds.is_digest() && creds.qop().is_none() {
-            findings.push("digest_without_qop: challenge offered qop=auth (RFC 7616 §3.4)".into());
+            findings.push(RequestFinding::Registrar(Observation::DigestWithoutQop));
         }
         if let (Some(uri), Some(ruri)) = (creds.uri(), msg.request_uri())
             && uri != ruri
         {
-            findings.push(format!(
-                "digest_uri_mismatch: uri {uri:?} differs from Request-URI {ruri:?} (RFC 2617 §3.2.2.5)"
-            ));
+            findings.push(RequestFinding::Registrar(Observation::DigestUriMismatch {
+                uri: uri.to_owned(),
+                request_uri: ruri.to_owned(),
+            }));
         }
         let algorithm = creds.algorithm().unwrap_or("MD5").to_owned();
         let summary = AuthSummary {
@@ -849,7 +867,7 @@ fn request_event(
     from: SocketAddr,
     transport: Transport,
     auth: Option<AuthSummary>,
-    findings: Vec<String>,
+    findings: Vec<RequestFinding>,
 ) -> Event {
     let contact = msg
         .contacts()
@@ -867,6 +885,7 @@ fn request_event(
         contact: contact.or_else(|| msg.header("Contact").map(|h| h.value().to_owned())),
         expires: message_expires(msg),
         user_agent: msg.user_agent().map(str::to_owned),
+        headers: headers_of(msg),
         auth,
         findings,
         raw: String::from_utf8_lossy(msg.as_bytes()).into_owned(),
@@ -883,12 +902,21 @@ fn response_event(msg: &Message, from: SocketAddr) -> Event {
         cseq: cseq.map(|c| c.number).unwrap_or(0),
         call_id: msg.call_id().unwrap_or_default().to_owned(),
         expires: message_expires(msg),
+        headers: headers_of(msg),
         raw: String::from_utf8_lossy(msg.as_bytes()).into_owned(),
     }
 }
 
+/// Every header as sent (name as on the wire, value unfolded), in order.
+fn headers_of(msg: &Message) -> Vec<(String, String)> {
+    msg.headers()
+        .iter()
+        .map(|h| (h.raw_name().to_owned(), h.value().to_owned()))
+        .collect()
+}
+
 fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
-    let (status, reason, method, cseq, call_id) = match Message::parse(bytes) {
+    let (status, reason, method, cseq, call_id, headers) = match Message::parse(bytes) {
         Ok(m) => {
             let c = m.cseq().ok();
             (
@@ -897,9 +925,17 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
                 c.as_ref().map(|c| c.method.clone()).unwrap_or_default(),
                 c.map(|c| c.number).unwrap_or(0),
                 m.call_id().unwrap_or_default().to_owned(),
+                headers_of(&m),
             )
         }
-        Err(_) => (0, String::new(), String::new(), 0, String::new()),
+        Err(_) => (
+            0,
+            String::new(),
+            String::new(),
+            0,
+            String::new(),
+            Vec::new(),
+        ),
     };
     Action::Event(Event::Sent {
         status,
@@ -909,6 +945,7 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
         cseq,
         call_id,
         retransmission,
+        headers,
         raw: String::from_utf8_lossy(bytes).into_owned(),
     })
 }

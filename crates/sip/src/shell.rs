@@ -1,7 +1,9 @@
 //! Thin tokio UDP shell around the [`Registrar`] core.
 //!
 //! Owns: the UDP socket, the monotonic origin that becomes the core's `now`, stamping events
-//! with `Instant::now()`, reporting every datagram in and out to the capture [`Tap`].
+//! with `Instant::now()`, reporting every datagram in and out to the capture [`Tap`] and
+//! handing each event on with the frames the tap returned for it: the received datagram's
+//! for what the core made of it, the sent datagram's for a `response` event.
 //!
 //! Never: decides anything about SIP — every byte goes through the core; never stops on a
 //! per-datagram error (a send failure or an ICMP-triggered receive error is logged and the
@@ -16,7 +18,7 @@ use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
 use std::time::Instant;
 
-use pc_capture::Tap;
+use pc_capture::{Stamped, Tap};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
@@ -27,9 +29,10 @@ use crate::registrar::{Action, Registrar, Transport};
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
 
-fn tap_udp(tap: &dyn Tap, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
-    if let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) {
-        tap.udp(s, d, payload);
+fn tap_udp(tap: &dyn Tap, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u64> {
+    match (src, dst) {
+        (SocketAddr::V4(s), SocketAddr::V4(d)) => tap.udp(s, d, payload),
+        _ => Vec::new(),
     }
 }
 
@@ -38,7 +41,7 @@ pub async fn run_udp(
     mut registrar: Registrar,
     socket: StdUdpSocket,
     tap: Arc<dyn Tap>,
-    events: mpsc::UnboundedSender<(Instant, Event)>,
+    events: mpsc::UnboundedSender<Stamped<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     socket.set_nonblocking(true)?;
@@ -68,22 +71,43 @@ pub async fn run_udp(
             },
         };
         let datagram = buf.get(..len).unwrap_or_default();
-        tap_udp(tap.as_ref(), peer, local, datagram);
+        let received = tap_udp(tap.as_ref(), peer, local, datagram);
         let actions = registrar.handle(origin.elapsed(), peer, Transport::Udp, datagram);
+        // The core puts a `response` event just before the datagram it describes; it waits
+        // here until that datagram is out and its frames are known.
+        let mut pending: Option<Event> = None;
         for action in actions {
             match action {
-                Action::Event(event) => {
-                    // A closed receiver only means nobody records the timeline any more.
-                    let _ = events.send((Instant::now(), event));
-                }
-                Action::Send { to, bytes } => match socket.send_to(&bytes, to).await {
-                    Ok(_) => {
-                        tap_udp(tap.as_ref(), local, to, &bytes);
-                        debug!(%to, len = bytes.len(), "sip response sent");
+                Action::Event(event @ Event::Sent { .. }) => {
+                    if let Some(earlier) = pending.replace(event) {
+                        emit(&events, earlier, Vec::new());
                     }
-                    Err(e) => warn!(%to, error = %e, "sip udp send failed"),
-                },
+                }
+                Action::Event(event) => emit(&events, event, received.clone()),
+                Action::Send { to, bytes } => {
+                    let frames = match socket.send_to(&bytes, to).await {
+                        Ok(_) => {
+                            debug!(%to, len = bytes.len(), "sip response sent");
+                            tap_udp(tap.as_ref(), local, to, &bytes)
+                        }
+                        Err(e) => {
+                            warn!(%to, error = %e, "sip udp send failed");
+                            Vec::new()
+                        }
+                    };
+                    if let Some(sent) = pending.take() {
+                        emit(&events, sent, frames);
+                    }
+                }
             }
         }
+        if let Some(sent) = pending {
+            emit(&events, sent, Vec::new());
+        }
     }
+}
+
+fn emit(events: &mpsc::UnboundedSender<Stamped<Event>>, event: Event, frames: Vec<u64>) {
+    // A closed receiver only means nobody records the timeline any more.
+    let _ = events.send(Stamped::new(Instant::now(), event, frames));
 }

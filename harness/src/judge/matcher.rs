@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{MatchRule, Matcher};
-use crate::timeline::Event;
+use crate::timeline::{Event, Proto};
 
 /// Why an event did not match: the first condition that failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,10 +53,10 @@ pub fn match_event(
     Ok(())
 }
 
-/// A field's value: a dotted path into the event, or `header.NAME` for a header of an HTTP
-/// request (its `headers` list) or a SIP message (its `raw` text), matched
-/// case-insensitively, SIP compact forms included (RFC 3261 §7.3.3). Several headers of the
-/// same name join with `, ` (RFC 9110 §5.3, RFC 3261 §7.3.1).
+/// A field's value: a dotted path into the event, or `header.NAME` for a header of the
+/// message the event carries (its `headers` list, which HTTP and SIP events both have),
+/// matched case-insensitively, SIP compact forms included (RFC 3261 §7.3.3). Several headers
+/// of the same name join with `, ` (RFC 9110 §5.3, RFC 3261 §7.3.1).
 pub fn lookup(e: &Event, field: &str) -> Option<Value> {
     let Some(name) = field.strip_prefix("header.") else {
         return e.field(field).cloned();
@@ -71,47 +71,23 @@ pub fn field_text(e: &Event, field: &str) -> Option<String> {
 }
 
 fn header_values(e: &Event, name: &str) -> Vec<String> {
-    let wanted = canonical_header(name);
-    if let Some(Value::Array(list)) = e.fields.get("headers") {
-        return list
-            .iter()
-            .filter_map(|pair| {
-                let pair = pair.as_array()?;
-                let n = pair.first()?.as_str()?;
-                let v = pair.get(1)?.as_str()?;
-                (canonical_header(n) == wanted).then(|| v.to_string())
-            })
-            .collect();
-    }
-    let Some(Value::String(raw)) = e.fields.get("raw") else {
+    // SIP names have compact forms (`v` is `Via`); the SIP crate's table expands them.
+    let canonical = |n: &str| match e.proto {
+        Proto::Sip => pc_sip::message::canonical_name(n.trim()).to_ascii_lowercase(),
+        _ => n.trim().to_ascii_lowercase(),
+    };
+    let wanted = canonical(name);
+    let Some(Value::Array(list)) = e.fields.get("headers") else {
         return Vec::new();
     };
-    raw.split('\n')
-        .skip(1)
-        .map(|l| l.trim_end_matches('\r'))
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| canonical_header(n.trim()) == wanted)
-        .map(|(_, v)| v.trim().to_string())
+    list.iter()
+        .filter_map(|pair| {
+            let pair = pair.as_array()?;
+            let n = pair.first()?.as_str()?;
+            let v = pair.get(1)?.as_str()?;
+            (canonical(n) == wanted).then(|| v.to_string())
+        })
         .collect()
-}
-
-fn canonical_header(name: &str) -> String {
-    let lower = name.trim().to_ascii_lowercase();
-    let full = match lower.as_str() {
-        "i" => "call-id",
-        "m" => "contact",
-        "f" => "from",
-        "t" => "to",
-        "v" => "via",
-        "l" => "content-length",
-        "c" => "content-type",
-        "e" => "content-encoding",
-        "k" => "supported",
-        "s" => "subject",
-        other => other,
-    };
-    full.to_string()
 }
 
 /// `field = "x"` style description for reports.
@@ -195,9 +171,13 @@ fn holds_rule(v: Option<&Value>, r: &MatchRule, vars: &Vars) -> bool {
         };
         return match v {
             Value::String(s) => s.contains(&needle),
-            Value::Array(items) => items
-                .iter()
-                .any(|i| text_of(i).is_some_and(|t| t == needle)),
+            // A list holds the needle as an element, or as the `code` of an element: typed
+            // findings are objects named by their `code`.
+            Value::Array(items) => items.iter().any(|i| {
+                text_of(i)
+                    .or_else(|| i.get("code").and_then(text_of))
+                    .is_some_and(|t| t == needle)
+            }),
             _ => false,
         };
     }

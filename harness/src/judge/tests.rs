@@ -84,7 +84,8 @@ fn boot() -> Timeline {
             Proto::Sip,
             "request",
             json!({"method": "REGISTER", "auth": null,
-            "raw": "REGISTER sip:lab.test SIP/2.0\r\nv: SIP/2.0/UDP 10.66.0.100\r\nUser-Agent: Avaya one-X Deskphone 2.6.1.0 001b4f000001\r\n\r\n"}),
+            "headers": [["v", "SIP/2.0/UDP 10.66.0.100"],
+                ["User-Agent", "Avaya one-X Deskphone 2.6.1.0 001b4f000001"]]}),
         ), // #5
         (
             2.51,
@@ -336,7 +337,7 @@ fn present_and_absent_fields_and_headers() {
         ),
         Verdict::Pass
     );
-    // SIP raw text, compact form `v` for Via (RFC 3261 §7.3.3).
+    // SIP headers as sent, compact form `v` for Via (RFC 3261 §7.3.3), asked for either way.
     assert_eq!(
         verdict(
             &event(
@@ -358,6 +359,58 @@ fn present_and_absent_fields_and_headers() {
             &boot()
         ),
         Verdict::Fail
+    );
+    assert_eq!(
+        verdict(
+            &event(
+                "sip",
+                "request",
+                r#"match = { "header.V" = { contains = "10.66.0.100" } }"#
+            ),
+            &boot()
+        ),
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn typed_findings_are_matched_by_name() {
+    let tl = tl(&[
+        (
+            0.1,
+            Proto::Sip,
+            "request",
+            json!({"method": "REGISTER", "findings": [
+                {"code": "lf_line_endings", "offset": 29, "lines": 9},
+                {"code": "retransmission"}]}),
+        ),
+        (
+            0.2,
+            Proto::Http,
+            "request",
+            json!({"path": "/x", "findings": ["duplicate_slash"]}),
+        ),
+    ]);
+    let named = |proto: &str, name: &str| {
+        verdict(
+            &event(
+                proto,
+                "request",
+                &format!(r#"match = {{ findings = {{ contains = "{name}" }} }}"#),
+            ),
+            &tl,
+        )
+    };
+    assert_eq!(named("sip", "retransmission"), Verdict::Pass);
+    assert_eq!(named("sip", "lf_line_endings"), Verdict::Pass);
+    assert_eq!(named("sip", "folded_header"), Verdict::Fail);
+    assert_eq!(named("http", "duplicate_slash"), Verdict::Pass);
+    assert_eq!(
+        verdict(
+            &event("sip", "request", r#"match = { "findings.0.lines" = 9 }"#),
+            &tl
+        ),
+        Verdict::Pass
     );
 }
 

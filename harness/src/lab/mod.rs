@@ -13,11 +13,16 @@
 //! - `loopback` (no privileges): the servers bind 127.77.0.1 on high ports, the phone is
 //!   leased an address in 127.77.0.0/24 (all of 127/8 is local on Linux), frames are
 //!   synthesised from the servers' socket I/O.
+//!
+//! The capture belongs to the lab ([`capture`]): which kind a scenario gets follows from its
+//! lab, and the engine only asks for it.
 
+pub mod capture;
 mod netns;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 
+pub use capture::{Capture, CaptureNote};
 pub use netns::{NetnsPair, remove_stale};
 
 /// Which lab.

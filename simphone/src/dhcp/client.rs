@@ -11,7 +11,7 @@
 //! without a DHCPOFFER on that VLAN before it fires the client falls back to untagged DHCP.
 //! Replies are matched against the VLAN they arrived on.
 //! Fault switches bent here: `option242-first-fragment-only`, `accept-offer-without-lease-time`,
-//! `ignore-nak-on-renewal`, `sson-always-242`.
+//! `ignore-nak-on-renewal`, `sson-always-242`, `discover-no-backoff`.
 //! Not supported: INIT-REBOOT (every boot starts with DISCOVER), DHCPDECLINE after an ARP
 //! probe, DHCPINFORM, option overload, relay agents, priority tagging (VLAN 0 with L2Q=1).
 
@@ -364,7 +364,12 @@ impl DhcpClient {
                 next_tx,
             } if now >= next_tx => {
                 out.push(self.discover(xid, started, now));
-                let delay = (delay * 2).min(MAX_BACKOFF);
+                let delay = if self.config.faults.has(Fault::DiscoverNoBackoff) {
+                    // The fault: the wait never grows past the first one.
+                    delay
+                } else {
+                    (delay * 2).min(MAX_BACKOFF)
+                };
                 ClientState::Selecting {
                     xid,
                     started,
@@ -947,6 +952,73 @@ mod tests {
         for (gap, nominal) in gaps.iter().zip([4.0, 8.0, 16.0, 32.0, 64.0]) {
             assert!((gap - nominal).abs() <= 1.02, "gap {gap} vs {nominal}");
         }
+    }
+
+    /// The gaps before each of the first `n` retransmissions of `c`'s DISCOVER (the first
+    /// measured from the original), checking that every one keeps the xid.
+    fn discover_gaps(mut c: DhcpClient, n: usize) -> Vec<f64> {
+        let first = sent(&c.poll(Duration::ZERO));
+        let mut times = vec![Duration::ZERO];
+        let mut t = Duration::ZERO;
+        while times.len() <= n {
+            t += Duration::from_millis(10);
+            let ev = c.poll(t);
+            if !ev.is_empty() {
+                let m = sent(&ev);
+                assert_eq!(m.message_type(), Some(MessageType::Discover));
+                assert_eq!(m.xid, first.xid, "retransmission keeps the xid");
+                times.push(t);
+            }
+        }
+        times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect()
+    }
+
+    #[test]
+    fn fault_discover_no_backoff_keeps_every_wait_at_the_first() {
+        let clean = discover_gaps(client(), 4);
+        let faulty = discover_gaps(client_with(242, &[Fault::DiscoverNoBackoff]), 4);
+        // The first wait is the same 4 ± 1 s either way; only the doubling is gone.
+        for gaps in [&clean, &faulty] {
+            assert!((gaps[0] - 4.0).abs() <= 1.02, "{gaps:?}");
+        }
+        for (gap, nominal) in clean.iter().zip([4.0, 8.0, 16.0, 32.0]) {
+            assert!((gap - nominal).abs() <= 1.02, "clean {clean:?}");
+        }
+        for gap in &faulty {
+            assert!((gap - 4.0).abs() <= 1.02, "faulty {faulty:?}");
+        }
+    }
+
+    #[test]
+    fn fault_discover_no_backoff_leaves_the_offer_and_request_alone() {
+        let mut c = client_with(242, &[Fault::DiscoverNoBackoff]);
+        let d = sent(&c.poll(Duration::ZERO));
+        let r = sent(&c.handle(
+            secs(0.1),
+            &reply(d.xid, MessageType::Offer, &std_opts(3600)),
+        ));
+        assert_eq!(r.message_type(), Some(MessageType::Request));
+        assert_eq!(r.option_ip(OPT_REQUESTED_IP), Some(ADDR));
+        // An unanswered REQUEST still backs off: 4 ± 1 s, then 8 ± 1 s.
+        let mut times = vec![secs(0.1)];
+        let mut t = secs(0.1);
+        while times.len() < 3 {
+            t += Duration::from_millis(10);
+            let ev = c.poll(t);
+            if !ev.is_empty() {
+                assert_eq!(sent(&ev).message_type(), Some(MessageType::Request));
+                times.push(t);
+            }
+        }
+        let gaps: Vec<f64> = times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
+        assert!((gaps[0] - 4.0).abs() <= 1.02, "{gaps:?}");
+        assert!((gaps[1] - 8.0).abs() <= 1.02, "{gaps:?}");
     }
 
     #[test]

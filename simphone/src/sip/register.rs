@@ -18,6 +18,9 @@
 //! - 503 with Retry-After: wait that long, then try the same controller again; 503 without
 //!   it is an ordinary failure.
 //! - Refresh at min(granted·0.9, REGISTERWAIT) after the 200.
+//!
+//! Fault switches bent here: `wrong-digest-response`, `no-auth-retry`,
+//! `register-first-controller-only`, `ignore-retry-after`, `ignore-granted-expires`.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -301,10 +304,14 @@ impl Registration {
             200..=299 => {
                 let requested = self.cfg.register_wait.as_secs().min(u64::from(u32::MAX)) as u32;
                 let needle = format!("{}:{}", self.cfg.local_ip, self.cfg.local_port);
-                let granted = resp
-                    .contact_expires(&needle)
-                    .or_else(|| resp.expires())
-                    .unwrap_or(requested);
+                let granted = if self.cfg.faults.has(Fault::IgnoreGrantedExpires) {
+                    // The fault: the phone trusts what it asked for, not what it was given.
+                    requested
+                } else {
+                    resp.contact_expires(&needle)
+                        .or_else(|| resp.expires())
+                        .unwrap_or(requested)
+                };
                 let expires = Duration::from_secs(u64::from(granted));
                 let refresh = expires
                     .mul_f64(0.9)
@@ -329,7 +336,10 @@ impl Registration {
                     "403 forbidden: not retrying these credentials here".into(),
                 )
             }
-            503 => match resp.retry_after() {
+            503 => match resp
+                .retry_after()
+                .filter(|_| !self.cfg.faults.has(Fault::IgnoreRetryAfter))
+            {
                 Some(secs) => {
                     self.tx = None;
                     self.state = RegState::Waiting {
@@ -847,6 +857,83 @@ mod tests {
         assert_eq!(r.next_deadline(), Some(secs(21.0)));
         assert!(r.poll(secs(20.9)).is_empty());
         assert_eq!(sent(&r.poll(secs(21.0))).0, 0);
+    }
+
+    /// Where `r` stands after controller 0 answers its first REGISTER with `status` and
+    /// `extra` header lines at 1 s: the controller it sends to at once, if any, and when
+    /// it acts next.
+    fn after_answer(
+        faults: &[Fault],
+        n: usize,
+        status: &str,
+        extra: &str,
+    ) -> (Option<usize>, Option<Duration>) {
+        let mut r = Registration::new(cfg(n, faults), Rng::new(7));
+        let (_, a) = sent(&r.start(Duration::ZERO));
+        let acts = r.handle(secs(1.0), &respond(&a, status, extra));
+        let now = acts.iter().find_map(|a| match a {
+            Action::Send { controller, .. } => Some(*controller),
+            _ => None,
+        });
+        (now, r.next_deadline())
+    }
+
+    #[test]
+    fn fault_ignore_retry_after_treats_503_as_if_it_had_none() {
+        const BUSY: &str = "503 Service Unavailable";
+        const LATER: &str = "Retry-After: 120\r\n";
+        let clean = after_answer(&[], 1, BUSY, LATER);
+        assert_eq!(clean, (None, Some(secs(121.0))), "clean waits as told");
+        let faulty = after_answer(&[Fault::IgnoreRetryAfter], 1, BUSY, LATER);
+        // Alone, it takes its own recovery wait (50–90 % of 60 s), exactly as for a bare 503.
+        assert_eq!(faulty, after_answer(&[], 1, BUSY, ""));
+        let wait = faulty.1.expect("a deadline").as_secs_f64() - 1.0;
+        assert!((30.0..54.0).contains(&wait), "{wait}");
+        // With a second controller it goes there at once.
+        assert_eq!(after_answer(&[], 2, BUSY, LATER).0, None);
+        assert_eq!(
+            after_answer(&[Fault::IgnoreRetryAfter], 2, BUSY, LATER).0,
+            Some(1)
+        );
+        // Nothing else moves: a bare 503, a 500 and a 200's refresh are as without it.
+        for (status, extra) in [
+            (BUSY, ""),
+            ("500 Server Error", LATER),
+            ("200 OK", "Expires: 300\r\n"),
+        ] {
+            assert_eq!(
+                after_answer(&[Fault::IgnoreRetryAfter], 2, status, extra),
+                after_answer(&[], 2, status, extra),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn fault_ignore_granted_expires_refreshes_on_the_requested_time() {
+        const GRANT: &str = "Contact: <sip:2001@10.0.0.50:5060;transport=udp>;expires=60\r\n";
+        // Clean: 0.9 · 60 s after the 200 at 1 s.
+        assert_eq!(
+            after_answer(&[], 1, "200 OK", GRANT),
+            (None, Some(secs(55.0)))
+        );
+        // Faulty: 0.9 · the 900 s it asked for, long after the 60 s binding is gone.
+        assert_eq!(
+            after_answer(&[Fault::IgnoreGrantedExpires], 1, "200 OK", GRANT),
+            (None, Some(secs(811.0)))
+        );
+        // Nothing else moves: a 200 without Expires, a 503 with Retry-After, a 401.
+        for (status, extra) in [
+            ("200 OK", ""),
+            ("503 Service Unavailable", "Retry-After: 20\r\n"),
+            ("401 Unauthorized", CHALLENGE),
+        ] {
+            assert_eq!(
+                after_answer(&[Fault::IgnoreGrantedExpires], 1, status, extra),
+                after_answer(&[], 1, status, extra),
+                "{status}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use md5::Md5;
 use pc_sip::registrar::{Action, Registrar, RegistrarConfig, ScriptedAnswer, Transport};
-use pc_sip::{Algorithm, Event, Message};
+use pc_sip::{Algorithm, Event, FindingKind, Message, Observation, RequestFinding};
 use sha2::Digest;
 
 const PHONE: &str = "10.1.1.20:5060";
@@ -585,20 +585,60 @@ fn compact_folded_lf_register_is_served_with_findings() {
             findings,
             expires,
             call_id,
+            headers,
             ..
         } => {
             assert_eq!(*expires, Some(45));
             assert_eq!(call_id, "1j9FpLxk3uxtm8tn@10.1.1.20");
+            // Headers as sent: compact names kept, folded values unfolded, in order.
+            let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "v",
+                    "Max-Forwards",
+                    "f",
+                    "t",
+                    "i",
+                    "CSeq",
+                    "m",
+                    "Expires",
+                    "User-Agent",
+                    "Content-Length"
+                ]
+            );
+            assert_eq!(
+                headers[6].1,
+                "<sip:1001@10.1.1.20:5060;transport=udp> ;expires=45"
+            );
+            assert_eq!(
+                headers[0].1,
+                "SIP/2.0/UDP 10.1.1.20:5060;branch=z9hG4bKx;rport"
+            );
             assert!(
-                findings
-                    .iter()
-                    .any(|f| f.starts_with("lf_line_endings@29:")),
+                findings.iter().any(|f| matches!(
+                    f,
+                    RequestFinding::Message(m)
+                        if m.offset == 29 && matches!(m.kind, FindingKind::LfLineEndings { .. })
+                )),
                 "{findings:?}"
             );
             assert!(
-                findings.iter().any(|f| f.starts_with("folded_header@")),
+                findings.iter().any(|f| f.code() == "folded_header"),
                 "{findings:?}"
             );
+            // Serialised by name, with the details beside it.
+            let json = serde_json::to_value(findings).unwrap();
+            let folded = json
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["code"] == "folded_header")
+                .expect("folded_header in JSON");
+            assert_eq!(folded["name"], "Contact");
+            assert!(folded["offset"].is_u64());
+            let back: Vec<RequestFinding> = serde_json::from_value(json).unwrap();
+            assert_eq!(&back, findings);
         }
         other => panic!("{other:?}"),
     }
@@ -619,8 +659,28 @@ fn events_serialise_with_plain_kind_tags() {
     assert_eq!(json["cseq"], 1);
     assert_eq!(json["transport"], "udp");
     assert!(json["auth"].is_null());
+    assert_eq!(
+        json["headers"][5],
+        serde_json::json!(["CSeq", "1 REGISTER"])
+    );
     let back: Event = serde_json::from_value(json).unwrap();
     assert_eq!(&back, request_event(&actions));
+    // Our own answer carries its headers the same way.
+    let answer = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Event(e @ Event::Sent { .. }) => Some(serde_json::to_value(e).unwrap()),
+            _ => None,
+        })
+        .expect("a response event");
+    assert_eq!(answer["kind"], "response");
+    let names: Vec<&str> = answer["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h[0].as_str())
+        .collect();
+    assert!(names.contains(&"WWW-Authenticate"), "{answer}");
     let silence = serde_json::to_value(Event::Silence {
         from: PHONE.into(),
         method: "REGISTER".into(),
@@ -653,17 +713,30 @@ fn register_to_another_domain_and_tcp_without_length_are_findings() {
         } => {
             assert_eq!(transport, "tcp");
             assert!(
-                findings
-                    .iter()
-                    .any(|f| f.starts_with("request_uri_domain_mismatch:")),
+                findings.contains(&RequestFinding::Registrar(
+                    Observation::RequestUriDomainMismatch {
+                        host: "10.9.9.9".into(),
+                        domain: "lab.test".into(),
+                    }
+                )),
                 "{findings:?}"
             );
             assert!(
                 findings
                     .iter()
-                    .any(|f| f.starts_with("missing_content_length:")),
+                    .any(|f| f.code() == "missing_content_length"),
                 "{findings:?}"
             );
+            let json = serde_json::to_value(findings).unwrap();
+            assert!(
+                json.as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!({"code": "request_uri_domain_mismatch",
+                        "host": "10.9.9.9", "domain": "lab.test"})),
+                "{json}"
+            );
+            let back: Vec<RequestFinding> = serde_json::from_value(json).unwrap();
+            assert_eq!(&back, findings);
         }
         other => panic!("{other:?}"),
     }

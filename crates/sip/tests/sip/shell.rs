@@ -106,11 +106,17 @@ async fn loopback_register_through_the_shell() {
     let ok = recv(&client).await;
     assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
 
-    // Events: request, sent 401, malformed, request, sent 200 — in that order, stamped.
+    // Events: request, sent 401, malformed, request, sent 200 — in that order, stamped, each
+    // with the frame the tap numbered for its datagram.
     let mut kinds = Vec::new();
+    let mut frames = Vec::new();
     let mut last = None;
     while kinds.len() < 5 {
-        let (at, ev) = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
+        let pc_capture::Stamped {
+            at,
+            event: ev,
+            frames: carried,
+        } = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
             .await
             .expect("event in time")
             .expect("channel open");
@@ -118,6 +124,7 @@ async fn loopback_register_through_the_shell() {
             assert!(at >= prev);
         }
         last = Some(at);
+        frames.push(carried);
         kinds.push(match ev {
             Event::Request { cseq, from, .. } => {
                 assert_eq!(from, client_addr.to_string());
@@ -138,6 +145,7 @@ async fn loopback_register_through_the_shell() {
             "sent 200"
         ]
     );
+    assert_eq!(frames, [[1], [2], [3], [4], [5]]);
 
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), task)

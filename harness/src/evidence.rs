@@ -1,0 +1,683 @@
+//! Evidence: the links between the timeline, the capture and the verdicts.
+//!
+//! Owns: (1) linking each timeline event to the capture frames that carried it, after the
+//! capture is closed — by protocol identity, never by position, because the kernel numbers
+//! frames independently of the servers; (2) the DHCP messages only the capture heard (tagged
+//! for a voice VLAN no server listens on), which join the timeline from here; (3) after
+//! judging, the packet comments (`OPT242-003-01 pass: GET /fw/96xxupgrade.txt`) that put each
+//! verdict on the frames it rests on.
+//!
+//! Never: captures (that is the lab), decides a verdict (that is the judge), changes an event
+//! that already has frames: the loopback lab's shells hand events over with the frames their
+//! tap wrote, so linking here only fills what the servers could not know.
+//!
+//! How an event finds its frames (each within [`BEFORE`] seconds before the event and
+//! [`AFTER`] after it, the nearest earlier unused frame first, so retransmissions of the same
+//! bytes each get their own):
+//! - DHCP (RFC 2131 §2): direction (to or from port 67), `xid`, client MAC (`chaddr`) and
+//!   message type (option 53), and the 802.1Q VLAN when the event names one; `dropped` shares
+//!   the frame of its `received`; `ignored` by client MAC; `malformed` by length.
+//! - SIP (RFC 3261 §18): the exact UDP payload (the event's `raw`) and the peer's address;
+//!   `silence` shares the frame of the request it left unanswered; `malformed` by length.
+//! - HTTP (RFC 9112 over RFC 9293): the TCP connection, identified by the client's
+//!   `ip:port`; a `request` gets the client's data segments, a `response` the server's, a
+//!   `closed` the FIN and RST segments.
+//!
+//! Times: frame timestamps are wall-clock, events are measured on the monotonic clock from
+//! the scenario's origin; `origin_wall` (read at the same moment as the origin) relates them.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddrV4;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use pc_capture::frame::{ParsedTcp, ParsedUdp, parse_tcp, parse_udp};
+use serde_json::Value;
+
+use crate::judge::CheckResult;
+use crate::timeline::{Event, Proto, Timeline};
+
+/// How long before an event its frame may have been captured, in lab seconds: a server
+/// records what it received after the datagram arrived and what it sent once it is out.
+pub const BEFORE: f64 = 2.0;
+/// How long after an event its frame may carry a timestamp (clock granularity and the
+/// moment the two clocks were read).
+pub const AFTER: f64 = 0.05;
+
+/// DHCP server port (RFC 2131 §4.1).
+const DHCP_SERVER_PORT: u16 = 67;
+/// DHCP Message Type option (RFC 2132 §9.6).
+const DHCP_MESSAGE_TYPE: u8 = 53;
+
+/// One frame of the capture, decoded as far as linking needs.
+struct Wire {
+    number: u64,
+    /// Seconds since the scenario's origin.
+    t: f64,
+    packet: Packet,
+}
+
+enum Packet {
+    Udp(ParsedUdp),
+    Tcp(ParsedTcp),
+    Other,
+}
+
+/// What a DHCP datagram says about itself.
+struct DhcpId {
+    xid: u32,
+    mac: String,
+    msg_type: String,
+}
+
+fn dhcp_id(payload: &[u8]) -> Option<DhcpId> {
+    let m = pc_dhcp::wire::walk(payload).ok()?;
+    let msg_type = m
+        .all(DHCP_MESSAGE_TYPE)
+        .next()
+        .and_then(|o| o.value.first().copied())
+        .map_or_else(
+            || "NONE".to_owned(),
+            |code| pc_dhcp::MessageType::from_code(code).name(),
+        );
+    Some(DhcpId {
+        xid: m.header.xid,
+        mac: pc_dhcp::format_mac(&m.header.mac()),
+        msg_type,
+    })
+}
+
+/// Read the closed capture at `path`, add the DHCP messages only it heard (tagged for a VLAN
+/// not in `served`), and link every event without frames to the frames that carried it.
+pub fn link_capture(
+    path: &Path,
+    origin_wall: SystemTime,
+    served: &[u16],
+    timeline: &mut Timeline,
+) -> Result<(), pc_capture::CaptureError> {
+    let stored = pc_capture::pcapng::read_frames(path)?;
+    let origin = origin_wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let wires: Vec<Wire> = stored
+        .frames
+        .iter()
+        .map(|f| Wire {
+            number: f.number,
+            t: f.timestamp.as_secs_f64() - origin,
+            packet: match (parse_udp(&f.data), parse_tcp(&f.data)) {
+                (Some(u), _) => Packet::Udp(u),
+                (None, Some(t)) => Packet::Tcp(t),
+                (None, None) => Packet::Other,
+            },
+        })
+        .collect();
+    tagged_dhcp(&wires, served, timeline);
+    link(&wires, timeline);
+    Ok(())
+}
+
+/// DHCP messages the phone sent tagged with an 802.1Q VLAN that no server listens on (a voice
+/// VLAN that is not there, so the phone must fall back): they join the timeline as `dhcp
+/// received` events with `vlan` set, `heard_by = "capture"` and their frame, decoded by the
+/// same server core as live ones.
+fn tagged_dhcp(wires: &[Wire], served: &[u16], timeline: &mut Timeline) {
+    // A server core used only as a decoder: what it would answer is thrown away.
+    let mut decoder = pc_dhcp::server::DhcpServer::new(pc_dhcp::server::ServerConfig::default());
+    for w in wires {
+        let Packet::Udp(udp) = &w.packet else {
+            continue;
+        };
+        let Some(vid) = udp.vlan else { continue };
+        if served.contains(&vid) || udp.dst.port() != DHCP_SERVER_PORT {
+            continue;
+        }
+        let now = Duration::from_secs_f64(w.t.max(0.0));
+        for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
+            if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
+                let (kind, mut fields) = crate::timeline::fields_of(&ev);
+                fields.insert("vlan".into(), vid.into());
+                fields.insert("heard_by".into(), "capture".into());
+                let i = timeline.push_fields(w.t, Proto::Dhcp, kind, fields);
+                if let Some(e) = timeline.events.get_mut(i) {
+                    e.frames.push(w.number);
+                }
+            }
+        }
+    }
+}
+
+/// Links every event that has no frames yet, in timeline order.
+fn link(wires: &[Wire], timeline: &mut Timeline) {
+    let mut used: HashSet<u64> = timeline
+        .events
+        .iter()
+        .flat_map(|e| e.frames.iter().copied())
+        .collect();
+    for i in 0..timeline.events.len() {
+        let Some(e) = timeline.events.get(i) else {
+            continue;
+        };
+        if !e.frames.is_empty() || e.proto == Proto::Dut {
+            continue;
+        }
+        let frames = match e.proto {
+            Proto::Dhcp => dhcp_frames(wires, &used, e, &timeline.events[..i]),
+            Proto::Sip => sip_frames(wires, &used, e, &timeline.events[..i]),
+            Proto::Http => http_frames(wires, &used, e),
+            Proto::Dut => Vec::new(),
+        };
+        used.extend(frames.iter().copied());
+        if let Some(e) = timeline.events.get_mut(i) {
+            e.frames = frames;
+        }
+    }
+}
+
+fn text<'e>(e: &'e Event, field: &str) -> Option<&'e str> {
+    e.field(field).and_then(Value::as_str)
+}
+
+fn number(e: &Event, field: &str) -> Option<u64> {
+    e.field(field).and_then(Value::as_u64)
+}
+
+/// The nearest unused frame at or before the event (within the bounds) that `fits`.
+fn nearest(
+    wires: &[Wire],
+    used: &HashSet<u64>,
+    e: &Event,
+    fits: impl Fn(&Wire) -> bool,
+) -> Vec<u64> {
+    wires
+        .iter()
+        .filter(|w| w.t >= e.t - BEFORE && w.t <= e.t + AFTER && !used.contains(&w.number))
+        .filter(|w| fits(w))
+        .max_by(|a, b| a.t.total_cmp(&b.t))
+        .map(|w| vec![w.number])
+        .unwrap_or_default()
+}
+
+/// The frames of the latest earlier event of `kind` that `same` accepts (an event about the
+/// same message, like `dropped` after its `received`).
+fn shared(earlier: &[Event], kind: &str, same: impl Fn(&Event) -> bool) -> Vec<u64> {
+    earlier
+        .iter()
+        .rev()
+        .find(|o| o.kind == kind && same(o))
+        .map(|o| o.frames.clone())
+        .unwrap_or_default()
+}
+
+fn dhcp_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event]) -> Vec<u64> {
+    let vlan = number(e, "vlan").and_then(|v| u16::try_from(v).ok());
+    let same_message = |w: &Wire, to_server: bool| -> Option<DhcpId> {
+        let Packet::Udp(u) = &w.packet else {
+            return None;
+        };
+        let port = if to_server {
+            u.dst.port()
+        } else {
+            u.src.port()
+        };
+        if port != DHCP_SERVER_PORT || vlan.is_some_and(|v| u.vlan != Some(v)) {
+            return None;
+        }
+        dhcp_id(&u.payload)
+    };
+    let is = |id: &DhcpId| {
+        Some(u64::from(id.xid)) == number(e, "xid")
+            && Some(id.mac.as_str()) == text(e, "client_mac")
+            && Some(id.msg_type.as_str()) == text(e, "msg_type")
+    };
+    match e.kind.as_str() {
+        "received" => nearest(wires, used, e, |w| {
+            same_message(w, true).is_some_and(|id| is(&id))
+        }),
+        "sent" => nearest(wires, used, e, |w| {
+            same_message(w, false).is_some_and(|id| is(&id))
+        }),
+        "dropped" => shared(earlier, "received", |o| {
+            o.proto == Proto::Dhcp
+                && ["xid", "client_mac", "msg_type"]
+                    .iter()
+                    .all(|f| o.field(f) == e.field(f))
+        }),
+        "ignored" => nearest(wires, used, e, |w| {
+            same_message(w, true)
+                .is_some_and(|id| text(e, "client_mac").is_none_or(|mac| mac == id.mac))
+        }),
+        "malformed" => nearest(wires, used, e, |w| match &w.packet {
+            Packet::Udp(u) => {
+                u.dst.port() == DHCP_SERVER_PORT && Some(u.payload.len() as u64) == number(e, "len")
+            }
+            _ => false,
+        }),
+        _ => Vec::new(),
+    }
+}
+
+fn udp(w: &Wire) -> Option<&ParsedUdp> {
+    match &w.packet {
+        Packet::Udp(u) => Some(u),
+        _ => None,
+    }
+}
+
+fn sip_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event]) -> Vec<u64> {
+    let addr = |field: &str| text(e, field).and_then(|a| a.parse::<SocketAddrV4>().ok());
+    let carries_raw = |u: &ParsedUdp| {
+        text(e, "raw").is_some_and(|raw| String::from_utf8_lossy(&u.payload) == raw)
+    };
+    match e.kind.as_str() {
+        "request" | "peer_response" => {
+            let from = addr("from").or_else(|| addr("to"));
+            nearest(wires, used, e, |w| {
+                udp(w).is_some_and(|u| from.is_none_or(|a| u.src == a) && carries_raw(u))
+            })
+        }
+        "response" => {
+            let to = addr("to");
+            nearest(wires, used, e, |w| {
+                udp(w).is_some_and(|u| to.is_none_or(|a| u.dst == a) && carries_raw(u))
+            })
+        }
+        "silence" => shared(earlier, "request", |o| {
+            o.proto == Proto::Sip
+                && ["from", "method", "cseq"]
+                    .iter()
+                    .all(|f| o.field(f) == e.field(f))
+        }),
+        "malformed" => {
+            let from = addr("from");
+            nearest(wires, used, e, |w| {
+                udp(w).is_some_and(|u| {
+                    from.is_none_or(|a| u.src == a)
+                        && Some(u.payload.len() as u64) == number(e, "len")
+                })
+            })
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn http_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event) -> Vec<u64> {
+    let Some(client) = text(e, "client").and_then(|c| c.parse::<SocketAddrV4>().ok()) else {
+        return Vec::new();
+    };
+    // One connection: every segment to or from the client's ip:port, up to the event. The
+    // ephemeral port names the connection; the lower bound keeps a reused port's earlier
+    // connection out.
+    let segments = wires.iter().filter_map(|w| match &w.packet {
+        Packet::Tcp(t)
+            if (t.src == client || t.dst == client)
+                && w.t <= e.t + AFTER
+                && !used.contains(&w.number) =>
+        {
+            Some((w, t))
+        }
+        _ => None,
+    });
+    let picked: Vec<u64> = match e.kind.as_str() {
+        "request" => segments
+            .filter(|(w, t)| t.src == client && !t.payload.is_empty() && w.t >= e.t - 60.0)
+            .map(|(w, _)| w.number)
+            .collect(),
+        "response" => segments
+            .filter(|(_, t)| t.dst == client && !t.payload.is_empty())
+            .map(|(w, _)| w.number)
+            .collect(),
+        "closed" => segments
+            .filter(|(_, t)| t.flags.fin || t.flags.rst)
+            .map(|(w, _)| w.number)
+            .collect(),
+        _ => Vec::new(),
+    };
+    picked
+}
+
+/// The packet comment a check puts on a frame: `OPT242-003-01 pass: GET /fw/x from …`.
+fn comment(check: &CheckResult, event: Option<&Event>) -> String {
+    match event {
+        Some(e) => format!("{} {}: {}", check.id, check.verdict, e.summary()),
+        None => format!("{} {}: {}", check.id, check.verdict, check.title),
+    }
+}
+
+/// Whether a packet comment is one [`annotate`] wrote for one of `checks` (so annotating
+/// again, after a new judging, replaces it).
+fn is_verdict_of(checks: &[CheckResult], text: &str) -> bool {
+    checks.iter().any(|c| {
+        text.strip_prefix(c.id.as_str())
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|rest| rest.split_once(": "))
+            .is_some_and(|(verdict, _)| !verdict.contains(' '))
+    })
+}
+
+/// After judging: gives every frame a check result rests on a packet comment saying the
+/// check's id, verdict and the event the frame carried, replacing the comments an earlier
+/// judging wrote for the same checks. Returns the number of frames annotated.
+pub fn annotate(
+    path: &Path,
+    checks: &[CheckResult],
+    timeline: &Timeline,
+) -> Result<u64, pc_capture::CaptureError> {
+    let mut comments: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for c in checks {
+        let mut done = HashSet::new();
+        for i in &c.events {
+            let Some(e) = timeline.events.get(*i) else {
+                continue;
+            };
+            for f in &e.frames {
+                if done.insert(*f) {
+                    comments.entry(*f).or_default().push(comment(c, Some(e)));
+                }
+            }
+        }
+        // Frames a result names without an event of this timeline (an older saved run).
+        for f in &c.frames {
+            if done.insert(*f) {
+                comments.entry(*f).or_default().push(comment(c, None));
+            }
+        }
+    }
+    pc_capture::pcapng::annotate_in_place(path, &comments, &|text| !is_verdict_of(checks, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pc_capture::frame::{TcpFlags, TcpSegment, UdpFrame, tcp_frame, udp_frame};
+    use pc_capture::pcapng::{PcapngWriter, read_frames};
+    use serde_json::json;
+
+    const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
+
+    fn addr(s: &str) -> SocketAddrV4 {
+        s.parse().expect("address")
+    }
+
+    fn dhcp(op: u8, xid: u32, msg_type: u8) -> Vec<u8> {
+        let mut chaddr = [0u8; 16];
+        chaddr[..6].copy_from_slice(&MAC);
+        let header = pc_dhcp::wire::Header {
+            op,
+            htype: 1,
+            hlen: 6,
+            xid,
+            chaddr,
+            ..Default::default()
+        };
+        pc_dhcp::wire::encode(&header, &[(DHCP_MESSAGE_TYPE, vec![msg_type])])
+    }
+
+    fn udp(src: &str, dst: &str, payload: &[u8]) -> Vec<u8> {
+        udp_frame(&UdpFrame {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            vlan: None,
+            src: addr(src),
+            dst: addr(dst),
+            payload,
+        })
+    }
+
+    fn tcp(src: &str, dst: &str, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
+        tcp_frame(&TcpSegment {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            vlan: None,
+            src: addr(src),
+            dst: addr(dst),
+            seq: 1,
+            ack: 1,
+            flags,
+            window: 64240,
+            payload,
+        })
+    }
+
+    fn event(tl: &mut Timeline, t: f64, proto: Proto, kind: &str, fields: Value) {
+        let Value::Object(fields) = fields else {
+            panic!("fields are an object")
+        };
+        tl.push_fields(t, proto, kind.into(), fields);
+    }
+
+    const REGISTER: &str = "REGISTER sip:lab SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\n\r\n";
+    const OK: &str = "SIP/2.0 200 OK\r\nCall-ID: a\r\nCSeq: 1 REGISTER\r\n\r\n";
+
+    /// A capture of a DHCP retransmission, a SIP exchange and an HTTP fetch, with a frame of
+    /// unrelated traffic in between, as the kernel would number it.
+    fn capture(path: &Path, origin: SystemTime) {
+        let at = |s: f64| origin + Duration::from_secs_f64(s);
+        let mut w = PcapngWriter::create(path, "veth", "test").expect("create");
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (
+                0.10,
+                udp("0.0.0.0:68", "255.255.255.255:67", &dhcp(1, 7, 1)),
+            ),
+            (
+                0.50,
+                udp("0.0.0.0:68", "255.255.255.255:67", &dhcp(1, 7, 1)),
+            ),
+            (
+                0.51,
+                udp("10.0.0.1:67", "255.255.255.255:68", &dhcp(2, 7, 2)),
+            ),
+            (0.60, udp("10.0.0.9:999", "10.0.0.1:53", b"unrelated")),
+            (
+                1.00,
+                udp("10.0.0.100:5060", "10.0.0.1:5060", REGISTER.as_bytes()),
+            ),
+            (1.01, udp("10.0.0.1:5060", "10.0.0.100:5060", OK.as_bytes())),
+            (
+                2.00,
+                tcp("10.0.0.100:40000", "10.0.0.1:80", TcpFlags::SYN, b""),
+            ),
+            (
+                2.01,
+                tcp(
+                    "10.0.0.100:40000",
+                    "10.0.0.1:80",
+                    TcpFlags::PSH_ACK,
+                    b"GET /x HTTP/1.1\r\n\r\n",
+                ),
+            ),
+            (
+                2.02,
+                tcp(
+                    "10.0.0.1:80",
+                    "10.0.0.100:40000",
+                    TcpFlags::PSH_ACK,
+                    b"HTTP/1.1 200 OK\r\n\r\n",
+                ),
+            ),
+            (
+                2.03,
+                tcp("10.0.0.1:80", "10.0.0.100:40000", TcpFlags::FIN_ACK, b""),
+            ),
+        ];
+        for (t, f) in frames {
+            w.write(at(t), &f, None).expect("write");
+        }
+        w.finish().expect("finish");
+    }
+
+    fn sample_timeline() -> Timeline {
+        let mut tl = Timeline::default();
+        let discover = json!({"xid": 7, "client_mac": "00:1b:4f:27:31:2a", "msg_type": "DISCOVER"});
+        event(&mut tl, 0.101, Proto::Dhcp, "received", discover.clone());
+        event(&mut tl, 0.501, Proto::Dhcp, "received", discover.clone());
+        event(&mut tl, 0.5015, Proto::Dhcp, "dropped", discover);
+        event(
+            &mut tl,
+            0.511,
+            Proto::Dhcp,
+            "sent",
+            json!({"xid": 7, "client_mac": "00:1b:4f:27:31:2a", "msg_type": "OFFER"}),
+        );
+        event(
+            &mut tl,
+            1.001,
+            Proto::Sip,
+            "request",
+            json!({"from": "10.0.0.100:5060", "method": "REGISTER", "cseq": 1, "raw": REGISTER}),
+        );
+        event(
+            &mut tl,
+            1.011,
+            Proto::Sip,
+            "response",
+            json!({"to": "10.0.0.100:5060", "method": "REGISTER", "cseq": 1, "raw": OK}),
+        );
+        event(
+            &mut tl,
+            2.011,
+            Proto::Http,
+            "request",
+            json!({"client": "10.0.0.100:40000", "method": "GET", "path": "/x"}),
+        );
+        event(
+            &mut tl,
+            2.021,
+            Proto::Http,
+            "response",
+            json!({"client": "10.0.0.100:40000"}),
+        );
+        event(
+            &mut tl,
+            2.031,
+            Proto::Http,
+            "closed",
+            json!({"client": "10.0.0.100:40000"}),
+        );
+        event(&mut tl, 2.5, Proto::Dut, "exited", json!({}));
+        tl
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("phonecert-evidence-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir.join(name)
+    }
+
+    #[test]
+    fn events_find_their_frames_by_protocol_identity() {
+        let path = temp("link.pcapng");
+        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        capture(&path, origin);
+        let mut tl = sample_timeline();
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let frames: Vec<(&str, Vec<u64>)> = tl
+            .events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.frames.clone()))
+            .collect();
+        assert_eq!(
+            frames,
+            vec![
+                // Each DISCOVER its own frame, though their bytes are the same.
+                ("received", vec![1]),
+                ("received", vec![2]),
+                ("dropped", vec![2]),
+                ("sent", vec![3]),
+                ("request", vec![5]),
+                ("response", vec![6]),
+                ("request", vec![8]),
+                ("response", vec![9]),
+                ("closed", vec![10]),
+                ("exited", vec![]),
+            ]
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn frames_outside_the_time_bound_are_not_linked() {
+        let path = temp("bound.pcapng");
+        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        capture(&path, origin);
+        let mut tl = Timeline::default();
+        // The same SIP bytes, but recorded long after the frame: another datagram.
+        event(
+            &mut tl,
+            1.0 + BEFORE + 1.0,
+            Proto::Sip,
+            "request",
+            json!({"from": "10.0.0.100:5060", "raw": REGISTER}),
+        );
+        // Known frames are kept as they are.
+        event(
+            &mut tl,
+            0.101,
+            Proto::Dhcp,
+            "received",
+            json!({"xid": 7, "client_mac": "00:1b:4f:27:31:2a", "msg_type": "DISCOVER"}),
+        );
+        tl.events[0].frames = vec![4];
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        assert_eq!(tl.events[0].frames, vec![4]);
+        assert!(tl.events[1].frames.is_empty(), "{:?}", tl.events[1]);
+        std::fs::remove_file(&path).ok();
+    }
+
+    fn result(id: &str, verdict: crate::judge::Verdict, events: Vec<usize>) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            title: "t".into(),
+            requirement: "r".into(),
+            level: crate::scenario::Level::Must,
+            verdict,
+            expected: String::new(),
+            observed: String::new(),
+            violation: None,
+            events,
+            frames: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_become_packet_comments_and_a_new_judging_replaces_them() {
+        use crate::judge::Verdict;
+        let path = temp("annotate.pcapng");
+        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        capture(&path, origin);
+        let mut tl = sample_timeline();
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let checks = vec![
+            result("S-1-01", Verdict::Fail, vec![0]),
+            result("S-1-02", Verdict::Pass, vec![0, 6]),
+        ];
+        assert_eq!(annotate(&path, &checks, &tl).expect("annotate"), 2);
+        let checks = vec![
+            result("S-1-01", Verdict::Pass, vec![0]),
+            result("S-1-02", Verdict::Pass, vec![6]),
+        ];
+        assert_eq!(annotate(&path, &checks, &tl).expect("annotate again"), 2);
+        let stored = read_frames(&path).expect("read");
+        assert_eq!(
+            stored.frames[0].comments,
+            vec!["S-1-01 pass: DHCPDISCOVER from 00:1b:4f:27:31:2a"]
+        );
+        assert_eq!(
+            stored.frames[7].comments,
+            vec!["S-1-02 pass: GET /x from 10.0.0.100:40000"]
+        );
+        assert!(stored.frames[1].comments.is_empty());
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn only_verdict_comments_of_these_checks_are_replaced() {
+        let checks = vec![result("S-1-01", crate::judge::Verdict::Pass, vec![])];
+        assert!(is_verdict_of(&checks, "S-1-01 fail: DHCPDISCOVER from x"));
+        assert!(is_verdict_of(&checks, "S-1-01 not_exercised: t"));
+        assert!(!is_verdict_of(&checks, "S-1-011 pass: x"));
+        assert!(!is_verdict_of(&checks, "S-1-01 was seen here: x"));
+        assert!(!is_verdict_of(&checks, "written by the capture"));
+    }
+}
