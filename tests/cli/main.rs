@@ -7,3 +7,4 @@ mod boot;
 mod common;
 mod dhclient;
 mod evidence;
+mod lifecycle;
