@@ -17,6 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
@@ -159,6 +161,25 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// How far apart the runs of concurrent trials start.
+const STAGGER: Duration = Duration::from_millis(150);
+
+/// Waits for this run's start slot: [`STAGGER`] after the previous run's, or now when that
+/// has passed. Starting a lab and a phone is the busiest moment of a run; dozens at once
+/// would land on the timers of scenarios already running, whose windows are tens of
+/// milliseconds at 10× (REG-001's T1 is 50 ms). Trials that run one at a time never wait.
+fn wait_for_start_slot() {
+    static NEXT: Mutex<Option<Instant>> = Mutex::new(None);
+    let slot = {
+        let mut next = NEXT.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let slot = next.map_or(now, |n| n.max(now));
+        *next = Some(slot + STAGGER);
+        slot
+    };
+    std::thread::sleep(slot.saturating_duration_since(Instant::now()));
+}
+
 /// Runs `phonecert run --lab LAB [--sim-fault FAULT] --out OUT FILES…` and returns the
 /// exit code, the report and the command's output (for messages).
 fn run(
@@ -167,6 +188,7 @@ fn run(
     fault: Option<&str>,
     files: &[PathBuf],
 ) -> Result<(Option<i32>, Value, String), Failed> {
+    wait_for_start_slot();
     let out_dir = OutDir::new(trial);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_phonecert"));
     cmd.args(["run", "--lab", lab]);
@@ -309,14 +331,19 @@ fn fault_trial(t: &FaultTrial) -> Result<(), Failed> {
     }
 }
 
-fn clean_trial(lab: &str, files: Result<Vec<(String, PathBuf)>, String>) -> Result<(), Failed> {
+/// The clean reference phone on `files`, in `lab`, as the trial called `trial` (which names
+/// its output folder, so the loopback and netns runs never share one).
+fn clean_trial(
+    trial: &str,
+    lab: &str,
+    files: Result<Vec<(String, PathBuf)>, String>,
+) -> Result<(), Failed> {
     let files = files?;
     if files.is_empty() {
         return Err(format!("{MAPPING} names no scenario").into());
     }
     let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
-    // One output folder per lab: the two clean trials run at the same time.
-    let (code, report, text) = run(&format!("clean-{lab}"), lab, None, &paths)?;
+    let (code, report, text) = run(trial, lab, None, &paths)?;
     let mut problems = Vec::new();
     if report["dut"]["faults"]
         .as_array()
@@ -503,15 +530,20 @@ fn main() -> ExitCode {
         .map(|(id, file)| file.map(|f| (id, f)))
         .collect();
     trials.push(
-        Trial::test("clean", move || clean_trial("loopback", clean_files)).with_kind("loopback"),
+        Trial::test("clean", move || {
+            clean_trial("clean", "loopback", clean_files)
+        })
+        .with_kind("loopback"),
     );
     if !named_netns.is_empty() {
         let netns_files: Result<Vec<(String, PathBuf)>, String> = named_netns
             .into_iter()
             .map(|(id, file)| file.map(|f| (id, f)))
             .collect();
-        let trial = Trial::test("clean_netns", move || clean_trial("netns", netns_files))
-            .with_kind("netns");
+        let trial = Trial::test("clean_netns", move || {
+            clean_trial("clean_netns", "netns", netns_files)
+        })
+        .with_kind("netns");
         if is_root() {
             trials.push(trial);
         } else {
@@ -537,8 +569,8 @@ fn main() -> ExitCode {
     trials.push(Trial::test("every_scenario_is_covered", move || {
         every_scenario_is_covered(&suite, &covered)
     }));
-    // A trial mostly waits for the scenario's timeout, so all of them run at once unless
-    // `--test-threads` says otherwise.
+    // A trial mostly waits for the scenario's timeout, so all of them run at once (their
+    // starts spaced by `wait_for_start_slot`) unless `--test-threads` says otherwise.
     if args.test_threads.is_none() {
         args.test_threads = Some(trials.len());
     }

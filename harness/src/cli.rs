@@ -1,7 +1,6 @@
 //! The command line (design.md §4). Flags are parsed by clap, then turned into a validated
-//! configuration, then `main` maps outcomes to exit codes:
-//! 0 every scenario passed; 1 the phone failed at least one; 2 bad usage or a bad scenario
-//! file; 3 the harness itself could not run (lab, privileges, missing binary).
+//! configuration — every usage mistake is refused here, before anything runs — then `main`
+//! maps outcomes to exit codes ([`EXIT_CODES`]).
 //!
 //! Output: the run summary goes to stdout; progress, warnings and errors to stderr.
 
@@ -11,10 +10,12 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use crate::dut::SimphoneProgram;
 use crate::engine::{self, EngineError, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
-use crate::report::{self, DutInfo, RunReport, Summary};
+use crate::report::{self, DutInfo, RunReport, ScenarioReport, Summary};
+use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
 
 /// Exit code: every scenario passed.
@@ -25,12 +26,28 @@ pub const EXIT_FAIL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the harness could not run.
 pub const EXIT_HARNESS: u8 = 3;
+/// Exit code: interrupted by the operator (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The exit codes, as `--help` and the README give them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    every scenario passed
+  1    the phone failed at least one scenario
+  2    bad usage or a bad scenario file (unknown fault switch, unknown lab, a path that does
+       not exist, a bad --dut-mac …), refused before anything runs
+  3    the harness could not run a scenario: lab, privileges, the reference phone or the
+       --dut-cmd refusing to start or dying (the report has its last log lines)
+  130  interrupted (Ctrl-C or SIGTERM): report.json says \"interrupted\": true and lists the
+       scenarios that did not run (junit.xml marks them skipped); reports/latest keeps
+       pointing at the last run that ran to its end";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "phonecert",
     version,
-    about = "Conformance harness for SIP desk phones during boot and provisioning"
+    about = "Conformance harness for SIP desk phones during boot and provisioning",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +57,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenario files or folders (default `scenarios/`) against the phone.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// List the scenarios and their checks.
     List {
@@ -52,6 +70,9 @@ enum Command {
         paths: Vec<PathBuf>,
     },
     /// Judge a saved run again, without any network: `phonecert judge reports/<run-id>`.
+    /// Reads only the run folder (its timelines and its copy of each scenario), so a copied
+    /// folder is judged from its own files. An interrupted run is judged as far as it went
+    /// and exits 130 again.
     Judge {
         /// A run's report folder.
         run: PathBuf,
@@ -68,14 +89,16 @@ struct RunArgs {
     /// Lab: `netns` (default as root) or `loopback` (default otherwise).
     #[arg(long)]
     lab: Option<String>,
-    /// Run the reference phone with this fault switch (repeatable); see `simphone --list-faults`.
+    /// Run the reference phone with this fault switch (repeatable); see `phonecert simphone
+    /// --list-faults`. An unknown name is refused before anything runs.
     #[arg(long = "sim-fault", value_name = "NAME")]
     sim_faults: Vec<String>,
     /// Run the phone's timers this many times faster (reference phone only); windows are
     /// scaled the same way. Default: the scenario's `phone.time_scale`, else 1.
     #[arg(long)]
     time_scale: Option<f64>,
-    /// Where captures/ and reports/ go.
+    /// Where captures/ and reports/ go (the output root). `reports/latest` points at the last
+    /// run that ran to its end.
     #[arg(long, default_value = ".")]
     out: PathBuf,
     /// Use this program as the device under test instead of the reference phone: `sh -c
@@ -100,8 +123,10 @@ struct RunArgs {
     dut_protocols: Vec<String>,
 }
 
-/// Entry point of the `phonecert` binary.
-pub fn main() -> ExitCode {
+/// Entry point of the `phonecert` binary. `embedded_simphone`: the binary also runs the
+/// reference phone as `phonecert simphone …` ([`crate::dut::EMBEDDED_SIMPHONE`]); runs use it
+/// unless `PHONECERT_SIMPHONE` names another program.
+pub fn main(embedded_simphone: bool) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -121,7 +146,7 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(match cli.command {
-        Command::Run(args) => cmd_run(args),
+        Command::Run(args) => cmd_run(args, embedded_simphone),
         Command::List { paths } => cmd_list(&paths),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run } => cmd_judge(&run),
@@ -244,17 +269,24 @@ fn cmd_judge(run: &Path) -> u8 {
     };
     for s in &mut rep.scenarios {
         let Some(tl) = &s.timeline else { continue };
-        let saved: SavedTimeline = match std::fs::read(tl)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        {
+        let saved = match read_saved(run, tl) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read timeline {tl}: {e}");
+                eprintln!("error: scenario {}: {e}", s.id);
                 return EXIT_USAGE;
             }
         };
-        let sc = match scenario::load_file(Path::new(&saved.scenario_file)) {
+        let scenario_file = match run_folder::resolve(run, &saved.scenario_file) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!(
+                    "error: scenario {}: its timeline's scenario_file: {e}",
+                    s.id
+                );
+                return EXIT_USAGE;
+            }
+        };
+        let sc = match scenario::load_file(&scenario_file) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("{e}");
@@ -278,11 +310,24 @@ fn cmd_judge(run: &Path) -> u8 {
         };
         s.checks = judge::judge(&sc, &saved.timeline, ctx);
         // The capture's packet comments follow the new verdicts (they replace the old ones).
-        if let Some(capture) = s.capture.as_deref().map(|c| capture_path(run, c))
-            && capture.exists()
-            && let Err(e) = crate::evidence::annotate(&capture, &s.checks, &saved.timeline)
+        match s
+            .capture
+            .as_deref()
+            .map(|c| run_folder::capture_file(run, c))
         {
-            eprintln!("warning: the verdicts were not written into the capture: {e}");
+            Some(Ok(capture)) if capture.exists() => {
+                if let Err(e) = crate::evidence::annotate(&capture, &s.checks, &saved.timeline) {
+                    eprintln!("warning: the verdicts were not written into the capture: {e}");
+                }
+            }
+            Some(Err(e)) => {
+                eprintln!(
+                    "warning: scenario {}: its capture is not annotated: {e}",
+                    s.id
+                );
+            }
+            // A run folder copied without its captures: judged all the same.
+            _ => {}
         }
         s.verdict = if s.error.is_some() {
             Verdict::Error
@@ -292,24 +337,20 @@ fn cmd_judge(run: &Path) -> u8 {
     }
     rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
     print!("{}", report::text_summary(&rep, run));
-    exit_for(&rep.summary)
+    if rep.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        exit_for(&rep.summary)
+    }
 }
 
-/// A capture named in a report: as stored when it exists, else beside the run folder's
-/// `captures/<run-id>/` (a run folder copied elsewhere).
-fn capture_path(run: &Path, stored: &str) -> std::path::PathBuf {
-    let as_stored = Path::new(stored);
-    if as_stored.exists() {
-        return as_stored.to_owned();
-    }
-    match (
-        run.parent().and_then(Path::parent),
-        run.file_name(),
-        as_stored.file_name(),
-    ) {
-        (Some(out), Some(id), Some(file)) => out.join("captures").join(id).join(file),
-        _ => as_stored.to_owned(),
-    }
+/// A saved timeline, through the path `report.json` stores (relative to the run folder).
+fn read_saved(run: &Path, stored: &str) -> Result<SavedTimeline, String> {
+    let path = run_folder::resolve(run, stored)?;
+    std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot read timeline {}: {e}", path.display()))
 }
 
 fn exit_for(s: &Summary) -> u8 {
@@ -322,17 +363,70 @@ fn exit_for(s: &Summary) -> u8 {
     }
 }
 
-fn run_id() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    format!(
-        "{}-{:x}",
-        now.format(fmt).unwrap_or_else(|_| "run".into()),
-        std::process::id()
-    )
+/// The external device of `--dut-cmd`, validated; `Ok(None)` without `--dut-cmd`.
+fn external_dut(args: &RunArgs, lab: &lab::LabKind) -> Result<Option<engine::ExternalDut>, String> {
+    let Some(command) = &args.dut_cmd else {
+        return Ok(None);
+    };
+    if !args.sim_faults.is_empty() {
+        return Err("--sim-fault applies to the reference phone, not to --dut-cmd".into());
+    }
+    if let Some(m) = &args.dut_mac
+        && scenario::parse_mac(m).is_none()
+    {
+        return Err(format!(
+            "--dut-mac `{m}` is not a MAC address like 00:1b:4f:27:31:2a"
+        ));
+    }
+    let mut speaks = Vec::new();
+    for p in &args.dut_protocols {
+        match p.trim().to_ascii_lowercase().as_str() {
+            "dhcp" => speaks.push(crate::timeline::Proto::Dhcp),
+            "http" => speaks.push(crate::timeline::Proto::Http),
+            "sip" => speaks.push(crate::timeline::Proto::Sip),
+            other => {
+                return Err(format!(
+                    "--dut-protocols: `{other}` is not dhcp, http or sip"
+                ));
+            }
+        }
+    }
+    if *lab != lab::LabKind::Netns {
+        return Err(
+            "--dut-cmd needs the netns lab (the device gets the phone's namespace and interface); run as root without --lab loopback"
+                .into(),
+        );
+    }
+    Ok(Some(engine::ExternalDut {
+        command: command.clone(),
+        mac: args.dut_mac.clone(),
+        speaks,
+    }))
 }
 
-fn cmd_run(args: RunArgs) -> u8 {
+/// The fault switches, checked against the reference phone's own list (`--list-faults`).
+fn check_faults(program: &SimphoneProgram, faults: &[String]) -> Result<(), (u8, String)> {
+    if faults.is_empty() {
+        return Ok(());
+    }
+    let known = program
+        .list_faults()
+        .map_err(|e| (EXIT_HARNESS, e.to_string()))?;
+    for f in faults {
+        if !known.contains(f) {
+            return Err((
+                EXIT_USAGE,
+                format!(
+                    "--sim-fault `{f}` is not a fault switch of the reference phone; it has: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     let scenarios = match load_all(&args.paths) {
         Ok(s) => s,
         Err(code) => return code,
@@ -348,52 +442,36 @@ fn cmd_run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let external = match &args.dut_cmd {
-        None => None,
-        Some(command) => {
-            if !args.sim_faults.is_empty() {
-                eprintln!("error: --sim-fault applies to the reference phone, not to --dut-cmd");
-                return EXIT_USAGE;
-            }
-            if lab != lab::LabKind::Netns {
-                eprintln!(
-                    "error: --dut-cmd needs the netns lab (the device gets the phone's namespace and interface); run as root without --lab loopback"
-                );
-                return EXIT_USAGE;
-            }
-            if let Some(m) = &args.dut_mac
-                && scenario::parse_mac(m).is_none()
-            {
-                eprintln!("error: --dut-mac `{m}` is not a MAC address like 00:1b:4f:27:31:2a");
-                return EXIT_USAGE;
-            }
-            let mut speaks = Vec::new();
-            for p in &args.dut_protocols {
-                match p.trim().to_ascii_lowercase().as_str() {
-                    "dhcp" => speaks.push(crate::timeline::Proto::Dhcp),
-                    "http" => speaks.push(crate::timeline::Proto::Http),
-                    "sip" => speaks.push(crate::timeline::Proto::Sip),
-                    other => {
-                        eprintln!("error: --dut-protocols: `{other}` is not dhcp, http or sip");
-                        return EXIT_USAGE;
-                    }
-                }
-            }
-            Some(engine::ExternalDut {
-                command: command.clone(),
-                mac: args.dut_mac.clone(),
-                speaks,
-            })
+    let external = match external_dut(&args, &lab) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
         }
     };
+    let simphone = match crate::dut::find_simphone(embedded_simphone) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    if let Err((code, e)) = check_faults(&simphone, &args.sim_faults) {
+        eprintln!("error: {e}");
+        return code;
+    }
     if lab == lab::LabKind::Netns && !lab::is_root() {
         eprintln!("error: {}", lab::LabError::NeedsRoot);
         return EXIT_HARNESS;
     }
-    let simphone = match crate::dut::find_simphone() {
-        Ok(p) => p,
+    let started_at = time::OffsetDateTime::now_utc();
+    let folders = match RunFolders::claim(&args.out, started_at, std::process::id()) {
+        Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: cannot create the run's folders under {}: {e}",
+                args.out.display()
+            );
             return EXIT_HARNESS;
         }
     };
@@ -407,17 +485,22 @@ fn cmd_run(args: RunArgs) -> u8 {
             return EXIT_HARNESS;
         }
     };
-    let id = run_id();
-    let ctx_base = (
-        args.out.join("captures").join(&id),
-        args.out.join("reports").join(&id),
-    );
-    let started_at = time::OffsetDateTime::now_utc();
+    if lab == lab::LabKind::Netns {
+        let removed = lab::remove_stale();
+        if !removed.is_empty() {
+            eprintln!(
+                "removed what killed runs left behind: {}",
+                removed.join(", ")
+            );
+        }
+    }
+    let id = folders.id.clone();
     let started = Instant::now();
     rt.block_on(async move {
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let stop_signal = stop_requested();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if stop_signal.await.is_ok() {
                 eprintln!("interrupted: stopping the phone, the servers and the lab …");
                 let _ = cancel_tx.send(true);
             }
@@ -425,8 +508,8 @@ fn cmd_run(args: RunArgs) -> u8 {
         let ctx = RunContext {
             run_id: id.clone(),
             lab: lab.clone(),
-            captures_dir: ctx_base.0,
-            reports_dir: ctx_base.1.clone(),
+            captures_dir: folders.captures.clone(),
+            reports_dir: folders.reports.clone(),
             simphone,
             faults: args.sim_faults.clone(),
             external: external.clone(),
@@ -434,24 +517,50 @@ fn cmd_run(args: RunArgs) -> u8 {
             cancel: cancel_rx,
         };
         let mut reports = Vec::new();
-        let mut code = None;
+        let mut interrupted = false;
+        let mut stopped: Option<String> = None;
+        let mut not_run = Vec::new();
         for sc in &scenarios {
+            if interrupted || stopped.is_some() {
+                let why = match &stopped {
+                    Some(e) => format!("not run: the run stopped: {e}"),
+                    None => "not run: the run was interrupted".to_string(),
+                };
+                not_run.push(sc.spec.id.clone());
+                reports.push(ScenarioReport::not_run(
+                    &sc.spec.id,
+                    &sc.spec.title,
+                    &format!("{:?}", sc.spec.family).to_lowercase(),
+                    &sc.file.display().to_string(),
+                    why,
+                ));
+                continue;
+            }
             eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
             match engine::run_scenario(sc, &ctx).await {
                 Ok(r) => reports.push(r),
-                Err(EngineError::Interrupted) => {
-                    code = Some(130);
-                    break;
+                Err(EngineError::Interrupted(partial)) => {
+                    interrupted = true;
+                    not_run.push(sc.spec.id.clone());
+                    reports.push(*partial);
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    code = Some(EXIT_HARNESS);
-                    break;
+                    not_run.push(sc.spec.id.clone());
+                    reports.push(ScenarioReport::not_run(
+                        &sc.spec.id,
+                        &sc.spec.title,
+                        &format!("{:?}", sc.spec.family).to_lowercase(),
+                        &sc.file.display().to_string(),
+                        format!("not run: {e}"),
+                    ));
+                    stopped = Some(e.to_string());
                 }
             }
         }
         let first = scenarios.first().map(|s| &s.spec.phone);
-        let firmware_observed = reports.iter().rev().find_map(observed_firmware);
+        let dir = &folders.reports;
+        let firmware_observed = reports.iter().rev().find_map(|r| observed_firmware(dir, r));
         let rep = RunReport {
             schema: report::SCHEMA.into(),
             run_id: id.clone(),
@@ -475,24 +584,55 @@ fn cmd_run(args: RunArgs) -> u8 {
                 faults: args.sim_faults,
             },
             summary: Summary::of(reports.iter().map(|r| &r.verdict)),
+            interrupted,
+            not_run,
             scenarios: reports,
         };
-        let dir = &ctx_base.1;
         if let Err(e) = report::write_all(dir, &rep) {
             eprintln!("error: cannot write reports to {}: {e}", dir.display());
             return EXIT_HARNESS;
         }
-        point_latest(&args.out.join("reports"), &id);
+        let reports_root = args.out.join("reports");
+        if rep.not_run.is_empty() {
+            if let Err(e) = run_folder::point_latest(&reports_root, &id) {
+                eprintln!(
+                    "warning: could not point {} at {id}: {e}",
+                    reports_root.join("latest").display()
+                );
+            }
+        } else {
+            eprintln!(
+                "note: {} was not moved: this run did not run every scenario",
+                reports_root.join("latest").display()
+            );
+        }
         print!("{}", report::text_summary(&rep, dir));
-        code.unwrap_or_else(|| exit_for(&rep.summary))
+        if interrupted {
+            EXIT_INTERRUPTED
+        } else if stopped.is_some() {
+            EXIT_HARNESS
+        } else {
+            exit_for(&rep.summary)
+        }
     })
+}
+
+/// Resolves when the operator asks the run to stop: Ctrl-C (SIGINT) or SIGTERM.
+fn stop_requested() -> impl std::future::Future<Output = std::io::Result<()>> {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let mut term = term?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
 }
 
 /// The version the phone announced in its last REGISTER User-Agent
 /// (`Avaya one-X Deskphone <version> <mac>`), read from the saved timeline.
-fn observed_firmware(r: &report::ScenarioReport) -> Option<String> {
-    let saved: SavedTimeline =
-        serde_json::from_slice(&std::fs::read(r.timeline.as_ref()?).ok()?).ok()?;
+fn observed_firmware(run: &Path, r: &report::ScenarioReport) -> Option<String> {
+    let saved = read_saved(run, r.timeline.as_ref()?).ok()?;
     saved.timeline.events.iter().rev().find_map(|e| {
         if e.proto != crate::timeline::Proto::Sip || e.kind != "request" {
             return None;
@@ -501,21 +641,4 @@ fn observed_firmware(r: &report::ScenarioReport) -> Option<String> {
         let rest = ua.strip_prefix("Avaya one-X Deskphone ")?;
         rest.split_whitespace().next().map(str::to_string)
     })
-}
-
-/// `reports/latest` → the run folder (a relative symlink, replaced atomically).
-fn point_latest(reports: &Path, id: &str) {
-    let link = reports.join("latest");
-    let tmp = reports.join(format!(".latest-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    #[cfg(unix)]
-    {
-        if std::os::unix::fs::symlink(id, &tmp)
-            .and_then(|()| std::fs::rename(&tmp, &link))
-            .is_err()
-        {
-            tracing::warn!("could not point {} at {id}", link.display());
-            let _ = std::fs::remove_file(&tmp);
-        }
-    }
 }

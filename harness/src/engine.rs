@@ -10,7 +10,10 @@
 //! Never: decides conformance itself (the judge does), turns the scenario into server
 //! configurations (the lowering module does), formats reports (the report module does).
 //! Harness failures are kept apart from the phone's: a lab that cannot be set up is an
-//! [`EngineError`] (exit 3), a scenario that breaks midway is a scenario `error`.
+//! [`EngineError`] (the run stops, exit 3); anything else that breaks on the harness's
+//! side — the capture, the reference phone refusing its arguments or dying, a `--dut-cmd`
+//! that cannot start, the timeline's save — is a [`HarnessError`] that makes this scenario's
+//! verdict `error`, with the device's last log lines in the report.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,7 +23,8 @@ use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement};
+use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement, SimphoneProgram};
+use crate::error::HarnessError;
 use crate::judge::{self, Verdict};
 use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg};
 use crate::lower;
@@ -41,8 +45,8 @@ pub struct RunContext {
     pub captures_dir: PathBuf,
     /// `reports/<run-id>`.
     pub reports_dir: PathBuf,
-    /// The simphone binary.
-    pub simphone: PathBuf,
+    /// The reference phone's program.
+    pub simphone: SimphoneProgram,
     /// Fault switches for simphone.
     pub faults: Vec<String>,
     /// An external program as the device under test instead of simphone (`--dut-cmd`).
@@ -65,22 +69,28 @@ pub struct ExternalDut {
     pub speaks: Vec<Proto>,
 }
 
-/// The harness itself could not run (exit 3).
+/// What stops the whole run (as opposed to a [`HarnessError`], which ends one scenario).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The lab could not be set up.
+    /// The lab could not be set up (exit 3).
     #[error(transparent)]
     Lab(#[from] LabError),
-    /// Interrupted by the operator.
+    /// Interrupted by the operator (exit 130); carries what is known of the scenario that
+    /// was running (verdict `skip`, not judged).
     #[error("interrupted")]
-    Interrupted,
+    Interrupted(Box<ScenarioReport>),
 }
 
-/// A saved run of one scenario: enough to judge it again (`phonecert judge`).
+/// A saved run of one scenario: enough to judge it again (`phonecert judge`), from the run
+/// folder alone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedTimeline {
-    /// The scenario file.
+    /// The copy of the scenario file kept in the run folder, relative to it
+    /// (`scenarios/<id>/<family>/<file>.toml`, its fixtures beside it).
     pub scenario_file: String,
+    /// Where the scenario file was when the run started (for people; never read back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_origin: Option<String>,
     /// Lab variable values used.
     pub vars: std::collections::BTreeMap<String, String>,
     /// Phone seconds per real second in this run.
@@ -147,6 +157,15 @@ fn rel(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// The fixture files a scenario reads, as written (relative to the scenario file).
+fn fixtures_of(sc: &Scenario) -> Vec<PathBuf> {
+    sc.spec
+        .files
+        .values()
+        .filter_map(|f| f.fixture.as_ref().map(PathBuf::from))
+        .collect()
+}
+
 /// Runs one scenario and returns its report. `Err` only when the harness cannot go on.
 pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioReport, EngineError> {
     let started = Instant::now();
@@ -164,6 +183,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         capture_frames: None,
         timeline: None,
         dut_log: None,
+        dut_log_tail: None,
         error: None,
         checks: Vec::new(),
     };
@@ -203,18 +223,34 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
         Ok(()) => {}
-        Err(Fatal::Interrupted) => return Err(EngineError::Interrupted),
-        Err(Fatal::Scenario(msg)) => {
+        Err(Fatal::Interrupted) => {
+            report.verdict = Verdict::Skip;
+            report.checks.clear();
+            report.error = Some(format!(
+                "interrupted after {:.1} s: not judged",
+                report.duration_s
+            ));
+            return Err(EngineError::Interrupted(Box::new(report)));
+        }
+        Err(Fatal::Scenario(e)) => {
             report.verdict = Verdict::Error;
-            report.error = Some(msg);
+            report.dut_log_tail = e.dut_tail().map(str::to_string);
+            report.error = Some(e.to_string());
         }
     }
     Ok(report)
 }
 
+/// Why a scenario stopped before its end.
 enum Fatal {
     Interrupted,
-    Scenario(String),
+    Scenario(HarnessError),
+}
+
+impl<E: Into<HarnessError>> From<E> for Fatal {
+    fn from(e: E) -> Fatal {
+        Fatal::Scenario(e.into())
+    }
 }
 
 async fn run_in_lab(
@@ -227,10 +263,11 @@ async fn run_in_lab(
     report: &mut ScenarioReport,
 ) -> Result<(), Fatal> {
     let spec = &sc.spec;
-    let fail = |what: &str, e: &dyn std::fmt::Display| Fatal::Scenario(format!("{what}: {e}"));
-    let (dhcp_ep, http_ep, sip_eps) = sockets
-        .endpoints()
-        .map_err(|e| fail("cannot read server addresses", &e))?;
+    let configure = |why: String| HarnessError::Configure {
+        scenario: spec.id.clone(),
+        why,
+    };
+    let (dhcp_ep, http_ep, sip_eps) = sockets.endpoints().map_err(HarnessError::ServerAddresses)?;
 
     let scale = ctx
         .time_scale
@@ -247,7 +284,7 @@ async fn run_in_lab(
         .unwrap_or_else(|| spec.phone.mac.clone())
         .to_lowercase();
     let mac = crate::scenario::parse_mac(&mac_text)
-        .ok_or_else(|| Fatal::Scenario(format!("`{mac_text}` is not a MAC address")))?;
+        .ok_or_else(|| configure(format!("`{mac_text}` is not a MAC address")))?;
     let mut vars = Vars::new();
     vars.insert("server_ip", addrs.server_ip.to_string());
     vars.insert("dead_ip", addrs.dead_ip.to_string());
@@ -255,7 +292,7 @@ async fn run_in_lab(
     for (i, ep) in sip_eps.iter().enumerate() {
         let name = ["sip_port", "sip_port_2", "sip_port_3", "sip_port_4"]
             .get(i)
-            .ok_or_else(|| Fatal::Scenario("too many SIP controllers".into()))?;
+            .ok_or_else(|| configure("too many SIP controllers".into()))?;
         vars.insert(name, ep.port().to_string());
     }
     vars.insert("phone_mac", mac_text.clone());
@@ -266,8 +303,10 @@ async fn run_in_lab(
     vars.insert("sip_domain", spec.sip.domain.clone());
 
     // Capture.
-    std::fs::create_dir_all(&ctx.captures_dir)
-        .map_err(|e| fail("cannot create capture folder", &e))?;
+    std::fs::create_dir_all(&ctx.captures_dir).map_err(|source| HarnessError::Folder {
+        path: ctx.captures_dir.clone(),
+        source,
+    })?;
     let pcap_path = ctx.captures_dir.join(format!("{}.pcapng", spec.id));
     let note = lab::CaptureNote {
         run_id: &ctx.run_id,
@@ -275,9 +314,8 @@ async fn run_in_lab(
         title: &spec.title,
         time_scale: scale,
     };
-    let capture = lab::Capture::start(netns, &pcap_path, &note, dhcp_ep, http_ep, &sip_eps)
-        .map_err(|e| Fatal::Scenario(e.to_string()))?;
-    report.capture = Some(rel(&pcap_path));
+    let capture = lab::Capture::start(netns, &pcap_path, &note, dhcp_ep, http_ep, &sip_eps)?;
+    report.capture = Some(format!("captures/{}/{}.pcapng", ctx.run_id, spec.id));
 
     // Servers.
     let origin = Instant::now();
@@ -387,7 +425,8 @@ async fn run_in_lab(
     // The phone.
     let dut_dir = ctx.reports_dir.join("dut");
     let log = dut_dir.join(format!("{}.log", spec.id));
-    report.dut_log = Some(rel(&log));
+    let log_ref = format!("dut/{}.log", spec.id);
+    report.dut_log = Some(log_ref.clone());
     let mut phone = match (&ctx.external, netns) {
         (Some(ext), Some(pair)) => {
             let cfg = CmdConfig {
@@ -400,15 +439,10 @@ async fn run_in_lab(
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
             };
-            Dut::Cmd(
-                CmdDut::start(&cfg)
-                    .map_err(|e| fail(&format!("cannot start `{}`", ext.command), &e))?,
-            )
+            Dut::Cmd(CmdDut::start(&cfg)?)
         }
         (Some(_), None) => {
-            return Err(Fatal::Scenario(
-                "an external DUT (--dut-cmd) needs the netns lab".into(),
-            ));
+            return Err(configure("an external DUT (--dut-cmd) needs the netns lab".into()).into());
         }
         (None, _) => {
             let placement = match netns {
@@ -421,7 +455,7 @@ async fn run_in_lab(
                 },
             };
             let sim = SimConfig {
-                binary: ctx.simphone.clone(),
+                program: ctx.simphone.clone(),
                 placement,
                 mac: mac_text.clone(),
                 model: spec.phone.model.clone(),
@@ -434,12 +468,7 @@ async fn run_in_lab(
                 faults: ctx.faults.clone(),
                 time_scale: scale,
             };
-            Dut::Sim(SimPhone::start(&sim).map_err(|e| {
-                fail(
-                    &format!("cannot start simphone {}", ctx.simphone.display()),
-                    &e,
-                )
-            })?)
+            Dut::Sim(SimPhone::start(&sim)?)
         }
     };
 
@@ -489,7 +518,12 @@ async fn run_in_lab(
             }
         }
         if let Some(status) = phone.exited() {
-            dut_exit = Some(status);
+            // A device killed by the same Ctrl-C as the harness did not end on its own.
+            if *cancel.borrow_and_update() {
+                interrupted = true;
+            } else {
+                dut_exit = Some(status);
+            }
             break;
         }
         // Windows close with time, so poll; an event may settle checks at once, so wake
@@ -514,9 +548,7 @@ async fn run_in_lab(
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
     drop(tap);
-    let frames = capture
-        .finish()
-        .map_err(|e| Fatal::Scenario(e.to_string()))?;
+    let frames = capture.finish()?;
     report.capture_frames = Some(frames);
     if interrupted {
         return Err(Fatal::Interrupted);
@@ -528,8 +560,12 @@ async fn run_in_lab(
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-    crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline)
-        .map_err(|e| fail("cannot read the capture back", &e))?;
+    crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
+        |source| HarnessError::Evidence {
+            path: pcap_path.clone(),
+            source,
+        },
+    )?;
     if let Some(status) = dut_exit {
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Exited {
             status: status.to_string(),
@@ -541,20 +577,30 @@ async fn run_in_lab(
     // Judge and keep the evidence.
     report.checks = judge::judge(sc, &timeline, jctx);
     report.verdict = judge::scenario_verdict(&report.checks);
-    crate::evidence::annotate(&pcap_path, &report.checks, &timeline)
-        .map_err(|e| fail("cannot annotate the capture", &e))?;
-    let clean_exit = ctx.external.is_some() && dut_exit.is_some_and(|s| s.success());
-    if let Some(status) = dut_exit.filter(|_| !clean_exit) {
-        report.error = Some(format!(
-            "the phone exited on its own ({status}); see {}",
-            log.display()
-        ));
-        if report.verdict == Verdict::Pass {
-            report.verdict = Verdict::Error;
+    crate::evidence::annotate(&pcap_path, &report.checks, &timeline).map_err(|source| {
+        HarnessError::Evidence {
+            path: pcap_path.clone(),
+            source,
         }
+    })?;
+    if let Some(status) = dut_exit {
+        judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
+    let snapshot_dir = ctx.reports_dir.join("scenarios").join(&spec.id);
+    let scenario_copy =
+        crate::run_folder::snapshot_scenario(&sc.file, &fixtures_of(sc), &snapshot_dir).map_err(
+            |source| HarnessError::Save {
+                path: snapshot_dir.clone(),
+                source,
+            },
+        )?;
     let saved = SavedTimeline {
-        scenario_file: rel(&sc.file),
+        scenario_file: Path::new("scenarios")
+            .join(&spec.id)
+            .join(scenario_copy)
+            .display()
+            .to_string(),
+        scenario_origin: Some(rel(&sc.file)),
         vars: vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -568,9 +614,57 @@ async fn run_in_lab(
     std::fs::create_dir_all(&tl_dir)
         .and_then(|()| serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other))
         .and_then(|bytes| std::fs::write(&tl_path, bytes))
-        .map_err(|e| fail("cannot save the timeline", &e))?;
-    report.timeline = Some(rel(&tl_path));
+        .map_err(|source| HarnessError::Save {
+            path: tl_path.clone(),
+            source,
+        })?;
+    report.timeline = Some(format!("timelines/{}.json", spec.id));
     Ok(())
+}
+
+/// What the device's exit on its own means for the scenario.
+///
+/// The reference phone only stops when told to: whenever it ends by itself (it refused its
+/// arguments, could not open its interface, crashed) the harness's reference is broken, and
+/// the scenario is an `error`. A `--dut-cmd` that ends before the servers saw anything of it
+/// did not start (command not found, refused its options): also an `error`. A `--dut-cmd`
+/// that ends with a failure after taking part is the device's behaviour: the checks decide,
+/// and a scenario that would pass anyway becomes an `error`.
+fn judge_dut_exit(
+    ctx: &RunContext,
+    status: std::process::ExitStatus,
+    timeline: &Timeline,
+    log: &Path,
+    log_ref: String,
+    report: &mut ScenarioReport,
+) {
+    let took_part = timeline.events.iter().any(|e| e.proto != Proto::Dut);
+    let tail = crate::dut::log_tail(log);
+    let (what, harness_side) = match &ctx.external {
+        None => ("the reference phone".to_string(), true),
+        Some(_) if status.success() => return,
+        Some(ext) => (format!("--dut-cmd '{}'", ext.command), !took_part),
+    };
+    let err = if took_part {
+        HarnessError::DutDied {
+            what,
+            status,
+            log: log_ref,
+            tail: tail.clone(),
+        }
+    } else {
+        HarnessError::DutDiedAtStart {
+            what,
+            status,
+            log: log_ref,
+            tail: tail.clone(),
+        }
+    };
+    report.error = Some(err.to_string());
+    report.dut_log_tail = Some(tail);
+    if harness_side || report.verdict == Verdict::Pass {
+        report.verdict = Verdict::Error;
+    }
 }
 
 /// A stable seed per run and scenario (the registrar's nonces), so runs are reproducible

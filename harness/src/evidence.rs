@@ -26,7 +26,7 @@
 //! Times: frame timestamps are wall-clock, events are measured on the monotonic clock from
 //! the scenario's origin; `origin_wall` (read at the same moment as the origin) relates them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -100,7 +100,7 @@ pub fn link_capture(
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
-    let wires: Vec<Wire> = stored
+    let mut wires: Vec<Wire> = stored
         .frames
         .iter()
         .map(|f| Wire {
@@ -114,8 +114,40 @@ pub fn link_capture(
         })
         .collect();
     tagged_dhcp(&wires, served, timeline);
-    link(&wires, timeline);
+    // Kernel timestamps are almost always in capture order; sorted, a time window is a slice.
+    wires.sort_by(|a, b| a.t.total_cmp(&b.t));
+    link(&Frames::new(wires), timeline);
     Ok(())
+}
+
+/// The capture's frames, ordered by time, with the TCP segments of each endpoint indexed,
+/// so linking stays proportional to the events even when a phone floods the lab.
+struct Frames {
+    wires: Vec<Wire>,
+    /// TCP endpoint → positions in `wires` of the segments it sent or received.
+    tcp: HashMap<SocketAddrV4, Vec<usize>>,
+}
+
+impl Frames {
+    fn new(wires: Vec<Wire>) -> Frames {
+        let mut tcp: HashMap<SocketAddrV4, Vec<usize>> = HashMap::new();
+        for (i, w) in wires.iter().enumerate() {
+            if let Packet::Tcp(t) = &w.packet {
+                tcp.entry(t.src).or_default().push(i);
+                if t.dst != t.src {
+                    tcp.entry(t.dst).or_default().push(i);
+                }
+            }
+        }
+        Frames { wires, tcp }
+    }
+
+    /// The frames within the time bounds of `e`.
+    fn around(&self, e: &Event) -> &[Wire] {
+        let lo = self.wires.partition_point(|w| w.t < e.t - BEFORE);
+        let hi = self.wires.partition_point(|w| w.t <= e.t + AFTER);
+        self.wires.get(lo..hi.max(lo)).unwrap_or_default()
+    }
 }
 
 /// DHCP messages the phone sent tagged with an 802.1Q VLAN that no server listens on (a voice
@@ -153,7 +185,7 @@ fn tagged_dhcp(wires: &[Wire], served: &[u16], timeline: &mut Timeline) {
 }
 
 /// Links every event that has no frames yet, in timeline order.
-fn link(wires: &[Wire], timeline: &mut Timeline) {
+fn link(frames: &Frames, timeline: &mut Timeline) {
     let mut used: HashSet<u64> = timeline
         .events
         .iter()
@@ -166,15 +198,16 @@ fn link(wires: &[Wire], timeline: &mut Timeline) {
         if !e.frames.is_empty() || e.proto == Proto::Dut {
             continue;
         }
-        let frames = match e.proto {
-            Proto::Dhcp => dhcp_frames(wires, &used, e, &timeline.events[..i]),
-            Proto::Sip => sip_frames(wires, &used, e, &timeline.events[..i]),
-            Proto::Http => http_frames(wires, &used, e),
+        let earlier = timeline.events.get(..i).unwrap_or_default();
+        let found = match e.proto {
+            Proto::Dhcp => dhcp_frames(frames, &used, e, earlier),
+            Proto::Sip => sip_frames(frames, &used, e, earlier),
+            Proto::Http => http_frames(frames, &used, e),
             Proto::Dut => Vec::new(),
         };
-        used.extend(frames.iter().copied());
+        used.extend(found.iter().copied());
         if let Some(e) = timeline.events.get_mut(i) {
-            e.frames = frames;
+            e.frames = found;
         }
     }
 }
@@ -187,34 +220,42 @@ fn number(e: &Event, field: &str) -> Option<u64> {
     e.field(field).and_then(Value::as_u64)
 }
 
-/// The nearest unused frame at or before the event (within the bounds) that `fits`.
+/// The nearest unused frame that `fits`: the latest at or before the event, else the first
+/// after it, within the bounds.
 fn nearest(
-    wires: &[Wire],
+    frames: &Frames,
     used: &HashSet<u64>,
     e: &Event,
     fits: impl Fn(&Wire) -> bool,
 ) -> Vec<u64> {
-    wires
+    let window = frames.around(e);
+    let split = window.partition_point(|w| w.t <= e.t);
+    let (before, after) = window.split_at(split);
+    let free = |w: &&Wire| !used.contains(&w.number) && fits(w);
+    // A server records an event once its frame has passed, so the latest frame at or before
+    // the event is the one; a frame just after it only when the two clocks disagree.
+    before
         .iter()
-        .filter(|w| w.t >= e.t - BEFORE && w.t <= e.t + AFTER && !used.contains(&w.number))
-        .filter(|w| fits(w))
-        .max_by(|a, b| a.t.total_cmp(&b.t))
+        .rev()
+        .find(free)
+        .or_else(|| after.iter().find(free))
         .map(|w| vec![w.number])
         .unwrap_or_default()
 }
 
-/// The frames of the latest earlier event of `kind` that `same` accepts (an event about the
-/// same message, like `dropped` after its `received`).
-fn shared(earlier: &[Event], kind: &str, same: impl Fn(&Event) -> bool) -> Vec<u64> {
+/// The frames of the latest earlier event of `kind`, within [`BEFORE`] of `e`, that `same`
+/// accepts (an event about the same message, like `dropped` after its `received`).
+fn shared(earlier: &[Event], e: &Event, kind: &str, same: impl Fn(&Event) -> bool) -> Vec<u64> {
     earlier
         .iter()
         .rev()
+        .take_while(|o| o.t >= e.t - BEFORE)
         .find(|o| o.kind == kind && same(o))
         .map(|o| o.frames.clone())
         .unwrap_or_default()
 }
 
-fn dhcp_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event]) -> Vec<u64> {
+fn dhcp_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]) -> Vec<u64> {
     let vlan = number(e, "vlan").and_then(|v| u16::try_from(v).ok());
     let same_message = |w: &Wire, to_server: bool| -> Option<DhcpId> {
         let Packet::Udp(u) = &w.packet else {
@@ -236,23 +277,23 @@ fn dhcp_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event]
             && Some(id.msg_type.as_str()) == text(e, "msg_type")
     };
     match e.kind.as_str() {
-        "received" => nearest(wires, used, e, |w| {
+        "received" => nearest(frames, used, e, |w| {
             same_message(w, true).is_some_and(|id| is(&id))
         }),
-        "sent" => nearest(wires, used, e, |w| {
+        "sent" => nearest(frames, used, e, |w| {
             same_message(w, false).is_some_and(|id| is(&id))
         }),
-        "dropped" => shared(earlier, "received", |o| {
+        "dropped" => shared(earlier, e, "received", |o| {
             o.proto == Proto::Dhcp
                 && ["xid", "client_mac", "msg_type"]
                     .iter()
                     .all(|f| o.field(f) == e.field(f))
         }),
-        "ignored" => nearest(wires, used, e, |w| {
+        "ignored" => nearest(frames, used, e, |w| {
             same_message(w, true)
                 .is_some_and(|id| text(e, "client_mac").is_none_or(|mac| mac == id.mac))
         }),
-        "malformed" => nearest(wires, used, e, |w| match &w.packet {
+        "malformed" => nearest(frames, used, e, |w| match &w.packet {
             Packet::Udp(u) => {
                 u.dst.port() == DHCP_SERVER_PORT && Some(u.payload.len() as u64) == number(e, "len")
             }
@@ -269,7 +310,7 @@ fn udp(w: &Wire) -> Option<&ParsedUdp> {
     }
 }
 
-fn sip_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event]) -> Vec<u64> {
+fn sip_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]) -> Vec<u64> {
     let addr = |field: &str| text(e, field).and_then(|a| a.parse::<SocketAddrV4>().ok());
     let carries_raw = |u: &ParsedUdp| {
         text(e, "raw").is_some_and(|raw| String::from_utf8_lossy(&u.payload) == raw)
@@ -277,17 +318,17 @@ fn sip_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event])
     match e.kind.as_str() {
         "request" | "peer_response" => {
             let from = addr("from").or_else(|| addr("to"));
-            nearest(wires, used, e, |w| {
+            nearest(frames, used, e, |w| {
                 udp(w).is_some_and(|u| from.is_none_or(|a| u.src == a) && carries_raw(u))
             })
         }
         "response" => {
             let to = addr("to");
-            nearest(wires, used, e, |w| {
+            nearest(frames, used, e, |w| {
                 udp(w).is_some_and(|u| to.is_none_or(|a| u.dst == a) && carries_raw(u))
             })
         }
-        "silence" => shared(earlier, "request", |o| {
+        "silence" => shared(earlier, e, "request", |o| {
             o.proto == Proto::Sip
                 && ["from", "method", "cseq"]
                     .iter()
@@ -295,7 +336,7 @@ fn sip_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event])
         }),
         "malformed" => {
             let from = addr("from");
-            nearest(wires, used, e, |w| {
+            nearest(frames, used, e, |w| {
                 udp(w).is_some_and(|u| {
                     from.is_none_or(|a| u.src == a)
                         && Some(u.payload.len() as u64) == number(e, "len")
@@ -306,24 +347,26 @@ fn sip_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event, earlier: &[Event])
     }
 }
 
-fn http_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event) -> Vec<u64> {
+fn http_frames(frames: &Frames, used: &HashSet<u64>, e: &Event) -> Vec<u64> {
     let Some(client) = text(e, "client").and_then(|c| c.parse::<SocketAddrV4>().ok()) else {
         return Vec::new();
     };
     // One connection: every segment to or from the client's ip:port, up to the event. The
     // ephemeral port names the connection; the lower bound keeps a reused port's earlier
     // connection out.
-    let segments = wires.iter().filter_map(|w| match &w.packet {
-        Packet::Tcp(t)
-            if (t.src == client || t.dst == client)
-                && w.t <= e.t + AFTER
-                && !used.contains(&w.number) =>
-        {
-            Some((w, t))
+    let positions = frames
+        .tcp
+        .get(&client)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let segments = positions.iter().filter_map(|&i| {
+        let w = frames.wires.get(i)?;
+        match &w.packet {
+            Packet::Tcp(t) if w.t <= e.t + AFTER && !used.contains(&w.number) => Some((w, t)),
+            _ => None,
         }
-        _ => None,
     });
-    let picked: Vec<u64> = match e.kind.as_str() {
+    let mut picked: Vec<u64> = match e.kind.as_str() {
         "request" => segments
             .filter(|(w, t)| t.src == client && !t.payload.is_empty() && w.t >= e.t - 60.0)
             .map(|(w, _)| w.number)
@@ -338,6 +381,7 @@ fn http_frames(wires: &[Wire], used: &HashSet<u64>, e: &Event) -> Vec<u64> {
             .collect(),
         _ => Vec::new(),
     };
+    picked.sort_unstable();
     picked
 }
 
@@ -626,6 +670,42 @@ mod tests {
         link_capture(&path, origin, &[], &mut tl).expect("link");
         assert_eq!(tl.events[0].frames, vec![4]);
         assert!(tl.events[1].frames.is_empty(), "{:?}", tl.events[1]);
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn a_flood_of_identical_garbage_links_one_frame_per_event() {
+        let path = temp("flood.pcapng");
+        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut w = PcapngWriter::create(&path, "veth", "flood").expect("create");
+        let mut tl = Timeline::default();
+        let n = 5_000u32;
+        for i in 0..n {
+            let t = f64::from(i) * 0.001;
+            w.write(
+                origin + Duration::from_secs_f64(t),
+                &udp("10.0.0.100:5060", "10.0.0.1:5060", b"garbage!"),
+                None,
+            )
+            .expect("write");
+            event(
+                &mut tl,
+                t + 0.0001,
+                Proto::Sip,
+                "malformed",
+                json!({"from": "10.0.0.100:5060", "len": 8, "error": "not sip"}),
+            );
+        }
+        w.finish().expect("finish");
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let wrong: Vec<(usize, &[u64])> = tl
+            .events
+            .iter()
+            .filter(|e| e.frames != [e.index as u64 + 1])
+            .map(|e| (e.index, e.frames.as_slice()))
+            .take(5)
+            .collect();
+        assert!(wrong.is_empty(), "events and their frames: {wrong:?}");
         std::fs::remove_file(&path).ok();
     }
 

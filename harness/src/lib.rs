@@ -10,11 +10,14 @@
 pub mod cli;
 pub mod dut;
 pub mod engine;
+pub mod error;
 pub mod evidence;
 pub mod judge;
 pub mod lab;
 pub mod lower;
+pub mod proc;
 pub mod report;
+pub mod run_folder;
 pub mod scenario;
 pub mod timeline;
 pub mod vocab;

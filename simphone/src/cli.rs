@@ -192,7 +192,13 @@ fn init_logging(log: Option<&PathBuf>) -> Result<(), String> {
 
 /// The binary's entry point.
 pub fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    main_from(std::env::args_os())
+}
+
+/// The entry point over a given command line (the first item is the program's name), for a
+/// binary that carries the phone under a subcommand of its own.
+pub fn main_from(argv: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and errors to stderr (exit 2).

@@ -1,5 +1,19 @@
 //! The `phonecert` binary: a thin shell over the `phonecert` library (see `harness/`).
+//!
+//! It also carries the reference phone: `phonecert simphone ARGS…` is `simphone ARGS…`, so
+//! that `cargo run -- run`, which builds this binary alone, finds a phone to run the suite
+//! against. `simphone` stays a binary of its own for running the phone by hand.
 
-fn main() -> std::process::ExitCode {
-    phonecert::cli::main()
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1).peekable();
+    if args
+        .next_if(|a| *a == *phonecert::dut::EMBEDDED_SIMPHONE)
+        .is_some()
+    {
+        return simphone::cli::main_from(std::iter::once(OsString::from("simphone")).chain(args));
+    }
+    phonecert::cli::main(true)
 }

@@ -52,18 +52,10 @@ fn run_boot(lab: &str) -> u32 {
     assert_eq!(Some(latest.as_os_str()), run.file_name());
 
     // the capture: DHCP both ways, HTTP, SIP
-    let capture = scratch.0.join(
-        sc["capture"]
-            .as_str()
-            .expect("capture path")
-            .trim_start_matches(out_dir)
-            .trim_start_matches('/'),
-    );
-    let pcap = if capture.exists() {
-        capture
-    } else {
-        std::path::PathBuf::from(sc["capture"].as_str().unwrap_or_default())
-    };
+    // The capture is named relative to the output root, two folders above the run folder.
+    let pcap = run
+        .join("../..")
+        .join(sc["capture"].as_str().expect("capture path"));
     let frames = read_pcapng(&pcap);
     let (udp, tcp) = ports(&frames);
     assert!(

@@ -46,13 +46,41 @@ pub fn phonecert_with_pid(args: &[&str]) -> (Output, u32) {
     (child.wait_with_output().expect("wait for phonecert"), pid)
 }
 
-/// Network namespaces a `phonecert` process with this pid created and left behind.
+/// Runs `phonecert ARGS` from the repository root with extra environment variables.
+pub fn phonecert_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phonecert"))
+        .args(args)
+        .current_dir(root())
+        .env("PHONECERT_SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("run phonecert")
+}
+
+/// Starts `phonecert ARGS` in the background (output piped), for tests that signal it. It
+/// leads a process group of its own, as a command started from a shell does, so a test can
+/// signal the group as a terminal's Ctrl-C would.
+pub fn spawn_phonecert(args: &[&str]) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    Command::new(env!("CARGO_BIN_EXE_phonecert"))
+        .args(args)
+        .process_group(0)
+        .current_dir(root())
+        .env("PHONECERT_SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start phonecert")
+}
+
+/// Network namespaces a `phonecert` process with this pid created and left behind (the
+/// netns lab names them `pc-<pid in hex>-<n>-infra|phone`).
 pub fn namespaces_of(pid: u32) -> Vec<String> {
     let out = Command::new("ip")
         .args(["netns", "list"])
         .output()
         .expect("ip netns list");
-    let prefix = format!("pc-{pid:x}");
+    let prefix = format!("pc-{pid:x}-");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())

@@ -83,7 +83,10 @@ fn wireshark_shows_each_verdict_on_its_frames_and_the_time_scale() {
         serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
             .expect("json");
     let sc = &report["scenarios"][0];
-    let pcap = Path::new(sc["capture"].as_str().expect("capture path")).to_owned();
+    // Named relative to the output root, two folders above the run folder.
+    let pcap = run
+        .join("../..")
+        .join(sc["capture"].as_str().expect("capture path"));
 
     // Phone timers ran 10× faster than the capture's clock, and the capture says so.
     let shb = section_comments(&pcap).join("\n");

@@ -7,4 +7,5 @@ mod boot;
 mod common;
 mod dhclient;
 mod evidence;
+mod lifecycle;
 mod scenario_errors;

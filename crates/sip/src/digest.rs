@@ -120,7 +120,15 @@ pub fn compute_response(input: &DigestInput<'_>) -> String {
 
 /// Outcome of checking credentials. [`verify`] produces the credential-only outcomes; the
 /// registrar adds the ones that need its state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Serialised adjacently tagged, to be flattened into the event that carries it: `result` is
+/// the stable name ([`DigestCheck::as_str`]) and, for [`DigestCheck::MissingParam`], `missing`
+/// names the parameter (`{"result": "missing_param", "missing": "cnonce"}`), so a check
+/// matches `auth.result = "ok"` and nothing is lost.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(tag = "result", content = "missing", rename_all = "snake_case")]
 pub enum DigestCheck {
     Ok,
     WrongResponse,
@@ -133,9 +141,41 @@ pub enum DigestCheck {
     UnsupportedAlgorithm,
     /// `auth-int` or an unknown qop token.
     UnsupportedQop,
-    MissingParam(&'static str),
+    /// A parameter the credentials must carry is absent.
+    MissingParam(DigestParam),
     /// A scheme other than Digest.
     NotDigest,
+}
+
+/// The digest parameters a response must carry (RFC 7616 §3.4; `nc` and `cnonce` with a qop
+/// or a `-sess` algorithm).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestParam {
+    Username,
+    Realm,
+    Nonce,
+    Uri,
+    Response,
+    Nc,
+    Cnonce,
+}
+
+impl DigestParam {
+    /// The parameter's name in the Authorization header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestParam::Username => "username",
+            DigestParam::Realm => "realm",
+            DigestParam::Nonce => "nonce",
+            DigestParam::Uri => "uri",
+            DigestParam::Response => "response",
+            DigestParam::Nc => "nc",
+            DigestParam::Cnonce => "cnonce",
+        }
+    }
 }
 
 impl DigestCheck {
@@ -162,14 +202,14 @@ pub fn verify(authorization: &DigestParams, method: &str, password: Option<&str>
     if !authorization.is_digest() {
         return DigestCheck::NotDigest;
     }
-    let required = |name: &'static str| authorization.get(name).ok_or(name);
+    let required = |p: DigestParam| authorization.get(p.as_str()).ok_or(p);
     let fields = (|| {
-        Ok::<_, &'static str>((
-            required("username")?,
-            required("realm")?,
-            required("nonce")?,
-            required("uri")?,
-            required("response")?,
+        Ok::<_, DigestParam>((
+            required(DigestParam::Username)?,
+            required(DigestParam::Realm)?,
+            required(DigestParam::Nonce)?,
+            required(DigestParam::Uri)?,
+            required(DigestParam::Response)?,
         ))
     })();
     let (username, realm, nonce, uri, response) = match fields {
@@ -190,17 +230,17 @@ pub fn verify(authorization: &DigestParams, method: &str, password: Option<&str>
         None => None,
         Some(q) if q.eq_ignore_ascii_case("auth") => {
             let Some(nc) = authorization.nc() else {
-                return DigestCheck::MissingParam("nc");
+                return DigestCheck::MissingParam(DigestParam::Nc);
             };
             let Some(cnonce) = authorization.cnonce() else {
-                return DigestCheck::MissingParam("cnonce");
+                return DigestCheck::MissingParam(DigestParam::Cnonce);
             };
             Some(QopAuth { nc, cnonce })
         }
         Some(_) => return DigestCheck::UnsupportedQop,
     };
     if algorithm.is_sess() && authorization.cnonce().is_none() {
-        return DigestCheck::MissingParam("cnonce");
+        return DigestCheck::MissingParam(DigestParam::Cnonce);
     }
     let expected = compute_response(&DigestInput {
         algorithm,
@@ -337,7 +377,7 @@ mod tests {
         let no_nc = header(", qop=auth, cnonce=\"0a4f113b\", response=\"x\"");
         assert_eq!(
             verify(&no_nc, "GET", Some("p")),
-            DigestCheck::MissingParam("nc")
+            DigestCheck::MissingParam(DigestParam::Nc)
         );
         let int = header(", qop=auth-int, nc=00000001, cnonce=\"c\", response=\"x\"");
         assert_eq!(verify(&int, "GET", Some("p")), DigestCheck::UnsupportedQop);
@@ -349,7 +389,7 @@ mod tests {
         let no_resp = header("");
         assert_eq!(
             verify(&no_resp, "GET", Some("p")),
-            DigestCheck::MissingParam("response")
+            DigestCheck::MissingParam(DigestParam::Response)
         );
         let basic = DigestParams::parse("Basic realm=\"x\"").unwrap();
         assert_eq!(verify(&basic, "GET", Some("p")), DigestCheck::NotDigest);

@@ -159,7 +159,57 @@ pub struct AuthSummary {
     pub qop: Option<String>,
     /// Raw 8-hex nonce count.
     pub nc: Option<String>,
-    /// `ok`, `wrong_response`, `unknown_user`, `stale_nonce`, `unknown_nonce`, `wrong_realm`,
-    /// `unsupported_algorithm`, `unsupported_qop`, `missing_param`, `not_digest`, `malformed`.
-    pub result: String,
+    /// The verdict on the credentials, flattened: `result` is `ok`, `wrong_response`,
+    /// `unknown_user`, `stale_nonce`, `unknown_nonce`, `wrong_realm`, `unsupported_algorithm`,
+    /// `unsupported_qop`, `missing_param` (with `missing`: the parameter) or `not_digest`.
+    #[serde(flatten)]
+    pub result: crate::digest::DigestCheck,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::digest::{DigestCheck, DigestParam};
+    use serde_json::json;
+
+    fn summary(result: DigestCheck) -> AuthSummary {
+        AuthSummary {
+            username: "1001".into(),
+            realm: "lab.test".into(),
+            nonce: "n".into(),
+            uri: "sip:lab.test".into(),
+            algorithm: "MD5".into(),
+            qop: None,
+            nc: None,
+            result,
+        }
+    }
+
+    #[test]
+    fn the_digest_verdict_reads_as_its_name_and_keeps_the_missing_parameter() {
+        let ok = serde_json::to_value(summary(DigestCheck::Ok)).unwrap();
+        assert_eq!(ok["result"], "ok");
+        assert!(ok.get("missing").is_none(), "{ok}");
+        let missing =
+            serde_json::to_value(summary(DigestCheck::MissingParam(DigestParam::Cnonce))).unwrap();
+        assert_eq!(missing["result"], "missing_param");
+        assert_eq!(missing["missing"], "cnonce");
+        for check in [
+            DigestCheck::Ok,
+            DigestCheck::StaleNonce,
+            DigestCheck::MissingParam(DigestParam::Nc),
+        ] {
+            let json = serde_json::to_value(summary(check)).unwrap();
+            assert_eq!(json["result"], check.as_str());
+            assert_eq!(
+                serde_json::from_value::<AuthSummary>(json).unwrap(),
+                summary(check)
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(Observation::Retransmission).unwrap(),
+            json!({"code": "retransmission"})
+        );
+    }
 }

@@ -18,7 +18,7 @@ pub mod message;
 pub mod registrar;
 pub mod shell;
 
-pub use digest::{Algorithm, DigestCheck};
+pub use digest::{Algorithm, DigestCheck, DigestParam};
 pub use event::{AuthSummary, Event, Observation, RequestFinding};
 pub use message::{Finding, FindingKind, Header, Message, ParseError, StartLine};
 pub use registrar::{Action, Binding, Registrar, RegistrarConfig, ScriptedAnswer, Transport};

@@ -571,7 +571,7 @@ impl Registrar {
             algorithm,
             qop: creds.qop().map(str::to_owned),
             nc: creds.nc().map(str::to_owned),
-            result: check.as_str().to_owned(),
+            result: check,
         };
         (Some(summary), AuthOutcome::Checked(check))
     }

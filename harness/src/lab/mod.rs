@@ -8,7 +8,8 @@
 //! - `netns` (default as root on Linux): two namespaces joined by a veth pair — the phone in
 //!   one, the infrastructure in the other — so DHCP is real broadcast on a real link and the
 //!   capture sees real frames. Names are unique per process and scenario so runs can overlap.
-//!   Everything is removed when the [`NetnsPair`] is dropped, also after a failure.
+//!   Everything is removed when the [`NetnsPair`] is dropped, also after a failure; what a
+//!   killed run left is removed by the next run ([`remove_stale`]).
 //! - `loopback` (no privileges): the servers bind 127.77.0.1 on high ports, the phone is
 //!   leased an address in 127.77.0.0/24 (all of 127/8 is local on Linux), frames are
 //!   synthesised from the servers' socket I/O.
@@ -22,7 +23,7 @@ mod netns;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 
 pub use capture::{Capture, CaptureNote};
-pub use netns::NetnsPair;
+pub use netns::{NetnsPair, remove_stale};
 
 /// Which lab.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,15 @@
 //! Setup and teardown use iproute2's `ip` (present on every Linux lab machine, and what an
 //! admin would type to reproduce the lab by hand); the servers' sockets are then created
 //! inside the infrastructure namespace with `pc_capture::netns::in_netns`.
+//!
+//! Namespace names carry the creating process's pid (hex) and a counter, apart:
+//! `pc-<pid>-<n>-infra` / `pc-<pid>-<n>-phone`. The veth is created with its ends already
+//! inside the two namespaces (`pc<pid><n>i`, `pc<pid><n>p`), so no link ever exists outside
+//! them and the namespaces are all a run can leave. A run killed with SIGKILL cannot remove
+//! its pair; [`remove_stale`] does, at the start of a later run, for every pid that no
+//! longer exists — never for a live one, and never for a name not made this way.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,13 +39,13 @@ pub struct NetnsPair {
 }
 
 fn run(args: &[&str]) -> Result<(), LabError> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| LabError::Command {
-            command: args.join(" "),
-            why: format!("could not start: {e} (is iproute2 installed?)"),
-        })?;
+    let mut cmd = Command::new(args[0]);
+    cmd.args(&args[1..]);
+    crate::proc::die_with_parent(&mut cmd);
+    let out = cmd.output().map_err(|e| LabError::Command {
+        command: args.join(" "),
+        why: format!("could not start: {e} (is iproute2 installed?)"),
+    })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -71,12 +79,11 @@ impl NetnsPair {
         }
         let pid = std::process::id();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{pid:x}{seq}");
         let mut pair = NetnsPair {
-            infra_ns: format!("pc-{tag}-infra"),
-            phone_ns: format!("pc-{tag}-phone"),
-            infra_if: format!("pc{tag}i"),
-            phone_if: format!("pc{tag}p"),
+            infra_ns: format!("pc-{pid:x}-{seq}-infra"),
+            phone_ns: format!("pc-{pid:x}-{seq}-phone"),
+            infra_if: format!("pc{pid:x}{seq}i"),
+            phone_if: format!("pc{pid:x}{seq}p"),
             addrs: Self::addrs(),
             created: Vec::new(),
         };
@@ -95,17 +102,11 @@ impl NetnsPair {
             run(&["ip", "netns", "add", ns])?;
             self.created.push(ns.clone());
         }
+        // Both ends are born in their namespaces: nothing is ever left outside them.
         run(&[
-            "ip", "link", "add", &iif, "type", "veth", "peer", "name", &pif,
+            "ip", "link", "add", &iif, "netns", &ins, "type", "veth", "peer", "name", &pif,
+            "netns", &pns,
         ])?;
-        // From here the veth dies with the namespaces it is moved into; until then, remove it
-        // by hand if moving fails.
-        let moved = run(&["ip", "link", "set", &iif, "netns", &ins])
-            .and_then(|()| run(&["ip", "link", "set", &pif, "netns", &pns]));
-        if let Err(e) = moved {
-            let _ = run(&["ip", "link", "del", &iif]);
-            return Err(e);
-        }
         // No IPv6 on the lab link: router solicitations and MLD reports would only be noise
         // in the evidence (the 9600 SIP profile is IPv4).
         for (ns, dev) in [(&ins, &iif), (&pns, &pif)] {
@@ -220,8 +221,101 @@ impl NetnsPair {
     }
 }
 
+/// The pid in a lab namespace name (`pc-<pid in hex>-<n>-infra|phone`), if it is one.
+fn owner_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("pc-")?;
+    let (hex, rest) = rest.split_once('-')?;
+    let (seq, role) = rest.split_once('-')?;
+    let digits = |t: &str, radix| !t.is_empty() && t.chars().all(|c| c.is_digit(radix));
+    if !digits(hex, 16) || !digits(seq, 10) || !matches!(role, "infra" | "phone") {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Whether process `pid` exists (pid namespaces aside, `/proc/<pid>` is there exactly then).
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the namespaces (and with them their veth) that runs whose process is gone left
+/// behind (a run killed with SIGKILL): first every process still inside such a namespace (a
+/// device under test that outlived its harness), then the namespace. Pairs of live
+/// processes are never touched (a reused pid keeps its leftovers until it ends, the safe
+/// side). Returns the names removed.
+pub fn remove_stale() -> Vec<String> {
+    let mut removed = Vec::new();
+    let own = std::process::id();
+    let stale = |name: &str| owner_pid(name).is_some_and(|pid| pid != own && !alive(pid));
+    let namespaces: BTreeSet<String> = std::fs::read_dir(pc_capture::netns::NETNS_RUN_DIR)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for ns in namespaces.iter().filter(|n| stale(n)) {
+        let mut pids = Command::new("ip");
+        pids.args(["netns", "pids", ns]);
+        crate::proc::die_with_parent(&mut pids);
+        if let Ok(out) = pids.output() {
+            for pid in String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+            {
+                // SAFETY: kill(2) on a pid read from the namespace; at worst ESRCH.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        match run(&["ip", "netns", "del", ns]) {
+            Ok(()) => removed.push(ns.clone()),
+            Err(e) => tracing::warn!("could not remove the stale namespace {ns}: {e}"),
+        }
+    }
+    removed
+}
+
 impl Drop for NetnsPair {
     fn drop(&mut self) {
         self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_names_give_back_their_pid_and_nothing_else_does() {
+        assert_eq!(owner_pid("pc-1a2b3-0-infra"), Some(0x1a2b3));
+        assert_eq!(owner_pid("pc-1a2b3-12-phone"), Some(0x1a2b3));
+        // Names of the older form `pc-<pid><n>-…` cannot be read back (pid and counter run
+        // together): they are never taken for a dead run's, nor are foreign names.
+        for other in [
+            "pc-493c11-infra",
+            "pc-1a2b3--infra",
+            "pc--1-infra",
+            "pc-1a2b3-x-phone",
+            "pc-1a2b3-0-other",
+            "pc-zz-0-infra",
+            "pc1a2b30i",
+            "netns0",
+        ] {
+            assert_eq!(owner_pid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn interface_names_fit_the_kernel_limit() {
+        let pid = 4_194_304u32; // the largest pid_max
+        assert!(format!("pc{pid:x}{}p", 999_999).len() <= 15);
+    }
+
+    #[test]
+    fn live_processes_are_alive_and_made_up_ones_are_not() {
+        assert!(alive(std::process::id()));
+        assert!(!alive(u32::MAX));
     }
 }

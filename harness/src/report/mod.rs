@@ -78,7 +78,8 @@ pub struct ScenarioReport {
     pub title: String,
     /// Family.
     pub family: String,
-    /// The scenario file.
+    /// The scenario file where it was when the run started (for people: the run folder
+    /// keeps the copy that `phonecert judge` reads, under `scenarios/<id>/`).
     pub file: String,
     /// pass / fail / error / skip.
     pub verdict: Verdict,
@@ -89,14 +90,18 @@ pub struct ScenarioReport {
     /// Phone seconds per real second (`--time-scale`); windows were judged in phone time.
     #[serde(default = "one")]
     pub time_scale: f64,
-    /// The pcapng evidence, relative to the working directory.
+    /// The pcapng evidence, relative to the output root (the folder holding `captures/` and
+    /// `reports/`): `captures/<run-id>/<id>.pcapng`.
     pub capture: Option<String>,
     /// Frames in the capture.
     pub capture_frames: Option<u64>,
-    /// The saved timeline (for `phonecert judge`).
+    /// The saved timeline (for `phonecert judge`), relative to the run folder.
     pub timeline: Option<String>,
-    /// The device's own log, when the harness has one (simphone).
+    /// The device's own log (its standard error included), relative to the run folder.
     pub dut_log: Option<String>,
+    /// The last lines of that log, when the device ended on its own or could not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dut_log_tail: Option<String>,
     /// Why the harness could not run or judge it.
     pub error: Option<String>,
     /// Check verdicts in file order.
@@ -122,8 +127,38 @@ pub struct RunReport {
     pub dut: DutInfo,
     /// Scenario verdict counts.
     pub summary: Summary,
+    /// Whether the run was stopped by the operator (Ctrl-C or SIGTERM) before its end.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// The scenarios that did not run to their end (interrupted, or never started), in
+    /// order; each is also in `scenarios` with verdict `skip` and the reason.
+    #[serde(default)]
+    pub not_run: Vec<String>,
     /// Every scenario.
     pub scenarios: Vec<ScenarioReport>,
+}
+
+impl ScenarioReport {
+    /// A scenario that never started, with the reason.
+    pub fn not_run(id: &str, title: &str, family: &str, file: &str, why: String) -> Self {
+        ScenarioReport {
+            id: id.into(),
+            title: title.into(),
+            family: family.into(),
+            file: file.into(),
+            verdict: Verdict::Skip,
+            requirements: Vec::new(),
+            duration_s: 0.0,
+            time_scale: 1.0,
+            capture: None,
+            capture_frames: None,
+            timeline: None,
+            dut_log: None,
+            dut_log_tail: None,
+            error: Some(why),
+            checks: Vec::new(),
+        }
+    }
 }
 
 /// Writes `report.json` and `junit.xml` into `dir`.
@@ -152,9 +187,22 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
         if let Some(c) = &s.capture {
             suite.add_property(("capture", c.as_str()));
         }
+        if report.not_run.contains(&s.id) {
+            // Not run to its end: one skipped case that says why, and no check results.
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(s.error.clone().unwrap_or_else(|| "not run".into()));
+            let mut tc = TestCase::new(format!("{} (not run)", s.id), status);
+            tc.set_classname(s.id.clone());
+            suite.add_test_case(tc);
+            r.add_test_suite(suite);
+            continue;
+        }
         if let Some(e) = &s.error {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
             status.set_message(e.clone());
+            if let Some(tail) = &s.dut_log_tail {
+                status.set_description(tail.clone());
+            }
             let mut tc = TestCase::new(format!("{} (harness)", s.id), status);
             tc.set_classname(s.id.clone());
             suite.add_test_case(tc);
@@ -208,6 +256,19 @@ pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
         }
     }
     let m = report.summary;
+    if report.interrupted {
+        out.push_str(&format!(
+            "\ninterrupted: {} scenario(s) did not run to their end: {}\n",
+            report.not_run.len(),
+            report.not_run.join(", ")
+        ));
+    } else if !report.not_run.is_empty() {
+        out.push_str(&format!(
+            "\nthe run stopped early: {} scenario(s) did not run: {}\n",
+            report.not_run.len(),
+            report.not_run.join(", ")
+        ));
+    }
     out.push_str(&format!(
         "\n{} scenario(s): {} passed, {} failed, {} error, {} skipped in {:.1} s (lab {}, dut {} {})\nreports: {}\n",
         report.scenarios.len(),
@@ -275,9 +336,12 @@ mod tests {
                 capture_frames: Some(3),
                 timeline: None,
                 dut_log: None,
+                dut_log_tail: None,
                 error: None,
                 checks: vec![check("C-1", Verdict::Pass), check("C-2", Verdict::Fail)],
             }],
+            interrupted: false,
+            not_run: Vec::new(),
         }
     }
 
@@ -294,6 +358,41 @@ mod tests {
         );
         let back: RunReport = serde_json::from_value(v).unwrap();
         assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_and_lists_what_did_not_run() {
+        let mut r = sample();
+        r.interrupted = true;
+        r.not_run = vec!["S-2".into()];
+        r.scenarios.push(ScenarioReport::not_run(
+            "S-2",
+            "second",
+            "boot",
+            "g.toml",
+            "not run: the run was interrupted".into(),
+        ));
+        r.summary = Summary::of(r.scenarios.iter().map(|s| &s.verdict));
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["interrupted"], true);
+        assert_eq!(v["not_run"], serde_json::json!(["S-2"]));
+        assert_eq!(v["summary"]["skip"], 1);
+        let x = junit(&r).unwrap();
+        assert!(x.contains("S-2 (not run)"), "{x}");
+        assert!(x.contains("not run: the run was interrupted"), "{x}");
+        assert!(x.contains("skipped=\"1\""), "{x}");
+        let text = text_summary(&r, Path::new("reports/r1"));
+        assert!(
+            text.contains("interrupted: 1 scenario(s) did not run to their end: S-2"),
+            "{text}"
+        );
+        // A report written before these fields existed still reads.
+        let mut old = serde_json::to_value(sample()).unwrap();
+        let obj = old.as_object_mut().unwrap();
+        obj.remove("interrupted");
+        obj.remove("not_run");
+        let back: RunReport = serde_json::from_value(old).unwrap();
+        assert!(!back.interrupted && back.not_run.is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use md5::Md5;
 use pc_sip::registrar::{Action, Registrar, RegistrarConfig, ScriptedAnswer, Transport};
-use pc_sip::{Algorithm, Event, FindingKind, Message, Observation, RequestFinding};
+use pc_sip::{Algorithm, DigestCheck, Event, FindingKind, Message, Observation, RequestFinding};
 use sha2::Digest;
 
 const PHONE: &str = "10.1.1.20:5060";
@@ -245,7 +245,7 @@ fn full_flow_events_and_binding_lifecycle() {
     assert!(ok.contains("\r\nExpires: 120\r\n"));
     match request_event(&actions) {
         Event::Request { auth: Some(a), .. } => {
-            assert_eq!(a.result, "ok");
+            assert_eq!(a.result, DigestCheck::Ok);
             assert_eq!(a.username, "1001");
             assert_eq!(a.nonce, nonce);
             assert_eq!(a.nc.as_deref(), Some("00000001"));
@@ -304,9 +304,9 @@ fn challenged(reg: &mut Registrar, now: Duration) -> String {
     challenge_param(&sent(&actions).1, "nonce")
 }
 
-fn auth_result(actions: &[Action]) -> String {
+fn auth_result(actions: &[Action]) -> DigestCheck {
     match request_event(actions) {
-        Event::Request { auth: Some(a), .. } => a.result.clone(),
+        Event::Request { auth: Some(a), .. } => a.result,
         other => panic!("{other:?}"),
     }
 }
@@ -323,7 +323,7 @@ fn wrong_password_and_unknown_user_get_403() {
         register(2, "z9hG4bK2", Some(&auth), 60).as_bytes(),
     );
     assert!(sent(&actions).1.starts_with("SIP/2.0 403 Forbidden\r\n"));
-    assert_eq!(auth_result(&actions), "wrong_response");
+    assert_eq!(auth_result(&actions), DigestCheck::WrongResponse);
     assert!(reg.registered_aors(Duration::ZERO).is_empty());
 
     let auth = authorization("9999", "1234", &nonce, "00000001");
@@ -334,7 +334,7 @@ fn wrong_password_and_unknown_user_get_403() {
         register(3, "z9hG4bK3", Some(&auth), 60).as_bytes(),
     );
     assert!(sent(&actions).1.starts_with("SIP/2.0 403 Forbidden\r\n"));
-    assert_eq!(auth_result(&actions), "unknown_user");
+    assert_eq!(auth_result(&actions), DigestCheck::UnknownUser);
 }
 
 #[test]
@@ -368,7 +368,7 @@ fn unknown_and_expired_nonces_get_stale_challenges() {
     let (_, r) = sent(&actions);
     assert!(r.starts_with("SIP/2.0 401 Unauthorized\r\n"));
     assert!(r.contains(", stale=true\r\n"), "{r}");
-    assert_eq!(auth_result(&actions), "unknown_nonce");
+    assert_eq!(auth_result(&actions), DigestCheck::UnknownNonce);
 
     reg.set_nonce_lifetime(Duration::from_secs(30));
     let nonce = challenged(&mut reg, Duration::ZERO);
@@ -381,7 +381,7 @@ fn unknown_and_expired_nonces_get_stale_challenges() {
     );
     let (_, r) = sent(&actions);
     assert!(r.contains("stale=true"), "{r}");
-    assert_eq!(auth_result(&actions), "stale_nonce");
+    assert_eq!(auth_result(&actions), DigestCheck::StaleNonce);
     assert_ne!(challenge_param(&r, "nonce"), nonce);
 }
 
