@@ -118,22 +118,28 @@ impl Reader<'_> {
                 None => Shape::Any,
             };
         }
-        for key in ["oneOf", "anyOf"] {
+        // An object's own properties and those of its alternatives (a flattened tagged enum
+        // puts its fields in `oneOf` beside the struct's `properties`) all count.
+        let mut parts: Vec<Shape> = Vec::new();
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            parts.push(Shape::Object(
+                props
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.shape(v, depth + 1)))
+                    .collect(),
+            ));
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
             if let Some(alts) = s.get(key).and_then(Value::as_array) {
                 let shapes = alts
                     .iter()
                     .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
                     .map(|a| self.shape(a, depth + 1));
-                return shapes.reduce(Shape::merge).unwrap_or(Shape::Scalar);
+                parts.extend(shapes.reduce(Shape::merge));
             }
         }
-        if let Some(props) = s.get("properties").and_then(Value::as_object) {
-            return Shape::Object(
-                props
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.shape(v, depth + 1)))
-                    .collect(),
-            );
+        if let Some(merged) = parts.into_iter().reduce(Shape::merge) {
+            return merged;
         }
         if let Some(items) = s.get("items") {
             return Shape::List(Box::new(self.shape(items, depth + 1)));
@@ -446,6 +452,8 @@ mod tests {
             (Proto::Dhcp, "sent", "rules.0.msg_type"),
             (Proto::Dhcp, "dropped", "rule.count"),
             (Proto::Sip, "request", "auth.result"),
+            (Proto::Sip, "request", "auth.username"),
+            (Proto::Sip, "request", "auth.missing"),
             (Proto::Sip, "request", "controller"),
             (Proto::Sip, "response", "server"),
             (Proto::Sip, "request", "header.Contact"),
