@@ -93,8 +93,9 @@ struct RunArgs {
     /// --list-faults`. An unknown name is refused before anything runs.
     #[arg(long = "sim-fault", value_name = "NAME")]
     sim_faults: Vec<String>,
-    /// Run the phone's timers this many times faster (reference phone only); windows are
-    /// scaled the same way. Default: the scenario's `phone.time_scale`, else 1.
+    /// Run the reference phone's timers this many times faster; windows are scaled the same
+    /// way. Default: the scenario's `phone.time_scale`, else 1. Refused with `--dut-cmd`: a
+    /// device the harness does not control always runs, and is judged, in real time.
     #[arg(long)]
     time_scale: Option<f64>,
     /// Where captures/ and reports/ go (the output root). `reports/latest` points at the last
@@ -442,6 +443,12 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if args.time_scale.is_some() && args.dut_cmd.is_some() {
+        eprintln!(
+            "error: --time-scale applies to the reference phone; a --dut-cmd device runs in real time"
+        );
+        return EXIT_USAGE;
+    }
     let external = match external_dut(&args, &lab) {
         Ok(e) => e,
         Err(e) => {

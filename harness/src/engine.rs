@@ -269,11 +269,7 @@ async fn run_in_lab(
     };
     let (dhcp_ep, http_ep, sip_eps) = sockets.endpoints().map_err(HarnessError::ServerAddresses)?;
 
-    let scale = ctx
-        .time_scale
-        .or(spec.phone.time_scale)
-        .unwrap_or(1.0)
-        .max(1e-6);
+    let scale = time_scale_for(ctx, spec);
     report.time_scale = scale;
 
     // Lab variables.
@@ -665,6 +661,22 @@ fn judge_dut_exit(
     if harness_side || report.verdict == Verdict::Pass {
         report.verdict = Verdict::Error;
     }
+}
+
+/// The time scale of one scenario's run: phone seconds per lab second.
+///
+/// Only the reference phone runs its timers faster: `--time-scale`, else the scenario's
+/// `phone.time_scale`, else 1. A device the harness does not control (`--dut-cmd`, a real
+/// phone) keeps its own clock, so its scale is always 1 whatever the scenario file says, and
+/// every window is judged in real seconds.
+fn time_scale_for(ctx: &RunContext, spec: &crate::scenario::ScenarioSpec) -> f64 {
+    if ctx.external.is_some() {
+        return 1.0;
+    }
+    ctx.time_scale
+        .or(spec.phone.time_scale)
+        .unwrap_or(1.0)
+        .max(1e-6)
 }
 
 /// A stable seed per run and scenario (the registrar's nonces), so runs are reproducible

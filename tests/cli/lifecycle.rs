@@ -153,6 +153,21 @@ fn a_path_that_does_not_exist_and_a_bad_dut_mac_are_refused_with_exit_2() {
         text(&out.stderr),
         "error: unknown lab `moon`: use netns or loopback\n"
     );
+    // A device the harness does not control keeps its own clock.
+    let out = phonecert(&[
+        "run",
+        "--dut-cmd",
+        "true",
+        "--time-scale",
+        "10",
+        "--out",
+        out_dir,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: --time-scale applies to the reference phone; a --dut-cmd device runs in real time\n"
+    );
     assert!(!s.0.join("reports").exists(), "nothing may run");
 }
 
