@@ -788,6 +788,21 @@ fn until_is_reached_when_its_check_passed_or_can_no_longer_pass() {
 }
 
 #[test]
+fn until_on_a_protocol_the_device_does_not_speak_is_never_reached() {
+    // A plain DHCP client: its `until` on SIP is settled (not exercised) from the start, but
+    // it says nothing about how far the client got, so the run must not end on it.
+    let sp = spec(&event("sip", "request", "within = 5"));
+    let vars = Vars::new();
+    let dhcp_only = [Proto::Dhcp];
+    let ctx = Ctx::new(&vars).speaking(&dhcp_only).running_at(0.1);
+    assert!(judge(&sp, &boot(), ctx)[0].settled);
+    assert!(!until_reached(&sp, "X", &boot(), ctx));
+    let all = [Proto::Dhcp, Proto::Http, Proto::Sip];
+    let ctx = Ctx::new(&vars).speaking(&all).running_at(0.1);
+    assert!(until_reached(&sp, "X", &boot(), ctx));
+}
+
+#[test]
 fn checks_on_a_protocol_the_device_does_not_speak_are_not_exercised() {
     let checks = format!(
         "{}{}",
