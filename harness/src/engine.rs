@@ -476,8 +476,8 @@ async fn run_in_lab(
     };
 
     // Watch until done.
-    let timeout = Duration::from_secs_f64(spec.run.timeout / scale);
-    let settle = Duration::from_secs_f64(spec.run.settle / scale);
+    let timeout = lower::real_time(spec.run.timeout / scale);
+    let settle = lower::real_time(spec.run.settle / scale);
     let speaks = ctx.external.as_ref().map(|d| d.speaks.clone());
     let jctx = judge::Ctx::new(&vars).scaled(scale);
     let jctx = match &speaks {

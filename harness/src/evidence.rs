@@ -165,7 +165,7 @@ fn tagged_dhcp(wires: &[Wire], served: &[u16], timeline: &mut Timeline) {
         if served.contains(&vid) || udp.dst.port() != DHCP_SERVER_PORT {
             continue;
         }
-        let now = Duration::from_secs_f64(w.t.max(0.0));
+        let now = crate::lower::real_time(w.t);
         for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
             if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
                 let (kind, mut fields) = crate::timeline::fields_of(&ev);
