@@ -585,12 +585,12 @@ async fn run_in_lab(
     if start_error.is_none() {
         report.checks = judge::judge(sc, &timeline, jctx);
         report.verdict = judge::scenario_verdict(&report.checks);
-        crate::evidence::annotate(&pcap_path, &report.checks, &timeline).map_err(
-            |source| HarnessError::Evidence {
+        crate::evidence::annotate(&pcap_path, &report.checks, &timeline).map_err(|source| {
+            HarnessError::Evidence {
                 path: pcap_path.clone(),
                 source,
-            },
-        )?;
+            }
+        })?;
     }
     if let Some((status, _)) = dut_exit {
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);

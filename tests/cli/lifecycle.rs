@@ -238,9 +238,11 @@ fn a_reference_phone_that_refuses_its_arguments_is_a_harness_error_with_its_stde
 /// What a scenario whose device ended or never started still leaves behind: a complete
 /// capture (every frame the report counts can be read back) and its timeline.
 fn assert_scenario_closed(run: &Path, sc: &serde_json::Value, id: &str) {
-    let capture = run
-        .join("../..")
-        .join(sc["capture"].as_str().expect("the report names the capture"));
+    let capture = run.join("../..").join(
+        sc["capture"]
+            .as_str()
+            .expect("the report names the capture"),
+    );
     let stored = pc_capture::pcapng::read_frames(&capture)
         .unwrap_or_else(|e| panic!("{id}: the capture is not a readable pcapng: {e}"));
     assert_eq!(
@@ -248,7 +250,11 @@ fn assert_scenario_closed(run: &Path, sc: &serde_json::Value, id: &str) {
         Some(stored.frames.len() as u64),
         "{id}: the capture was finished and counted: {sc}"
     );
-    assert_eq!(sc["timeline"], format!("timelines/{id}.json").as_str(), "{sc}");
+    assert_eq!(
+        sc["timeline"],
+        format!("timelines/{id}.json").as_str(),
+        "{sc}"
+    );
     let saved: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.join(format!("timelines/{id}.json"))).expect("the timeline file"),
     )
@@ -290,7 +296,11 @@ fn a_reference_phone_that_cannot_start_still_closes_the_capture_and_keeps_the_ti
         )
         .as_str()
     );
-    assert_eq!(sc["checks"], serde_json::json!([]), "a phone that never ran is not judged");
+    assert_eq!(
+        sc["checks"],
+        serde_json::json!([]),
+        "a phone that never ran is not judged"
+    );
     assert_scenario_closed(&run, sc, "REG-002");
 }
 
@@ -451,6 +461,16 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
             .is_file()
     );
 
+    // With its captures in place, judging again says nothing about them.
+    let in_place = phonecert(&["judge", run.to_str().expect("utf-8")]);
+    assert_eq!(
+        in_place.status.code(),
+        Some(0),
+        "{}",
+        text(&in_place.stdout)
+    );
+    assert_eq!(text(&in_place.stderr), "");
+
     let copy = s.0.join("elsewhere/run");
     copy_tree(&run, &copy);
     std::fs::remove_dir_all(&suite).expect("remove the original scenarios");
@@ -464,6 +484,15 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
         text(&again.stderr)
     );
     assert!(stdout.contains("PASS  REG-002"), "{stdout}");
+    // The copy's captures would be beside the copy's parent: not there, and said so once.
+    assert_eq!(
+        text(&again.stderr),
+        format!(
+            "note: the capture was not found at {}; verdicts are judged from the timeline only and no capture gets them\n",
+            s.0.join(format!("captures/{run_id}/REG-002.pcapng"))
+                .display()
+        )
+    );
 
     // Drop every REGISTER after the 503 from the copy's timeline: the copy is what is judged.
     let tl = copy.join("timelines/REG-002.json");
@@ -799,11 +828,7 @@ exit 3
     let run = run_dir(&out_dir);
     let saved: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.join("timelines/BOOT-001.json")).unwrap_or_else(|e| {
-            panic!(
-                "timeline: {e}\n{}{}",
-                text(&out.stdout),
-                text(&out.stderr)
-            )
+            panic!("timeline: {e}\n{}{}", text(&out.stdout), text(&out.stderr))
         }),
     )
     .expect("json");

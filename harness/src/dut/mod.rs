@@ -393,9 +393,7 @@ impl CmdDut {
             .kill_on_drop(true);
         let child = crate::proc::spawn_tied(cmd).map_err(dut_start)?;
         // `process_group(0)`: the group's id is the leader's pid.
-        let pgid = child
-            .id()
-            .and_then(|pid| libc::pid_t::try_from(pid).ok());
+        let pgid = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
         Ok(CmdDut { child, pgid })
     }
 
