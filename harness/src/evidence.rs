@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use pc_capture::frame::{ParsedTcp, ParsedUdp, parse_tcp, parse_udp};
 use serde_json::Value;
@@ -453,6 +453,7 @@ mod tests {
     use pc_capture::frame::{TcpFlags, TcpSegment, UdpFrame, tcp_frame, udp_frame};
     use pc_capture::pcapng::{PcapngWriter, read_frames};
     use serde_json::json;
+    use std::time::Duration;
 
     const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
 
