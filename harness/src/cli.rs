@@ -178,7 +178,9 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
     }
 }
 
-/// Loads every scenario under `paths`; on the first bad file prints it and returns Err(2).
+/// Loads every scenario under `paths`. Every error of every file is printed, files in path
+/// order, and then `Err(2)`. The scenarios come back in id order (`BOOT-001` before
+/// `BOOT-002`, whatever their file names): the order they are listed, run and reported in.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
     let files = scenario::discover(&default_paths(paths)).map_err(|e| {
         eprintln!("{e}");
@@ -221,6 +223,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
             return Err(EXIT_USAGE);
         }
     }
+    out.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
     Ok(out)
 }
 

@@ -74,6 +74,16 @@ fn check_and_list_accept_the_shipped_suite() {
         text.contains("BOOT-001") && text.contains("BOOT-001-14"),
         "{text}"
     );
+    // Listed (and run) in id order, not in the order of their file names.
+    let ids: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted);
+    assert_eq!(ids.first(), Some(&"BOOT-001"));
 }
 
 #[test]

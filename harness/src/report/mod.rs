@@ -85,7 +85,8 @@ pub struct ScenarioReport {
     pub verdict: Verdict,
     /// Requirements the scenario covers.
     pub requirements: Vec<String>,
-    /// Seconds the scenario ran.
+    /// Lab (wall-clock) seconds the scenario took, set-up and tear-down included; never
+    /// scaled: at `time_scale` 10 the phone lived ten times as long in its own time.
     pub duration_s: f64,
     /// Phone seconds per real second (`--time-scale`); windows were judged in phone time.
     #[serde(default = "one")]
@@ -238,11 +239,11 @@ pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
     let mut out = String::new();
     for s in &report.scenarios {
         out.push_str(&format!(
-            "{:<5} {}  {}  ({:.1} s)\n",
+            "{:<5} {}  {}  ({})\n",
             s.verdict.as_str().to_uppercase(),
             s.id,
             s.title,
-            s.duration_s
+            lab_duration(s)
         ));
         if let Some(e) = &s.error {
             if s.verdict == Verdict::Skip {
@@ -283,6 +284,16 @@ pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
         report_dir.display()
     ));
     out
+}
+
+/// `1.4 s` for a scenario run in real time, `1.4 s lab, phone time ×10` for a scaled one:
+/// durations are lab seconds, and the terminal says so where the two differ.
+fn lab_duration(s: &ScenarioReport) -> String {
+    if (s.time_scale - 1.0).abs() < 1e-9 {
+        format!("{:.1} s", s.duration_s)
+    } else {
+        format!("{:.1} s lab, phone time ×{}", s.duration_s, s.time_scale)
+    }
 }
 
 #[cfg(test)]
@@ -393,6 +404,18 @@ mod tests {
         obj.remove("not_run");
         let back: RunReport = serde_json::from_value(old).unwrap();
         assert!(!back.interrupted && back.not_run.is_empty());
+    }
+
+    #[test]
+    fn terminal_durations_say_they_are_lab_seconds_when_the_phone_was_scaled() {
+        let mut r = sample();
+        r.scenarios[0].duration_s = 1.44;
+        r.scenarios[0].time_scale = 1.0;
+        let text = text_summary(&r, Path::new("reports/r1"));
+        assert!(text.contains("(1.4 s)\n"), "{text}");
+        r.scenarios[0].time_scale = 10.0;
+        let text = text_summary(&r, Path::new("reports/r1"));
+        assert!(text.contains("(1.4 s lab, phone time ×10)\n"), "{text}");
     }
 
     #[test]

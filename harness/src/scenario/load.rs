@@ -251,6 +251,32 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioErrors> {
     load_str(path, &text)
 }
 
+/// The TOML reader's message in the words of a scenario author: an unknown key or value gets
+/// the nearest known one (`unknown field `witin`, expected one of …; did you mean `within`?`),
+/// and Rust type names become what the file would hold (`f64` → `a number`).
+fn readable_toml_message(message: &str) -> String {
+    let mut out = message
+        .replace("expected f64", "expected a number")
+        .replace("expected u8", "expected a whole number from 0 to 255")
+        .replace("expected u16", "expected a whole number from 0 to 65535")
+        .replace("expected u32", "expected a whole number of 0 or more")
+        .replace("expected u64", "expected a whole number of 0 or more")
+        .replace("expected usize", "expected a whole number of 0 or more")
+        .replace("expected i64", "expected a whole number");
+    if let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+        && let Some((word, expected)) = rest.split_once('`')
+        && let Some(list) = expected.strip_prefix(", expected one of ")
+    {
+        let known = list.split(", ").map(|k| k.trim_matches('`'));
+        if let Some(s) = crate::vocab::nearest(word, known) {
+            out.push_str(&format!("; did you mean `{s}`?"));
+        }
+    }
+    out
+}
+
 /// Loads and validates scenario text as if it came from `path`.
 ///
 /// A file that is not valid TOML, or does not fit the format's types, gives the one error
@@ -258,7 +284,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioErrors> {
 pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioErrors> {
     let src = Source { file: path, text };
     let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
-        let message = e.message().trim().to_string();
+        let message = readable_toml_message(e.message().trim());
         match e.span() {
             Some(span) => src.at_offset(span.start, message),
             None => src.whole_file(message),
@@ -1333,7 +1359,21 @@ after = "A"
     fn wrong_type_points_at_the_value() {
         assert_eq!(
             err(&GOOD.replace("timeout = 10", "timeout = \"ten\"")),
-            "scenario error at s/x.toml:21:11: invalid type: string \"ten\", expected f64"
+            "scenario error at s/x.toml:21:11: invalid type: string \"ten\", expected a number"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_or_kind_gets_a_suggestion() {
+        let e = err(&GOOD.replace("after = \"A\"", "aftr = \"A\""));
+        assert!(e.ends_with("`left`, `right`; did you mean `after`?"), "{e}");
+        assert!(e.starts_with("scenario error at s/x.toml:"), "{e}");
+        assert_eq!(
+            err(&GOOD.replace(
+                "kind = \"event\"\nproto = \"http\"",
+                "kind = \"evnt\"\nproto = \"http\""
+            )),
+            "scenario error at s/x.toml:36:8: unknown variant `evnt`, expected one of `event`, `absent`, `count`, `order`, `interval`, `compare`; did you mean `event`?"
         );
     }
 
