@@ -271,6 +271,7 @@ fn cmd_judge(run: &Path) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let mut missing_captures = Vec::new();
     for s in &mut rep.scenarios {
         let Some(tl) = &s.timeline else { continue };
         let saved = match read_saved(run, tl) {
@@ -330,14 +331,25 @@ fn cmd_judge(run: &Path) -> u8 {
                     s.id
                 );
             }
-            // A run folder copied without its captures: judged all the same.
-            _ => {}
+            // A run folder copied without its captures: judged all the same, and said so.
+            Some(Ok(capture)) => missing_captures.push(capture),
+            None => {}
         }
         s.verdict = if s.error.is_some() {
             Verdict::Error
         } else {
             judge::scenario_verdict(&s.checks)
         };
+    }
+    if let Some(first) = missing_captures.first() {
+        let more = match missing_captures.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more in the same way)"),
+        };
+        eprintln!(
+            "note: the capture was not found at {}{more}; verdicts are judged from the timeline only and no capture gets them",
+            first.display()
+        );
     }
     rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
     print!("{}", report::text_summary(&rep, run));

@@ -423,7 +423,10 @@ async fn run_in_lab(
     let log = dut_dir.join(format!("{}.log", spec.id));
     let log_ref = format!("dut/{}.log", spec.id);
     report.dut_log = Some(log_ref.clone());
-    let mut phone = match (&ctx.external, netns) {
+    // A device that cannot start ends the scenario like any other end: the servers
+    // already run and the capture is open, so both are stopped and closed, and the
+    // (empty) timeline is kept, before the scenario becomes an `error`.
+    let started_phone: Result<Dut, HarnessError> = match (&ctx.external, netns) {
         (Some(ext), Some(pair)) => {
             let cfg = CmdConfig {
                 command: ext.command.clone(),
@@ -435,11 +438,11 @@ async fn run_in_lab(
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
             };
-            Dut::Cmd(CmdDut::start(&cfg)?)
+            CmdDut::start(&cfg).map(Dut::Cmd)
         }
-        (Some(_), None) => {
-            return Err(configure("an external DUT (--dut-cmd) needs the netns lab".into()).into());
-        }
+        (Some(_), None) => Err(configure(
+            "an external DUT (--dut-cmd) needs the netns lab".into(),
+        )),
         (None, _) => {
             let placement = match netns {
                 Some(p) => SimPlacement::Netns {
@@ -464,13 +467,17 @@ async fn run_in_lab(
                 faults: ctx.faults.clone(),
                 time_scale: scale,
             };
-            Dut::Sim(SimPhone::start(&sim)?)
+            SimPhone::start(&sim).map(Dut::Sim)
         }
+    };
+    let (mut phone, start_error) = match started_phone {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e)),
     };
 
     // Watch until done.
-    let timeout = Duration::from_secs_f64(spec.run.timeout / scale);
-    let settle = Duration::from_secs_f64(spec.run.settle / scale);
+    let timeout = lower::real_time(spec.run.timeout / scale);
+    let settle = lower::real_time(spec.run.settle / scale);
     let speaks = ctx.external.as_ref().map(|d| d.speaks.clone());
     let jctx = judge::Ctx::new(&vars).scaled(scale);
     let jctx = match &speaks {
@@ -481,7 +488,7 @@ async fn run_in_lab(
     let mut cancel = ctx.cancel.clone();
     let mut interrupted = false;
     let mut dut_exit = None;
-    loop {
+    while let Some(phone) = phone.as_mut() {
         if *cancel.borrow_and_update() {
             interrupted = true;
             break;
@@ -514,11 +521,14 @@ async fn run_in_lab(
             }
         }
         if let Some(status) = phone.exited() {
+            // Stamped now: stopping the servers, closing the capture and linking it take
+            // their time, and the exit belongs where the device ended.
+            let at = origin.elapsed().as_secs_f64();
             // A device killed by the same Ctrl-C as the harness did not end on its own.
             if *cancel.borrow_and_update() {
                 interrupted = true;
             } else {
-                dut_exit = Some(status);
+                dut_exit = Some((status, at));
             }
             break;
         }
@@ -530,7 +540,9 @@ async fn run_in_lab(
             _ = cancel.changed() => {}
         }
     }
-    phone.stop().await;
+    if let Some(phone) = phone {
+        phone.stop().await;
+    }
     let _ = stop_tx.send(true);
     for s in servers {
         match tokio::time::timeout(Duration::from_secs(3), s).await {
@@ -562,24 +574,25 @@ async fn run_in_lab(
             source,
         },
     )?;
-    if let Some(status) = dut_exit {
+    if let Some((status, at)) = dut_exit {
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Exited {
             status: status.to_string(),
         });
-        let t = origin.elapsed().as_secs_f64();
-        timeline.push_fields(t, Proto::Dut, kind, f);
+        timeline.push_fields(at, Proto::Dut, kind, f);
     }
 
-    // Judge and keep the evidence.
-    report.checks = judge::judge(sc, &timeline, jctx);
-    report.verdict = judge::scenario_verdict(&report.checks);
-    crate::evidence::annotate(&pcap_path, &report.checks, &timeline).map_err(|source| {
-        HarnessError::Evidence {
-            path: pcap_path.clone(),
-            source,
-        }
-    })?;
-    if let Some(status) = dut_exit {
+    // Judge and keep the evidence; a device that never started is not judged.
+    if start_error.is_none() {
+        report.checks = judge::judge(sc, &timeline, jctx);
+        report.verdict = judge::scenario_verdict(&report.checks);
+        crate::evidence::annotate(&pcap_path, &report.checks, &timeline).map_err(|source| {
+            HarnessError::Evidence {
+                path: pcap_path.clone(),
+                source,
+            }
+        })?;
+    }
+    if let Some((status, _)) = dut_exit {
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
     let snapshot_dir = ctx.reports_dir.join("scenarios").join(&spec.id);
@@ -615,7 +628,10 @@ async fn run_in_lab(
             source,
         })?;
     report.timeline = Some(format!("timelines/{}.json", spec.id));
-    Ok(())
+    match start_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// What the device's exit on its own means for the scenario.

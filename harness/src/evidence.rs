@@ -17,11 +17,12 @@
 //! - DHCP (RFC 2131 §2): direction (to or from port 67), `xid`, client MAC (`chaddr`) and
 //!   message type (option 53), and the 802.1Q VLAN when the event names one; `dropped` shares
 //!   the frame of its `received`; `ignored` by client MAC; `malformed` by length.
-//! - SIP (RFC 3261 §18): the exact UDP payload (the event's `raw`) and the peer's address;
-//!   `silence` shares the frame of the request it left unanswered; `malformed` by length.
+//! - SIP (RFC 3261 §18) over UDP, the registrar's only transport: the exact UDP payload (the
+//!   event's `raw`) and the peer's address; `silence` shares the frame of the request it left
+//!   unanswered; `malformed` by length. SIP over TCP or TLS is not linked.
 //! - HTTP (RFC 9112 over RFC 9293): the TCP connection, identified by the client's
-//!   `ip:port`; a `request` gets the client's data segments, a `response` the server's, a
-//!   `closed` the FIN and RST segments.
+//!   `ip:port` and its segments of the last [`CONNECTION_SPAN`] seconds; a `request` gets the
+//!   client's data segments, a `response` the server's, a `closed` the FIN and RST segments.
 //!
 //! Times: frame timestamps are wall-clock, events are measured on the monotonic clock from
 //! the scenario's origin; `origin_wall` (read at the same moment as the origin) relates them.
@@ -29,7 +30,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use pc_capture::frame::{ParsedTcp, ParsedUdp, parse_tcp, parse_udp};
 use serde_json::Value;
@@ -43,6 +44,11 @@ pub const BEFORE: f64 = 2.0;
 /// How long after an event its frame may carry a timestamp (clock granularity and the
 /// moment the two clocks were read).
 pub const AFTER: f64 = 0.05;
+
+/// How far back an HTTP event looks for the segments of its connection, in lab seconds: a
+/// client port used again after longer than this is taken for another connection, whose
+/// segments stay out. Longer than any stall the file server is told to make.
+pub const CONNECTION_SPAN: f64 = 60.0;
 
 /// DHCP server port (RFC 2131 §4.1).
 const DHCP_SERVER_PORT: u16 = 67;
@@ -165,7 +171,7 @@ fn tagged_dhcp(wires: &[Wire], served: &[u16], timeline: &mut Timeline) {
         if served.contains(&vid) || udp.dst.port() != DHCP_SERVER_PORT {
             continue;
         }
-        let now = Duration::from_secs_f64(w.t.max(0.0));
+        let now = crate::lower::real_time(w.t);
         for out in decoder.handle(now, *udp.src.ip(), Some(vid), &udp.payload) {
             if let pc_dhcp::server::Output::Event(ev @ pc_dhcp::Event::Received { .. }) = out {
                 let (kind, mut fields) = crate::timeline::fields_of(&ev);
@@ -351,9 +357,9 @@ fn http_frames(frames: &Frames, used: &HashSet<u64>, e: &Event) -> Vec<u64> {
     let Some(client) = text(e, "client").and_then(|c| c.parse::<SocketAddrV4>().ok()) else {
         return Vec::new();
     };
-    // One connection: every segment to or from the client's ip:port, up to the event. The
-    // ephemeral port names the connection; the lower bound keeps a reused port's earlier
-    // connection out.
+    // One connection: every segment to or from the client's ip:port, from CONNECTION_SPAN
+    // before the event up to it. The ephemeral port names the connection; the lower bound
+    // keeps a reused port's earlier connection out, for every kind of event.
     let positions = frames
         .tcp
         .get(&client)
@@ -362,13 +368,19 @@ fn http_frames(frames: &Frames, used: &HashSet<u64>, e: &Event) -> Vec<u64> {
     let segments = positions.iter().filter_map(|&i| {
         let w = frames.wires.get(i)?;
         match &w.packet {
-            Packet::Tcp(t) if w.t <= e.t + AFTER && !used.contains(&w.number) => Some((w, t)),
+            Packet::Tcp(t)
+                if w.t <= e.t + AFTER
+                    && w.t >= e.t - CONNECTION_SPAN
+                    && !used.contains(&w.number) =>
+            {
+                Some((w, t))
+            }
             _ => None,
         }
     });
     let mut picked: Vec<u64> = match e.kind.as_str() {
         "request" => segments
-            .filter(|(w, t)| t.src == client && !t.payload.is_empty() && w.t >= e.t - 60.0)
+            .filter(|(_, t)| t.src == client && !t.payload.is_empty())
             .map(|(w, _)| w.number)
             .collect(),
         "response" => segments
@@ -441,6 +453,7 @@ mod tests {
     use pc_capture::frame::{TcpFlags, TcpSegment, UdpFrame, tcp_frame, udp_frame};
     use pc_capture::pcapng::{PcapngWriter, read_frames};
     use serde_json::json;
+    use std::time::Duration;
 
     const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
 
@@ -670,6 +683,46 @@ mod tests {
         link_capture(&path, origin, &[], &mut tl).expect("link");
         assert_eq!(tl.events[0].frames, vec![4]);
         assert!(tl.events[1].frames.is_empty(), "{:?}", tl.events[1]);
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// A client port used again long after: the earlier connection's response and FIN,
+    /// never linked to an event, stay out of the later connection's events.
+    #[test]
+    fn a_reused_client_port_keeps_its_earlier_connection_out_of_every_http_event() {
+        let path = temp("reused-port.pcapng");
+        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut w = PcapngWriter::create(&path, "veth", "reuse").expect("create");
+        let (client, server) = ("10.0.0.100:40000", "10.0.0.1:80");
+        let get = b"GET /x HTTP/1.1\r\n\r\n".as_slice();
+        let ok = b"HTTP/1.1 200 OK\r\n\r\n".as_slice();
+        let later = CONNECTION_SPAN + 10.0;
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (1.00, tcp(client, server, TcpFlags::PSH_ACK, get)),
+            (1.01, tcp(server, client, TcpFlags::PSH_ACK, ok)),
+            (1.02, tcp(server, client, TcpFlags::FIN_ACK, b"")),
+            (later, tcp(client, server, TcpFlags::PSH_ACK, get)),
+            (later + 0.01, tcp(server, client, TcpFlags::PSH_ACK, ok)),
+            (later + 0.02, tcp(server, client, TcpFlags::FIN_ACK, b"")),
+        ];
+        for (t, f) in frames {
+            w.write(origin + Duration::from_secs_f64(t), &f, None)
+                .expect("write");
+        }
+        w.finish().expect("finish");
+        let mut tl = Timeline::default();
+        for (dt, kind) in [(0.001, "request"), (0.011, "response"), (0.021, "closed")] {
+            event(
+                &mut tl,
+                later + dt,
+                Proto::Http,
+                kind,
+                json!({"client": client}),
+            );
+        }
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let linked: Vec<Vec<u64>> = tl.events.iter().map(|e| e.frames.clone()).collect();
+        assert_eq!(linked, vec![vec![4], vec![5], vec![6]]);
         std::fs::remove_file(&path).ok();
     }
 

@@ -36,10 +36,25 @@ pub struct Lab<'a> {
     pub time_scale: f64,
 }
 
+/// The longest span [`real_time`] gives: over a century, longer than any scenario, and
+/// still small enough to add to an `Instant` without overflow (`Duration::MAX` is not).
+pub const LONGEST: Duration = Duration::from_secs(1 << 32);
+
+/// Seconds as a `Duration` that never panics: below zero or not a number is zero, beyond
+/// [`LONGEST`] is [`LONGEST`]. The loader keeps a scenario's times within 30 days, but a
+/// small time scale stretches them, and `Duration::from_secs_f64` panics on overflow.
+pub fn real_time(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(seconds).map_or(LONGEST, |d| d.min(LONGEST))
+    }
+}
+
 impl Lab<'_> {
     /// A span of phone seconds in the servers' real time.
     fn real(&self, phone_s: f64) -> Duration {
-        Duration::from_secs_f64((phone_s / self.time_scale).max(0.0))
+        real_time(phone_s / self.time_scale)
     }
 
     fn bytes(&self, v: &OptionValue) -> Vec<u8> {
@@ -296,6 +311,17 @@ event = "received"
     }
 
     const MAC: [u8; 6] = [0, 0x1b, 0x4f, 0x27, 0x31, 0x2a];
+
+    #[test]
+    fn real_time_saturates_instead_of_panicking() {
+        assert_eq!(real_time(1.5), Duration::from_millis(1500));
+        assert_eq!(real_time(-3.0), Duration::ZERO);
+        assert_eq!(real_time(f64::NAN), Duration::ZERO);
+        assert_eq!(real_time(1e20), LONGEST);
+        assert_eq!(real_time(f64::INFINITY), LONGEST);
+        // Still addable to the clock.
+        assert!(std::time::Instant::now().checked_add(LONGEST).is_some());
+    }
 
     #[test]
     fn dhcp_values_are_expanded_and_rules_scaled() {

@@ -11,8 +11,11 @@
 //! never returns, so the signal comes exactly when the process goes.
 //!
 //! What this cannot reach: a child's own children (what a `--dut-cmd` shell starts) do not
-//! inherit the setting. They live in the phone's namespace, and the next run's removal of
-//! stale labs (`lab::remove_stale`) kills every process left there.
+//! inherit the setting. At a scenario's end they go with the shell's process group, and
+//! whatever left the group (a daemon) goes when the lab kills every process in its
+//! namespaces before deleting them. Only when the harness itself is killed with SIGKILL do
+//! they outlive it, until a later run's removal of stale labs (`lab::remove_stale`) kills
+//! them the same way.
 //!
 //! Never: decides when a child stops (the DUT adapters and the lab do), reads its output.
 //! Follows: prctl(2) PR_SET_PDEATHSIG, fork(2) ("the parent-death signal setting is cleared

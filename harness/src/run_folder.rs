@@ -112,9 +112,11 @@ pub fn resolve(base: &Path, stored: &str) -> Result<PathBuf, String> {
 }
 
 /// A capture as `report.json` stores it, found from the run folder: relative to the output
-/// root, two folders above the run folder (`<run>/../../captures/<run-id>/<id>.pcapng`).
+/// root, two folders above the run folder (`<run>/../../captures/<run-id>/<id>.pcapng`),
+/// made absolute so that a message naming it says where it was looked for.
 pub fn capture_file(run: &Path, stored: &str) -> Result<PathBuf, String> {
-    resolve(&run.join("..").join(".."), stored)
+    let path = resolve(&run.join("..").join(".."), stored)?;
+    Ok(lexical_absolute(&path).unwrap_or(path))
 }
 
 /// `path` made absolute (against the working directory) with `.` and `..` folded away,
@@ -257,7 +259,7 @@ mod tests {
         assert!(resolve(base, "../other/timelines/A.json").is_err());
         assert_eq!(
             capture_file(base, "captures/r1/A.pcapng").unwrap(),
-            Path::new("/runs/r1/../../captures/r1/A.pcapng")
+            Path::new("/captures/r1/A.pcapng")
         );
     }
 

@@ -232,6 +232,76 @@ fn a_reference_phone_that_refuses_its_arguments_is_a_harness_error_with_its_stde
     assert!(stdout.contains("ERROR REG-002"), "{stdout}");
     let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
     assert!(junit.contains("unexpected argument"), "{junit}");
+    assert_scenario_closed(&run, sc, "REG-002");
+}
+
+/// What a scenario whose device ended or never started still leaves behind: a complete
+/// capture (every frame the report counts can be read back) and its timeline.
+fn assert_scenario_closed(run: &Path, sc: &serde_json::Value, id: &str) {
+    let capture = run.join("../..").join(
+        sc["capture"]
+            .as_str()
+            .expect("the report names the capture"),
+    );
+    let stored = pc_capture::pcapng::read_frames(&capture)
+        .unwrap_or_else(|e| panic!("{id}: the capture is not a readable pcapng: {e}"));
+    assert_eq!(
+        sc["capture_frames"].as_u64(),
+        Some(stored.frames.len() as u64),
+        "{id}: the capture was finished and counted: {sc}"
+    );
+    assert_eq!(
+        sc["timeline"],
+        format!("timelines/{id}.json").as_str(),
+        "{sc}"
+    );
+    let saved: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join(format!("timelines/{id}.json"))).expect("the timeline file"),
+    )
+    .expect("the timeline is JSON");
+    assert!(saved["timeline"]["events"].is_array(), "{saved}");
+}
+
+/// A reference phone that cannot even be started (its program is not executable) ends the
+/// scenario the way any other end does: servers stopped, capture closed, timeline kept, and
+/// the scenario an `error` that says why.
+#[test]
+fn a_reference_phone_that_cannot_start_still_closes_the_capture_and_keeps_the_timeline() {
+    let s = Scratch::new("unstartable-phone");
+    let fake = s.0.join("not-executable");
+    std::fs::write(&fake, "#!/bin/sh\nexit 0\n").expect("write fake phone");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let out_dir = s.0.join("out");
+    let out = phonecert_env(
+        &[
+            "run",
+            "scenarios/registration/retry-after-503.toml",
+            "--lab",
+            "loopback",
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ],
+        &[("PHONECERT_SIMPHONE", fake.to_str().expect("utf-8"))],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let run = run_dir(&out_dir);
+    let sc = &report_of(&run)["scenarios"][0];
+    assert_eq!(sc["verdict"], "error");
+    assert_eq!(
+        sc["error"],
+        format!(
+            "cannot start the reference phone {}: Permission denied (os error 13)",
+            fake.display()
+        )
+        .as_str()
+    );
+    assert_eq!(
+        sc["checks"],
+        serde_json::json!([]),
+        "a phone that never ran is not judged"
+    );
+    assert_scenario_closed(&run, sc, "REG-002");
 }
 
 /// Ctrl-C: the report says the run was interrupted and which scenarios did not run (the one
@@ -391,6 +461,16 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
             .is_file()
     );
 
+    // With its captures in place, judging again says nothing about them.
+    let in_place = phonecert(&["judge", run.to_str().expect("utf-8")]);
+    assert_eq!(
+        in_place.status.code(),
+        Some(0),
+        "{}",
+        text(&in_place.stdout)
+    );
+    assert_eq!(text(&in_place.stderr), "");
+
     let copy = s.0.join("elsewhere/run");
     copy_tree(&run, &copy);
     std::fs::remove_dir_all(&suite).expect("remove the original scenarios");
@@ -404,6 +484,15 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
         text(&again.stderr)
     );
     assert!(stdout.contains("PASS  REG-002"), "{stdout}");
+    // The copy's captures would be beside the copy's parent: not there, and said so once.
+    assert_eq!(
+        text(&again.stderr),
+        format!(
+            "note: the capture was not found at {}; verdicts are judged from the timeline only and no capture gets them\n",
+            s.0.join(format!("captures/{run_id}/REG-002.pcapng"))
+                .display()
+        )
+    );
 
     // Drop every REGISTER after the 503 from the copy's timeline: the copy is what is judged.
     let tl = copy.join("timelines/REG-002.json");
@@ -657,4 +746,105 @@ fn what_a_killed_runs_dut_cmd_started_is_removed_by_the_next_run() {
         "process {sleeper} of the killed run's device still runs"
     );
     assert_eq!(namespaces_of(pid), Vec::<String>::new());
+}
+
+/// A `--dut-cmd` whose shell exits at once, leaving one child in its process group and one
+/// that left the group (a daemon's setsid, as `dhclient` without `-d` does): neither
+/// outlives the scenario, and the run leaves no namespace behind.
+#[test]
+fn what_a_dut_cmd_left_running_when_its_shell_exited_ends_with_the_scenario() {
+    if !is_root() {
+        eprintln!(
+            "skipped: what_a_dut_cmd_left_running_when_its_shell_exited_ends_with_the_scenario needs root (--dut-cmd runs in the netns lab); it did NOT run"
+        );
+        return;
+    }
+    let s = Scratch::new("dut-cmd-leftovers");
+    let out_dir = s.0.join("out");
+    let (out, pid) = phonecert_with_pid(&[
+        "run",
+        "scenarios/boot/first-boot-upgrade.toml",
+        "--dut-cmd",
+        "sleep 300 & echo $! > \"$PHONECERT_WORK_DIR/child.pid\"; \
+         setsid sleep 301 & echo $! > \"$PHONECERT_WORK_DIR/daemon.pid\"; exit 0",
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    let run = run_dir(&out_dir);
+    assert!(
+        run.join("report.json").is_file(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    for name in ["child.pid", "daemon.pid"] {
+        let left: u32 = std::fs::read_to_string(run.join("dut/BOOT-001.work").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .trim()
+            .parse()
+            .expect("a pid");
+        assert!(
+            gone(left),
+            "process {left} ({name}) of the device outlived its scenario"
+        );
+    }
+    assert_eq!(namespaces_of(pid), Vec::<String>::new());
+}
+
+/// The device's exit is stamped when the harness saw it, not after the teardown that
+/// follows. Here the teardown is slow on purpose: a process the device left behind holds an
+/// HTTP connection the server drains for two seconds before it can stop.
+#[test]
+fn a_dut_exit_is_stamped_when_it_happened_not_after_the_teardown() {
+    if !is_root() {
+        eprintln!(
+            "skipped: a_dut_exit_is_stamped_when_it_happened_not_after_the_teardown needs root (--dut-cmd runs in the netns lab); it did NOT run"
+        );
+        return;
+    }
+    let s = Scratch::new("dut-exit-time");
+    let script = s.0.join("exits.sh");
+    std::fs::write(
+        &script,
+        r#"ip addr add 10.66.0.50/24 dev "$PHONECERT_IFACE"
+setsid bash -c 'exec 3<>/dev/tcp/$PHONECERT_SERVER_IP/80
+printf "GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3
+sleep 30' &
+sleep 0.5
+exit 3
+"#,
+    )
+    .expect("write script");
+    let out_dir = s.0.join("out");
+    let command = format!("exec bash {}", script.display());
+    let out = phonecert(&[
+        "run",
+        "scenarios/boot/first-boot-upgrade.toml",
+        "--dut-cmd",
+        &command,
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    let run = run_dir(&out_dir);
+    let saved: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("timelines/BOOT-001.json")).unwrap_or_else(|e| {
+            panic!("timeline: {e}\n{}{}", text(&out.stdout), text(&out.stderr))
+        }),
+    )
+    .expect("json");
+    let events = saved["timeline"]["events"].as_array().expect("events");
+    let t_of = |proto: &str, kind: &str| {
+        events
+            .iter()
+            .find(|e| e["proto"] == proto && e["kind"] == kind)
+            .and_then(|e| e["t"].as_f64())
+            .unwrap_or_else(|| panic!("no {proto} {kind} in {events:?}"))
+    };
+    let request = t_of("http", "request");
+    let exited = t_of("dut", "exited");
+    // The shell exits half a second after its request; the drain alone takes two.
+    assert!(
+        exited > request && exited - request < 1.5,
+        "request at {request} s, exit stamped at {exited} s"
+    );
 }

@@ -331,6 +331,10 @@ pub struct CmdConfig {
 #[derive(Debug)]
 pub struct CmdDut {
     child: Child,
+    /// The process group, recorded at spawn: once [`CmdDut::exited`] has reaped the shell,
+    /// the child no longer knows its pid, yet what the shell started may still run in the
+    /// group.
+    pgid: Option<libc::pid_t>,
 }
 
 impl CmdDut {
@@ -387,9 +391,10 @@ impl CmdDut {
             // runs its script as a child).
             .process_group(0)
             .kill_on_drop(true);
-        Ok(CmdDut {
-            child: crate::proc::spawn_tied(cmd).map_err(dut_start)?,
-        })
+        let child = crate::proc::spawn_tied(cmd).map_err(dut_start)?;
+        // `process_group(0)`: the group's id is the leader's pid.
+        let pgid = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
+        Ok(CmdDut { child, pgid })
     }
 
     /// Whether it has exited (and how), without waiting.
@@ -397,31 +402,27 @@ impl CmdDut {
         self.child.try_wait().ok().flatten()
     }
 
-    /// Stops the whole process group: SIGTERM, then SIGKILL after two seconds.
+    /// Stops the whole process group: SIGTERM, then SIGKILL once the shell has gone or two
+    /// seconds have passed. Works after the shell has been reaped too: the group is the one
+    /// recorded at spawn. A process that left the group (a daemon's setsid) is beyond reach
+    /// here; the lab kills it with everything else in the namespace.
     pub async fn stop(mut self) {
-        let group = self.child.id().map(|pid| pid as libc::pid_t);
-        if let Some(pgid) = group {
-            // SAFETY: kill(2) on the process group we created; at worst ESRCH.
-            unsafe {
-                libc::kill(-pgid, libc::SIGTERM);
+        let signal_group = |sig| {
+            if let Some(pgid) = self.pgid {
+                // SAFETY: kill(2) on the process group we created; at worst ESRCH.
+                unsafe {
+                    libc::kill(-pgid, sig);
+                }
             }
-        }
-        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+        };
+        signal_group(libc::SIGTERM);
+        let ended = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
             .await
-            .is_err()
-            && let Some(pgid) = group
-        {
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+            .is_ok();
+        // The leader is gone (or would not go); its children may not be.
+        signal_group(libc::SIGKILL);
+        if !ended {
             let _ = self.child.wait().await;
-        } else if let Some(pgid) = group {
-            // The leader is gone; its children may not be.
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
         }
     }
 }

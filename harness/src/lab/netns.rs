@@ -211,10 +211,13 @@ impl NetnsPair {
         })
     }
 
-    /// Removes the namespaces (and with them the veth). Called by `Drop`; safe to call twice.
+    /// Removes the namespaces (and with them the veth): first every process still inside
+    /// them, then the namespaces. A device under test may leave processes behind that its
+    /// process group does not hold (a daemon that called setsid); as long as one lives, the
+    /// namespace and its veth outlive `ip netns del`. Called by `Drop`; safe to call twice.
     pub fn remove(&mut self) {
         for ns in self.created.drain(..) {
-            if let Err(e) = run(&["ip", "netns", "del", &ns]) {
+            if let Err(e) = empty_and_delete(&ns) {
                 tracing::warn!("could not remove namespace {ns}: {e}");
             }
         }
@@ -238,6 +241,52 @@ fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The processes whose network namespace is `ns` (`ip netns pids`), the harness itself
+/// excepted.
+fn pids_in(ns: &str) -> Vec<libc::pid_t> {
+    let own = i64::from(std::process::id());
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "pids", ns]);
+    crate::proc::die_with_parent(&mut cmd);
+    let Ok(out) = cmd.output() else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
+        .filter(|&pid| pid > 0 && i64::from(pid) != own)
+        .collect()
+}
+
+/// How long [`empty_and_delete`] waits for killed processes to leave their namespace.
+const EMPTY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Kills every process inside namespace `ns` with SIGKILL, waits (bounded) until none is
+/// left, then deletes the namespace. The one way a lab namespace goes, at the end of a
+/// scenario and for a dead run's leftovers alike: `ip netns del` alone only drops the name,
+/// and the namespace with its veth lives on as long as any process inside it does.
+fn empty_and_delete(ns: &str) -> Result<(), LabError> {
+    let deadline = std::time::Instant::now() + EMPTY_WITHIN;
+    loop {
+        let pids = pids_in(ns);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            // SAFETY: kill(2) on a pid read from the namespace; at worst ESRCH.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!("processes are still inside namespace {ns} after SIGKILL");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    run(&["ip", "netns", "del", ns])
+}
+
 /// Removes the namespaces (and with them their veth) that runs whose process is gone left
 /// behind (a run killed with SIGKILL): first every process still inside such a namespace (a
 /// device under test that outlived its harness), then the namespace. Pairs of live
@@ -255,21 +304,7 @@ pub fn remove_stale() -> Vec<String> {
         })
         .unwrap_or_default();
     for ns in namespaces.iter().filter(|n| stale(n)) {
-        let mut pids = Command::new("ip");
-        pids.args(["netns", "pids", ns]);
-        crate::proc::die_with_parent(&mut pids);
-        if let Ok(out) = pids.output() {
-            for pid in String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse::<libc::pid_t>().ok())
-            {
-                // SAFETY: kill(2) on a pid read from the namespace; at worst ESRCH.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-        match run(&["ip", "netns", "del", ns]) {
+        match empty_and_delete(ns) {
             Ok(()) => removed.push(ns.clone()),
             Err(e) => tracing::warn!("could not remove the stale namespace {ns}: {e}"),
         }

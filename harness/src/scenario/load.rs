@@ -299,6 +299,27 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioErrors> {
     }
 }
 
+/// The longest span of time a scenario may name: 30 days. Nothing a phone does at boot
+/// takes longer, and every time must fit a `Duration` after scaling (`1e20` would not).
+pub const LONGEST_S: f64 = 30.0 * 24.0 * 3600.0;
+
+/// Why `seconds` is not a time of 0 up to [`LONGEST_S`] (`strict`: more than 0), if not.
+fn bad_seconds(seconds: f64, strict: bool) -> Option<String> {
+    if !seconds.is_finite() || seconds < 0.0 || (strict && seconds == 0.0) {
+        Some(if strict {
+            "must be more than 0 seconds".to_string()
+        } else {
+            "must be 0 or more seconds".to_string()
+        })
+    } else if seconds > LONGEST_S {
+        Some(format!(
+            "must be at most {LONGEST_S} seconds (30 days), not {seconds}"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Builds the typed scenario, pushing every problem onto `errs`. The result is only valid
 /// when `errs` stays empty; the caller throws it away otherwise.
 fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioError>) -> Scenario {
@@ -309,15 +330,13 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
     if raw_checks.is_empty() {
         errs.push(src.whole_file("a scenario needs at least one [[check]]"));
     }
-    if !spec.run.timeout.is_finite() || spec.run.timeout <= 0.0 {
-        errs.push(src.in_table(
-            "[run]",
-            "timeout",
-            "run.timeout must be more than 0 seconds",
-        ));
+    if let Some(why) = bad_seconds(spec.run.timeout, true) {
+        errs.push(src.in_table("[run]", "timeout", format!("run.timeout {why}")));
     }
     if !spec.run.settle.is_finite() || spec.run.settle < 0.0 {
         errs.push(src.in_table("[run]", "settle", "run.settle must not be negative"));
+    } else if let Some(why) = bad_seconds(spec.run.settle, false) {
+        errs.push(src.in_table("[run]", "settle", format!("run.settle {why}")));
     }
     if parse_mac(&spec.phone.mac).is_none() {
         errs.push(src.in_table(
@@ -464,6 +483,10 @@ fn served_files(
                 here(format!(
                     "file `{path}`: {what} {x} is not 0 or more seconds"
                 ));
+            } else if let Some(x) = v
+                && let Some(why) = bad_seconds(x, false)
+            {
+                here(format!("file `{path}`: {what} {why}"));
             }
         }
         if let Some(FileContent::Text(t)) = &content
@@ -604,6 +627,9 @@ fn dhcp_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError
                 if !seconds.is_finite() || *seconds < 0.0 =>
             {
                 Some(format!("{seconds} is not 0 or more seconds"))
+            }
+            DhcpRule::Delay { seconds, .. } | DhcpRule::AnswerAfter { seconds } => {
+                bad_seconds(*seconds, false).map(|why| format!("seconds {why}"))
             }
             _ => None,
         };
@@ -1290,6 +1316,35 @@ after = "A"
             e.to_string(),
             "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `lab`, `until`, `settle`\n   |\n22 |   colour = 3\n   |   ^"
         );
+    }
+
+    /// A finite time too long for a `Duration` used to load and then panic the harness.
+    #[test]
+    fn times_beyond_thirty_days_are_refused_naming_their_key() {
+        assert_eq!(
+            err(&GOOD.replace("timeout = 10", "timeout = 1e20")),
+            "scenario error at s/x.toml:21:1: run.timeout must be at most 2592000 seconds (30 days), not 100000000000000000000"
+        );
+        assert_eq!(
+            err(&GOOD.replace("timeout = 10", "timeout = 10\nsettle = 2592001")),
+            "scenario error at s/x.toml:22:1: run.settle must be at most 2592000 seconds (30 days), not 2592001"
+        );
+        assert_eq!(
+            err(&GOOD.replace(
+                "[run]",
+                "[files]\n\"a.cfg\" = { text = \"x\", delay = 1e20 }\n\n[run]"
+            )),
+            "scenario error at s/x.toml:21:1: file `a.cfg`: delay must be at most 2592000 seconds (30 days), not 100000000000000000000"
+        );
+        assert_eq!(
+            err(&GOOD.replace(
+                "option242 = \"HTTPSRVR=${server_ip}\"",
+                "option242 = \"HTTPSRVR=${server_ip}\"\nrules = [{ action = \"answer_after\", seconds = 1e7 }]"
+            )),
+            "scenario error at s/x.toml:15:1: rule AnswerAfter { seconds: 10000000.0 }: seconds must be at most 2592000 seconds (30 days), not 10000000"
+        );
+        // The bound itself is a time.
+        assert!(load(&GOOD.replace("timeout = 10", "timeout = 2592000")).is_ok());
     }
 
     #[test]
