@@ -76,6 +76,11 @@ enum Command {
     Judge {
         /// A run's report folder.
         run: PathBuf,
+        /// Also write the new verdicts into the run: `report.json`, `junit.xml` and the
+        /// captures' packet comments, so the report and the evidence agree. Without it the
+        /// run folder and its captures are left exactly as they are.
+        #[arg(long)]
+        write: bool,
     },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
@@ -150,7 +155,7 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::Run(args) => cmd_run(args, embedded_simphone),
         Command::List { paths } => cmd_list(&paths),
         Command::Check { paths } => cmd_check(&paths),
-        Command::Judge { run } => cmd_judge(&run),
+        Command::Judge { run, write } => cmd_judge(&run, write),
         Command::Schema => cmd_schema(),
     })
 }
@@ -259,7 +264,7 @@ fn cmd_list(paths: &[PathBuf]) -> u8 {
     }
 }
 
-fn cmd_judge(run: &Path) -> u8 {
+fn cmd_judge(run: &Path, write: bool) -> u8 {
     let report_path = run.join("report.json");
     let mut rep: RunReport = match std::fs::read(&report_path)
         .map_err(|e| e.to_string())
@@ -314,6 +319,14 @@ fn cmd_judge(run: &Path) -> u8 {
             None => ctx,
         };
         s.checks = judge::judge(&sc, &saved.timeline, ctx);
+        s.verdict = if s.error.is_some() {
+            Verdict::Error
+        } else {
+            judge::scenario_verdict(&s.checks)
+        };
+        if !write {
+            continue;
+        }
         // The capture's packet comments follow the new verdicts (they replace the old ones).
         match s
             .capture
@@ -335,11 +348,6 @@ fn cmd_judge(run: &Path) -> u8 {
             Some(Ok(capture)) => missing_captures.push(capture),
             None => {}
         }
-        s.verdict = if s.error.is_some() {
-            Verdict::Error
-        } else {
-            judge::scenario_verdict(&s.checks)
-        };
     }
     if let Some(first) = missing_captures.first() {
         let more = match missing_captures.len() - 1 {
@@ -352,6 +360,13 @@ fn cmd_judge(run: &Path) -> u8 {
         );
     }
     rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
+    if write && let Err(e) = report::write_all(run, &rep) {
+        eprintln!(
+            "error: cannot write the new verdicts to {}: {e}",
+            run.display()
+        );
+        return EXIT_HARNESS;
+    }
     print!("{}", report::text_summary(&rep, run));
     if rep.interrupted {
         EXIT_INTERRUPTED

@@ -129,8 +129,18 @@ fn wireshark_shows_each_verdict_on_its_frames_and_the_time_scale() {
         .expect("the first DISCOVER is marked");
     assert!(dropped.1.contains("DHCPDISCOVER"), "{dropped:?}");
 
-    // Judging again replaces the comments instead of adding a second set.
+    // Judging again changes nothing in the run unless asked to.
+    let before = std::fs::read(&pcap).expect("capture");
     let again = phonecert(&["judge", run.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(std::fs::read(&pcap).expect("capture"), before);
+    // With --write it replaces the comments instead of adding a second set.
+    let again = phonecert(&["judge", "--write", run.to_str().expect("utf-8 path")]);
     assert_eq!(
         again.status.code(),
         Some(0),

@@ -475,7 +475,7 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
     copy_tree(&run, &copy);
     std::fs::remove_dir_all(&suite).expect("remove the original scenarios");
     std::fs::remove_dir_all(&out_dir).expect("remove the original run");
-    let again = phonecert(&["judge", copy.to_str().expect("utf-8")]);
+    let again = phonecert(&["judge", "--write", copy.to_str().expect("utf-8")]);
     let stdout = text(&again.stdout);
     assert_eq!(
         again.status.code(),
@@ -512,6 +512,12 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
         .expect("the 503");
     events.truncate(first_503 + 1);
     std::fs::write(&tl, serde_json::to_vec(&saved).expect("json")).expect("write");
+    let verdict_in_report = || {
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(copy.join("report.json")).expect("report"))
+                .expect("json");
+        r["scenarios"][0]["verdict"].as_str().map(str::to_string)
+    };
     let tampered = phonecert(&["judge", copy.to_str().expect("utf-8")]);
     assert_eq!(
         tampered.status.code(),
@@ -520,6 +526,16 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
         text(&tampered.stdout)
     );
     assert!(text(&tampered.stdout).contains("FAIL  REG-002"));
+    // Without --write the report keeps the verdict the run gave; with it, the new one.
+    assert_eq!(verdict_in_report().as_deref(), Some("pass"));
+    let written = phonecert(&["judge", "--write", copy.to_str().expect("utf-8")]);
+    assert_eq!(written.status.code(), Some(1));
+    assert_eq!(verdict_in_report().as_deref(), Some("fail"));
+    let junit = std::fs::read_to_string(copy.join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains("failures=\"1\"") || junit.contains("<failure"),
+        "{junit}"
+    );
 }
 
 /// After `kill -9` of a running `phonecert run`, its reference phone dies with it, and the
