@@ -95,10 +95,10 @@ fn boot_scenario_passes_on_loopback() {
 
 #[test]
 fn boot_scenario_passes_in_netns_and_leaves_nothing_behind() {
-    if !is_root() {
-        eprintln!(
-            "skipped: boot_scenario_passes_in_netns_and_leaves_nothing_behind needs root (network namespaces); it did NOT run"
-        );
+    if skip_unless_root(
+        "boot_scenario_passes_in_netns_and_leaves_nothing_behind",
+        "network namespaces",
+    ) {
         return;
     }
     let pid = run_boot("netns");

@@ -97,6 +97,16 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// For a test that needs root: true (and a line saying the test did NOT run, and why) when
+/// this process is not root, so the test returns instead of passing silently.
+pub fn skip_unless_root(test: &str, why: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!("skipped: {test} needs root ({why}); it did NOT run");
+    true
+}
+
 /// The single run folder under `out/reports/` (not the `latest` link).
 pub fn run_dir(out: &Path) -> PathBuf {
     let reports = out.join("reports");

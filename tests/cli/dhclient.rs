@@ -5,10 +5,10 @@ use crate::common::*;
 
 #[test]
 fn dhclient_as_the_dut_gets_the_scenarios_option_242() {
-    if !is_root() {
-        eprintln!(
-            "skipped: dhclient_as_the_dut_gets_the_scenarios_option_242 needs root (network namespaces); it did NOT run"
-        );
+    if skip_unless_root(
+        "dhclient_as_the_dut_gets_the_scenarios_option_242",
+        "network namespaces",
+    ) {
         return;
     }
     if !have_tool("dhclient") {

@@ -542,10 +542,10 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
 /// next run removes the namespaces the killed run could not.
 #[test]
 fn a_killed_run_takes_its_phone_along_and_the_next_run_removes_its_lab() {
-    if !is_root() {
-        eprintln!(
-            "skipped: a_killed_run_takes_its_phone_along_and_the_next_run_removes_its_lab needs root (network namespaces); it did NOT run"
-        );
+    if skip_unless_root(
+        "a_killed_run_takes_its_phone_along_and_the_next_run_removes_its_lab",
+        "network namespaces",
+    ) {
         return;
     }
     let s = Scratch::new("killed");
@@ -596,10 +596,10 @@ fn a_killed_run_takes_its_phone_along_and_the_next_run_removes_its_lab() {
 /// over HTTP) is judged like any phone: the run ends with its report and its capture.
 #[test]
 fn a_dut_sending_garbage_never_stops_the_report_and_the_capture() {
-    if !is_root() {
-        eprintln!(
-            "skipped: a_dut_sending_garbage_never_stops_the_report_and_the_capture needs root (--dut-cmd runs in the netns lab); it did NOT run"
-        );
+    if skip_unless_root(
+        "a_dut_sending_garbage_never_stops_the_report_and_the_capture",
+        "--dut-cmd runs in the netns lab",
+    ) {
         return;
     }
     let s = Scratch::new("garbage-dut");
@@ -668,10 +668,10 @@ sleep 60
 /// with the shell's own complaint in the report.
 #[test]
 fn a_dut_cmd_that_cannot_start_is_a_harness_error_with_its_stderr() {
-    if !is_root() {
-        eprintln!(
-            "skipped: a_dut_cmd_that_cannot_start_is_a_harness_error_with_its_stderr needs root (--dut-cmd runs in the netns lab); it did NOT run"
-        );
+    if skip_unless_root(
+        "a_dut_cmd_that_cannot_start_is_a_harness_error_with_its_stderr",
+        "--dut-cmd runs in the netns lab",
+    ) {
         return;
     }
     let s = Scratch::new("dut-cmd-missing");
@@ -708,10 +708,10 @@ fn a_dut_cmd_that_cannot_start_is_a_harness_error_with_its_stderr() {
 /// the namespace.
 #[test]
 fn what_a_killed_runs_dut_cmd_started_is_removed_by_the_next_run() {
-    if !is_root() {
-        eprintln!(
-            "skipped: what_a_killed_runs_dut_cmd_started_is_removed_by_the_next_run needs root (network namespaces); it did NOT run"
-        );
+    if skip_unless_root(
+        "what_a_killed_runs_dut_cmd_started_is_removed_by_the_next_run",
+        "network namespaces",
+    ) {
         return;
     }
     let s = Scratch::new("killed-dut-cmd");
@@ -769,10 +769,10 @@ fn what_a_killed_runs_dut_cmd_started_is_removed_by_the_next_run() {
 /// outlives the scenario, and the run leaves no namespace behind.
 #[test]
 fn what_a_dut_cmd_left_running_when_its_shell_exited_ends_with_the_scenario() {
-    if !is_root() {
-        eprintln!(
-            "skipped: what_a_dut_cmd_left_running_when_its_shell_exited_ends_with_the_scenario needs root (--dut-cmd runs in the netns lab); it did NOT run"
-        );
+    if skip_unless_root(
+        "what_a_dut_cmd_left_running_when_its_shell_exited_ends_with_the_scenario",
+        "--dut-cmd runs in the netns lab",
+    ) {
         return;
     }
     let s = Scratch::new("dut-cmd-leftovers");
@@ -812,10 +812,10 @@ fn what_a_dut_cmd_left_running_when_its_shell_exited_ends_with_the_scenario() {
 /// HTTP connection the server drains for two seconds before it can stop.
 #[test]
 fn a_dut_exit_is_stamped_when_it_happened_not_after_the_teardown() {
-    if !is_root() {
-        eprintln!(
-            "skipped: a_dut_exit_is_stamped_when_it_happened_not_after_the_teardown needs root (--dut-cmd runs in the netns lab); it did NOT run"
-        );
+    if skip_unless_root(
+        "a_dut_exit_is_stamped_when_it_happened_not_after_the_teardown",
+        "--dut-cmd runs in the netns lab",
+    ) {
         return;
     }
     let s = Scratch::new("dut-exit-time");
