@@ -18,14 +18,9 @@ fn dhclient_as_the_dut_gets_the_scenarios_option_242() {
         return;
     }
     let scratch = Scratch::new("dhclient");
-    let conf = scratch.0.join("dhclient.conf");
-    // Ask for the site-specific option as a phone does (dhclient.conf(5): new options are
-    // declared with a code and a type, and `request` lists option 55).
-    std::fs::write(
-        &conf,
-        "option avaya-242 code 242 = string;\nrequest subnet-mask, routers, dhcp-lease-time, avaya-242;\n",
-    )
-    .expect("write dhclient.conf");
+    // The shipped recipe: it declares the site-specific option and asks for it, as a phone
+    // does.
+    let conf = root().join("recipes/dhclient.conf");
     // `-sf /bin/true`: no script touches the namespace or the host's resolver; the lease file
     // is the evidence of what dhclient accepted.
     let command = format!(
