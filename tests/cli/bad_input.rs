@@ -124,22 +124,11 @@ fn schema_describes_the_closed_format() {
 #[test]
 fn judge_rejudges_a_saved_run_without_the_network() {
     let scratch = Scratch::new("judge");
-    let out_dir = scratch.0.to_str().expect("utf-8 path");
-    let out = phonecert(&[
-        "run",
+    let run = run_passing(
         "scenarios/registration/retry-after-503.toml",
-        "--lab",
         "loopback",
-        "--out",
-        out_dir,
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        &scratch.0,
     );
-    let run = run_dir(&scratch.0);
     let run_arg = run.to_str().expect("utf-8 path");
     let again = phonecert(&["judge", run_arg]);
     assert_eq!(

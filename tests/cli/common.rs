@@ -107,6 +107,26 @@ pub fn skip_unless_root(test: &str, why: &str) -> bool {
     true
 }
 
+/// `phonecert run SCENARIO --lab LAB --out OUT`, which must pass (exit 0): its run folder.
+pub fn run_passing(scenario: &str, lab: &str, out: &Path) -> PathBuf {
+    let output = phonecert(&[
+        "run",
+        scenario,
+        "--lab",
+        lab,
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    run_dir(out)
+}
+
 /// The single run folder under `out/reports/` (not the `latest` link).
 pub fn run_dir(out: &Path) -> PathBuf {
     let reports = out.join("reports");

@@ -63,22 +63,11 @@ fn wireshark_shows_each_verdict_on_its_frames_and_the_time_scale() {
         return;
     }
     let scratch = Scratch::new("evidence");
-    let out_dir = scratch.0.to_str().expect("utf-8 path");
-    let out = phonecert(&[
-        "run",
+    let run = run_passing(
         "scenarios/boot/discover-retransmission.toml",
-        "--lab",
         "loopback",
-        "--out",
-        out_dir,
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &scratch.0,
     );
-    let run = run_dir(&scratch.0);
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
             .expect("json");

@@ -432,19 +432,14 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
     let suite = s.0.join("suite");
     copy_tree(&root().join("scenarios"), &suite);
     let out_dir = s.0.join("out");
-    let out = phonecert(&[
-        "run",
+    let run = run_passing(
         suite
             .join("registration/retry-after-503.toml")
             .to_str()
             .expect("utf-8"),
-        "--lab",
         "loopback",
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    let run = run_dir(&out_dir);
+        &out_dir,
+    );
     let report = report_of(&run);
     let run_id = report["run_id"].as_str().expect("run id");
     let sc = &report["scenarios"][0];
@@ -577,6 +572,14 @@ fn a_killed_run_takes_its_phone_along_and_the_next_run_removes_its_lab() {
         "a killed run cannot remove its namespaces; the test expects some"
     );
 
+    next_netns_run(out_dir);
+    // Removed by that run or by another netns run that started meanwhile (tests run in
+    // parallel): either way by a run that found the killed one's leftovers.
+    assert_eq!(namespaces_of(pid), Vec::<String>::new(), "left: {left:?}");
+}
+
+/// The run after a killed one: a passing netns run that leaves no namespace of its own.
+fn next_netns_run(out_dir: &str) {
     let (out, next) = phonecert_with_pid(&[
         "run",
         "scenarios/registration/retry-after-503.toml",
@@ -586,9 +589,6 @@ fn a_killed_run_takes_its_phone_along_and_the_next_run_removes_its_lab() {
         out_dir,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    // Removed by this run or by another netns run that started meanwhile (tests run in
-    // parallel): either way by a run that found the killed one's leftovers.
-    assert_eq!(namespaces_of(pid), Vec::<String>::new(), "left: {left:?}");
     assert_eq!(namespaces_of(next), Vec::<String>::new());
 }
 
@@ -748,15 +748,7 @@ fn what_a_killed_runs_dut_cmd_started_is_removed_by_the_next_run() {
     );
     assert!(!namespaces_of(pid).is_empty());
 
-    let out = phonecert(&[
-        "run",
-        "scenarios/registration/retry-after-503.toml",
-        "--lab",
-        "netns",
-        "--out",
-        out_dir,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    next_netns_run(out_dir);
     assert!(
         wait_for(Duration::from_secs(5), || gone(sleeper).then_some(())).is_some(),
         "process {sleeper} of the killed run's device still runs"
