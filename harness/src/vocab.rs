@@ -414,7 +414,10 @@ mod tests {
             v.kinds(Proto::Dhcp),
             ["dropped", "ignored", "malformed", "received", "sent"]
         );
-        assert_eq!(v.kinds(Proto::Http), ["closed", "request", "response"]);
+        assert_eq!(
+            v.kinds(Proto::Http),
+            ["closed", "fault", "request", "response"]
+        );
         assert_eq!(
             v.kinds(Proto::Sip),
             [
@@ -498,10 +501,14 @@ mod tests {
             "`options` is a list: name an element by its index (`options.0`), not `code`"
         );
         assert_eq!(
-            v.check_field(Proto::Http, "response", "header.Server")
+            v.check_field(Proto::Http, "closed", "header.Server")
                 .unwrap_err()
                 .to_string(),
-            "http response events carry no headers to read `header.Server` from"
+            "http closed events carry no headers to read `header.Server` from"
+        );
+        assert!(
+            v.check_field(Proto::Http, "response", "header.Content-Type")
+                .is_ok()
         );
         // Fields the engine adds belong to their protocol only.
         assert!(v.check_field(Proto::Http, "request", "controller").is_err());
