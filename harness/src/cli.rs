@@ -143,8 +143,9 @@ struct RunArgs {
     /// phone's interface before the command starts).
     #[arg(long, value_name = "MAC", requires = "dut_cmd")]
     dut_mac: Option<String>,
-    /// The protocols the external device takes part in; checks on the others are reported
-    /// as not exercised (a plain DHCP client: `dhcp`).
+    /// The protocols the external device takes part in; checks on the others (and checks
+    /// resting on those) are reported as `skip`, neither pass nor fail (a plain DHCP client:
+    /// `dhcp`).
     #[arg(
         long,
         value_name = "LIST",
@@ -410,7 +411,7 @@ fn cmd_judge(run: &Path, write: bool) -> u8 {
             first.display()
         );
     }
-    rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
+    rep.summary = Summary::of_scenarios(&rep.scenarios);
     if write && let Err(e) = report::write_all(run, &rep) {
         eprintln!(
             "error: cannot write the new verdicts to {}: {e}",
@@ -681,7 +682,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 firmware_observed,
                 faults: args.sim_faults,
             },
-            summary: Summary::of(reports.iter().map(|r| &r.verdict)),
+            summary: Summary::of_scenarios(&reports),
             interrupted,
             not_run,
             scenarios: reports,

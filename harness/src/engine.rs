@@ -553,6 +553,9 @@ async fn run_in_lab(
             _ = cancel.changed() => {}
         }
     }
+    // The stop mark: from here on the device reacts to being stopped (a UA un-REGISTERs,
+    // a DHCP client releases), and none of that is judged.
+    let stop_at = phone.as_ref().map(|_| origin.elapsed().as_secs_f64());
     if let Some(phone) = phone {
         phone.stop().await;
     }
@@ -591,6 +594,10 @@ async fn run_in_lab(
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Exited {
             status: status.to_string(),
         });
+        timeline.push_fields(at, Proto::Dut, kind, f);
+    }
+    if let Some(at) = stop_at {
+        let (kind, f) = crate::timeline::fields_of(&DutEvent::Stopping);
         timeline.push_fields(at, Proto::Dut, kind, f);
     }
 

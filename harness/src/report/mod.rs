@@ -76,11 +76,46 @@ pub struct Summary {
     pub fail: u32,
     /// Scenarios the harness could not run or judge.
     pub error: u32,
-    /// Scenarios not run.
+    /// Scenarios not run, or whose every check was skipped.
+    pub skip: u32,
+    /// Check verdicts over every scenario.
+    #[serde(default)]
+    pub checks: CheckCounts,
+}
+
+/// Counts of check verdicts. `skip` (a check about a protocol the device under test does
+/// not take part in) is its own count: neither a pass nor a failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckCounts {
+    /// Checks passed.
+    pub pass: u32,
+    /// Checks failed.
+    pub fail: u32,
+    /// Checks whose step never came up.
+    pub not_exercised: u32,
+    /// Checks the harness could not judge.
+    pub error: u32,
+    /// Checks skipped.
     pub skip: u32,
 }
 
 impl Summary {
+    /// Counts the scenarios' verdicts and their checks' verdicts.
+    pub fn of_scenarios(scenarios: &[ScenarioReport]) -> Self {
+        let mut s = Summary::of(scenarios.iter().map(|s| &s.verdict));
+        for c in scenarios.iter().flat_map(|s| &s.checks) {
+            let n = match c.verdict {
+                Verdict::Pass => &mut s.checks.pass,
+                Verdict::Fail => &mut s.checks.fail,
+                Verdict::NotExercised => &mut s.checks.not_exercised,
+                Verdict::Error => &mut s.checks.error,
+                Verdict::Skip => &mut s.checks.skip,
+            };
+            *n += 1;
+        }
+        s
+    }
+
     /// Counts verdicts.
     pub fn of<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Self {
         let mut s = Summary::default();
@@ -383,8 +418,10 @@ pub fn totals(report: &RunReport, report_dir: &Path) -> String {
             report.not_run.join(", ")
         ));
     }
+    let c = m.checks;
     out.push_str(&format!(
-        "\n{} scenario(s): {} passed, {} failed, {} error, {} skipped in {:.1} s (lab {}, device: {})\nreports: {}\n",
+        "\n{} scenario(s): {} passed, {} failed, {} error, {} skipped in {:.1} s (lab {}, device: {})\n\
+         checks: {} passed, {} failed, {} not exercised, {} error, {} skipped\nreports: {}\n",
         report.scenarios.len(),
         m.pass,
         m.fail,
@@ -393,6 +430,11 @@ pub fn totals(report: &RunReport, report_dir: &Path) -> String {
         report.duration_s,
         report.lab,
         report.dut.describe(),
+        c.pass,
+        c.fail,
+        c.not_exercised,
+        c.error,
+        c.skip,
         report_dir.display()
     ));
     out
@@ -595,6 +637,30 @@ mod tests {
         let text = totals(&r, Path::new("reports/r1"));
         assert!(text.contains("device: --dut-cmd dhclient)"), "{text}");
         assert!(!text.contains("9620"), "{text}");
+    }
+
+    #[test]
+    fn skipped_checks_are_counted_apart_everywhere() {
+        let mut r = sample();
+        let mut skipped = r.scenarios[0].checks[0].clone();
+        skipped.id = "C-3".into();
+        skipped.verdict = Verdict::Skip;
+        r.scenarios[0].checks.push(skipped);
+        r.summary = Summary::of_scenarios(&r.scenarios);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["summary"]["checks"],
+            serde_json::json!({"pass": 1, "fail": 1, "not_exercised": 0, "error": 0, "skip": 1})
+        );
+        assert_eq!(v["scenarios"][0]["checks"][2]["verdict"], "skip");
+        let x = junit(&r).unwrap();
+        assert!(x.contains("skipped=\"1\""), "{x}");
+        assert!(x.contains("failures=\"1\""), "{x}");
+        let text = text_summary(&r, Path::new("reports/r1"));
+        assert!(
+            text.contains("checks: 1 passed, 1 failed, 0 not exercised, 0 error, 1 skipped"),
+            "{text}"
+        );
     }
 
     #[test]
