@@ -189,3 +189,150 @@ fn a_terminal_gets_a_status_line_saying_what_is_awaited_and_a_pipe_does_not() {
         "{stdout}"
     );
 }
+
+/// What headless Chromium made of a page: the screenshot's size and bytes, the console
+/// lines (errors, blocked loads), the DOM after loading.
+struct Rendered {
+    png_w: u32,
+    png_h: u32,
+    png_bytes: usize,
+    console: Vec<String>,
+    dom: String,
+}
+
+/// Opens `page` in headless Chromium (Debian `chromium`) at 1400×2400: a screenshot, the
+/// console, the DOM. `None` (and a line saying the test did NOT run) without Chromium.
+fn chromium(page: &std::path::Path, scratch: &Scratch) -> Option<Rendered> {
+    if !have_tool("chromium") {
+        eprintln!(
+            "skipped: rendering the HTML report needs chromium (Debian `chromium`); it did NOT run"
+        );
+        return None;
+    }
+    let url = format!("file://{}", page.display());
+    let shot = scratch.0.join("shot.png");
+    // Root has no user namespace sandbox to offer; the page is our own file.
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1400,2400",
+    ];
+    let out = Command::new("chromium")
+        .args(base)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium: {}", text(&out.stderr));
+    let console = text(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert_eq!(&png[1..4], b"PNG", "a PNG file");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let dom = Command::new("chromium")
+        .args(base)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("run chromium --dump-dom");
+    Some(Rendered {
+        png_w: be(&png[16..20]),
+        png_h: be(&png[20..24]),
+        png_bytes: png.len(),
+        console,
+        dom: text(&dom.stdout),
+    })
+}
+
+#[test]
+fn the_html_report_renders_in_chromium_with_a_ladder_and_no_console_errors() {
+    let scratch = Scratch::new("html-report");
+    let out = phonecert(&[
+        "run",
+        "--id",
+        "DL-001",
+        "--id",
+        "REG-001",
+        "--sim-fault",
+        "always-download-binary",
+        "--lab",
+        "loopback",
+        "--out",
+        scratch.0.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let run = run_dir(&scratch.0);
+    let page = run.join("index.html");
+    let html = std::fs::read_to_string(&page).expect("index.html is written with the run");
+    // Self-contained: nothing is fetched from anywhere, and the page forbids it.
+    assert!(html.contains("Content-Security-Policy"), "no CSP");
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "<script",
+        "@import",
+    ] {
+        assert!(
+            !html.contains(attr),
+            "index.html refers outside itself: {attr}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+            .expect("JSON");
+    let events: usize = ["DL-001", "REG-001"]
+        .iter()
+        .map(|id| {
+            let tl: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(run.join(format!("timelines/{id}.json"))).expect("timeline"),
+            )
+            .expect("timeline JSON");
+            tl["timeline"]["events"].as_array().expect("events").len()
+        })
+        .sum();
+    let Some(r) = chromium(&page, &scratch) else {
+        return;
+    };
+    assert!(r.console.is_empty(), "console: {:#?}", r.console);
+    assert_eq!((r.png_w, r.png_h), (1400, 2400));
+    // A blank page compresses to a few kilobytes; tables and ladders do not.
+    assert!(r.png_bytes > 60_000, "screenshot of {} bytes", r.png_bytes);
+    // Two ladders, one row per timeline event, the failing check marked on its message.
+    assert_eq!(r.dom.matches("<svg class=\"ladder\"").count(), 2, "ladders");
+    assert_eq!(r.dom.matches("class=\"msg-row\"").count(), events);
+    let failing = report["scenarios"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["verdict"] == "fail")
+        .expect("DL-001 fails under always-download-binary");
+    assert_eq!(failing["id"], "DL-001-02");
+    assert!(
+        r.dom.contains("class=\"mark fail\""),
+        "the failing check's mark is on the ladder"
+    );
+    assert!(r.dom.contains("id=\"check-DL-001-02\""), "the check's row");
+    assert!(r.dom.contains("phone (DUT)") && r.dom.contains("SIP registrar 2"));
+
+    // The same checks catch a page that breaks the rules: an external image, a script.
+    let bad = scratch.0.join("bad.html");
+    std::fs::write(
+        &bad,
+        html.replacen(
+            "<body>",
+            "<body><img src=\"https://example.invalid/x.png\"><script>throw 1</script>",
+            1,
+        ),
+    )
+    .expect("write bad.html");
+    let r = chromium(&bad, &scratch).expect("chromium ran a moment ago");
+    assert_eq!(r.console.len(), 2, "console: {:#?}", r.console);
+}

@@ -1,10 +1,12 @@
-//! Reports: one result model, written as JSON (for tools), JUnit XML (for CI) and a text
-//! summary (for the terminal).
+//! Reports: one result model, written as JSON (for tools), JUnit XML (for CI), HTML (for
+//! people: [`html`]) and a text summary (for the terminal).
 //!
 //! Owns: the `phonecert.report/1` schema (design.md §4) and every file under
 //! `reports/<run-id>/`.
 //!
 //! Never: judges (it only writes down what the judge said), prints to stdout.
+
+pub mod html;
 
 use std::path::Path;
 
@@ -228,12 +230,16 @@ impl ScenarioReport {
     }
 }
 
-/// Writes `report.json` and `junit.xml` into `dir`.
+/// Writes `report.json`, `junit.xml` and `index.html` into `dir` (the run folder, whose
+/// saved timelines the HTML report's ladders are drawn from).
 pub fn write_all(dir: &Path, report: &RunReport) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     write_atomic(&dir.join("report.json"), json.as_bytes())?;
     write_atomic(&dir.join("junit.xml"), junit(report)?.as_bytes())?;
+    let page = html::render_index(dir, report)
+        .map_err(|e| std::io::Error::other(format!("index.html: {e:#}")))?;
+    write_atomic(&dir.join("index.html"), page.as_bytes())?;
     Ok(())
 }
 
@@ -452,12 +458,13 @@ fn lab_duration(s: &ScenarioReport) -> String {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenario::Level;
 
-    fn sample() -> RunReport {
-        let check = |id: &str, verdict| CheckResult {
+    /// A check result for report tests.
+    pub(crate) fn check(id: &str, verdict: Verdict) -> CheckResult {
+        CheckResult {
             id: id.into(),
             location: "f.toml:12".into(),
             settled: false,
@@ -471,7 +478,11 @@ mod tests {
             events: vec![1],
             frames: vec![],
             at_s: Some(0.5),
-        };
+        }
+    }
+
+    /// A small run with one failing scenario.
+    pub(crate) fn sample() -> RunReport {
         RunReport {
             schema: SCHEMA.into(),
             run_id: "r1".into(),
