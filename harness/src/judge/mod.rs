@@ -265,6 +265,10 @@ pub struct CheckResult {
     pub events: Vec<usize>,
     /// Capture frames of those events, when linked.
     pub frames: Vec<u64>,
+    /// Lab seconds from the scenario's start to the last event the verdict rests on (the
+    /// JUnit `time` of the check); `None` when it rests on no event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<f64>,
     /// Whether no later event can change the verdict (always true once the run is over).
     #[serde(skip)]
     pub settled: bool,
@@ -288,6 +292,7 @@ impl CheckResult {
     fn with_evidence(mut self, evs: &[&Event]) -> Self {
         self.events = evs.iter().map(|e| e.index).collect();
         self.frames = evs.iter().flat_map(|e| e.frames.iter().copied()).collect();
+        self.at_s = evs.iter().map(|e| e.t).reduce(f64::max);
         self
     }
 
@@ -614,6 +619,7 @@ impl<'a> Judge<'a> {
             violation: None,
             events: Vec::new(),
             frames: Vec::new(),
+            at_s: None,
             settled: false,
         }
     }
