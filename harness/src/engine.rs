@@ -23,7 +23,9 @@ use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement, SimphoneProgram};
+use crate::dut::{
+    CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement, SimphoneProgram, SipAccount,
+};
 use crate::error::HarnessError;
 use crate::judge::{self, Verdict};
 use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg};
@@ -439,6 +441,12 @@ async fn run_in_lab(
                 scenario: spec.id.clone(),
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
+                sip: SipAccount {
+                    user: spec.phone.user.clone(),
+                    password: spec.phone.password.clone(),
+                    domain: spec.sip.domain.clone(),
+                    ports: sip_eps.iter().map(|ep| ep.port()).collect(),
+                },
             };
             CmdDut::start(&cfg).map(Dut::Cmd)
         }

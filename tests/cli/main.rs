@@ -8,5 +8,6 @@ mod common;
 mod dhclient;
 mod evidence;
 mod lifecycle;
+mod recipes;
 mod reports;
 mod scenario_errors;

@@ -325,6 +325,22 @@ pub struct CmdConfig {
     pub work_dir: PathBuf,
     /// Where its standard output and error go.
     pub log: PathBuf,
+    /// The scenario's SIP account and domain, and the controllers' ports in order, so a UA
+    /// can be configured for the scenario it runs in.
+    pub sip: SipAccount,
+}
+
+/// What a SIP UA needs to know to register in a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipAccount {
+    /// The extension (`phone.user`).
+    pub user: String,
+    /// Its password (`phone.password`).
+    pub password: String,
+    /// The SIP domain (`sip.domain`).
+    pub domain: String,
+    /// The controllers' ports, `${sip_port}` first.
+    pub ports: Vec<u16>,
 }
 
 /// A running external DUT: the process group of `sh -c COMMAND`.
@@ -339,7 +355,10 @@ pub struct CmdDut {
 
 impl CmdDut {
     /// Starts the command. Its environment names the lab: `PHONECERT_IFACE`,
-    /// `PHONECERT_MAC`, `PHONECERT_SERVER_IP`, `PHONECERT_SCENARIO`, `PHONECERT_WORK_DIR`.
+    /// `PHONECERT_MAC`, `PHONECERT_SERVER_IP`, `PHONECERT_SCENARIO`, `PHONECERT_WORK_DIR`,
+    /// and the scenario's SIP account: `PHONECERT_SIP_USER`, `PHONECERT_SIP_PASSWORD`,
+    /// `PHONECERT_SIP_DOMAIN`, `PHONECERT_SIP_PORTS` (the controllers' ports, comma-separated,
+    /// in order).
     pub fn start(cfg: &CmdConfig) -> Result<CmdDut, HarnessError> {
         let dut_start = |source| HarnessError::DutStart {
             what: format!("--dut-cmd '{}'", cfg.command),
@@ -383,6 +402,18 @@ impl CmdDut {
             .env("PHONECERT_SERVER_IP", cfg.server_ip.to_string())
             .env("PHONECERT_SCENARIO", &cfg.scenario)
             .env("PHONECERT_WORK_DIR", &cfg.work_dir)
+            .env("PHONECERT_SIP_USER", &cfg.sip.user)
+            .env("PHONECERT_SIP_PASSWORD", &cfg.sip.password)
+            .env("PHONECERT_SIP_DOMAIN", &cfg.sip.domain)
+            .env(
+                "PHONECERT_SIP_PORTS",
+                cfg.sip
+                    .ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
             .current_dir(&cfg.work_dir)
             .stdin(Stdio::null())
             .stdout(log)
