@@ -86,6 +86,17 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
+    /// (the run folder's files and, through the output root, its captures), and name every
+    /// file that changed, went missing or was added. Exit 0: all intact; 1: something
+    /// changed; 2: no readable `compliance.json`.
+    Verify {
+        /// A run's report folder (`reports/<run-id>`).
+        run: PathBuf,
+        /// Check the run folder only, not the captures (a folder copied without them).
+        #[arg(long)]
+        no_captures: bool,
+    },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
@@ -183,6 +194,7 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run, write } => cmd_judge(&run, write),
+        Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
         Command::Schema => cmd_schema(),
     })
 }
@@ -316,7 +328,59 @@ fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
     }
 }
 
+fn cmd_verify(run: &Path, captures: bool) -> u8 {
+    match report::compliance::verify(run, captures) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+        Ok(v) if v.is_intact() => {
+            println!(
+                "intact: {} file(s) match compliance.json in {}",
+                v.intact,
+                run.display()
+            );
+            EXIT_PASS
+        }
+        Ok(v) => {
+            for line in v.lines() {
+                println!("{line}");
+            }
+            println!(
+                "not intact: {} changed, {} missing, {} added; {} file(s) match compliance.json in {}",
+                v.changed.len(),
+                v.missing.len(),
+                v.added.len(),
+                v.intact,
+                run.display()
+            );
+            EXIT_FAIL
+        }
+    }
+}
+
+/// Notes on stderr, for a command that reads a run folder, each file that differs from what
+/// its `compliance.json` recorded: what is read is the folder as it is now (that is how a
+/// timeline is edited to ask "what if"), and the reader is told it is not the run's own.
+fn note_drift(run: &Path) {
+    if !run.join("compliance.json").is_file() {
+        return;
+    }
+    match report::compliance::verify(run, false) {
+        Ok(v) => {
+            for (path, _, _) in &v.changed {
+                eprintln!(
+                    "note: {} was changed after the run (its SHA-256 differs from compliance.json); it is read as it is now",
+                    run.join(path).display()
+                );
+            }
+        }
+        Err(e) => eprintln!("note: the evidence is not checked: {e}"),
+    }
+}
+
 fn cmd_judge(run: &Path, write: bool) -> u8 {
+    note_drift(run);
     let report_path = run.join("report.json");
     let mut rep: RunReport = match std::fs::read(&report_path)
         .map_err(|e| e.to_string())
