@@ -65,6 +65,9 @@ pub enum DutEvent {
         /// The exit status as the OS gives it (`exit status: 2`).
         status: String,
     },
+    /// The harness started stopping the device (the scenario's end): what the device sends
+    /// from then on is outside every check's window.
+    Stopping,
 }
 
 /// The shape of a field, as far as paths into it are concerned.
@@ -428,7 +431,7 @@ mod tests {
                 "silence"
             ]
         );
-        assert_eq!(v.kinds(Proto::Dut), ["exited"]);
+        assert_eq!(v.kinds(Proto::Dut), ["exited", "stopping"]);
     }
 
     #[test]

@@ -9,4 +9,5 @@ mod dhclient;
 mod evidence;
 mod firmware;
 mod lifecycle;
+mod reports;
 mod scenario_errors;
