@@ -108,6 +108,7 @@ pub fn dhcp_config(sc: &Scenario, lab: Lab<'_>) -> ServerConfig {
         rules,
         omit_options: d.omit.clone(),
         option_order: (!d.order.is_empty()).then(|| d.order.clone()),
+        max_size_policy: d.max_size,
     }
 }
 
@@ -359,6 +360,26 @@ event = "received"
         assert_eq!(real_time(f64::INFINITY), LONGEST);
         // Still addable to the clock.
         assert!(std::time::Instant::now().checked_add(LONGEST).is_some());
+    }
+
+    #[test]
+    fn the_max_size_policy_reaches_the_server() {
+        let (a, v) = (addrs(), vars());
+        let lab = Lab {
+            addrs: &a,
+            vars: &v,
+            mac: MAC,
+            time_scale: 1.0,
+        };
+        let fit = dhcp_config(&scenario("[dhcp]"), lab);
+        assert_eq!(fit.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Fit);
+        let report = dhcp_config(&scenario("[dhcp]\nmax_size = \"report\""), lab);
+        assert_eq!(report.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Report);
+        // A check may name what the server did about option 57.
+        let checked = scenario(
+            "[dhcp]\n[[check]]\nid = \"B\"\ntitle = \"b\"\nrequirement = \"RFC 2132 §9.10\"\nkind = \"event\"\nproto = \"dhcp\"\nevent = \"sent\"\nmatch = { \"max_size.outcome\" = \"fitted\", \"max_size.dropped\" = { contains = 43 } }",
+        );
+        assert_eq!(checked.checks.len(), 2);
     }
 
     #[test]

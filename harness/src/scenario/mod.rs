@@ -169,6 +169,11 @@ pub struct DhcpSetup {
     /// These codes go first, in this order; the rest follow as usual.
     #[serde(default)]
     pub order: Vec<u8>,
+    /// What OFFER and ACK do when longer than the client's option 57 (maximum DHCP message
+    /// size, RFC 2132 §9.10) allows: `fit` (drop what it did not ask for, overload `file`
+    /// and `sname`) or `report` (record that it exceeds, send the largest prefix that fits).
+    #[serde(default)]
+    pub max_size: pc_dhcp::fit::MaxSizePolicy,
     /// Per-message behaviour, applied in order.
     #[serde(default)]
     pub rules: Vec<DhcpRule>,
