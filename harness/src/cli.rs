@@ -100,6 +100,65 @@ enum Command {
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
+    /// Make and explain images in the reference firmware format (the reference phone's).
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FirmwareCommand {
+    /// Build a signed image: `phonecert firmware build --model 96x0 --version 2.6.1.0
+    /// --out S96x0_SALBR2_6_1_0.bin`. The payload is a file (`--payload`) or deterministic
+    /// filler (`--size`); it is streamed, never held in memory. Exit 0, or 2.
+    Build {
+        /// Model or model family the image is for (repeatable): 9620, 96x0.
+        #[arg(long = "model", value_name = "MODEL", required = true)]
+        models: Vec<String>,
+        /// Hardware version the image is for (repeatable); `*` is any.
+        #[arg(long = "hardware", value_name = "REV", default_value = "*")]
+        hardware: Vec<String>,
+        /// The version the header carries: 2.6.1.0.
+        #[arg(long)]
+        version: String,
+        /// The application name the header carries (default: the output file's name).
+        #[arg(long, value_name = "NAME")]
+        app_name: Option<String>,
+        /// `application` or `boot-code`.
+        #[arg(long, default_value = "application")]
+        kind: String,
+        /// The payload file.
+        #[arg(long, value_name = "FILE", conflicts_with = "size")]
+        payload: Option<PathBuf>,
+        /// Payload of this many bytes of deterministic filler.
+        #[arg(long, value_name = "BYTES")]
+        size: Option<u64>,
+        /// Sign with the Ed25519 key of this seed (64 hex digits) instead of the lab key.
+        #[arg(long, value_name = "HEX")]
+        key_seed: Option<String>,
+        /// Where to write the image.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Explain an image: each header field, the payload's length and SHA-256 (streamed),
+    /// then each check in the order a phone makes them, for the phone described. Exit 0 when
+    /// the phone would accept it, 1 when it would refuse it, 2 when the file cannot be read.
+    Inspect {
+        /// The image file.
+        file: PathBuf,
+        /// The phone's MODEL4 (without it the model check is skipped).
+        #[arg(long)]
+        model: Option<String>,
+        /// The phone's hardware version (without it the hardware check is skipped).
+        #[arg(long)]
+        hardware: Option<String>,
+        /// What the phone is installing: `application` or `boot-code` (without it the kind
+        /// check is skipped).
+        #[arg(long)]
+        kind: Option<String>,
+        /// A trusted signer's public key, 64 hex digits (repeatable; default: the lab key).
+        #[arg(long = "trust-key", value_name = "HEX")]
+        trust_keys: Vec<String>,
+    },
 }
 
 /// Which scenarios of the given paths: each flag may be repeated and matches when any of its
@@ -196,6 +255,85 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::Judge { run, write } => cmd_judge(&run, write),
         Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
         Command::Schema => cmd_schema(),
+        Command::Firmware(command) => cmd_firmware(command),
+    })
+}
+
+fn cmd_firmware(command: FirmwareCommand) -> u8 {
+    use crate::firmware_tool::{self as tool, ToolError};
+    use std::io::Write;
+    let result: Result<u8, ToolError> = (|| match command {
+        FirmwareCommand::Build {
+            models,
+            hardware,
+            version,
+            app_name,
+            kind,
+            payload,
+            size,
+            key_seed,
+            out,
+        } => {
+            let payload = match (payload, size) {
+                (Some(file), None) => tool::Payload::File(file),
+                (None, Some(n)) => tool::Payload::Filler(n),
+                _ => {
+                    return Err(ToolError::Usage(
+                        "give the payload: --payload FILE or --size BYTES".into(),
+                    ));
+                }
+            };
+            let app_name = match app_name {
+                Some(name) => name,
+                None => out
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| ToolError::Usage("--out names no file".into()))?,
+            };
+            let req = tool::BuildRequest {
+                kind: tool::parse_kind(&kind)?,
+                models,
+                hardware,
+                version,
+                app_name,
+                payload,
+                key_seed: key_seed.as_deref().map(tool::key_bytes).transpose()?,
+                out,
+            };
+            let header = tool::build(&req)?;
+            let _ = writeln!(
+                std::io::stdout(),
+                "wrote {} ({} header + {} payload bytes)",
+                req.out.display(),
+                header.len,
+                header.payload_len
+            );
+            Ok(EXIT_PASS)
+        }
+        FirmwareCommand::Inspect {
+            file,
+            model,
+            hardware,
+            kind,
+            trust_keys,
+        } => {
+            let target = tool::InspectTarget {
+                model4: model,
+                hardware,
+                kind: kind.as_deref().map(tool::parse_kind).transpose()?,
+                trusted: trust_keys
+                    .iter()
+                    .map(|k| tool::key_bytes(k))
+                    .collect::<Result<_, _>>()?,
+            };
+            let found = tool::inspect(&file, &target)?;
+            let _ = write!(std::io::stdout(), "{}", found.text);
+            Ok(if found.refused { EXIT_FAIL } else { EXIT_PASS })
+        }
+    })();
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
     })
 }
 
