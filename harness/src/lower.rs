@@ -11,7 +11,7 @@
 use std::time::{Duration, SystemTime};
 
 use pc_dhcp::server::ServerConfig;
-use pc_http::files::{Behaviour, FileEntry, FileTable};
+use pc_http::files::{Behaviour, FileEntry, FileTable, LastModified, RangePolicy};
 use pc_sip::digest::Algorithm;
 use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
 use provisioning::firmware::SigningKey;
@@ -213,6 +213,12 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
                 bytes,
                 pause: lab.real(pause),
             },
+            Delivery::Chunked(chunk) => Behaviour::Chunked { chunk },
+            Delivery::Drip { bytes, every } => Behaviour::Drip {
+                bytes,
+                every: lab.real(every),
+            },
+            Delivery::Silence => Behaviour::Silence,
         };
         if let Some(d) = file.delay {
             behaviour = Behaviour::Delay {
@@ -220,10 +226,24 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
                 then: Box::new(behaviour),
             };
         }
+        let h = &file.headers;
         let entry = FileEntry {
             body: body.into(),
-            content_type: pc_http::files::content_type_for(path).to_string(),
-            last_modified: modified,
+            content_type: match &h.content_type {
+                None => Some(pc_http::files::content_type_for(path).to_string()),
+                Some(given) => given.clone(),
+            },
+            last_modified: match &h.last_modified {
+                None => LastModified::At(modified),
+                Some(Some(raw)) => LastModified::Raw(raw.clone()),
+                Some(None) => LastModified::Omit,
+            },
+            etag: h.etag.clone(),
+            range: if h.honour_range {
+                RangePolicy::Honour
+            } else {
+                RangePolicy::Ignore
+            },
             behaviour,
         };
         // The loader refused every path the table's normalisation refuses, so this holds.
@@ -427,6 +447,44 @@ event = "received"
             table.get("/gone.txt").unwrap().behaviour,
             Behaviour::Status { code: 404 }
         );
+    }
+
+    #[test]
+    fn file_faults_and_header_variants_are_lowered() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }",
+        );
+        let (a, v) = (addrs(), vars());
+        let table = file_table(
+            &sc,
+            Lab {
+                addrs: &a,
+                vars: &v,
+                mac: MAC,
+                time_scale: 10.0,
+            },
+        );
+        let c = table.get("/c.bin").unwrap();
+        assert_eq!(c.behaviour, Behaviour::Chunked { chunk: 512 });
+        assert_eq!(c.content_type, None);
+        assert_eq!(c.etag.as_deref(), Some("W/\"1\""));
+        assert_eq!(c.range, RangePolicy::Ignore);
+        assert!(matches!(c.last_modified, LastModified::At(_)));
+        let d = table.get("/d.bin").unwrap();
+        assert_eq!(
+            d.behaviour,
+            Behaviour::Drip {
+                bytes: 100,
+                every: Duration::from_millis(500)
+            }
+        );
+        assert_eq!(d.last_modified, LastModified::Raw("yesterday".into()));
+        assert_eq!(d.range, RangePolicy::Honour);
+        assert_eq!(d.content_type.as_deref(), Some("application/octet-stream"));
+        let s = table.get("/s.bin").unwrap();
+        assert_eq!(s.behaviour, Behaviour::Silence);
+        assert_eq!(s.content_type.as_deref(), Some("text/html"));
+        assert_eq!(s.last_modified, LastModified::Omit);
     }
 
     #[test]
