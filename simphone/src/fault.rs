@@ -37,6 +37,15 @@ pub enum Fault {
     DiscoverNoBackoff,
     IgnoreRetryAfter,
     IgnoreGrantedExpires,
+    TrustAnySigner,
+    IgnoreImageModel,
+    IgnoreImageHardware,
+    IgnoreImageKind,
+    SkipSignatureCheck,
+    SkipHashCheck,
+    RetryDownloadAtOnce,
+    RetryDownloadForever,
+    RebootAfterRejectedImage,
     DigestMd5Only,
     NcNotIncremented,
     IgnoreStale,
@@ -53,7 +62,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 37] = [
+    pub const ALL: [Fault; 46] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -79,6 +88,15 @@ impl Fault {
         Fault::DiscoverNoBackoff,
         Fault::IgnoreRetryAfter,
         Fault::IgnoreGrantedExpires,
+        Fault::TrustAnySigner,
+        Fault::IgnoreImageModel,
+        Fault::IgnoreImageHardware,
+        Fault::IgnoreImageKind,
+        Fault::SkipSignatureCheck,
+        Fault::SkipHashCheck,
+        Fault::RetryDownloadAtOnce,
+        Fault::RetryDownloadForever,
+        Fault::RebootAfterRejectedImage,
         Fault::DigestMd5Only,
         Fault::NcNotIncremented,
         Fault::IgnoreStale,
@@ -121,6 +139,15 @@ impl Fault {
             Fault::DiscoverNoBackoff => "discover-no-backoff",
             Fault::IgnoreRetryAfter => "ignore-retry-after",
             Fault::IgnoreGrantedExpires => "ignore-granted-expires",
+            Fault::TrustAnySigner => "trust-any-signer",
+            Fault::IgnoreImageModel => "ignore-image-model",
+            Fault::IgnoreImageHardware => "ignore-image-hardware",
+            Fault::IgnoreImageKind => "ignore-image-kind",
+            Fault::SkipSignatureCheck => "skip-signature-check",
+            Fault::SkipHashCheck => "skip-hash-check",
+            Fault::RetryDownloadAtOnce => "retry-download-at-once",
+            Fault::RetryDownloadForever => "retry-download-forever",
+            Fault::RebootAfterRejectedImage => "reboot-after-rejected-image",
             Fault::DigestMd5Only => "digest-md5-only",
             Fault::NcNotIncremented => "nc-not-incremented",
             Fault::IgnoreStale => "ignore-stale",
@@ -209,6 +236,33 @@ impl Fault {
             }
             Fault::IgnoreGrantedExpires => {
                 "schedules the refresh from the Expires it asked for, not the shorter one granted"
+            }
+            Fault::TrustAnySigner => {
+                "installs firmware signed by any key: the signer-trusted check is skipped"
+            }
+            Fault::IgnoreImageModel => {
+                "installs firmware built for another model: the model check is skipped"
+            }
+            Fault::IgnoreImageHardware => {
+                "installs firmware built for another hardware version: the hardware check is skipped"
+            }
+            Fault::IgnoreImageKind => {
+                "installs a boot-code image as the application: the image-kind check is skipped"
+            }
+            Fault::SkipSignatureCheck => {
+                "installs firmware whose signature does not verify: the signature check is skipped"
+            }
+            Fault::SkipHashCheck => {
+                "installs firmware whose payload does not match the signed SHA-256: the hash check is skipped"
+            }
+            Fault::RetryDownloadAtOnce => {
+                "retries a failed firmware download at once instead of waiting between attempts"
+            }
+            Fault::RetryDownloadForever => {
+                "retries a failed firmware download without end instead of giving up after three attempts"
+            }
+            Fault::RebootAfterRejectedImage => {
+                "reboots after refusing a firmware image, so every boot downloads it again (a boot loop)"
             }
             Fault::DigestMd5Only => {
                 "answers only MD5 digest challenges: a SHA-256 challenge is unusable to it (no RFC 8760)"

@@ -438,6 +438,11 @@ fn served_files(
                 if fw.models.is_empty() {
                     here(format!("firmware `{path}` names no models"));
                 }
+                if fw.hardware.is_empty() {
+                    here(format!(
+                        "firmware `{path}` names no hardware version (`[\"*\"]` is any)"
+                    ));
+                }
                 Some(FileContent::Firmware(fw.clone()))
             }
             _ => {
@@ -1945,7 +1950,7 @@ after = "A"
         );
         assert_eq!(
             file("firmware = { version = \"1\", models = [\"96x0\"], corrupt = \"burnt\" }"),
-            "scenario error at s/x.toml:17:73: unknown variant `burnt`, expected one of `flip_byte`, `truncate`, `bad_signature`"
+            "scenario error at s/x.toml:17:73: unknown variant `burnt`, expected one of `flip_byte`, `truncate`, `bad_signature`, `untrusted_signer`"
         );
     }
 

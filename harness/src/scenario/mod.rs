@@ -169,6 +169,11 @@ pub struct DhcpSetup {
     /// These codes go first, in this order; the rest follow as usual.
     #[serde(default)]
     pub order: Vec<u8>,
+    /// What OFFER and ACK do when longer than the client's option 57 (maximum DHCP message
+    /// size, RFC 2132 §9.10) allows: `fit` (drop what it did not ask for, overload `file`
+    /// and `sname`) or `report` (record that it exceeds, send the largest prefix that fits).
+    #[serde(default)]
+    pub max_size: pc_dhcp::fit::MaxSizePolicy,
     /// Per-message behaviour, applied in order.
     #[serde(default)]
     pub rules: Vec<DhcpRule>,
@@ -349,6 +354,12 @@ pub struct FirmwareSpec {
     pub version: String,
     /// Models or model families the image is for (`96x0`, `9620`).
     pub models: Vec<String>,
+    /// Hardware versions the image is for (`D01A`); `*` (the default) is any.
+    #[serde(default = "any_hardware")]
+    pub hardware: Vec<String>,
+    /// `application` (the default: what APPNAME names) or `boot_code`.
+    #[serde(default)]
+    pub kind: FirmwareKind,
     /// Payload size in bytes (deterministic filler).
     #[serde(default = "default_payload")]
     pub size: usize,
@@ -361,12 +372,31 @@ pub struct FirmwareSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Corruption {
-    /// One payload byte flipped after signing (a bit error in transit or storage).
+    /// One payload bit flipped after signing (a bit error in transit or storage): only the
+    /// hash check can find it.
     FlipByte,
     /// Only the first half of the image.
     Truncate,
-    /// Signed with a key the phone does not trust.
+    /// Signed by the trusted lab key, but the signature does not verify (one bit of it
+    /// flipped).
     BadSignature,
+    /// Signed, correctly, by a key the phone does not trust.
+    UntrustedSigner,
+}
+
+/// What a firmware image is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FirmwareKind {
+    /// The phone's application (what APPNAME names).
+    #[default]
+    Application,
+    /// Boot code (what BOOTNAME names).
+    BootCode,
+}
+
+fn any_hardware() -> Vec<String> {
+    vec!["*".into()]
 }
 
 fn default_payload() -> usize {
