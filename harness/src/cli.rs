@@ -246,6 +246,11 @@ struct RunArgs {
         requires = "dut_cmd"
     )]
     dut_protocols: Vec<String>,
+    /// The phone profile (`scenarios/profiles/`): `avaya-96x0-sip` (96x0 R2.x) or
+    /// `avaya-96x1-sip` (96x1 R6/R7). Scenarios written for other profiles are skipped; the
+    /// profile's parameters are the checks' `${profile.NAME}`; the reference phone plays it.
+    #[arg(long, value_name = "NAME", default_value = crate::profile::DEFAULT)]
+    profile: String,
 }
 
 /// Entry point of the `phonecert` binary. `embedded_simphone`: the binary also runs the
@@ -801,6 +806,14 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let Some(profile) = crate::profile::Profile::named(&args.profile) else {
+        eprintln!(
+            "error: --profile `{}` is no phone profile; known: {}",
+            args.profile,
+            crate::profile::Profile::names().join(", ")
+        );
+        return EXIT_USAGE;
+    };
     let simphone = match crate::dut::find_simphone(embedded_simphone) {
         Ok(p) => p,
         Err(e) => {
@@ -869,6 +882,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             time_scale: args.time_scale,
             cancel: cancel_rx,
             progress: live.clone(),
+            profile: profile.clone(),
         };
         let mut reports = Vec::new();
         let mut interrupted = false;
@@ -944,6 +958,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 firmware_start: first.map(|p| p.firmware.clone()).unwrap_or_default(),
                 firmware_observed,
                 faults: args.sim_faults,
+                profile: profile.name.clone(),
             },
             summary: Summary::of_scenarios(&reports),
             interrupted,

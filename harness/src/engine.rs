@@ -58,6 +58,9 @@ pub struct RunContext {
     pub time_scale: Option<f64>,
     /// Turns true on Ctrl-C.
     pub cancel: watch::Receiver<bool>,
+    /// The phone profile of the run (`--profile`): scenarios for other profiles are skipped,
+    /// its parameters are the `${profile.NAME}` variables, and the reference phone plays it.
+    pub profile: crate::profile::Profile,
     /// Told what the scenario is waiting for, while it runs.
     pub progress: Arc<dyn crate::progress::Progress>,
 }
@@ -196,6 +199,15 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     let controllers = 1 + spec.sip.controller.len();
     let needs_netns =
         !spec.dhcp.vlan.is_empty() || spec.run.lab == Some(crate::scenario::RequiredLab::Netns);
+    if !spec.profiles.is_empty() && !spec.profiles.contains(&ctx.profile.name) {
+        report.verdict = Verdict::Skip;
+        report.error = Some(format!(
+            "skipped: this scenario is for {}, the run for {} (--profile)",
+            spec.profiles.join(", "),
+            ctx.profile.name
+        ));
+        return Ok(report);
+    }
     if ctx.lab == LabKind::Loopback && needs_netns {
         report.verdict = Verdict::Skip;
         report.error = Some(
@@ -301,6 +313,7 @@ async fn run_in_lab(
         mac.iter().map(|b| format!("{b:02x}")).collect(),
     );
     vars.insert("sip_domain", spec.sip.domain.clone());
+    ctx.profile.add_vars(&mut vars);
 
     // Capture.
     std::fs::create_dir_all(&ctx.captures_dir).map_err(|source| HarnessError::Folder {
@@ -479,6 +492,7 @@ async fn run_in_lab(
                 log: log.clone(),
                 faults: ctx.faults.clone(),
                 time_scale: scale,
+                profile: ctx.profile.name.clone(),
             };
             SimPhone::start(&sim).map(Dut::Sim)
         }

@@ -17,6 +17,7 @@ pub mod judge;
 pub mod lab;
 pub mod lower;
 pub mod proc;
+pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod run_folder;

@@ -200,6 +200,8 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
     let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
     let key = provisioning::firmware::lab_signing_key();
     for (path, file) in &sc.files {
+        // A path may name a profile's file (`fw/${profile.upgrade_script}`).
+        let path = &expand(path, lab.vars);
         let body = match &file.content {
             FileContent::Text(t) => expand(t, lab.vars).into_bytes(),
             FileContent::Firmware(fw) => firmware_image(path, fw, &key),

@@ -58,6 +58,8 @@ pub struct PhoneConfig {
     pub password: String,
     pub sson: u8,
     pub upgrade_file: String,
+    /// The family it plays: the HTTP User-Agent's form.
+    pub family: Family,
     pub time_scale: f64,
     pub seed: u64,
     pub trust_key: VerifyingKey,
@@ -222,10 +224,52 @@ pub const BINARY_ATTEMPTS: u32 = 3;
 /// phone timer).
 pub const BINARY_RETRY_WAIT: Duration = Duration::from_secs(10);
 
-/// The HTTP User-Agent: `AVAYA/96x0-IPT-SIP-<version> <MODEL4>` (modelled on the 96x1 form
-/// `AVAYA/96x1-IPT-SIP-R7_1_15_0_4 9608G` seen in the field).
-pub fn http_user_agent(version: &str, model4: &str) -> String {
-    format!("AVAYA/96x0-IPT-SIP-{version} {model4}")
+/// The phone family simphone plays (`--profile`, named as phonecert's profiles are): the
+/// upgrade script it asks for and the form of its HTTP User-Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `avaya-96x0-sip`: 9600 SIP R2.x (9620, 9630, 9640, 9650).
+    R2,
+    /// `avaya-96x1-sip`: 96x1 SIP R6/R7 (9608, 9611, 9621, 9641).
+    R7,
+}
+
+impl Family {
+    /// The profile name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::R2 => "avaya-96x0-sip",
+            Family::R7 => "avaya-96x1-sip",
+        }
+    }
+
+    /// The upgrade script the family asks for first (domain.md "Boot sequence" step 3).
+    pub fn upgrade_script(self) -> &'static str {
+        match self {
+            Family::R2 => "96xxupgrade.txt",
+            Family::R7 => "96x1Supgrade.txt",
+        }
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Family::R2, Family::R7]
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("`{s}` is no profile; one of avaya-96x0-sip, avaya-96x1-sip"))
+    }
+}
+
+/// The HTTP User-Agent. 96x0: `AVAYA/96x0-IPT-SIP-<version> <MODEL4>`; 96x1, the form seen in
+/// the field (`AVAYA/96x1-IPT-SIP-R7_1_15_0_4 9608G`): `AVAYA/96x1-IPT-SIP-R<version with
+/// underscores> <MODEL4>`.
+pub fn http_user_agent(family: Family, version: &str, model4: &str) -> String {
+    match family {
+        Family::R2 => format!("AVAYA/96x0-IPT-SIP-{version} {model4}"),
+        Family::R7 => format!("AVAYA/96x1-IPT-SIP-R{} {model4}", version.replace('.', "_")),
+    }
 }
 
 /// The SIP User-Agent: `Avaya one-X Deskphone <version> <mac>`.
@@ -321,7 +365,7 @@ impl Phone {
     }
 
     fn http_ua(&self) -> String {
-        http_user_agent(&self.reported_version(), &self.cfg.model4)
+        http_user_agent(self.cfg.family, &self.reported_version(), &self.cfg.model4)
     }
 
     /// Run boots forever (the caller stops the phone by dropping this future).
@@ -947,9 +991,16 @@ mod tests {
         assert_eq!(host_header("10.0.0.9", 80), "10.0.0.9");
         assert_eq!(host_header("10.0.0.9", 8080), "10.0.0.9:8080");
         assert_eq!(
-            http_user_agent("2.6.0.0", "9620"),
+            http_user_agent(Family::R2, "2.6.0.0", "9620"),
             "AVAYA/96x0-IPT-SIP-2.6.0.0 9620"
         );
+        assert_eq!(
+            http_user_agent(Family::R7, "7.1.15.0", "9608"),
+            "AVAYA/96x1-IPT-SIP-R7_1_15_0 9608"
+        );
+        assert_eq!("avaya-96x1-sip".parse::<Family>(), Ok(Family::R7));
+        assert_eq!(Family::R7.upgrade_script(), "96x1Supgrade.txt");
+        assert!("polycom".parse::<Family>().is_err());
         assert_eq!(
             sip_user_agent("2.6.0.0", "001b4f27312a"),
             "Avaya one-X Deskphone 2.6.0.0 001b4f27312a"
@@ -1079,6 +1130,7 @@ mod tests {
             password: "1234".into(),
             sson: 242,
             upgrade_file: "96xxupgrade.txt".into(),
+            family: Family::R2,
             time_scale,
             seed: 1,
             trust_key: provisioning::firmware::lab_signing_key().verifying_key(),

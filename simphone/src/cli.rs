@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use ed25519_dalek::VerifyingKey;
 
-use crate::boot::{NetMode, Phone, PhoneConfig};
+use crate::boot::{Family, NetMode, Phone, PhoneConfig};
 use crate::fault::{self, Fault, Faults};
 use crate::net::raw::parse_mac;
 
@@ -80,9 +80,14 @@ pub struct Args {
     /// Site-specific DHCP option number (128-255).
     #[arg(long, default_value_t = 242, value_parser = clap::value_parser!(u8).range(128..=255))]
     pub sson: u8,
-    /// Name of the upgrade script.
-    #[arg(long, value_name = "FILE", default_value = "96xxupgrade.txt")]
-    pub upgrade_file: String,
+    /// The phone family to play: `avaya-96x0-sip` (asks for 96xxupgrade.txt, HTTP
+    /// User-Agent `AVAYA/96x0-IPT-SIP-2.6.1.0 9620`) or `avaya-96x1-sip` (96x1Supgrade.txt,
+    /// `AVAYA/96x1-IPT-SIP-R2_6_1_0 9620`).
+    #[arg(long, value_name = "NAME", default_value = "avaya-96x0-sip")]
+    pub profile: Family,
+    /// Name of the upgrade script (default: the profile's).
+    #[arg(long, value_name = "FILE")]
+    pub upgrade_file: Option<String>,
     /// Run every phone timer this many times faster than real time.
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub time_scale: f64,
@@ -170,7 +175,11 @@ impl Args {
             user: user.clone(),
             password: password.clone(),
             sson: self.sson,
-            upgrade_file: self.upgrade_file.clone(),
+            upgrade_file: self
+                .upgrade_file
+                .clone()
+                .unwrap_or_else(|| self.profile.upgrade_script().to_string()),
+            family: self.profile,
             time_scale: self.time_scale,
             seed: self.seed,
             trust_key,

@@ -9,6 +9,7 @@ mod dhclient;
 mod evidence;
 mod firmware;
 mod lifecycle;
+mod profiles;
 mod recipes;
 mod reports;
 mod scenario_errors;

@@ -207,6 +207,8 @@ pub struct SimConfig {
     pub faults: Vec<String>,
     /// Timer speed-up.
     pub time_scale: f64,
+    /// The phone profile it plays (`--profile`: its upgrade script and User-Agent forms).
+    pub profile: String,
 }
 
 /// A running reference phone.
@@ -262,6 +264,8 @@ impl SimPhone {
             &cfg.sson.to_string(),
             "--time-scale",
             &cfg.time_scale.to_string(),
+            "--profile",
+            &cfg.profile,
         ])
         .arg("--state-dir")
         .arg(&cfg.state_dir)

@@ -38,6 +38,9 @@ pub struct DutInfo {
     /// Fault switches given to the reference phone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<String>,
+    /// The phone profile the run was for (`--profile`).
+    #[serde(default)]
+    pub profile: String,
 }
 
 impl DutInfo {
@@ -503,6 +506,7 @@ pub(crate) mod tests {
                 firmware_start: "f".into(),
                 firmware_observed: None,
                 faults: vec![],
+                profile: "avaya-96x0-sip".into(),
             },
             summary: Summary::of(&[Verdict::Fail]),
             scenarios: vec![ScenarioReport {

@@ -326,6 +326,19 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
     if spec.id.trim().is_empty() {
         errs.push(src.in_table("", "id", "scenario id is empty"));
     }
+    let known_profiles = crate::profile::Profile::names();
+    for p in &spec.profiles {
+        if !known_profiles.contains(p) {
+            errs.push(src.in_table(
+                "",
+                "profiles",
+                format!(
+                    "unknown profile `{p}`; known: {}",
+                    known_profiles.join(", ")
+                ),
+            ));
+        }
+    }
     let raw_checks = std::mem::take(&mut spec.checks);
     if raw_checks.is_empty() {
         errs.push(src.whole_file("a scenario needs at least one [[check]]"));
@@ -407,11 +420,19 @@ fn served_files(
     for (path, f) in &spec.files {
         let before = errs.len();
         let mut here = |msg: String| errs.push(src.in_table("[files]", path, msg));
-        if path.starts_with('/') || path.split('/').any(|p| p == "..") {
+        // A path may name a profile's file (`fw/${profile.upgrade_script}`): it is checked
+        // with each variable standing for a plain name.
+        let plain = plain_path(path);
+        if let Err(name) = vars::check_known(path) {
+            here(format!(
+                "file path `{path}` uses unknown variable `${{{name}}}`; known: {}",
+                vars::KNOWN.join(", ")
+            ));
+        } else if plain.starts_with('/') || plain.split('/').any(|p| p == "..") {
             here(format!(
                 "file path `{path}` must be relative without `..` (it is the request path under the server root)"
             ));
-        } else if let Err(e) = pc_http::files::normalise_path(&format!("/{path}")) {
+        } else if let Err(e) = pc_http::files::normalise_path(&format!("/{plain}")) {
             here(format!("file path `{path}`: {e}"));
         }
         let kinds = [f.fixture.is_some(), f.text.is_some(), f.firmware.is_some()]
@@ -614,6 +635,27 @@ fn served_files(
         }
     }
     files
+}
+
+/// `path` with every `${name}` replaced by a plain file name, for checking its shape.
+fn plain_path(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find('}') {
+            Some(end) => {
+                out.push_str("var");
+                rest = &rest[i + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Hex digits (spaces and colons allowed between bytes) → bytes.
@@ -1430,7 +1472,7 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 }
 
 /// Expands paths into scenario files: a file is taken as is, a folder is searched
-/// recursively for `*.toml` files (skipping `expectations/` and fixture folders' non-TOML).
+/// recursively for `*.toml` files (skipping `expectations/`, `profiles/` and `fixtures/`).
 /// Sorted for a stable order.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut out = Vec::new();
@@ -1472,7 +1514,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let name = e.file_name();
         let name = name.to_string_lossy();
         if p.is_dir() {
-            if name != "expectations" && name != "fixtures" {
+            if name != "expectations" && name != "fixtures" && name != "profiles" {
                 walk(&p, out)?;
             }
         } else if name.ends_with(".toml") {
@@ -1779,8 +1821,25 @@ after = "A"
     fn an_unknown_variable() {
         assert_eq!(
             err(&GOOD.replace("${server_ip}", "${nope}")),
-            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
+            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent"
         );
+    }
+
+    #[test]
+    fn profiles_and_profile_variables() {
+        // A profile's file name in a [files] path and a check; the shipped profiles only.
+        let ok = GOOD.replacen("[phone]", "profiles = [\"avaya-96x1-sip\"]\n[phone]", 1)
+            + "\n[files]\n\"fw/${profile.upgrade_script}\" = { text = \"x\" }\n";
+        let sc = load_str(Path::new("s/x.toml"), &ok).unwrap();
+        assert_eq!(sc.spec.profiles, ["avaya-96x1-sip"]);
+        assert!(sc.files.contains_key("fw/${profile.upgrade_script}"));
+        let e = err(&GOOD.replacen("[phone]", "profiles = [\"polycom\"]\n[phone]", 1));
+        assert!(
+            e.contains("unknown profile `polycom`; known: avaya-96x0-sip, avaya-96x1-sip"),
+            "{e}"
+        );
+        let e = err(&(GOOD.to_string() + "\n[files]\n\"fw/${profile.nope}\" = { text = \"x\" }\n"));
+        assert!(e.contains("uses unknown variable `${profile.nope}`"), "{e}");
     }
 
     #[test]

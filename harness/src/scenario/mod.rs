@@ -98,9 +98,10 @@ pub struct ScenarioSpec {
     /// Free tags for filtering.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// The phone profile the checks are written for.
-    #[serde(default = "default_profile")]
-    pub profile: String,
+    /// The phone profiles (`scenarios/profiles/`) the scenario applies to; empty: every one.
+    /// A run for another profile reports the scenario as skipped.
+    #[serde(default)]
+    pub profiles: Vec<String>,
     /// The phone under test.
     pub phone: PhoneSetup,
     /// The DHCP server's behaviour.
@@ -240,10 +241,6 @@ pub enum DhcpRule {
         /// How long.
         seconds: f64,
     },
-}
-
-fn default_profile() -> String {
-    "avaya-96x0-sip".into()
 }
 
 fn default_sson() -> u8 {

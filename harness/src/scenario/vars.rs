@@ -19,6 +19,10 @@ pub const KNOWN: &[&str] = &[
     "phone_mac",
     "phone_mac_hex",
     "sip_domain",
+    // The run's phone profile (`crate::profile`), one per parameter.
+    "profile.upgrade_script",
+    "profile.http_user_agent",
+    "profile.sip_user_agent",
 ];
 
 /// Controllers a scenario may have (`${sip_port}` and `${sip_port_2}` … `${sip_port_4}`).

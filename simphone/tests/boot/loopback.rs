@@ -135,6 +135,7 @@ async fn boot(faults: &[Fault], lab: Lab, limit: Duration, done: fn(&[Seen]) -> 
         password: PASSWORD.into(),
         sson: lab.sson.unwrap_or(242),
         upgrade_file: "96xxupgrade.txt".into(),
+        family: simphone::boot::Family::R2,
         time_scale: 20.0,
         seed: 7,
         trust_key: provisioning::firmware::lab_signing_key().verifying_key(),

@@ -126,6 +126,7 @@ fn phone_config(mac: [u8; 6], faults: Faults) -> PhoneConfig {
         password: PASSWORD.into(),
         sson: 242,
         upgrade_file: "96xxupgrade.txt".into(),
+        family: simphone::boot::Family::R2,
         time_scale: 20.0,
         seed: 3,
         trust_key: provisioning::firmware::lab_signing_key().verifying_key(),
