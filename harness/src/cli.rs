@@ -475,26 +475,70 @@ fn load_selected(paths: &[PathBuf], select: &SelectArgs) -> Result<Vec<Scenario>
 fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
     match load_selected(paths, select) {
         Ok(all) => {
-            for s in all {
+            let (mut real, mut sim) = (0.0, 0.0);
+            for s in &all {
                 let tags = if s.spec.tags.is_empty() {
                     String::new()
                 } else {
                     format!("  #{}", s.spec.tags.join(" #"))
                 };
+                let (r, m) = real_time_length(s);
+                real += r;
+                sim += m;
                 println!(
-                    "{}  [{}]  {}  ({}){tags}",
+                    "{}  [{}]  {}  ({}){tags}  — {}",
                     s.spec.id,
-                    crate::select::family_name(&s),
+                    crate::select::family_name(s),
                     s.spec.title,
-                    s.file.display()
+                    s.file.display(),
+                    length_text(r, m)
                 );
                 for c in &s.checks {
                     println!("    {}  {}  — {}", c.id, c.title, c.requirement);
                 }
             }
+            println!(
+                "{} scenario(s): up to {} of real time on a real phone or any --dut-cmd device; up to {} with the reference phone",
+                all.len(),
+                clock(real),
+                clock(sim)
+            );
             EXIT_PASS
         }
         Err(code) => code,
+    }
+}
+
+/// How long a scenario can take, in lab seconds: (a device the harness does not control, the
+/// reference phone). A scenario ends at its timeout at the latest (earlier once every verdict
+/// is settled); a real device runs in real time (scale 1), the reference phone at the
+/// scenario's `phone.time_scale`.
+fn real_time_length(s: &scenario::Scenario) -> (f64, f64) {
+    let timeout = s.spec.run.timeout;
+    let scale = s.spec.phone.time_scale.unwrap_or(1.0).max(1e-6);
+    (timeout, timeout / scale)
+}
+
+fn length_text(real: f64, sim: f64) -> String {
+    if (real - sim).abs() < 1e-9 {
+        format!("up to {} real time", clock(real))
+    } else {
+        format!(
+            "up to {} real time ({} for the reference phone)",
+            clock(real),
+            clock(sim)
+        )
+    }
+}
+
+/// `45 s`, `4 min 5 s`, `1 h 2 min`.
+fn clock(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, sec) => format!("{m} min {sec} s"),
+        (h, m, _) => format!("{h} h {m} min"),
     }
 }
 

@@ -75,15 +75,35 @@ fn check_and_list_accept_the_shipped_suite() {
         "{text}"
     );
     // Listed (and run) in id order, not in the order of their file names.
-    let ids: Vec<&str> = text
+    let scenario_lines: Vec<&str> = text
         .lines()
-        .filter(|l| !l.starts_with(' '))
+        .filter(|l| !l.starts_with(' ') && l.contains("  ["))
+        .collect();
+    let ids: Vec<&str> = scenario_lines
+        .iter()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(ids, sorted);
     assert_eq!(ids.first(), Some(&"BOOT-001"));
+    // How long each takes in real time (a real phone runs at scale 1; the reference phone at
+    // the scenario's time scale), and the whole suite.
+    assert!(
+        scenario_lines.iter().any(|l| l.starts_with("BOOT-001 ")
+            && l.ends_with("— up to 20 s real time (2 s for the reference phone)")),
+        "{text}"
+    );
+    assert!(
+        scenario_lines.iter().all(|l| l.contains("— up to ")),
+        "{text}"
+    );
+    let total = text.lines().last().unwrap_or("");
+    assert!(
+        total.starts_with(&format!("{} scenario(s): up to ", ids.len()))
+            && total.contains("of real time on a real phone or any --dut-cmd device; up to "),
+        "{total}"
+    );
 }
 
 #[test]
