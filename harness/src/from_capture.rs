@@ -112,6 +112,9 @@ pub struct Rebuilt {
     pub frames: usize,
     /// How each variable was found, for the reader.
     pub notes: Vec<String>,
+    /// Protocols the capture carries in a form not decoded here (SIP over TCP, anything over
+    /// TLS), with what was seen: checks on their events are not judged.
+    pub undecoded: Vec<(Proto, String)>,
 }
 
 /// One frame, decoded as far as rebuilding needs.
@@ -212,6 +215,21 @@ pub fn rebuild(
         .or_else(|| scale_in(&comment))
         .unwrap_or(1.0)
         .max(1e-6);
+    let mut undecoded = Vec::new();
+    for c in http_connections(&wires) {
+        let Some((_, _, _, first)) = c.data.iter().min_by_key(|d| d.0) else {
+            continue;
+        };
+        if first.first() == Some(&0x16) {
+            // A TLS handshake record (RFC 8446 §5.1): HTTPS or SIP over TLS, unreadable here.
+            let what = format!("TLS to {}", c.server);
+            undecoded.push((Proto::Http, what.clone()));
+            undecoded.push((Proto::Sip, what));
+        } else if is_sip_request(first) {
+            undecoded.push((Proto::Sip, format!("SIP over TCP to {}", c.server)));
+        }
+    }
+    undecoded.dedup();
     let mut timeline = Timeline::default();
     rebuild_dhcp(&wires, all.get("server_ip"), sc, &mut timeline);
     rebuild_sip(&wires, &sip_servers, sc, &comment, &mut timeline);
@@ -222,6 +240,7 @@ pub fn rebuild(
         time_scale: scale,
         frames: stored.frames.len(),
         notes,
+        undecoded,
     })
 }
 
@@ -414,24 +433,11 @@ fn dhcp_sent(u: &ParsedUdp, sson: u8) -> Option<pc_dhcp::Event> {
 /// A SIP server's response as it was on the wire, in the shape of the registrar's
 /// `response` event (`retransmission` is the registrar's own knowledge: false here).
 fn sip_sent(u: &ParsedUdp) -> Option<pc_sip::Event> {
-    let m = pc_sip::Message::parse(&u.payload).ok()?;
-    let status = m.status()?;
-    let cseq = m.cseq().ok();
-    Some(pc_sip::Event::Sent {
-        status,
-        reason: m.reason().unwrap_or_default().to_owned(),
-        to: u.dst.to_string(),
-        method: cseq.as_ref().map(|c| c.method.clone()).unwrap_or_default(),
-        cseq: cseq.map(|c| c.number).unwrap_or(0),
-        call_id: m.call_id().unwrap_or_default().to_owned(),
-        retransmission: false,
-        headers: m
-            .headers()
-            .iter()
-            .map(|h| (h.raw_name().to_owned(), h.value().to_owned()))
-            .collect(),
-        raw: String::from_utf8_lossy(&u.payload).into_owned(),
-    })
+    pc_sip::Message::parse(&u.payload).ok()?.status()?;
+    match pc_sip::registrar::sent_event(&u.payload, SocketAddr::V4(u.dst), false) {
+        pc_sip::Action::Event(e) => Some(e),
+        _ => None,
+    }
 }
 
 /// The lab variables naming the controllers' ports, in controller order.
@@ -656,9 +662,10 @@ fn rebuild_http(wires: &[Wire], timeline: &mut Timeline) {
     }
 }
 
-/// Why `c` cannot be judged from a capture, or `None` when it can.
-pub fn not_judged(sc: &Scenario, c: &Check) -> Option<String> {
-    not_judged_at(sc, c, 0)
+/// Why `c` cannot be judged from a capture, or `None` when it can. `undecoded`: what the
+/// capture carries that is not decoded ([`Rebuilt::undecoded`]).
+pub fn not_judged(sc: &Scenario, c: &Check, undecoded: &[(Proto, String)]) -> Option<String> {
+    not_judged_at(sc, c, undecoded, 0)
 }
 
 fn server_field(proto: Proto, field: &str) -> bool {
@@ -667,18 +674,23 @@ fn server_field(proto: Proto, field: &str) -> bool {
         .any(|(p, f)| *p == proto && (field == *f || field.starts_with(&format!("{f}."))))
 }
 
-fn not_judged_at(sc: &Scenario, c: &Check, depth: usize) -> Option<String> {
+fn not_judged_at(
+    sc: &Scenario,
+    c: &Check,
+    undecoded: &[(Proto, String)],
+    depth: usize,
+) -> Option<String> {
     if depth > sc.checks.len() {
         return Some("its check references form a cycle".into());
     }
     let dep = |id: &str| -> Option<String> {
         let other = sc.check(id)?;
-        not_judged_at(sc, other, depth + 1)
+        not_judged_at(sc, other, undecoded, depth + 1)
             .map(|_| format!("it rests on {id}, which a capture cannot judge"))
     };
     match &c.kind {
         Kind::Order { first, then } => dep(first).or_else(|| dep(then)),
-        Kind::Compare { left, right } => {
+        Kind::Compare { left, right, .. } => {
             for v in [left, right] {
                 if let Some(why) = dep(&v.check) {
                     return Some(why);
@@ -705,6 +717,12 @@ fn not_judged_at(sc: &Scenario, c: &Check, depth: usize) -> Option<String> {
                     select.proto, select.event
                 ));
             }
+            if let Some((_, what)) = undecoded.iter().find(|(p, _)| *p == select.proto) {
+                return Some(format!(
+                    "the capture carries {what}, which is not decoded, so {} events may be missing",
+                    select.proto
+                ));
+            }
             if let Some(m) = select
                 .matchers
                 .iter()
@@ -727,7 +745,7 @@ pub fn judge(sc: &Scenario, rebuilt: &Rebuilt) -> Vec<CheckResult> {
     let mut results = judge::judge(sc, &rebuilt.timeline, ctx);
     for r in &mut results {
         let Some(c) = sc.check(&r.id) else { continue };
-        if let Some(why) = not_judged(sc, c) {
+        if let Some(why) = not_judged(sc, c, &rebuilt.undecoded) {
             r.verdict = Verdict::Skip;
             r.violation = None;
             r.observed = format!("not judged from a capture: {why}");
