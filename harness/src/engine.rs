@@ -740,7 +740,8 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
-    report.ignored_clients = ignored_clients(before_start.iter().chain(&timeline.events), &mac_text);
+    report.ignored_clients =
+        ignored_clients(before_start.iter().chain(&timeline.events), &mac_text);
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
     crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {

@@ -115,7 +115,9 @@ pub enum HarnessError {
         tail: String,
     },
     /// The phone sent no DHCPDISCOVER within `--boot-wait` of its reboot.
-    #[error("the phone {mac} sent no DHCPDISCOVER on {iface} within {waited_s} s of {how} (--boot-wait); it did not come back, or its DHCP goes elsewhere")]
+    #[error(
+        "the phone {mac} sent no DHCPDISCOVER on {iface} within {waited_s} s of {how} (--boot-wait); it did not come back, or its DHCP goes elsewhere"
+    )]
     NoBoot {
         /// The phone's MAC.
         mac: String,

@@ -7,5 +7,6 @@ mod boot;
 mod common;
 mod dhclient;
 mod evidence;
+mod iface;
 mod lifecycle;
 mod scenario_errors;

@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(msg.header.mac(), PROBE_MAC);
         assert!(msg.header.broadcast());
         assert_eq!(msg.concatenated(53), Some(vec![1]));
-        assert_eq!(msg.concatenated(61), Some(vec![1, 2, 0x11, 0x22, 0x33, 0x44, 0x55]));
+        assert_eq!(
+            msg.concatenated(61),
+            Some(vec![1, 2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
         assert!(bytes.len() >= wire::MIN_BOOTP_LEN);
     }
 

@@ -90,11 +90,9 @@ impl Rebooting {
         let wait = cfg.boot_wait.as_secs();
         let command = match &cfg.reboot {
             Reboot::Cmd(command) => {
-                std::fs::create_dir_all(&cfg.work_dir).map_err(|source| {
-                    HarnessError::Folder {
-                        path: cfg.work_dir.clone(),
-                        source,
-                    }
+                std::fs::create_dir_all(&cfg.work_dir).map_err(|source| HarnessError::Folder {
+                    path: cfg.work_dir.clone(),
+                    source,
                 })?;
                 let log_err = log.try_clone().map_err(|source| HarnessError::Folder {
                     path: cfg.log.clone(),
@@ -113,12 +111,11 @@ impl Rebooting {
                     .stderr(log_err)
                     .process_group(0)
                     .kill_on_drop(true);
-                let child = crate::proc::spawn_tied(cmd).map_err(|source| {
-                    HarnessError::DutStart {
+                let child =
+                    crate::proc::spawn_tied(cmd).map_err(|source| HarnessError::DutStart {
                         what: format!("the reboot command '{command}'"),
                         source,
-                    }
-                })?;
+                    })?;
                 let pgid = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
                 eprintln!(
                     "{}: rebooting the phone {} ('{command}'); waiting up to {wait} s for its DHCPDISCOVER on {}",

@@ -425,7 +425,15 @@ mod tests {
     fn interface_names_are_checked_before_they_reach_a_path() {
         assert!(valid_name("eth0"));
         assert!(valid_name("enp3s0f1"));
-        for bad in ["", "../etc", "a/b", ".", "..", "name with space", "x".repeat(16).as_str()] {
+        for bad in [
+            "",
+            "../etc",
+            "a/b",
+            ".",
+            "..",
+            "name with space",
+            "x".repeat(16).as_str(),
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }
