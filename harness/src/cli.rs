@@ -14,9 +14,11 @@ use crate::dut::SimphoneProgram;
 use crate::engine::{self, EngineError, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
+use crate::progress::{Format, Live};
 use crate::report::{self, DutInfo, RunReport, ScenarioReport, Summary};
 use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
+use crate::select::Selection;
 
 /// Exit code: every scenario passed.
 pub const EXIT_PASS: u8 = 0;
@@ -63,10 +65,12 @@ enum Command {
     /// Run scenario files or folders (default `scenarios/`) against the phone.
     #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
-    /// List the scenarios and their checks.
+    /// List the scenarios and their checks (the same selection flags as `run`).
     List {
         /// Scenario files or folders.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Validate scenario files without running them.
     Check {
@@ -86,15 +90,107 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
+    /// (the run folder's files and, through the output root, its captures), and name every
+    /// file that changed, went missing or was added. Exit 0: all intact; 1: something
+    /// changed; 2: no readable `compliance.json`.
+    Verify {
+        /// A run's report folder (`reports/<run-id>`).
+        run: PathBuf,
+        /// Check the run folder only, not the captures (a folder copied without them).
+        #[arg(long)]
+        no_captures: bool,
+    },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
+    /// Make and explain images in the reference firmware format (the reference phone's).
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FirmwareCommand {
+    /// Build a signed image: `phonecert firmware build --model 96x0 --version 2.6.1.0
+    /// --out S96x0_SALBR2_6_1_0.bin`. The payload is a file (`--payload`) or deterministic
+    /// filler (`--size`); it is streamed, never held in memory. Exit 0, or 2.
+    Build {
+        /// Model or model family the image is for (repeatable): 9620, 96x0.
+        #[arg(long = "model", value_name = "MODEL", required = true)]
+        models: Vec<String>,
+        /// Hardware version the image is for (repeatable); `*` is any.
+        #[arg(long = "hardware", value_name = "REV", default_value = "*")]
+        hardware: Vec<String>,
+        /// The version the header carries: 2.6.1.0.
+        #[arg(long)]
+        version: String,
+        /// The application name the header carries (default: the output file's name).
+        #[arg(long, value_name = "NAME")]
+        app_name: Option<String>,
+        /// `application` or `boot-code`.
+        #[arg(long, default_value = "application")]
+        kind: String,
+        /// The payload file.
+        #[arg(long, value_name = "FILE", conflicts_with = "size")]
+        payload: Option<PathBuf>,
+        /// Payload of this many bytes of deterministic filler.
+        #[arg(long, value_name = "BYTES")]
+        size: Option<u64>,
+        /// Sign with the Ed25519 key of this seed (64 hex digits) instead of the lab key.
+        #[arg(long, value_name = "HEX")]
+        key_seed: Option<String>,
+        /// Where to write the image.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Explain an image: each header field, the payload's length and SHA-256 (streamed),
+    /// then each check in the order a phone makes them, for the phone described. Exit 0 when
+    /// the phone would accept it, 1 when it would refuse it, 2 when the file cannot be read.
+    Inspect {
+        /// The image file.
+        file: PathBuf,
+        /// The phone's MODEL4 (without it the model check is skipped).
+        #[arg(long)]
+        model: Option<String>,
+        /// The phone's hardware version (without it the hardware check is skipped).
+        #[arg(long)]
+        hardware: Option<String>,
+        /// What the phone is installing: `application` or `boot-code` (without it the kind
+        /// check is skipped).
+        #[arg(long)]
+        kind: Option<String>,
+        /// A trusted signer's public key, 64 hex digits (repeatable; default: the lab key).
+        #[arg(long = "trust-key", value_name = "HEX")]
+        trust_keys: Vec<String>,
+    },
+}
+
+/// Which scenarios of the given paths: each flag may be repeated and matches when any of its
+/// values does; different flags must all match.
+#[derive(Debug, Clone, clap::Args)]
+struct SelectArgs {
+    /// Only scenarios carrying this tag (the scenario file's `tags`).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only scenarios of this family: boot, option242, downloads, firmware, registration.
+    #[arg(long = "family", value_name = "FAMILY")]
+    families: Vec<String>,
+    /// Only scenarios whose id matches this glob (`OPT242-01?`, `REG-*`), in any case.
+    #[arg(long = "id", value_name = "GLOB")]
+    ids: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Scenario files or folders.
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// What stdout carries: `text` (each verdict as it comes, a status line while waiting
+    /// when stdout is a terminal, then the totals) or `json` (one JSON object per line: one
+    /// per scenario as it ends, then the summary).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Lab: `netns` (default as root), `loopback` (default otherwise), or `iface:NAME` — a
     /// real phone plugged into interface NAME (root; needs --dut-mac). The iface lab checks
     /// that NAME exists, is up and has carrier, probes the segment for another DHCP server
@@ -134,7 +230,8 @@ struct RunArgs {
     #[arg(long, value_name = "MAC")]
     dut_mac: Option<String>,
     /// The protocols the external device takes part in (default dhcp,http,sip); checks on
-    /// the others are reported as not exercised (a plain DHCP client: `dhcp`).
+    /// the others (and checks resting on those) are reported as `skip`, neither pass nor
+    /// fail (a plain DHCP client: `dhcp`).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     dut_protocols: Option<Vec<String>>,
     /// iface lab: reboots the phone at the start of every scenario with `sh -c CMD` (a PoE
@@ -185,10 +282,90 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
     };
     ExitCode::from(match cli.command {
         Command::Run(args) => cmd_run(*args, embedded_simphone),
-        Command::List { paths } => cmd_list(&paths),
+        Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run, write } => cmd_judge(&run, write),
+        Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
         Command::Schema => cmd_schema(),
+        Command::Firmware(command) => cmd_firmware(command),
+    })
+}
+
+fn cmd_firmware(command: FirmwareCommand) -> u8 {
+    use crate::firmware_tool::{self as tool, ToolError};
+    use std::io::Write;
+    let result: Result<u8, ToolError> = (|| match command {
+        FirmwareCommand::Build {
+            models,
+            hardware,
+            version,
+            app_name,
+            kind,
+            payload,
+            size,
+            key_seed,
+            out,
+        } => {
+            let payload = match (payload, size) {
+                (Some(file), None) => tool::Payload::File(file),
+                (None, Some(n)) => tool::Payload::Filler(n),
+                _ => {
+                    return Err(ToolError::Usage(
+                        "give the payload: --payload FILE or --size BYTES".into(),
+                    ));
+                }
+            };
+            let app_name = match app_name {
+                Some(name) => name,
+                None => out
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| ToolError::Usage("--out names no file".into()))?,
+            };
+            let req = tool::BuildRequest {
+                kind: tool::parse_kind(&kind)?,
+                models,
+                hardware,
+                version,
+                app_name,
+                payload,
+                key_seed: key_seed.as_deref().map(tool::key_bytes).transpose()?,
+                out,
+            };
+            let header = tool::build(&req)?;
+            let _ = writeln!(
+                std::io::stdout(),
+                "wrote {} ({} header + {} payload bytes)",
+                req.out.display(),
+                header.len,
+                header.payload_len
+            );
+            Ok(EXIT_PASS)
+        }
+        FirmwareCommand::Inspect {
+            file,
+            model,
+            hardware,
+            kind,
+            trust_keys,
+        } => {
+            let target = tool::InspectTarget {
+                model4: model,
+                hardware,
+                kind: kind.as_deref().map(tool::parse_kind).transpose()?,
+                trusted: trust_keys
+                    .iter()
+                    .map(|k| tool::key_bytes(k))
+                    .collect::<Result<_, _>>()?,
+            };
+            let found = tool::inspect(&file, &target)?;
+            let _ = write!(std::io::stdout(), "{}", found.text);
+            Ok(if found.refused { EXIT_FAIL } else { EXIT_PASS })
+        }
+    })();
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
     })
 }
 
@@ -275,14 +452,39 @@ fn cmd_check(paths: &[PathBuf]) -> u8 {
     }
 }
 
-fn cmd_list(paths: &[PathBuf]) -> u8 {
-    match load_all(paths) {
+/// Loads the scenarios under `paths` and keeps those `select` picks; picking none is a usage
+/// error (exit 2), like a path without scenarios.
+fn load_selected(paths: &[PathBuf], select: &SelectArgs) -> Result<Vec<Scenario>, u8> {
+    let sel = Selection::new(&select.tags, &select.families, &select.ids).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    let all = load_all(paths)?;
+    let total = all.len();
+    let picked = sel.apply(all);
+    if picked.is_empty() {
+        eprintln!(
+            "error: no scenario matches {} (of {total} loaded)",
+            sel.describe()
+        );
+        return Err(EXIT_USAGE);
+    }
+    Ok(picked)
+}
+
+fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
+    match load_selected(paths, select) {
         Ok(all) => {
             for s in all {
+                let tags = if s.spec.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  #{}", s.spec.tags.join(" #"))
+                };
                 println!(
-                    "{}  [{}]  {}  ({})",
+                    "{}  [{}]  {}  ({}){tags}",
                     s.spec.id,
-                    format!("{:?}", s.spec.family).to_lowercase(),
+                    crate::select::family_name(&s),
                     s.spec.title,
                     s.file.display()
                 );
@@ -296,7 +498,59 @@ fn cmd_list(paths: &[PathBuf]) -> u8 {
     }
 }
 
+fn cmd_verify(run: &Path, captures: bool) -> u8 {
+    match report::compliance::verify(run, captures) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+        Ok(v) if v.is_intact() => {
+            println!(
+                "intact: {} file(s) match compliance.json in {}",
+                v.intact,
+                run.display()
+            );
+            EXIT_PASS
+        }
+        Ok(v) => {
+            for line in v.lines() {
+                println!("{line}");
+            }
+            println!(
+                "not intact: {} changed, {} missing, {} added; {} file(s) match compliance.json in {}",
+                v.changed.len(),
+                v.missing.len(),
+                v.added.len(),
+                v.intact,
+                run.display()
+            );
+            EXIT_FAIL
+        }
+    }
+}
+
+/// Notes on stderr, for a command that reads a run folder, each file that differs from what
+/// its `compliance.json` recorded: what is read is the folder as it is now (that is how a
+/// timeline is edited to ask "what if"), and the reader is told it is not the run's own.
+fn note_drift(run: &Path) {
+    if !run.join("compliance.json").is_file() {
+        return;
+    }
+    match report::compliance::verify(run, false) {
+        Ok(v) => {
+            for (path, _, _) in &v.changed {
+                eprintln!(
+                    "note: {} was changed after the run (its SHA-256 differs from compliance.json); it is read as it is now",
+                    run.join(path).display()
+                );
+            }
+        }
+        Err(e) => eprintln!("note: the evidence is not checked: {e}"),
+    }
+}
+
 fn cmd_judge(run: &Path, write: bool) -> u8 {
+    note_drift(run);
     let report_path = run.join("report.json");
     let mut rep: RunReport = match std::fs::read(&report_path)
         .map_err(|e| e.to_string())
@@ -391,7 +645,7 @@ fn cmd_judge(run: &Path, write: bool) -> u8 {
             first.display()
         );
     }
-    rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
+    rep.summary = Summary::of_scenarios(&rep.scenarios);
     if write && let Err(e) = report::write_all(run, &rep) {
         eprintln!(
             "error: cannot write the new verdicts to {}: {e}",
@@ -612,7 +866,7 @@ fn check_faults(program: &SimphoneProgram, faults: &[String]) -> Result<(), (u8,
 }
 
 fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
-    let scenarios = match load_all(&args.paths) {
+    let scenarios = match load_selected(&args.paths, &args.select) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -718,6 +972,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     }
     let id = folders.id.clone();
     let started = Instant::now();
+    let live = std::sync::Arc::new(Live::new(args.format));
     let code = rt.block_on(async move {
         let ctx = RunContext {
             run_id: id.clone(),
@@ -731,6 +986,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             attached: attached.clone(),
             time_scale: args.time_scale,
             cancel: cancel_rx,
+            progress: live.clone(),
         };
         let mut reports = Vec::new();
         let mut interrupted = false;
@@ -743,36 +999,44 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                     None => "not run: the run was interrupted".to_string(),
                 };
                 not_run.push(sc.spec.id.clone());
-                reports.push(ScenarioReport::not_run(
+                let skipped = ScenarioReport::not_run(
                     &sc.spec.id,
                     &sc.spec.title,
                     &format!("{:?}", sc.spec.family).to_lowercase(),
                     &sc.file.display().to_string(),
                     why,
-                ));
+                );
+                live.ended(&id, &skipped);
+                reports.push(skipped);
                 continue;
             }
-            eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
-            match engine::run_scenario(sc, &ctx).await {
-                Ok(r) => reports.push(r),
+            if !live.is_drawn() {
+                // No status line to say it (a pipe, a CI log): one line on stderr instead.
+                eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
+            }
+            live.starting(&sc.spec.id, &sc.spec.title);
+            let report = match engine::run_scenario(sc, &ctx).await {
+                Ok(r) => r,
                 Err(EngineError::Interrupted(partial)) => {
                     interrupted = true;
                     not_run.push(sc.spec.id.clone());
-                    reports.push(*partial);
+                    *partial
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
                     not_run.push(sc.spec.id.clone());
-                    reports.push(ScenarioReport::not_run(
+                    stopped = Some(e.to_string());
+                    ScenarioReport::not_run(
                         &sc.spec.id,
                         &sc.spec.title,
                         &format!("{:?}", sc.spec.family).to_lowercase(),
                         &sc.file.display().to_string(),
                         format!("not run: {e}"),
-                    ));
-                    stopped = Some(e.to_string());
+                    )
                 }
-            }
+            };
+            live.ended(&id, &report);
+            reports.push(report);
         }
         let first = scenarios.first().map(|s| &s.spec.phone);
         let dir = &folders.reports;
@@ -806,7 +1070,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 firmware_observed,
                 faults: args.sim_faults,
             },
-            summary: Summary::of(reports.iter().map(|r| &r.verdict)),
+            summary: Summary::of_scenarios(&reports),
             interrupted,
             not_run,
             scenarios: reports,
@@ -829,7 +1093,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 reports_root.join("latest").display()
             );
         }
-        print!("{}", report::text_summary(&rep, dir));
+        live.finished(&rep, dir);
         if interrupted {
             EXIT_INTERRUPTED
         } else if stopped.is_some() {

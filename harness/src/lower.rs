@@ -11,16 +11,16 @@
 use std::time::{Duration, SystemTime};
 
 use pc_dhcp::server::ServerConfig;
-use pc_http::files::{Behaviour, FileEntry, FileTable};
+use pc_http::files::{Behaviour, FileEntry, FileTable, LastModified, RangePolicy};
 use pc_sip::digest::Algorithm;
 use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
-use provisioning::firmware::SigningKey;
+use provisioning::firmware::{self, SigningKey};
 
 use crate::lab::LabAddrs;
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{
-    Corruption, Delivery, DhcpRule, FileContent, FirmwareSpec, OptionValue, Scenario, Siaddr,
-    SipAnswer, VlanSetup,
+    Corruption, Delivery, DhcpRule, FileContent, FirmwareKind, FirmwareSpec, OptionValue, Scenario,
+    Siaddr, SipAnswer, VlanSetup,
 };
 
 /// What one run of a scenario in one lab adds to the scenario.
@@ -108,6 +108,7 @@ pub fn dhcp_config(sc: &Scenario, lab: Lab<'_>) -> ServerConfig {
         rules,
         omit_options: d.omit.clone(),
         option_order: (!d.order.is_empty()).then(|| d.order.clone()),
+        max_size_policy: d.max_size,
     }
 }
 
@@ -201,6 +202,12 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
                 bytes,
                 pause: lab.real(pause),
             },
+            Delivery::Chunked(chunk) => Behaviour::Chunked { chunk },
+            Delivery::Drip { bytes, every } => Behaviour::Drip {
+                bytes,
+                every: lab.real(every),
+            },
+            Delivery::Silence => Behaviour::Silence,
         };
         if let Some(d) = file.delay {
             behaviour = Behaviour::Delay {
@@ -208,10 +215,24 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
                 then: Box::new(behaviour),
             };
         }
+        let h = &file.headers;
         let entry = FileEntry {
             body: body.into(),
-            content_type: pc_http::files::content_type_for(path).to_string(),
-            last_modified: modified,
+            content_type: match &h.content_type {
+                None => Some(pc_http::files::content_type_for(path).to_string()),
+                Some(given) => given.clone(),
+            },
+            last_modified: match &h.last_modified {
+                None => LastModified::At(modified),
+                Some(Some(raw)) => LastModified::Raw(raw.clone()),
+                Some(None) => LastModified::Omit,
+            },
+            etag: h.etag.clone(),
+            range: if h.honour_range {
+                RangePolicy::Honour
+            } else {
+                RangePolicy::Ignore
+            },
             behaviour,
         };
         // The loader refused every path the table's normalisation refuses, so this holds.
@@ -222,22 +243,34 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
     table
 }
 
+/// The key the "untrusted signer" images are signed with: any key but the lab's.
+fn untrusted_key() -> SigningKey {
+    SigningKey::from_bytes(&[0x5a; 32])
+}
+
 /// A firmware image in the reference format, signed with `key`, then damaged as the scenario
 /// says.
 pub fn firmware_image(path: &str, fw: &FirmwareSpec, key: &SigningKey) -> Vec<u8> {
     let app = path.rsplit('/').next().unwrap_or(path);
     // Deterministic filler: the same scenario serves the same bytes in every run.
-    let payload: Vec<u8> = (0..fw.size)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
-        .collect();
+    let payload: Vec<u8> = (0..fw.size as u64).map(firmware::filler_byte).collect();
     let models: Vec<&str> = fw.models.iter().map(String::as_str).collect();
-    let build =
-        |k: &SigningKey| provisioning::firmware::build(app, &models, &fw.version, &payload, k);
+    let hardware: Vec<&str> = fw.hardware.iter().map(String::as_str).collect();
+    let spec = firmware::ImageSpec {
+        kind: match fw.kind {
+            FirmwareKind::Application => firmware::ImageKind::Application,
+            FirmwareKind::BootCode => firmware::ImageKind::BootCode,
+        },
+        models: &models,
+        hardware: &hardware,
+        version: &fw.version,
+        app_name: app,
+    };
     match fw.corrupt {
-        None => build(key),
+        None => firmware::build(&spec, &payload, key),
         Some(Corruption::FlipByte) => {
-            let mut image = build(key);
-            // A byte in the middle of the payload, well past the header.
+            let mut image = firmware::build(&spec, &payload, key);
+            // A byte in the middle of the payload, well past the signed header.
             let at = image.len().saturating_sub(fw.size / 2 + 1);
             if let Some(b) = image.get_mut(at) {
                 *b ^= 0x40;
@@ -245,14 +278,20 @@ pub fn firmware_image(path: &str, fw: &FirmwareSpec, key: &SigningKey) -> Vec<u8
             image
         }
         Some(Corruption::Truncate) => {
-            let mut image = build(key);
+            let mut image = firmware::build(&spec, &payload, key);
             image.truncate(image.len() / 2);
             image
         }
         Some(Corruption::BadSignature) => {
-            // Not the lab key: any phone that trusts only the lab key must refuse it.
-            build(&SigningKey::from_bytes(&[0x5a; 32]))
+            let mut image = firmware::build(&spec, &payload, key);
+            if let Ok(header) = firmware::parse_header(&image)
+                && let Some(b) = image.get_mut(header.signed_len + 7)
+            {
+                *b ^= 0x10;
+            }
+            image
         }
+        Some(Corruption::UntrustedSigner) => firmware::build(&spec, &payload, &untrusted_key()),
     }
 }
 
@@ -321,6 +360,26 @@ event = "received"
         assert_eq!(real_time(f64::INFINITY), LONGEST);
         // Still addable to the clock.
         assert!(std::time::Instant::now().checked_add(LONGEST).is_some());
+    }
+
+    #[test]
+    fn the_max_size_policy_reaches_the_server() {
+        let (a, v) = (addrs(), vars());
+        let lab = Lab {
+            addrs: &a,
+            vars: &v,
+            mac: MAC,
+            time_scale: 1.0,
+        };
+        let fit = dhcp_config(&scenario("[dhcp]"), lab);
+        assert_eq!(fit.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Fit);
+        let report = dhcp_config(&scenario("[dhcp]\nmax_size = \"report\""), lab);
+        assert_eq!(report.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Report);
+        // A check may name what the server did about option 57.
+        let checked = scenario(
+            "[dhcp]\n[[check]]\nid = \"B\"\ntitle = \"b\"\nrequirement = \"RFC 2132 §9.10\"\nkind = \"event\"\nproto = \"dhcp\"\nevent = \"sent\"\nmatch = { \"max_size.outcome\" = \"fitted\", \"max_size.dropped\" = { contains = 43 } }",
+        );
+        assert_eq!(checked.checks.len(), 2);
     }
 
     #[test]
@@ -418,6 +477,44 @@ event = "received"
     }
 
     #[test]
+    fn file_faults_and_header_variants_are_lowered() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }",
+        );
+        let (a, v) = (addrs(), vars());
+        let table = file_table(
+            &sc,
+            Lab {
+                addrs: &a,
+                vars: &v,
+                mac: MAC,
+                time_scale: 10.0,
+            },
+        );
+        let c = table.get("/c.bin").unwrap();
+        assert_eq!(c.behaviour, Behaviour::Chunked { chunk: 512 });
+        assert_eq!(c.content_type, None);
+        assert_eq!(c.etag.as_deref(), Some("W/\"1\""));
+        assert_eq!(c.range, RangePolicy::Ignore);
+        assert!(matches!(c.last_modified, LastModified::At(_)));
+        let d = table.get("/d.bin").unwrap();
+        assert_eq!(
+            d.behaviour,
+            Behaviour::Drip {
+                bytes: 100,
+                every: Duration::from_millis(500)
+            }
+        );
+        assert_eq!(d.last_modified, LastModified::Raw("yesterday".into()));
+        assert_eq!(d.range, RangePolicy::Honour);
+        assert_eq!(d.content_type.as_deref(), Some("application/octet-stream"));
+        let s = table.get("/s.bin").unwrap();
+        assert_eq!(s.behaviour, Behaviour::Silence);
+        assert_eq!(s.content_type.as_deref(), Some("text/html"));
+        assert_eq!(s.last_modified, LastModified::Omit);
+    }
+
+    #[test]
     fn corrupted_firmware_differs_from_the_good_image() {
         let fw = |corrupt: &str| {
             let sc = scenario(&format!(
@@ -435,6 +532,33 @@ event = "received"
         assert_eq!(good.len(), flipped.len());
         assert_eq!(good.iter().zip(&flipped).filter(|(a, b)| a != b).count(), 1);
         assert_eq!(fw(", corrupt = \"truncate\"").len(), good.len() / 2);
-        assert_ne!(fw(", corrupt = \"bad_signature\""), good);
+        // Each damage is found by the check it is meant for.
+        let keys = [provisioning::firmware::lab_signing_key().verifying_key()];
+        let phone = firmware::Target {
+            model4: "9620",
+            hardware: "D01A",
+            kind: firmware::ImageKind::Application,
+            trusted: &keys,
+        };
+        let refused_by = |image: &[u8]| firmware::verify(image, &phone).unwrap_err().check();
+        assert!(firmware::verify(&good, &phone).is_ok());
+        assert_eq!(refused_by(&flipped), Some(firmware::Check::Hash));
+        assert_eq!(
+            refused_by(&fw(", corrupt = \"bad_signature\"")),
+            Some(firmware::Check::Signature)
+        );
+        assert_eq!(
+            refused_by(&fw(", corrupt = \"untrusted_signer\"")),
+            Some(firmware::Check::Signer)
+        );
+        assert_eq!(
+            refused_by(&fw(", hardware = [\"D02B\"]")),
+            Some(firmware::Check::Hardware)
+        );
+        assert_eq!(
+            refused_by(&fw(", kind = \"boot_code\"")),
+            Some(firmware::Check::Kind)
+        );
+        assert!(firmware::verify(&fw(", hardware = [\"D01A\", \"D01B\"]"), &phone).is_ok());
     }
 }

@@ -37,11 +37,20 @@ pub enum Fault {
     DiscoverNoBackoff,
     IgnoreRetryAfter,
     IgnoreGrantedExpires,
+    TrustAnySigner,
+    IgnoreImageModel,
+    IgnoreImageHardware,
+    IgnoreImageKind,
+    SkipSignatureCheck,
+    SkipHashCheck,
+    RetryDownloadAtOnce,
+    RetryDownloadForever,
+    RebootAfterRejectedImage,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 34] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -67,6 +76,15 @@ impl Fault {
         Fault::DiscoverNoBackoff,
         Fault::IgnoreRetryAfter,
         Fault::IgnoreGrantedExpires,
+        Fault::TrustAnySigner,
+        Fault::IgnoreImageModel,
+        Fault::IgnoreImageHardware,
+        Fault::IgnoreImageKind,
+        Fault::SkipSignatureCheck,
+        Fault::SkipHashCheck,
+        Fault::RetryDownloadAtOnce,
+        Fault::RetryDownloadForever,
+        Fault::RebootAfterRejectedImage,
     ];
 
     /// The `--fault` name.
@@ -97,6 +115,15 @@ impl Fault {
             Fault::DiscoverNoBackoff => "discover-no-backoff",
             Fault::IgnoreRetryAfter => "ignore-retry-after",
             Fault::IgnoreGrantedExpires => "ignore-granted-expires",
+            Fault::TrustAnySigner => "trust-any-signer",
+            Fault::IgnoreImageModel => "ignore-image-model",
+            Fault::IgnoreImageHardware => "ignore-image-hardware",
+            Fault::IgnoreImageKind => "ignore-image-kind",
+            Fault::SkipSignatureCheck => "skip-signature-check",
+            Fault::SkipHashCheck => "skip-hash-check",
+            Fault::RetryDownloadAtOnce => "retry-download-at-once",
+            Fault::RetryDownloadForever => "retry-download-forever",
+            Fault::RebootAfterRejectedImage => "reboot-after-rejected-image",
         }
     }
 
@@ -173,6 +200,33 @@ impl Fault {
             }
             Fault::IgnoreGrantedExpires => {
                 "schedules the refresh from the Expires it asked for, not the shorter one granted"
+            }
+            Fault::TrustAnySigner => {
+                "installs firmware signed by any key: the signer-trusted check is skipped"
+            }
+            Fault::IgnoreImageModel => {
+                "installs firmware built for another model: the model check is skipped"
+            }
+            Fault::IgnoreImageHardware => {
+                "installs firmware built for another hardware version: the hardware check is skipped"
+            }
+            Fault::IgnoreImageKind => {
+                "installs a boot-code image as the application: the image-kind check is skipped"
+            }
+            Fault::SkipSignatureCheck => {
+                "installs firmware whose signature does not verify: the signature check is skipped"
+            }
+            Fault::SkipHashCheck => {
+                "installs firmware whose payload does not match the signed SHA-256: the hash check is skipped"
+            }
+            Fault::RetryDownloadAtOnce => {
+                "retries a failed firmware download at once instead of waiting between attempts"
+            }
+            Fault::RetryDownloadForever => {
+                "retries a failed firmware download without end instead of giving up after three attempts"
+            }
+            Fault::RebootAfterRejectedImage => {
+                "reboots after refusing a firmware image, so every boot downloads it again (a boot loop)"
             }
         }
     }

@@ -7,6 +7,8 @@ mod boot;
 mod common;
 mod dhclient;
 mod evidence;
+mod firmware;
 mod iface;
 mod lifecycle;
+mod reports;
 mod scenario_errors;
