@@ -101,6 +101,20 @@ enum Command {
         #[arg(long)]
         no_captures: bool,
     },
+    /// Compare two runs check by check (firmware A vs firmware B): new failures first, then
+    /// other changes, fixes, and checks only one run has. Exit 0: nothing that passed in A
+    /// fails in B; 1: something did; 2: a run folder cannot be read, or a file in it
+    /// differs from its compliance.json (named).
+    Diff {
+        /// The first run's report folder.
+        run_a: PathBuf,
+        /// The second run's report folder.
+        run_b: PathBuf,
+        /// `text`, `json` (schema phonecert.diff/1) or `html` (a self-contained page), to
+        /// stdout.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
@@ -178,6 +192,14 @@ struct SelectArgs {
     /// Only scenarios whose id matches this glob (`OPT242-01?`, `REG-*`), in any case.
     #[arg(long = "id", value_name = "GLOB")]
     ids: Vec<String>,
+}
+
+/// The forms of `phonecert diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -286,6 +308,11 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run, write } => cmd_judge(&run, write),
         Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
+        Command::Diff {
+            run_a,
+            run_b,
+            format,
+        } => cmd_diff(&run_a, &run_b, format),
         Command::Schema => cmd_schema(),
         Command::Firmware(command) => cmd_firmware(command),
     })
@@ -495,6 +522,40 @@ fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
             EXIT_PASS
         }
         Err(code) => code,
+    }
+}
+
+fn cmd_diff(a_dir: &Path, b_dir: &Path, format: DiffFormat) -> u8 {
+    use report::diff;
+    let (a, b) = match (diff::load(a_dir), diff::load(b_dir)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let d = diff::compare(a_dir, &a, b_dir, &b);
+    let out = match format {
+        DiffFormat::Text => Ok(diff::text(&d)),
+        DiffFormat::Json => serde_json::to_string_pretty(&d)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        DiffFormat::Html => diff::html(&d).map_err(|e| format!("{e:#}")),
+    };
+    match out {
+        Ok(text) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the comparison: {e}");
+            return EXIT_HARNESS;
+        }
+    }
+    if d.has_new_failures() {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
     }
 }
 

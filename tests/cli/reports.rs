@@ -503,3 +503,89 @@ fn a_scenario_skipped_whole_is_listed_as_not_exercised_never_as_passed() {
         "{doc}"
     );
 }
+
+#[test]
+fn diff_puts_new_failures_first_and_exits_1_only_when_something_that_passed_fails() {
+    let scratch = Scratch::new("diff");
+    let a_out = scratch.0.join("a");
+    let b_out = scratch.0.join("b");
+    let a = run_passing("scenarios/downloads", "loopback", &a_out);
+    let faulty = phonecert(&[
+        "run",
+        "scenarios/downloads",
+        "--sim-fault",
+        "always-download-binary",
+        "--lab",
+        "loopback",
+        "--out",
+        b_out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(faulty.status.code(), Some(1), "{}", text(&faulty.stderr));
+    let b = run_dir(&b_out);
+    let (a_arg, b_arg) = (a.to_str().expect("utf-8"), b.to_str().expect("utf-8"));
+
+    let out = phonecert(&["diff", a_arg, b_arg]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("--sim-fault always-download-binary"),
+        "{stdout}"
+    );
+    let first_heading = stdout
+        .lines()
+        .find(|l| l.ends_with("):"))
+        .expect("a heading");
+    assert!(first_heading.starts_with("new failures ("), "{stdout}");
+    assert!(stdout.contains("  DL-001-02  pass → fail  "), "{stdout}");
+    assert!(stdout.contains("      B observed "), "{stdout}");
+    // The other way round the phone got better: nothing that passed fails.
+    let back = phonecert(&["diff", b_arg, a_arg]);
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back.stdout));
+    assert!(
+        text(&back.stdout).contains("fixed ("),
+        "{}",
+        text(&back.stdout)
+    );
+    assert!(!text(&back.stdout).contains("new failures"));
+
+    let json = phonecert(&["diff", a_arg, b_arg, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(d["schema"], "phonecert.diff/1");
+    assert_eq!(d["changes"][0]["kind"], "new_failure");
+    assert_eq!(d["changes"][0]["check"], "DL-001-02");
+    assert_eq!(d["changes"][0]["a"], "pass");
+    let page = phonecert(&["diff", a_arg, b_arg, "--format", "html"]);
+    assert_eq!(page.status.code(), Some(1));
+    let page_text = text(&page.stdout);
+    assert!(page_text.starts_with("<!DOCTYPE html>") && page_text.contains("DL-001-02"));
+    let page_file = scratch.0.join("diff.html");
+    std::fs::write(&page_file, &page.stdout).expect("write diff.html");
+    if let Some(r) = chromium(&page_file, &scratch) {
+        assert!(r.console.is_empty(), "console: {:#?}", r.console);
+        assert!(r.dom.contains("id=\"new_failure\""), "new failures section");
+    }
+
+    // A report edited after the run, or gone: named, exit 2, nothing compared.
+    let report_a = a.join("report.json");
+    let original = std::fs::read(&report_a).expect("report.json");
+    let edited = String::from_utf8_lossy(&original).replacen("\"fail\"", "\"pass\"", 1);
+    std::fs::write(&report_a, edited.as_bytes()).expect("edit");
+    let out = phonecert(&["diff", a_arg, b_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains(&format!("{} was changed after the run", report_a.display())),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&report_a, &original).expect("restore");
+    std::fs::remove_file(b.join("report.json")).expect("remove");
+    let out = phonecert(&["diff", a_arg, b_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&b.join("report.json").display().to_string()),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}

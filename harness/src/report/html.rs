@@ -51,6 +51,7 @@ pub(crate) fn environment() -> Result<minijinja::Environment<'static>, minijinja
     env.add_template("base.html", BASE)?;
     env.add_template("index.html", INDEX)?;
     env.add_template("compliance.html", super::compliance::TEMPLATE)?;
+    env.add_template("diff.html", super::diff::TEMPLATE)?;
     Ok(env)
 }
 

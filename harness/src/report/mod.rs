@@ -7,6 +7,7 @@
 //! Never: judges (it only writes down what the judge said), prints to stdout.
 
 pub mod compliance;
+pub mod diff;
 pub mod html;
 
 use std::path::Path;
