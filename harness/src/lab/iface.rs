@@ -272,8 +272,8 @@ impl IfaceLab {
     }
 
     /// Binds the servers on the interface: DHCP on 0.0.0.0:67 plus a raw socket for replies
-    /// to a client without an address, HTTP on the lab address and `http_port`, SIP on :5060
-    /// and further controllers on :5061 …; every socket bound to the interface.
+    /// to a client without an address, HTTP on the lab address and `http_port`, SIP (UDP and
+    /// TCP) on :5060 and further controllers on :5061 …; every socket bound to the interface.
     pub fn bind_servers(
         &self,
         controllers: usize,
@@ -329,11 +329,31 @@ impl IfaceLab {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // SIP over TCP on the same ports (RFC 3261 §18.2.1), bound to the interface too.
+        let sip_tcp = (0..controllers.max(1))
+            .map(|i| {
+                let port = 5060 + u16::try_from(i).unwrap_or(0);
+                (|| {
+                    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+                    s.set_reuse_address(true)?;
+                    s.bind_device(Some(name))?;
+                    s.bind(&std::net::SocketAddr::from((ip, port)).into())?;
+                    s.listen(128)?;
+                    Ok(TcpListener::from(s))
+                })()
+                .map_err(|source| LabError::Bind {
+                    what: "sip tcp",
+                    addr: format!("{ip}:{port}"),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerSockets {
             dhcp,
             dhcp_raw: Some(raw),
             http,
             sip,
+            sip_tcp,
         })
     }
 
