@@ -235,8 +235,8 @@ struct RunArgs {
     /// real phone plugged into interface NAME (root; needs --dut-mac). The iface lab checks
     /// that NAME exists, is up and has carrier, probes the segment for another DHCP server
     /// for 6 s (a DISCOVER from a random locally administered MAC) and refuses to start when
-    /// one answers, puts --lab-addr on NAME for the run and takes it off again at the end,
-    /// on an error and on Ctrl-C/SIGTERM.
+    /// one answers, puts --lab-addr on NAME for the run (and turns IPv4 forwarding of NAME
+    /// off) and puts both back at the end, on an error and on Ctrl-C/SIGTERM.
     #[arg(long)]
     lab: Option<String>,
     /// The iface lab's own address on the interface, `A.B.C.D/N` with N from 8 to 24: the
