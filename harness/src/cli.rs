@@ -107,6 +107,10 @@ enum Command {
         /// capture's section comment says, else 1).
         #[arg(long, requires = "capture")]
         time_scale: Option<f64>,
+        /// With --capture: the phone profile the capture was taken for, whose parameters are
+        /// the checks' `${profile.NAME}` (default avaya-96x0-sip).
+        #[arg(long, value_name = "NAME", requires = "capture", default_value = crate::profile::DEFAULT)]
+        profile: String,
     },
     /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
     /// (the run folder's files and, through the output root, its captures), and name every
@@ -334,8 +338,9 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
             capture: Some(capture),
             vars,
             time_scale,
+            profile,
             ..
-        } => cmd_judge_capture(&capture, &run, &vars, time_scale),
+        } => cmd_judge_capture(&capture, &run, &vars, time_scale, &profile),
         Command::Judge { run, write, .. } => cmd_judge(&run, write),
         Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
         Command::Diff {
@@ -633,12 +638,25 @@ fn cmd_diff(a_dir: &Path, b_dir: &Path, format: DiffFormat) -> u8 {
     }
 }
 
-fn cmd_judge_capture(capture: &Path, scenario: &Path, vars: &[String], scale: Option<f64>) -> u8 {
+fn cmd_judge_capture(
+    capture: &Path,
+    scenario: &Path,
+    vars: &[String],
+    scale: Option<f64>,
+    profile: &str,
+) -> u8 {
     use crate::from_capture;
     if scale.is_some_and(|f| !f.is_finite() || f <= 0.0) {
         eprintln!("error: --time-scale must be more than 0");
         return EXIT_USAGE;
     }
+    let Some(profile) = crate::profile::Profile::named(profile) else {
+        eprintln!(
+            "error: --profile `{profile}` is no phone profile; known: {}",
+            crate::profile::Profile::names().join(", ")
+        );
+        return EXIT_USAGE;
+    };
     let sc = match scenario::load_file(scenario) {
         Ok(s) => s,
         Err(e) => {
@@ -646,7 +664,7 @@ fn cmd_judge_capture(capture: &Path, scenario: &Path, vars: &[String], scale: Op
             return EXIT_USAGE;
         }
     };
-    let rebuilt = match from_capture::rebuild(capture, &sc, vars, scale) {
+    let rebuilt = match from_capture::rebuild(capture, &sc, &profile, vars, scale) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

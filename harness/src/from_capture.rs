@@ -125,11 +125,13 @@ struct Wire {
     tcp: Option<ParsedTcp>,
 }
 
-/// Reads `path` and rebuilds the phone's side of `sc`'s timeline. `vars` (`NAME=VALUE`)
-/// override what the capture shows; `time_scale` overrides the section comment's.
+/// Reads `path` and rebuilds the phone's side of `sc`'s timeline. `profile` gives the
+/// `${profile.NAME}` variables; `vars` (`NAME=VALUE`) override what the capture shows;
+/// `time_scale` overrides the section comment's.
 pub fn rebuild(
     path: &Path,
     sc: &Scenario,
+    profile: &crate::profile::Profile,
     vars: &[String],
     time_scale: Option<f64>,
 ) -> Result<Rebuilt, FromCaptureError> {
@@ -204,6 +206,14 @@ pub fn rebuild(
         if !overrides.contains_key(k) {
             notes.push(format!("{k} = {v} (from the capture)"));
         }
+    }
+    let mut from_profile = crate::scenario::vars::Vars::new();
+    profile.add_vars(&mut from_profile);
+    for (k, v) in from_profile {
+        if !overrides.contains_key(k) {
+            notes.push(format!("{k} = {v} (profile {})", profile.name));
+        }
+        found.insert(k, v);
     }
     let mut all = found;
     for (k, v) in overrides {
@@ -813,7 +823,8 @@ mod tests {
             ("pcap-magic", vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]),
         ] {
             let p = scratch(name, &bytes);
-            let e = rebuild(&p, &sc, &[], None).unwrap_err();
+            let profile = crate::profile::Profile::named(crate::profile::DEFAULT).unwrap();
+            let e = rebuild(&p, &sc, &profile, &[], None).unwrap_err();
             assert!(
                 e.to_string().starts_with(&format!("{} ", p.display())),
                 "{name}: {e}"

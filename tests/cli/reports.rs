@@ -11,7 +11,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The scenario ids `phonecert list ARGS` prints (the lines that are not checks).
+/// The scenario ids `phonecert list ARGS` prints (the lines that are neither checks nor the
+/// total).
 fn listed(args: &[&str]) -> Vec<String> {
     let mut all = vec!["list"];
     all.extend_from_slice(args);
@@ -19,7 +20,7 @@ fn listed(args: &[&str]) -> Vec<String> {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     text(&out.stdout)
         .lines()
-        .filter(|l| !l.starts_with(' '))
+        .filter(|l| !l.starts_with(' ') && l.contains("  ["))
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }
