@@ -86,6 +86,31 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
+    /// (the run folder's files and, through the output root, its captures), and name every
+    /// file that changed, went missing or was added. Exit 0: all intact; 1: something
+    /// changed; 2: no readable `compliance.json`.
+    Verify {
+        /// A run's report folder (`reports/<run-id>`).
+        run: PathBuf,
+        /// Check the run folder only, not the captures (a folder copied without them).
+        #[arg(long)]
+        no_captures: bool,
+    },
+    /// Compare two runs check by check (firmware A vs firmware B): new failures first, then
+    /// other changes, fixes, and checks only one run has. Exit 0: nothing that passed in A
+    /// fails in B; 1: something did; 2: a run folder cannot be read, or a file in it
+    /// differs from its compliance.json (named).
+    Diff {
+        /// The first run's report folder.
+        run_a: PathBuf,
+        /// The second run's report folder.
+        run_b: PathBuf,
+        /// `text`, `json` (schema phonecert.diff/1) or `html` (a self-contained page), to
+        /// stdout.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
@@ -165,6 +190,14 @@ struct SelectArgs {
     ids: Vec<String>,
 }
 
+/// The forms of `phonecert diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Html,
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Scenario files or folders.
@@ -242,6 +275,12 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run, write } => cmd_judge(&run, write),
+        Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
+        Command::Diff {
+            run_a,
+            run_b,
+            format,
+        } => cmd_diff(&run_a, &run_b, format),
         Command::Schema => cmd_schema(),
         Command::Firmware(command) => cmd_firmware(command),
     })
@@ -454,7 +493,93 @@ fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
     }
 }
 
+fn cmd_diff(a_dir: &Path, b_dir: &Path, format: DiffFormat) -> u8 {
+    use report::diff;
+    let (a, b) = match (diff::load(a_dir), diff::load(b_dir)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let d = diff::compare(a_dir, &a, b_dir, &b);
+    let out = match format {
+        DiffFormat::Text => Ok(diff::text(&d)),
+        DiffFormat::Json => serde_json::to_string_pretty(&d)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        DiffFormat::Html => diff::html(&d).map_err(|e| format!("{e:#}")),
+    };
+    match out {
+        Ok(text) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the comparison: {e}");
+            return EXIT_HARNESS;
+        }
+    }
+    if d.has_new_failures() {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn cmd_verify(run: &Path, captures: bool) -> u8 {
+    match report::compliance::verify(run, captures) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+        Ok(v) if v.is_intact() => {
+            println!(
+                "intact: {} file(s) match compliance.json in {}",
+                v.intact,
+                run.display()
+            );
+            EXIT_PASS
+        }
+        Ok(v) => {
+            for line in v.lines() {
+                println!("{line}");
+            }
+            println!(
+                "not intact: {} changed, {} missing, {} added; {} file(s) match compliance.json in {}",
+                v.changed.len(),
+                v.missing.len(),
+                v.added.len(),
+                v.intact,
+                run.display()
+            );
+            EXIT_FAIL
+        }
+    }
+}
+
+/// Notes on stderr, for a command that reads a run folder, each file that differs from what
+/// its `compliance.json` recorded: what is read is the folder as it is now (that is how a
+/// timeline is edited to ask "what if"), and the reader is told it is not the run's own.
+fn note_drift(run: &Path) {
+    if !run.join("compliance.json").is_file() {
+        return;
+    }
+    match report::compliance::verify(run, false) {
+        Ok(v) => {
+            for (path, _, _) in &v.changed {
+                eprintln!(
+                    "note: {} was changed after the run (its SHA-256 differs from compliance.json); it is read as it is now",
+                    run.join(path).display()
+                );
+            }
+        }
+        Err(e) => eprintln!("note: the evidence is not checked: {e}"),
+    }
+}
+
 fn cmd_judge(run: &Path, write: bool) -> u8 {
+    note_drift(run);
     let report_path = run.join("report.json");
     let mut rep: RunReport = match std::fs::read(&report_path)
         .map_err(|e| e.to_string())
