@@ -147,6 +147,7 @@ pub fn registrar_for(sc: &Scenario, i: usize, seed: u64) -> Registrar {
         qop: sip.qop,
         expires: sip.expires,
         nonce_seed: seed,
+        challenge_wrong_credentials: sc.sip.challenge_wrong_credentials,
     });
     let Some(controller) = sc.sip.controllers.get(i) else {
         return registrar;
@@ -167,18 +168,29 @@ pub fn registrar_for(sc: &Scenario, i: usize, seed: u64) -> Registrar {
                     SipAnswer::Status {
                         code,
                         reason,
-                        retry_after,
+                        headers,
+                        challenges,
+                        stale,
                     } => ScriptedAnswer::Status {
                         code: *code,
                         reason: reason.clone(),
-                        retry_after: *retry_after,
+                        headers: headers.clone(),
+                        challenges: challenges.clone(),
+                        stale: *stale,
                     },
                     SipAnswer::Silence => ScriptedAnswer::Silence,
+                    SipAnswer::Close => ScriptedAnswer::Close,
                 })
                 .collect(),
         );
     }
     registrar
+}
+
+/// Whether controller `i` accepts TCP on its port (a controller the scenario does not have
+/// does).
+pub fn accepts_tcp(sc: &Scenario, i: usize) -> bool {
+    sc.sip.controllers.get(i).is_none_or(|c| c.tcp)
 }
 
 /// The file server's table. Every file is dated 2026-01-01, so runs serve the same bytes and

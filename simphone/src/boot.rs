@@ -796,6 +796,10 @@ impl Phone {
             .into_iter()
             .filter_map(|e| {
                 let transport = match e.transport {
+                    // The fault: the entry's transport is not read.
+                    _ if self.cfg.faults.has(Fault::IgnoreControllerTransport) => {
+                        SipTransport::Udp
+                    }
                     Transport::Udp => SipTransport::Udp,
                     Transport::Tcp => SipTransport::Tcp,
                     other => {

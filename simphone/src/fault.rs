@@ -46,11 +46,23 @@ pub enum Fault {
     RetryDownloadAtOnce,
     RetryDownloadForever,
     RebootAfterRejectedImage,
+    DigestMd5Only,
+    NcNotIncremented,
+    IgnoreStale,
+    RefreshChallengeDropsRegistration,
+    RetryRejectedCredentials,
+    RetryAfterForbidden,
+    IgnoreMinExpires,
+    NoRecoveryWait,
+    RetryAfterCommentUnparsed,
+    TcpRetransmit,
+    IgnoreControllerTransport,
+    RefreshAfterExpiry,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 34] = [
+    pub const ALL: [Fault; 46] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -85,6 +97,18 @@ impl Fault {
         Fault::RetryDownloadAtOnce,
         Fault::RetryDownloadForever,
         Fault::RebootAfterRejectedImage,
+        Fault::DigestMd5Only,
+        Fault::NcNotIncremented,
+        Fault::IgnoreStale,
+        Fault::RefreshChallengeDropsRegistration,
+        Fault::RetryRejectedCredentials,
+        Fault::RetryAfterForbidden,
+        Fault::IgnoreMinExpires,
+        Fault::NoRecoveryWait,
+        Fault::RetryAfterCommentUnparsed,
+        Fault::TcpRetransmit,
+        Fault::IgnoreControllerTransport,
+        Fault::RefreshAfterExpiry,
     ];
 
     /// The `--fault` name.
@@ -124,6 +148,18 @@ impl Fault {
             Fault::RetryDownloadAtOnce => "retry-download-at-once",
             Fault::RetryDownloadForever => "retry-download-forever",
             Fault::RebootAfterRejectedImage => "reboot-after-rejected-image",
+            Fault::DigestMd5Only => "digest-md5-only",
+            Fault::NcNotIncremented => "nc-not-incremented",
+            Fault::IgnoreStale => "ignore-stale",
+            Fault::RefreshChallengeDropsRegistration => "refresh-401-drops-registration",
+            Fault::RetryRejectedCredentials => "retry-rejected-credentials",
+            Fault::RetryAfterForbidden => "retry-after-403",
+            Fault::IgnoreMinExpires => "ignore-min-expires",
+            Fault::NoRecoveryWait => "no-recovery-wait",
+            Fault::RetryAfterCommentUnparsed => "retry-after-comment-unparsed",
+            Fault::TcpRetransmit => "tcp-retransmit",
+            Fault::IgnoreControllerTransport => "ignore-controller-transport",
+            Fault::RefreshAfterExpiry => "refresh-after-expiry",
         }
     }
 
@@ -227,6 +263,42 @@ impl Fault {
             }
             Fault::RebootAfterRejectedImage => {
                 "reboots after refusing a firmware image, so every boot downloads it again (a boot loop)"
+            }
+            Fault::DigestMd5Only => {
+                "answers only MD5 digest challenges: a SHA-256 challenge is unusable to it (no RFC 8760)"
+            }
+            Fault::NcNotIncremented => {
+                "reuses a nonce on a refresh with the nc it last sent instead of counting up (RFC 7616 §3.4)"
+            }
+            Fault::IgnoreStale => {
+                "takes a 401 with stale=true after its credentials as a rejection instead of answering the new nonce"
+            }
+            Fault::RefreshChallengeDropsRegistration => {
+                "takes a 401 to a refresh that carried credentials as a rejection instead of answering the new challenge"
+            }
+            Fault::RetryRejectedCredentials => {
+                "retries credentials the registrar rejected (401 again without stale) on its recovery timer"
+            }
+            Fault::RetryAfterForbidden => {
+                "takes a 403 as an ordinary failure and tries the same controller again after its recovery wait"
+            }
+            Fault::IgnoreMinExpires => {
+                "takes 423 Interval Too Brief as an ordinary failure and retries later with the same Expires"
+            }
+            Fault::NoRecoveryWait => {
+                "after a failure on the last controller tries again 1 s later instead of 50-90 % of RECOVERYREGISTERWAIT"
+            }
+            Fault::RetryAfterCommentUnparsed => {
+                "reads Retry-After only when it is a bare number: `300 (maintenance)` counts as none"
+            }
+            Fault::TcpRetransmit => {
+                "retransmits REGISTER over TCP on Timer E as if TCP were unreliable"
+            }
+            Fault::IgnoreControllerTransport => {
+                "registers over UDP whatever ;transport= the controller entry names"
+            }
+            Fault::RefreshAfterExpiry => {
+                "refreshes a registration 10 % after the granted expiry instead of before it"
             }
         }
     }
