@@ -1,8 +1,11 @@
 //! The engine: runs one scenario end to end.
 //!
 //! Owns the order of things: lab up → servers bound and configured from the scenario →
-//! capture started → phone powered on (and, when the scenario has a `power_cycle`, off and on
-//! again once its check is reached, the state dir kept) → events gathered into the timeline until every
+//! capture started → phone powered on (a real phone on the iface lab: rebooted, and the
+//! scenario's clock starts at its first DHCPDISCOVER, or the scenario is an `error` when it
+//! sends none within `--boot-wait`; when the scenario has a `power_cycle`, off and on again
+//! once its check is reached, what it installed kept) → events gathered into the timeline
+//! until every
 //! check's verdict is settled (the judge says so; polled, and on every event), or the
 //! scenario's `until` check is reached (passed, or settled) plus settle time, or its
 //! timeout → phone off → servers stopped → capture closed → lab removed → judge → timeline
@@ -25,13 +28,16 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::dut::{
-    CmdConfig, CmdDut, Dut, PowerOn, SimConfig, SimPhone, SimPlacement, SimphoneProgram,
+    CmdConfig, CmdDut, Dut, PowerOn, Reboot, RebootConfig, Rebooting, SimConfig, SimPhone,
+    SimPlacement, SimphoneProgram,
 };
 use crate::error::HarnessError;
 use crate::judge::{self, Verdict};
-use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg};
+use crate::lab::{
+    self, IfaceLab, KernelLink, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg,
+};
 use crate::lower;
-use crate::report::ScenarioReport;
+use crate::report::{IgnoredClient, ScenarioReport};
 use crate::scenario::Scenario;
 use crate::scenario::vars::Vars;
 use crate::timeline::{Proto, Timeline};
@@ -54,6 +60,10 @@ pub struct RunContext {
     pub faults: Vec<String>,
     /// An external program as the device under test instead of simphone (`--dut-cmd`).
     pub external: Option<ExternalDut>,
+    /// The iface lab's interface, set up once for the whole run (`--lab iface:NAME`).
+    pub iface: Option<Arc<IfaceLab>>,
+    /// The real phone on the iface lab and how it is rebooted.
+    pub attached: Option<AttachedPhone>,
     /// Phone timers run this many times faster; windows are scaled the same way. `None`: the
     /// scenario's `phone.time_scale`, else 1.
     pub time_scale: Option<f64>,
@@ -74,6 +84,19 @@ pub struct ExternalDut {
     pub speaks: Vec<Proto>,
 }
 
+/// A real phone plugged into the iface lab's interface.
+#[derive(Debug, Clone)]
+pub struct AttachedPhone {
+    /// Its MAC (`--dut-mac`): the only client the DHCP server answers.
+    pub mac: String,
+    /// How it is rebooted at the start of each scenario.
+    pub reboot: Reboot,
+    /// How long it has to send its first DHCPDISCOVER after the reboot (`--boot-wait`).
+    pub boot_wait: Duration,
+    /// The protocols it takes part in (`--dut-protocols`).
+    pub speaks: Vec<Proto>,
+}
+
 /// What stops the whole run (as opposed to a [`HarnessError`], which ends one scenario).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -90,6 +113,8 @@ pub enum EngineError {
 enum Starter {
     Sim(Box<SimConfig>),
     Cmd(CmdConfig),
+    /// A real phone: powering it on is rebooting it.
+    Attached(Box<RebootConfig>),
 }
 
 impl Starter {
@@ -97,6 +122,7 @@ impl Starter {
         match self {
             Starter::Sim(cfg) => SimPhone::power_on(cfg, power_on).map(Dut::Sim),
             Starter::Cmd(cfg) => CmdDut::power_on(cfg, power_on).map(Dut::Cmd),
+            Starter::Attached(cfg) => Rebooting::power_on(cfg, power_on).map(Dut::Attached),
         }
     }
 }
@@ -134,11 +160,48 @@ struct Shared {
     arrived: Arc<tokio::sync::Notify>,
 }
 
+/// The scenario's clock: the instant (and wall-clock time) its events are stamped from.
+/// It starts when the servers do, and the iface lab moves it to the phone's first
+/// DHCPDISCOVER ([`Clock::start_at`]).
+#[derive(Clone)]
+struct Clock(Arc<Mutex<(Instant, SystemTime)>>);
+
+impl Clock {
+    fn new() -> Clock {
+        Clock(Arc::new(Mutex::new((Instant::now(), SystemTime::now()))))
+    }
+
+    fn origin(&self) -> (Instant, SystemTime) {
+        match self.0.lock() {
+            Ok(o) => *o,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Seconds from the origin to `at`; negative before it.
+    fn offset(&self, at: Instant) -> f64 {
+        let (origin, _) = self.origin();
+        match at.checked_duration_since(origin) {
+            Some(d) => d.as_secs_f64(),
+            None => -origin.duration_since(at).as_secs_f64(),
+        }
+    }
+
+    /// Moves the origin `t0` seconds later.
+    fn start_at(&self, t0: f64) {
+        let shift = Duration::from_secs_f64(t0.max(0.0));
+        if let Ok(mut o) = self.0.lock() {
+            o.0 += shift;
+            o.1 += shift;
+        }
+    }
+}
+
 /// How often a running scenario is judged for settled verdicts, besides on every event.
 const JUDGE_EVERY: Duration = Duration::from_millis(25);
 
 fn forward<E: Serialize + Send + 'static>(
-    origin: Instant,
+    origin: Clock,
     proto: Proto,
     rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
@@ -150,7 +213,7 @@ fn forward<E: Serialize + Send + 'static>(
 /// vocabulary declares: [`SipOrigin`], [`VlanOrigin`]) to every event. The frames a shell's
 /// tap wrote for an event become the timeline event's frames.
 fn forward_tagged<E: Serialize + Send + 'static>(
-    origin: Instant,
+    origin: Clock,
     proto: Proto,
     mut rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
@@ -161,8 +224,9 @@ fn forward_tagged<E: Serialize + Send + 'static>(
         while let Some(Stamped { at, event, frames }) = rx.recv().await {
             let (kind, mut fields) = crate::timeline::fields_of(&event);
             fields.extend(extra.clone());
-            let t = at.saturating_duration_since(origin).as_secs_f64();
             if let Ok(mut timeline) = tl.timeline.lock() {
+                // Read under the timeline's lock: the clock only moves under it too.
+                let t = origin.offset(at);
                 let i = timeline.push_fields(t, proto, kind, fields);
                 if let Some(e) = timeline.events.get_mut(i) {
                     e.frames = frames;
@@ -206,6 +270,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         dut_log_tail: None,
         error: None,
         checks: Vec::new(),
+        ignored_clients: Vec::new(),
     };
 
     // Lab and sockets.
@@ -220,7 +285,21 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         );
         return Ok(report);
     }
-    let (netns, addrs, sockets, vlans) = match ctx.lab {
+    let mut iface = None;
+    let (netns, addrs, sockets, vlans) = match &ctx.lab {
+        LabKind::Iface(name) => {
+            let lab = ctx.iface.as_deref().ok_or_else(|| LabError::Interface {
+                name: name.clone(),
+                why: "was not set up for this run".into(),
+            })?;
+            let sockets = lab.bind_servers(controllers, spec.http.port.unwrap_or(80))?;
+            let mut vlans = Vec::new();
+            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
+                vlans.push(lab.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
+            }
+            iface = Some(lab);
+            (None, lab.addrs.clone(), sockets, vlans)
+        }
         LabKind::Netns => {
             let pair = NetnsPair::create()?;
             let sockets = pair.bind_servers(controllers, spec.http.port.unwrap_or(80))?;
@@ -238,7 +317,12 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         }
     };
 
-    let outcome = run_in_lab(sc, ctx, netns.as_ref(), &addrs, sockets, vlans, &mut report).await;
+    let place = Place {
+        netns: netns.as_ref(),
+        iface,
+        addrs: &addrs,
+    };
+    let outcome = run_in_lab(sc, ctx, place, sockets, vlans, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
@@ -273,16 +357,44 @@ impl<E: Into<HarnessError>> From<E> for Fatal {
     }
 }
 
+/// Where a scenario runs: the netns pair or the iface lab (neither: loopback), and its
+/// addresses.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    netns: Option<&'a NetnsPair>,
+    iface: Option<&'a IfaceLab>,
+    addrs: &'a LabAddrs,
+}
+
+impl Place<'_> {
+    /// The link the kernel captures, if the lab has one.
+    fn link<'b>(&'b self, lab: &'b str) -> Option<KernelLink<'b>> {
+        match (self.netns, self.iface) {
+            (Some(pair), _) => Some(KernelLink {
+                lab,
+                ns: Some(&pair.infra_ns),
+                iface: &pair.infra_if,
+            }),
+            (None, Some(i)) => Some(KernelLink {
+                lab,
+                ns: None,
+                iface: &i.name,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
 async fn run_in_lab(
     sc: &Scenario,
     ctx: &RunContext,
-    netns: Option<&NetnsPair>,
-    addrs: &LabAddrs,
+    place: Place<'_>,
     sockets: ServerSockets,
     vlans: Vec<VlanLeg>,
     report: &mut ScenarioReport,
 ) -> Result<(), Fatal> {
     let spec = &sc.spec;
+    let (netns, addrs) = (place.netns, place.addrs);
     let configure = |why: String| HarnessError::Configure {
         scenario: spec.id.clone(),
         why,
@@ -294,9 +406,10 @@ async fn run_in_lab(
 
     // Lab variables.
     let mac_text = ctx
-        .external
+        .attached
         .as_ref()
-        .and_then(|d| d.mac.clone())
+        .map(|a| a.mac.clone())
+        .or_else(|| ctx.external.as_ref().and_then(|d| d.mac.clone()))
         .unwrap_or_else(|| spec.phone.mac.clone())
         .to_lowercase();
     let mac = crate::scenario::parse_mac(&mac_text)
@@ -330,12 +443,19 @@ async fn run_in_lab(
         title: &spec.title,
         time_scale: scale,
     };
-    let capture = lab::Capture::start(netns, &pcap_path, &note, dhcp_ep, http_ep, &sip_eps)?;
+    let lab_name = ctx.lab.name();
+    let capture = lab::Capture::start(
+        place.link(&lab_name),
+        &pcap_path,
+        &note,
+        dhcp_ep,
+        http_ep,
+        &sip_eps,
+    )?;
     report.capture = Some(format!("captures/{}/{}.pcapng", ctx.run_id, spec.id));
 
     // Servers.
-    let origin = Instant::now();
-    let origin_wall = SystemTime::now();
+    let clock = Clock::new();
     let live = Shared {
         timeline: Arc::new(Mutex::new(Timeline::default())),
         arrived: Arc::new(tokio::sync::Notify::new()),
@@ -347,7 +467,7 @@ async fn run_in_lab(
     let mut tasks = Vec::new();
 
     let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
-    tasks.push(forward(origin, Proto::Dhcp, dhcp_rx, live.clone()));
+    tasks.push(forward(clock.clone(), Proto::Dhcp, dhcp_rx, live.clone()));
     let lab = lower::Lab {
         addrs,
         vars: &vars,
@@ -375,7 +495,7 @@ async fn run_in_lab(
         )),
         {
             let (tx, rx) = mpsc::unbounded_channel();
-            tasks.push(forward(origin, Proto::Http, rx, live.clone()));
+            tasks.push(forward(clock.clone(), Proto::Http, rx, live.clone()));
             let files = Arc::new(lower::file_table(sc, lab));
             tokio::spawn(pc_http::shell::run(
                 sockets.http,
@@ -393,7 +513,7 @@ async fn run_in_lab(
         };
         let (tx, rx) = mpsc::unbounded_channel();
         tasks.push(forward_tagged(
-            origin,
+            clock.clone(),
             Proto::Dhcp,
             rx,
             live.clone(),
@@ -425,7 +545,7 @@ async fn run_in_lab(
             server: sip_eps.get(i).map(ToString::to_string).unwrap_or_default(),
         };
         tasks.push(forward_tagged(
-            origin,
+            clock.clone(),
             Proto::Sip,
             rx,
             live.clone(),
@@ -450,6 +570,21 @@ async fn run_in_lab(
     // already run and the capture is open, so both are stopped and closed, and the
     // (empty) timeline is kept, before the scenario becomes an `error`.
     let starter: Result<Starter, HarnessError> = match (&ctx.external, netns) {
+        _ if ctx.attached.is_some() => match (&ctx.attached, place.iface) {
+            (Some(att), Some(lab)) => Ok(Starter::Attached(Box::new(RebootConfig {
+                reboot: att.reboot.clone(),
+                mac: mac_text.clone(),
+                iface: lab.name.clone(),
+                server_ip: addrs.server_ip,
+                scenario: spec.id.clone(),
+                work_dir: dut_dir.join(format!("{}.work", spec.id)),
+                log: log.clone(),
+                boot_wait: att.boot_wait,
+            }))),
+            _ => Err(configure(
+                "a real phone (--dut-mac with --lab iface:NAME) needs the iface lab".into(),
+            )),
+        },
         (Some(ext), Some(pair)) => {
             let cfg = CmdConfig {
                 command: ext.command.clone(),
@@ -500,26 +635,64 @@ async fn run_in_lab(
         }
         Err(e) => (None, Err(e)),
     };
-    let (mut dut, start_error) = match started_phone {
+    let (mut dut, mut start_error) = match started_phone {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
+    let mut cancel = ctx.cancel.clone();
+    let mut interrupted = false;
+
+    // A real phone: the scenario begins at its first DHCPDISCOVER.
+    let mut before_start = Vec::new();
+    if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, dut.as_mut()) {
+        match await_boot(att, rebooting, &live, &clock, &mac_text, &mut cancel).await {
+            Boot::Started(before) => before_start = before,
+            Boot::Interrupted => interrupted = true,
+            Boot::Failed(status) => {
+                start_error = Some(HarnessError::RebootFailed {
+                    command: match &att.reboot {
+                        Reboot::Cmd(c) => c.clone(),
+                        _ => String::new(),
+                    },
+                    mac: mac_text.clone(),
+                    status,
+                    log: log_ref.clone(),
+                    tail: crate::dut::log_tail(&log),
+                });
+            }
+            Boot::NotBack => {
+                start_error = Some(HarnessError::NoBoot {
+                    mac: mac_text.clone(),
+                    iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
+                    waited_s: att.boot_wait.as_secs(),
+                    how: att.reboot.wait_start().into(),
+                });
+            }
+        }
+        if (start_error.is_some() || interrupted)
+            && let Some(p) = dut.take()
+        {
+            p.stop().await;
+        }
+    }
+    let (origin, origin_wall) = clock.origin();
 
     // Watch until done.
     let timeout = lower::real_time(spec.run.timeout / scale);
     let settle = lower::real_time(spec.run.settle / scale);
-    let speaks = ctx.external.as_ref().map(|d| d.speaks.clone());
+    let speaks = ctx
+        .attached
+        .as_ref()
+        .map(|a| a.speaks.clone())
+        .or_else(|| ctx.external.as_ref().map(|d| d.speaks.clone()));
     let jctx = judge::Ctx::new(&vars).scaled(scale);
     let jctx = match &speaks {
         Some(p) => jctx.speaking(p),
         None => jctx,
     };
     let mut until_met: Option<Instant> = None;
-    let mut cancel = ctx.cancel.clone();
-    let mut interrupted = false;
     let mut dut_exit = None;
     let mut power_cycle = spec.run.power_cycle.clone();
-    let mut start_error = start_error;
     while let Some(phone) = dut.as_mut() {
         if *cancel.borrow_and_update() {
             interrupted = true;
@@ -641,6 +814,8 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
+    report.ignored_clients =
+        ignored_clients(before_start.iter().chain(&timeline.events), &mac_text);
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
     crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {
@@ -712,6 +887,82 @@ async fn run_in_lab(
     }
 }
 
+/// How the wait for a real phone's boot ended.
+enum Boot {
+    /// Its first DHCPDISCOVER came: the clock now starts there; the events before it.
+    Started(Vec<crate::timeline::Event>),
+    /// The reboot command failed before the phone came back.
+    Failed(std::process::ExitStatus),
+    /// No DHCPDISCOVER within `--boot-wait`.
+    NotBack,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Waits for the phone's first DHCPDISCOVER (at most `--boot-wait`); when it comes, the
+/// scenario's clock is moved to it, and what happened before leaves the timeline.
+async fn await_boot(
+    att: &AttachedPhone,
+    rebooting: &mut Rebooting,
+    live: &Shared,
+    clock: &Clock,
+    mac: &str,
+    cancel: &mut watch::Receiver<bool>,
+) -> Boot {
+    let deadline = Instant::now() + att.boot_wait;
+    loop {
+        if *cancel.borrow_and_update() {
+            return Boot::Interrupted;
+        }
+        if let Ok(mut timeline) = live.timeline.lock() {
+            let first = timeline.events.iter().find(|e| {
+                e.proto == Proto::Dhcp
+                    && e.kind == "received"
+                    && e.field("msg_type").and_then(|v| v.as_str()) == Some("DISCOVER")
+                    && e.field("client_mac").and_then(|v| v.as_str()) == Some(mac)
+            });
+            if let Some(t0) = first.map(|e| e.t) {
+                clock.start_at(t0);
+                return Boot::Started(timeline.start_at(t0));
+            }
+        }
+        if let Some(status) = rebooting.ended()
+            && !status.success()
+        {
+            return Boot::Failed(status);
+        }
+        if Instant::now() >= deadline {
+            return Boot::NotBack;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(JUDGE_EVERY) => {}
+            _ = live.arrived.notified() => {}
+            _ = cancel.changed() => {}
+        }
+    }
+}
+
+/// The DHCP clients other than `mac` the server heard and did not answer, with how often.
+fn ignored_clients<'a>(
+    events: impl Iterator<Item = &'a crate::timeline::Event>,
+    mac: &str,
+) -> Vec<IgnoredClient> {
+    let mut seen: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+    for e in events {
+        if e.proto != Proto::Dhcp || e.kind != "ignored" {
+            continue;
+        }
+        if let Some(m) = e.field("client_mac").and_then(|v| v.as_str())
+            && m != mac
+        {
+            *seen.entry(m.to_string()).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .map(|(mac, requests)| IgnoredClient { mac, requests })
+        .collect()
+}
+
 /// What the device's exit on its own means for the scenario.
 ///
 /// The reference phone only stops when told to: whenever it ends by itself (it refused its
@@ -764,7 +1015,7 @@ fn judge_dut_exit(
 /// phone) keeps its own clock, so its scale is always 1 whatever the scenario file says, and
 /// every window is judged in real seconds.
 fn time_scale_for(ctx: &RunContext, spec: &crate::scenario::ScenarioSpec) -> f64 {
-    if ctx.external.is_some() {
+    if ctx.external.is_some() || ctx.attached.is_some() {
         return 1.0;
     }
     ctx.time_scale

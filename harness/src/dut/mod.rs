@@ -2,7 +2,8 @@
 //!
 //! Owns: the `sim` adapter (the reference phone `simphone`, started as a child process in
 //! the phone's namespace or on loopback, one fresh process per scenario so every scenario
-//! begins with a cold boot), the `cmd` adapter (`--dut-cmd`), finding the reference phone's
+//! begins with a cold boot), the `cmd` adapter (`--dut-cmd`), the reboot control of a real
+//! phone on the iface lab ([`reboot`]), finding the reference phone's
 //! program, and the device's log (its standard error goes there too, so a device that
 //! refuses its arguments leaves its reason where the report points).
 //!
@@ -20,6 +21,10 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::error::HarnessError;
+
+mod reboot;
+
+pub use reboot::{Reboot, RebootConfig, Rebooting};
 
 /// The hidden subcommand under which the `phonecert` binary runs the reference phone it
 /// carries (`phonecert simphone ARGS…` is `simphone ARGS…`), so that a build of `phonecert`
@@ -458,6 +463,8 @@ pub enum Dut {
     Sim(SimPhone),
     /// An external program.
     Cmd(CmdDut),
+    /// A real phone on the iface lab, being (or done being) rebooted.
+    Attached(Rebooting),
 }
 
 impl Dut {
@@ -466,6 +473,8 @@ impl Dut {
         match self {
             Dut::Sim(p) => p.exited(),
             Dut::Cmd(p) => p.exited(),
+            // A real phone has no process here; its reboot command is not the phone.
+            Dut::Attached(_) => None,
         }
     }
 
@@ -474,6 +483,7 @@ impl Dut {
         match self {
             Dut::Sim(p) => p.stop().await,
             Dut::Cmd(p) => p.stop().await,
+            Dut::Attached(r) => r.stop().await,
         }
     }
 }
