@@ -534,7 +534,11 @@ async fn run_in_lab(
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
         servers.push(tokio::spawn(pc_sip::shell::run(
             registrar,
-            pc_sip::shell::Listeners { udp: socket, tcp },
+            pc_sip::shell::Listeners {
+                udp: socket,
+                tcp,
+                tls: None,
+            },
             tap.clone(),
             tx,
             stop_rx.clone(),
