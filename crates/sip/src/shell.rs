@@ -83,8 +83,9 @@ enum Inbound {
         held: usize,
         error: String,
     },
-    /// An event of the connection itself (a TLS handshake).
-    Note { event: Event },
+    /// An event of the connection itself (a TLS handshake); boxed, as events are large and
+    /// messages the common case.
+    Note { event: Box<Event> },
     /// The connection is gone.
     Gone { peer: SocketAddr, id: u64 },
 }
@@ -196,7 +197,7 @@ pub async fn run(
                     continue;
                 }
                 Inbound::Note { event } => {
-                    emit(&events, event, Vec::new());
+                    emit(&events, *event, Vec::new());
                     continue;
                 }
                 Inbound::Gone { peer, id } => {
@@ -387,7 +388,9 @@ async fn handshake(
                 (event, Some(tls))
             }
         };
-    let _ = inbound.send(Inbound::Note { event });
+    let _ = inbound.send(Inbound::Note {
+        event: Box::new(event),
+    });
     accepted
 }
 
