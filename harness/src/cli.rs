@@ -81,14 +81,32 @@ enum Command {
     /// Reads only the run folder (its timelines and its copy of each scenario), so a copied
     /// folder is judged from its own files. An interrupted run is judged as far as it went
     /// and exits 130 again.
+    ///
+    /// `phonecert judge --capture FILE.pcapng SCENARIO` judges a capture taken anywhere (a
+    /// tcpdump of a real boot) against a scenario file: the phone's DHCP, HTTP and SIP
+    /// messages are decoded from the frames, every check that rests only on the phone's
+    /// behaviour is judged, and the others are reported as not judged from a capture.
+    /// Exit 0 / 1 as for a run; 2 for a file that is not a readable pcapng capture.
     Judge {
-        /// A run's report folder.
+        /// A run's report folder; with --capture, the scenario file to judge the capture
+        /// against.
         run: PathBuf,
         /// Also write the new verdicts into the run: `report.json`, `junit.xml` and the
         /// captures' packet comments, so the report and the evidence agree. Without it the
         /// run folder and its captures are left exactly as they are.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "capture")]
         write: bool,
+        /// Judge this pcapng capture instead of a run folder.
+        #[arg(long, value_name = "FILE.pcapng")]
+        capture: Option<PathBuf>,
+        /// With --capture: a lab variable the scenario uses (`server_ip=10.1.1.5`,
+        /// `sip_port_2=5070` …), where the capture does not show it or shows it otherwise.
+        #[arg(long = "var", value_name = "NAME=VALUE", requires = "capture")]
+        vars: Vec<String>,
+        /// With --capture: phone seconds per capture second (default: what a phonecert
+        /// capture's section comment says, else 1).
+        #[arg(long, requires = "capture")]
+        time_scale: Option<f64>,
     },
     /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
     /// (the run folder's files and, through the output root, its captures), and name every
@@ -217,8 +235,8 @@ struct RunArgs {
     /// real phone plugged into interface NAME (root; needs --dut-mac). The iface lab checks
     /// that NAME exists, is up and has carrier, probes the segment for another DHCP server
     /// for 6 s (a DISCOVER from a random locally administered MAC) and refuses to start when
-    /// one answers, puts --lab-addr on NAME for the run and takes it off again at the end,
-    /// on an error and on Ctrl-C/SIGTERM.
+    /// one answers, puts --lab-addr on NAME for the run (and turns IPv4 forwarding of NAME
+    /// off) and puts both back at the end, on an error and on Ctrl-C/SIGTERM.
     #[arg(long)]
     lab: Option<String>,
     /// The iface lab's own address on the interface, `A.B.C.D/N` with N from 8 to 24: the
@@ -306,7 +324,14 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::Run(args) => cmd_run(*args, embedded_simphone),
         Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
-        Command::Judge { run, write } => cmd_judge(&run, write),
+        Command::Judge {
+            run,
+            capture: Some(capture),
+            vars,
+            time_scale,
+            ..
+        } => cmd_judge_capture(&capture, &run, &vars, time_scale),
+        Command::Judge { run, write, .. } => cmd_judge(&run, write),
         Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
         Command::Diff {
             run_a,
@@ -556,6 +581,66 @@ fn cmd_diff(a_dir: &Path, b_dir: &Path, format: DiffFormat) -> u8 {
         EXIT_FAIL
     } else {
         EXIT_PASS
+    }
+}
+
+fn cmd_judge_capture(capture: &Path, scenario: &Path, vars: &[String], scale: Option<f64>) -> u8 {
+    use crate::from_capture;
+    if scale.is_some_and(|f| !f.is_finite() || f <= 0.0) {
+        eprintln!("error: --time-scale must be more than 0");
+        return EXIT_USAGE;
+    }
+    let sc = match scenario::load_file(scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let rebuilt = match from_capture::rebuild(capture, &sc, vars, scale) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let checks = from_capture::judge(&sc, &rebuilt);
+    let judged: Vec<&judge::CheckResult> = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Skip)
+        .collect();
+    let verdict = if judged.is_empty() {
+        Verdict::Skip
+    } else {
+        judge::scenario_verdict(&checks)
+    };
+    println!(
+        "{:<5} {}  {}  (from {}: {} frame(s), {} event(s) of the phone; phone time = capture time × {})",
+        verdict.as_str().to_uppercase(),
+        sc.spec.id,
+        sc.spec.title,
+        capture.display(),
+        rebuilt.frames,
+        rebuilt.timeline.events.len(),
+        rebuilt.time_scale
+    );
+    for c in &checks {
+        println!("      {}", c.line());
+    }
+    for n in &rebuilt.notes {
+        eprintln!("note: {n}");
+    }
+    println!(
+        "\n{} check(s) judged from the capture: {} passed, {} not passed; {} not judged from a capture",
+        judged.len(),
+        judged.iter().filter(|c| c.verdict == Verdict::Pass).count(),
+        judged.iter().filter(|c| c.verdict != Verdict::Pass).count(),
+        checks.len() - judged.len()
+    );
+    match verdict {
+        Verdict::Fail => EXIT_FAIL,
+        Verdict::Error => EXIT_HARNESS,
+        _ => EXIT_PASS,
     }
 }
 

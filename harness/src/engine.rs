@@ -975,7 +975,7 @@ fn time_scale_for(ctx: &RunContext, spec: &crate::scenario::ScenarioSpec) -> f64
 
 /// A stable seed per run and scenario (the registrar's nonces), so runs are reproducible
 /// given their id.
-fn seed_of(run_id: &str, scenario: &str) -> u64 {
+pub(crate) fn seed_of(run_id: &str, scenario: &str) -> u64 {
     // FNV-1a: small, stable across Rust versions (unlike DefaultHasher).
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in run_id.bytes().chain([0]).chain(scenario.bytes()) {

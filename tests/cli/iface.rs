@@ -180,6 +180,32 @@ impl Segment {
         c
     }
 
+    /// The lab port's IPv4 forwarding (`net.ipv4.conf.<port>.forwarding` of its namespace).
+    fn forwarding(&self) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.infra_ns, "cat"])
+            .arg(format!(
+                "/proc/sys/net/ipv4/conf/{}/forwarding",
+                self.infra_if
+            ))
+            .output()
+            .expect("read forwarding");
+        text(&out.stdout).trim().to_string()
+    }
+
+    fn set_forwarding(&self, on: bool) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", &self.infra_ns, "sh", "-c"])
+            .arg(format!(
+                "echo {} > /proc/sys/net/ipv4/conf/{}/forwarding",
+                u8::from(on),
+                self.infra_if
+            ))
+            .status()
+            .expect("set forwarding");
+        assert!(status.success());
+    }
+
     fn run(&self, args: &[&str], simphone_args: &str) -> Output {
         self.command(args, simphone_args)
             .output()
@@ -690,6 +716,33 @@ fn a_phone_that_never_boots_is_an_error_after_the_wait_and_the_report_is_written
             && error.contains("the PDU refused"),
         "{error}"
     );
+
+    // A reboot command still running when the scenario ends is stopped with what it
+    // started in its process group: nothing is left in the namespace phonecert ran in.
+    let out_dir = seg.scratch.0.join("out-hangs").display().to_string();
+    let out = seg.run(
+        &[
+            "run",
+            "scenarios/option242/httpsrvr.toml",
+            "--lab",
+            &format!("iface:{}", seg.infra_if),
+            "--dut-mac",
+            PHONE_MAC,
+            "--reboot-cmd",
+            "sleep 417 & wait",
+            "--boot-wait",
+            "1",
+            "--out",
+            &out_dir,
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let left = Command::new("ip")
+        .args(["netns", "pids", &seg.infra_ns])
+        .output()
+        .expect("ip netns pids");
+    assert_eq!(text(&left.stdout), "", "processes left in {}", seg.infra_ns);
 }
 
 #[test]
@@ -701,6 +754,8 @@ fn ctrl_c_while_waiting_for_the_phone_restores_the_lab_port() {
         return;
     }
     let seg = Segment::create("ctrlc");
+    // A port of a host that forwards (a router, a container host).
+    seg.set_forwarding(true);
     let before = seg.infra_addrs();
     let out_dir = seg.out();
     let child = seg
@@ -736,6 +791,8 @@ fn ctrl_c_while_waiting_for_the_phone_restores_the_lab_port() {
         "the lab address never appeared: {:?}",
         seg.infra_addrs()
     );
+    // The phone's default router is the lab address: nothing it sends is routed on.
+    assert_eq!(seg.forwarding(), "0");
     // SAFETY: kill(2) on the child this test started.
     unsafe {
         libc::kill(pid, libc::SIGINT);
@@ -743,6 +800,7 @@ fn ctrl_c_while_waiting_for_the_phone_restores_the_lab_port() {
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert_eq!(seg.infra_addrs(), before);
+    assert_eq!(seg.forwarding(), "1");
     let rep = report(&out_dir);
     assert_eq!(rep["interrupted"], true);
 }
@@ -783,4 +841,98 @@ fn the_iface_lab_needs_the_phones_mac_and_its_flags_need_the_iface_lab() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn the_operator_reboots_the_phone_when_asked_and_the_scenario_starts_at_its_discover() {
+    if skip_unless_root(
+        "the_operator_reboots_the_phone_when_asked_and_the_scenario_starts_at_its_discover",
+        "network namespaces and a veth",
+    ) {
+        return;
+    }
+    use std::io::BufRead;
+    let seg = Segment::create("operator");
+    let out_dir = seg.out();
+    let mut child = seg
+        .command(
+            &[
+                "run",
+                "scenarios/option242/httpsrvr.toml",
+                "--lab",
+                &format!("iface:{}", seg.infra_if),
+                "--dut-mac",
+                PHONE_MAC,
+                "--reboot",
+                "operator",
+                "--boot-wait",
+                "60",
+                "--out",
+                &out_dir,
+            ],
+            "",
+        )
+        .spawn()
+        .expect("start phonecert");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("reboot the phone") {
+                let _ = tx.send(line.clone());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let asked = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("phonecert asks the operator to reboot the phone");
+    assert!(
+        asked.contains(&format!(
+            "OPT242-001: reboot the phone {PHONE_MAC} now (power it off and on again). Waiting up to 60 s for its DHCPDISCOVER on {}",
+            seg.infra_if
+        )),
+        "{asked}"
+    );
+    // The operator takes a moment, then powers the phone on.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let work = seg.scratch.0.join("operator-phone");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let status = Command::new(recipe())
+        .env("PHONECERT_DUT_MAC", PHONE_MAC)
+        .env("PHONECERT_WORK_DIR", &work)
+        .env("SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
+        .env("SIMPHONE_NS", &seg.phone_ns)
+        .env("SIMPHONE_IFACE", &seg.phone_if)
+        .env("SIMPHONE_ARGS", PHONE_ARGS)
+        .env("SIMPHONE_PIDFILE", seg.scratch.0.join("phone.pid"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("power the phone on");
+    assert!(status.success());
+    let code = child.wait().expect("wait").code();
+    let stderr = reader.join().expect("stderr reader");
+    assert_eq!(code, Some(0), "{stderr}");
+    let rep = report(&out_dir);
+    let s = &rep["scenarios"][0];
+    assert_eq!(s["verdict"], "pass");
+    assert_eq!(rep["dut"]["reboot"], "--reboot operator");
+    // The clock started at the DISCOVER, not when the operator was asked: the wait is not
+    // part of the scenario.
+    let run = run_dir(Path::new(&out_dir));
+    let tl: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join(s["timeline"].as_str().expect("timeline"))).expect("read"),
+    )
+    .expect("json");
+    let events = tl["timeline"]["events"].as_array().expect("events");
+    assert_eq!(events[0]["fields"]["msg_type"], "DISCOVER");
+    assert_eq!(events[0]["t"], 0.0);
+    let last = events.last().and_then(|e| e["t"].as_f64()).expect("a time");
+    assert!(last < 1.0, "the scenario's events end at {last} s");
 }

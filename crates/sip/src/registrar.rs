@@ -1181,7 +1181,9 @@ fn challenges_of(msg: &Message) -> Vec<ChallengeSummary> {
         .collect()
 }
 
-fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
+/// The `response` event for a response going to `to` (also used to rebuild the event from
+/// a captured response).
+pub fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
     let (status, reason, method, cseq, call_id, headers, challenges) = match Message::parse(bytes) {
         Ok(m) => {
             let c = m.cseq().ok();

@@ -7,10 +7,12 @@
 //! the end of the run, an error, Ctrl-C or SIGTERM (the run stops and this value is dropped),
 //! a panic (drop during unwinding) — and binding the servers' sockets to that interface.
 //!
-//! Never: touches anything but the one address it added (the interface's link state, MTU
-//! and other addresses stay as they were), sends beyond the segment: every socket is bound
-//! to the interface (SO_BINDTODEVICE), the DHCP server answers the one `--dut-mac` only, and
-//! the guard's probe is a single link-local broadcast. What SIGKILL leaves (the address)
+//! Never: touches anything but the one address it added and the interface's IPv4
+//! forwarding (the link state, MTU and other addresses stay as they were), sends beyond the
+//! segment: every socket is bound to the interface (SO_BINDTODEVICE), the DHCP server answers
+//! the one `--dut-mac` only, the guard's probe is a single link-local broadcast, and the
+//! kernel does not route what the phone sends to its default router (the lab address) on to
+//! other networks: forwarding of packets arriving on the interface is off for the run. What SIGKILL leaves (the address)
 //! cannot be cleaned by the process that was killed; `ip addr del` names it in the README.
 //!
 //! Follows: Linux sysfs-class-net (`flags`, `carrier`, `operstate`), RFC 2131 §4.1 for the
@@ -244,6 +246,15 @@ pub struct IfaceLab {
     before: Vec<String>,
     /// Whether the lab address was added by this run (and so must be removed).
     added: bool,
+    /// `net.ipv4.conf.NAME.forwarding` as it was, when this run turned it off.
+    forwarding_was: Option<String>,
+}
+
+/// The sysctl that lets the kernel forward IPv4 packets arriving on `name`.
+fn forwarding_path(name: &str) -> PathBuf {
+    PathBuf::from("/proc/sys/net/ipv4/conf")
+        .join(name)
+        .join("forwarding")
 }
 
 impl IfaceLab {
@@ -255,20 +266,39 @@ impl IfaceLab {
             return Err(LabError::IfaceNeedsRoot);
         }
         let before = ipv4_addrs(name)?;
+        // The lease names the lab address as the phone's router: a host that forwards
+        // (a router, a container host) would carry the phone's traffic off the segment.
+        let forwarding = forwarding_path(name);
+        let was = std::fs::read_to_string(&forwarding)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        let forwarding_was = if was == "0" || was.is_empty() {
+            None
+        } else {
+            std::fs::write(&forwarding, "0").map_err(|e| LabError::Command {
+                command: format!("echo 0 > {}", forwarding.display()),
+                why: e.to_string(),
+            })?;
+            Some(was)
+        };
         let cidr = addr.to_string();
         let present = before.contains(&cidr);
-        if !present {
-            // `noprefixroute` is not used: the phone's subnet must be reachable through this
-            // interface and only it, which is what the connected route says.
-            ip_output(&["addr", "add", &cidr, "dev", name])?;
-        }
-        Ok(IfaceLab {
+        let mut lab = IfaceLab {
             name: name.to_string(),
             addr,
             addrs: addr.addrs(),
             before,
-            added: !present,
-        })
+            added: false,
+            forwarding_was,
+        };
+        if !present {
+            // `noprefixroute` is not used: the phone's subnet must be reachable through this
+            // interface and only it, which is what the connected route says. On an error the
+            // drop of `lab` puts the forwarding back.
+            ip_output(&["addr", "add", &cidr, "dev", name])?;
+            lab.added = true;
+        }
+        Ok(lab)
     }
 
     /// Binds the servers on the interface: DHCP on 0.0.0.0:67 plus a raw socket for replies
@@ -373,9 +403,18 @@ impl IfaceLab {
         })
     }
 
-    /// Takes the lab address off again (when this run added it) and says whether the
-    /// interface's IPv4 addresses are what they were. Called by `Drop`; safe to call twice.
+    /// Puts the interface's forwarding back, takes the lab address off again (when this run
+    /// added it) and says whether the interface's IPv4 addresses are what they were. Called by `Drop`; safe to call twice.
     pub fn restore(&mut self) {
+        if let Some(was) = self.forwarding_was.take() {
+            let path = forwarding_path(&self.name);
+            if let Err(e) = std::fs::write(&path, &was) {
+                eprintln!(
+                    "warning: could not set {} back to {was}: {e}",
+                    path.display()
+                );
+            }
+        }
         if !self.added {
             return;
         }
