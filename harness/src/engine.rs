@@ -578,7 +578,11 @@ async fn run_in_lab(
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
         servers.push(tokio::spawn(pc_sip::shell::run(
             registrar,
-            pc_sip::shell::Listeners { udp: socket, tcp },
+            pc_sip::shell::Listeners {
+                udp: socket,
+                tcp,
+                tls: None,
+            },
             tap.clone(),
             tx,
             stop_rx.clone(),
@@ -688,7 +692,7 @@ async fn run_in_lab(
                 start_error = Some(HarnessError::NoBoot {
                     mac: mac_text.clone(),
                     iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
-                    waited_s: att.boot_wait.as_secs(),
+                    waited_s: att.boot_wait.as_secs_f64(),
                     how: att.reboot.wait_start().into(),
                 });
             }

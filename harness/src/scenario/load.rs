@@ -2293,7 +2293,7 @@ after = "A"
                 "scenario error at s/x.toml:40:1: check `B`: `after` names `Z`, which is no check of this scenario",
                 "scenario error at s/x.toml:41:1: check `B`: `within` must be 0 or more seconds, not -2",
                 "scenario error at s/x.toml:44:1: check id `A` is used twice",
-                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?",
+                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence, tls_handshake); did you mean `request`?",
             ]
         );
     }
