@@ -452,6 +452,15 @@ fn compliance_names_the_device_from_the_wire_and_verify_names_every_changed_file
         "{}",
         text(&judged.stderr)
     );
+    // A file judging needs, gone: named, exit 2.
+    std::fs::remove_file(&tl).expect("remove the timeline");
+    let judged = phonecert(&["judge", run_arg]);
+    assert_eq!(judged.status.code(), Some(2));
+    assert!(
+        text(&judged.stderr).contains(&tl.display().to_string()),
+        "{}",
+        text(&judged.stderr)
+    );
     // Without the record there is nothing to verify against: a usage error naming it.
     std::fs::remove_file(run.join("compliance.json")).expect("remove");
     let (code, _, stderr) = verify(&[]);
