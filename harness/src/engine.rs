@@ -3,7 +3,9 @@
 //! Owns the order of things: lab up → servers bound and configured from the scenario →
 //! capture started → phone powered on (a real phone on the iface lab: rebooted, and the
 //! scenario's clock starts at its first DHCPDISCOVER, or the scenario is an `error` when it
-//! sends none within `--boot-wait`) → events gathered into the timeline until every
+//! sends none within `--boot-wait`; when the scenario has a `power_cycle`, off and on again
+//! once its check is reached, what it installed kept) → events gathered into the timeline
+//! until every
 //! check's verdict is settled (the judge says so; polled, and on every event), or the
 //! scenario's `until` check is reached (passed, or settled) plus settle time, or its
 //! timeout → phone off → servers stopped → capture closed → lab removed → judge → timeline
@@ -26,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::dut::{
-    CmdConfig, CmdDut, Dut, Reboot, RebootConfig, Rebooting, SimConfig, SimPhone, SimPlacement,
-    SimphoneProgram,
+    CmdConfig, CmdDut, Dut, PowerOn, Reboot, RebootConfig, Rebooting, SimConfig, SimPhone,
+    SimPlacement, SimphoneProgram,
 };
 use crate::error::HarnessError;
 use crate::judge::{self, Verdict};
@@ -105,6 +107,24 @@ pub enum EngineError {
     /// was running (verdict `skip`, not judged).
     #[error("interrupted")]
     Interrupted(Box<ScenarioReport>),
+}
+
+/// How the device under test is powered on, kept for the power cycle.
+enum Starter {
+    Sim(Box<SimConfig>),
+    Cmd(CmdConfig),
+    /// A real phone: powering it on is rebooting it.
+    Attached(Box<RebootConfig>),
+}
+
+impl Starter {
+    fn power_on(&self, power_on: PowerOn) -> Result<Dut, HarnessError> {
+        match self {
+            Starter::Sim(cfg) => SimPhone::power_on(cfg, power_on).map(Dut::Sim),
+            Starter::Cmd(cfg) => CmdDut::power_on(cfg, power_on).map(Dut::Cmd),
+            Starter::Attached(cfg) => Rebooting::power_on(cfg, power_on).map(Dut::Attached),
+        }
+    }
 }
 
 /// A saved run of one scenario: enough to judge it again (`phonecert judge`), from the run
@@ -534,7 +554,11 @@ async fn run_in_lab(
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
         servers.push(tokio::spawn(pc_sip::shell::run(
             registrar,
-            pc_sip::shell::Listeners { udp: socket, tcp },
+            pc_sip::shell::Listeners {
+                udp: socket,
+                tcp,
+                tls: None,
+            },
             tap.clone(),
             tx,
             stop_rx.clone(),
@@ -549,9 +573,9 @@ async fn run_in_lab(
     // A device that cannot start ends the scenario like any other end: the servers
     // already run and the capture is open, so both are stopped and closed, and the
     // (empty) timeline is kept, before the scenario becomes an `error`.
-    let started_phone: Result<Dut, HarnessError> = match (&ctx.external, netns) {
+    let starter: Result<Starter, HarnessError> = match (&ctx.external, netns) {
         _ if ctx.attached.is_some() => match (&ctx.attached, place.iface) {
-            (Some(att), Some(lab)) => Rebooting::start(&RebootConfig {
+            (Some(att), Some(lab)) => Ok(Starter::Attached(Box::new(RebootConfig {
                 reboot: att.reboot.clone(),
                 mac: mac_text.clone(),
                 iface: lab.name.clone(),
@@ -560,8 +584,7 @@ async fn run_in_lab(
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
                 boot_wait: att.boot_wait,
-            })
-            .map(Dut::Attached),
+            }))),
             _ => Err(configure(
                 "a real phone (--dut-mac with --lab iface:NAME) needs the iface lab".into(),
             )),
@@ -577,7 +600,7 @@ async fn run_in_lab(
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
             };
-            CmdDut::start(&cfg).map(Dut::Cmd)
+            Ok(Starter::Cmd(cfg))
         }
         (Some(_), None) => Err(configure(
             "an external DUT (--dut-cmd) needs the netns lab".into(),
@@ -606,10 +629,17 @@ async fn run_in_lab(
                 faults: ctx.faults.clone(),
                 time_scale: scale,
             };
-            SimPhone::start(&sim).map(Dut::Sim)
+            Ok(Starter::Sim(Box::new(sim)))
         }
     };
-    let (mut phone, mut start_error) = match started_phone {
+    let (starter, started_phone) = match starter {
+        Ok(s) => {
+            let on = s.power_on(PowerOn::First);
+            (Some(s), on)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    let (mut dut, mut start_error) = match started_phone {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
@@ -618,7 +648,7 @@ async fn run_in_lab(
 
     // A real phone: the scenario begins at its first DHCPDISCOVER.
     let mut before_start = Vec::new();
-    if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, phone.as_mut()) {
+    if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, dut.as_mut()) {
         match await_boot(att, rebooting, &live, &clock, &mac_text, &mut cancel).await {
             Boot::Started(before) => before_start = before,
             Boot::Interrupted => interrupted = true,
@@ -638,13 +668,13 @@ async fn run_in_lab(
                 start_error = Some(HarnessError::NoBoot {
                     mac: mac_text.clone(),
                     iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
-                    waited_s: att.boot_wait.as_secs(),
+                    waited_s: att.boot_wait.as_secs_f64(),
                     how: att.reboot.wait_start().into(),
                 });
             }
         }
         if (start_error.is_some() || interrupted)
-            && let Some(p) = phone.take()
+            && let Some(p) = dut.take()
         {
             p.stop().await;
         }
@@ -666,7 +696,8 @@ async fn run_in_lab(
     };
     let mut until_met: Option<Instant> = None;
     let mut dut_exit = None;
-    while let Some(phone) = phone.as_mut() {
+    let mut power_cycle = spec.run.power_cycle.clone();
+    while let Some(phone) = dut.as_mut() {
         if *cancel.borrow_and_update() {
             interrupted = true;
             break;
@@ -709,6 +740,34 @@ async fn run_in_lab(
                 until_met = Some(now);
             }
         }
+        let cycle_now = power_cycle.as_ref().is_some_and(|cycle| {
+            timeline
+                .lock()
+                .map(|t| judge::until_reached(sc, &cycle.after, &t, jctx.running_at(phone_now)))
+                .unwrap_or(false)
+        });
+        if cycle_now && let (Some(cycle), Some(starter)) = (power_cycle.take(), &starter) {
+            let mark = |event: DutEvent| {
+                let (kind, f) = crate::timeline::fields_of(&event);
+                if let Ok(mut t) = timeline.lock() {
+                    t.push_fields(origin.elapsed().as_secs_f64(), Proto::Dut, kind, f);
+                }
+            };
+            mark(DutEvent::PowerOff);
+            if let Some(off) = dut.take() {
+                off.stop().await;
+            }
+            tokio::time::sleep(lower::real_time(cycle.off / scale)).await;
+            mark(DutEvent::PowerOn);
+            match starter.power_on(PowerOn::Again) {
+                Ok(on) => dut = Some(on),
+                Err(e) => {
+                    start_error = Some(e);
+                    break;
+                }
+            }
+            continue;
+        }
         if let Some(status) = phone.exited() {
             // Stamped now: stopping the servers, closing the capture and linking it take
             // their time, and the exit belongs where the device ended.
@@ -731,8 +790,8 @@ async fn run_in_lab(
     }
     // The stop mark: from here on the device reacts to being stopped (a UA un-REGISTERs,
     // a DHCP client releases), and none of that is judged.
-    let stop_at = phone.as_ref().map(|_| origin.elapsed().as_secs_f64());
-    if let Some(phone) = phone {
+    let stop_at = dut.as_ref().map(|_| origin.elapsed().as_secs_f64());
+    if let Some(phone) = dut {
         phone.stop().await;
     }
     let _ = stop_tx.send(true);
