@@ -687,7 +687,7 @@ async fn run_in_lab(
                 start_error = Some(HarnessError::NoBoot {
                     mac: mac_text.clone(),
                     iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
-                    waited_s: att.boot_wait.as_secs(),
+                    waited_s: att.boot_wait.as_secs_f64(),
                     how: att.reboot.wait_start().into(),
                 });
             }
