@@ -251,8 +251,9 @@ struct RunArgs {
     #[arg(long = "sim-fault", value_name = "NAME")]
     sim_faults: Vec<String>,
     /// Run the reference phone's timers this many times faster; windows are scaled the same
-    /// way. Default: the scenario's `phone.time_scale`, else 1. Refused with `--dut-cmd`: a
-    /// device the harness does not control always runs, and is judged, in real time.
+    /// way. Default: the scenario's `phone.time_scale`, else 1. Refused with `--dut-cmd` and
+    /// `--lab iface:NAME`: a device the harness does not control always runs, and is judged,
+    /// in real time.
     #[arg(long)]
     time_scale: Option<f64>,
     /// Where captures/ and reports/ go (the output root). `reports/latest` points at the last

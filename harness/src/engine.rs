@@ -559,10 +559,29 @@ async fn run_in_lab(
             stop_rx.clone(),
         )));
     }
+    // Controllers with TLS present a certificate made under the scenario's lab CA for the
+    // server's address.
+    let now = time::OffsetDateTime::now_utc();
+    let sip_ca = if sc.sip.controllers.iter().any(|c| c.tls.is_some()) {
+        Some(
+            pc_pki::LabCa::generate(pc_pki::KeyKind::default(), now)
+                .map_err(|e| configure(format!("lab CA for sip over tls: {e}")))?,
+        )
+    } else {
+        None
+    };
     let mut tcp_listeners = sockets.sip_tcp.into_iter();
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         // A controller without TCP drops its listener: connections to it are refused.
         let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
+        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &sip_ca) {
+            (Some(cert), Some(ca)) => Some(
+                ca.server_identity(cert, &[addrs.server_ip.to_string()], now)
+                    .and_then(|id| id.server_config())
+                    .map_err(|e| configure(format!("sip controller {} over tls: {e}", i + 1)))?,
+            ),
+            _ => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let heard_by = SipOrigin {
             controller: i + 1,
@@ -581,7 +600,7 @@ async fn run_in_lab(
             pc_sip::shell::Listeners {
                 udp: socket,
                 tcp,
-                tls: None,
+                tls,
             },
             tap.clone(),
             tx,

@@ -997,13 +997,21 @@ fn sip_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError>
         script: first_script,
         down: s.down,
         tcp: transports(&s.transports),
+        tls: s.tls,
     }];
     for (c, script) in s.controller.iter().zip(more_scripts) {
         controllers.push(Controller {
             script,
             down: c.down,
             tcp: transports(&c.transports),
+            tls: c.tls,
         });
+    }
+    if controllers.iter().any(|c| c.tls.is_some() && !c.tcp) {
+        problems.push((
+            "tls",
+            "tls shares the tcp port: a controller with tls needs tcp among its transports".into(),
+        ));
     }
     for (key, msg) in problems {
         sip(key, msg);
@@ -2054,6 +2062,10 @@ after = "A"
             "scenario error at s/x.toml:19:1: transport `sctp`: udp or tcp"
         );
         assert_eq!(
+            sip("transports = [\"udp\"]\ntls = { cert = \"expired\" }"),
+            "scenario error at s/x.toml:20:1: tls shares the tcp port: a controller with tls needs tcp among its transports"
+        );
+        assert_eq!(
             sip("wrong_credentials = 404"),
             "scenario error at s/x.toml:19:1: wrong_credentials 404: 401 or 403"
         );
@@ -2353,6 +2365,19 @@ after = "A"
         .unwrap();
         assert!(s.sip.challenge_wrong_credentials);
         assert!(!s.sip.controllers[0].tcp);
+        assert_eq!(s.sip.controllers[0].tls, None);
+        let tls = load(&GOOD.replace(
+            "accounts = [{ user = \"2001\", password = \"1234\" }]",
+            "accounts = [{ user = \"2001\", password = \"1234\" }]\ntls = { cert = \"wrong_name\", key = \"ecdsa_p256\" }",
+        ))
+        .unwrap();
+        assert_eq!(
+            tls.sip.controllers[0].tls,
+            Some(pc_pki::ServerCertSpec {
+                cert: pc_pki::CertChoice::WrongName,
+                key: pc_pki::KeyKind::EcdsaP256,
+            })
+        );
         assert_eq!(
             s.sip.controllers[0].script,
             vec![

@@ -475,6 +475,11 @@ pub struct SipSetup {
     /// What wrong credentials get: 403 (default) or 401 with a fresh challenge.
     #[serde(default)]
     pub wrong_credentials: Option<u16>,
+    /// The first controller also accepts SIP over TLS on its TCP port, presenting this
+    /// certificate (`{ cert = "lab_ca" | "self_signed" | "expired" | "wrong_name", key =
+    /// "rsa2048" | "ecdsa_p256" }`, made under the scenario's lab CA).
+    #[serde(default)]
+    pub tls: Option<pc_pki::ServerCertSpec>,
     /// More controllers, reachable as `${sip_port_2}`, `${sip_port_3}` … on `${server_ip}`.
     #[serde(default)]
     pub controller: Vec<ControllerSpec>,
@@ -493,6 +498,9 @@ pub struct ControllerSpec {
     /// Transports it accepts, as `sip.transports`.
     #[serde(default)]
     pub transports: Option<Vec<String>>,
+    /// TLS on its TCP port, as `sip.tls`.
+    #[serde(default)]
+    pub tls: Option<pc_pki::ServerCertSpec>,
 }
 
 /// One scripted answer: exactly one of `normal`, `grant`, `status`, `silence` or `close`.

@@ -313,6 +313,8 @@ pub struct Controller {
     pub down: bool,
     /// It accepts TCP connections on its port (else a connection is refused).
     pub tcp: bool,
+    /// It accepts TLS on its TCP port with this certificate.
+    pub tls: Option<pc_pki::ServerCertSpec>,
 }
 
 /// The registrars: controller 1 is `[sip]` itself, then each `[[sip.controller]]`.
