@@ -3,7 +3,9 @@
 //! Owns the order of things: lab up → servers bound and configured from the scenario →
 //! capture started → phone powered on (a real phone on the iface lab: rebooted, and the
 //! scenario's clock starts at its first DHCPDISCOVER, or the scenario is an `error` when it
-//! sends none within `--boot-wait`) → events gathered into the timeline until every
+//! sends none within `--boot-wait`; when the scenario has a `power_cycle`, off and on again
+//! once its check is reached, what it installed kept) → events gathered into the timeline
+//! until every
 //! check's verdict is settled (the judge says so; polled, and on every event), or the
 //! scenario's `until` check is reached (passed, or settled) plus settle time, or its
 //! timeout → phone off → servers stopped → capture closed → lab removed → judge → timeline
@@ -26,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use crate::dut::{
-    CmdConfig, CmdDut, Dut, Reboot, RebootConfig, Rebooting, SimConfig, SimPhone, SimPlacement,
-    SimphoneProgram, SipAccount,
+    CmdConfig, CmdDut, Dut, PowerOn, Reboot, RebootConfig, Rebooting, SimConfig, SimPhone,
+    SimPlacement, SimphoneProgram, SipAccount,
 };
 use crate::error::HarnessError;
 use crate::judge::{self, Verdict};
@@ -108,6 +110,24 @@ pub enum EngineError {
     /// was running (verdict `skip`, not judged).
     #[error("interrupted")]
     Interrupted(Box<ScenarioReport>),
+}
+
+/// How the device under test is powered on, kept for the power cycle.
+enum Starter {
+    Sim(Box<SimConfig>),
+    Cmd(Box<CmdConfig>),
+    /// A real phone: powering it on is rebooting it.
+    Attached(Box<RebootConfig>),
+}
+
+impl Starter {
+    fn power_on(&self, power_on: PowerOn) -> Result<Dut, HarnessError> {
+        match self {
+            Starter::Sim(cfg) => SimPhone::power_on(cfg, power_on).map(Dut::Sim),
+            Starter::Cmd(cfg) => CmdDut::power_on(cfg, power_on).map(Dut::Cmd),
+            Starter::Attached(cfg) => Rebooting::power_on(cfg, power_on).map(Dut::Attached),
+        }
+    }
 }
 
 /// A saved run of one scenario: enough to judge it again (`phonecert judge`), from the run
@@ -226,11 +246,35 @@ fn rel(p: &Path) -> String {
 
 /// The fixture files a scenario reads, as written (relative to the scenario file).
 fn fixtures_of(sc: &Scenario) -> Vec<PathBuf> {
-    sc.spec
-        .files
-        .values()
-        .filter_map(|f| f.fixture.as_ref().map(PathBuf::from))
-        .collect()
+    let mut out = Vec::new();
+    for f in sc.spec.files.values() {
+        // The answers to later requests (`then`) may read fixtures of their own.
+        let mut next = Some(f);
+        while let Some(spec) = next {
+            if let Some(fixture) = &spec.fixture {
+                out.push(PathBuf::from(fixture));
+            }
+            next = spec.then.as_deref();
+        }
+    }
+    out
+}
+
+/// The user-supplied images a scenario names by a relative path (in `then` answers too).
+fn images_of(sc: &Scenario) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in sc.spec.files.values() {
+        let mut next = Some(f);
+        while let Some(spec) = next {
+            if let Some(image) = &spec.image
+                && Path::new(image).is_relative()
+            {
+                out.push(PathBuf::from(image));
+            }
+            next = spec.then.as_deref();
+        }
+    }
+    out
 }
 
 /// Runs one scenario and returns its report. `Err` only when the harness cannot go on.
@@ -528,10 +572,29 @@ async fn run_in_lab(
             stop_rx.clone(),
         )));
     }
+    // Controllers with TLS present a certificate made under the scenario's lab CA for the
+    // server's address.
+    let now = time::OffsetDateTime::now_utc();
+    let sip_ca = if sc.sip.controllers.iter().any(|c| c.tls.is_some()) {
+        Some(
+            pc_pki::LabCa::generate(pc_pki::KeyKind::default(), now)
+                .map_err(|e| configure(format!("lab CA for sip over tls: {e}")))?,
+        )
+    } else {
+        None
+    };
     let mut tcp_listeners = sockets.sip_tcp.into_iter();
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         // A controller without TCP drops its listener: connections to it are refused.
         let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
+        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &sip_ca) {
+            (Some(cert), Some(ca)) => Some(
+                ca.server_identity(cert, &[addrs.server_ip.to_string()], now)
+                    .and_then(|id| id.server_config())
+                    .map_err(|e| configure(format!("sip controller {} over tls: {e}", i + 1)))?,
+            ),
+            _ => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let heard_by = SipOrigin {
             controller: i + 1,
@@ -547,7 +610,11 @@ async fn run_in_lab(
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
         servers.push(tokio::spawn(pc_sip::shell::run(
             registrar,
-            pc_sip::shell::Listeners { udp: socket, tcp },
+            pc_sip::shell::Listeners {
+                udp: socket,
+                tcp,
+                tls,
+            },
             tap.clone(),
             tx,
             stop_rx.clone(),
@@ -562,9 +629,9 @@ async fn run_in_lab(
     // A device that cannot start ends the scenario like any other end: the servers
     // already run and the capture is open, so both are stopped and closed, and the
     // (empty) timeline is kept, before the scenario becomes an `error`.
-    let started_phone: Result<Dut, HarnessError> = match (&ctx.external, netns) {
+    let starter: Result<Starter, HarnessError> = match (&ctx.external, netns) {
         _ if ctx.attached.is_some() => match (&ctx.attached, place.iface) {
-            (Some(att), Some(lab)) => Rebooting::start(&RebootConfig {
+            (Some(att), Some(lab)) => Ok(Starter::Attached(Box::new(RebootConfig {
                 reboot: att.reboot.clone(),
                 mac: mac_text.clone(),
                 iface: lab.name.clone(),
@@ -573,8 +640,7 @@ async fn run_in_lab(
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
                 boot_wait: att.boot_wait,
-            })
-            .map(Dut::Attached),
+            }))),
             _ => Err(configure(
                 "a real phone (--dut-mac with --lab iface:NAME) needs the iface lab".into(),
             )),
@@ -596,7 +662,7 @@ async fn run_in_lab(
                     ports: sip_eps.iter().map(|ep| ep.port()).collect(),
                 },
             };
-            CmdDut::start(&cfg).map(Dut::Cmd)
+            Ok(Starter::Cmd(Box::new(cfg)))
         }
         (Some(_), None) => Err(configure(
             "an external DUT (--dut-cmd) needs the netns lab".into(),
@@ -626,10 +692,17 @@ async fn run_in_lab(
                 time_scale: scale,
                 profile: ctx.profile.name.clone(),
             };
-            SimPhone::start(&sim).map(Dut::Sim)
+            Ok(Starter::Sim(Box::new(sim)))
         }
     };
-    let (mut phone, mut start_error) = match started_phone {
+    let (starter, started_phone) = match starter {
+        Ok(s) => {
+            let on = s.power_on(PowerOn::First);
+            (Some(s), on)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    let (mut dut, mut start_error) = match started_phone {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
@@ -638,7 +711,7 @@ async fn run_in_lab(
 
     // A real phone: the scenario begins at its first DHCPDISCOVER.
     let mut before_start = Vec::new();
-    if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, phone.as_mut()) {
+    if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, dut.as_mut()) {
         match await_boot(att, rebooting, &live, &clock, &mac_text, &mut cancel).await {
             Boot::Started(before) => before_start = before,
             Boot::Interrupted => interrupted = true,
@@ -658,13 +731,13 @@ async fn run_in_lab(
                 start_error = Some(HarnessError::NoBoot {
                     mac: mac_text.clone(),
                     iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
-                    waited_s: att.boot_wait.as_secs(),
+                    waited_s: att.boot_wait.as_secs_f64(),
                     how: att.reboot.wait_start().into(),
                 });
             }
         }
         if (start_error.is_some() || interrupted)
-            && let Some(p) = phone.take()
+            && let Some(p) = dut.take()
         {
             p.stop().await;
         }
@@ -686,7 +759,8 @@ async fn run_in_lab(
     };
     let mut until_met: Option<Instant> = None;
     let mut dut_exit = None;
-    while let Some(phone) = phone.as_mut() {
+    let mut power_cycle = spec.run.power_cycle.clone();
+    while let Some(phone) = dut.as_mut() {
         if *cancel.borrow_and_update() {
             interrupted = true;
             break;
@@ -729,6 +803,34 @@ async fn run_in_lab(
                 until_met = Some(now);
             }
         }
+        let cycle_now = power_cycle.as_ref().is_some_and(|cycle| {
+            timeline
+                .lock()
+                .map(|t| judge::until_reached(sc, &cycle.after, &t, jctx.running_at(phone_now)))
+                .unwrap_or(false)
+        });
+        if cycle_now && let (Some(cycle), Some(starter)) = (power_cycle.take(), &starter) {
+            let mark = |event: DutEvent| {
+                let (kind, f) = crate::timeline::fields_of(&event);
+                if let Ok(mut t) = timeline.lock() {
+                    t.push_fields(origin.elapsed().as_secs_f64(), Proto::Dut, kind, f);
+                }
+            };
+            mark(DutEvent::PowerOff);
+            if let Some(off) = dut.take() {
+                off.stop().await;
+            }
+            tokio::time::sleep(lower::real_time(cycle.off / scale)).await;
+            mark(DutEvent::PowerOn);
+            match starter.power_on(PowerOn::Again) {
+                Ok(on) => dut = Some(on),
+                Err(e) => {
+                    start_error = Some(e);
+                    break;
+                }
+            }
+            continue;
+        }
         if let Some(status) = phone.exited() {
             // Stamped now: stopping the servers, closing the capture and linking it take
             // their time, and the exit belongs where the device ended.
@@ -751,8 +853,8 @@ async fn run_in_lab(
     }
     // The stop mark: from here on the device reacts to being stopped (a UA un-REGISTERs,
     // a DHCP client releases), and none of that is judged.
-    let stop_at = phone.as_ref().map(|_| origin.elapsed().as_secs_f64());
-    if let Some(phone) = phone {
+    let stop_at = dut.as_ref().map(|_| origin.elapsed().as_secs_f64());
+    if let Some(phone) = dut {
         phone.stop().await;
     }
     let _ = stop_tx.send(true);
@@ -814,13 +916,16 @@ async fn run_in_lab(
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
     let snapshot_dir = ctx.reports_dir.join("scenarios").join(&spec.id);
-    let scenario_copy =
-        crate::run_folder::snapshot_scenario(&sc.file, &fixtures_of(sc), &snapshot_dir).map_err(
-            |source| HarnessError::Save {
-                path: snapshot_dir.clone(),
-                source,
-            },
-        )?;
+    let scenario_copy = crate::run_folder::snapshot_scenario(
+        &sc.file,
+        &fixtures_of(sc),
+        &images_of(sc),
+        &snapshot_dir,
+    )
+    .map_err(|source| HarnessError::Save {
+        path: snapshot_dir.clone(),
+        source,
+    })?;
     let saved = SavedTimeline {
         scenario_file: Path::new("scenarios")
             .join(&spec.id)

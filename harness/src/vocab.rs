@@ -68,6 +68,10 @@ pub enum DutEvent {
     /// The harness started stopping the device (the scenario's end): what the device sends
     /// from then on is outside every check's window.
     Stopping,
+    /// The scenario's power cycle switched the device off.
+    PowerOff,
+    /// … and on again: a new boot begins.
+    PowerOn,
 }
 
 /// The shape of a field, as far as paths into it are concerned.
@@ -443,10 +447,14 @@ mod tests {
                 "peer_response",
                 "request",
                 "response",
-                "silence"
+                "silence",
+                "tls_handshake"
             ]
         );
-        assert_eq!(v.kinds(Proto::Dut), ["exited", "stopping"]);
+        assert_eq!(
+            v.kinds(Proto::Dut),
+            ["exited", "power_off", "power_on", "stopping"]
+        );
     }
 
     #[test]
@@ -454,7 +462,7 @@ mod tests {
         let e = vocabulary().check_kind(Proto::Sip, "requst").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?"
+            "sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence, tls_handshake); did you mean `request`?"
         );
         let e = vocabulary().check_kind(Proto::Http, "banana").unwrap_err();
         assert_eq!(e.suggestion, None);

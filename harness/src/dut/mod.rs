@@ -158,14 +158,27 @@ pub fn log_tail(path: &Path) -> String {
     out
 }
 
-/// Creates (empties) a device's log and returns it opened for appending, for its standard
-/// error: the log file exists as soon as the report can name it.
-fn open_log(path: &Path) -> Result<std::fs::File, std::io::Error> {
+/// Whether a power-on starts the device's log afresh (the scenario's first) or goes on
+/// with it (after a power cycle, so one log tells the whole scenario).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerOn {
+    First,
+    Again,
+}
+
+/// Creates (empties, at the first power-on) a device's log and returns it opened for
+/// appending, for its standard error: the log file exists as soon as the report can name it.
+fn open_log(path: &Path, power_on: PowerOn) -> Result<std::fs::File, std::io::Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::File::create(path)?;
-    std::fs::OpenOptions::new().append(true).open(path)
+    if power_on == PowerOn::First {
+        std::fs::File::create(path)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// How the reference phone is reached in this lab.
@@ -226,6 +239,12 @@ impl SimPhone {
     /// Powers the phone on. Its standard error goes to its log, so a phone that refuses its
     /// arguments says why in the file the report names.
     pub fn start(cfg: &SimConfig) -> Result<SimPhone, HarnessError> {
+        SimPhone::power_on(cfg, PowerOn::First)
+    }
+
+    /// Powers the phone on, the first time or again after a power cycle (its state dir, hence
+    /// its installed application, is kept either way).
+    pub fn power_on(cfg: &SimConfig, power_on: PowerOn) -> Result<SimPhone, HarnessError> {
         let what = || format!("the reference phone {}", cfg.program.describe());
         let dut_start = |source| HarnessError::DutStart {
             what: what(),
@@ -235,7 +254,7 @@ impl SimPhone {
             path: cfg.state_dir.clone(),
             source,
         })?;
-        let log = open_log(&cfg.log).map_err(|source| HarnessError::Folder {
+        let log = open_log(&cfg.log, power_on).map_err(|source| HarnessError::Folder {
             path: cfg.log.clone(),
             source,
         })?;
@@ -369,6 +388,11 @@ impl CmdDut {
     /// `PHONECERT_SIP_DOMAIN`, `PHONECERT_SIP_PORTS` (the controllers' ports, comma-separated,
     /// in order).
     pub fn start(cfg: &CmdConfig) -> Result<CmdDut, HarnessError> {
+        CmdDut::power_on(cfg, PowerOn::First)
+    }
+
+    /// Starts the command, the first time or again after a power cycle.
+    pub fn power_on(cfg: &CmdConfig, power_on: PowerOn) -> Result<CmdDut, HarnessError> {
         let dut_start = |source| HarnessError::DutStart {
             what: format!("--dut-cmd '{}'", cfg.command),
             source,
@@ -396,7 +420,7 @@ impl CmdDut {
                 String::from_utf8_lossy(&status.stderr).trim()
             ))));
         }
-        let log = open_log(&cfg.log).map_err(|source| HarnessError::Folder {
+        let log = open_log(&cfg.log, power_on).map_err(|source| HarnessError::Folder {
             path: cfg.log.clone(),
             source,
         })?;

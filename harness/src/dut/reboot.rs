@@ -83,11 +83,20 @@ impl Rebooting {
     /// `PHONECERT_SCENARIO`, `PHONECERT_WORK_DIR`), or the operator's request on the terminal
     /// (standard error), or only a note that the phone's own DHCP is awaited.
     pub fn start(cfg: &RebootConfig) -> Result<Rebooting, HarnessError> {
-        let log = super::open_log(&cfg.log).map_err(|source| HarnessError::Folder {
+        Rebooting::power_on(cfg, super::PowerOn::First)
+    }
+
+    /// Starts the reboot, the scenario's first or again for its power cycle (the log goes
+    /// on then).
+    pub fn power_on(
+        cfg: &RebootConfig,
+        power_on: super::PowerOn,
+    ) -> Result<Rebooting, HarnessError> {
+        let log = super::open_log(&cfg.log, power_on).map_err(|source| HarnessError::Folder {
             path: cfg.log.clone(),
             source,
         })?;
-        let wait = cfg.boot_wait.as_secs();
+        let wait = cfg.boot_wait.as_secs_f64();
         let command = match &cfg.reboot {
             Reboot::Cmd(command) => {
                 std::fs::create_dir_all(&cfg.work_dir).map_err(|source| HarnessError::Folder {

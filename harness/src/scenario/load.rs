@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use super::vars;
 use super::{
     Bounds, Check, CheckKind, CheckSpec, Cond, Controller, Delivery, DhcpPlan, FieldMatch,
-    FileContent, HeaderText, HeaderVariants, Kind, Matcher, OptionValue, Pattern, RangeMode,
-    Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+    FileContent, FileSpec, HeaderText, HeaderVariants, ImageCorruption, ImageFile, Kind, Matcher,
+    OptionValue, Pattern, RangeMode, Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer,
+    SipPlan, ValueFrom, Window,
 };
 
 /// A place in a scenario file.
@@ -395,6 +396,21 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
             format!("run.until names `{until}`, which is no check of this scenario"),
         ));
     }
+    if let Some(cycle) = &spec.run.power_cycle {
+        if !ids.contains_key(&cycle.after) {
+            errs.push(src.in_table(
+                "[run]",
+                "power_cycle",
+                format!(
+                    "run.power_cycle.after names `{}`, which is no check of this scenario",
+                    cycle.after
+                ),
+            ));
+        }
+        if let Some(why) = bad_seconds(cycle.off, false) {
+            errs.push(src.in_table("[run]", "power_cycle", format!("run.power_cycle.off {why}")));
+        }
+    }
 
     let dhcp = dhcp_plan(src, &spec, errs);
     let sip = sip_plan(src, &spec, errs);
@@ -435,203 +451,11 @@ fn served_files(
         } else if let Err(e) = pc_http::files::normalise_path(&format!("/{plain}")) {
             here(format!("file path `{path}`: {e}"));
         }
-        let kinds = [f.fixture.is_some(), f.text.is_some(), f.firmware.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
-        let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
-            (0, Some(_), ..) => Some(FileContent::StatusOnly),
-            (1, _, Some(fx), _, _) => {
-                let p = dir.join(fx);
-                match std::fs::read_to_string(&p) {
-                    Ok(text) => Some(FileContent::Text(text)),
-                    Err(e) => {
-                        here(format!(
-                            "fixture `{}` for `{path}` cannot be read: {e}",
-                            p.display()
-                        ));
-                        None
-                    }
-                }
-            }
-            (1, _, _, Some(t), _) => Some(FileContent::Text(t.clone())),
-            (1, _, _, _, Some(fw)) => {
-                if fw.models.is_empty() {
-                    here(format!("firmware `{path}` names no models"));
-                }
-                if fw.hardware.is_empty() {
-                    here(format!(
-                        "firmware `{path}` names no hardware version (`[\"*\"]` is any)"
-                    ));
-                }
-                Some(FileContent::Firmware(fw.clone()))
-            }
-            _ => {
-                here(format!(
-                    "file `{path}` needs exactly one of fixture, text or firmware (or only a status)"
-                ));
-                None
-            }
-        };
-        if let Some(code) = f.status
-            && !(100..=599).contains(&code)
-        {
-            here(format!("status {code} is not an HTTP status code"));
-        }
-        // Each way of delivering the body excludes the others.
-        let mut ways: Vec<(&str, Delivery)> = Vec::new();
-        if let Some(code) = f.status {
-            ways.push(("status", Delivery::Status(code)));
-        }
-        if let Some(bytes) = f.cut_after {
-            ways.push((
-                "cut_after",
-                Delivery::CutAfter {
-                    bytes,
-                    reset: f.reset,
-                },
-            ));
-        }
-        if let Some(declared) = f.wrong_length {
-            ways.push(("wrong_length", Delivery::WrongLength(declared)));
-        }
-        if let Some(bytes) = f.stall_after {
-            ways.push((
-                "stall_after",
-                Delivery::StallAfter {
-                    bytes,
-                    pause: f.pause.unwrap_or(0.0),
-                },
-            ));
-        }
-        if let Some(chunk) = f.chunked {
-            if chunk == 0 {
-                here(format!(
-                    "file `{path}`: chunked needs at least 1 byte per chunk"
-                ));
-            }
-            ways.push(("chunked", Delivery::Chunked(chunk)));
-        }
-        if let Some(d) = &f.drip {
-            if d.bytes == 0 {
-                here(format!(
-                    "file `{path}`: drip needs at least 1 byte per step"
-                ));
-            }
-            ways.push((
-                "drip",
-                Delivery::Drip {
-                    bytes: d.bytes,
-                    every: d.every,
-                },
-            ));
-        }
-        if f.silence {
-            ways.push(("silence", Delivery::Silence));
-        }
-        let delivery = match ways.as_slice() {
-            [] => Some(Delivery::Serve),
-            [(_, one)] => Some(*one),
-            many => {
-                let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
-                here(format!(
-                    "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence",
-                    names.join(" and ")
-                ));
-                None
-            }
-        };
-        let header_text = |what: &str,
-                           v: &Option<HeaderText>|
-         -> Result<Option<Option<String>>, String> {
-            match v {
-                None => Ok(None),
-                Some(HeaderText::Value(text)) => {
-                    if text.bytes().any(|b| b == b'\r' || b == b'\n') {
-                        Err(format!("file `{path}`: {what} must be one line"))
-                    } else {
-                        Ok(Some(Some(text.clone())))
-                    }
-                }
-                Some(HeaderText::Present(false)) => Ok(Some(None)),
-                Some(HeaderText::Present(true)) => Err(format!(
-                    "file `{path}`: {what} = true names no value: give the value, or false to leave the header out"
-                )),
-            }
-        };
-        let mut headers = HeaderVariants {
-            etag: f.etag.clone(),
-            honour_range: f.range == Some(RangeMode::Honour),
-            ..HeaderVariants::default()
-        };
-        match header_text("content_type", &f.content_type) {
-            Ok(v) => headers.content_type = v,
-            Err(e) => here(e),
-        }
-        match header_text("last_modified", &f.last_modified) {
-            Ok(v) => headers.last_modified = v,
-            Err(e) => here(e),
-        }
-        if f.etag
-            .as_ref()
-            .is_some_and(|e| e.bytes().any(|b| b == b'\r' || b == b'\n'))
-        {
-            here(format!("file `{path}`: etag must be one line"));
-        }
-        if f.status.is_some()
-            && (f.content_type.is_some()
-                || f.last_modified.is_some()
-                || f.etag.is_some()
-                || f.range.is_some())
-        {
-            here(format!(
-                "file `{path}`: a status answer carries no file headers (content_type, last_modified, etag, range)"
-            ));
-        }
-        if f.reset && f.cut_after.is_none() {
-            here(format!("file `{path}`: reset goes with cut_after"));
-        }
-        if f.stall_after.is_some() != f.pause.is_some() {
-            here(format!("file `{path}`: stall_after and pause go together"));
-        }
-        let every = f.drip.as_ref().map(|d| d.every);
-        for (what, v) in [
-            ("delay", f.delay),
-            ("pause", f.pause),
-            ("drip.every", every),
-        ] {
-            if let Some(x) = v
-                && (!x.is_finite() || x < 0.0)
-            {
-                here(format!(
-                    "file `{path}`: {what} {x} is not 0 or more seconds"
-                ));
-            } else if let Some(x) = v
-                && let Some(why) = bad_seconds(x, false)
-            {
-                here(format!("file `{path}`: {what} {why}"));
-            }
-        }
-        if let Some(FileContent::Text(t)) = &content
-            && let Err(name) = vars::check_known(t)
-        {
-            here(format!(
-                "file `{path}` uses unknown variable `${{{name}}}`; known: {}",
-                vars::KNOWN.join(", ")
-            ));
-        }
+        let served = served_file(src, dir, path, f, 0, errs);
         if errs.len() == before
-            && let (Some(content), Some(delivery)) = (content, delivery)
+            && let Some(served) = served
         {
-            files.insert(
-                path.clone(),
-                ServedFile {
-                    content,
-                    delivery,
-                    delay: f.delay,
-                    headers,
-                },
-            );
+            files.insert(path.clone(), served);
         }
     }
     files
@@ -656,6 +480,337 @@ fn plain_path(path: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A user-supplied image: it must exist and not be empty, and its damage must fall inside
+/// it. Only its metadata is read here: the file is streamed when served.
+fn image_file(
+    dir: &Path,
+    path: &str,
+    image: &str,
+    corrupt: Option<&ImageCorruption>,
+    here: &mut impl FnMut(String),
+) -> Option<ImageFile> {
+    let p = dir.join(image);
+    let len = match std::fs::metadata(&p) {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(_) => {
+            here(format!(
+                "image `{}` for `{path}` is not a file",
+                p.display()
+            ));
+            return None;
+        }
+        Err(e) => {
+            here(format!(
+                "image `{}` for `{path}` cannot be read: {e}",
+                p.display()
+            ));
+            return None;
+        }
+    };
+    if len == 0 {
+        here(format!("image `{}` for `{path}` is empty", p.display()));
+        return None;
+    }
+    let mut served = len;
+    let mut out = ImageFile {
+        path: p.clone(),
+        len,
+        bitflip: None,
+        replace_header: None,
+    };
+    let Some(c) = corrupt else {
+        return Some(out);
+    };
+    let mut ok = true;
+    if let Some(n) = c.truncate {
+        if n >= len {
+            here(format!(
+                "file `{path}`: truncate = {n} is not shorter than the image ({len} bytes)"
+            ));
+            ok = false;
+        } else {
+            served = n;
+        }
+    }
+    if let Some(at) = c.bitflip {
+        if at >= served {
+            here(format!(
+                "file `{path}`: bitflip = {at} is past the {served} bytes served"
+            ));
+            ok = false;
+        }
+        out.bitflip = Some(at);
+    }
+    if let Some(hex) = &c.replace_header {
+        match parse_hex(hex) {
+            Some(bytes) if !bytes.is_empty() && bytes.len() as u64 <= served => {
+                out.replace_header = Some(bytes);
+            }
+            Some(bytes) if !bytes.is_empty() => {
+                here(format!(
+                    "file `{path}`: replace_header is {} bytes, longer than the {served} bytes served",
+                    bytes.len()
+                ));
+                ok = false;
+            }
+            _ => {
+                here(format!(
+                    "file `{path}`: replace_header must be hex bytes, like \"4d 5a 90 00\""
+                ));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    out.len = served;
+    Some(out)
+}
+
+/// The longest chain of `then` answers a file may have.
+const MAX_THEN: usize = 16;
+
+/// One file's answer (and, through `then`, the answers to its later requests). `depth` is
+/// how far down a `then` chain this is.
+fn served_file(
+    src: &Source<'_>,
+    dir: &Path,
+    path: &str,
+    f: &FileSpec,
+    depth: usize,
+    errs: &mut Vec<ScenarioError>,
+) -> Option<ServedFile> {
+    let before = errs.len();
+    let mut here = |msg: String| errs.push(src.in_table("[files]", path, msg));
+    let kinds = [
+        f.fixture.is_some(),
+        f.text.is_some(),
+        f.firmware.is_some(),
+        f.image.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if f.corrupt.is_some() && f.image.is_none() {
+        here(format!(
+            "file `{path}`: corrupt goes with image (a built `firmware` takes its own `corrupt`)"
+        ));
+    }
+    let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
+        (1, _, None, None, None) => f
+            .image
+            .as_deref()
+            .and_then(|image| image_file(dir, path, image, f.corrupt.as_ref(), &mut here))
+            .map(FileContent::Image),
+        (0, Some(_), ..) => Some(FileContent::StatusOnly),
+        (1, _, Some(fx), _, _) => {
+            let p = dir.join(fx);
+            match std::fs::read_to_string(&p) {
+                Ok(text) => Some(FileContent::Text(text)),
+                Err(e) => {
+                    here(format!(
+                        "fixture `{}` for `{path}` cannot be read: {e}",
+                        p.display()
+                    ));
+                    None
+                }
+            }
+        }
+        (1, _, _, Some(t), _) => Some(FileContent::Text(t.clone())),
+        (1, _, _, _, Some(fw)) => {
+            if fw.models.is_empty() {
+                here(format!("firmware `{path}` names no models"));
+            }
+            if fw.hardware.is_empty() {
+                here(format!(
+                    "firmware `{path}` names no hardware version (`[\"*\"]` is any)"
+                ));
+            }
+            Some(FileContent::Firmware(fw.clone()))
+        }
+        _ => {
+            here(format!(
+                "file `{path}` needs exactly one of fixture, text, firmware or image (or only a status)"
+            ));
+            None
+        }
+    };
+    if let Some(code) = f.status
+        && !(100..=599).contains(&code)
+    {
+        here(format!("status {code} is not an HTTP status code"));
+    }
+    // Each way of delivering the body excludes the others.
+    let mut ways: Vec<(&str, Delivery)> = Vec::new();
+    if let Some(code) = f.status {
+        ways.push(("status", Delivery::Status(code)));
+    }
+    if let Some(bytes) = f.cut_after {
+        ways.push((
+            "cut_after",
+            Delivery::CutAfter {
+                bytes,
+                reset: f.reset,
+            },
+        ));
+    }
+    if let Some(declared) = f.wrong_length {
+        ways.push(("wrong_length", Delivery::WrongLength(declared)));
+    }
+    if let Some(bytes) = f.stall_after {
+        ways.push((
+            "stall_after",
+            Delivery::StallAfter {
+                bytes,
+                pause: f.pause.unwrap_or(0.0),
+            },
+        ));
+    }
+    if let Some(chunk) = f.chunked {
+        if chunk == 0 {
+            here(format!(
+                "file `{path}`: chunked needs at least 1 byte per chunk"
+            ));
+        }
+        ways.push(("chunked", Delivery::Chunked(chunk)));
+    }
+    if let Some(d) = &f.drip {
+        if d.bytes == 0 {
+            here(format!(
+                "file `{path}`: drip needs at least 1 byte per step"
+            ));
+        }
+        ways.push((
+            "drip",
+            Delivery::Drip {
+                bytes: d.bytes,
+                every: d.every,
+            },
+        ));
+    }
+    if f.silence {
+        ways.push(("silence", Delivery::Silence));
+    }
+    let delivery = match ways.as_slice() {
+        [] => Some(Delivery::Serve),
+        [(_, one)] => Some(*one),
+        many => {
+            let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
+            here(format!(
+                "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence",
+                names.join(" and ")
+            ));
+            None
+        }
+    };
+    let header_text = |what: &str,
+                       v: &Option<HeaderText>|
+     -> Result<Option<Option<String>>, String> {
+        match v {
+            None => Ok(None),
+            Some(HeaderText::Value(text)) => {
+                if text.bytes().any(|b| b == b'\r' || b == b'\n') {
+                    Err(format!("file `{path}`: {what} must be one line"))
+                } else {
+                    Ok(Some(Some(text.clone())))
+                }
+            }
+            Some(HeaderText::Present(false)) => Ok(Some(None)),
+            Some(HeaderText::Present(true)) => Err(format!(
+                "file `{path}`: {what} = true names no value: give the value, or false to leave the header out"
+            )),
+        }
+    };
+    let mut headers = HeaderVariants {
+        etag: f.etag.clone(),
+        honour_range: f.range == Some(RangeMode::Honour),
+        ..HeaderVariants::default()
+    };
+    match header_text("content_type", &f.content_type) {
+        Ok(v) => headers.content_type = v,
+        Err(e) => here(e),
+    }
+    match header_text("last_modified", &f.last_modified) {
+        Ok(v) => headers.last_modified = v,
+        Err(e) => here(e),
+    }
+    if f.etag
+        .as_ref()
+        .is_some_and(|e| e.bytes().any(|b| b == b'\r' || b == b'\n'))
+    {
+        here(format!("file `{path}`: etag must be one line"));
+    }
+    if f.status.is_some()
+        && (f.content_type.is_some()
+            || f.last_modified.is_some()
+            || f.etag.is_some()
+            || f.range.is_some())
+    {
+        here(format!(
+            "file `{path}`: a status answer carries no file headers (content_type, last_modified, etag, range)"
+        ));
+    }
+    if f.reset && f.cut_after.is_none() {
+        here(format!("file `{path}`: reset goes with cut_after"));
+    }
+    if f.stall_after.is_some() != f.pause.is_some() {
+        here(format!("file `{path}`: stall_after and pause go together"));
+    }
+    let every = f.drip.as_ref().map(|d| d.every);
+    for (what, v) in [
+        ("delay", f.delay),
+        ("pause", f.pause),
+        ("drip.every", every),
+    ] {
+        if let Some(x) = v
+            && (!x.is_finite() || x < 0.0)
+        {
+            here(format!(
+                "file `{path}`: {what} {x} is not 0 or more seconds"
+            ));
+        } else if let Some(x) = v
+            && let Some(why) = bad_seconds(x, false)
+        {
+            here(format!("file `{path}`: {what} {why}"));
+        }
+    }
+    if let Some(FileContent::Text(t)) = &content
+        && let Err(name) = vars::check_known(t)
+    {
+        here(format!(
+            "file `{path}` uses unknown variable `${{{name}}}`; known: {}",
+            vars::KNOWN.join(", ")
+        ));
+    }
+    let then = match &f.then {
+        None => None,
+        Some(_) if depth + 1 >= MAX_THEN => {
+            here(format!(
+                "file `{path}`: more than {MAX_THEN} answers chained with `then`"
+            ));
+            None
+        }
+        Some(next) => {
+            let next = served_file(src, dir, path, next, depth + 1, errs);
+            next.map(Box::new)
+        }
+    };
+    if errs.len() != before {
+        return None;
+    }
+    match (content, delivery) {
+        (Some(content), Some(delivery)) => Some(ServedFile {
+            content,
+            delivery,
+            delay: f.delay,
+            headers,
+            then,
+        }),
+        _ => None,
+    }
 }
 
 /// Hex digits (spaces and colons allowed between bytes) → bytes.
@@ -884,13 +1039,21 @@ fn sip_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError>
         script: first_script,
         down: s.down,
         tcp: transports(&s.transports),
+        tls: s.tls,
     }];
     for (c, script) in s.controller.iter().zip(more_scripts) {
         controllers.push(Controller {
             script,
             down: c.down,
             tcp: transports(&c.transports),
+            tls: c.tls,
         });
+    }
+    if controllers.iter().any(|c| c.tls.is_some() && !c.tcp) {
+        problems.push((
+            "tls",
+            "tls shares the tcp port: a controller with tls needs tcp among its transports".into(),
+        ));
     }
     for (key, msg) in problems {
         sip(key, msg);
@@ -1598,7 +1761,7 @@ after = "A"
         let e = load(&text).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `lab`, `until`, `settle`\n   |\n22 |   colour = 3\n   |   ^"
+            "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `lab`, `until`, `settle`, `power_cycle`\n   |\n22 |   colour = 3\n   |   ^"
         );
     }
 
@@ -1958,6 +2121,10 @@ after = "A"
             "scenario error at s/x.toml:19:1: transport `sctp`: udp or tcp"
         );
         assert_eq!(
+            sip("transports = [\"udp\"]\ntls = { cert = \"expired\" }"),
+            "scenario error at s/x.toml:20:1: tls shares the tcp port: a controller with tls needs tcp among its transports"
+        );
+        assert_eq!(
             sip("wrong_credentials = 404"),
             "scenario error at s/x.toml:19:1: wrong_credentials 404: 401 or 403"
         );
@@ -1967,6 +2134,80 @@ after = "A"
                 &format!("[files]\n\"fw/a.txt\" = {{ {spec} }}\n\n[sip]"),
             ))
         };
+        // User-supplied images: missing, empty or damaged past their end, at load.
+        let dir = std::env::temp_dir().join(format!("phonecert-load-image-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.bin");
+        std::fs::write(&empty, b"").unwrap();
+        let small = dir.join("small.bin");
+        std::fs::write(&small, [0u8; 10]).unwrap();
+        let missing = dir.join("missing.bin");
+        let image = |p: &Path, extra: &str| file(&format!("image = \"{}\"{extra}", p.display()));
+        assert_eq!(
+            image(&missing, ""),
+            format!(
+                "scenario error at s/x.toml:17:1: image `{}` for `fw/a.txt` cannot be read: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        assert_eq!(
+            image(&empty, ""),
+            format!(
+                "scenario error at s/x.toml:17:1: image `{}` for `fw/a.txt` is empty",
+                empty.display()
+            )
+        );
+        assert_eq!(
+            image(&dir, ""),
+            format!(
+                "scenario error at s/x.toml:17:1: image `{}` for `fw/a.txt` is not a file",
+                dir.display()
+            )
+        );
+        assert_eq!(
+            image(&small, ", corrupt = { truncate = 10 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: truncate = 10 is not shorter than the image (10 bytes)"
+        );
+        assert_eq!(
+            image(&small, ", corrupt = { truncate = 4, bitflip = 4 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: bitflip = 4 is past the 4 bytes served"
+        );
+        assert_eq!(
+            image(&small, ", corrupt = { replace_header = \"zz\" }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: replace_header must be hex bytes, like \"4d 5a 90 00\""
+        );
+        assert_eq!(
+            image(
+                &small,
+                ", corrupt = { replace_header = \"00 01 02 03 04 05 06 07 08 09 0a\" }"
+            ),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: replace_header is 11 bytes, longer than the 10 bytes served"
+        );
+        assert_eq!(
+            file("text = \"a\", corrupt = { bitflip = 1 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: corrupt goes with image (a built `firmware` takes its own `corrupt`)"
+        );
+        // A 2 GiB image (sparse here) loads from its metadata alone.
+        let big = dir.join("big.bin");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(2 << 30)
+            .unwrap();
+        let started = std::time::Instant::now();
+        let sc = load(&GOOD.replace(
+            "[sip]",
+            &format!(
+                "[files]\n\"fw/a.bin\" = {{ image = \"{}\", corrupt = {{ bitflip = 2147483000 }} }}\n\n[sip]",
+                big.display()
+            ),
+        ))
+        .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let FileContent::Image(img) = &sc.files["fw/a.bin"].content else {
+            panic!("an image");
+        };
+        assert_eq!((img.len, img.bitflip), (2 << 30, Some(2_147_483_000)));
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             file("text = \"a\", status = 404, cut_after = 3"),
             "scenario error at s/x.toml:17:1: file `fw/a.txt` has status and cut_after: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence"
@@ -1986,6 +2227,17 @@ after = "A"
         assert_eq!(
             file("text = \"a\", drip = { bytes = 10, every = -1 }"),
             "scenario error at s/x.toml:17:1: file `fw/a.txt`: drip.every -1 is not 0 or more seconds"
+        );
+        assert_eq!(
+            file("status = 404, then = { text = \"a\", drip = { bytes = 0, every = 1 } }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: drip needs at least 1 byte per step"
+        );
+        let deep = (0..20).fold("text = \"a\"".to_string(), |inner, _| {
+            format!("status = 500, then = {{ {inner} }}")
+        });
+        assert_eq!(
+            file(&deep),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: more than 16 answers chained with `then`"
         );
         assert_eq!(
             file("text = \"a\", chunked = 0"),
@@ -2076,6 +2328,28 @@ after = "A"
     }
 
     #[test]
+    fn a_power_cycle_names_a_check_and_a_time() {
+        let ok = GOOD.replace(
+            "timeout = 10",
+            "timeout = 10\npower_cycle = { after = \"A\" }",
+        );
+        let s = load(&ok).unwrap();
+        let cycle = s.spec.run.power_cycle.unwrap();
+        assert_eq!((cycle.after.as_str(), cycle.off), ("A", 2.0));
+        let bad = GOOD.replace(
+            "timeout = 10",
+            "timeout = 10\npower_cycle = { after = \"Q\", off = -1 }",
+        );
+        assert_eq!(
+            all_errors(&bad),
+            [
+                "scenario error at s/x.toml:22:1: run.power_cycle.after names `Q`, which is no check of this scenario",
+                "scenario error at s/x.toml:22:1: run.power_cycle.off must be 0 or more seconds",
+            ]
+        );
+    }
+
+    #[test]
     fn every_error_of_a_file_comes_at_once_in_file_order() {
         let text = GOOD
             .replace("mac = \"00:1b:4f:27:31:2a\"", "mac = \"nope\"")
@@ -2090,7 +2364,7 @@ after = "A"
                 "scenario error at s/x.toml:40:1: check `B`: `after` names `Z`, which is no check of this scenario",
                 "scenario error at s/x.toml:41:1: check `B`: `within` must be 0 or more seconds, not -2",
                 "scenario error at s/x.toml:44:1: check id `A` is used twice",
-                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?",
+                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence, tls_handshake); did you mean `request`?",
             ]
         );
     }
@@ -2150,6 +2424,19 @@ after = "A"
         .unwrap();
         assert!(s.sip.challenge_wrong_credentials);
         assert!(!s.sip.controllers[0].tcp);
+        assert_eq!(s.sip.controllers[0].tls, None);
+        let tls = load(&GOOD.replace(
+            "accounts = [{ user = \"2001\", password = \"1234\" }]",
+            "accounts = [{ user = \"2001\", password = \"1234\" }]\ntls = { cert = \"wrong_name\", key = \"ecdsa_p256\" }",
+        ))
+        .unwrap();
+        assert_eq!(
+            tls.sip.controllers[0].tls,
+            Some(pc_pki::ServerCertSpec {
+                cert: pc_pki::CertChoice::WrongName,
+                key: pc_pki::KeyKind::EcdsaP256,
+            })
+        );
         assert_eq!(
             s.sip.controllers[0].script,
             vec![
