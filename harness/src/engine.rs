@@ -243,11 +243,35 @@ fn rel(p: &Path) -> String {
 
 /// The fixture files a scenario reads, as written (relative to the scenario file).
 fn fixtures_of(sc: &Scenario) -> Vec<PathBuf> {
-    sc.spec
-        .files
-        .values()
-        .filter_map(|f| f.fixture.as_ref().map(PathBuf::from))
-        .collect()
+    let mut out = Vec::new();
+    for f in sc.spec.files.values() {
+        // The answers to later requests (`then`) may read fixtures of their own.
+        let mut next = Some(f);
+        while let Some(spec) = next {
+            if let Some(fixture) = &spec.fixture {
+                out.push(PathBuf::from(fixture));
+            }
+            next = spec.then.as_deref();
+        }
+    }
+    out
+}
+
+/// The user-supplied images a scenario names by a relative path (in `then` answers too).
+fn images_of(sc: &Scenario) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in sc.spec.files.values() {
+        let mut next = Some(f);
+        while let Some(spec) = next {
+            if let Some(image) = &spec.image
+                && Path::new(image).is_relative()
+            {
+                out.push(PathBuf::from(image));
+            }
+            next = spec.then.as_deref();
+        }
+    }
+    out
 }
 
 /// Runs one scenario and returns its report. `Err` only when the harness cannot go on.
@@ -872,13 +896,16 @@ async fn run_in_lab(
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
     let snapshot_dir = ctx.reports_dir.join("scenarios").join(&spec.id);
-    let scenario_copy =
-        crate::run_folder::snapshot_scenario(&sc.file, &fixtures_of(sc), &snapshot_dir).map_err(
-            |source| HarnessError::Save {
-                path: snapshot_dir.clone(),
-                source,
-            },
-        )?;
+    let scenario_copy = crate::run_folder::snapshot_scenario(
+        &sc.file,
+        &fixtures_of(sc),
+        &images_of(sc),
+        &snapshot_dir,
+    )
+    .map_err(|source| HarnessError::Save {
+        path: snapshot_dir.clone(),
+        source,
+    })?;
     let saved = SavedTimeline {
         scenario_file: Path::new("scenarios")
             .join(&spec.id)

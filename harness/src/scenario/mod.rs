@@ -32,7 +32,8 @@ pub use load::{
 };
 pub use model::{
     Bounds, Check, Cond, Controller, Delivery, DhcpPlan, FieldMatch, FileContent, HeaderVariants,
-    Kind, OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+    ImageFile, Kind, OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan,
+    ValueFrom, Window,
 };
 
 use crate::timeline::Proto;
@@ -267,6 +268,13 @@ pub struct FileSpec {
     /// A firmware image to build.
     #[serde(default)]
     pub firmware: Option<FirmwareSpec>,
+    /// A file on disk served as it is (a real vendor image): its path, relative to the
+    /// scenario file or absolute. Streamed, never read whole into memory.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// With `image`: damage done to it on the way out.
+    #[serde(default)]
+    pub corrupt: Option<ImageCorruption>,
     /// HTTP status to answer with instead of the content (e.g. 404, 500).
     #[serde(default)]
     pub status: Option<u16>,
@@ -348,6 +356,22 @@ pub enum RangeMode {
     Ignore,
     /// 206 with Content-Range for one satisfiable range, 416 for one that is not.
     Honour,
+}
+
+/// Damage done to a user-supplied image as it is served; any combination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageCorruption {
+    /// Flip the lowest bit of the byte at this offset.
+    #[serde(default)]
+    pub bitflip: Option<u64>,
+    /// Serve only the first this many bytes (Content-Length says so: the transfer is clean,
+    /// the image is not).
+    #[serde(default)]
+    pub truncate: Option<u64>,
+    /// Overwrite the image's first bytes with these (hex; spaces and colons allowed).
+    #[serde(default)]
+    pub replace_header: Option<String>,
 }
 
 /// A firmware image built by the harness in the reference image format.
