@@ -10,6 +10,7 @@ mod evidence;
 mod firmware;
 mod iface;
 mod lifecycle;
+mod merge;
 mod profiles;
 mod recipes;
 mod reports;
