@@ -414,7 +414,10 @@ mod tests {
             v.kinds(Proto::Dhcp),
             ["dropped", "ignored", "malformed", "received", "sent"]
         );
-        assert_eq!(v.kinds(Proto::Http), ["closed", "request", "response"]);
+        assert_eq!(
+            v.kinds(Proto::Http),
+            ["closed", "request", "response", "tls_handshake"]
+        );
         assert_eq!(
             v.kinds(Proto::Sip),
             [

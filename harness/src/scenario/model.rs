@@ -334,6 +334,8 @@ pub enum FileContent {
     Firmware(FirmwareSpec),
     /// Only a status code (404, 500 …) is served.
     StatusOnly,
+    /// The run's lab CA certificate in PEM.
+    LabCa,
 }
 
 /// How the file server departs from a plain answer. Seconds are phone time.
