@@ -37,11 +37,19 @@ pub enum Fault {
     DiscoverNoBackoff,
     IgnoreRetryAfter,
     IgnoreGrantedExpires,
+    IgnoreTlssrvr,
+    NoHttpFallback,
+    AcceptAnyServerCert,
+    IgnoreLanguages,
+    BootCodeAsApplication,
+    Sha2capableEveryModel,
+    KeepBom,
+    StopAfterMissingUpgradeScript,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 33] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -67,6 +75,14 @@ impl Fault {
         Fault::DiscoverNoBackoff,
         Fault::IgnoreRetryAfter,
         Fault::IgnoreGrantedExpires,
+        Fault::IgnoreTlssrvr,
+        Fault::NoHttpFallback,
+        Fault::AcceptAnyServerCert,
+        Fault::IgnoreLanguages,
+        Fault::BootCodeAsApplication,
+        Fault::Sha2capableEveryModel,
+        Fault::KeepBom,
+        Fault::StopAfterMissingUpgradeScript,
     ];
 
     /// The `--fault` name.
@@ -97,6 +113,14 @@ impl Fault {
             Fault::DiscoverNoBackoff => "discover-no-backoff",
             Fault::IgnoreRetryAfter => "ignore-retry-after",
             Fault::IgnoreGrantedExpires => "ignore-granted-expires",
+            Fault::IgnoreTlssrvr => "ignore-tlssrvr",
+            Fault::NoHttpFallback => "no-http-fallback",
+            Fault::AcceptAnyServerCert => "accept-any-server-cert",
+            Fault::IgnoreLanguages => "ignore-languages",
+            Fault::BootCodeAsApplication => "boot-code-as-application",
+            Fault::Sha2capableEveryModel => "sha2capable-every-model",
+            Fault::KeepBom => "keep-bom",
+            Fault::StopAfterMissingUpgradeScript => "stop-after-missing-upgrade-script",
         }
     }
 
@@ -173,6 +197,26 @@ impl Fault {
             }
             Fault::IgnoreGrantedExpires => {
                 "schedules the refresh from the Expires it asked for, not the shorter one granted"
+            }
+            Fault::IgnoreTlssrvr => {
+                "never tries HTTPS: TLSSRVR is ignored and every file comes over HTTP"
+            }
+            Fault::NoHttpFallback => "after HTTPS fails for a file, does not try HTTP for it",
+            Fault::AcceptAnyServerCert => {
+                "accepts any HTTPS server certificate (self-signed, expired, wrong name) without checking it"
+            }
+            Fault::IgnoreLanguages => "never fetches the language files SET LANGUAGES names",
+            Fault::BootCodeAsApplication => {
+                "installs a boot code image (hb…) as its application and announces its version"
+            }
+            Fault::Sha2capableEveryModel => {
+                "reports $SHA2CAPABLE=1 whatever its model (96x0 included)"
+            }
+            Fault::KeepBom => {
+                "reads scripts byte for byte as ISO-8859-1: a UTF-8 byte order mark turns line 1 into a comment"
+            }
+            Fault::StopAfterMissingUpgradeScript => {
+                "after a 404 (or no answer) on the upgrade script, fetches nothing more and never registers"
             }
         }
     }
