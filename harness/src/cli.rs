@@ -14,9 +14,11 @@ use crate::dut::SimphoneProgram;
 use crate::engine::{self, EngineError, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
+use crate::progress::{Format, Live};
 use crate::report::{self, DutInfo, RunReport, ScenarioReport, Summary};
 use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
+use crate::select::Selection;
 
 /// Exit code: every scenario passed.
 pub const EXIT_PASS: u8 = 0;
@@ -59,10 +61,12 @@ enum Command {
     /// Run scenario files or folders (default `scenarios/`) against the phone.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
-    /// List the scenarios and their checks.
+    /// List the scenarios and their checks (the same selection flags as `run`).
     List {
         /// Scenario files or folders.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Validate scenario files without running them.
     Check {
@@ -87,10 +91,32 @@ enum Command {
     Schema,
 }
 
+/// Which scenarios of the given paths: each flag may be repeated and matches when any of its
+/// values does; different flags must all match.
+#[derive(Debug, Clone, clap::Args)]
+struct SelectArgs {
+    /// Only scenarios carrying this tag (the scenario file's `tags`).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only scenarios of this family: boot, option242, downloads, firmware, registration.
+    #[arg(long = "family", value_name = "FAMILY")]
+    families: Vec<String>,
+    /// Only scenarios whose id matches this glob (`OPT242-01?`, `REG-*`), in any case.
+    #[arg(long = "id", value_name = "GLOB")]
+    ids: Vec<String>,
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Scenario files or folders.
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// What stdout carries: `text` (each verdict as it comes, a status line while waiting
+    /// when stdout is a terminal, then the totals) or `json` (one JSON object per line: one
+    /// per scenario as it ends, then the summary).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Lab: `netns` (default as root) or `loopback` (default otherwise).
     #[arg(long)]
     lab: Option<String>,
@@ -117,8 +143,9 @@ struct RunArgs {
     /// phone's interface before the command starts).
     #[arg(long, value_name = "MAC", requires = "dut_cmd")]
     dut_mac: Option<String>,
-    /// The protocols the external device takes part in; checks on the others are reported
-    /// as not exercised (a plain DHCP client: `dhcp`).
+    /// The protocols the external device takes part in; checks on the others (and checks
+    /// resting on those) are reported as `skip`, neither pass nor fail (a plain DHCP client:
+    /// `dhcp`).
     #[arg(
         long,
         value_name = "LIST",
@@ -153,7 +180,7 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
     };
     ExitCode::from(match cli.command {
         Command::Run(args) => cmd_run(args, embedded_simphone),
-        Command::List { paths } => cmd_list(&paths),
+        Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run, write } => cmd_judge(&run, write),
         Command::Schema => cmd_schema(),
@@ -243,14 +270,39 @@ fn cmd_check(paths: &[PathBuf]) -> u8 {
     }
 }
 
-fn cmd_list(paths: &[PathBuf]) -> u8 {
-    match load_all(paths) {
+/// Loads the scenarios under `paths` and keeps those `select` picks; picking none is a usage
+/// error (exit 2), like a path without scenarios.
+fn load_selected(paths: &[PathBuf], select: &SelectArgs) -> Result<Vec<Scenario>, u8> {
+    let sel = Selection::new(&select.tags, &select.families, &select.ids).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    let all = load_all(paths)?;
+    let total = all.len();
+    let picked = sel.apply(all);
+    if picked.is_empty() {
+        eprintln!(
+            "error: no scenario matches {} (of {total} loaded)",
+            sel.describe()
+        );
+        return Err(EXIT_USAGE);
+    }
+    Ok(picked)
+}
+
+fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
+    match load_selected(paths, select) {
         Ok(all) => {
             for s in all {
+                let tags = if s.spec.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  #{}", s.spec.tags.join(" #"))
+                };
                 println!(
-                    "{}  [{}]  {}  ({})",
+                    "{}  [{}]  {}  ({}){tags}",
                     s.spec.id,
-                    format!("{:?}", s.spec.family).to_lowercase(),
+                    crate::select::family_name(&s),
                     s.spec.title,
                     s.file.display()
                 );
@@ -359,7 +411,7 @@ fn cmd_judge(run: &Path, write: bool) -> u8 {
             first.display()
         );
     }
-    rep.summary = Summary::of(rep.scenarios.iter().map(|s| &s.verdict));
+    rep.summary = Summary::of_scenarios(&rep.scenarios);
     if write && let Err(e) = report::write_all(run, &rep) {
         eprintln!(
             "error: cannot write the new verdicts to {}: {e}",
@@ -458,7 +510,7 @@ fn check_faults(program: &SimphoneProgram, faults: &[String]) -> Result<(), (u8,
 }
 
 fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
-    let scenarios = match load_all(&args.paths) {
+    let scenarios = match load_selected(&args.paths, &args.select) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -533,6 +585,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     }
     let id = folders.id.clone();
     let started = Instant::now();
+    let live = std::sync::Arc::new(Live::new(args.format));
     rt.block_on(async move {
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
         let stop_signal = stop_requested();
@@ -552,6 +605,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             external: external.clone(),
             time_scale: args.time_scale,
             cancel: cancel_rx,
+            progress: live.clone(),
         };
         let mut reports = Vec::new();
         let mut interrupted = false;
@@ -564,36 +618,44 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                     None => "not run: the run was interrupted".to_string(),
                 };
                 not_run.push(sc.spec.id.clone());
-                reports.push(ScenarioReport::not_run(
+                let skipped = ScenarioReport::not_run(
                     &sc.spec.id,
                     &sc.spec.title,
                     &format!("{:?}", sc.spec.family).to_lowercase(),
                     &sc.file.display().to_string(),
                     why,
-                ));
+                );
+                live.ended(&id, &skipped);
+                reports.push(skipped);
                 continue;
             }
-            eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
-            match engine::run_scenario(sc, &ctx).await {
-                Ok(r) => reports.push(r),
+            if !live.is_drawn() {
+                // No status line to say it (a pipe, a CI log): one line on stderr instead.
+                eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
+            }
+            live.starting(&sc.spec.id, &sc.spec.title);
+            let report = match engine::run_scenario(sc, &ctx).await {
+                Ok(r) => r,
                 Err(EngineError::Interrupted(partial)) => {
                     interrupted = true;
                     not_run.push(sc.spec.id.clone());
-                    reports.push(*partial);
+                    *partial
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
                     not_run.push(sc.spec.id.clone());
-                    reports.push(ScenarioReport::not_run(
+                    stopped = Some(e.to_string());
+                    ScenarioReport::not_run(
                         &sc.spec.id,
                         &sc.spec.title,
                         &format!("{:?}", sc.spec.family).to_lowercase(),
                         &sc.file.display().to_string(),
                         format!("not run: {e}"),
-                    ));
-                    stopped = Some(e.to_string());
+                    )
                 }
-            }
+            };
+            live.ended(&id, &report);
+            reports.push(report);
         }
         let first = scenarios.first().map(|s| &s.spec.phone);
         let dir = &folders.reports;
@@ -620,7 +682,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 firmware_observed,
                 faults: args.sim_faults,
             },
-            summary: Summary::of(reports.iter().map(|r| &r.verdict)),
+            summary: Summary::of_scenarios(&reports),
             interrupted,
             not_run,
             scenarios: reports,
@@ -643,7 +705,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 reports_root.join("latest").display()
             );
         }
-        print!("{}", report::text_summary(&rep, dir));
+        live.finished(&rep, dir);
         if interrupted {
             EXIT_INTERRUPTED
         } else if stopped.is_some() {

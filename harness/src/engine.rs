@@ -56,6 +56,8 @@ pub struct RunContext {
     pub time_scale: Option<f64>,
     /// Turns true on Ctrl-C.
     pub cancel: watch::Receiver<bool>,
+    /// Told what the scenario is waiting for, while it runs.
+    pub progress: Arc<dyn crate::progress::Progress>,
 }
 
 /// An external device under test (`--dut-cmd`).
@@ -579,7 +581,18 @@ async fn run_in_lab(
         let phone_now = now.duration_since(origin).as_secs_f64() * scale;
         let settled = timeline
             .lock()
-            .map(|t| judge::all_settled(sc, &t, jctx.running_at(phone_now)))
+            .map(|t| {
+                let results = judge::judge(sc, &t, jctx.running_at(phone_now));
+                let pending: Vec<_> = results.iter().filter(|r| !r.settled).collect();
+                ctx.progress.waiting(&crate::progress::Waiting {
+                    scenario: &spec.id,
+                    elapsed_s: now.duration_since(origin).as_secs_f64(),
+                    timeout_s: timeout.as_secs_f64(),
+                    events: t.events.len(),
+                    pending: &pending,
+                });
+                pending.is_empty()
+            })
             .unwrap_or(false);
         if settled {
             break;
@@ -617,6 +630,9 @@ async fn run_in_lab(
             _ = cancel.changed() => {}
         }
     }
+    // The stop mark: from here on the device reacts to being stopped (a UA un-REGISTERs,
+    // a DHCP client releases), and none of that is judged.
+    let stop_at = phone.as_ref().map(|_| origin.elapsed().as_secs_f64());
     if let Some(phone) = phone {
         phone.stop().await;
     }
@@ -655,6 +671,10 @@ async fn run_in_lab(
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Exited {
             status: status.to_string(),
         });
+        timeline.push_fields(at, Proto::Dut, kind, f);
+    }
+    if let Some(at) = stop_at {
+        let (kind, f) = crate::timeline::fields_of(&DutEvent::Stopping);
         timeline.push_fields(at, Proto::Dut, kind, f);
     }
 

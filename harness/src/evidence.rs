@@ -775,6 +775,7 @@ mod tests {
             violation: None,
             events,
             frames: Vec::new(),
+            at_s: None,
             settled: true,
         }
     }

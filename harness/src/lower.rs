@@ -11,7 +11,7 @@
 use std::time::{Duration, SystemTime};
 
 use pc_dhcp::server::ServerConfig;
-use pc_http::files::{Behaviour, FileEntry, FileTable};
+use pc_http::files::{Behaviour, FileEntry, FileTable, LastModified, RangePolicy};
 use pc_sip::digest::Algorithm;
 use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
 use provisioning::firmware::SigningKey;
@@ -110,6 +110,7 @@ pub fn dhcp_config(sc: &Scenario, lab: Lab<'_>) -> ServerConfig {
         rules,
         omit_options: d.omit.clone(),
         option_order: (!d.order.is_empty()).then(|| d.order.clone()),
+        max_size_policy: d.max_size,
     }
 }
 
@@ -207,6 +208,12 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
                 bytes,
                 pause: lab.real(pause),
             },
+            Delivery::Chunked(chunk) => Behaviour::Chunked { chunk },
+            Delivery::Drip { bytes, every } => Behaviour::Drip {
+                bytes,
+                every: lab.real(every),
+            },
+            Delivery::Silence => Behaviour::Silence,
         };
         if let Some(d) = file.delay {
             behaviour = Behaviour::Delay {
@@ -214,10 +221,24 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
                 then: Box::new(behaviour),
             };
         }
+        let h = &file.headers;
         let entry = FileEntry {
             body: body.into(),
-            content_type: pc_http::files::content_type_for(path).to_string(),
-            last_modified: modified,
+            content_type: match &h.content_type {
+                None => Some(pc_http::files::content_type_for(path).to_string()),
+                Some(given) => given.clone(),
+            },
+            last_modified: match &h.last_modified {
+                None => LastModified::At(modified),
+                Some(Some(raw)) => LastModified::Raw(raw.clone()),
+                Some(None) => LastModified::Omit,
+            },
+            etag: h.etag.clone(),
+            range: if h.honour_range {
+                RangePolicy::Honour
+            } else {
+                RangePolicy::Ignore
+            },
             behaviour,
         };
         // Per-phone folders (`${phone_mac_hex}/…`) are expanded like file contents.
@@ -329,6 +350,27 @@ event = "received"
         assert_eq!(real_time(f64::INFINITY), LONGEST);
         // Still addable to the clock.
         assert!(std::time::Instant::now().checked_add(LONGEST).is_some());
+    }
+
+    #[test]
+    fn the_max_size_policy_reaches_the_server() {
+        let (a, v) = (addrs(), vars());
+        let lab = Lab {
+            addrs: &a,
+            vars: &v,
+            mac: MAC,
+            time_scale: 1.0,
+            lab_ca: None,
+        };
+        let fit = dhcp_config(&scenario("[dhcp]"), lab);
+        assert_eq!(fit.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Fit);
+        let report = dhcp_config(&scenario("[dhcp]\nmax_size = \"report\""), lab);
+        assert_eq!(report.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Report);
+        // A check may name what the server did about option 57.
+        let checked = scenario(
+            "[dhcp]\n[[check]]\nid = \"B\"\ntitle = \"b\"\nrequirement = \"RFC 2132 §9.10\"\nkind = \"event\"\nproto = \"dhcp\"\nevent = \"sent\"\nmatch = { \"max_size.outcome\" = \"fitted\", \"max_size.dropped\" = { contains = 43 } }",
+        );
+        assert_eq!(checked.checks.len(), 2);
     }
 
     #[test]
@@ -457,6 +499,45 @@ event = "received"
             table.get("/gone.txt").unwrap().behaviour,
             Behaviour::Status { code: 404 }
         );
+    }
+
+    #[test]
+    fn file_faults_and_header_variants_are_lowered() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }",
+        );
+        let (a, v) = (addrs(), vars());
+        let table = file_table(
+            &sc,
+            Lab {
+                addrs: &a,
+                vars: &v,
+                mac: MAC,
+                time_scale: 10.0,
+                lab_ca: None,
+            },
+        );
+        let c = table.get("/c.bin").unwrap();
+        assert_eq!(c.behaviour, Behaviour::Chunked { chunk: 512 });
+        assert_eq!(c.content_type, None);
+        assert_eq!(c.etag.as_deref(), Some("W/\"1\""));
+        assert_eq!(c.range, RangePolicy::Ignore);
+        assert!(matches!(c.last_modified, LastModified::At(_)));
+        let d = table.get("/d.bin").unwrap();
+        assert_eq!(
+            d.behaviour,
+            Behaviour::Drip {
+                bytes: 100,
+                every: Duration::from_millis(500)
+            }
+        );
+        assert_eq!(d.last_modified, LastModified::Raw("yesterday".into()));
+        assert_eq!(d.range, RangePolicy::Honour);
+        assert_eq!(d.content_type.as_deref(), Some("application/octet-stream"));
+        let s = table.get("/s.bin").unwrap();
+        assert_eq!(s.behaviour, Behaviour::Silence);
+        assert_eq!(s.content_type.as_deref(), Some("text/html"));
+        assert_eq!(s.last_modified, LastModified::Omit);
     }
 
     #[test]

@@ -117,6 +117,14 @@ impl Event {
                 n("body_bytes_sent"),
                 s("client")
             ),
+            (Proto::Http, "fault") => format!(
+                "fault {} on {} after {} body bytes, {} in all, for {}",
+                s("fault"),
+                s("path"),
+                n("body_bytes_sent"),
+                n("bytes_sent"),
+                s("client")
+            ),
             (Proto::Sip, "request") => {
                 format!("{} {} from {}", s("method"), s("request_uri"), s("from"))
             }

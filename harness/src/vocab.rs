@@ -65,6 +65,9 @@ pub enum DutEvent {
         /// The exit status as the OS gives it (`exit status: 2`).
         status: String,
     },
+    /// The harness started stopping the device (the scenario's end): what the device sends
+    /// from then on is outside every check's window.
+    Stopping,
 }
 
 /// The shape of a field, as far as paths into it are concerned.
@@ -416,7 +419,7 @@ mod tests {
         );
         assert_eq!(
             v.kinds(Proto::Http),
-            ["closed", "request", "response", "tls_handshake"]
+            ["closed", "fault", "request", "response", "tls_handshake"]
         );
         assert_eq!(
             v.kinds(Proto::Sip),
@@ -428,7 +431,7 @@ mod tests {
                 "silence"
             ]
         );
-        assert_eq!(v.kinds(Proto::Dut), ["exited"]);
+        assert_eq!(v.kinds(Proto::Dut), ["exited", "stopping"]);
     }
 
     #[test]
@@ -501,10 +504,14 @@ mod tests {
             "`options` is a list: name an element by its index (`options.0`), not `code`"
         );
         assert_eq!(
-            v.check_field(Proto::Http, "response", "header.Server")
+            v.check_field(Proto::Http, "closed", "header.Server")
                 .unwrap_err()
                 .to_string(),
-            "http response events carry no headers to read `header.Server` from"
+            "http closed events carry no headers to read `header.Server` from"
+        );
+        assert!(
+            v.check_field(Proto::Http, "response", "header.Content-Type")
+                .is_ok()
         );
         // Fields the engine adds belong to their protocol only.
         assert!(v.check_field(Proto::Http, "request", "controller").is_err());

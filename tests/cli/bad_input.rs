@@ -157,6 +157,16 @@ fn judge_rejudges_a_saved_run_without_the_network() {
     std::fs::write(&tl_path, serde_json::to_vec(&saved).expect("json")).expect("write");
     let tampered = phonecert(&["judge", run_arg]);
     let text = String::from_utf8_lossy(&tampered.stdout);
-    assert_eq!(tampered.status.code(), Some(1), "{text}");
+    // Waiting out Retry-After is a SHOULD (RFC 3261 §21.5.4): reported, the scenario passes.
+    assert_eq!(tampered.status.code(), Some(0), "{text}");
     assert!(text.contains("REG-002-02 fail"), "{text}");
+    assert!(text.contains("PASS  REG-002"), "{text}");
+    // Without anything after the 503 the phone never came back: a failure.
+    let events = saved["timeline"]["events"].as_array_mut().expect("events");
+    events.truncate(first_503 + 1);
+    std::fs::write(&tl_path, serde_json::to_vec(&saved).expect("json")).expect("write");
+    let silent = phonecert(&["judge", run_arg]);
+    let text = String::from_utf8_lossy(&silent.stdout);
+    assert_eq!(silent.status.code(), Some(1), "{text}");
+    assert!(text.contains("REG-002-03 fail"), "{text}");
 }

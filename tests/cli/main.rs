@@ -8,4 +8,5 @@ mod common;
 mod dhclient;
 mod evidence;
 mod lifecycle;
+mod reports;
 mod scenario_errors;

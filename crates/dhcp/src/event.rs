@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::fit::MaxSizeFit;
 use crate::rules::Rule;
 use crate::wire::RawOption;
 
@@ -115,6 +116,9 @@ pub enum Event {
         client_id: Option<String>,
         /// Option 55 in the order the client sent it.
         parameter_request_list: Vec<u8>,
+        /// Option 57, the largest DHCP message (IP datagram) the client accepts.
+        #[serde(default)]
+        max_message_size: Option<u16>,
         /// Every option in wire order, duplicates kept.
         options: Vec<WireOption>,
         broadcast_flag: bool,
@@ -150,6 +154,10 @@ pub enum Event {
         /// it was actually sent.
         #[serde(default)]
         delay_ms: u64,
+        /// How the reply met the client's option 57, when the client sent one: what was
+        /// dropped or moved into `file`/`sname` to fit, or that it exceeds it.
+        #[serde(default)]
+        max_size: Option<MaxSizeFit>,
     },
     /// A well-formed datagram the server chose not to answer.
     Ignored {

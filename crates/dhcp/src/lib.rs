@@ -3,7 +3,8 @@
 //! Owns: the raw wire format (`wire`: a walker that keeps every option as sent, and an
 //! encoder that writes options in the given order), the sans-IO server core (`server`), the
 //! scenario rules that make it stay silent, refuse or answer late on purpose (`rules`), the
-//! events it reports to the harness timeline (`event`), and the tokio shell that moves
+//! events it reports to the harness timeline (`event`), fitting a reply into the client's
+//! maximum message size (`fit`, option 57), and the tokio shell that moves
 //! datagrams and holds delayed replies (`shell`).
 //!
 //! Never: judges the phone (the harness does, from the events), prints to stdout.
@@ -11,6 +12,7 @@
 //! notes (`domain.md`, "DHCP").
 
 pub mod event;
+pub mod fit;
 pub mod rules;
 pub mod server;
 pub mod shell;

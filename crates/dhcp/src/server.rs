@@ -37,6 +37,10 @@
 //!   and 59), and `option_order` moves the codes it names to the front in its order; neither
 //!   touches `extra_options` or NAK, and the reply is still padded to the 300-byte BOOTP
 //!   minimum (RFC 1542 §3.1.1).
+//! - A client that sends option 57 (maximum DHCP message size, RFC 2132 §9.10) gets OFFER
+//!   and ACK fitted into it under the scenario's [`MaxSizePolicy`] (module `fit`), and the
+//!   `sent` event records what was done (`max_size`); without option 57 the reply goes out
+//!   as built.
 //! - T1 (58) and T2 (59) are 0.5 and 0.875 of the lease (RFC 2131 §4.4.5); they are left out
 //!   with option 51 when the lease is omitted, and for an infinite lease (0xffffffff).
 //! - NAK carries 53, 54 and a message (56) saying why (RFC 2131 table 3).
@@ -49,6 +53,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::event::{Event, Finding, MessageFinding, WireOption, format_mac};
+use crate::fit::{self, MaxSizePolicy};
 use crate::rules::{Counts, Rule, millis};
 pub use crate::wire::MessageType;
 use crate::wire::{self, Header, RawMessage};
@@ -71,6 +76,7 @@ const OPT_MESSAGE_TYPE: u8 = 53;
 const OPT_SERVER_ID: u8 = 54;
 const OPT_PARAMETER_LIST: u8 = 55;
 const OPT_MESSAGE: u8 = 56;
+const OPT_MAX_MESSAGE_SIZE: u8 = 57;
 const OPT_RENEWAL_T1: u8 = 58;
 const OPT_REBINDING_T2: u8 = 59;
 const OPT_VENDOR_CLASS: u8 = 60;
@@ -109,6 +115,8 @@ pub struct ServerConfig {
     /// options follow in the usual order, then `extra_options`. A code the reply does not
     /// carry is skipped.
     pub option_order: Option<Vec<u8>>,
+    /// What OFFER and ACK do when longer than the client's option 57 allows (see `fit`).
+    pub max_size_policy: MaxSizePolicy,
 }
 
 impl Default for ServerConfig {
@@ -129,6 +137,7 @@ impl Default for ServerConfig {
             rules: Vec::new(),
             omit_options: Vec::new(),
             option_order: None,
+            max_size_policy: MaxSizePolicy::Fit,
         }
     }
 }
@@ -213,6 +222,10 @@ struct Request {
     msg_type: Option<MessageType>,
     requested_ip: Option<Ipv4Addr>,
     server_id: Option<Ipv4Addr>,
+    /// Option 57 (RFC 2132 §9.10).
+    max_message_size: Option<u16>,
+    /// Option 55, as sent.
+    parameter_request_list: Vec<u8>,
     findings: Vec<Finding>,
 }
 
@@ -256,6 +269,8 @@ impl Request {
         };
         let requested_ip = ip(OPT_REQUESTED_IP, &mut findings);
         let server_id = ip(OPT_SERVER_ID, &mut findings);
+        let max_message_size = fixed(m, OPT_MAX_MESSAGE_SIZE, 2, &mut findings)
+            .map(|v| u16::from_be_bytes([v[0], v[1]]));
         if m.count(OPT_MESSAGE_TYPE) == 0 {
             findings.push(Finding::Message(MessageFinding::NoMessageType));
         }
@@ -263,6 +278,8 @@ impl Request {
             msg_type,
             requested_ip,
             server_id,
+            max_message_size,
+            parameter_request_list: m.concatenated(OPT_PARAMETER_LIST).unwrap_or_default(),
             findings,
         }
     }
@@ -367,7 +384,8 @@ impl DhcpServer {
             hostname: msg.concatenated(OPT_HOSTNAME).map(lossy),
             vendor_class: msg.concatenated(OPT_VENDOR_CLASS).map(lossy),
             client_id: msg.concatenated(OPT_CLIENT_ID).map(hex::encode),
-            parameter_request_list: msg.concatenated(OPT_PARAMETER_LIST).unwrap_or_default(),
+            parameter_request_list: req.parameter_request_list.clone(),
+            max_message_size: req.max_message_size,
             options: msg.options.iter().map(WireOption::from).collect(),
             broadcast_flag: h.broadcast(),
             vlan,
@@ -429,7 +447,7 @@ impl DhcpServer {
             Action::None => {}
             Action::Ignore(reason) => out.extend(ignored(reason)),
             Action::Reply(kind, ip) => {
-                out.extend(self.reply(&msg.header, kind, ip, from, shaping));
+                out.extend(self.reply(&msg.header, &req, kind, ip, from, shaping));
             }
         }
         out
@@ -661,6 +679,7 @@ impl DhcpServer {
     fn reply(
         &self,
         req: &Header,
+        asked: &Request,
         kind: ReplyKind,
         ip: Ipv4Addr,
         from: Ipv4Addr,
@@ -744,7 +763,21 @@ impl DhcpServer {
             }
         };
 
-        let bytes = wire::encode(&header, &options);
+        // A client that states its maximum message size gets OFFER and ACK fitted into it; a
+        // NAK is a few dozen bytes.
+        let (bytes, max_size) = match (&kind, asked.max_message_size) {
+            (ReplyKind::Nak(_), _) | (_, None) => (wire::encode(&header, &options), None),
+            (_, Some(client_max)) => {
+                let (bytes, record) = fit::fit(
+                    &header,
+                    &options,
+                    client_max,
+                    &asked.parameter_request_list,
+                    c.max_size_policy,
+                );
+                (bytes, Some(record))
+            }
+        };
         let dest = self.destination(req, &kind, ip, from);
         let walked = wire::walk(&bytes).ok();
         let site_option = if matches!(kind, ReplyKind::Nak(_)) {
@@ -782,6 +815,7 @@ impl DhcpServer {
                 .unwrap_or_default(),
             rules,
             delay_ms: millis::as_millis(delay),
+            max_size,
         };
         vec![
             Output::Send(Reply {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::fit::FitOutcome;
 use dhcproto::v4::{self, DhcpOption, Flags, Message, OptionCode};
 use dhcproto::{Decodable, Encodable};
 use proptest::prelude::*;
@@ -30,6 +31,7 @@ fn config() -> ServerConfig {
         rules: Vec::new(),
         omit_options: Vec::new(),
         option_order: None,
+        max_size_policy: MaxSizePolicy::Fit,
     }
 }
 
@@ -436,6 +438,110 @@ fn long_site_string_is_split_per_rfc3396_and_rejoins() {
             );
         }
         other => panic!("expected sent, got {other:?}"),
+    }
+}
+
+/// A DISCOVER stating a maximum message size (option 57) and asking for 1, 3 and 242.
+fn discover_max(mac: [u8; 6], xid: u32, max: u16) -> Vec<u8> {
+    client_msg(
+        mac,
+        xid,
+        v4::MessageType::Discover,
+        ANY,
+        vec![
+            DhcpOption::MaxMessageSize(max),
+            DhcpOption::ParameterRequestList(vec![
+                OptionCode::SubnetMask,
+                OptionCode::Router,
+                OptionCode::Unknown(242),
+            ]),
+        ],
+    )
+}
+
+/// A 300-byte site string and an unrequested option 43: 632 bytes as built.
+fn long_reply_config(policy: MaxSizePolicy) -> ServerConfig {
+    ServerConfig {
+        site_string: Some(vec![b'p'; 300]),
+        extra_options: vec![(43, vec![b'o'; 40])],
+        max_size_policy: policy,
+        ..config()
+    }
+}
+
+#[test]
+fn option_57_fits_the_offer_and_says_how() {
+    let mut s = DhcpServer::new(long_reply_config(MaxSizePolicy::Fit));
+    let out = s.handle(Duration::ZERO, ANY, None, &discover_max(MAC, 1, 576));
+    match &events(&out)[0] {
+        Event::Received {
+            max_message_size, ..
+        } => assert_eq!(*max_message_size, Some(576)),
+        other => panic!("expected received, got {other:?}"),
+    }
+    let (reply, m) = only_reply(&out);
+    assert!(reply.bytes.len() <= 548, "{}", reply.bytes.len());
+    // What was asked for arrives whole (option 52 and RFC 3396); option 6 and 43 were not.
+    assert_eq!(m.concatenated(242), Some(vec![b'p'; 300]));
+    assert!(m.concatenated(43).is_none() && m.concatenated(6).is_none());
+    assert_eq!(m.concatenated(51), Some(3600u32.to_be_bytes().to_vec()));
+    match sent(&out) {
+        Event::Sent {
+            max_size: Some(f), ..
+        } => {
+            assert_eq!(f.outcome, FitOutcome::Fitted);
+            assert_eq!(f.full_len, 632);
+            assert_eq!(f.sent_len, reply.bytes.len());
+            assert_eq!(f.dropped, vec![6, 43]);
+            assert_eq!(f.overload, Some(1));
+        }
+        other => panic!("expected a fitted sent event, got {other:?}"),
+    }
+    // The ACK is fitted the same way.
+    let out = s.handle(
+        Duration::from_secs(1),
+        ANY,
+        None,
+        &select(MAC, 1, SERVER, Ipv4Addr::new(10, 0, 0, 100)),
+    );
+    let (_, m) = only_reply(&out);
+    assert_eq!(msg_type(&m), 5);
+}
+
+#[test]
+fn option_57_report_records_the_excess_and_cuts_the_tail() {
+    let mut s = DhcpServer::new(long_reply_config(MaxSizePolicy::Report));
+    let out = s.handle(Duration::ZERO, ANY, None, &discover_max(MAC, 1, 576));
+    let (reply, m) = only_reply(&out);
+    assert!(reply.bytes.len() <= 548);
+    assert!(m.concatenated(242).is_none());
+    match sent(&out) {
+        Event::Sent {
+            max_size: Some(f), ..
+        } => {
+            assert_eq!(f.outcome, FitOutcome::Exceeds);
+            assert_eq!(f.dropped, vec![43, 242]);
+            assert_eq!(f.overload, None);
+        }
+        other => panic!("expected a sent event that exceeds, got {other:?}"),
+    }
+}
+
+#[test]
+fn without_option_57_or_with_room_the_reply_is_as_built() {
+    let mut s = DhcpServer::new(long_reply_config(MaxSizePolicy::Fit));
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    let (reply, _) = only_reply(&out);
+    assert_eq!(reply.bytes.len(), 632);
+    assert!(matches!(sent(&out), Event::Sent { max_size: None, .. }));
+    let out = s.handle(Duration::ZERO, ANY, None, &discover_max(OTHER_MAC, 2, 1500));
+    let (reply, _) = only_reply(&out);
+    assert_eq!(reply.bytes.len(), 632);
+    match sent(&out) {
+        Event::Sent {
+            max_size: Some(f), ..
+        } => assert_eq!((f.outcome, f.limit), (FitOutcome::Fits, 1472)),
+        other => panic!("expected a sent event that fits, got {other:?}"),
     }
 }
 

@@ -1,11 +1,14 @@
 //! The file server's behaviour core: which bytes answer which request.
 //!
-//! Owns: the table of served files ([`FileTable`]), each with its body, content type,
-//! Last-Modified and [`Behaviour`] (serve it, answer a fixed status, delay, or one of the
-//! byte-level faults: cut mid-body with FIN or RST, lying Content-Length, stall mid-body);
-//! request-target normalisation (RFC 9112 §3.2 origin-form and absolute-form, RFC 3986 §2.1
-//! percent-decoding and §5.2.4 dot segments); and the exact response a request gets
-//! ([`Decision`]: status line, ordered header list, body and how to deliver it).
+//! Owns: the table of served files ([`FileTable`]), each with its body, its header variants
+//! (Content-Type, Last-Modified and ETag as given, or left out; `Range` honoured or ignored)
+//! and [`Behaviour`] (serve it, answer a fixed status, delay, or one of the byte-level
+//! faults: cut mid-body with FIN or RST, lying Content-Length, stall mid-body, chunked
+//! body, drip, silence); request-target normalisation (RFC 9112 §3.2 origin-form and
+//! absolute-form, RFC 3986 §2.1 percent-decoding and §5.2.4 dot segments); the exact response
+//! a request gets ([`Decision`]: status line, ordered header list, body and how to deliver
+//! it); and the delivery as a sequence of [`Step`]s — bytes to write, pauses, fault marks, the
+//! close — so that the shell only writes, waits, closes or resets.
 //!
 //! Never: touches sockets or clocks. Last-Modified comes from the table, delays are handed to
 //! the shell as durations, and no `Date` header is generated (there is no clock here; the
@@ -13,11 +16,12 @@
 //! reproducible and golden-testable).
 //!
 //! Follows RFC 9110 (methods §9.1 are case-sensitive, 405 carries `Allow` §15.5.6, Range
-//! §14.2 may be ignored by serving the full 200, IMF-fixdate §5.6.7) and the Avaya 96xx
-//! admin guide's expectation of a plain `HTTP/1.1 200 OK` with Content-Type, Content-Length,
-//! Last-Modified and `Connection: close`.
+//! §14.2 may be ignored by serving the full 200 or honoured with 206 §15.3.7 / 416
+//! §15.5.17, `If-Range` §13.1.5, IMF-fixdate §5.6.7), RFC 9112 §7.1 (chunked transfer
+//! coding) and the Avaya 96xx admin guide's expectation of a plain `HTTP/1.1 200 OK` with
+//! Content-Type, Content-Length, Last-Modified and `Connection: close`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -48,6 +52,15 @@ pub enum Behaviour {
     WrongLength { declared: u64 },
     /// A 200 that sends `bytes` body bytes, goes quiet for `pause`, then sends the rest.
     StallAfter { bytes: u64, pause: Duration },
+    /// A 200 with `Transfer-Encoding: chunked` (no Content-Length), `chunk` body bytes per
+    /// chunk (RFC 9112 §7.1).
+    Chunked { chunk: u64 },
+    /// A 200 that sends `bytes` body bytes, then waits `every`, and so on to the end: a very
+    /// slow download.
+    Drip { bytes: u64, every: Duration },
+    /// Read the request and never answer: the connection stays open, silent, until the
+    /// client closes it (or the server stops).
+    Silence,
 }
 
 impl Behaviour {
@@ -59,6 +72,9 @@ impl Behaviour {
             Behaviour::CutAfter { .. } => "cut_after",
             Behaviour::WrongLength { .. } => "wrong_length",
             Behaviour::StallAfter { .. } => "stall_after",
+            Behaviour::Chunked { .. } => "chunked",
+            Behaviour::Drip { .. } => "drip",
+            Behaviour::Silence => "silence",
             // `leaf` never returns a Delay.
             Behaviour::Delay { .. } => "delay",
         }
@@ -78,13 +94,40 @@ impl Behaviour {
     }
 }
 
+/// The `Last-Modified` a file is served with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastModified {
+    /// This time as an IMF-fixdate; given by whoever builds the table, never read from a
+    /// clock.
+    At(SystemTime),
+    /// This value exactly as written (a malformed or obsolete date format, for a fault).
+    Raw(String),
+    /// No `Last-Modified` header.
+    Omit,
+}
+
+/// What the server does with a request's `Range` header for a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RangePolicy {
+    /// Record it and send the full 200 (RFC 9110 §14.2 allows this).
+    #[default]
+    Ignore,
+    /// A single satisfiable byte range gets 206 with Content-Range, an unsatisfiable one 416;
+    /// several ranges, a syntax the server does not read or a stale `If-Range` get the full
+    /// 200. Replies carry `Accept-Ranges: bytes`.
+    Honour,
+}
+
 /// One served file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     pub body: Bytes,
-    pub content_type: String,
-    /// Sent as Last-Modified; given by whoever builds the table, never read from a clock.
-    pub last_modified: SystemTime,
+    /// The Content-Type value exactly as sent; `None` leaves the header out.
+    pub content_type: Option<String>,
+    pub last_modified: LastModified,
+    /// The ETag value exactly as sent (quotes and `W/` included); `None` sends none.
+    pub etag: Option<String>,
+    pub range: RangePolicy,
     pub behaviour: Behaviour,
 }
 
@@ -93,8 +136,10 @@ impl FileEntry {
     pub fn serve(name: &str, body: impl Into<Bytes>, last_modified: SystemTime) -> FileEntry {
         FileEntry {
             body: body.into(),
-            content_type: content_type_for(name).to_owned(),
-            last_modified,
+            content_type: Some(content_type_for(name).to_owned()),
+            last_modified: LastModified::At(last_modified),
+            etag: None,
+            range: RangePolicy::Ignore,
             behaviour: Behaviour::Serve,
         }
     }
@@ -103,6 +148,15 @@ impl FileEntry {
     pub fn with_behaviour(mut self, behaviour: Behaviour) -> FileEntry {
         self.behaviour = behaviour;
         self
+    }
+
+    /// The value sent as Last-Modified, if one is.
+    fn last_modified_value(&self) -> Option<String> {
+        match &self.last_modified {
+            LastModified::At(t) => Some(http_date(*t)),
+            LastModified::Raw(v) => Some(v.clone()),
+            LastModified::Omit => None,
+        }
     }
 }
 
@@ -156,7 +210,7 @@ pub enum Finding {
     QueryString,
     /// A `#fragment`, which clients must not send (RFC 9112 §3.2).
     Fragment,
-    /// A `Range` header: ignored, the full 200 was planned.
+    /// A `Range` header (honoured only for a file whose range policy says so).
     RangeRequested,
     /// `If-Modified-Since` / `If-None-Match`: ignored, the full 200 was planned.
     ConditionalRequest,
@@ -433,6 +487,142 @@ pub enum Delivery {
     CutAfter { bytes: u64, reset: bool },
     /// The first `bytes` of `body`, a pause, then the rest.
     StallAfter { bytes: u64, pause: Duration },
+    /// `body` in chunks of `chunk` bytes with chunked framing, then the last chunk.
+    Chunked { chunk: u64 },
+    /// `body` in pieces of `bytes`, `every` apart.
+    Drip { bytes: u64, every: Duration },
+    /// Nothing at all; the connection is held open until the client closes it.
+    Silence,
+}
+
+/// A fault the file server commits on purpose, at the point of the delivery where it
+/// happens. The shell records each as a timeline event with the bytes sent by then.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultMark {
+    /// The body is cut here; the connection closes with FIN.
+    Cut,
+    /// The body is cut here; the connection closes with RST.
+    Reset,
+    /// The server goes quiet mid-body.
+    Stall,
+    /// The server goes on after a stall.
+    Resume,
+    /// A slow (drip) body begins.
+    Drip,
+    /// The request is read and will not be answered.
+    Silence,
+    /// The body sent is not as long as the Content-Length declared; the server closes.
+    LengthMismatch,
+}
+
+impl FaultMark {
+    /// Stable snake_case name, as it appears in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultMark::Cut => "cut",
+            FaultMark::Reset => "reset",
+            FaultMark::Stall => "stall",
+            FaultMark::Resume => "resume",
+            FaultMark::Drip => "drip",
+            FaultMark::Silence => "silence",
+            FaultMark::LengthMismatch => "length_mismatch",
+        }
+    }
+}
+
+/// One thing the shell does to deliver a [`Decision`], in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Bytes decided here: the response head, chunk-size lines and chunk ends.
+    Raw(Bytes),
+    /// `len` bytes of [`Decision::body`] from `offset`.
+    Body { offset: u64, len: u64 },
+    /// Record this fault in the timeline now.
+    Fault(FaultMark),
+    /// Send nothing for this long (a client that closes meanwhile ends the delivery).
+    Pause(Duration),
+    /// End the connection: FIN, or RST when `reset`.
+    Close { reset: bool },
+    /// Send nothing more and keep the connection until the client closes it.
+    Hold,
+}
+
+/// The steps of one delivery: a few fixed steps around a body that may be cut into many
+/// pieces (chunks, drips), produced lazily so that a large body never becomes a large list.
+#[derive(Debug, Clone)]
+pub struct Steps {
+    before: VecDeque<Step>,
+    pieces: Option<Pieces>,
+    after: VecDeque<Step>,
+}
+
+/// The body from `next` to `end` in pieces of `piece` bytes, each framed as a chunk when
+/// `chunked`, with `gap` between pieces.
+#[derive(Debug, Clone)]
+struct Pieces {
+    next: u64,
+    end: u64,
+    piece: u64,
+    chunked: bool,
+    gap: Option<Duration>,
+    pending: VecDeque<Step>,
+}
+
+impl Iterator for Steps {
+    type Item = Step;
+
+    fn next(&mut self) -> Option<Step> {
+        if let Some(step) = self.before.pop_front() {
+            return Some(step);
+        }
+        if let Some(pieces) = &mut self.pieces {
+            if let Some(step) = pieces.next_step() {
+                return Some(step);
+            }
+            self.pieces = None;
+        }
+        self.after.pop_front()
+    }
+}
+
+impl Pieces {
+    fn next_step(&mut self) -> Option<Step> {
+        if let Some(step) = self.pending.pop_front() {
+            return Some(step);
+        }
+        if self.next >= self.end {
+            return None;
+        }
+        let len = self.piece.max(1).min(self.end - self.next);
+        let offset = self.next;
+        self.next += len;
+        if self.chunked {
+            self.pending
+                .push_back(Step::Raw(Bytes::from(format!("{len:X}\r\n"))));
+            self.pending.push_back(Step::Body { offset, len });
+            self.pending
+                .push_back(Step::Raw(Bytes::from_static(b"\r\n")));
+        } else {
+            self.pending.push_back(Step::Body { offset, len });
+        }
+        if let Some(gap) = self.gap
+            && self.next < self.end
+        {
+            self.pending.push_back(Step::Pause(gap));
+        }
+        self.pending.pop_front()
+    }
 }
 
 /// The complete answer to one request, decided before any byte is written.
@@ -444,12 +634,13 @@ pub struct Decision {
     pub reason: String,
     /// Header fields in wire order, names exactly as they are written.
     pub headers: Vec<(String, String)>,
-    /// The body bytes available to send (empty for HEAD). With a lying Content-Length this
-    /// differs from what the header declares.
+    /// The body bytes available to send (empty for HEAD; the requested part for a 206).
+    /// With a lying Content-Length this differs from what the header declares.
     pub body: Bytes,
     pub delivery: Delivery,
     /// Stable behaviour name for events: a [`Behaviour::name`], or `not_found`,
-    /// `method_not_allowed`, `bad_request` for answers the table did not configure.
+    /// `method_not_allowed`, `bad_request` for answers the table did not configure, or
+    /// `range` / `range_not_satisfiable` for an honoured `Range`.
     pub behaviour: &'static str,
     /// The path the request was looked up under, when it normalised.
     pub normalised_path: Option<String>,
@@ -482,12 +673,103 @@ impl Decision {
     }
 
     /// How many body bytes a client should receive for the response to be complete: the
-    /// declared length, 0 for HEAD, or the planned body when nothing is declared.
+    /// declared length, 0 for HEAD or silence, or the planned body when nothing is declared
+    /// (chunked).
     pub fn expected_body_len(&self) -> u64 {
-        if self.head_only {
+        if self.head_only || self.delivery == Delivery::Silence {
             0
         } else {
             self.content_length().unwrap_or(self.body.len() as u64)
+        }
+    }
+
+    /// Everything the shell does to deliver this answer, in order, ending with a close (or a
+    /// hold, for silence). Body steps stay within [`Decision::body`].
+    pub fn steps(&self) -> Steps {
+        let len = if self.head_only {
+            0
+        } else {
+            self.body.len() as u64
+        };
+        let mut before = VecDeque::new();
+        let mut pieces = None;
+        let mut after = VecDeque::new();
+        if self.delivery == Delivery::Silence {
+            before.push_back(Step::Fault(FaultMark::Silence));
+            before.push_back(Step::Hold);
+            return Steps {
+                before,
+                pieces,
+                after,
+            };
+        }
+        before.push_back(Step::Raw(Bytes::from(self.head_bytes())));
+        let body = |offset: u64, n: u64| (n > 0).then_some(Step::Body { offset, len: n });
+        match self.delivery {
+            Delivery::Whole | Delivery::Silence => {
+                before.extend(body(0, len));
+                if !self.head_only && self.content_length().is_some_and(|d| d != len) {
+                    after.push_back(Step::Fault(FaultMark::LengthMismatch));
+                }
+            }
+            Delivery::CutAfter { bytes, reset } => {
+                before.extend(body(0, bytes.min(len)));
+                if !self.head_only {
+                    after.push_back(Step::Fault(if reset {
+                        FaultMark::Reset
+                    } else {
+                        FaultMark::Cut
+                    }));
+                }
+                after.push_back(Step::Close { reset });
+                return Steps {
+                    before,
+                    pieces,
+                    after,
+                };
+            }
+            Delivery::StallAfter { bytes, pause } => {
+                let first = bytes.min(len);
+                before.extend(body(0, first));
+                if !self.head_only {
+                    before.push_back(Step::Fault(FaultMark::Stall));
+                    before.push_back(Step::Pause(pause));
+                    before.push_back(Step::Fault(FaultMark::Resume));
+                }
+                before.extend(body(first, len - first));
+            }
+            Delivery::Chunked { chunk } => {
+                pieces = Some(Pieces {
+                    next: 0,
+                    end: len,
+                    piece: chunk,
+                    chunked: true,
+                    gap: None,
+                    pending: VecDeque::new(),
+                });
+                if !self.head_only {
+                    after.push_back(Step::Raw(Bytes::from_static(b"0\r\n\r\n")));
+                }
+            }
+            Delivery::Drip { bytes, every } => {
+                if !self.head_only {
+                    before.push_back(Step::Fault(FaultMark::Drip));
+                }
+                pieces = Some(Pieces {
+                    next: 0,
+                    end: len,
+                    piece: bytes,
+                    chunked: false,
+                    gap: Some(every),
+                    pending: VecDeque::new(),
+                });
+            }
+        }
+        after.push_back(Step::Close { reset: false });
+        Steps {
+            before,
+            pieces,
+            after,
         }
     }
 
@@ -579,7 +861,7 @@ impl FileTable {
     /// Decide the answer to `method target` with request `headers` (names as sent, any
     /// case). Order: unusable target → 400; method other than GET/HEAD → 405 with Allow;
     /// unknown path → 404; otherwise the file's behaviour. Range and conditional headers are
-    /// recorded and ignored.
+    /// recorded; a Range is honoured only for a served file whose [`RangePolicy`] says so.
     pub fn respond(&self, method: &str, target: &str, headers: &[(String, String)]) -> Decision {
         let mut header_findings = Vec::new();
         if has_header(headers, "range") {
@@ -619,7 +901,7 @@ impl FileTable {
 
         let mut decision = match self.entries.get(&normalised.path) {
             None => status_decision(404, head_only, "not_found", Vec::new()),
-            Some(entry) => entry_decision(entry, head_only),
+            Some(entry) => entry_decision(entry, head_only, headers),
         };
         decision.findings = findings;
         decision.normalised_path = Some(normalised.path);
@@ -640,36 +922,140 @@ fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
-fn entry_decision(entry: &FileEntry, head_only: bool) -> Decision {
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn entry_decision(entry: &FileEntry, head_only: bool, request: &[(String, String)]) -> Decision {
     let (delay, leaf) = entry.behaviour.leaf();
     let name = entry.behaviour.name();
     let real_len = entry.body.len() as u64;
+    let whole = |delivery: Delivery| file_decision(entry, head_only, real_len, delivery, name);
 
     let mut decision = match *leaf {
         Behaviour::Status { code } => status_decision(code, head_only, name, Vec::new()),
-        Behaviour::Serve | Behaviour::Delay { .. } => {
-            file_decision(entry, head_only, real_len, Delivery::Whole, name)
-        }
-        Behaviour::CutAfter { bytes, reset } => file_decision(
-            entry,
-            head_only,
-            real_len,
-            Delivery::CutAfter { bytes, reset },
-            name,
-        ),
+        Behaviour::Serve | Behaviour::Delay { .. } => match ranged(entry, request) {
+            Some(r) => range_decision(entry, head_only, r),
+            None => whole(Delivery::Whole),
+        },
+        Behaviour::CutAfter { bytes, reset } => whole(Delivery::CutAfter { bytes, reset }),
         Behaviour::WrongLength { declared } => {
             file_decision(entry, head_only, declared, Delivery::Whole, name)
         }
-        Behaviour::StallAfter { bytes, pause } => file_decision(
-            entry,
-            head_only,
-            real_len,
-            Delivery::StallAfter { bytes, pause },
-            name,
-        ),
+        Behaviour::StallAfter { bytes, pause } => whole(Delivery::StallAfter { bytes, pause }),
+        Behaviour::Chunked { chunk } => whole(Delivery::Chunked { chunk }),
+        Behaviour::Drip { bytes, every } => whole(Delivery::Drip { bytes, every }),
+        Behaviour::Silence => whole(Delivery::Silence),
     };
     decision.delay = delay;
     decision
+}
+
+/// The part of a file a request's `Range` asks for, when the file honours ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ranged {
+    /// Bytes `first..=last`.
+    Part { first: u64, last: u64 },
+    /// A well-formed single range that misses the body.
+    Unsatisfiable,
+}
+
+/// `Some` when the file honours ranges and the request carries one range this server reads
+/// (`bytes=a-b`, `bytes=a-`, `bytes=-n`) whose `If-Range`, if any, still names this file.
+fn ranged(entry: &FileEntry, request: &[(String, String)]) -> Option<Ranged> {
+    if entry.range != RangePolicy::Honour {
+        return None;
+    }
+    let spec = header(request, "range")?.trim();
+    if let Some(validator) = header(request, "if-range") {
+        let validator = validator.trim();
+        let current = entry.etag.as_deref() == Some(validator)
+            || entry.last_modified_value().as_deref() == Some(validator);
+        if !current {
+            return None;
+        }
+    }
+    let (unit, set) = spec.split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") || set.contains(',') {
+        return None;
+    }
+    let (a, b) = set.trim().split_once('-')?;
+    let number = |t: &str| -> Option<u64> {
+        let t = t.trim();
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let len = entry.body.len() as u64;
+    let (first, last) = match (a.trim().is_empty(), b.trim().is_empty()) {
+        // bytes=-n: the last n bytes.
+        (true, false) => {
+            let n = number(b)?;
+            if n == 0 || len == 0 {
+                return Some(Ranged::Unsatisfiable);
+            }
+            (len.saturating_sub(n), len - 1)
+        }
+        (false, true) => (number(a)?, u64::MAX),
+        (false, false) => (number(a)?, number(b)?),
+        (true, true) => return None,
+    };
+    if last < first {
+        // Invalid syntax by RFC 9110 §14.1.1: ignored like any range not understood.
+        return None;
+    }
+    if first >= len {
+        return Some(Ranged::Unsatisfiable);
+    }
+    Some(Ranged::Part {
+        first,
+        last: last.min(len - 1),
+    })
+}
+
+fn range_decision(entry: &FileEntry, head_only: bool, ranged: Ranged) -> Decision {
+    let total = entry.body.len();
+    match ranged {
+        Ranged::Unsatisfiable => status_decision(
+            416,
+            head_only,
+            "range_not_satisfiable",
+            vec![
+                ("Content-Range".to_owned(), format!("bytes */{total}")),
+                ("Accept-Ranges".to_owned(), "bytes".to_owned()),
+            ],
+        ),
+        Ranged::Part { first, last } => {
+            let len = last - first + 1;
+            let mut d = file_decision(entry, head_only, len, Delivery::Whole, "range");
+            d.status = 206;
+            d.reason = reason_phrase(206).to_owned();
+            // Content-Range right after Content-Length (RFC 9110 §14.4).
+            let at = d
+                .headers
+                .iter()
+                .position(|(n, _)| n == "Content-Length")
+                .map_or(1, |i| i + 1);
+            d.headers.insert(
+                at,
+                (
+                    "Content-Range".to_owned(),
+                    format!("bytes {first}-{last}/{total}"),
+                ),
+            );
+            if !head_only {
+                // `first..=last` lies inside the body: `ranged` clamps `last` to it.
+                let start = usize::try_from(first).unwrap_or(total).min(total);
+                let end = usize::try_from(last + 1).unwrap_or(total).min(total);
+                d.body = entry.body.slice(start..end);
+            }
+            d
+        }
+    }
 }
 
 fn file_decision(
@@ -679,12 +1065,24 @@ fn file_decision(
     delivery: Delivery,
     behaviour: &'static str,
 ) -> Decision {
-    let mut headers = vec![
-        ("Server".to_owned(), SERVER_NAME.to_owned()),
-        ("Content-Type".to_owned(), entry.content_type.clone()),
-        ("Content-Length".to_owned(), declared_len.to_string()),
-        ("Last-Modified".to_owned(), http_date(entry.last_modified)),
-    ];
+    let mut headers = vec![("Server".to_owned(), SERVER_NAME.to_owned())];
+    if let Some(ct) = &entry.content_type {
+        headers.push(("Content-Type".to_owned(), ct.clone()));
+    }
+    if let Delivery::Chunked { .. } = delivery {
+        headers.push(("Transfer-Encoding".to_owned(), "chunked".to_owned()));
+    } else {
+        headers.push(("Content-Length".to_owned(), declared_len.to_string()));
+    }
+    if entry.range == RangePolicy::Honour {
+        headers.push(("Accept-Ranges".to_owned(), "bytes".to_owned()));
+    }
+    if let Some(lm) = entry.last_modified_value() {
+        headers.push(("Last-Modified".to_owned(), lm));
+    }
+    if let Some(etag) = &entry.etag {
+        headers.push(("ETag".to_owned(), etag.clone()));
+    }
     common_tail(&mut headers);
     Decision {
         delay: Duration::ZERO,
@@ -994,6 +1392,267 @@ Content-Length: 14\r\nConnection: close\r\n\r\n"
                 pause: Duration::from_secs(2)
             }
         );
+    }
+
+    /// What a delivery puts on the wire, and the other steps by name in order.
+    fn render(d: &Decision) -> (Vec<u8>, Vec<String>) {
+        let mut wire = Vec::new();
+        let mut rest = Vec::new();
+        for step in d.steps() {
+            match step {
+                Step::Raw(b) => wire.extend_from_slice(&b),
+                Step::Body { offset, len } => {
+                    let (o, l) = (offset as usize, len as usize);
+                    wire.extend_from_slice(&d.body[o..o + l]);
+                }
+                Step::Fault(m) => rest.push(format!("fault {}@{}", m.as_str(), wire.len())),
+                Step::Pause(p) => rest.push(format!("pause {}ms@{}", p.as_millis(), wire.len())),
+                Step::Close { reset } => rest.push(format!("close reset={reset}")),
+                Step::Hold => rest.push("hold".to_owned()),
+            }
+        }
+        (wire, rest)
+    }
+
+    fn ten_bytes(b: Behaviour) -> Decision {
+        let mut t = FileTable::new();
+        t.insert(
+            "/f.bin",
+            FileEntry::serve("f.bin", &b"0123456789"[..], lm()).with_behaviour(b),
+        )
+        .unwrap();
+        t.respond("GET", "/f.bin", &[])
+    }
+
+    const HEAD10: &str = "HTTP/1.1 200 OK\r\nServer: phonecert\r\n\
+Content-Type: application/octet-stream\r\nContent-Length: 10\r\n\
+Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn steps_of_each_delivery() {
+        let h = HEAD10.len();
+        let (wire, rest) = render(&ten_bytes(Behaviour::Serve));
+        assert_eq!(wire, [HEAD10.as_bytes(), b"0123456789"].concat());
+        assert_eq!(rest, ["close reset=false"]);
+
+        let (wire, rest) = render(&ten_bytes(Behaviour::CutAfter {
+            bytes: 4,
+            reset: true,
+        }));
+        assert_eq!(wire, [HEAD10.as_bytes(), b"0123"].concat());
+        assert_eq!(
+            rest,
+            [format!("fault reset@{}", h + 4), "close reset=true".into()]
+        );
+
+        let (_, rest) = render(&ten_bytes(Behaviour::CutAfter {
+            bytes: 40,
+            reset: false,
+        }));
+        assert_eq!(
+            rest,
+            [format!("fault cut@{}", h + 10), "close reset=false".into()]
+        );
+
+        let (wire, rest) = render(&ten_bytes(Behaviour::StallAfter {
+            bytes: 3,
+            pause: Duration::from_millis(700),
+        }));
+        assert_eq!(wire, [HEAD10.as_bytes(), b"0123456789"].concat());
+        assert_eq!(
+            rest,
+            [
+                format!("fault stall@{}", h + 3),
+                format!("pause 700ms@{}", h + 3),
+                format!("fault resume@{}", h + 3),
+                "close reset=false".into()
+            ]
+        );
+
+        let (wire, rest) = render(&ten_bytes(Behaviour::WrongLength { declared: 12 }));
+        assert!(wire.ends_with(b"0123456789"));
+        assert_eq!(
+            rest,
+            [
+                format!("fault length_mismatch@{}", wire.len()),
+                "close reset=false".into()
+            ]
+        );
+
+        let (wire, rest) = render(&ten_bytes(Behaviour::Drip {
+            bytes: 4,
+            every: Duration::from_millis(50),
+        }));
+        assert_eq!(wire, [HEAD10.as_bytes(), b"0123456789"].concat());
+        assert_eq!(
+            rest,
+            [
+                format!("fault drip@{h}"),
+                format!("pause 50ms@{}", h + 4),
+                format!("pause 50ms@{}", h + 8),
+                "close reset=false".into()
+            ]
+        );
+
+        let (wire, rest) = render(&ten_bytes(Behaviour::Silence));
+        assert!(wire.is_empty());
+        assert_eq!(rest, ["fault silence@0", "hold"]);
+    }
+
+    #[test]
+    fn chunked_golden_bytes() {
+        let d = ten_bytes(Behaviour::Chunked { chunk: 4 });
+        assert_eq!(d.content_length(), None);
+        assert_eq!(d.expected_body_len(), 10);
+        let (wire, rest) = render(&d);
+        assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            "HTTP/1.1 200 OK\r\nServer: phonecert\r\n\
+Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\
+Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
+4\r\n0123\r\n4\r\n4567\r\n2\r\n89\r\n0\r\n\r\n"
+        );
+        assert_eq!(rest, ["close reset=false"]);
+        // A chunk size of 0 would never end: it is taken as 1.
+        let (wire, _) = render(&ten_bytes(Behaviour::Chunked { chunk: 0 }));
+        assert!(wire.ends_with(b"1\r\n9\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn head_requests_get_no_body_steps_and_no_body_faults() {
+        let mut t = FileTable::new();
+        t.insert(
+            "/f.bin",
+            FileEntry::serve("f.bin", &b"0123456789"[..], lm()).with_behaviour(
+                Behaviour::StallAfter {
+                    bytes: 3,
+                    pause: Duration::from_secs(1),
+                },
+            ),
+        )
+        .unwrap();
+        let (wire, rest) = render(&t.respond("HEAD", "/f.bin", &[]));
+        assert_eq!(wire, HEAD10.as_bytes());
+        assert_eq!(rest, ["close reset=false"]);
+    }
+
+    #[test]
+    fn steps_are_lazy_for_large_bodies() {
+        // Two million one-byte chunks are never all held at once.
+        let d = Decision {
+            body: Bytes::from(vec![0u8; 2_000_000]),
+            ..ten_bytes(Behaviour::Chunked { chunk: 1 })
+        };
+        let mut steps = d.steps();
+        assert!(steps.pieces.is_some());
+        assert!(steps.after.len() <= 2);
+        assert_eq!(steps.nth(3), Some(Step::Raw(Bytes::from_static(b"\r\n"))));
+        assert!(steps.pieces.as_ref().is_some_and(|p| p.pending.len() <= 3));
+        assert_eq!(steps.count(), 3 * 2_000_000 - 3 + 2);
+    }
+
+    fn variant_table(range: RangePolicy) -> FileTable {
+        let mut t = FileTable::new();
+        let mut e = FileEntry::serve("f.bin", &b"0123456789"[..], lm());
+        e.range = range;
+        e.etag = Some("\"abc\"".into());
+        t.insert("/f.bin", e.clone()).unwrap();
+        e.content_type = None;
+        e.last_modified = LastModified::Omit;
+        e.etag = None;
+        t.insert("/bare.bin", e.clone()).unwrap();
+        e.content_type = Some("text/plain; charset=iso-8859-1".into());
+        e.last_modified = LastModified::Raw("not a date".into());
+        t.insert("/odd.bin", e).unwrap();
+        t
+    }
+
+    #[test]
+    fn header_variants_go_out_as_given() {
+        let t = variant_table(RangePolicy::Ignore);
+        assert_eq!(
+            t.respond("GET", "/f.bin", &[]).headers,
+            h(&[
+                ("Server", "phonecert"),
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Length", "10"),
+                ("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+                ("ETag", "\"abc\""),
+                ("Connection", "close"),
+            ])
+        );
+        assert_eq!(
+            t.respond("GET", "/bare.bin", &[]).headers,
+            h(&[
+                ("Server", "phonecert"),
+                ("Content-Length", "10"),
+                ("Connection", "close"),
+            ])
+        );
+        assert_eq!(
+            t.respond("GET", "/odd.bin", &[]).headers,
+            h(&[
+                ("Server", "phonecert"),
+                ("Content-Type", "text/plain; charset=iso-8859-1"),
+                ("Content-Length", "10"),
+                ("Last-Modified", "not a date"),
+                ("Connection", "close"),
+            ])
+        );
+    }
+
+    #[test]
+    fn ranges_honoured_or_ignored() {
+        let honour = variant_table(RangePolicy::Honour);
+        let ask = |t: &FileTable, extra: &[(&str, &str)]| t.respond("GET", "/f.bin", &h(extra));
+
+        let d = ask(&honour, &[("Range", "bytes=2-5")]);
+        assert_eq!((d.status, d.behaviour), (206, "range"));
+        assert_eq!(&d.body[..], b"2345");
+        assert_eq!(
+            d.headers[2..5],
+            h(&[
+                ("Content-Length", "4"),
+                ("Content-Range", "bytes 2-5/10"),
+                ("Accept-Ranges", "bytes"),
+            ])
+        );
+        assert_eq!(d.findings, vec![Finding::RangeRequested]);
+        assert_eq!(&ask(&honour, &[("range", "bytes=7-")]).body[..], b"789");
+        assert_eq!(&ask(&honour, &[("Range", "bytes=-3")]).body[..], b"789");
+        assert_eq!(&ask(&honour, &[("Range", "bytes=8-99")]).body[..], b"89");
+        let d = ask(&honour, &[("Range", "bytes=10-")]);
+        assert_eq!((d.status, d.behaviour), (416, "range_not_satisfiable"));
+        assert!(
+            d.headers
+                .contains(&("Content-Range".into(), "bytes */10".into()))
+        );
+        // Not understood, several ranges, or a stale If-Range: the whole file.
+        for extra in [
+            &[("Range", "bytes=1-2,4-5")][..],
+            &[("Range", "lines=1-2")],
+            &[("Range", "bytes=5-2")],
+            &[("Range", "bytes=x-")],
+            &[("Range", "bytes=2-5"), ("If-Range", "\"old\"")],
+        ] {
+            let d = ask(&honour, extra);
+            assert_eq!((d.status, d.body.len()), (200, 10), "{extra:?}");
+        }
+        let d = ask(&honour, &[("Range", "bytes=2-5"), ("If-Range", "\"abc\"")]);
+        assert_eq!(d.status, 206);
+        let d = ask(
+            &honour,
+            &[
+                ("Range", "bytes=2-5"),
+                ("If-Range", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ],
+        );
+        assert_eq!(d.status, 206);
+
+        let ignore = variant_table(RangePolicy::Ignore);
+        let d = ask(&ignore, &[("Range", "bytes=2-5")]);
+        assert_eq!((d.status, d.body.len()), (200, 10));
+        assert!(!d.headers.iter().any(|(n, _)| n == "Accept-Ranges"));
     }
 
     #[test]

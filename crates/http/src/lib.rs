@@ -10,5 +10,8 @@
 pub mod files;
 pub mod shell;
 
-pub use files::{Behaviour, Decision, Delivery, FileEntry, FileTable, Finding, PathError};
+pub use files::{
+    Behaviour, Decision, Delivery, FaultMark, FileEntry, FileTable, Finding, LastModified,
+    PathError, RangePolicy, Step,
+};
 pub use shell::{Event, run};

@@ -51,7 +51,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::files::{Decision, Delivery, FileTable, Finding, head_findings};
+use crate::files::{Decision, Delivery, FaultMark, FileTable, Finding, Step, head_findings};
 
 /// How long a client may take to send its request head.
 pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,12 +122,33 @@ pub enum Event {
         status: u16,
         /// The Content-Length the response declared.
         content_length: Option<u64>,
+        /// Body bytes that went out (payload only: chunk framing is not counted).
         body_bytes_sent: u64,
+        /// Every byte that went out on this connection, head and framing included.
+        bytes_sent: u64,
         /// The whole declared body (none for HEAD) went out.
         complete: bool,
-        /// `serve`, `status`, `cut_after`, `wrong_length`, `stall_after`, `not_found`,
-        /// `method_not_allowed`, `bad_request`.
+        /// `serve`, `status`, `cut_after`, `wrong_length`, `stall_after`, `chunked`, `drip`,
+        /// `range`, `range_not_satisfiable`, `not_found`, `method_not_allowed`,
+        /// `bad_request`.
         behaviour: String,
+        /// The response's header fields as written, in order.
+        headers: Vec<(String, String)>,
+    },
+    /// The server committed one of its configured faults (a cut, a stall, silence …), at
+    /// this point of the response.
+    Fault {
+        conn: u64,
+        client: String,
+        path: String,
+        /// `cut`, `reset`, `stall`, `resume`, `drip`, `silence`, `length_mismatch`.
+        fault: FaultMark,
+        /// The behaviour the file is configured with.
+        behaviour: String,
+        /// Body bytes sent before this point.
+        body_bytes_sent: u64,
+        /// Every byte sent before this point, head and framing included.
+        bytes_sent: u64,
     },
     /// The connection ended.
     Closed {
@@ -750,43 +771,115 @@ async fn write_with_hyper(
 }
 
 async fn write_raw(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: &str) -> Ending {
-    let result = write_raw_bytes(io, decision).await;
-    emit_response(conn, io, decision, target);
+    let result = deliver(conn, io, decision, target).await;
+    if decision.delivery != Delivery::Silence {
+        emit_response(conn, io, decision, target);
+    }
     match result {
         Ok(ending) => ending,
         Err(e) => ending_after_error(io, e),
     }
 }
 
-async fn write_raw_bytes(io: &mut TapIo, decision: &Decision) -> io::Result<Ending> {
-    io.write_all(&decision.head_bytes()).await?;
-    let body = &decision.body[..];
-    match decision.delivery {
-        Delivery::Whole => io.write_all(body).await?,
-        Delivery::CutAfter { bytes, reset } => {
-            io.write_all(prefix(body, bytes)).await?;
-            io.flush().await?;
-            return Ok(if reset { Ending::Reset } else { Ending::Close });
-        }
-        Delivery::StallAfter { bytes, pause } => {
-            let first = prefix(body, bytes);
-            io.write_all(first).await?;
-            io.flush().await?;
-            tokio::time::sleep(pause).await;
-            io.write_all(&body[first.len()..]).await?;
+/// Largest single write of body bytes: keeps a large body from being one huge buffer handed
+/// to the kernel at once.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// Carry out the decision's [`Step`]s: write, pause, mark a fault, close or hold.
+async fn deliver(
+    conn: &ConnCtx,
+    io: &mut TapIo,
+    decision: &Decision,
+    target: &str,
+) -> io::Result<Ending> {
+    for step in decision.steps() {
+        match step {
+            Step::Raw(bytes) => io.write_all(&bytes).await?,
+            Step::Body { offset, len } => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX);
+                let body = decision
+                    .body
+                    .get(start.min(decision.body.len())..end.min(decision.body.len()))
+                    .unwrap_or_default();
+                for piece in body.chunks(WRITE_PIECE) {
+                    io.write_all(piece).await?;
+                    io.body_sent += piece.len() as u64;
+                }
+            }
+            Step::Fault(mark) => {
+                io.flush().await?;
+                emit_fault(conn, io, decision, target, mark);
+            }
+            Step::Pause(pause) => {
+                io.flush().await?;
+                if let Some(ending) = pause_watching(io, pause).await {
+                    return Ok(ending);
+                }
+            }
+            Step::Close { reset } => {
+                io.flush().await?;
+                return Ok(if reset { Ending::Reset } else { Ending::Close });
+            }
+            Step::Hold => return Ok(hold(io).await),
         }
     }
     io.flush().await?;
     Ok(Ending::Close)
 }
 
-fn prefix(body: &[u8], bytes: u64) -> &[u8] {
-    let n = usize::try_from(bytes).unwrap_or(usize::MAX).min(body.len());
-    &body[..n]
+/// Pause mid-response while watching the client: a client that gives up (FIN) or resets
+/// meanwhile ends the delivery, since anything written after its FIN would only draw a RST.
+async fn pause_watching(io: &mut TapIo, pause: Duration) -> Option<Ending> {
+    let sleep = tokio::time::sleep(pause);
+    tokio::pin!(sleep);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if io.client_eof {
+            return Some(Ending::Close);
+        }
+        tokio::select! {
+            () = sleep.as_mut() => return None,
+            read = io.read(&mut chunk) => if let Err(e) = read {
+                return Some(ending_after_error(io, e));
+            },
+        }
+    }
+}
+
+/// Say nothing until the client closes (or resets); the server's shutdown ends it too.
+async fn hold(io: &mut TapIo) -> Ending {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match io.read(&mut chunk).await {
+            Ok(0) => return Ending::Close,
+            Ok(_) => {}
+            Err(e) => return ending_after_error(io, e),
+        }
+    }
+}
+
+fn emit_fault(conn: &ConnCtx, io: &TapIo, decision: &Decision, target: &str, mark: FaultMark) {
+    let event = Event::Fault {
+        conn: conn.id,
+        client: conn.client.to_string(),
+        path: target.to_owned(),
+        fault: mark,
+        behaviour: decision.behaviour.to_owned(),
+        body_bytes_sent: io.body_sent,
+        bytes_sent: io.out.total,
+    };
+    // The frames that carried the response so far: the fault happened right after them.
+    conn.emit(event, io.written_frames());
 }
 
 fn emit_response(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: &str) {
-    let body_bytes_sent = io.out.body_bytes();
+    // The hyper path counts the body from the head's end; the raw path counts payload only.
+    let body_bytes_sent = if io.body_sent > 0 || decision.delivery != Delivery::Whole {
+        io.body_sent
+    } else {
+        io.out.body_bytes()
+    };
     let response = Event::Response {
         conn: conn.id,
         client: conn.client.to_string(),
@@ -795,8 +888,10 @@ fn emit_response(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: &s
         status: io.out.status().unwrap_or(decision.status),
         content_length: decision.content_length(),
         body_bytes_sent,
+        bytes_sent: io.out.total,
         complete: io.out.head_end.is_some() && body_bytes_sent >= decision.expected_body_len(),
         behaviour: decision.behaviour.to_owned(),
+        headers: decision.headers.clone(),
     };
     conn.emit(response, io.take_written_frames());
 }
@@ -981,6 +1076,8 @@ struct TapIo {
     client_eof: bool,
     read_error: Option<io::ErrorKind>,
     write_error: Option<io::ErrorKind>,
+    /// Body payload bytes written by the raw path.
+    body_sent: u64,
 }
 
 impl std::fmt::Debug for TapIo {
@@ -1000,6 +1097,7 @@ impl TapIo {
             client_eof: false,
             read_error: None,
             write_error: None,
+            body_sent: 0,
         }
     }
 
@@ -1024,6 +1122,14 @@ impl TapIo {
     /// Frames of the bytes read since the last call.
     fn take_read_frames(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.tcp().read_frames)
+    }
+
+    /// Frames of the bytes written since the last take, left in place.
+    fn written_frames(&self) -> Vec<u64> {
+        match &self.transport {
+            Transport::Plain(tcp) => tcp.written_frames.clone(),
+            Transport::Tls(tls) => tls.get_ref().0.written_frames.clone(),
+        }
     }
 
     /// Frames of the bytes written since the last call.
@@ -1247,14 +1353,31 @@ mod tests {
             status: 200,
             content_length: Some(3),
             body_bytes_sent: 3,
+            bytes_sent: 40,
             complete: true,
             behaviour: "serve".to_owned(),
+            headers: vec![("Server".to_owned(), "phonecert".to_owned())],
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(
             json,
-            r#"{"kind":"response","conn":1,"client":"c","path":"/a","status":200,"content_length":3,"body_bytes_sent":3,"complete":true,"behaviour":"serve"}"#
+            r#"{"kind":"response","conn":1,"client":"c","path":"/a","status":200,"content_length":3,"body_bytes_sent":3,"bytes_sent":40,"complete":true,"behaviour":"serve","headers":[["Server","phonecert"]]}"#
         );
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), r);
+        let f = Event::Fault {
+            conn: 1,
+            client: "c".to_owned(),
+            path: "/a".to_owned(),
+            fault: FaultMark::Reset,
+            behaviour: "cut_after".to_owned(),
+            body_bytes_sent: 10,
+            bytes_sent: 150,
+        };
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"fault","conn":1,"client":"c","path":"/a","fault":"reset","behaviour":"cut_after","body_bytes_sent":10,"bytes_sent":150}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), f);
     }
 }

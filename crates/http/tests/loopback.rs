@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pc_capture::{Stamped, Tap, TcpFlow};
+use pc_http::files::{FaultMark, LastModified, RangePolicy};
 use pc_http::{Behaviour, Event, FileEntry, FileTable, Finding};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -151,6 +152,28 @@ fn table() -> FileTable {
         },
     );
     add("/busy.bin", Behaviour::Status { code: 503 });
+    add("/chunked.bin", Behaviour::Chunked { chunk: 40 });
+    add(
+        "/drip.bin",
+        Behaviour::Drip {
+            bytes: 25,
+            every: Duration::from_millis(100),
+        },
+    );
+    add("/silent.bin", Behaviour::Silence);
+    add(
+        "/stall-long.bin",
+        Behaviour::StallAfter {
+            bytes: 5,
+            pause: Duration::from_secs(30),
+        },
+    );
+    let mut odd = fw.clone();
+    odd.content_type = Some("text/html".into());
+    odd.last_modified = LastModified::Raw("Sunday, 06-Nov-94 08:49:37 GMT".into());
+    odd.etag = Some("W/\"v1\"".into());
+    odd.range = RangePolicy::Honour;
+    t.insert("/ranged.bin", odd).unwrap();
     t
 }
 
@@ -279,6 +302,22 @@ fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: 10.1.1.5\r\n\r\n").into_bytes()
 }
 
+/// The fault events: (fault, body bytes sent, bytes sent).
+fn faults_of(events: &[(Instant, Event)]) -> Vec<(FaultMark, u64, u64)> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Fault {
+                fault,
+                body_bytes_sent,
+                bytes_sent,
+                ..
+            } => Some((*fault, *body_bytes_sent, *bytes_sent)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn response_of(events: &[(Instant, Event)]) -> Event {
     events
         .iter()
@@ -354,8 +393,19 @@ Connection: close\r\n\r\n"[..],
             status: 200,
             content_length: Some(18),
             body_bytes_sent: 18,
+            bytes_sent: expected.len() as u64,
             complete: true,
             behaviour: "serve".into(),
+            headers: vec![
+                ("Server".into(), "phonecert".into()),
+                ("Content-Type".into(), "text/plain".into()),
+                ("Content-Length".into(), "18".into()),
+                (
+                    "Last-Modified".into(),
+                    "Sun, 06 Nov 1994 08:49:37 GMT".into()
+                ),
+                ("Connection".into(), "close".into()),
+            ],
         }
     );
     assert_eq!(
@@ -461,8 +511,19 @@ Content-Length: 18\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection
             status: 200,
             content_length: Some(18),
             body_bytes_sent: 0,
+            bytes_sent: ex.received.len() as u64,
             complete: true,
             behaviour: "serve".into(),
+            headers: vec![
+                ("Server".into(), "phonecert".into()),
+                ("Content-Type".into(), "text/plain".into()),
+                ("Content-Length".into(), "18".into()),
+                (
+                    "Last-Modified".into(),
+                    "Sun, 06 Nov 1994 08:49:37 GMT".into()
+                ),
+                ("Connection".into(), "close".into()),
+            ],
         }
     );
     server.stop().await;
@@ -577,9 +638,25 @@ async fn cut_after_with_fin() {
             status: 200,
             content_length: Some(100),
             body_bytes_sent: 10,
+            bytes_sent: (firmware_head(100).len() + 10) as u64,
             complete: false,
             behaviour: "cut_after".into(),
+            headers: vec![
+                ("Server".into(), "phonecert".into()),
+                ("Content-Type".into(), "application/octet-stream".into()),
+                ("Content-Length".into(), "100".into()),
+                (
+                    "Last-Modified".into(),
+                    "Sun, 06 Nov 1994 08:49:37 GMT".into()
+                ),
+                ("Connection".into(), "close".into()),
+            ],
         }
+    );
+    // The cut is in the timeline, with the bytes sent when it happened.
+    assert_eq!(
+        faults_of(&events),
+        vec![(FaultMark::Cut, 10, (firmware_head(100).len() + 10) as u64)]
     );
     assert_eq!(
         events.last().unwrap().1,
@@ -893,5 +970,182 @@ async fn plain_http_on_the_tls_port_is_a_failed_handshake() {
         matches!(events.first().map(|(_, e)| e), Some(Event::TlsHandshake { outcome, alert: None, .. }) if outcome == "failed"),
         "{events:?}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn chunked_body_is_framed_per_rfc_9112() {
+    let mut server = Server::start();
+    let ex = exchange(server.addr, &get("/chunked.bin")).await;
+    let head = "HTTP/1.1 200 OK\r\nServer: phonecert\r\nContent-Type: application/octet-stream\r\n\
+Transfer-Encoding: chunked\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n";
+    let body = firmware(100);
+    let expected = [
+        head.as_bytes(),
+        b"28\r\n",
+        &body[..40],
+        b"\r\n28\r\n",
+        &body[40..80],
+        b"\r\n14\r\n",
+        &body[80..],
+        b"\r\n0\r\n\r\n",
+    ]
+    .concat();
+    assert_eq!(ex.received, expected);
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        content_length,
+        body_bytes_sent,
+        bytes_sent,
+        complete,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (
+            content_length,
+            body_bytes_sent,
+            complete,
+            behaviour.as_str()
+        ),
+        (None, 100, true, "chunked")
+    );
+    assert_eq!(bytes_sent, expected.len() as u64);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn drip_spaces_the_body_out() {
+    let mut server = Server::start();
+    let started = Instant::now();
+    let ex = exchange(server.addr, &get("/drip.bin")).await;
+    // Four pieces of 25 bytes: three gaps of 100 ms.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        ex.received,
+        [firmware_head(100).as_bytes(), &firmware(100)].concat()
+    );
+    let events = server.events_until_closed().await;
+    assert_eq!(
+        faults_of(&events),
+        vec![(FaultMark::Drip, 0, firmware_head(100).len() as u64)]
+    );
+    let Event::Response {
+        complete,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!((complete, behaviour.as_str()), (true, "drip"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn silence_holds_the_connection_until_the_client_leaves() {
+    let mut server = Server::start();
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(&get("/silent.bin")).await.unwrap();
+    let mut buf = [0u8; 64];
+    let quiet = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await;
+    assert!(quiet.is_err(), "nothing at all is sent: {quiet:?}");
+    drop(stream);
+    let events = server.events_until_closed().await;
+    assert_eq!(faults_of(&events), vec![(FaultMark::Silence, 0, 0)]);
+    assert!(
+        !events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Response { .. })),
+        "no response: {events:?}"
+    );
+    let Event::Closed { by, .. } = &events.last().unwrap().1 else {
+        unreachable!()
+    };
+    assert_eq!(by, "client");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_during_a_stall_ends_it() {
+    let mut server = Server::start();
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(&get("/stall-long.bin")).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < firmware_head(100).len() + 5 {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_ne!(n, 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    let started = Instant::now();
+    drop(stream);
+    let events = server.events_until_closed().await;
+    // Long before the 30 s pause would have ended.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        faults_of(&events),
+        vec![(FaultMark::Stall, 5, (firmware_head(100).len() + 5) as u64)]
+    );
+    let Event::Response {
+        body_bytes_sent,
+        complete,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!((body_bytes_sent, complete), (5, false));
+    let Event::Closed { by, .. } = &events.last().unwrap().1 else {
+        unreachable!()
+    };
+    assert_eq!(by, "client");
+    // The server goes on serving.
+    let ex = exchange(server.addr, &get("/fw/96xxupgrade.txt")).await;
+    assert!(ex.received.ends_with(SCRIPT));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn header_variants_and_an_honoured_range() {
+    let mut server = Server::start();
+    let request = b"GET /ranged.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=10-19\r\n\r\n";
+    let ex = exchange(server.addr, request).await;
+    let expected = [
+        &b"HTTP/1.1 206 Partial Content\r\nServer: phonecert\r\nContent-Type: text/html\r\n\
+Content-Length: 10\r\nContent-Range: bytes 10-19/100\r\nAccept-Ranges: bytes\r\n\
+Last-Modified: Sunday, 06-Nov-94 08:49:37 GMT\r\nETag: W/\"v1\"\r\nConnection: close\r\n\r\n"[..],
+        &firmware(20)[10..],
+    ]
+    .concat();
+    assert_eq!(
+        String::from_utf8_lossy(&ex.received),
+        String::from_utf8_lossy(&expected)
+    );
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        status,
+        body_bytes_sent,
+        complete,
+        behaviour,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (status, body_bytes_sent, complete, behaviour.as_str()),
+        (206, 10, true, "range")
+    );
+
+    // A stale If-Range gets the whole file.
+    let request =
+        b"GET /ranged.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=10-19\r\nIf-Range: \"v0\"\r\n\r\n";
+    let ex = exchange(server.addr, request).await;
+    assert!(ex.received.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(ex.received.ends_with(&firmware(100)));
     server.stop().await;
 }

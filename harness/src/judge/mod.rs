@@ -8,7 +8,14 @@
 //!
 //! A verdict keeps the phone's fault apart from ours (model: rustls' `PeerMisbehaved`):
 //! `fail` carries a named [`Violation`] of the phone; `not_exercised` says an earlier step
-//! went another way so this one never came up; `error` is a harness or scenario problem.
+//! went another way so this one never came up; `skip` says the check is about a protocol
+//! the device under test does not take part in (`--dut-protocols`), or rests on one that
+//! is, so it says nothing either way; `error` is a harness or scenario problem.
+//!
+//! The stop mark: once the harness starts stopping the device (the `dut` event
+//! `stopping`), whatever the device still sends — an un-REGISTER with `Expires: 0`, a
+//! DHCPRELEASE — is a reaction to being stopped, not behaviour a check asked about. Events
+//! from that mark on are outside every window and never matched.
 //!
 //! Time: scenario windows are written in the phone's time. A run with `--time-scale F` runs
 //! the phone's timers F times faster, so an event `d` real seconds after the window opened
@@ -127,7 +134,8 @@ pub enum Verdict {
     NotExercised,
     /// The harness or the scenario could not judge it.
     Error,
-    /// Not run.
+    /// Not run (a scenario), or not judged because it is about a protocol the device under
+    /// test does not take part in (a check): neither a pass nor a failure.
     Skip,
 }
 
@@ -257,6 +265,10 @@ pub struct CheckResult {
     pub events: Vec<usize>,
     /// Capture frames of those events, when linked.
     pub frames: Vec<u64>,
+    /// Lab seconds from the scenario's start to the last event the verdict rests on (the
+    /// JUnit `time` of the check); `None` when it rests on no event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<f64>,
     /// Whether no later event can change the verdict (always true once the run is over).
     #[serde(skip)]
     pub settled: bool,
@@ -280,6 +292,7 @@ impl CheckResult {
     fn with_evidence(mut self, evs: &[&Event]) -> Self {
         self.events = evs.iter().map(|e| e.index).collect();
         self.frames = evs.iter().flat_map(|e| e.frames.iter().copied()).collect();
+        self.at_s = evs.iter().map(|e| e.t).reduce(f64::max);
         self
     }
 
@@ -341,10 +354,15 @@ pub fn until_reached(sc: &Scenario, id: &str, timeline: &Timeline, ctx: Ctx<'_>)
 }
 
 /// The scenario verdict from its checks: any failing `must` check (or one never exercised)
-/// fails it; an error anywhere makes it an error; `should` checks only inform.
+/// fails it; an error anywhere makes it an error; `should` checks only inform. Skipped
+/// checks count neither way: a scenario whose judged checks all pass passes, and one whose
+/// every check was skipped (nothing in it is about what the device speaks) is a `skip`.
 pub fn scenario_verdict(results: &[CheckResult]) -> Verdict {
     if results.is_empty() || results.iter().any(|r| r.verdict == Verdict::Error) {
         return Verdict::Error;
+    }
+    if results.iter().all(|r| r.verdict == Verdict::Skip) {
+        return Verdict::Skip;
     }
     if results
         .iter()
@@ -431,6 +449,19 @@ impl<'a> Judge<'a> {
         };
         let o = self.run(dep, depth + 1);
         let settled = o.result.settled;
+        if o.result.verdict == Verdict::Skip {
+            let mut r = self.base(
+                c,
+                Verdict::Skip,
+                self.describe(c, None),
+                format!("skip: it rests on `{other}`, which was skipped"),
+            );
+            r.settled = true;
+            return Err(Box::new(Outcome {
+                result: r,
+                ends_on: None,
+            }));
+        }
         match o.ends_on {
             Some(i) => match self.tl.events.get(i) {
                 Some(e) => Ok((e, settled)),
@@ -502,10 +533,10 @@ impl<'a> Judge<'a> {
         {
             let mut r = self.base(
                 c,
-                Verdict::NotExercised,
+                Verdict::Skip,
                 self.describe(c, None),
                 format!(
-                    "not exercised: the device under test does not take part in {}",
+                    "skip: the device under test does not take part in {}",
                     select.proto
                 ),
             );
@@ -537,11 +568,13 @@ impl<'a> Judge<'a> {
 
     fn resolve(&self, select: &Select, window: &Window, anchor: Option<&Event>) -> Resolved<'a> {
         let (start_idx, start_t) = anchor.map_or((0, 0.0), |e| (e.index + 1, e.t));
+        let stop = stop_mark(self.tl);
         let candidates: Vec<&Event> = self
             .tl
             .events
             .iter()
             .skip(start_idx)
+            .take_while(|e| stop.is_none_or(|s| e.t < s))
             .filter(|e| e.proto == select.proto && e.kind == select.event)
             .collect();
         let matching: Vec<&Event> = candidates
@@ -586,6 +619,7 @@ impl<'a> Judge<'a> {
             violation: None,
             events: Vec::new(),
             frames: Vec::new(),
+            at_s: None,
             settled: false,
         }
     }
@@ -1083,6 +1117,18 @@ struct IntervalRules {
     spread: Option<crate::scenario::Spread>,
     min_events: u32,
 }
+
+/// When the harness started stopping the device (the first `dut` `stopping` event), if it
+/// did: nothing from then on is judged.
+pub fn stop_mark(tl: &Timeline) -> Option<f64> {
+    tl.events
+        .iter()
+        .find(|e| e.proto == Proto::Dut && e.kind == STOPPING)
+        .map(|e| e.t)
+}
+
+/// The `dut` event kind of the stop mark ([`crate::vocab::DutEvent::Stopping`]).
+const STOPPING: &str = "stopping";
 
 /// The value a [`ValueFrom`] takes from an event: the field's text, narrowed by the regex.
 fn take_value(e: &Event, from: &ValueFrom) -> Result<String, String> {

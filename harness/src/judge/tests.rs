@@ -803,32 +803,86 @@ fn until_on_a_protocol_the_device_does_not_speak_is_never_reached() {
 }
 
 #[test]
-fn checks_on_a_protocol_the_device_does_not_speak_are_not_exercised() {
+fn checks_on_a_protocol_the_device_does_not_speak_are_skipped() {
     let checks = format!(
-        "{}{}",
+        "{}{}{}{}",
         event("dhcp", "received", r#"match = { msg_type = "DISCOVER" }"#).replace("\"X\"", "\"D\""),
-        event("http", "request", "after = \"D\"")
+        event("http", "request", "after = \"D\"").replace("\"X\"", "\"H\""),
+        // A DHCP check anchored on the HTTP one, and a comparison resting on it: both are
+        // about what the device did not take part in.
+        event("dhcp", "sent", "after = \"H\"").replace("\"X\"", "\"A\""),
+        "[[check]]\nid = \"C\"\ntitle = \"c\"\nrequirement = \"r\"\nkind = \"compare\"\n\
+         left = { check = \"D\", field = \"msg_type\" }\nright = { check = \"H\", field = \"path\" }\n",
     );
     let sp = spec(&checks);
     let vars = Vars::new();
     let dhcp_only = [Proto::Dhcp];
     let rs = judge(&sp, &boot(), Ctx::new(&vars).speaking(&dhcp_only));
+    let verdicts: Vec<Verdict> = rs.iter().map(|r| r.verdict).collect();
     assert_eq!(
-        (rs[0].verdict, rs[1].verdict),
-        (Verdict::Pass, Verdict::NotExercised)
+        verdicts,
+        vec![Verdict::Pass, Verdict::Skip, Verdict::Skip, Verdict::Skip]
     );
     assert!(
         rs[1].observed.contains("does not take part in http"),
         "{}",
         rs[1].observed
     );
+    assert!(rs[2].observed.contains("`H`"), "{}", rs[2].observed);
+    assert!(rs.iter().all(|r| r.settled && r.violation.is_none()));
     assert_eq!(
         scenario_verdict(&rs),
-        Verdict::Fail,
-        "not exercised is no pass"
+        Verdict::Pass,
+        "a skipped check neither passes nor fails the scenario"
     );
+    // Every check skipped: nothing was judged, so the scenario is no pass either.
+    let http_only = spec(&event("http", "request", ""));
+    let rs = judge(&http_only, &boot(), Ctx::new(&vars).speaking(&dhcp_only));
+    assert_eq!(rs[0].verdict, Verdict::Skip);
+    assert_eq!(scenario_verdict(&rs), Verdict::Skip);
+    // A failing judged check still fails the scenario beside skipped ones.
+    let failing = format!(
+        "{}{}",
+        event("dhcp", "received", r#"match = { msg_type = "INFORM" }"#).replace("\"X\"", "\"D\""),
+        event("http", "request", "")
+    );
+    let rs = judge(
+        &spec(&failing),
+        &boot(),
+        Ctx::new(&vars).speaking(&dhcp_only),
+    );
+    assert_eq!(scenario_verdict(&rs), Verdict::Fail);
     let all = judge(&sp, &boot(), Ctx::new(&vars));
     assert_eq!(all[1].verdict, Verdict::Pass);
+}
+
+#[test]
+fn nothing_after_the_stop_mark_is_judged() {
+    // A UA that un-REGISTERs (Expires 0) when it is stopped at 30 s: that REGISTER is no
+    // refresh, and no forbidden REGISTER either.
+    let mut t = registers(&[1.0, 30.5]);
+    t.push_fields(30.0, Proto::Dut, "stopping".into(), Map::new());
+    let refresh = event("sip", "request", "within = 60\nnot_before = 10");
+    let r = last(&refresh, &t);
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.observed);
+    // Only the REGISTER before the mark is seen (too early); #2, after it, is not.
+    assert!(
+        matches!(r.violation, Some(Violation::TooEarly { .. })),
+        "{:?}",
+        r.violation
+    );
+    assert_eq!(r.events, vec![0]);
+    let quiet =
+        event("sip", "request", "not_before = 10").replace("\"event\"\nproto", "\"absent\"\nproto");
+    assert_eq!(last(&quiet, &t).verdict, Verdict::Pass);
+    let count =
+        event("sip", "request", "exactly = 1").replace("\"event\"\nproto", "\"count\"\nproto");
+    assert_eq!(last(&count, &t).verdict, Verdict::Pass);
+    assert_eq!(stop_mark(&t), Some(30.0));
+    // Without the mark the same REGISTER is judged.
+    let unmarked = registers(&[1.0, 30.5]);
+    assert_eq!(last(&refresh, &unmarked).verdict, Verdict::Pass);
+    assert_eq!(last(&quiet, &unmarked).verdict, Verdict::Fail);
 }
 
 /// A check `X` of `kind` on SIP requests with `extra` keys.

@@ -1,10 +1,12 @@
-//! Reports: one result model, written as JSON (for tools), JUnit XML (for CI) and a text
-//! summary (for the terminal).
+//! Reports: one result model, written as JSON (for tools), JUnit XML (for CI), HTML (for
+//! people: [`html`]) and a text summary (for the terminal).
 //!
 //! Owns: the `phonecert.report/1` schema (design.md §4) and every file under
 //! `reports/<run-id>/`.
 //!
 //! Never: judges (it only writes down what the judge said), prints to stdout.
+
+pub mod html;
 
 use std::path::Path;
 
@@ -36,6 +38,37 @@ pub struct DutInfo {
     pub faults: Vec<String>,
 }
 
+impl DutInfo {
+    /// The device in a few words, as a person would name it: `the reference phone (9620)`,
+    /// `--dut-cmd dhclient`. A program is named by its first word, past `exec`, `env` and
+    /// `NAME=value` assignments, without its directory.
+    pub fn describe(&self) -> String {
+        match (self.kind.as_str(), &self.command) {
+            ("sim", _) => {
+                let mut d = format!("the reference phone ({})", self.model);
+                if !self.faults.is_empty() {
+                    d.push_str(&format!(" with --sim-fault {}", self.faults.join(",")));
+                }
+                d
+            }
+            (_, Some(cmd)) => format!("--dut-cmd {}", program_of(cmd)),
+            (kind, None) if self.mac.is_empty() => kind.to_string(),
+            (kind, None) => format!("{kind} {}", self.mac),
+        }
+    }
+}
+
+/// The program a shell command runs: `exec env A=1 /usr/sbin/dhclient -d …` → `dhclient`.
+fn program_of(cmd: &str) -> String {
+    cmd.split_whitespace()
+        .find(|w| !matches!(*w, "exec" | "env" | "sudo" | "nohup") && !w.contains('='))
+        .map(|w| {
+            let w = w.trim_matches(|c| c == '\'' || c == '"');
+            w.rsplit('/').next().unwrap_or(w).to_string()
+        })
+        .unwrap_or_else(|| cmd.to_string())
+}
+
 /// Counts of scenario verdicts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -45,11 +78,46 @@ pub struct Summary {
     pub fail: u32,
     /// Scenarios the harness could not run or judge.
     pub error: u32,
-    /// Scenarios not run.
+    /// Scenarios not run, or whose every check was skipped.
+    pub skip: u32,
+    /// Check verdicts over every scenario.
+    #[serde(default)]
+    pub checks: CheckCounts,
+}
+
+/// Counts of check verdicts. `skip` (a check about a protocol the device under test does
+/// not take part in) is its own count: neither a pass nor a failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckCounts {
+    /// Checks passed.
+    pub pass: u32,
+    /// Checks failed.
+    pub fail: u32,
+    /// Checks whose step never came up.
+    pub not_exercised: u32,
+    /// Checks the harness could not judge.
+    pub error: u32,
+    /// Checks skipped.
     pub skip: u32,
 }
 
 impl Summary {
+    /// Counts the scenarios' verdicts and their checks' verdicts.
+    pub fn of_scenarios(scenarios: &[ScenarioReport]) -> Self {
+        let mut s = Summary::of(scenarios.iter().map(|s| &s.verdict));
+        for c in scenarios.iter().flat_map(|s| &s.checks) {
+            let n = match c.verdict {
+                Verdict::Pass => &mut s.checks.pass,
+                Verdict::Fail => &mut s.checks.fail,
+                Verdict::NotExercised => &mut s.checks.not_exercised,
+                Verdict::Error => &mut s.checks.error,
+                Verdict::Skip => &mut s.checks.skip,
+            };
+            *n += 1;
+        }
+        s
+    }
+
     /// Counts verdicts.
     pub fn of<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Self {
         let mut s = Summary::default();
@@ -162,12 +230,16 @@ impl ScenarioReport {
     }
 }
 
-/// Writes `report.json` and `junit.xml` into `dir`.
+/// Writes `report.json`, `junit.xml` and `index.html` into `dir` (the run folder, whose
+/// saved timelines the HTML report's ladders are drawn from).
 pub fn write_all(dir: &Path, report: &RunReport) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     write_atomic(&dir.join("report.json"), json.as_bytes())?;
     write_atomic(&dir.join("junit.xml"), junit(report)?.as_bytes())?;
+    let page = html::render_index(dir, report)
+        .map_err(|e| std::io::Error::other(format!("index.html: {e:#}")))?;
+    write_atomic(&dir.join("index.html"), page.as_bytes())?;
     Ok(())
 }
 
@@ -179,12 +251,27 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// JUnit XML: one test suite per scenario, one test case per check (classname = scenario id),
 /// so CI systems show each requirement on its own line.
+///
+/// Times (seconds): the whole report's is the run's wall time, a suite's the scenario's lab
+/// time, a case's the lab time from the scenario's start to the last event its verdict rests
+/// on (a check resting on no event waited for the whole scenario). Each case carries its
+/// requirement, level and location as properties; a failure carries the one-line form as
+/// its message and expected / observed / violation / frames as its text.
 pub fn junit(report: &RunReport) -> std::io::Result<String> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    use std::time::Duration;
+    let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or_default();
     let mut r = Report::new(format!("phonecert {}", report.run_id));
+    r.set_time(secs(report.duration_s));
     for s in &report.scenarios {
         let mut suite = TestSuite::new(s.id.clone());
+        suite.set_time(secs(s.duration_s));
+        suite.add_property(("title", s.title.as_str()));
+        suite.add_property(("family", s.family.as_str()));
         suite.add_property(("file", s.file.as_str()));
+        for req in &s.requirements {
+            suite.add_property(("requirement", req.as_str()));
+        }
         if let Some(c) = &s.capture {
             suite.add_property(("capture", c.as_str()));
         }
@@ -194,6 +281,7 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
             status.set_message(s.error.clone().unwrap_or_else(|| "not run".into()));
             let mut tc = TestCase::new(format!("{} (not run)", s.id), status);
             tc.set_classname(s.id.clone());
+            tc.set_time(secs(s.duration_s));
             suite.add_test_case(tc);
             r.add_test_suite(suite);
             continue;
@@ -206,6 +294,7 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
             }
             let mut tc = TestCase::new(format!("{} (harness)", s.id), status);
             tc.set_classname(s.id.clone());
+            tc.set_time(secs(s.duration_s));
             suite.add_test_case(tc);
         }
         for c in &s.checks {
@@ -216,17 +305,24 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     st.set_message(c.line());
                     st.set_type(c.verdict.as_str());
+                    st.set_description(failure_text(c));
                     st
                 }
                 Verdict::Error => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
                     st.set_message(c.line());
+                    st.set_description(failure_text(c));
                     st
                 }
             };
             let mut tc = TestCase::new(format!("{} {}", c.id, c.title), status);
             tc.set_classname(s.id.clone());
+            tc.set_time(secs(c.at_s.unwrap_or(s.duration_s)));
             tc.add_property(("requirement", c.requirement.as_str()));
+            tc.add_property(("level", level_name(c.level)));
+            if !c.location.is_empty() {
+                tc.add_property(("location", c.location.as_str()));
+            }
             suite.add_test_case(tc);
         }
         r.add_test_suite(suite);
@@ -234,28 +330,86 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
     r.to_string().map_err(std::io::Error::other)
 }
 
-/// The text summary printed at the end of a run (to stdout by the CLI).
+/// `must` / `should`, as scenario files write it.
+pub fn level_name(l: crate::scenario::Level) -> &'static str {
+    match l {
+        crate::scenario::Level::Must => "must",
+        crate::scenario::Level::Should => "should",
+    }
+}
+
+/// The body of a JUnit failure: everything a reader needs without opening the report.
+fn failure_text(c: &CheckResult) -> String {
+    let mut t = format!(
+        "requirement: {} ({})\nexpected: {}\nobserved: {}\n",
+        c.requirement,
+        level_name(c.level),
+        c.expected,
+        c.observed
+    );
+    if let Some(v) = &c.violation {
+        t.push_str(&format!("violation: {}\n", violation_name(v)));
+    }
+    if !c.frames.is_empty() {
+        let f: Vec<String> = c.frames.iter().map(u64::to_string).collect();
+        t.push_str(&format!("capture frames: {}\n", f.join(", ")));
+    }
+    if !c.location.is_empty() {
+        t.push_str(&format!("check: {}\n", c.location));
+    }
+    t
+}
+
+/// The name a violation has in report.json (`too_late`, `forbidden` …).
+pub fn violation_name(v: &crate::judge::Violation) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| {
+            j.get("violation")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// The text summary of a whole run: every scenario's block, then the totals (what
+/// `phonecert judge` prints).
 pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
     let mut out = String::new();
     for s in &report.scenarios {
-        out.push_str(&format!(
-            "{:<5} {}  {}  ({})\n",
-            s.verdict.as_str().to_uppercase(),
-            s.id,
-            s.title,
-            lab_duration(s)
-        ));
-        if let Some(e) = &s.error {
-            if s.verdict == Verdict::Skip {
-                out.push_str(&format!("      {e}\n"));
-            } else {
-                out.push_str(&format!("      error: {e}\n"));
-            }
-        }
-        for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
-            out.push_str(&format!("      {}\n", c.line()));
+        out.push_str(&scenario_block(s));
+    }
+    out.push_str(&totals(report, report_dir));
+    out
+}
+
+/// One scenario's verdict, and each check that did not pass, as printed the moment the
+/// scenario ends.
+pub fn scenario_block(s: &ScenarioReport) -> String {
+    let mut out = format!(
+        "{:<5} {}  {}  ({})\n",
+        s.verdict.as_str().to_uppercase(),
+        s.id,
+        s.title,
+        lab_duration(s)
+    );
+    if let Some(e) = &s.error {
+        if s.verdict == Verdict::Skip {
+            out.push_str(&format!("      {e}\n"));
+        } else {
+            out.push_str(&format!("      error: {e}\n"));
         }
     }
+    for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
+        out.push_str(&format!("      {}\n", c.line()));
+    }
+    out
+}
+
+/// The end of a run's output: what did not run, the counts, the device, where the reports
+/// are.
+pub fn totals(report: &RunReport, report_dir: &Path) -> String {
+    let mut out = String::new();
     let m = report.summary;
     if report.interrupted {
         out.push_str(&format!(
@@ -270,8 +424,10 @@ pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
             report.not_run.join(", ")
         ));
     }
+    let c = m.checks;
     out.push_str(&format!(
-        "\n{} scenario(s): {} passed, {} failed, {} error, {} skipped in {:.1} s (lab {}, dut {} {})\nreports: {}\n",
+        "\n{} scenario(s): {} passed, {} failed, {} error, {} skipped in {:.1} s (lab {}, device: {})\n\
+         checks: {} passed, {} failed, {} not exercised, {} error, {} skipped\nreports: {}\n",
         report.scenarios.len(),
         m.pass,
         m.fail,
@@ -279,8 +435,12 @@ pub fn text_summary(report: &RunReport, report_dir: &Path) -> String {
         m.skip,
         report.duration_s,
         report.lab,
-        report.dut.kind,
-        report.dut.model,
+        report.dut.describe(),
+        c.pass,
+        c.fail,
+        c.not_exercised,
+        c.error,
+        c.skip,
         report_dir.display()
     ));
     out
@@ -298,12 +458,13 @@ fn lab_duration(s: &ScenarioReport) -> String {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenario::Level;
 
-    fn sample() -> RunReport {
-        let check = |id: &str, verdict| CheckResult {
+    /// A check result for report tests.
+    pub(crate) fn check(id: &str, verdict: Verdict) -> CheckResult {
+        CheckResult {
             id: id.into(),
             location: "f.toml:12".into(),
             settled: false,
@@ -316,7 +477,12 @@ mod tests {
             violation: None,
             events: vec![1],
             frames: vec![],
-        };
+            at_s: Some(0.5),
+        }
+    }
+
+    /// A small run with one failing scenario.
+    pub(crate) fn sample() -> RunReport {
         RunReport {
             schema: SCHEMA.into(),
             run_id: "r1".into(),
@@ -416,6 +582,96 @@ mod tests {
         r.scenarios[0].time_scale = 10.0;
         let text = text_summary(&r, Path::new("reports/r1"));
         assert!(text.contains("(1.4 s lab, phone time ×10)\n"), "{text}");
+    }
+
+    #[test]
+    fn junit_carries_times_requirements_and_the_failure_text() {
+        let mut r = sample();
+        r.duration_s = 12.5;
+        r.scenarios[0].duration_s = 3.25;
+        r.scenarios[0].requirements = vec!["RFC 2131 §4.1".into()];
+        r.scenarios[0].checks[1].violation = Some(crate::judge::Violation::Missing);
+        r.scenarios[0].checks[1].frames = vec![4, 7];
+        r.scenarios[0].checks[1].at_s = None;
+        let x = junit(&r).unwrap();
+        assert!(
+            x.contains("errors=\"0\" time=\"12.500\">\n    <testsuite name=\"S-1\""),
+            "{x}"
+        );
+        assert!(x.contains("time=\"3.250\""), "{x}");
+        // A passing check resting on an event at 0.5 s; the failing one on none: the whole
+        // scenario.
+        assert!(
+            x.contains("name=\"C-1 t\" classname=\"S-1\" time=\"0.500\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("name=\"C-2 t\" classname=\"S-1\" time=\"3.250\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("<property name=\"requirement\" value=\"RFC 2131 §4.1\"/>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<property name=\"level\" value=\"must\"/>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<property name=\"location\" value=\"f.toml:12\"/>"),
+            "{x}"
+        );
+        assert!(x.contains("violation: missing"), "{x}");
+        assert!(x.contains("capture frames: 4, 7"), "{x}");
+        assert!(x.contains("expected: e\nobserved: o"), "{x}");
+    }
+
+    #[test]
+    fn the_device_is_named_as_a_person_would() {
+        let mut d = sample().dut;
+        assert_eq!(d.describe(), "the reference phone (9620)");
+        d.faults = vec!["accept-corrupt-binary".into()];
+        assert_eq!(
+            d.describe(),
+            "the reference phone (9620) with --sim-fault accept-corrupt-binary"
+        );
+        d.kind = "cmd".into();
+        d.command = Some(
+            "exec /usr/sbin/dhclient -d -sf /bin/true -lf \"$PHONECERT_WORK_DIR/leases\"".into(),
+        );
+        assert_eq!(d.describe(), "--dut-cmd dhclient");
+        d.command = Some("env A=1 busybox udhcpc -f".into());
+        assert_eq!(d.describe(), "--dut-cmd busybox");
+        let mut r = sample();
+        r.dut.kind = "cmd".into();
+        r.dut.command = Some("exec dhclient -d".into());
+        let text = totals(&r, Path::new("reports/r1"));
+        assert!(text.contains("device: --dut-cmd dhclient)"), "{text}");
+        assert!(!text.contains("9620"), "{text}");
+    }
+
+    #[test]
+    fn skipped_checks_are_counted_apart_everywhere() {
+        let mut r = sample();
+        let mut skipped = r.scenarios[0].checks[0].clone();
+        skipped.id = "C-3".into();
+        skipped.verdict = Verdict::Skip;
+        r.scenarios[0].checks.push(skipped);
+        r.summary = Summary::of_scenarios(&r.scenarios);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["summary"]["checks"],
+            serde_json::json!({"pass": 1, "fail": 1, "not_exercised": 0, "error": 0, "skip": 1})
+        );
+        assert_eq!(v["scenarios"][0]["checks"][2]["verdict"], "skip");
+        let x = junit(&r).unwrap();
+        assert!(x.contains("skipped=\"1\""), "{x}");
+        assert!(x.contains("failures=\"1\""), "{x}");
+        let text = text_summary(&r, Path::new("reports/r1"));
+        assert!(
+            text.contains("checks: 1 passed, 1 failed, 0 not exercised, 0 error, 1 skipped"),
+            "{text}"
+        );
     }
 
     #[test]

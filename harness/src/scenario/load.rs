@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use super::vars;
 use super::{
     Bounds, Check, CheckKind, CheckSpec, Cond, Controller, Delivery, DhcpPlan, FieldMatch,
-    FileContent, Kind, Matcher, OptionValue, Pattern, Scenario, ScenarioSpec, Select, ServedFile,
-    Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+    FileContent, HeaderText, HeaderVariants, Kind, Matcher, OptionValue, Pattern, RangeMode,
+    Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
 };
 
 /// A place in a scenario file.
@@ -471,31 +471,128 @@ fn served_files(
         {
             here(format!("status {code} is not an HTTP status code"));
         }
-        let delivery = match (f.status, f.cut_after, f.wrong_length, f.stall_after) {
-            (None, None, None, None) => Some(Delivery::Serve),
-            (Some(code), None, None, None) => Some(Delivery::Status(code)),
-            (None, Some(bytes), None, None) => Some(Delivery::CutAfter {
-                bytes,
-                reset: f.reset,
-            }),
-            (None, None, Some(declared), None) => Some(Delivery::WrongLength(declared)),
-            (None, None, None, Some(bytes)) => {
-                f.pause.map(|pause| Delivery::StallAfter { bytes, pause })
-            }
-            _ => {
+        // Each way of delivering the body excludes the others.
+        let mut ways: Vec<(&str, Delivery)> = Vec::new();
+        if let Some(code) = f.status {
+            ways.push(("status", Delivery::Status(code)));
+        }
+        if let Some(bytes) = f.cut_after {
+            ways.push((
+                "cut_after",
+                Delivery::CutAfter {
+                    bytes,
+                    reset: f.reset,
+                },
+            ));
+        }
+        if let Some(declared) = f.wrong_length {
+            ways.push(("wrong_length", Delivery::WrongLength(declared)));
+        }
+        if let Some(bytes) = f.stall_after {
+            ways.push((
+                "stall_after",
+                Delivery::StallAfter {
+                    bytes,
+                    pause: f.pause.unwrap_or(0.0),
+                },
+            ));
+        }
+        if let Some(chunk) = f.chunked {
+            if chunk == 0 {
                 here(format!(
-                    "file `{path}`: status, cut_after, wrong_length and stall_after exclude each other"
+                    "file `{path}`: chunked needs at least 1 byte per chunk"
+                ));
+            }
+            ways.push(("chunked", Delivery::Chunked(chunk)));
+        }
+        if let Some(d) = &f.drip {
+            if d.bytes == 0 {
+                here(format!(
+                    "file `{path}`: drip needs at least 1 byte per step"
+                ));
+            }
+            ways.push((
+                "drip",
+                Delivery::Drip {
+                    bytes: d.bytes,
+                    every: d.every,
+                },
+            ));
+        }
+        if f.silence {
+            ways.push(("silence", Delivery::Silence));
+        }
+        let delivery = match ways.as_slice() {
+            [] => Some(Delivery::Serve),
+            [(_, one)] => Some(*one),
+            many => {
+                let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
+                here(format!(
+                    "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence",
+                    names.join(" and ")
                 ));
                 None
             }
         };
+        let header_text = |what: &str,
+                           v: &Option<HeaderText>|
+         -> Result<Option<Option<String>>, String> {
+            match v {
+                None => Ok(None),
+                Some(HeaderText::Value(text)) => {
+                    if text.bytes().any(|b| b == b'\r' || b == b'\n') {
+                        Err(format!("file `{path}`: {what} must be one line"))
+                    } else {
+                        Ok(Some(Some(text.clone())))
+                    }
+                }
+                Some(HeaderText::Present(false)) => Ok(Some(None)),
+                Some(HeaderText::Present(true)) => Err(format!(
+                    "file `{path}`: {what} = true names no value: give the value, or false to leave the header out"
+                )),
+            }
+        };
+        let mut headers = HeaderVariants {
+            etag: f.etag.clone(),
+            honour_range: f.range == Some(RangeMode::Honour),
+            ..HeaderVariants::default()
+        };
+        match header_text("content_type", &f.content_type) {
+            Ok(v) => headers.content_type = v,
+            Err(e) => here(e),
+        }
+        match header_text("last_modified", &f.last_modified) {
+            Ok(v) => headers.last_modified = v,
+            Err(e) => here(e),
+        }
+        if f.etag
+            .as_ref()
+            .is_some_and(|e| e.bytes().any(|b| b == b'\r' || b == b'\n'))
+        {
+            here(format!("file `{path}`: etag must be one line"));
+        }
+        if f.status.is_some()
+            && (f.content_type.is_some()
+                || f.last_modified.is_some()
+                || f.etag.is_some()
+                || f.range.is_some())
+        {
+            here(format!(
+                "file `{path}`: a status answer carries no file headers (content_type, last_modified, etag, range)"
+            ));
+        }
         if f.reset && f.cut_after.is_none() {
             here(format!("file `{path}`: reset goes with cut_after"));
         }
         if f.stall_after.is_some() != f.pause.is_some() {
             here(format!("file `{path}`: stall_after and pause go together"));
         }
-        for (what, v) in [("delay", f.delay), ("pause", f.pause)] {
+        let every = f.drip.as_ref().map(|d| d.every);
+        for (what, v) in [
+            ("delay", f.delay),
+            ("pause", f.pause),
+            ("drip.every", every),
+        ] {
             if let Some(x) = v
                 && (!x.is_finite() || x < 0.0)
             {
@@ -525,6 +622,7 @@ fn served_files(
                     content,
                     delivery,
                     delay: f.delay,
+                    headers,
                 },
             );
         }
@@ -1680,11 +1778,43 @@ after = "A"
         };
         assert_eq!(
             file("text = \"a\", status = 404, cut_after = 3"),
-            "scenario error at s/x.toml:17:1: file `fw/a.txt`: status, cut_after, wrong_length and stall_after exclude each other"
+            "scenario error at s/x.toml:17:1: file `fw/a.txt` has status and cut_after: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence"
         );
         assert_eq!(
             file("text = \"a\", stall_after = 3"),
             "scenario error at s/x.toml:17:1: file `fw/a.txt`: stall_after and pause go together"
+        );
+        assert_eq!(
+            file("text = \"a\", silence = true, chunked = 4"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt` has chunked and silence: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence"
+        );
+        assert_eq!(
+            file("text = \"a\", drip = { bytes = 0, every = 1 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: drip needs at least 1 byte per step"
+        );
+        assert_eq!(
+            file("text = \"a\", drip = { bytes = 10, every = -1 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: drip.every -1 is not 0 or more seconds"
+        );
+        assert_eq!(
+            file("text = \"a\", chunked = 0"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: chunked needs at least 1 byte per chunk"
+        );
+        assert_eq!(
+            file("text = \"a\", content_type = true"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: content_type = true names no value: give the value, or false to leave the header out"
+        );
+        assert_eq!(
+            file("text = \"a\", etag = \"a\\r\\nX: y\""),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: etag must be one line"
+        );
+        assert_eq!(
+            file("status = 404, etag = \"x\""),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: a status answer carries no file headers (content_type, last_modified, etag, range)"
+        );
+        assert_eq!(
+            file("text = \"a\", range = \"sometimes\""),
+            "scenario error at s/x.toml:17:36: unknown variant `sometimes`, expected `ignore` or `honour`"
         );
         assert_eq!(
             file("firmware = { version = \"1\", models = [\"96x0\"], corrupt = \"burnt\" }"),
@@ -1711,7 +1841,7 @@ after = "A"
         assert_eq!(
             all_errors(&text),
             [
-                "scenario error at s/x.toml:38:9: check `B`: http has no event `requst` (its events: closed, request, response, tls_handshake); did you mean `request`?",
+                "scenario error at s/x.toml:38:9: check `B`: http has no event `requst` (its events: closed, fault, request, response, tls_handshake); did you mean `request`?",
                 "scenario error at s/x.toml:40:11: check `B`: http request events have no field `mehtod`; did you mean `method`?",
             ]
         );

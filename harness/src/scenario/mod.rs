@@ -31,8 +31,8 @@ pub use load::{
     Location, ScenarioError, ScenarioErrors, discover, load_file, load_str, parse_hex, parse_mac,
 };
 pub use model::{
-    Bounds, Check, Cond, Controller, Delivery, DhcpPlan, FieldMatch, FileContent, Kind,
-    OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+    Bounds, Check, Cond, Controller, Delivery, DhcpPlan, FieldMatch, FileContent, HeaderVariants,
+    Kind, OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
 };
 
 use crate::timeline::Proto;
@@ -212,6 +212,11 @@ pub struct DhcpSetup {
     /// These codes go first, in this order; the rest follow as usual.
     #[serde(default)]
     pub order: Vec<u8>,
+    /// What OFFER and ACK do when longer than the client's option 57 (maximum DHCP message
+    /// size, RFC 2132 §9.10) allows: `fit` (drop what it did not ask for, overload `file`
+    /// and `sname`) or `report` (record that it exceeds, send the largest prefix that fits).
+    #[serde(default)]
+    pub max_size: pc_dhcp::fit::MaxSizePolicy,
     /// Per-message behaviour, applied in order.
     #[serde(default)]
     pub rules: Vec<DhcpRule>,
@@ -329,6 +334,62 @@ pub struct FileSpec {
     /// The pause of `stall_after`.
     #[serde(default)]
     pub pause: Option<f64>,
+    /// Send the body with `Transfer-Encoding: chunked` (no Content-Length), this many bytes
+    /// per chunk.
+    #[serde(default)]
+    pub chunked: Option<u64>,
+    /// A very slow download: `bytes` body bytes every `every` phone seconds.
+    #[serde(default)]
+    pub drip: Option<DripSpec>,
+    /// Read the request and never answer; the connection stays open until the phone closes
+    /// it.
+    #[serde(default)]
+    pub silence: bool,
+    /// The Content-Type value exactly as sent (default: by the file's extension); `false`
+    /// leaves the header out.
+    #[serde(default)]
+    pub content_type: Option<HeaderText>,
+    /// The Last-Modified value exactly as sent (default: 2026-01-01 as an IMF-fixdate);
+    /// `false` leaves the header out.
+    #[serde(default)]
+    pub last_modified: Option<HeaderText>,
+    /// An ETag value exactly as sent, quotes included (`"v1"`, `W/"v1"`); none by default.
+    #[serde(default)]
+    pub etag: Option<String>,
+    /// What to do with a `Range` request header: `ignore` (the full 200, the default) or
+    /// `honour` (206 for one satisfiable range, 416 for one that is not).
+    #[serde(default)]
+    pub range: Option<RangeMode>,
+}
+
+/// A response header's value as given, or `false` to leave the header out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum HeaderText {
+    /// The value, exactly as it goes on the wire.
+    Value(String),
+    /// `false`: no such header (`true` is refused: it names no value).
+    Present(bool),
+}
+
+/// A slow download's pace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DripSpec {
+    /// Body bytes per step.
+    pub bytes: u64,
+    /// Phone seconds between steps.
+    pub every: f64,
+}
+
+/// How the file server treats `Range` for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeMode {
+    /// Serve the whole file with 200 (RFC 9110 §14.2 allows ignoring Range).
+    Ignore,
+    /// 206 with Content-Range for one satisfiable range, 416 for one that is not.
+    Honour,
 }
 
 /// A firmware image built by the harness in the reference image format.

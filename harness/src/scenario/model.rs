@@ -323,6 +323,20 @@ pub struct ServedFile {
     pub delivery: Delivery,
     /// Phone seconds to wait before answering.
     pub delay: Option<f64>,
+    /// The response headers that depart from the defaults.
+    pub headers: HeaderVariants,
+}
+
+/// Response headers a scenario sets for one file; `None` keeps the server's default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderVariants {
+    /// `Some(None)`: no Content-Type; `Some(Some(v))`: this value.
+    pub content_type: Option<Option<String>>,
+    /// `Some(None)`: no Last-Modified; `Some(Some(v))`: this value exactly.
+    pub last_modified: Option<Option<String>>,
+    pub etag: Option<String>,
+    /// Honour a `Range` request header (206/416) instead of ignoring it.
+    pub honour_range: bool,
 }
 
 /// What a file-server path serves, as loaded.
@@ -361,4 +375,15 @@ pub enum Delivery {
         /// The pause.
         pause: f64,
     },
+    /// Chunked transfer coding, this many bytes per chunk.
+    Chunked(u64),
+    /// `bytes` body bytes every `every` seconds.
+    Drip {
+        /// Body bytes per step.
+        bytes: u64,
+        /// Seconds between steps.
+        every: f64,
+    },
+    /// The request is never answered.
+    Silence,
 }

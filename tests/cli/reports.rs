@@ -1,0 +1,338 @@
+//! What a run shows and leaves for people and machines: scenario selection in `list` and
+//! `run`, each verdict as it comes (text and `--format json`), the status line on a terminal
+//! only, JUnit with times and requirements.
+
+use std::io::{BufRead, BufReader};
+use std::process::Command;
+
+use crate::common::*;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The scenario ids `phonecert list ARGS` prints (the lines that are not checks).
+fn listed(args: &[&str]) -> Vec<String> {
+    let mut all = vec!["list"];
+    all.extend_from_slice(args);
+    let out = phonecert(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn list_and_run_select_by_tag_family_and_id_glob() {
+    let regs = listed(&["--family", "registration"]);
+    assert!(
+        !regs.is_empty() && regs.iter().all(|i| i.starts_with("REG-")),
+        "{regs:?}"
+    );
+    let globbed = listed(&["--id", "opt242-00?"]);
+    assert_eq!(globbed.len(), 9, "{globbed:?}");
+    assert!(
+        globbed.iter().all(|i| i.starts_with("OPT242-00")),
+        "{globbed:?}"
+    );
+    // Different flags must all match; the same flag twice matches either.
+    let both = listed(&["--tag", "timers", "--family", "registration"]);
+    assert_eq!(both, regs, "every registration scenario carries #timers");
+    let either = listed(&["--id", "DL-001", "--id", "FW-*"]);
+    assert_eq!(either, vec!["DL-001", "FW-001"]);
+    // `run` takes the same flags: nothing selected is a usage error before anything runs.
+    let scratch = Scratch::new("select-none");
+    let out = phonecert(&[
+        "run",
+        "--id",
+        "NOPE-*",
+        "--lab",
+        "loopback",
+        "--out",
+        scratch.0.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no scenario matches --id NOPE-*"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!scratch.0.join("reports").exists(), "nothing ran");
+    let out = phonecert(&["list", "--family", "optoin242"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("option242"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn json_streams_one_object_per_scenario_as_each_ends() {
+    let scratch = Scratch::new("json-stream");
+    // DL-001 ends in a fraction of a second; OPT242-016 then runs for seconds.
+    let mut child = spawn_phonecert(&[
+        "run",
+        "--id",
+        "DL-001",
+        "--id",
+        "OPT242-016",
+        "--lab",
+        "loopback",
+        "--format",
+        "json",
+        "--out",
+        scratch.0.to_str().expect("utf-8"),
+    ]);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first line").expect("utf-8 line");
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    let first: serde_json::Value = serde_json::from_str(&first).expect("one JSON object");
+    assert_eq!(first["event"], "scenario");
+    assert_eq!(first["scenario"]["id"], "DL-001");
+    assert_eq!(first["scenario"]["verdict"], "pass");
+    assert!(
+        still_running,
+        "DL-001's verdict came only when the whole run had ended"
+    );
+    let rest: Vec<serde_json::Value> = lines
+        .map(|l| serde_json::from_str(&l.expect("line")).expect("JSON line"))
+        .collect();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert_eq!(rest[0]["scenario"]["id"], "OPT242-016");
+    assert_eq!(rest[1]["event"], "summary");
+    assert_eq!(rest[1]["summary"]["pass"], 2);
+    assert_eq!(rest[1]["dut"], "the reference phone (9620)");
+    // Nothing but JSON objects on stdout: no status line, no terminal codes.
+    let run = run_dir(&scratch.0);
+    let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("<testsuite name=\"DL-001\""), "{junit}");
+    for tc in junit
+        .lines()
+        .filter(|l| l.trim_start().starts_with("<testcase"))
+    {
+        assert!(tc.contains(" time=\""), "a test case without time: {tc}");
+    }
+    assert!(junit.contains("<property name=\"requirement\""), "{junit}");
+    assert!(
+        junit.contains("<property name=\"level\" value=\"must\"/>"),
+        "{junit}"
+    );
+}
+
+/// `phonecert ARGS` on a pseudo-terminal (util-linux `script`), with `env` added: what a
+/// person at a terminal sees, escape codes included.
+fn on_a_terminal(args: &str, env: &[(&str, &str)]) -> Option<String> {
+    if !have_tool("script") {
+        eprintln!("skipped: the terminal status line needs `script` (util-linux); it did NOT run");
+        return None;
+    }
+    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_phonecert"));
+    let out = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .current_dir(root())
+        .env("PHONECERT_SIMPHONE", env!("CARGO_BIN_EXE_simphone"))
+        .env("COLUMNS", "200")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run script");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    Some(text(&out.stdout))
+}
+
+#[test]
+fn a_terminal_gets_a_status_line_saying_what_is_awaited_and_a_pipe_does_not() {
+    let scratch = Scratch::new("status-line");
+    let out_dir = scratch.0.to_str().expect("utf-8");
+    let args = format!("run --id OPT242-016 --lab loopback --out {out_dir}");
+    let Some(seen) = on_a_terminal(&args, &[]) else {
+        return;
+    };
+    assert!(
+        seen.contains("OPT242-016: waiting for OPT242-016-0"),
+        "{seen}"
+    );
+    assert!(seen.contains("\x1b[36m"), "the spinner is coloured: {seen}");
+    assert!(seen.contains("PASS  OPT242-016"), "{seen}");
+    let Some(plain) = on_a_terminal(&args, &[("NO_COLOR", "1")]) else {
+        return;
+    };
+    assert!(plain.contains("waiting for"), "{plain}");
+    assert!(
+        !plain.contains("\x1b[36m"),
+        "NO_COLOR is respected: {plain}"
+    );
+    // Through a pipe: the verdicts and the totals only.
+    let piped = phonecert(&[
+        "run",
+        "--id",
+        "OPT242-016",
+        "--lab",
+        "loopback",
+        "--out",
+        out_dir,
+    ]);
+    assert_eq!(piped.status.code(), Some(0));
+    let stdout = text(&piped.stdout);
+    assert!(stdout.starts_with("PASS  OPT242-016"), "{stdout}");
+    assert!(
+        !stdout.contains("waiting for") && !stdout.contains('\x1b'),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("device: the reference phone (9620)"),
+        "{stdout}"
+    );
+}
+
+/// What headless Chromium made of a page: the screenshot's size and bytes, the console
+/// lines (errors, blocked loads), the DOM after loading.
+struct Rendered {
+    png_w: u32,
+    png_h: u32,
+    png_bytes: usize,
+    console: Vec<String>,
+    dom: String,
+}
+
+/// Opens `page` in headless Chromium (Debian `chromium`) at 1400×2400: a screenshot, the
+/// console, the DOM. `None` (and a line saying the test did NOT run) without Chromium.
+fn chromium(page: &std::path::Path, scratch: &Scratch) -> Option<Rendered> {
+    if !have_tool("chromium") {
+        eprintln!(
+            "skipped: rendering the HTML report needs chromium (Debian `chromium`); it did NOT run"
+        );
+        return None;
+    }
+    let url = format!("file://{}", page.display());
+    let shot = scratch.0.join("shot.png");
+    // Root has no user namespace sandbox to offer; the page is our own file.
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1400,2400",
+    ];
+    let out = Command::new("chromium")
+        .args(base)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium: {}", text(&out.stderr));
+    let console = text(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert_eq!(&png[1..4], b"PNG", "a PNG file");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let dom = Command::new("chromium")
+        .args(base)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("run chromium --dump-dom");
+    Some(Rendered {
+        png_w: be(&png[16..20]),
+        png_h: be(&png[20..24]),
+        png_bytes: png.len(),
+        console,
+        dom: text(&dom.stdout),
+    })
+}
+
+#[test]
+fn the_html_report_renders_in_chromium_with_a_ladder_and_no_console_errors() {
+    let scratch = Scratch::new("html-report");
+    let out = phonecert(&[
+        "run",
+        "--id",
+        "DL-001",
+        "--id",
+        "REG-001",
+        "--sim-fault",
+        "always-download-binary",
+        "--lab",
+        "loopback",
+        "--out",
+        scratch.0.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let run = run_dir(&scratch.0);
+    let page = run.join("index.html");
+    let html = std::fs::read_to_string(&page).expect("index.html is written with the run");
+    // Self-contained: nothing is fetched from anywhere, and the page forbids it.
+    assert!(html.contains("Content-Security-Policy"), "no CSP");
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "<script",
+        "@import",
+    ] {
+        assert!(
+            !html.contains(attr),
+            "index.html refers outside itself: {attr}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+            .expect("JSON");
+    let events: usize = ["DL-001", "REG-001"]
+        .iter()
+        .map(|id| {
+            let tl: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(run.join(format!("timelines/{id}.json"))).expect("timeline"),
+            )
+            .expect("timeline JSON");
+            tl["timeline"]["events"].as_array().expect("events").len()
+        })
+        .sum();
+    let Some(r) = chromium(&page, &scratch) else {
+        return;
+    };
+    assert!(r.console.is_empty(), "console: {:#?}", r.console);
+    assert_eq!((r.png_w, r.png_h), (1400, 2400));
+    // A blank page compresses to a few kilobytes; tables and ladders do not.
+    assert!(r.png_bytes > 60_000, "screenshot of {} bytes", r.png_bytes);
+    // Two ladders, one row per timeline event, the failing check marked on its message.
+    assert_eq!(r.dom.matches("<svg class=\"ladder\"").count(), 2, "ladders");
+    assert_eq!(r.dom.matches("class=\"msg-row\"").count(), events);
+    let failing = report["scenarios"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["verdict"] == "fail")
+        .expect("DL-001 fails under always-download-binary");
+    assert_eq!(failing["id"], "DL-001-02");
+    assert!(
+        r.dom.contains("class=\"mark fail\""),
+        "the failing check's mark is on the ladder"
+    );
+    assert!(r.dom.contains("id=\"check-DL-001-02\""), "the check's row");
+    assert!(r.dom.contains("phone (DUT)") && r.dom.contains("SIP registrar 2"));
+
+    // The same checks catch a page that breaks the rules: an external image, a script.
+    let bad = scratch.0.join("bad.html");
+    std::fs::write(
+        &bad,
+        html.replacen(
+            "<body>",
+            "<body><img src=\"https://example.invalid/x.png\"><script>throw 1</script>",
+            1,
+        ),
+    )
+    .expect("write bad.html");
+    let r = chromium(&bad, &scratch).expect("chromium ran a moment ago");
+    assert_eq!(r.console.len(), 2, "console: {:#?}", r.console);
+}
