@@ -86,9 +86,93 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
+    /// (the run folder's files and, through the output root, its captures), and name every
+    /// file that changed, went missing or was added. Exit 0: all intact; 1: something
+    /// changed; 2: no readable `compliance.json`.
+    Verify {
+        /// A run's report folder (`reports/<run-id>`).
+        run: PathBuf,
+        /// Check the run folder only, not the captures (a folder copied without them).
+        #[arg(long)]
+        no_captures: bool,
+    },
+    /// Compare two runs check by check (firmware A vs firmware B): new failures first, then
+    /// other changes, fixes, and checks only one run has. Exit 0: nothing that passed in A
+    /// fails in B; 1: something did; 2: a run folder cannot be read, or a file in it
+    /// differs from its compliance.json (named).
+    Diff {
+        /// The first run's report folder.
+        run_a: PathBuf,
+        /// The second run's report folder.
+        run_b: PathBuf,
+        /// `text`, `json` (schema phonecert.diff/1) or `html` (a self-contained page), to
+        /// stdout.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
+    /// Make and explain images in the reference firmware format (the reference phone's).
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FirmwareCommand {
+    /// Build a signed image: `phonecert firmware build --model 96x0 --version 2.6.1.0
+    /// --out S96x0_SALBR2_6_1_0.bin`. The payload is a file (`--payload`) or deterministic
+    /// filler (`--size`); it is streamed, never held in memory. Exit 0, or 2.
+    Build {
+        /// Model or model family the image is for (repeatable): 9620, 96x0.
+        #[arg(long = "model", value_name = "MODEL", required = true)]
+        models: Vec<String>,
+        /// Hardware version the image is for (repeatable); `*` is any.
+        #[arg(long = "hardware", value_name = "REV", default_value = "*")]
+        hardware: Vec<String>,
+        /// The version the header carries: 2.6.1.0.
+        #[arg(long)]
+        version: String,
+        /// The application name the header carries (default: the output file's name).
+        #[arg(long, value_name = "NAME")]
+        app_name: Option<String>,
+        /// `application` or `boot-code`.
+        #[arg(long, default_value = "application")]
+        kind: String,
+        /// The payload file.
+        #[arg(long, value_name = "FILE", conflicts_with = "size")]
+        payload: Option<PathBuf>,
+        /// Payload of this many bytes of deterministic filler.
+        #[arg(long, value_name = "BYTES")]
+        size: Option<u64>,
+        /// Sign with the Ed25519 key of this seed (64 hex digits) instead of the lab key.
+        #[arg(long, value_name = "HEX")]
+        key_seed: Option<String>,
+        /// Where to write the image.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Explain an image: each header field, the payload's length and SHA-256 (streamed),
+    /// then each check in the order a phone makes them, for the phone described. Exit 0 when
+    /// the phone would accept it, 1 when it would refuse it, 2 when the file cannot be read.
+    Inspect {
+        /// The image file.
+        file: PathBuf,
+        /// The phone's MODEL4 (without it the model check is skipped).
+        #[arg(long)]
+        model: Option<String>,
+        /// The phone's hardware version (without it the hardware check is skipped).
+        #[arg(long)]
+        hardware: Option<String>,
+        /// What the phone is installing: `application` or `boot-code` (without it the kind
+        /// check is skipped).
+        #[arg(long)]
+        kind: Option<String>,
+        /// A trusted signer's public key, 64 hex digits (repeatable; default: the lab key).
+        #[arg(long = "trust-key", value_name = "HEX")]
+        trust_keys: Vec<String>,
+    },
 }
 
 /// Which scenarios of the given paths: each flag may be repeated and matches when any of its
@@ -104,6 +188,14 @@ struct SelectArgs {
     /// Only scenarios whose id matches this glob (`OPT242-01?`, `REG-*`), in any case.
     #[arg(long = "id", value_name = "GLOB")]
     ids: Vec<String>,
+}
+
+/// The forms of `phonecert diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,7 +275,92 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
         Command::Judge { run, write } => cmd_judge(&run, write),
+        Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
+        Command::Diff {
+            run_a,
+            run_b,
+            format,
+        } => cmd_diff(&run_a, &run_b, format),
         Command::Schema => cmd_schema(),
+        Command::Firmware(command) => cmd_firmware(command),
+    })
+}
+
+fn cmd_firmware(command: FirmwareCommand) -> u8 {
+    use crate::firmware_tool::{self as tool, ToolError};
+    use std::io::Write;
+    let result: Result<u8, ToolError> = (|| match command {
+        FirmwareCommand::Build {
+            models,
+            hardware,
+            version,
+            app_name,
+            kind,
+            payload,
+            size,
+            key_seed,
+            out,
+        } => {
+            let payload = match (payload, size) {
+                (Some(file), None) => tool::Payload::File(file),
+                (None, Some(n)) => tool::Payload::Filler(n),
+                _ => {
+                    return Err(ToolError::Usage(
+                        "give the payload: --payload FILE or --size BYTES".into(),
+                    ));
+                }
+            };
+            let app_name = match app_name {
+                Some(name) => name,
+                None => out
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| ToolError::Usage("--out names no file".into()))?,
+            };
+            let req = tool::BuildRequest {
+                kind: tool::parse_kind(&kind)?,
+                models,
+                hardware,
+                version,
+                app_name,
+                payload,
+                key_seed: key_seed.as_deref().map(tool::key_bytes).transpose()?,
+                out,
+            };
+            let header = tool::build(&req)?;
+            let _ = writeln!(
+                std::io::stdout(),
+                "wrote {} ({} header + {} payload bytes)",
+                req.out.display(),
+                header.len,
+                header.payload_len
+            );
+            Ok(EXIT_PASS)
+        }
+        FirmwareCommand::Inspect {
+            file,
+            model,
+            hardware,
+            kind,
+            trust_keys,
+        } => {
+            let target = tool::InspectTarget {
+                model4: model,
+                hardware,
+                kind: kind.as_deref().map(tool::parse_kind).transpose()?,
+                trusted: trust_keys
+                    .iter()
+                    .map(|k| tool::key_bytes(k))
+                    .collect::<Result<_, _>>()?,
+            };
+            let found = tool::inspect(&file, &target)?;
+            let _ = write!(std::io::stdout(), "{}", found.text);
+            Ok(if found.refused { EXIT_FAIL } else { EXIT_PASS })
+        }
+    })();
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
     })
 }
 
@@ -316,7 +493,93 @@ fn cmd_list(paths: &[PathBuf], select: &SelectArgs) -> u8 {
     }
 }
 
+fn cmd_diff(a_dir: &Path, b_dir: &Path, format: DiffFormat) -> u8 {
+    use report::diff;
+    let (a, b) = match (diff::load(a_dir), diff::load(b_dir)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let d = diff::compare(a_dir, &a, b_dir, &b);
+    let out = match format {
+        DiffFormat::Text => Ok(diff::text(&d)),
+        DiffFormat::Json => serde_json::to_string_pretty(&d)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        DiffFormat::Html => diff::html(&d).map_err(|e| format!("{e:#}")),
+    };
+    match out {
+        Ok(text) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the comparison: {e}");
+            return EXIT_HARNESS;
+        }
+    }
+    if d.has_new_failures() {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn cmd_verify(run: &Path, captures: bool) -> u8 {
+    match report::compliance::verify(run, captures) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+        Ok(v) if v.is_intact() => {
+            println!(
+                "intact: {} file(s) match compliance.json in {}",
+                v.intact,
+                run.display()
+            );
+            EXIT_PASS
+        }
+        Ok(v) => {
+            for line in v.lines() {
+                println!("{line}");
+            }
+            println!(
+                "not intact: {} changed, {} missing, {} added; {} file(s) match compliance.json in {}",
+                v.changed.len(),
+                v.missing.len(),
+                v.added.len(),
+                v.intact,
+                run.display()
+            );
+            EXIT_FAIL
+        }
+    }
+}
+
+/// Notes on stderr, for a command that reads a run folder, each file that differs from what
+/// its `compliance.json` recorded: what is read is the folder as it is now (that is how a
+/// timeline is edited to ask "what if"), and the reader is told it is not the run's own.
+fn note_drift(run: &Path) {
+    if !run.join("compliance.json").is_file() {
+        return;
+    }
+    match report::compliance::verify(run, false) {
+        Ok(v) => {
+            for (path, _, _) in &v.changed {
+                eprintln!(
+                    "note: {} was changed after the run (its SHA-256 differs from compliance.json); it is read as it is now",
+                    run.join(path).display()
+                );
+            }
+        }
+        Err(e) => eprintln!("note: the evidence is not checked: {e}"),
+    }
+}
+
 fn cmd_judge(run: &Path, write: bool) -> u8 {
+    note_drift(run);
     let report_path = run.join("report.json");
     let mut rep: RunReport = match std::fs::read(&report_path)
         .map_err(|e| e.to_string())

@@ -469,7 +469,10 @@ async fn run_in_lab(
             stop_rx.clone(),
         )));
     }
+    let mut tcp_listeners = sockets.sip_tcp.into_iter();
     for (i, socket) in sockets.sip.into_iter().enumerate() {
+        // A controller without TCP drops its listener: connections to it are refused.
+        let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
         let (tx, rx) = mpsc::unbounded_channel();
         let heard_by = SipOrigin {
             controller: i + 1,
@@ -483,9 +486,9 @@ async fn run_in_lab(
             &heard_by,
         ));
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
-        servers.push(tokio::spawn(pc_sip::shell::run_udp(
+        servers.push(tokio::spawn(pc_sip::shell::run(
             registrar,
-            socket,
+            pc_sip::shell::Listeners { udp: socket, tcp },
             tap.clone(),
             tx,
             stop_rx.clone(),

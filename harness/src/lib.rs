@@ -12,6 +12,7 @@ pub mod dut;
 pub mod engine;
 pub mod error;
 pub mod evidence;
+pub mod firmware_tool;
 pub mod judge;
 pub mod lab;
 pub mod lower;

@@ -14,13 +14,13 @@ use pc_dhcp::server::ServerConfig;
 use pc_http::files::{Behaviour, FileEntry, FileTable, LastModified, RangePolicy};
 use pc_sip::digest::Algorithm;
 use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
-use provisioning::firmware::SigningKey;
+use provisioning::firmware::{self, SigningKey};
 
 use crate::lab::LabAddrs;
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{
-    Corruption, Delivery, DhcpRule, FileContent, FirmwareSpec, OptionValue, Scenario, Siaddr,
-    SipAnswer, VlanSetup,
+    Corruption, Delivery, DhcpRule, FileContent, FirmwareKind, FirmwareSpec, OptionValue, Scenario,
+    Siaddr, SipAnswer, VlanSetup,
 };
 
 /// What one run of a scenario in one lab adds to the scenario.
@@ -149,6 +149,7 @@ pub fn registrar_for(sc: &Scenario, i: usize, seed: u64) -> Registrar {
         qop: sip.qop,
         expires: sip.expires,
         nonce_seed: seed,
+        challenge_wrong_credentials: sc.sip.challenge_wrong_credentials,
     });
     let Some(controller) = sc.sip.controllers.get(i) else {
         return registrar;
@@ -169,18 +170,29 @@ pub fn registrar_for(sc: &Scenario, i: usize, seed: u64) -> Registrar {
                     SipAnswer::Status {
                         code,
                         reason,
-                        retry_after,
+                        headers,
+                        challenges,
+                        stale,
                     } => ScriptedAnswer::Status {
                         code: *code,
                         reason: reason.clone(),
-                        retry_after: *retry_after,
+                        headers: headers.clone(),
+                        challenges: challenges.clone(),
+                        stale: *stale,
                     },
                     SipAnswer::Silence => ScriptedAnswer::Silence,
+                    SipAnswer::Close => ScriptedAnswer::Close,
                 })
                 .collect(),
         );
     }
     registrar
+}
+
+/// Whether controller `i` accepts TCP on its port (a controller the scenario does not have
+/// does).
+pub fn accepts_tcp(sc: &Scenario, i: usize) -> bool {
+    sc.sip.controllers.get(i).is_none_or(|c| c.tcp)
 }
 
 /// The file server's table. Every file is dated 2026-01-01, so runs serve the same bytes and
@@ -251,22 +263,34 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
     table
 }
 
+/// The key the "untrusted signer" images are signed with: any key but the lab's.
+fn untrusted_key() -> SigningKey {
+    SigningKey::from_bytes(&[0x5a; 32])
+}
+
 /// A firmware image in the reference format, signed with `key`, then damaged as the scenario
 /// says.
 pub fn firmware_image(path: &str, fw: &FirmwareSpec, key: &SigningKey) -> Vec<u8> {
     let app = path.rsplit('/').next().unwrap_or(path);
     // Deterministic filler: the same scenario serves the same bytes in every run.
-    let payload: Vec<u8> = (0..fw.size)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
-        .collect();
+    let payload: Vec<u8> = (0..fw.size as u64).map(firmware::filler_byte).collect();
     let models: Vec<&str> = fw.models.iter().map(String::as_str).collect();
-    let build =
-        |k: &SigningKey| provisioning::firmware::build(app, &models, &fw.version, &payload, k);
+    let hardware: Vec<&str> = fw.hardware.iter().map(String::as_str).collect();
+    let spec = firmware::ImageSpec {
+        kind: match fw.kind {
+            FirmwareKind::Application => firmware::ImageKind::Application,
+            FirmwareKind::BootCode => firmware::ImageKind::BootCode,
+        },
+        models: &models,
+        hardware: &hardware,
+        version: &fw.version,
+        app_name: app,
+    };
     match fw.corrupt {
-        None => build(key),
+        None => firmware::build(&spec, &payload, key),
         Some(Corruption::FlipByte) => {
-            let mut image = build(key);
-            // A byte in the middle of the payload, well past the header.
+            let mut image = firmware::build(&spec, &payload, key);
+            // A byte in the middle of the payload, well past the signed header.
             let at = image.len().saturating_sub(fw.size / 2 + 1);
             if let Some(b) = image.get_mut(at) {
                 *b ^= 0x40;
@@ -274,14 +298,20 @@ pub fn firmware_image(path: &str, fw: &FirmwareSpec, key: &SigningKey) -> Vec<u8
             image
         }
         Some(Corruption::Truncate) => {
-            let mut image = build(key);
+            let mut image = firmware::build(&spec, &payload, key);
             image.truncate(image.len() / 2);
             image
         }
         Some(Corruption::BadSignature) => {
-            // Not the lab key: any phone that trusts only the lab key must refuse it.
-            build(&SigningKey::from_bytes(&[0x5a; 32]))
+            let mut image = firmware::build(&spec, &payload, key);
+            if let Ok(header) = firmware::parse_header(&image)
+                && let Some(b) = image.get_mut(header.signed_len + 7)
+            {
+                *b ^= 0x10;
+            }
+            image
         }
+        Some(Corruption::UntrustedSigner) => firmware::build(&spec, &payload, &untrusted_key()),
     }
 }
 
@@ -558,6 +588,33 @@ event = "received"
         assert_eq!(good.len(), flipped.len());
         assert_eq!(good.iter().zip(&flipped).filter(|(a, b)| a != b).count(), 1);
         assert_eq!(fw(", corrupt = \"truncate\"").len(), good.len() / 2);
-        assert_ne!(fw(", corrupt = \"bad_signature\""), good);
+        // Each damage is found by the check it is meant for.
+        let keys = [provisioning::firmware::lab_signing_key().verifying_key()];
+        let phone = firmware::Target {
+            model4: "9620",
+            hardware: "D01A",
+            kind: firmware::ImageKind::Application,
+            trusted: &keys,
+        };
+        let refused_by = |image: &[u8]| firmware::verify(image, &phone).unwrap_err().check();
+        assert!(firmware::verify(&good, &phone).is_ok());
+        assert_eq!(refused_by(&flipped), Some(firmware::Check::Hash));
+        assert_eq!(
+            refused_by(&fw(", corrupt = \"bad_signature\"")),
+            Some(firmware::Check::Signature)
+        );
+        assert_eq!(
+            refused_by(&fw(", corrupt = \"untrusted_signer\"")),
+            Some(firmware::Check::Signer)
+        );
+        assert_eq!(
+            refused_by(&fw(", hardware = [\"D02B\"]")),
+            Some(firmware::Check::Hardware)
+        );
+        assert_eq!(
+            refused_by(&fw(", kind = \"boot_code\"")),
+            Some(firmware::Check::Kind)
+        );
+        assert!(firmware::verify(&fw(", hardware = [\"D01A\", \"D01B\"]"), &phone).is_ok());
     }
 }

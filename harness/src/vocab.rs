@@ -312,6 +312,20 @@ impl Vocabulary {
         // `header.NAME` reads the message's `headers` list (the judge's `lookup`): only
         // events that carry one have headers.
         if let Some(name) = path.strip_prefix("header.") {
+            if let Some((header, param)) = name.split_once(';')
+                && (header.is_empty()
+                    || param.is_empty()
+                    || !param
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)))
+            {
+                return Err(Unknown {
+                    message: format!(
+                        "`{path}`: a header parameter is written `header.NAME;PARAM`, PARAM a token"
+                    ),
+                    suggestion: None,
+                });
+            }
             if fields.contains_key("headers") && !name.is_empty() {
                 return Ok(());
             }
@@ -424,6 +438,7 @@ mod tests {
         assert_eq!(
             v.kinds(Proto::Sip),
             [
+                "closed",
                 "malformed",
                 "peer_response",
                 "request",
@@ -439,7 +454,7 @@ mod tests {
         let e = vocabulary().check_kind(Proto::Sip, "requst").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "sip has no event `requst` (its events: malformed, peer_response, request, response, silence); did you mean `request`?"
+            "sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?"
         );
         let e = vocabulary().check_kind(Proto::Http, "banana").unwrap_err();
         assert_eq!(e.suggestion, None);
@@ -463,6 +478,11 @@ mod tests {
             (Proto::Sip, "request", "controller"),
             (Proto::Sip, "response", "server"),
             (Proto::Sip, "request", "header.Contact"),
+            (Proto::Sip, "request", "header.Contact;expires"),
+            (Proto::Sip, "request", "auth.cnonce"),
+            (Proto::Sip, "response", "challenges.0.stale"),
+            (Proto::Sip, "response", "header.WWW-Authenticate;stale"),
+            (Proto::Sip, "closed", "transport"),
             (Proto::Http, "request", "header.User-Agent"),
             (Proto::Http, "request", "headers.0.1"),
             (Proto::Http, "response", "complete"),
@@ -512,6 +532,18 @@ mod tests {
         assert!(
             v.check_field(Proto::Http, "response", "header.Content-Type")
                 .is_ok()
+        );
+        assert_eq!(
+            v.check_field(Proto::Sip, "response", "header.WWW-Authenticate;")
+                .unwrap_err()
+                .to_string(),
+            "`header.WWW-Authenticate;`: a header parameter is written `header.NAME;PARAM`, PARAM a token"
+        );
+        assert_eq!(
+            v.check_field(Proto::Sip, "response", "challenges.0.stal")
+                .unwrap_err()
+                .to_string(),
+            "`challenges.0` has no field `stal`; did you mean `stale`?"
         );
         // Fields the engine adds belong to their protocol only.
         assert!(v.check_field(Proto::Http, "request", "controller").is_err());

@@ -153,11 +153,18 @@ proptest! {
 
     #[test]
     fn verify_never_panics(b in prop::collection::vec(any::<u8>(), 0..400)) {
-        let key = firmware::lab_signing_key().verifying_key();
-        prop_assert!(firmware::verify(&b, "9620", &key).is_err());
-        let mut framed = b"PCFW\x01".to_vec();
+        let keys = [firmware::lab_signing_key().verifying_key()];
+        let target = firmware::Target {
+            model4: "9620",
+            hardware: "D01A",
+            kind: firmware::ImageKind::Application,
+            trusted: &keys,
+        };
+        prop_assert!(firmware::verify(&b, &target).is_err());
+        let mut framed = b"PCFW\x02\x00".to_vec();
         framed.extend_from_slice(&b);
-        prop_assert!(firmware::verify(&framed, "9620", &key).is_err());
+        prop_assert!(firmware::verify(&framed, &target).is_err());
+        let _ = firmware::parse_header(&framed);
     }
 
     #[test]
@@ -169,16 +176,30 @@ proptest! {
         bit in 0u8..8,
     ) {
         let key = firmware::lab_signing_key();
-        let img = firmware::build(&app, &["9620", "96x1"], &version, &payload, &key);
-        let info = firmware::verify(&img, "9641", &key.verifying_key()).unwrap();
+        let spec = firmware::ImageSpec {
+            kind: firmware::ImageKind::Application,
+            models: &["9620", "96x1"],
+            hardware: &["D01A"],
+            version: &version,
+            app_name: &app,
+        };
+        let img = firmware::build(&spec, &payload, &key);
+        let keys = [key.verifying_key()];
+        let target = firmware::Target {
+            model4: "9641",
+            hardware: "D01A",
+            kind: firmware::ImageKind::Application,
+            trusted: &keys,
+        };
+        let info = firmware::verify(&img, &target).unwrap();
         prop_assert_eq!(info.app_name, app);
         prop_assert_eq!(info.version, version);
-        prop_assert_eq!(info.payload_len, payload.len());
+        prop_assert_eq!(info.payload_len, payload.len() as u64);
         let mut bad = img.clone();
         let i = flip_at.index(bad.len());
         bad[i] ^= 1 << bit;
-        prop_assert!(firmware::verify(&bad, "9641", &key.verifying_key()).is_err());
+        prop_assert!(firmware::verify(&bad, &target).is_err());
         let cut = flip_at.index(img.len());
-        prop_assert!(firmware::verify(&img[..cut], "9641", &key.verifying_key()).is_err());
+        prop_assert!(firmware::verify(&img[..cut], &target).is_err());
     }
 }

@@ -59,9 +59,12 @@ pub struct Args {
     /// The phone's MAC address, e.g. 00:1b:4f:27:31:2a.
     #[arg(long, value_name = "MAC")]
     pub mac: Option<String>,
-    /// MODEL4 (9620, 9630, 9640, 9650); MODEL is MODEL4 + "D01A".
+    /// MODEL4 (9620, 9630, 9640, 9650); MODEL is MODEL4 + the hardware version.
     #[arg(long, default_value = "9620")]
     pub model: String,
+    /// Hardware version (four letters and digits); firmware images must name it (or `*`).
+    #[arg(long, value_name = "REV", default_value = "D01A")]
+    pub hardware: String,
     /// Application running at first boot when the state dir records none.
     #[arg(long, value_name = "APPNAME", default_value = "S96x0_SALBR2_6_0_0.bin")]
     pub firmware: String,
@@ -136,6 +139,8 @@ pub enum UsageError {
     BadModel(String),
     #[error("--trust-cert {path}: {why}")]
     BadTrustCert { path: String, why: String },
+    #[error("--hardware must be four letters or digits like D01A, got '{0}'")]
+    BadHardware(String),
 }
 
 /// Parse a hex Ed25519 public key.
@@ -167,6 +172,9 @@ impl Args {
         if self.model.len() != 4 {
             return Err(UsageError::BadModel(self.model.clone()));
         }
+        if self.hardware.len() != 4 || !self.hardware.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(UsageError::BadHardware(self.hardware.clone()));
+        }
         let mut trusted_pems = Vec::new();
         for path in &self.trust_certs {
             let bad = |why: String| UsageError::BadTrustCert {
@@ -187,6 +195,7 @@ impl Args {
             mode,
             mac,
             model4: self.model.clone(),
+            hardware: self.hardware.clone(),
             firmware: self.firmware.clone(),
             state_dir: self.state_dir.clone(),
             user: user.clone(),

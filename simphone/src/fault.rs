@@ -37,6 +37,27 @@ pub enum Fault {
     DiscoverNoBackoff,
     IgnoreRetryAfter,
     IgnoreGrantedExpires,
+    TrustAnySigner,
+    IgnoreImageModel,
+    IgnoreImageHardware,
+    IgnoreImageKind,
+    SkipSignatureCheck,
+    SkipHashCheck,
+    RetryDownloadAtOnce,
+    RetryDownloadForever,
+    RebootAfterRejectedImage,
+    DigestMd5Only,
+    NcNotIncremented,
+    IgnoreStale,
+    RefreshChallengeDropsRegistration,
+    RetryRejectedCredentials,
+    RetryAfterForbidden,
+    IgnoreMinExpires,
+    NoRecoveryWait,
+    RetryAfterCommentUnparsed,
+    TcpRetransmit,
+    IgnoreControllerTransport,
+    RefreshAfterExpiry,
     IgnoreTlssrvr,
     NoHttpFallback,
     AcceptAnyServerCert,
@@ -49,7 +70,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 33] = [
+    pub const ALL: [Fault; 54] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -75,6 +96,27 @@ impl Fault {
         Fault::DiscoverNoBackoff,
         Fault::IgnoreRetryAfter,
         Fault::IgnoreGrantedExpires,
+        Fault::TrustAnySigner,
+        Fault::IgnoreImageModel,
+        Fault::IgnoreImageHardware,
+        Fault::IgnoreImageKind,
+        Fault::SkipSignatureCheck,
+        Fault::SkipHashCheck,
+        Fault::RetryDownloadAtOnce,
+        Fault::RetryDownloadForever,
+        Fault::RebootAfterRejectedImage,
+        Fault::DigestMd5Only,
+        Fault::NcNotIncremented,
+        Fault::IgnoreStale,
+        Fault::RefreshChallengeDropsRegistration,
+        Fault::RetryRejectedCredentials,
+        Fault::RetryAfterForbidden,
+        Fault::IgnoreMinExpires,
+        Fault::NoRecoveryWait,
+        Fault::RetryAfterCommentUnparsed,
+        Fault::TcpRetransmit,
+        Fault::IgnoreControllerTransport,
+        Fault::RefreshAfterExpiry,
         Fault::IgnoreTlssrvr,
         Fault::NoHttpFallback,
         Fault::AcceptAnyServerCert,
@@ -113,6 +155,27 @@ impl Fault {
             Fault::DiscoverNoBackoff => "discover-no-backoff",
             Fault::IgnoreRetryAfter => "ignore-retry-after",
             Fault::IgnoreGrantedExpires => "ignore-granted-expires",
+            Fault::TrustAnySigner => "trust-any-signer",
+            Fault::IgnoreImageModel => "ignore-image-model",
+            Fault::IgnoreImageHardware => "ignore-image-hardware",
+            Fault::IgnoreImageKind => "ignore-image-kind",
+            Fault::SkipSignatureCheck => "skip-signature-check",
+            Fault::SkipHashCheck => "skip-hash-check",
+            Fault::RetryDownloadAtOnce => "retry-download-at-once",
+            Fault::RetryDownloadForever => "retry-download-forever",
+            Fault::RebootAfterRejectedImage => "reboot-after-rejected-image",
+            Fault::DigestMd5Only => "digest-md5-only",
+            Fault::NcNotIncremented => "nc-not-incremented",
+            Fault::IgnoreStale => "ignore-stale",
+            Fault::RefreshChallengeDropsRegistration => "refresh-401-drops-registration",
+            Fault::RetryRejectedCredentials => "retry-rejected-credentials",
+            Fault::RetryAfterForbidden => "retry-after-403",
+            Fault::IgnoreMinExpires => "ignore-min-expires",
+            Fault::NoRecoveryWait => "no-recovery-wait",
+            Fault::RetryAfterCommentUnparsed => "retry-after-comment-unparsed",
+            Fault::TcpRetransmit => "tcp-retransmit",
+            Fault::IgnoreControllerTransport => "ignore-controller-transport",
+            Fault::RefreshAfterExpiry => "refresh-after-expiry",
             Fault::IgnoreTlssrvr => "ignore-tlssrvr",
             Fault::NoHttpFallback => "no-http-fallback",
             Fault::AcceptAnyServerCert => "accept-any-server-cert",
@@ -198,6 +261,69 @@ impl Fault {
             Fault::IgnoreGrantedExpires => {
                 "schedules the refresh from the Expires it asked for, not the shorter one granted"
             }
+            Fault::TrustAnySigner => {
+                "installs firmware signed by any key: the signer-trusted check is skipped"
+            }
+            Fault::IgnoreImageModel => {
+                "installs firmware built for another model: the model check is skipped"
+            }
+            Fault::IgnoreImageHardware => {
+                "installs firmware built for another hardware version: the hardware check is skipped"
+            }
+            Fault::IgnoreImageKind => {
+                "installs a boot-code image as the application: the image-kind check is skipped"
+            }
+            Fault::SkipSignatureCheck => {
+                "installs firmware whose signature does not verify: the signature check is skipped"
+            }
+            Fault::SkipHashCheck => {
+                "installs firmware whose payload does not match the signed SHA-256: the hash check is skipped"
+            }
+            Fault::RetryDownloadAtOnce => {
+                "retries a failed firmware download at once instead of waiting between attempts"
+            }
+            Fault::RetryDownloadForever => {
+                "retries a failed firmware download without end instead of giving up after three attempts"
+            }
+            Fault::RebootAfterRejectedImage => {
+                "reboots after refusing a firmware image, so every boot downloads it again (a boot loop)"
+            }
+            Fault::DigestMd5Only => {
+                "answers only MD5 digest challenges: a SHA-256 challenge is unusable to it (no RFC 8760)"
+            }
+            Fault::NcNotIncremented => {
+                "reuses a nonce on a refresh with the nc it last sent instead of counting up (RFC 7616 §3.4)"
+            }
+            Fault::IgnoreStale => {
+                "takes a 401 with stale=true after its credentials as a rejection instead of answering the new nonce"
+            }
+            Fault::RefreshChallengeDropsRegistration => {
+                "takes a 401 to a refresh that carried credentials as a rejection instead of answering the new challenge"
+            }
+            Fault::RetryRejectedCredentials => {
+                "retries credentials the registrar rejected (401 again without stale) on its recovery timer"
+            }
+            Fault::RetryAfterForbidden => {
+                "takes a 403 as an ordinary failure and tries the same controller again after its recovery wait"
+            }
+            Fault::IgnoreMinExpires => {
+                "takes 423 Interval Too Brief as an ordinary failure and retries later with the same Expires"
+            }
+            Fault::NoRecoveryWait => {
+                "after a failure on the last controller tries again 1 s later instead of 50-90 % of RECOVERYREGISTERWAIT"
+            }
+            Fault::RetryAfterCommentUnparsed => {
+                "reads Retry-After only when it is a bare number: `300 (maintenance)` counts as none"
+            }
+            Fault::TcpRetransmit => {
+                "retransmits REGISTER over TCP on Timer E as if TCP were unreliable"
+            }
+            Fault::IgnoreControllerTransport => {
+                "registers over UDP whatever ;transport= the controller entry names"
+            }
+            Fault::RefreshAfterExpiry => {
+                "refreshes a registration 10 % after the granted expiry instead of before it"
+            }
             Fault::IgnoreTlssrvr => {
                 "never tries HTTPS: TLSSRVR is ignored and every file comes over HTTP"
             }
@@ -207,7 +333,7 @@ impl Fault {
             }
             Fault::IgnoreLanguages => "never fetches the language files SET LANGUAGES names",
             Fault::BootCodeAsApplication => {
-                "installs a boot code image (hb…) as its application and announces its version"
+                "treats an APPNAME naming boot code (hb…) as an application: compares it with the running application and never installs it as boot code"
             }
             Fault::Sha2capableEveryModel => {
                 "reports $SHA2CAPABLE=1 whatever its model (96x0 included)"

@@ -313,7 +313,9 @@ fn an_interrupted_run_says_so_lists_what_did_not_run_and_exits_130() {
     let out_dir = s.0.to_str().expect("utf-8");
     let child = spawn_phonecert(&[
         "run",
-        "scenarios/registration",
+        "scenarios/registration/controller-failover.toml",
+        "scenarios/registration/retry-after-503.toml",
+        "scenarios/registration/short-grant-refresh.toml",
         "--lab",
         "loopback",
         "--out",

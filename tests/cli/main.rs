@@ -7,6 +7,7 @@ mod boot;
 mod common;
 mod dhclient;
 mod evidence;
+mod firmware;
 mod lifecycle;
 mod reports;
 mod scenario_errors;

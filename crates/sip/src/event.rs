@@ -73,6 +73,15 @@ pub enum Event {
         method: String,
         cseq: u32,
     },
+    /// The response script said to close the connection this request came on, unanswered.
+    Closed {
+        /// Peer `ip:port`.
+        from: String,
+        /// `tcp` or `tls`.
+        transport: String,
+        method: String,
+        cseq: u32,
+    },
     /// A response the registrar sent (so the timeline has both directions). Kind `response`,
     /// like the file server's answers: `request` is what the phone sent, `response` ours.
     #[serde(rename = "response")]
@@ -88,8 +97,23 @@ pub enum Event {
         retransmission: bool,
         /// Every header of the response, as in `request`.
         headers: Vec<(String, String)>,
+        /// Each `WWW-Authenticate` / `Proxy-Authenticate` digest challenge, in order, its
+        /// parameters as sent (absent ones absent).
+        challenges: Vec<ChallengeSummary>,
         raw: String,
     },
+}
+
+/// One digest challenge of a response, parameter by parameter (RFC 7616 §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChallengeSummary {
+    pub realm: Option<String>,
+    pub nonce: Option<String>,
+    pub algorithm: Option<String>,
+    pub qop: Option<String>,
+    /// `true` / `false` as sent; absent when the challenge has no `stale`.
+    pub stale: Option<String>,
+    pub opaque: Option<String>,
 }
 
 /// Something odd about a request: what the tokenizer found in its bytes, or what the
@@ -131,6 +155,9 @@ pub enum Observation {
     DigestWithoutQop,
     /// The digest `uri` differs from the Request-URI (RFC 2617 §3.2.2.5).
     DigestUriMismatch { uri: String, request_uri: String },
+    /// A request reuses a nonce with an `nc` no higher than an earlier request's
+    /// (RFC 7616 §3.4: the count of requests sent with that nonce, this one included).
+    NcNotIncremented { nc: String, last: String },
 }
 
 impl Observation {
@@ -143,6 +170,7 @@ impl Observation {
             Observation::MalformedAuthorization { .. } => "malformed_authorization",
             Observation::DigestWithoutQop => "digest_without_qop",
             Observation::DigestUriMismatch { .. } => "digest_uri_mismatch",
+            Observation::NcNotIncremented { .. } => "nc_not_incremented",
         }
     }
 }
@@ -159,6 +187,8 @@ pub struct AuthSummary {
     pub qop: Option<String>,
     /// Raw 8-hex nonce count.
     pub nc: Option<String>,
+    pub cnonce: Option<String>,
+    pub opaque: Option<String>,
     /// The verdict on the credentials, flattened: `result` is `ok`, `wrong_response`,
     /// `unknown_user`, `stale_nonce`, `unknown_nonce`, `wrong_realm`, `unsupported_algorithm`,
     /// `unsupported_qop`, `missing_param` (with `missing`: the parameter) or `not_digest`.
@@ -182,6 +212,8 @@ mod tests {
             algorithm: "MD5".into(),
             qop: None,
             nc: None,
+            cnonce: None,
+            opaque: None,
             result,
         }
     }

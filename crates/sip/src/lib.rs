@@ -7,18 +7,21 @@
 //! - [`digest`]: RFC 2617 / RFC 7616 digest computation and checking;
 //! - [`registrar`]: sans-IO registrar core (bytes and time in, actions and events out);
 //! - [`event`]: the timeline events it reports;
-//! - [`shell`]: thin tokio UDP shell that owns the socket and reports I/O to the capture tap.
+//! - [`framing`]: splitting TCP/TLS streams into messages by Content-Length (RFC 3261 §18.3);
+//! - [`shell`]: thin tokio shell (UDP and TCP on one port) that owns the sockets and reports
+//!   I/O to the capture tap.
 //!
 //! Never: prints to stdout, panics on network input.
 
 pub mod digest;
 pub mod event;
+pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod registrar;
 pub mod shell;
 
 pub use digest::{Algorithm, DigestCheck, DigestParam};
-pub use event::{AuthSummary, Event, Observation, RequestFinding};
+pub use event::{AuthSummary, ChallengeSummary, Event, Observation, RequestFinding};
 pub use message::{Finding, FindingKind, Header, Message, ParseError, StartLine};
 pub use registrar::{Action, Binding, Registrar, RegistrarConfig, ScriptedAnswer, Transport};

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use tracing::debug;
 
 use crate::digest::{self, Algorithm, DigestCheck};
-use crate::event::{AuthSummary, Event, Observation, RequestFinding};
+use crate::event::{AuthSummary, ChallengeSummary, Event, Observation, RequestFinding};
 use crate::headers::{DigestParams, NameAddr, SipUri, Via};
 use crate::message::{self, Message};
 
@@ -50,6 +50,7 @@ const TRANSACTION_LIFETIME: Duration = Duration::from_secs(32);
 const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(3600);
 /// Bound on remembered nonces: stale ones are forgotten beyond this.
 const MAX_NONCES: usize = 4096;
+const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
 /// The methods named in `Allow`.
 const ALLOW: &str = "REGISTER, OPTIONS";
 /// Methods we recognise but do not serve (→ 405 rather than 501).
@@ -102,6 +103,10 @@ pub struct RegistrarConfig {
     pub expires: u32,
     /// Nonces and To-tags are derived from this seed and a counter.
     pub nonce_seed: u64,
+    /// Answer a wrong password or an unknown user with a fresh 401 challenge (as many
+    /// registrars do) instead of 403.
+    #[serde(default)]
+    pub challenge_wrong_credentials: bool,
 }
 
 impl Default for RegistrarConfig {
@@ -114,6 +119,7 @@ impl Default for RegistrarConfig {
             qop: true,
             expires: 900,
             nonce_seed: 0,
+            challenge_wrong_credentials: false,
         }
     }
 }
@@ -124,14 +130,22 @@ impl Default for RegistrarConfig {
 pub enum ScriptedAnswer {
     /// Behave like a normal registrar (challenge, check, bind).
     Normal,
-    /// Answer with this status; a 401 also carries a fresh challenge.
+    /// Answer with this status and these extra header lines (`Retry-After`, `Min-Expires`,
+    /// anything, in order); a 401 or 407 also carries one fresh challenge per entry of
+    /// `challenges` (the configured algorithm when empty), each with its own nonce, in order,
+    /// with `stale=true` when `stale` (RFC 7616 §3.3, RFC 8760 §2.4).
     Status {
         code: u16,
         reason: String,
-        retry_after: Option<u32>,
+        headers: Vec<(String, String)>,
+        challenges: Vec<Algorithm>,
+        stale: bool,
     },
     /// Send nothing, also for retransmissions of this attempt.
     Silence,
+    /// Close the connection the attempt came on without answering (TCP/TLS); over UDP this
+    /// is silence.
+    Close,
     /// Normal service, but a binding made by this attempt is granted at most `expires`
     /// seconds (RFC 3261 §10.3 step 7: the registrar may shorten the requested duration).
     Grant { expires: u32 },
@@ -143,7 +157,15 @@ pub enum ScriptedAnswer {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Send { to: SocketAddr, bytes: Vec<u8> },
+    /// Over UDP: a datagram to `to`; over TCP/TLS: on the connection whose peer is `to`.
+    Send {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// Close the stream connection whose peer is `peer`.
+    Close {
+        peer: SocketAddr,
+    },
     Event(Event),
 }
 
@@ -166,6 +188,7 @@ pub struct Binding {
 enum Answer {
     Response { to: SocketAddr, bytes: Vec<u8> },
     Silence,
+    Close,
 }
 
 #[derive(Debug, Clone)]
@@ -182,13 +205,23 @@ enum AuthOutcome {
     Checked(DigestCheck),
 }
 
+/// An issued nonce: when, and the highest `nc` a request with it carried (RFC 7616 §3.4:
+/// the client counts every request it sends with one nonce).
+#[derive(Debug, Clone)]
+struct NonceState {
+    issued: Duration,
+    /// The highest `nc` seen and the transaction that carried it (a retransmission repeats
+    /// its `nc` legitimately).
+    last_nc: Option<(u32, String)>,
+}
+
 /// The registrar core. Feed it every message with [`Registrar::handle`].
 #[derive(Debug)]
 pub struct Registrar {
     config: RegistrarConfig,
     nonce_lifetime: Duration,
     nonce_counter: u64,
-    nonces: HashMap<String, Duration>,
+    nonces: HashMap<String, NonceState>,
     bindings: BTreeMap<String, Vec<Binding>>,
     script: Vec<ScriptedAnswer>,
     /// How attempts past the end of the script are answered.
@@ -322,12 +355,12 @@ impl Registrar {
                 }
             }
         }
+        let key = transaction_key(msg);
         let (auth, outcome) = if method == "REGISTER" {
-            self.evaluate_auth(msg, now, &mut findings)
+            self.evaluate_auth(msg, now, key.as_deref(), &mut findings)
         } else {
             (None, AuthOutcome::NoCredentials)
         };
-        let key = transaction_key(msg);
         let cached = key
             .as_ref()
             .and_then(|k| self.transactions.get(k))
@@ -335,6 +368,12 @@ impl Registrar {
         if cached.is_some() {
             findings.push(RequestFinding::Registrar(Observation::Retransmission));
         }
+        let used_nonce = match (&outcome, &auth, &key) {
+            (AuthOutcome::Checked(DigestCheck::Ok), Some(a), Some(k)) => {
+                Some((a.clone(), k.clone()))
+            }
+            _ => None,
+        };
         let mut actions = vec![Action::Event(request_event(
             msg, from, transport, auth, findings,
         ))];
@@ -353,8 +392,12 @@ impl Registrar {
                     method,
                     cseq,
                 })),
+                Answer::Close => close(&mut actions, from, transport, method, cseq),
             }
             return actions;
+        }
+        if let Some((a, k)) = &used_nonce {
+            self.count_nonce_use(a, k);
         }
 
         let answer = self.answer(now, from, transport, msg, &method, outcome);
@@ -377,8 +420,25 @@ impl Registrar {
                 method,
                 cseq,
             })),
+            Answer::Close => close(&mut actions, from, transport, method, cseq),
         }
         actions
+    }
+
+    /// Remember the highest `nc` used with a nonce (only for credentials that checked out).
+    fn count_nonce_use(&mut self, auth: &AuthSummary, key: &str) {
+        let Some(nc) = auth
+            .nc
+            .as_deref()
+            .and_then(|n| u32::from_str_radix(n, 16).ok())
+        else {
+            return;
+        };
+        if let Some(state) = self.nonces.get_mut(&auth.nonce)
+            && state.last_nc.as_ref().is_none_or(|(last, _)| nc > *last)
+        {
+            state.last_nc = Some((nc, key.to_owned()));
+        }
     }
 
     /// Decide the answer to a new (non-retransmitted, non-ACK) request.
@@ -396,12 +456,11 @@ impl Registrar {
             return Answer::Silence;
         };
         let to = response_destination(&top_via, from, transport);
-        let respond = |me: &Self, code: u16, reason: &str, extra: Vec<(&'static str, String)>| {
-            Answer::Response {
+        let respond =
+            |me: &Self, code: u16, reason: &str, extra: Vec<(String, String)>| Answer::Response {
                 to,
                 bytes: me.build_response(msg, &top_via, from, code, reason, &extra),
-            }
-        };
+            };
         let headers_ok = msg.from_addr().is_ok()
             && msg.to_addr().is_ok()
             && msg.call_id().is_some()
@@ -417,8 +476,8 @@ impl Registrar {
                     200,
                     "OK",
                     vec![
-                        ("Allow", ALLOW.to_owned()),
-                        ("Accept", "application/sdp".to_owned()),
+                        ("Allow".to_owned(), ALLOW.to_owned()),
+                        ("Accept".to_owned(), "application/sdp".to_owned()),
                     ],
                 );
             }
@@ -428,7 +487,7 @@ impl Registrar {
                     self,
                     405,
                     "Method Not Allowed",
-                    vec![("Allow", ALLOW.to_owned())],
+                    vec![("Allow".to_owned(), ALLOW.to_owned())],
                 );
             }
             _ => {
@@ -436,7 +495,7 @@ impl Registrar {
                     self,
                     501,
                     "Not Implemented",
-                    vec![("Allow", ALLOW.to_owned())],
+                    vec![("Allow".to_owned(), ALLOW.to_owned())],
                 );
             }
         }
@@ -453,18 +512,34 @@ impl Registrar {
         };
         match scripted {
             ScriptedAnswer::Silence => Answer::Silence,
+            ScriptedAnswer::Close => match transport {
+                Transport::Udp => Answer::Silence,
+                Transport::Tcp | Transport::Tls => Answer::Close,
+            },
             ScriptedAnswer::Status {
                 code,
                 reason,
-                retry_after,
+                headers,
+                challenges,
+                stale,
             } => {
-                let mut extra = Vec::new();
-                if code == 401 {
-                    extra.push(("WWW-Authenticate", self.challenge(now, false)));
+                let mut extra: Vec<(String, String)> = Vec::new();
+                if code == 401 || code == 407 {
+                    let name = if code == 401 {
+                        "WWW-Authenticate"
+                    } else {
+                        "Proxy-Authenticate"
+                    };
+                    let algorithms = if challenges.is_empty() {
+                        vec![self.config.algorithm]
+                    } else {
+                        challenges
+                    };
+                    for a in algorithms {
+                        extra.push((name.to_owned(), self.challenge(now, stale, a)));
+                    }
                 }
-                if let Some(secs) = retry_after {
-                    extra.push(("Retry-After", secs.to_string()));
-                }
+                extra.extend(headers);
                 respond(self, code, &reason, extra)
             }
             ScriptedAnswer::Normal | ScriptedAnswer::Grant { .. } => match outcome {
@@ -475,12 +550,33 @@ impl Registrar {
                     | DigestCheck::UnsupportedAlgorithm
                     | DigestCheck::UnsupportedQop,
                 ) => {
-                    let c = self.challenge(now, false);
-                    respond(self, 401, "Unauthorized", vec![("WWW-Authenticate", c)])
+                    let c = self.challenge(now, false, self.config.algorithm);
+                    respond(
+                        self,
+                        401,
+                        "Unauthorized",
+                        vec![(WWW_AUTHENTICATE.into(), c)],
+                    )
                 }
                 AuthOutcome::Checked(DigestCheck::StaleNonce | DigestCheck::UnknownNonce) => {
-                    let c = self.challenge(now, true);
-                    respond(self, 401, "Unauthorized", vec![("WWW-Authenticate", c)])
+                    let c = self.challenge(now, true, self.config.algorithm);
+                    respond(
+                        self,
+                        401,
+                        "Unauthorized",
+                        vec![(WWW_AUTHENTICATE.into(), c)],
+                    )
+                }
+                AuthOutcome::Checked(DigestCheck::UnknownUser | DigestCheck::WrongResponse)
+                    if self.config.challenge_wrong_credentials =>
+                {
+                    let c = self.challenge(now, false, self.config.algorithm);
+                    respond(
+                        self,
+                        401,
+                        "Unauthorized",
+                        vec![(WWW_AUTHENTICATE.into(), c)],
+                    )
                 }
                 AuthOutcome::Checked(DigestCheck::UnknownUser | DigestCheck::WrongResponse) => {
                     respond(self, 403, "Forbidden", Vec::new())
@@ -504,6 +600,7 @@ impl Registrar {
         &self,
         msg: &Message,
         now: Duration,
+        transaction: Option<&str>,
         findings: &mut Vec<RequestFinding>,
     ) -> (Option<AuthSummary>, AuthOutcome) {
         let all = msg.authorizations();
@@ -543,13 +640,26 @@ impl Registrar {
         };
         if check == DigestCheck::Ok {
             // The digest is right; now is the nonce one of ours, and fresh?
-            check = match creds.nonce().and_then(|n| self.nonces.get(n)) {
+            let state = creds.nonce().and_then(|n| self.nonces.get(n));
+            check = match state {
                 None => DigestCheck::UnknownNonce,
-                Some(&issued) if now.saturating_sub(issued) > self.nonce_lifetime => {
+                Some(st) if now.saturating_sub(st.issued) > self.nonce_lifetime => {
                     DigestCheck::StaleNonce
                 }
                 Some(_) => DigestCheck::Ok,
             };
+            // RFC 7616 §3.4: each request with a nonce carries the next count; the same or
+            // a lower count from another transaction is a replay of the counter.
+            if let (Some(st), Some(nc)) = (state, creds.nc_value())
+                && let Some((last, key)) = &st.last_nc
+                && nc <= *last
+                && transaction != Some(key.as_str())
+            {
+                findings.push(RequestFinding::Registrar(Observation::NcNotIncremented {
+                    nc: creds.nc().unwrap_or_default().to_owned(),
+                    last: format!("{last:08x}"),
+                }));
+            }
         }
         if self.config.qop && creds.is_digest() && creds.qop().is_none() {
             findings.push(RequestFinding::Registrar(Observation::DigestWithoutQop));
@@ -571,13 +681,15 @@ impl Registrar {
             algorithm,
             qop: creds.qop().map(str::to_owned),
             nc: creds.nc().map(str::to_owned),
+            cnonce: creds.cnonce().map(str::to_owned),
+            opaque: creds.opaque().map(str::to_owned),
             result: check,
         };
         (Some(summary), AuthOutcome::Checked(check))
     }
 
     /// A fresh `Digest …` challenge value; remembers the nonce.
-    fn challenge(&mut self, now: Duration, stale: bool) -> String {
+    fn challenge(&mut self, now: Duration, stale: bool, algorithm: Algorithm) -> String {
         self.nonce_counter += 1;
         let nonce = derive_hex(
             "nonce",
@@ -588,14 +700,20 @@ impl Registrar {
         if self.nonces.len() >= MAX_NONCES {
             let lifetime = self.nonce_lifetime;
             self.nonces
-                .retain(|_, issued| now.saturating_sub(*issued) <= lifetime);
+                .retain(|_, st| now.saturating_sub(st.issued) <= lifetime);
         }
-        self.nonces.insert(nonce.clone(), now);
+        self.nonces.insert(
+            nonce.clone(),
+            NonceState {
+                issued: now,
+                last_nc: None,
+            },
+        );
         let mut c = format!(
             "Digest realm=\"{}\", nonce=\"{}\", algorithm={}",
             self.config.realm,
             nonce,
-            self.config.algorithm.as_str()
+            algorithm.as_str()
         );
         if self.config.qop {
             c.push_str(", qop=\"auth\"");
@@ -616,7 +734,7 @@ impl Registrar {
         transport: Transport,
         msg: &Message,
         cap: Option<u32>,
-    ) -> Result<Vec<(&'static str, String)>, &'static str> {
+    ) -> Result<Vec<(String, String)>, &'static str> {
         let max = cap.map_or(self.config.expires, |c| c.min(self.config.expires));
         let to = msg.to_addr().map_err(|_| "Bad To Header")?;
         let aor = match to.sip_uri() {
@@ -677,10 +795,10 @@ impl Registrar {
         for b in self.bindings(&aor, now) {
             let left = b.expires_at.saturating_sub(now);
             let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-            extra.push(("Contact", format!("<{}>;expires={secs}", b.uri)));
+            extra.push(("Contact".into(), format!("<{}>;expires={secs}", b.uri)));
         }
         if let Some(g) = granted_first {
-            extra.push(("Expires", g.to_string()));
+            extra.push(("Expires".into(), g.to_string()));
         }
         Ok(extra)
     }
@@ -693,7 +811,7 @@ impl Registrar {
         from: SocketAddr,
         code: u16,
         reason: &str,
-        extra: &[(&'static str, String)],
+        extra: &[(String, String)],
     ) -> Vec<u8> {
         let mut out = format!("SIP/2.0 {code} {reason}\r\n");
         let mut first = true;
@@ -757,6 +875,23 @@ impl Registrar {
         }
         self.bindings.retain(|_, list| !list.is_empty());
     }
+}
+
+/// The script closes the stream without an answer (a `closed` event, then the close).
+fn close(
+    actions: &mut Vec<Action>,
+    peer: SocketAddr,
+    transport: Transport,
+    method: String,
+    cseq: u32,
+) {
+    actions.push(Action::Event(Event::Closed {
+        from: peer.to_string(),
+        transport: transport.as_str().to_owned(),
+        method,
+        cseq,
+    }));
+    actions.push(Action::Close { peer });
 }
 
 /// `hex(SHA-256(label ‖ seed ‖ data))`, first `bytes` bytes: deterministic, seed-dependent.
@@ -915,8 +1050,29 @@ fn headers_of(msg: &Message) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The digest challenges of a response we built, parameter by parameter.
+fn challenges_of(msg: &Message) -> Vec<ChallengeSummary> {
+    msg.headers()
+        .iter()
+        .filter(|h| {
+            let n = message::canonical_name(h.raw_name());
+            n.eq_ignore_ascii_case("WWW-Authenticate")
+                || n.eq_ignore_ascii_case("Proxy-Authenticate")
+        })
+        .filter_map(|h| DigestParams::parse(h.value()).ok())
+        .map(|d| ChallengeSummary {
+            realm: d.realm().map(str::to_owned),
+            nonce: d.nonce().map(str::to_owned),
+            algorithm: d.algorithm().map(str::to_owned),
+            qop: d.qop().map(str::to_owned),
+            stale: d.stale().map(str::to_owned),
+            opaque: d.opaque().map(str::to_owned),
+        })
+        .collect()
+}
+
 fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
-    let (status, reason, method, cseq, call_id, headers) = match Message::parse(bytes) {
+    let (status, reason, method, cseq, call_id, headers, challenges) = match Message::parse(bytes) {
         Ok(m) => {
             let c = m.cseq().ok();
             (
@@ -926,6 +1082,7 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
                 c.map(|c| c.number).unwrap_or(0),
                 m.call_id().unwrap_or_default().to_owned(),
                 headers_of(&m),
+                challenges_of(&m),
             )
         }
         Err(_) => (
@@ -934,6 +1091,7 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
             String::new(),
             0,
             String::new(),
+            Vec::new(),
             Vec::new(),
         ),
     };
@@ -946,6 +1104,7 @@ fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
         call_id,
         retransmission,
         headers,
+        challenges,
         raw: String::from_utf8_lossy(bytes).into_owned(),
     })
 }

@@ -52,12 +52,65 @@ pub fn match_event(e: &Event, matchers: &[FieldMatch], vars: &Vars) -> Result<()
 /// message the event carries (its `headers` list, which HTTP and SIP events both have),
 /// matched case-insensitively, SIP compact forms included (RFC 3261 §7.3.3). Several headers
 /// of the same name join with `, ` (RFC 9110 §5.3, RFC 3261 §7.3.1).
+///
+/// `header.NAME;PARAM` is one parameter of that header: the first `PARAM=value` (or bare
+/// `PARAM`, whose value is empty text) in the headers of that name, in order — a Contact's
+/// `expires`, a Via's `rport`, a digest challenge's `stale` — with quotes removed; absent
+/// when no header of that name has it.
 pub fn lookup(e: &Event, field: &str) -> Option<Value> {
     let Some(name) = field.strip_prefix("header.") else {
         return e.field(field).cloned();
     };
+    if let Some((name, param)) = name.split_once(';') {
+        return header_values(e, name)
+            .iter()
+            .find_map(|v| header_param(v, param))
+            .map(Value::String);
+    }
     let values = header_values(e, name);
     (!values.is_empty()).then(|| Value::String(values.join(", ")))
+}
+
+/// The value of parameter `param` in one header value. Parameters are separated by `;` or
+/// `,` outside quotes and `<…>`; a scheme before the first (`Digest realm=…`) is skipped.
+pub fn header_param(value: &str, param: &str) -> Option<String> {
+    let mut pieces = Vec::new();
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    let mut start = 0;
+    for (i, ch) in value.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match ch {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ';' | ',' if !quoted && !angle => {
+                pieces.push(value.get(start..i).unwrap_or_default());
+                start = i + ch.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    pieces.push(value.get(start..).unwrap_or_default());
+    pieces.into_iter().find_map(|piece| {
+        let (key, val) = match piece.split_once('=') {
+            Some((k, v)) => (k, Some(v.trim())),
+            None => (piece, None),
+        };
+        let key = key.split_whitespace().last()?;
+        if !key.eq_ignore_ascii_case(param) {
+            return None;
+        }
+        let val = val.unwrap_or_default();
+        let unquoted = val
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(val);
+        Some(unquoted.to_owned())
+    })
 }
 
 /// The text of a field (strings as they are, numbers in decimal), for comparisons.
@@ -148,5 +201,34 @@ fn holds(v: Option<&Value>, c: &Cond, vars: &Vars) -> bool {
         Cond::Range(lo, hi) => v
             .and_then(Value::as_f64)
             .is_some_and(|n| n >= *lo && n <= *hi),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_param;
+
+    #[test]
+    fn header_parameters_are_found_by_name_outside_quotes_and_brackets() {
+        let challenge =
+            r#"Digest realm="lab.test", nonce="a,stale=true;b", algorithm=MD5, stale=TRUE"#;
+        assert_eq!(
+            header_param(challenge, "realm").as_deref(),
+            Some("lab.test")
+        );
+        assert_eq!(header_param(challenge, "STALE").as_deref(), Some("TRUE"));
+        assert_eq!(
+            header_param(challenge, "nonce").as_deref(),
+            Some("a,stale=true;b")
+        );
+        assert_eq!(header_param(challenge, "opaque"), None);
+        let fresh = r#"Digest realm="lab.test", nonce="stale=true""#;
+        assert_eq!(header_param(fresh, "stale"), None);
+        let contact = "<sip:2001@10.0.0.5:5060;transport=tcp>;expires=60;+sip.instance=\"<urn:x>\"";
+        assert_eq!(header_param(contact, "expires").as_deref(), Some("60"));
+        assert_eq!(header_param(contact, "transport"), None);
+        let via = "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;rport";
+        assert_eq!(header_param(via, "rport").as_deref(), Some(""));
+        assert_eq!(header_param(via, "received"), None);
     }
 }

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::vars::Vars;
-use crate::scenario::{Bounds, Check, Kind, Level, Scenario, Select, ValueFrom, Window};
+use crate::scenario::{Bounds, Check, Kind, Level, Relation, Scenario, Select, ValueFrom, Window};
 use crate::timeline::{Event, Proto, Timeline};
 
 pub use matcher::{Mismatch, match_event};
@@ -231,7 +231,18 @@ pub enum Violation {
         /// The right value.
         right: String,
     },
-    /// A compared value could not be taken from the phone's event.
+    /// The compared values do not stand in the check's relation (`different`, `greater`,
+    /// `successor`).
+    RelationNotMet {
+        /// The relation, as the scenario names it.
+        relation: String,
+        /// The left value.
+        left: String,
+        /// The right value.
+        right: String,
+    },
+    /// A compared value could not be taken from the phone's event (or is not an integer
+    /// where the relation needs one).
     NoValue {
         /// `left` or `right`.
         side: String,
@@ -485,7 +496,11 @@ impl<'a> Judge<'a> {
     fn judge_kind(&mut self, c: &Check, depth: usize) -> Outcome {
         match &c.kind {
             Kind::Order { first, then } => self.order(c, first, then, depth),
-            Kind::Compare { left, right } => self.compare(c, left, right, depth),
+            Kind::Compare {
+                left,
+                right,
+                relation,
+            } => self.compare(c, left, right, *relation, depth),
             Kind::Event {
                 select,
                 window,
@@ -679,12 +694,22 @@ impl<'a> Judge<'a> {
             Kind::Order { first, then } => {
                 return format!("the event of {first} before the event of {then}");
             }
-            Kind::Compare { left, right } => {
+            Kind::Compare {
+                left,
+                right,
+                relation,
+            } => {
                 let side = |v: &ValueFrom| match &v.regex {
                     Some(r) => format!("{} of {} (/{}/)", v.field, v.check, r.as_str()),
                     None => format!("{} of {}", v.field, v.check),
                 };
-                return format!("{} equal to {}", side(left), side(right));
+                let how = match relation {
+                    Relation::Equal => "equal to",
+                    Relation::Different => "different from",
+                    Relation::Greater => "less than",
+                    Relation::Successor => "one less than",
+                };
+                return format!("{} {how} {}", side(left), side(right));
             }
             Kind::Event { select, window, .. }
             | Kind::Absent { select, window }
@@ -1056,7 +1081,14 @@ impl<'a> Judge<'a> {
         none(r)
     }
 
-    fn compare(&mut self, c: &Check, l: &ValueFrom, rt: &ValueFrom, depth: usize) -> Outcome {
+    fn compare(
+        &mut self,
+        c: &Check,
+        l: &ValueFrom,
+        rt: &ValueFrom,
+        relation: Relation,
+        depth: usize,
+    ) -> Outcome {
         let (el, sl) = match self.event_of(c, &l.check, depth) {
             Ok(e) => e,
             Err(o) => return *o,
@@ -1089,8 +1121,18 @@ impl<'a> Judge<'a> {
             (_, Err(_)) => r.violating(Violation::NoValue {
                 side: "right".into(),
             }),
-            (Ok(a), Ok(b)) if a == b => r,
-            (Ok(left), Ok(right)) => r.violating(Violation::ValuesDiffer { left, right }),
+            (Ok(left), Ok(right)) => match relation.holds(&left, &right) {
+                Ok(true) => r,
+                Ok(false) if relation == Relation::Equal => {
+                    r.violating(Violation::ValuesDiffer { left, right })
+                }
+                Ok(false) => r.violating(Violation::RelationNotMet {
+                    relation: relation.as_str().into(),
+                    left,
+                    right,
+                }),
+                Err(side) => r.violating(Violation::NoValue { side: side.into() }),
+            },
         };
         r.settled = sl && sr;
         Outcome {

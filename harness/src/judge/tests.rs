@@ -1177,3 +1177,141 @@ fn next_judges_the_first_event_of_the_kind_and_settles_on_it() {
         (Verdict::Fail, false)
     );
 }
+
+/// Two REGISTERs of one registration, then a 401 with and one without `stale`.
+fn registration() -> Timeline {
+    let challenge = |stale: Option<&str>| {
+        let mut c = json!({"realm": "lab.test", "nonce": "n1", "algorithm": "MD5", "qop": "auth", "opaque": null, "stale": null});
+        if let Some(s) = stale {
+            c["stale"] = json!(s);
+        }
+        c
+    };
+    tl(&[
+        (
+            1.0,
+            Proto::Sip,
+            "request",
+            json!({"method": "REGISTER", "cseq": 7, "call_id": "a@1", "headers": [["Via", "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1;rport"]]}),
+        ), // #0
+        (
+            1.1,
+            Proto::Sip,
+            "response",
+            json!({"status": 401, "cseq": 7, "challenges": [challenge(None)],
+                   "headers": [["WWW-Authenticate", "Digest realm=\"lab.test\", nonce=\"n1\""]]}),
+        ), // #1
+        (
+            1.2,
+            Proto::Sip,
+            "request",
+            json!({"method": "REGISTER", "cseq": 8, "call_id": "a@1", "auth": {"nc": "00000001"}, "headers": [["v", "SIP/2.0/UDP 10.0.0.5;rport;branch=z9hG4bK2"]]}),
+        ), // #2
+        (
+            2.0,
+            Proto::Sip,
+            "response",
+            json!({"status": 401, "cseq": 9, "challenges": [challenge(Some("true"))],
+                   "headers": [["WWW-Authenticate", "Digest realm=\"lab.test\", nonce=\"n2\", stale=true"]]}),
+        ), // #3
+    ])
+}
+
+fn related(field: &str, relation: &str) -> String {
+    format!(
+        "{}{}[[check]]\nid = \"C\"\ntitle = \"c\"\nrequirement = \"r\"\nkind = \"compare\"\nleft = {{ check = \"R1\", field = \"{field}\" }}\nright = {{ check = \"R2\", field = \"{field}\" }}\nrelation = \"{relation}\"\n",
+        event("sip", "request", "match = { auth = { present = false } }")
+            .replace("\"X\"", "\"R1\""),
+        event("sip", "request", "match = { auth = { present = true } }").replace("\"X\"", "\"R2\""),
+    )
+}
+
+#[test]
+fn compare_relations_keep_a_call_id_and_count_cseq_up_by_one() {
+    let t = registration();
+    for (field, relation) in [
+        ("call_id", "equal"),
+        ("cseq", "successor"),
+        ("cseq", "greater"),
+        ("header.Via;branch", "different"),
+    ] {
+        let r = last(&related(field, relation), &t);
+        assert_eq!(r.verdict, Verdict::Pass, "{field} {relation}: {}", r.line());
+    }
+    let r = last(&related("call_id", "different"), &t);
+    assert_eq!(
+        r.violation,
+        Some(Violation::RelationNotMet {
+            relation: "different".into(),
+            left: "a@1".into(),
+            right: "a@1".into()
+        })
+    );
+    assert!(
+        r.expected
+            .contains("call_id of R1 different from call_id of R2"),
+        "{}",
+        r.expected
+    );
+    // CSeq 7 → 8 is one more, not equal and not the other way round.
+    let r = last(&related("cseq", "equal"), &t);
+    assert_eq!(
+        r.violation,
+        Some(Violation::ValuesDiffer {
+            left: "7".into(),
+            right: "8".into()
+        })
+    );
+    // Text where a number is needed names the side.
+    let r = last(&related("call_id", "successor"), &t);
+    assert_eq!(
+        r.violation,
+        Some(Violation::NoValue {
+            side: "left".into()
+        })
+    );
+}
+
+#[test]
+fn a_header_parameter_or_a_challenge_field_can_be_required_absent() {
+    let t = registration();
+    let fresh = |m: &str| {
+        event(
+            "sip",
+            "response",
+            &format!("match = {{ status = 401, {m} }}"),
+        )
+    };
+    // The first 401 has no stale; the second has.
+    for m in [
+        r#""header.WWW-Authenticate;stale" = { present = false }"#,
+        r#""challenges.0.stale" = { present = false }"#,
+    ] {
+        let r = last(&fresh(m), &t);
+        assert_eq!(r.verdict, Verdict::Pass, "{m}: {}", r.line());
+        assert_eq!(r.events, vec![1], "{m}");
+    }
+    let r = last(
+        &event(
+            "sip",
+            "response",
+            r#"match = { cseq = 9, "header.WWW-Authenticate;stale" = { present = false } }"#,
+        ),
+        &t,
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(
+        r.observed.contains("2 response event(s), none matching"),
+        "{}",
+        r.observed
+    );
+    let r = last(
+        &event(
+            "sip",
+            "response",
+            r#"match = { "challenges.0.stale" = "true" }"#,
+        ),
+        &t,
+    );
+    assert_eq!(r.events, vec![3]);
+}

@@ -131,6 +131,8 @@ pub struct ServerSockets {
     pub https: Option<TcpListener>,
     /// SIP UDP sockets, one per controller (the first is `${sip_port}`).
     pub sip: Vec<UdpSocket>,
+    /// SIP TCP listeners on the same ports, one per controller (RFC 3261 §18.2.1).
+    pub sip_tcp: Vec<TcpListener>,
 }
 
 impl ServerSockets {
@@ -206,13 +208,41 @@ pub fn bind_loopback(
     } else {
         None
     };
+    let (sip, sip_tcp): (Vec<UdpSocket>, Vec<TcpListener>) = (0..controllers.max(1))
+        .map(|_| udp_and_tcp(ip))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     Ok(ServerSockets {
         dhcp: udp("dhcp")?,
         dhcp_raw: None,
         http,
         https,
-        sip: (0..controllers.max(1))
-            .map(|_| udp("sip"))
-            .collect::<Result<_, _>>()?,
+        sip,
+        sip_tcp,
+    })
+}
+
+/// A UDP socket and a TCP listener on the same loopback port the OS picks: a port free for
+/// UDP may be taken for TCP, so a few are tried.
+fn udp_and_tcp(ip: Ipv4Addr) -> Result<(UdpSocket, TcpListener), LabError> {
+    let mut last = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind((ip, 0)).map_err(|source| LabError::Bind {
+            what: "sip",
+            addr: format!("{ip}:0"),
+            source,
+        })?;
+        let port = udp.local_addr().map(|a| a.port()).unwrap_or(0);
+        match TcpListener::bind((ip, port)) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = Some((port, e)),
+        }
+    }
+    let (port, source) = last.unwrap_or((0, std::io::Error::other("no port tried")));
+    Err(LabError::Bind {
+        what: "sip tcp",
+        addr: format!("{ip}:{port}"),
+        source,
     })
 }

@@ -156,12 +156,20 @@ impl NetnsPair {
                     .map_err(err("sip", format!("{ip}:{port}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let sip_tcp = (0..controllers.max(1))
+            .map(|i| {
+                let port = 5060 + u16::try_from(i).unwrap_or(0);
+                pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, port)))
+                    .map_err(err("sip tcp", format!("{ip}:{port}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerSockets {
             dhcp,
             dhcp_raw: Some(raw),
             http,
             https,
             sip,
+            sip_tcp,
         })
     }
 

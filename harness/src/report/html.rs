@@ -50,6 +50,8 @@ pub(crate) fn environment() -> Result<minijinja::Environment<'static>, minijinja
     let mut env = minijinja::Environment::new();
     env.add_template("base.html", BASE)?;
     env.add_template("index.html", INDEX)?;
+    env.add_template("compliance.html", super::compliance::TEMPLATE)?;
+    env.add_template("diff.html", super::diff::TEMPLATE)?;
     Ok(env)
 }
 
@@ -108,7 +110,7 @@ pub fn render_index(run_dir: &Path, report: &RunReport) -> Result<String, miniji
 }
 
 /// A saved timeline's events, through the path `report.json` stores.
-fn read_timeline(run_dir: &Path, stored: &str) -> Result<Timeline, String> {
+pub(crate) fn read_timeline(run_dir: &Path, stored: &str) -> Result<Timeline, String> {
     #[derive(serde::Deserialize)]
     struct Saved {
         timeline: Timeline,

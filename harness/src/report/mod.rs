@@ -6,6 +6,8 @@
 //!
 //! Never: judges (it only writes down what the judge said), prints to stdout.
 
+pub mod compliance;
+pub mod diff;
 pub mod html;
 
 use std::path::Path;
@@ -230,8 +232,9 @@ impl ScenarioReport {
     }
 }
 
-/// Writes `report.json`, `junit.xml` and `index.html` into `dir` (the run folder, whose
-/// saved timelines the HTML report's ladders are drawn from).
+/// Writes `report.json`, `junit.xml`, `index.html`, and then `compliance.json` and
+/// `compliance.html` into `dir` (the run folder, whose saved timelines the HTML report's
+/// ladders and the compliance summary's wire identity are drawn from).
 pub fn write_all(dir: &Path, report: &RunReport) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
@@ -240,6 +243,8 @@ pub fn write_all(dir: &Path, report: &RunReport) -> std::io::Result<()> {
     let page = html::render_index(dir, report)
         .map_err(|e| std::io::Error::other(format!("index.html: {e:#}")))?;
     write_atomic(&dir.join("index.html"), page.as_bytes())?;
+    // Last: it hashes every file written before it.
+    compliance::write(dir, report)?;
     Ok(())
 }
 

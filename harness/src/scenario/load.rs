@@ -457,6 +457,11 @@ fn served_files(
                 if fw.models.is_empty() {
                     here(format!("firmware `{path}` names no models"));
                 }
+                if fw.hardware.is_empty() {
+                    here(format!(
+                        "firmware `{path}` names no hardware version (`[\"*\"]` is any)"
+                    ));
+                }
                 Some(FileContent::Firmware(fw.clone()))
             }
             _ => {
@@ -816,61 +821,198 @@ fn sip_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError>
             format!("at most {} controllers", vars::MAX_CONTROLLERS),
         );
     }
+    let mut problems: Vec<(&str, String)> = Vec::new();
     let mut script_of = |script: &[super::SipAnswerSpec]| -> Vec<SipAnswer> {
         let mut out = Vec::new();
         for a in script {
-            let n = [a.normal, a.status.is_some(), a.silence, a.grant.is_some()]
-                .iter()
-                .filter(|b| **b)
-                .count();
-            if n != 1 {
-                sip(
-                    "script",
-                    "each scripted answer needs exactly one of normal, grant, status or silence"
-                        .into(),
-                );
-                continue;
-            }
-            if (a.reason.is_some() || a.retry_after.is_some()) && a.status.is_none() {
-                sip("script", "reason and retry_after go with a status".into());
-                continue;
-            }
-            out.push(match (a.status, a.grant) {
-                (Some(code), _) => {
-                    if !(100..=699).contains(&code) {
-                        sip("script", format!("status {code} is not a SIP status code"));
-                    }
-                    SipAnswer::Status {
-                        code,
-                        reason: a
-                            .reason
-                            .clone()
-                            .unwrap_or_else(|| pc_sip::registrar::reason_phrase(code).to_string()),
-                        retry_after: a.retry_after,
-                    }
+            match scripted_answer(a) {
+                Some(answer) => out.push(answer),
+                None => {
+                    problems.extend(scripted_answer_errors(a).into_iter().map(|m| ("script", m)))
                 }
-                (None, Some(secs)) => SipAnswer::Grant(secs),
-                (None, None) if a.silence => SipAnswer::Silence,
-                (None, None) => SipAnswer::Normal,
-            });
+            }
         }
         out
     };
+    let first_script = script_of(&s.script);
+    let more_scripts: Vec<Vec<SipAnswer>> =
+        s.controller.iter().map(|c| script_of(&c.script)).collect();
+    let mut transports = |list: &Option<Vec<String>>| -> bool {
+        let Some(list) = list else {
+            return true;
+        };
+        let mut tcp = false;
+        for t in list {
+            match t.to_ascii_lowercase().as_str() {
+                "udp" => {}
+                "tcp" => tcp = true,
+                _ => problems.push(("transports", format!("transport `{t}`: udp or tcp"))),
+            }
+        }
+        if !list.iter().any(|t| t.eq_ignore_ascii_case("udp")) {
+            problems.push((
+                "transports",
+                "a controller always listens on udp (RFC 3261 §18.2.1)".into(),
+            ));
+        }
+        tcp
+    };
     let mut controllers = vec![Controller {
-        script: script_of(&s.script),
+        script: first_script,
         down: s.down,
+        tcp: transports(&s.transports),
     }];
-    for c in &s.controller {
+    for (c, script) in s.controller.iter().zip(more_scripts) {
         controllers.push(Controller {
-            script: script_of(&c.script),
+            script,
             down: c.down,
+            tcp: transports(&c.transports),
         });
     }
+    for (key, msg) in problems {
+        sip(key, msg);
+    }
+    let challenge_wrong_credentials = match s.wrong_credentials {
+        None | Some(403) => false,
+        Some(401) => true,
+        Some(other) => {
+            sip(
+                "wrong_credentials",
+                format!("wrong_credentials {other}: 401 or 403"),
+            );
+            false
+        }
+    };
     SipPlan {
         realm: s.realm.clone().unwrap_or_else(|| s.domain.clone()),
         sha256,
+        challenge_wrong_credentials,
         controllers,
     }
+}
+
+/// A SIP token (RFC 3261 §25.1): what a header name may be.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c))
+}
+
+/// `Retry-After = delta-seconds [ comment ] *( SEMI retry-param )` (RFC 3261 §20.33),
+/// checked loosely: digits first, then a comment or parameters.
+fn is_retry_after(text: &str) -> bool {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    let rest = text.get(digits..).unwrap_or_default().trim_start();
+    digits > 0
+        && (rest.is_empty() || rest.starts_with('(') || rest.starts_with(';'))
+        && !text.contains(['\r', '\n'])
+}
+
+/// The typed answer, or `None` when anything about it is wrong (then
+/// [`scripted_answer_errors`] says what).
+fn scripted_answer(a: &super::SipAnswerSpec) -> Option<SipAnswer> {
+    if !scripted_answer_errors(a).is_empty() {
+        return None;
+    }
+    Some(match (a.status, a.grant) {
+        (Some(code), _) => {
+            let mut headers = Vec::new();
+            match &a.retry_after {
+                Some(super::RetryAfterSpec::Seconds(n)) => {
+                    headers.push(("Retry-After".to_owned(), n.to_string()));
+                }
+                Some(super::RetryAfterSpec::Text(t)) => {
+                    headers.push(("Retry-After".to_owned(), t.clone()));
+                }
+                None => {}
+            }
+            headers.extend(a.headers.iter().map(|[n, v]| (n.clone(), v.clone())));
+            SipAnswer::Status {
+                code,
+                reason: a
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| pc_sip::registrar::reason_phrase(code).to_string()),
+                headers,
+                challenges: a
+                    .challenges
+                    .iter()
+                    .filter_map(|c| pc_sip::Algorithm::parse(c))
+                    .collect(),
+                stale: a.stale,
+            }
+        }
+        (None, Some(secs)) => SipAnswer::Grant(secs),
+        (None, None) if a.silence => SipAnswer::Silence,
+        (None, None) if a.close => SipAnswer::Close,
+        (None, None) => SipAnswer::Normal,
+    })
+}
+
+/// Everything wrong with one scripted answer, in key order.
+fn scripted_answer_errors(a: &super::SipAnswerSpec) -> Vec<String> {
+    let mut errs = Vec::new();
+    let n = [
+        a.normal,
+        a.status.is_some(),
+        a.silence,
+        a.grant.is_some(),
+        a.close,
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if n != 1 {
+        errs.push(
+            "each scripted answer needs exactly one of normal, grant, status, silence or close"
+                .into(),
+        );
+        return errs;
+    }
+    let Some(code) = a.status else {
+        if a.reason.is_some()
+            || a.retry_after.is_some()
+            || !a.headers.is_empty()
+            || !a.challenges.is_empty()
+            || a.stale
+        {
+            errs.push("reason, retry_after, headers, challenges and stale go with a status".into());
+        }
+        return errs;
+    };
+    if !(100..=699).contains(&code) {
+        errs.push(format!("status {code} is not a SIP status code"));
+    }
+    if (!a.challenges.is_empty() || a.stale) && code != 401 && code != 407 {
+        errs.push(format!(
+            "challenges and stale go with status 401 or 407, not {code}"
+        ));
+    }
+    for c in &a.challenges {
+        if !matches!(
+            pc_sip::Algorithm::parse(c),
+            Some(pc_sip::Algorithm::Md5 | pc_sip::Algorithm::Sha256)
+        ) {
+            errs.push(format!("challenge algorithm `{c}`: MD5 or SHA-256"));
+        }
+    }
+    if let Some(super::RetryAfterSpec::Text(t)) = &a.retry_after
+        && !is_retry_after(t)
+    {
+        errs.push(format!(
+            "retry_after `{t}` is not delta-seconds with an optional comment or parameters (RFC 3261 §20.33)"
+        ));
+    }
+    for [name, value] in &a.headers {
+        if !is_token(name) {
+            errs.push(format!("header name `{name}` is not a SIP token"));
+        }
+        if value.contains(['\r', '\n']) {
+            errs.push(format!("header `{name}` has a line break in its value"));
+        }
+    }
+    errs
 }
 
 /// The typed form of check `i`, or `None` after pushing everything wrong with it.
@@ -887,7 +1029,7 @@ fn typed_check(
     let at = |key: &str, msg: String| src.in_check(i, key, format!("check `{}`: {msg}", c.id));
 
     // Keys that belong to other kinds.
-    let present: [(&str, bool, bool); 18] = [
+    let present: [(&str, bool, bool); 19] = [
         ("proto", c.proto.is_some(), kind.selects()),
         ("event", c.event.is_some(), kind.selects()),
         ("match", !c.matchers.is_empty(), kind.selects()),
@@ -910,6 +1052,7 @@ fn typed_check(
         ),
         ("left", c.left.is_some(), kind == CheckKind::Compare),
         ("right", c.right.is_some(), kind == CheckKind::Compare),
+        ("relation", c.relation.is_some(), kind == CheckKind::Compare),
     ];
     for (key, is_set, allowed) in present {
         if is_set && !allowed {
@@ -1181,6 +1324,7 @@ fn typed_check(
         CheckKind::Compare => Kind::Compare {
             left: left?,
             right: right?,
+            relation: c.relation.unwrap_or_default(),
         },
     };
     Some(Check {
@@ -1468,7 +1612,7 @@ after = "A"
     fn unknown_key_in_a_check() {
         assert_eq!(
             err(&GOOD.replace("after = \"A\"", "after = \"A\"\nbefore = \"A\"")),
-            "scenario error at s/x.toml:40:1: unknown field `before`, expected one of `id`, `title`, `requirement`, `level`, `kind`, `proto`, `event`, `match`, `after`, `within`, `not_before`, `next`, `exactly`, `at_least`, `at_most`, `first`, `then`, `gap`, `growth`, `spread`, `min_events`, `left`, `right`"
+            "scenario error at s/x.toml:40:1: unknown field `before`, expected one of `id`, `title`, `requirement`, `level`, `kind`, `proto`, `event`, `match`, `after`, `within`, `not_before`, `next`, `exactly`, `at_least`, `at_most`, `first`, `then`, `gap`, `growth`, `spread`, `min_events`, `left`, `right`, `relation`"
         );
     }
 
@@ -1483,7 +1627,10 @@ after = "A"
     #[test]
     fn a_misspelt_key_or_kind_gets_a_suggestion() {
         let e = err(&GOOD.replace("after = \"A\"", "aftr = \"A\""));
-        assert!(e.ends_with("`left`, `right`; did you mean `after`?"), "{e}");
+        assert!(
+            e.ends_with("`right`, `relation`; did you mean `after`?"),
+            "{e}"
+        );
         assert!(e.starts_with("scenario error at s/x.toml:"), "{e}");
         assert_eq!(
             err(&GOOD.replace(
@@ -1760,15 +1907,43 @@ after = "A"
         };
         assert_eq!(
             sip("script = [{ status = 503, silence = true }]"),
-            "scenario error at s/x.toml:19:1: each scripted answer needs exactly one of normal, grant, status or silence"
+            "scenario error at s/x.toml:19:1: each scripted answer needs exactly one of normal, grant, status, silence or close"
         );
         assert_eq!(
             sip("script = [{ retry_after = 5, normal = true }]"),
-            "scenario error at s/x.toml:19:1: reason and retry_after go with a status"
+            "scenario error at s/x.toml:19:1: reason, retry_after, headers, challenges and stale go with a status"
         );
         assert_eq!(
             sip("algorithm = \"SHA-1\""),
             "scenario error at s/x.toml:19:1: algorithm `SHA-1`: MD5 or SHA-256"
+        );
+        assert_eq!(
+            sip("script = [{ status = 503, challenges = [\"MD5\"] }]"),
+            "scenario error at s/x.toml:19:1: challenges and stale go with status 401 or 407, not 503"
+        );
+        assert_eq!(
+            sip("script = [{ status = 401, challenges = [\"SHA-512\"] }]"),
+            "scenario error at s/x.toml:19:1: challenge algorithm `SHA-512`: MD5 or SHA-256"
+        );
+        assert_eq!(
+            sip("script = [{ status = 503, retry_after = \"soon\" }]"),
+            "scenario error at s/x.toml:19:1: retry_after `soon` is not delta-seconds with an optional comment or parameters (RFC 3261 §20.33)"
+        );
+        assert_eq!(
+            sip("script = [{ status = 423, headers = [[\"Min Expires\", \"3600\"]] }]"),
+            "scenario error at s/x.toml:19:1: header name `Min Expires` is not a SIP token"
+        );
+        assert_eq!(
+            sip("script = [{ close = true, stale = true }]"),
+            "scenario error at s/x.toml:19:1: reason, retry_after, headers, challenges and stale go with a status"
+        );
+        assert_eq!(
+            sip("transports = [\"tcp\", \"sctp\"]"),
+            "scenario error at s/x.toml:19:1: transport `sctp`: udp or tcp"
+        );
+        assert_eq!(
+            sip("wrong_credentials = 404"),
+            "scenario error at s/x.toml:19:1: wrong_credentials 404: 401 or 403"
         );
         let file = |spec: &str| {
             err(&GOOD.replace(
@@ -1818,7 +1993,7 @@ after = "A"
         );
         assert_eq!(
             file("firmware = { version = \"1\", models = [\"96x0\"], corrupt = \"burnt\" }"),
-            "scenario error at s/x.toml:17:73: unknown variant `burnt`, expected one of `flip_byte`, `truncate`, `bad_signature`"
+            "scenario error at s/x.toml:17:73: unknown variant `burnt`, expected one of `flip_byte`, `truncate`, `bad_signature`, `untrusted_signer`"
         );
     }
 
@@ -1899,7 +2074,7 @@ after = "A"
                 "scenario error at s/x.toml:40:1: check `B`: `after` names `Z`, which is no check of this scenario",
                 "scenario error at s/x.toml:41:1: check `B`: `within` must be 0 or more seconds, not -2",
                 "scenario error at s/x.toml:44:1: check id `A` is used twice",
-                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: malformed, peer_response, request, response, silence); did you mean `request`?",
+                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?",
             ]
         );
     }
@@ -1930,7 +2105,9 @@ after = "A"
                 SipAnswer::Status {
                     code: 503,
                     reason: "Service Unavailable".into(),
-                    retry_after: Some(30)
+                    headers: vec![("Retry-After".into(), "30".into())],
+                    challenges: Vec::new(),
+                    stale: false,
                 },
                 SipAnswer::Grant(60),
                 SipAnswer::Silence,
@@ -1938,11 +2115,52 @@ after = "A"
                 SipAnswer::Status {
                     code: 403,
                     reason: "No".into(),
-                    retry_after: None
+                    headers: Vec::new(),
+                    challenges: Vec::new(),
+                    stale: false,
                 },
             ]
         );
         assert!(s.sip.controllers[1].down);
+        assert!(s.sip.controllers[0].tcp && s.sip.controllers[1].tcp);
+    }
+
+    #[test]
+    fn scripted_answers_carry_headers_challenges_and_closes() {
+        let s = load(&GOOD.replace(
+            "accounts = [{ user = \"2001\", password = \"1234\" }]",
+            "accounts = [{ user = \"2001\", password = \"1234\" }]\nwrong_credentials = 401\ntransports = [\"udp\"]\nscript = [{ status = 423, headers = [[\"Min-Expires\", \"3600\"]] }, { status = 503, retry_after = \"300 (maintenance)\" }, { status = 401, challenges = [\"SHA-256\", \"md5\"], stale = true }, { close = true }]",
+        ))
+        .unwrap();
+        assert!(s.sip.challenge_wrong_credentials);
+        assert!(!s.sip.controllers[0].tcp);
+        assert_eq!(
+            s.sip.controllers[0].script,
+            vec![
+                SipAnswer::Status {
+                    code: 423,
+                    reason: "Interval Too Brief".into(),
+                    headers: vec![("Min-Expires".into(), "3600".into())],
+                    challenges: Vec::new(),
+                    stale: false,
+                },
+                SipAnswer::Status {
+                    code: 503,
+                    reason: "Service Unavailable".into(),
+                    headers: vec![("Retry-After".into(), "300 (maintenance)".into())],
+                    challenges: Vec::new(),
+                    stale: false,
+                },
+                SipAnswer::Status {
+                    code: 401,
+                    reason: "Unauthorized".into(),
+                    headers: Vec::new(),
+                    challenges: vec![pc_sip::Algorithm::Sha256, pc_sip::Algorithm::Md5],
+                    stale: true,
+                },
+                SipAnswer::Close,
+            ]
+        );
     }
 
     #[test]

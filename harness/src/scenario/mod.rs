@@ -400,6 +400,12 @@ pub struct FirmwareSpec {
     pub version: String,
     /// Models or model families the image is for (`96x0`, `9620`).
     pub models: Vec<String>,
+    /// Hardware versions the image is for (`D01A`); `*` (the default) is any.
+    #[serde(default = "any_hardware")]
+    pub hardware: Vec<String>,
+    /// `application` (the default: what APPNAME names) or `boot_code`.
+    #[serde(default)]
+    pub kind: FirmwareKind,
     /// Payload size in bytes (deterministic filler).
     #[serde(default = "default_payload")]
     pub size: usize,
@@ -412,12 +418,31 @@ pub struct FirmwareSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Corruption {
-    /// One payload byte flipped after signing (a bit error in transit or storage).
+    /// One payload bit flipped after signing (a bit error in transit or storage): only the
+    /// hash check can find it.
     FlipByte,
     /// Only the first half of the image.
     Truncate,
-    /// Signed with a key the phone does not trust.
+    /// Signed by the trusted lab key, but the signature does not verify (one bit of it
+    /// flipped).
     BadSignature,
+    /// Signed, correctly, by a key the phone does not trust.
+    UntrustedSigner,
+}
+
+/// What a firmware image is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FirmwareKind {
+    /// The phone's application (what APPNAME names).
+    #[default]
+    Application,
+    /// Boot code (what BOOTNAME names).
+    BootCode,
+}
+
+fn any_hardware() -> Vec<String> {
+    vec!["*".into()]
 }
 
 fn default_payload() -> usize {
@@ -479,6 +504,13 @@ pub struct SipSetup {
     /// The first controller never answers (a dead controller; REGISTERs are still recorded).
     #[serde(default)]
     pub down: bool,
+    /// Transports the first controller accepts on its port: `udp`, `tcp` (default both;
+    /// without `tcp` a TCP connection is refused).
+    #[serde(default)]
+    pub transports: Option<Vec<String>>,
+    /// What wrong credentials get: 403 (default) or 401 with a fresh challenge.
+    #[serde(default)]
+    pub wrong_credentials: Option<u16>,
     /// More controllers, reachable as `${sip_port_2}`, `${sip_port_3}` … on `${server_ip}`.
     #[serde(default)]
     pub controller: Vec<ControllerSpec>,
@@ -494,31 +526,58 @@ pub struct ControllerSpec {
     /// It never answers.
     #[serde(default)]
     pub down: bool,
+    /// Transports it accepts, as `sip.transports`.
+    #[serde(default)]
+    pub transports: Option<Vec<String>>,
 }
 
-/// One scripted answer: exactly one of `normal`, `grant`, `status` or `silence`.
+/// One scripted answer: exactly one of `normal`, `grant`, `status`, `silence` or `close`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SipAnswerSpec {
     /// Normal registrar service (challenge, check, bind).
     #[serde(default)]
     pub normal: bool,
-    /// Answer with this status (a 401 carries a fresh challenge).
+    /// Answer with this status (a 401 or 407 carries fresh challenges).
     #[serde(default)]
     pub status: Option<u16>,
+    /// `Retry-After` for `status`: seconds, or the header's text with a comment or
+    /// parameters (RFC 3261 §20.33).
+    #[serde(default)]
+    pub retry_after: Option<RetryAfterSpec>,
     /// Reason phrase for `status` (default: the standard one).
     #[serde(default)]
     pub reason: Option<String>,
-    /// Retry-After seconds for `status` (RFC 3261 §20.33).
+    /// Extra header lines for `status`, in order: `[["Min-Expires", "3600"]]`.
     #[serde(default)]
-    pub retry_after: Option<u32>,
+    pub headers: Vec<[String; 2]>,
+    /// With status 401/407: one challenge per algorithm, in order (`["SHA-256", "MD5"]`).
+    #[serde(default)]
+    pub challenges: Vec<String>,
+    /// With status 401/407: the challenges say `stale=true`.
+    #[serde(default)]
+    pub stale: bool,
     /// Send nothing, also to retransmissions.
     #[serde(default)]
     pub silence: bool,
+    /// Close the TCP connection the attempt came on, unanswered (silence over UDP).
+    #[serde(default)]
+    pub close: bool,
     /// Normal service, but a registration is granted at most this many seconds (the
     /// Expires of the 200 OK).
     #[serde(default)]
     pub grant: Option<u32>,
+}
+
+/// `Retry-After` for a scripted status (RFC 3261 §20.33): seconds, or the header's text
+/// (`"300 (maintenance)"`, `"120;duration=60"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RetryAfterSpec {
+    /// delta-seconds.
+    Seconds(u32),
+    /// The header value as written.
+    Text(String),
 }
 
 fn default_expires() -> u32 {
@@ -555,6 +614,49 @@ pub struct RunSetup {
 
 fn default_settle() -> f64 {
     1.0
+}
+
+/// How the right value of a `compare` relates to the left one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// The same text (a Call-ID kept across requests).
+    #[default]
+    Equal,
+    /// Different text (a new branch for a new transaction).
+    Different,
+    /// Both integers, the right one larger.
+    Greater,
+    /// Both integers, the right one exactly one more (CSeq of the next request in a
+    /// registration, RFC 3261 §10.2.4).
+    Successor,
+}
+
+impl Relation {
+    /// The word scenario files use for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Equal => "equal",
+            Relation::Different => "different",
+            Relation::Greater => "greater",
+            Relation::Successor => "successor",
+        }
+    }
+
+    /// Whether `right` stands in this relation to `left`; `Err` names a side that is not an
+    /// integer where one is needed.
+    pub fn holds(self, left: &str, right: &str) -> Result<bool, &'static str> {
+        let int = |s: &str, side| s.trim().parse::<i64>().map_err(|_| side);
+        match self {
+            Relation::Equal => Ok(left == right),
+            Relation::Different => Ok(left != right),
+            Relation::Greater => Ok(int(right, "right")? > int(left, "left")?),
+            Relation::Successor => {
+                let l = int(left, "left")?;
+                Ok(l.checked_add(1) == Some(int(right, "right")?))
+            }
+        }
+    }
 }
 
 /// How much a check matters.
@@ -705,9 +807,13 @@ pub struct CheckSpec {
     /// Compare: the value on the left.
     #[serde(default)]
     pub left: Option<ValueFromSpec>,
-    /// Compare: the value on the right; the check passes when both are equal.
+    /// Compare: the value on the right; the check passes when it stands in `relation` to
+    /// the left one.
     #[serde(default)]
     pub right: Option<ValueFromSpec>,
+    /// Compare: `equal` (default), `different`, `greater` or `successor` (right = left + 1).
+    #[serde(default)]
+    pub relation: Option<Relation>,
 }
 
 /// Geometric growth of gaps (e.g. doubling back-off).

@@ -14,7 +14,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{FirmwareSpec, Growth, Level, Location, Spread};
+use super::{FirmwareSpec, Growth, Level, Location, Relation, Spread};
 use crate::timeline::Proto;
 
 /// One check, as the judge takes it.
@@ -84,12 +84,14 @@ pub enum Kind {
         /// Events needed to judge the gaps (2 or more).
         min_events: u32,
     },
-    /// A value of one check's event equals a value of another's.
+    /// A value of one check's event stands in `relation` to a value of another's.
     Compare {
         /// The value on the left.
         left: ValueFrom,
         /// The value on the right.
         right: ValueFrom,
+        /// How the right value must relate to the left one.
+        relation: Relation,
     },
 }
 
@@ -121,7 +123,7 @@ impl Kind {
     pub fn depends_on(&self) -> Vec<&str> {
         match self {
             Kind::Order { first, then } => vec![first, then],
-            Kind::Compare { left, right } => vec![&left.check, &right.check],
+            Kind::Compare { left, right, .. } => vec![&left.check, &right.check],
             other => other
                 .selection()
                 .and_then(|(_, w)| w.after.as_deref())
@@ -281,17 +283,23 @@ pub enum SipAnswer {
     Normal,
     /// Normal service granting at most this many seconds.
     Grant(u32),
-    /// This status (a 401 carries a fresh challenge).
+    /// This status with these extra header lines; a 401 or 407 carries fresh challenges.
     Status {
         /// 100–699.
         code: u16,
         /// The reason phrase (the standard one unless the scenario gave another).
         reason: String,
-        /// Retry-After seconds (RFC 3261 §20.33).
-        retry_after: Option<u32>,
+        /// Extra header lines, in order (`Retry-After`, `Min-Expires`, anything).
+        headers: Vec<(String, String)>,
+        /// One challenge per algorithm, in order (the `[sip]` algorithm when empty).
+        challenges: Vec<pc_sip::Algorithm>,
+        /// The challenges say `stale=true`.
+        stale: bool,
     },
     /// Nothing, also to retransmissions.
     Silence,
+    /// Close the TCP connection the attempt came on, unanswered (silence over UDP).
+    Close,
 }
 
 /// One SIP controller.
@@ -301,6 +309,8 @@ pub struct Controller {
     pub script: Vec<SipAnswer>,
     /// It never answers.
     pub down: bool,
+    /// It accepts TCP connections on its port (else a connection is refused).
+    pub tcp: bool,
 }
 
 /// The registrars: controller 1 is `[sip]` itself, then each `[[sip.controller]]`.
@@ -310,6 +320,8 @@ pub struct SipPlan {
     pub realm: String,
     /// SHA-256 offered in challenges instead of MD5.
     pub sha256: bool,
+    /// Wrong credentials get a fresh 401 instead of 403.
+    pub challenge_wrong_credentials: bool,
     /// The controllers, in `${sip_port}`, `${sip_port_2}` … order.
     pub controllers: Vec<Controller>,
 }

@@ -1,11 +1,36 @@
-//! HTTP Digest authentication as SIP uses it (RFC 3261 §22.4, RFC 2617 §3.2.2), MD5 only.
+//! HTTP Digest authentication as SIP uses it (RFC 3261 §22.4, RFC 2617 §3.2.2), with MD5 and
+//! SHA-256 (RFC 8760, RFC 7616 §3.4).
 //!
 //! Owns: parsing a `WWW-Authenticate`/`Proxy-Authenticate` Digest challenge and computing the
 //! `Authorization` value (qop=auth with nc/cnonce when offered, RFC 2069 style otherwise).
 //! Never: keeps state (nonce counts live in the registration machine), never panics on input.
-//! Not supported: SHA-256 / -sess algorithms, qop=auth-int.
+//! Not supported: the -sess algorithms, SHA-512-256, qop=auth-int.
 
 use md5::{Digest, Md5};
+use sha2::Sha256;
+
+/// A digest algorithm the phone can answer, weakest first (so `max` is the strongest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DigestAlgorithm {
+    Md5,
+    Sha256,
+}
+
+impl DigestAlgorithm {
+    pub fn token(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Md5 => "MD5",
+            DigestAlgorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    fn hex(self, data: &str) -> String {
+        match self {
+            DigestAlgorithm::Md5 => md5_hex(data),
+            DigestAlgorithm::Sha256 => hex::encode(Sha256::digest(data.as_bytes())),
+        }
+    }
+}
 
 /// A parsed Digest challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +38,8 @@ pub struct Challenge {
     pub realm: String,
     pub nonce: String,
     pub opaque: Option<String>,
-    pub algorithm: Option<String>,
+    /// MD5 when the challenge names none (RFC 2617 §3.2.1).
+    pub algorithm: DigestAlgorithm,
     /// The qop tokens offered (`auth`, `auth-int`), empty when none.
     pub qop: Vec<String>,
     pub stale: bool,
@@ -83,12 +109,12 @@ impl Challenge {
         }
         let ps = params(rest);
         let get = |k: &str| ps.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let algorithm = get("algorithm");
-        if let Some(a) = &algorithm
-            && !a.eq_ignore_ascii_case("md5")
-        {
-            return Err(DigestError::Algorithm(a.clone()));
-        }
+        let algorithm = match get("algorithm") {
+            None => DigestAlgorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("md5") => DigestAlgorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("sha-256") => DigestAlgorithm::Sha256,
+            Some(a) => return Err(DigestError::Algorithm(a)),
+        };
         Ok(Self {
             realm: get("realm").ok_or(DigestError::Missing("realm"))?,
             nonce: get("nonce").ok_or(DigestError::Missing("nonce"))?,
@@ -126,15 +152,16 @@ pub struct Credentials<'a> {
 
 /// The `response` value (RFC 2617 §3.2.2.1).
 pub fn response(ch: &Challenge, c: &Credentials<'_>) -> Result<String, DigestError> {
-    let ha1 = md5_hex(&format!("{}:{}:{}", c.username, ch.realm, c.password));
-    let ha2 = md5_hex(&format!("{}:{}", c.method, c.uri));
+    let alg = ch.algorithm;
+    let ha1 = alg.hex(&format!("{}:{}:{}", c.username, ch.realm, c.password));
+    let ha2 = alg.hex(&format!("{}:{}", c.method, c.uri));
     if ch.qop.is_empty() {
-        return Ok(md5_hex(&format!("{ha1}:{}:{ha2}", ch.nonce)));
+        return Ok(alg.hex(&format!("{ha1}:{}:{ha2}", ch.nonce)));
     }
     if !ch.qop.iter().any(|q| q == "auth") {
         return Err(DigestError::Qop(ch.qop.join(",")));
     }
-    Ok(md5_hex(&format!(
+    Ok(alg.hex(&format!(
         "{ha1}:{}:{:08x}:{}:auth:{ha2}",
         ch.nonce, c.nc, c.cnonce
     )))
@@ -143,8 +170,13 @@ pub fn response(ch: &Challenge, c: &Credentials<'_>) -> Result<String, DigestErr
 /// The full `Authorization` header value carrying `response_hex`.
 pub fn authorization(ch: &Challenge, c: &Credentials<'_>, response_hex: &str) -> String {
     let mut v = format!(
-        "Digest username=\"{}\",realm=\"{}\",nonce=\"{}\",uri=\"{}\",response=\"{}\",algorithm=MD5",
-        c.username, ch.realm, ch.nonce, c.uri, response_hex
+        "Digest username=\"{}\",realm=\"{}\",nonce=\"{}\",uri=\"{}\",response=\"{}\",algorithm={}",
+        c.username,
+        ch.realm,
+        ch.nonce,
+        c.uri,
+        response_hex,
+        ch.algorithm.token()
     );
     if !ch.qop.is_empty() {
         v.push_str(&format!(
@@ -219,7 +251,7 @@ mod tests {
             Err(DigestError::NotDigest(_))
         ));
         assert!(matches!(
-            Challenge::parse(r#"Digest realm="r", nonce="n", algorithm=SHA-256"#),
+            Challenge::parse(r#"Digest realm="r", nonce="n", algorithm=SHA-512-256"#),
             Err(DigestError::Algorithm(_))
         ));
         assert!(matches!(
@@ -236,6 +268,31 @@ mod tests {
             cnonce: "c",
         };
         assert!(matches!(response(&ch, &c), Err(DigestError::Qop(_))));
+    }
+
+    #[test]
+    fn sha256_hashes_every_step_with_sha256() {
+        // RFC 7616 §3.9.1 computes the same chain for HTTP; here over SIP's method and URI.
+        let ch = Challenge::parse(
+            r#"Digest realm="lab.test", nonce="n1", algorithm=SHA-256, qop="auth""#,
+        )
+        .expect("parse");
+        assert_eq!(ch.algorithm, DigestAlgorithm::Sha256);
+        let c = Credentials {
+            username: "2001",
+            password: "1234",
+            method: "REGISTER",
+            uri: "sip:lab.test",
+            nc: 2,
+            cnonce: "c0",
+        };
+        let h = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
+        let ha1 = h("2001:lab.test:1234");
+        let ha2 = h("REGISTER:sip:lab.test");
+        let want = h(&format!("{ha1}:n1:00000002:c0:auth:{ha2}"));
+        assert_eq!(response(&ch, &c).expect("ok"), want);
+        assert_eq!(want.len(), 64);
+        assert!(authorization(&ch, &c, &want).contains(",algorithm=SHA-256,"));
     }
 
     proptest! {

@@ -192,6 +192,11 @@ impl Response {
         self.header("expires")?.trim().parse().ok()
     }
 
+    /// `Min-Expires` in seconds (RFC 3261 §20.23), from a 423.
+    pub fn min_expires(&self) -> Option<u32> {
+        self.header("min-expires")?.trim().parse().ok()
+    }
+
     /// `expires` of the Contact whose URI contains `needle` (our `ip:port`).
     pub fn contact_expires(&self, needle: &str) -> Option<u32> {
         self.header_values("contact")

@@ -12,20 +12,30 @@
 //! - One controller at a time, in list order (96x0 failover; 96x1's parallel mode is not
 //!   modelled). On no answer or a failure response the phone moves to the next entry; after
 //!   the last it waits a random 50–90 % of RECOVERYREGISTERWAIT and starts over at the first.
-//! - Every REGISTER cycle (initial and refresh) starts without credentials; a 401/407 is
-//!   answered once; a second challenge in the same cycle is answered only if `stale=true`.
-//! - 403 marks that controller as refused for these credentials: it is never tried again.
+//! - The first REGISTER to a controller carries no credentials. A refresh carries the
+//!   credentials of the last challenge answered there, with the next `nc` for that nonce
+//!   (RFC 7616 §3.4). A 401/407 is answered once per cycle; a second one is answered only
+//!   with `stale=true` (RFC 7616 §3.3), otherwise the credentials count as rejected.
+//! - Of several challenges the phone answers the strongest algorithm it supports (SHA-256 over
+//!   MD5, RFC 8760 §2.4; the first of equals).
+//! - 403 and rejected credentials mark that controller as refused: it is never tried again
+//!   with these credentials (RFC 3261 §22.2: no retry with credentials that failed).
+//! - 423 with a larger Min-Expires: the same controller at once, asking for Min-Expires from
+//!   then on (RFC 3261 §10.2.8); a 423 without one is an ordinary failure.
 //! - 503 with Retry-After: wait that long, then try the same controller again; 503 without
 //!   it is an ordinary failure.
 //! - Refresh at min(granted·0.9, REGISTERWAIT) after the 200.
 //!
 //! Fault switches bent here: `wrong-digest-response`, `no-auth-retry`,
-//! `register-first-controller-only`, `ignore-retry-after`, `ignore-granted-expires`.
+//! `register-first-controller-only`, `ignore-retry-after`, `ignore-granted-expires`,
+//! `digest-md5-only`, `nc-not-incremented`, `ignore-stale`, `refresh-401-drops-registration`,
+//! `retry-rejected-credentials`, `retry-after-403`, `ignore-min-expires`, `no-recovery-wait`,
+//! `retry-after-comment-unparsed`, `tcp-retransmit`, `refresh-after-expiry`.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::digest::{self, Challenge, Credentials};
+use super::digest::{self, Challenge, Credentials, DigestAlgorithm};
 use super::msg::Response;
 use crate::fault::{Fault, Faults};
 use crate::rng::Rng;
@@ -147,6 +157,11 @@ struct PerController {
     refused: bool,
     nonce: Option<String>,
     nc: u32,
+    /// The last challenge answered here and the header it came in (`Authorization` or
+    /// `Proxy-Authorization` answers it): refreshes carry credentials for it.
+    challenge: Option<(Challenge, &'static str)>,
+    /// Expires to ask for here, once a 423 named a Min-Expires.
+    expires: Option<u32>,
 }
 
 /// The registration machine.
@@ -171,6 +186,8 @@ impl Registration {
                 refused: false,
                 nonce: None,
                 nc: 0,
+                challenge: None,
+                expires: None,
             })
             .collect();
         Self {
@@ -225,7 +242,7 @@ impl Registration {
             RegState::Registered {
                 controller,
                 refresh_at,
-            } if now >= refresh_at => self.begin(now, controller, None),
+            } if now >= refresh_at => self.refresh(now, controller),
             RegState::Waiting { controller, until } if now >= until => {
                 self.begin(now, controller, None)
             }
@@ -302,7 +319,7 @@ impl Registration {
                 Vec::new()
             }
             200..=299 => {
-                let requested = self.cfg.register_wait.as_secs().min(u64::from(u32::MAX)) as u32;
+                let requested = self.requested_expires(c);
                 let needle = format!("{}:{}", self.cfg.local_ip, self.cfg.local_port);
                 let granted = if self.cfg.faults.has(Fault::IgnoreGrantedExpires) {
                     // The fault: the phone trusts what it asked for, not what it was given.
@@ -313,10 +330,13 @@ impl Registration {
                         .unwrap_or(requested)
                 };
                 let expires = Duration::from_secs(u64::from(granted));
-                let refresh = expires
-                    .mul_f64(0.9)
-                    .min(self.cfg.register_wait)
-                    .max(Duration::from_secs(1));
+                let refresh = if self.cfg.faults.has(Fault::RefreshAfterExpiry) {
+                    // The fault: the registration has lapsed before the refresh goes out.
+                    expires.mul_f64(1.1)
+                } else {
+                    expires.mul_f64(0.9).min(self.cfg.register_wait)
+                }
+                .max(Duration::from_secs(1));
                 self.tx = None;
                 self.state = RegState::Registered {
                     controller: c,
@@ -328,8 +348,18 @@ impl Registration {
                 }]
             }
             401 | 407 => self.challenged(now, c, &resp),
+            423 if !self.cfg.faults.has(Fault::IgnoreMinExpires) => match resp.min_expires() {
+                Some(min) if min > self.requested_expires(c) => {
+                    self.per[c].expires = Some(min);
+                    self.tx = None;
+                    self.begin(now, c, None)
+                }
+                _ => self.fail(now, c, "423 without a larger min-expires".into()),
+            },
             403 => {
-                self.per[c].refused = true;
+                if !self.cfg.faults.has(Fault::RetryAfterForbidden) {
+                    self.per[c].refused = true;
+                }
                 self.fail(
                     now,
                     c,
@@ -339,7 +369,13 @@ impl Registration {
             503 => match resp
                 .retry_after()
                 .filter(|_| !self.cfg.faults.has(Fault::IgnoreRetryAfter))
-            {
+                .filter(|_| {
+                    // The fault: anything beyond the digits makes the header unreadable.
+                    !self.cfg.faults.has(Fault::RetryAfterCommentUnparsed)
+                        || resp
+                            .header("retry-after")
+                            .is_some_and(|v| v.trim().chars().all(|ch| ch.is_ascii_digit()))
+                }) {
                 Some(secs) => {
                     self.tx = None;
                     self.state = RegState::Waiting {
@@ -361,17 +397,21 @@ impl Registration {
         if self.cfg.faults.has(Fault::NoAuthRetry) {
             return self.fail(now, c, format!("{} challenge not answered", resp.status));
         }
-        let header = if resp.status == 407 {
-            "proxy-authenticate"
+        let (header, answer_name) = if resp.status == 407 {
+            ("proxy-authenticate", "Proxy-Authorization")
         } else {
-            "www-authenticate"
+            ("www-authenticate", "Authorization")
         };
+        let md5_only = self.cfg.faults.has(Fault::DigestMd5Only);
         let challenges: Vec<Challenge> = resp
             .header_values(header)
             .iter()
             .filter_map(|v| Challenge::parse(v).ok())
+            .filter(|ch| !md5_only || ch.algorithm == DigestAlgorithm::Md5)
             .collect();
-        let Some(ch) = challenges.into_iter().next() else {
+        // The strongest algorithm offered; the first of equals (RFC 8760 §2.4).
+        let best = challenges.iter().map(|ch| ch.algorithm).max();
+        let Some(ch) = challenges.into_iter().find(|ch| Some(ch.algorithm) == best) else {
             return self.fail(
                 now,
                 c,
@@ -379,19 +419,42 @@ impl Registration {
             );
         };
         let auth_sent = self.tx.as_ref().map_or(0, |t| t.auth_sent);
-        if auth_sent >= 2 || (auth_sent == 1 && !ch.stale) {
+        let stale = ch.stale && !self.cfg.faults.has(Fault::IgnoreStale);
+        if auth_sent >= 2 || (auth_sent == 1 && !stale) {
+            // RFC 3261 §22.2: credentials that failed are not sent again.
+            if !self.cfg.faults.has(Fault::RetryRejectedCredentials) {
+                self.per[c].refused = true;
+            }
             return self.fail(
                 now,
                 c,
                 format!("{} again: credentials rejected", resp.status),
             );
         }
+        match self.authorization(c, &ch, answer_name) {
+            Ok(value) => self.begin(now, c, Some((answer_name, value, auth_sent + 1))),
+            Err(e) => self.fail(now, c, format!("cannot answer challenge: {e}")),
+        }
+    }
+
+    /// The credentials answering `ch` on controller `c`, counting the nonce's uses; the
+    /// challenge is remembered for refreshes.
+    fn authorization(
+        &mut self,
+        c: usize,
+        ch: &Challenge,
+        name: &'static str,
+    ) -> Result<String, digest::DigestError> {
+        let repeat_nc = self.cfg.faults.has(Fault::NcNotIncremented);
         let per = &mut self.per[c];
         if per.nonce.as_deref() != Some(ch.nonce.as_str()) {
             per.nonce = Some(ch.nonce.clone());
             per.nc = 0;
         }
-        per.nc += 1;
+        if !(repeat_nc && per.nc > 0) {
+            per.nc += 1;
+        }
+        per.challenge = Some((ch.clone(), name));
         let nc = per.nc;
         let cnonce = self.rng.hex(8);
         let uri = self.request_uri(c);
@@ -408,16 +471,33 @@ impl Registration {
             nc,
             cnonce: &cnonce,
         };
-        let value = match digest::response(&ch, &creds) {
-            Ok(r) => digest::authorization(&ch, &creds, &r),
-            Err(e) => return self.fail(now, c, format!("cannot answer challenge: {e}")),
+        let r = digest::response(ch, &creds)?;
+        Ok(digest::authorization(ch, &creds, &r))
+    }
+
+    /// Refresh on `c`, with credentials for the last challenge answered there.
+    fn refresh(&mut self, now: Duration, c: usize) -> Vec<Action> {
+        let Some((ch, name)) = self.per[c].challenge.clone() else {
+            return self.begin(now, c, None);
         };
-        let name = if resp.status == 407 {
-            "Proxy-Authorization"
-        } else {
-            "Authorization"
-        };
-        self.begin(now, c, Some((name, value, auth_sent + 1)))
+        // Pre-emptive credentials answer no challenge of this cycle, so a 401 to them is the
+        // cycle's first (RFC 3261 §22.2: a new nonce is answered like any challenge).
+        let counted = u32::from(
+            self.cfg
+                .faults
+                .has(Fault::RefreshChallengeDropsRegistration),
+        );
+        match self.authorization(c, &ch, name) {
+            Ok(value) => self.begin(now, c, Some((name, value, counted))),
+            Err(_) => self.begin(now, c, None),
+        }
+    }
+
+    /// The Expires this phone asks for on `c`.
+    fn requested_expires(&self, c: usize) -> u32 {
+        self.per[c]
+            .expires
+            .unwrap_or_else(|| self.cfg.register_wait.as_secs().min(u64::from(u32::MAX)) as u32)
     }
 
     /// A failure on `c`: move to the next controller, or wait and start over.
@@ -435,7 +515,11 @@ impl Registration {
         }
         match (0..usable).find(|&i| !self.per[i].refused) {
             Some(first) => {
-                let wait = self.cfg.recovery_wait.mul_f64(self.rng.range_f64(0.5, 0.9));
+                let wait = if self.cfg.faults.has(Fault::NoRecoveryWait) {
+                    Duration::from_secs(1)
+                } else {
+                    self.cfg.recovery_wait.mul_f64(self.rng.range_f64(0.5, 0.9))
+                };
                 self.state = RegState::Waiting {
                     controller: first,
                     until: now + wait,
@@ -465,6 +549,7 @@ impl Registration {
     fn begin(&mut self, now: Duration, c: usize, auth: Option<(&str, String, u32)>) -> Vec<Action> {
         let branch = format!("z9hG4bK{}", self.rng.hex(10));
         let domain = self.domain(c);
+        let expires = self.requested_expires(c);
         let per = &mut self.per[c];
         per.cseq += 1;
         let cseq = per.cseq;
@@ -489,7 +574,7 @@ impl Registration {
             user = self.cfg.user,
             tag = per.from_tag,
             call_id = per.call_id,
-            expires = self.cfg.register_wait.as_secs(),
+            expires = expires,
             ua = self.cfg.user_agent,
         );
         let auth_sent = match auth {
@@ -501,7 +586,8 @@ impl Registration {
         };
         m.push_str("Content-Length: 0\r\n\r\n");
         let bytes = m.into_bytes();
-        let reliable = ctl.transport == SipTransport::Tcp;
+        let reliable =
+            ctl.transport == SipTransport::Tcp && !self.cfg.faults.has(Fault::TcpRetransmit);
         self.tx = Some(Transaction {
             controller: c,
             branch: branch.clone(),
@@ -745,7 +831,8 @@ mod tests {
         );
         let acts = r.handle(secs(0.3), &respond(&c, "401 Unauthorized", CHALLENGE));
         assert!(matches!(acts[0], Action::Failed { .. }), "{acts:?}");
-        assert!(matches!(r.state(), RegState::Waiting { .. }));
+        // Rejected credentials are not sent again (RFC 3261 §22.2).
+        assert_eq!(r.state(), &RegState::Stopped);
     }
 
     #[test]
@@ -972,5 +1059,204 @@ mod tests {
         assert!(req.contains(";transport=tcp>"));
         assert!(r.poll(secs(10.0)).is_empty());
         assert!(matches!(r.poll(secs(32.0))[0], Action::Failed { .. }));
+    }
+
+    /// Register through one challenge (as `challenge` offers), granted `expires`; returns
+    /// the machine, the credentialed request and the refresh it sends when due.
+    fn registered_then_refresh(
+        faults: &[Fault],
+        challenge: &str,
+    ) -> (Registration, String, String) {
+        let mut r = Registration::new(cfg(1, faults), Rng::new(3));
+        let (_, a) = sent(&r.start(Duration::ZERO));
+        let (_, b) = sent(&r.handle(secs(0.1), &respond(&a, "401 Unauthorized", challenge)));
+        r.handle(secs(0.2), &respond(&b, "200 OK", "Expires: 100\r\n"));
+        let (_, refresh) = sent(&r.poll(secs(90.3)));
+        (r, b, refresh)
+    }
+
+    #[test]
+    fn the_strongest_of_several_challenges_is_answered_unless_md5_only() {
+        let two = "WWW-Authenticate: Digest realm=\"lab.test\", nonce=\"m\", algorithm=MD5, qop=\"auth\"\r\n\
+                   WWW-Authenticate: Digest realm=\"lab.test\", nonce=\"s\", algorithm=SHA-256, qop=\"auth\"\r\n";
+        let answer = |faults: &[Fault]| {
+            let mut r = Registration::new(cfg(1, faults), Rng::new(1));
+            let (_, a) = sent(&r.start(Duration::ZERO));
+            let (_, b) = sent(&r.handle(secs(0.1), &respond(&a, "401 Unauthorized", two)));
+            let ps = auth_params(&b);
+            (
+                param(&ps, "algorithm").to_string(),
+                param(&ps, "nonce").to_string(),
+                param(&ps, "response").len(),
+            )
+        };
+        assert_eq!(answer(&[]), ("SHA-256".into(), "s".into(), 64));
+        assert_eq!(
+            answer(&[Fault::DigestMd5Only]),
+            ("MD5".into(), "m".into(), 32)
+        );
+        // Only SHA-256 on offer: the MD5-only phone has nothing to answer.
+        let mut r = Registration::new(cfg(1, &[Fault::DigestMd5Only]), Rng::new(1));
+        let (_, a) = sent(&r.start(Duration::ZERO));
+        let sha = "WWW-Authenticate: Digest realm=\"lab.test\", nonce=\"s\", algorithm=SHA-256\r\n";
+        let acts = r.handle(secs(0.1), &respond(&a, "401 Unauthorized", sha));
+        assert!(matches!(acts[0], Action::Failed { .. }), "{acts:?}");
+    }
+
+    #[test]
+    fn a_refresh_carries_credentials_with_the_next_nc_unless_the_fault_repeats_it() {
+        let (_, b, refresh) = registered_then_refresh(&[], CHALLENGE);
+        assert_eq!(param(&auth_params(&b), "nc"), "00000001");
+        let ps = auth_params(&refresh);
+        assert_eq!(param(&ps, "nc"), "00000002");
+        assert_eq!(param(&ps, "nonce"), "abc123");
+        assert_ne!(param(&ps, "cnonce"), param(&auth_params(&b), "cnonce"));
+        let (_, _, refresh) = registered_then_refresh(&[Fault::NcNotIncremented], CHALLENGE);
+        assert_eq!(param(&auth_params(&refresh), "nc"), "00000001");
+    }
+
+    #[test]
+    fn a_401_to_a_credentialed_refresh_is_answered_with_the_new_nonce() {
+        let fresh = "WWW-Authenticate: Digest realm=\"lab.test\", nonce=\"new1\", qop=\"auth\"\r\n";
+        let (mut r, _, refresh) = registered_then_refresh(&[], CHALLENGE);
+        let (_, again) = sent(&r.handle(secs(90.4), &respond(&refresh, "401 Unauthorized", fresh)));
+        let ps = auth_params(&again);
+        assert_eq!(
+            (param(&ps, "nonce"), param(&ps, "nc")),
+            ("new1", "00000001")
+        );
+        // Answering it again with 401 is a rejection: the phone stops there.
+        let acts = r.handle(secs(90.5), &respond(&again, "401 Unauthorized", fresh));
+        assert!(acts.contains(&Action::Stopped), "{acts:?}");
+
+        let (mut r, _, refresh) =
+            registered_then_refresh(&[Fault::RefreshChallengeDropsRegistration], CHALLENGE);
+        let acts = r.handle(secs(90.4), &respond(&refresh, "401 Unauthorized", fresh));
+        assert!(
+            !acts.iter().any(|a| matches!(a, Action::Send { .. })),
+            "{acts:?}"
+        );
+    }
+
+    #[test]
+    fn stale_is_answered_unless_ignored_and_rejected_credentials_stop_unless_retried() {
+        let stale = "WWW-Authenticate: Digest realm=\"lab.test\", nonce=\"n2\", qop=\"auth\", stale=true\r\n";
+        let run = |faults: &[Fault], second: &str| {
+            let mut r = Registration::new(cfg(1, faults), Rng::new(1));
+            let (_, a) = sent(&r.start(Duration::ZERO));
+            let (_, b) = sent(&r.handle(secs(0.1), &respond(&a, "401 Unauthorized", CHALLENGE)));
+            let acts = r.handle(secs(0.2), &respond(&b, "401 Unauthorized", second));
+            (acts, r.state().clone())
+        };
+        let (acts, _) = run(&[], stale);
+        assert!(acts.iter().any(|a| matches!(a, Action::Send { .. })));
+        let (_, state) = run(&[Fault::IgnoreStale], stale);
+        assert_eq!(state, RegState::Stopped);
+        let (acts, state) = run(&[], CHALLENGE);
+        assert!(acts.contains(&Action::Stopped));
+        assert_eq!(state, RegState::Stopped);
+        let (_, state) = run(&[Fault::RetryRejectedCredentials], CHALLENGE);
+        assert!(
+            matches!(state, RegState::Waiting { controller: 0, .. }),
+            "{state:?}"
+        );
+    }
+
+    #[test]
+    fn forbidden_stops_unless_the_fault_retries_it() {
+        assert_eq!(after_answer(&[], 1, "403 Forbidden", ""), (None, None));
+        let (now, later) = after_answer(&[Fault::RetryAfterForbidden], 1, "403 Forbidden", "");
+        assert_eq!(now, None);
+        let later = later.expect("a retry");
+        assert!(later >= secs(31.0) && later <= secs(55.0), "{later:?}");
+    }
+
+    #[test]
+    fn interval_too_brief_asks_again_at_once_for_min_expires() {
+        let mut r = Registration::new(cfg(1, &[]), Rng::new(1));
+        let (_, a) = sent(&r.start(Duration::ZERO));
+        let (c, b) = sent(&r.handle(
+            secs(0.1),
+            &respond(&a, "423 Interval Too Brief", "Min-Expires: 3600\r\n"),
+        ));
+        assert_eq!(c, 0);
+        assert_eq!(header(&b, "Expires"), Some("3600"));
+        assert_eq!(header(&b, "CSeq"), Some("2 REGISTER"));
+        // A second 423 naming no larger value is a failure, not a loop.
+        let acts = r.handle(
+            secs(0.2),
+            &respond(&b, "423 Interval Too Brief", "Min-Expires: 3600\r\n"),
+        );
+        assert!(matches!(acts[0], Action::Failed { .. }), "{acts:?}");
+        // The fault: an ordinary failure, and the retry asks for the same 900 s.
+        let (now, later) = after_answer(
+            &[Fault::IgnoreMinExpires],
+            1,
+            "423 Interval Too Brief",
+            "Min-Expires: 3600\r\n",
+        );
+        assert_eq!(now, None);
+        assert!(later.is_some_and(|t| t >= secs(31.0)), "{later:?}");
+    }
+
+    #[test]
+    fn failures_wait_for_recovery_unless_no_recovery_wait() {
+        for status in [
+            "500 Server Internal Error",
+            "404 Not Found",
+            "503 Service Unavailable",
+        ] {
+            let (_, later) = after_answer(&[], 1, status, "");
+            let later = later.expect("a retry");
+            assert!(
+                later >= secs(31.0) && later <= secs(55.0),
+                "{status}: {later:?}"
+            );
+            assert_eq!(
+                after_answer(&[Fault::NoRecoveryWait], 1, status, "").1,
+                Some(secs(2.0))
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_with_a_comment_is_honoured_unless_only_bare_numbers_are_read() {
+        const BUSY: &str = "503 Service Unavailable";
+        const LATER: &str = "Retry-After: 100 (maintenance)\r\n";
+        assert_eq!(after_answer(&[], 1, BUSY, LATER), (None, Some(secs(101.0))));
+        let (_, later) = after_answer(&[Fault::RetryAfterCommentUnparsed], 1, BUSY, LATER);
+        assert!(later.is_some_and(|t| t < secs(56.0)), "{later:?}");
+        assert_eq!(
+            after_answer(
+                &[Fault::RetryAfterCommentUnparsed],
+                1,
+                BUSY,
+                "Retry-After: 100\r\n"
+            ),
+            (None, Some(secs(101.0)))
+        );
+    }
+
+    #[test]
+    fn fault_tcp_retransmit_retransmits_over_tcp() {
+        let mut c = cfg(1, &[Fault::TcpRetransmit]);
+        c.controllers[0].transport = SipTransport::Tcp;
+        let mut r = Registration::new(c, Rng::new(1));
+        let (_, req) = sent(&r.start(Duration::ZERO));
+        let (_, again) = sent(&r.poll(secs(0.5)));
+        assert_eq!(req, again);
+    }
+
+    #[test]
+    fn fault_refresh_after_expiry_refreshes_too_late() {
+        const GRANT: &str = "Expires: 100\r\n";
+        assert_eq!(
+            after_answer(&[], 1, "200 OK", GRANT),
+            (None, Some(secs(91.0)))
+        );
+        assert_eq!(
+            after_answer(&[Fault::RefreshAfterExpiry], 1, "200 OK", GRANT),
+            (None, Some(secs(111.0)))
+        );
     }
 }

@@ -13,16 +13,18 @@ pub fn upgrade_script() -> String {
 
 pub fn image(corrupt: bool) -> Vec<u8> {
     let key = provisioning::firmware::lab_signing_key();
-    let mut img = provisioning::firmware::build(
-        NEW_APP,
-        &["9620", "9630"],
-        &version(NEW_APP),
-        b"reference payload",
-        &key,
-    );
+    let version = version(NEW_APP);
+    let spec = provisioning::firmware::ImageSpec {
+        kind: provisioning::firmware::ImageKind::Application,
+        models: &["9620", "9630"],
+        hardware: &["*"],
+        version: &version,
+        app_name: NEW_APP,
+    };
+    let mut img = provisioning::firmware::build(&spec, b"reference payload", &key);
     if corrupt {
-        // Flip one bit of the payload area: the signature or digest check must catch it.
-        let at = img.len() / 2;
+        // Flip one bit of the payload: the hash check must catch it.
+        let at = img.len() - 3;
         img[at] ^= 0x40;
     }
     img

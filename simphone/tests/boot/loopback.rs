@@ -128,6 +128,7 @@ async fn boot(faults: &[Fault], lab: Lab, limit: Duration, done: fn(&[Seen]) -> 
         mode: NetMode::Loopback(dhcp),
         mac: [0x00, 0x1b, 0x4f, 0x27, 0x31, 0x2a],
         model4: "9620".into(),
+        hardware: "D01A".into(),
         firmware: OLD_APP.into(),
         state_dir: Some(state_dir.clone()),
         user: USER.into(),

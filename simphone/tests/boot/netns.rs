@@ -119,6 +119,7 @@ fn phone_config(mac: [u8; 6], faults: Faults) -> PhoneConfig {
         mode: NetMode::Iface("phone0".into()),
         mac,
         model4: "9620".into(),
+        hardware: "D01A".into(),
         firmware: OLD_APP.into(),
         state_dir: None,
         user: USER.into(),

@@ -20,6 +20,7 @@ pub fn config() -> RegistrarConfig {
         qop: true,
         expires: 900,
         nonce_seed: 7,
+        challenge_wrong_credentials: false,
     }
 }
 
@@ -54,7 +55,7 @@ fn sent(actions: &[Action]) -> (SocketAddr, String) {
         .iter()
         .filter_map(|a| match a {
             Action::Send { to, bytes } => Some((*to, String::from_utf8(bytes.clone()).unwrap())),
-            Action::Event(_) => None,
+            Action::Event(_) | Action::Close { .. } => None,
         })
         .collect();
     assert_eq!(sends.len(), 1, "expected one datagram, got {actions:?}");
@@ -423,7 +424,9 @@ fn script_503_then_silence_then_normal_and_retransmissions() {
         ScriptedAnswer::Status {
             code: 503,
             reason: "Service Unavailable".into(),
-            retry_after: Some(30),
+            headers: vec![("Retry-After".into(), "30".into())],
+            challenges: Vec::new(),
+            stale: false,
         },
         ScriptedAnswer::Silence,
     ]);
@@ -689,7 +692,7 @@ fn events_serialise_with_plain_kind_tags() {
     .unwrap();
     assert_eq!(silence["kind"], "silence");
     let script: Vec<ScriptedAnswer> = serde_json::from_str(
-        r#"[{"answer":"status","code":503,"reason":"Service Unavailable","retry_after":30},{"answer":"silence"},{"answer":"normal"}]"#,
+        r#"[{"answer":"status","code":503,"reason":"Service Unavailable","headers":[["Retry-After","30"]],"challenges":[],"stale":false},{"answer":"silence"},{"answer":"close"}]"#,
     )
     .unwrap();
     assert_eq!(script.len(), 3);
@@ -797,4 +800,210 @@ fn after_the_script_a_silent_controller_stays_silent() {
         );
     }
     assert_eq!(reg.register_attempts(), 3);
+}
+
+fn findings_of(actions: &[Action]) -> Vec<&'static str> {
+    match request_event(actions) {
+        Event::Request { findings, .. } => findings.iter().map(RequestFinding::code).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reusing_a_nonce_without_counting_up_is_a_finding_but_a_retransmission_is_not() {
+    let mut reg = Registrar::new(config());
+    let nonce = challenged(&mut reg, Duration::ZERO);
+    let first = register(
+        2,
+        "z9hG4bKn2",
+        Some(&authorization("1001", "1234", &nonce, "00000001")),
+        60,
+    );
+    let actions = reg.handle(Duration::ZERO, peer(), Transport::Udp, first.as_bytes());
+    assert!(sent(&actions).1.starts_with("SIP/2.0 200 OK\r\n"));
+    assert!(!findings_of(&actions).contains(&"nc_not_incremented"));
+    // The same transaction again: a retransmission, not a reuse of the count.
+    let again = reg.handle(
+        Duration::from_millis(500),
+        peer(),
+        Transport::Udp,
+        first.as_bytes(),
+    );
+    assert_eq!(findings_of(&again), vec!["retransmission"]);
+    // A refresh that counts up is clean; one that repeats the count is named.
+    let up = register(
+        3,
+        "z9hG4bKn3",
+        Some(&authorization("1001", "1234", &nonce, "00000002")),
+        60,
+    );
+    let actions = reg.handle(
+        Duration::from_secs(1),
+        peer(),
+        Transport::Udp,
+        up.as_bytes(),
+    );
+    assert!(!findings_of(&actions).contains(&"nc_not_incremented"));
+    let same = register(
+        4,
+        "z9hG4bKn4",
+        Some(&authorization("1001", "1234", &nonce, "00000002")),
+        60,
+    );
+    let actions = reg.handle(
+        Duration::from_secs(2),
+        peer(),
+        Transport::Udp,
+        same.as_bytes(),
+    );
+    assert!(
+        findings_of(&actions).contains(&"nc_not_incremented"),
+        "{actions:?}"
+    );
+    match request_event(&actions) {
+        Event::Request {
+            findings,
+            auth: Some(a),
+            ..
+        } => {
+            assert_eq!(a.cnonce.as_deref(), Some("0a4f113b"));
+            assert!(
+                findings.contains(&RequestFinding::Registrar(Observation::NcNotIncremented {
+                    nc: "00000002".into(),
+                    last: "00000002".into(),
+                }))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn scripted_status_carries_any_headers_and_several_challenges_in_order() {
+    let mut reg = Registrar::new(config());
+    reg.set_script(vec![
+        ScriptedAnswer::Status {
+            code: 423,
+            reason: "Interval Too Brief".into(),
+            headers: vec![("Min-Expires".into(), "3600".into())],
+            challenges: Vec::new(),
+            stale: false,
+        },
+        ScriptedAnswer::Status {
+            code: 401,
+            reason: "Unauthorized".into(),
+            headers: vec![("Retry-After".into(), "300 (maintenance)".into())],
+            challenges: vec![Algorithm::Sha256, Algorithm::Md5],
+            stale: true,
+        },
+    ]);
+    let actions = reg.handle(
+        Duration::ZERO,
+        peer(),
+        Transport::Udp,
+        register(1, "z9hG4bKa", None, 60).as_bytes(),
+    );
+    let (_, r) = sent(&actions);
+    assert!(r.starts_with("SIP/2.0 423 Interval Too Brief\r\n"), "{r}");
+    assert!(r.contains("\r\nMin-Expires: 3600\r\n"), "{r}");
+    assert!(!r.contains("WWW-Authenticate"), "{r}");
+
+    let actions = reg.handle(
+        Duration::ZERO,
+        peer(),
+        Transport::Udp,
+        register(2, "z9hG4bKb", None, 3600).as_bytes(),
+    );
+    let (_, r) = sent(&actions);
+    let challenges: Vec<&str> = r
+        .lines()
+        .filter(|l| l.starts_with("WWW-Authenticate:"))
+        .collect();
+    assert_eq!(challenges.len(), 2, "{r}");
+    assert!(challenges[0].contains("algorithm=SHA-256") && challenges[0].contains("stale=true"));
+    assert!(challenges[1].contains("algorithm=MD5"));
+    assert!(r.contains("\r\nRetry-After: 300 (maintenance)\r\n"), "{r}");
+    let summary = actions.iter().find_map(|a| match a {
+        Action::Event(Event::Sent { challenges, .. }) => Some(challenges.clone()),
+        _ => None,
+    });
+    let summary = summary.expect("a response event");
+    assert_eq!(summary.len(), 2);
+    assert_eq!(summary[0].algorithm.as_deref(), Some("SHA-256"));
+    assert_eq!(summary[0].stale.as_deref(), Some("true"));
+    assert_eq!(summary[1].stale.as_deref(), Some("true"));
+    assert_eq!(summary[1].qop.as_deref(), Some("auth"));
+    assert_eq!(summary[0].opaque, None);
+    assert_ne!(summary[0].nonce, summary[1].nonce);
+
+    // The phone answers the MD5 one: the registrar checks the algorithm it chose.
+    let nonce = summary[1].nonce.clone().expect("nonce");
+    let auth = authorization("1001", "1234", &nonce, "00000001");
+    let actions = reg.handle(
+        Duration::ZERO,
+        peer(),
+        Transport::Udp,
+        register(3, "z9hG4bKc", Some(&auth), 3600).as_bytes(),
+    );
+    assert!(sent(&actions).1.starts_with("SIP/2.0 200 OK\r\n"));
+}
+
+#[test]
+fn a_scripted_close_closes_a_stream_and_is_silence_over_udp() {
+    let mut reg = Registrar::new(config());
+    reg.set_script(vec![ScriptedAnswer::Close, ScriptedAnswer::Close]);
+    let actions = reg.handle(
+        Duration::ZERO,
+        peer(),
+        Transport::Tcp,
+        register(1, "z9hG4bKt", None, 60).as_bytes(),
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Close { peer: p } if *p == peer())),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Event(Event::Closed { cseq: 1, .. })))
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::Send { .. })));
+    let actions = reg.handle(
+        Duration::ZERO,
+        peer(),
+        Transport::Udp,
+        register(2, "z9hG4bKu", None, 60).as_bytes(),
+    );
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Send { .. } | Action::Close { .. }))
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Event(Event::Silence { cseq: 2, .. })))
+    );
+}
+
+#[test]
+fn wrong_credentials_can_be_challenged_again_instead_of_forbidden() {
+    let mut reg = Registrar::new(RegistrarConfig {
+        challenge_wrong_credentials: true,
+        ..config()
+    });
+    let nonce = challenged(&mut reg, Duration::ZERO);
+    let auth = authorization("1001", "wrong", &nonce, "00000001");
+    let actions = reg.handle(
+        Duration::ZERO,
+        peer(),
+        Transport::Udp,
+        register(2, "z9hG4bK2", Some(&auth), 60).as_bytes(),
+    );
+    let (_, r) = sent(&actions);
+    assert!(r.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{r}");
+    assert!(!r.contains("stale"), "{r}");
+    assert_eq!(auth_result(&actions), DigestCheck::WrongResponse);
 }

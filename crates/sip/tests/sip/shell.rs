@@ -175,3 +175,203 @@ async fn loopback_register_through_the_shell() {
     assert_eq!(seen[2].2, b"garbage");
     assert_eq!(seen[4].2, ok.as_bytes());
 }
+
+/// UDP and TCP listeners on one port of 127.0.0.1 (retrying while the port is taken).
+pub fn udp_and_tcp_on_one_port() -> (std::net::UdpSocket, std::net::TcpListener) {
+    for _ in 0..50 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if let Ok(tcp) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return (udp, tcp);
+        }
+    }
+    panic!("no port free for both udp and tcp");
+}
+
+fn tcp_register(cseq: u32, branch: &str, port: u16) -> String {
+    register(cseq, branch, None, 60)
+        .replace(
+            "SIP/2.0/UDP 10.1.1.20:5060",
+            &format!("SIP/2.0/TCP 127.0.0.1:{port}"),
+        )
+        .replace(";transport=udp", ";transport=tcp")
+}
+
+async fn read_message(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    read_framed(stream, &mut pc_sip::framing::Framer::new()).await
+}
+
+async fn read_framed(
+    stream: &mut tokio::net::TcpStream,
+    framer: &mut pc_sip::framing::Framer,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(m) = framer.next_message() {
+            return Some(String::from_utf8(m.unwrap()).unwrap());
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("an answer or a close within 5 s")
+            .unwrap();
+        if n == 0 {
+            return None;
+        }
+        framer.push(&chunk[..n]);
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    events: mpsc::UnboundedReceiver<pc_capture::Stamped<Event>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+fn start(registrar: Registrar) -> Running {
+    let (udp, tcp) = udp_and_tcp_on_one_port();
+    let addr = udp.local_addr().unwrap();
+    let (ev_tx, events) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(shell::run(
+        registrar,
+        shell::Listeners {
+            udp,
+            tcp: Some(tcp),
+        },
+        Arc::new(pc_capture::NoTap),
+        ev_tx,
+        stop_rx,
+    ));
+    Running {
+        addr,
+        events,
+        stop,
+        task,
+    }
+}
+
+#[tokio::test]
+async fn tcp_on_the_udp_port_answers_on_the_connection_whatever_the_chunking() {
+    use tokio::io::AsyncWriteExt;
+    let mut run = start(Registrar::new(config()));
+    // UDP still answers on the same port.
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(register(1, "z9hG4bKu1", None, 60).as_bytes(), run.addr)
+        .await
+        .unwrap();
+    assert!(recv(&client).await.starts_with("SIP/2.0 401 "));
+
+    let mut stream = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let local = stream.local_addr().unwrap();
+    // Two requests in one stream, cut mid-header and mid-second-message.
+    let both = format!(
+        "{}{}",
+        tcp_register(1, "z9hG4bKt1", local.port()),
+        tcp_register(2, "z9hG4bKt2", local.port())
+    );
+    let (a, b) = both.as_bytes().split_at(37);
+    stream.write_all(a).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(b).await.unwrap();
+    let mut framer = pc_sip::framing::Framer::new();
+    for cseq in [1, 2] {
+        let answer = read_framed(&mut stream, &mut framer)
+            .await
+            .expect("an answer");
+        assert!(answer.starts_with("SIP/2.0 401 "), "{answer}");
+        assert!(
+            answer.contains(&format!("CSeq: {cseq} REGISTER")),
+            "{answer}"
+        );
+    }
+    let mut transports = Vec::new();
+    while transports.len() < 3 {
+        let e = tokio::time::timeout(Duration::from_secs(5), run.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Event::Request {
+            transport, from, ..
+        } = e.event
+        {
+            transports.push((transport, from == local.to_string()));
+        }
+    }
+    assert_eq!(
+        transports,
+        [
+            ("udp".into(), false),
+            ("tcp".into(), true),
+            ("tcp".into(), true)
+        ]
+    );
+    run.stop.send(true).unwrap();
+    run.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_thousand_idle_connections_and_garbage_streams_do_not_stop_the_registrar() {
+    use tokio::io::AsyncWriteExt;
+    let mut run = start(Registrar::new(config()));
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(tokio::net::TcpStream::connect(run.addr).await.unwrap());
+    }
+    // A stream that cannot be framed is closed and recorded.
+    let mut bad = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    bad.write_all(b"REGISTER sip:lab.test SIP/2.0\r\nContent-Length: lots\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_message(&mut bad).await, None, "closed");
+    let malformed = loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), run.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Event::Malformed { error, .. } = e.event {
+            break error;
+        }
+    };
+    assert!(malformed.contains("content-length `lots`"), "{malformed}");
+    // A real phone still gets its answer, over TCP and over UDP.
+    let mut stream = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let port = stream.local_addr().unwrap().port();
+    stream
+        .write_all(tcp_register(1, "z9hG4bKi1", port).as_bytes())
+        .await
+        .unwrap();
+    let answer = read_message(&mut stream).await.expect("an answer");
+    assert!(answer.starts_with("SIP/2.0 401 "), "{answer}");
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(register(1, "z9hG4bKi2", None, 60).as_bytes(), run.addr)
+        .await
+        .unwrap();
+    assert!(recv(&client).await.starts_with("SIP/2.0 401 "));
+    drop(idle);
+    run.stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), run.task)
+        .await
+        .expect("stops with idle connections open")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_scripted_close_ends_the_connection_unanswered() {
+    use tokio::io::AsyncWriteExt;
+    let mut reg = Registrar::new(config());
+    reg.set_script(vec![pc_sip::ScriptedAnswer::Close]);
+    let run = start(reg);
+    let mut stream = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let port = stream.local_addr().unwrap().port();
+    stream
+        .write_all(tcp_register(1, "z9hG4bKc1", port).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(read_message(&mut stream).await, None);
+    run.stop.send(true).unwrap();
+}

@@ -1,0 +1,612 @@
+//! The compliance summary (`compliance.json`, `compliance.html`): what a certification body
+//! is handed, and `phonecert verify`, which re-checks it.
+//!
+//! Owns: the `phonecert.compliance/1` document — the device as it showed itself on the wire
+//! (MACs, DHCP host names and vendor classes, HTTP and SIP User-Agents, the model and the
+//! firmware before and after read from them), the profile if the report names one, the
+//! harness version, the suite version (one SHA-256 over the scenario files and fixtures the
+//! run used), the requirement → verdict matrix, and the SHA-256 of every evidence file — and
+//! the comparison of a run folder against it.
+//!
+//! Never: judges (verdicts come from `report.json`), or lets a requirement look better than
+//! its checks: a requirement passes only when every check of it passed; one never exercised
+//! says so, it is never counted as passed.
+//!
+//! What is hashed: every file under the run folder except the two compliance files
+//! themselves (they cannot hold their own hash), and each scenario's capture, found through
+//! the output root (`captures/<run-id>/<id>.pcapng`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{RunReport, level_name};
+use crate::judge::Verdict;
+use crate::timeline::{Proto, Timeline};
+
+/// The schema identifier of `compliance.json`.
+pub const SCHEMA: &str = "phonecert.compliance/1";
+/// The compliance files, which are not evidence of themselves.
+pub const FILES: [&str; 2] = ["compliance.json", "compliance.html"];
+/// The HTML template.
+pub(crate) const TEMPLATE: &str = include_str!("templates/compliance.html");
+
+/// The whole compliance document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compliance {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The run.
+    pub run_id: String,
+    /// When it started (RFC 3339, UTC).
+    pub started: String,
+    /// The lab.
+    pub lab: String,
+    /// `phonecert <version>`.
+    pub harness: String,
+    /// `sha256:<hex>` over the scenario files and fixtures the run used (see [`suite_hash`]).
+    pub suite_version: String,
+    /// The phone profile the run judged against, when the report names one.
+    pub profile: Option<String>,
+    /// The device, as configured and as seen on the wire.
+    pub dut: WireIdentity,
+    /// Scenario counts.
+    pub summary: super::Summary,
+    /// Scenarios that did not run to their end: their requirements were not exercised.
+    pub not_run: Vec<String>,
+    /// Scenarios skipped without a single check judged (a lab they need, a protocol the
+    /// device does not speak), each with the reason: nothing of them was exercised.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// Requirement → verdict, sorted by requirement.
+    pub requirements: Vec<RequirementRow>,
+    /// Every evidence file of the run folder, relative to it, with its hash.
+    pub evidence: Vec<Hashed>,
+    /// Every capture, relative to the output root, with its hash.
+    pub captures: Vec<Hashed>,
+}
+
+/// The device under test: what the run was told and what the wire showed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WireIdentity {
+    /// The device in words (`the reference phone (9620)`, `--dut-cmd dhclient`).
+    pub described: String,
+    /// MAC addresses seen as DHCP client addresses.
+    pub macs: Vec<String>,
+    /// The model read from an HTTP User-Agent (`AVAYA/… 9620`), if any.
+    pub model: Option<String>,
+    /// The firmware version in the first User-Agent of the run.
+    pub firmware_before: Option<String>,
+    /// The firmware version in the last User-Agent of the run.
+    pub firmware_after: Option<String>,
+    /// Every distinct HTTP User-Agent.
+    pub http_user_agents: Vec<String>,
+    /// Every distinct SIP User-Agent.
+    pub sip_user_agents: Vec<String>,
+    /// Every distinct DHCP host name (option 12).
+    pub dhcp_host_names: Vec<String>,
+    /// Every distinct DHCP vendor class (option 60).
+    pub dhcp_vendor_classes: Vec<String>,
+}
+
+/// One requirement's line in the matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequirementRow {
+    /// The requirement as the checks cite it.
+    pub requirement: String,
+    /// `must` when any of its checks is a must, else `should`.
+    pub level: String,
+    /// The worst verdict of its checks: fail, error, not_exercised, skip, then pass.
+    pub verdict: Verdict,
+    /// Each check citing it.
+    pub checks: Vec<CheckRef>,
+}
+
+/// A check in the matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRef {
+    /// Scenario id.
+    pub scenario: String,
+    /// Check id.
+    pub check: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+}
+
+/// A scenario none of whose checks was judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Scenario id.
+    pub scenario: String,
+    /// Why, as the report says.
+    pub why: String,
+}
+
+/// A file and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hashed {
+    /// The path (relative, `/`-separated).
+    pub path: String,
+    /// Lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// How bad a verdict is for a requirement: the matrix shows the worst.
+fn badness(v: Verdict) -> u8 {
+    match v {
+        Verdict::Pass => 0,
+        Verdict::Skip => 1,
+        Verdict::NotExercised => 2,
+        Verdict::Error => 3,
+        Verdict::Fail => 4,
+    }
+}
+
+/// Builds the compliance document of the run in `run_dir`.
+pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> {
+    let mut rows: BTreeMap<String, RequirementRow> = BTreeMap::new();
+    for s in &report.scenarios {
+        for c in &s.checks {
+            let row = rows
+                .entry(c.requirement.clone())
+                .or_insert_with(|| RequirementRow {
+                    requirement: c.requirement.clone(),
+                    level: "should".into(),
+                    verdict: Verdict::Pass,
+                    checks: Vec::new(),
+                });
+            if level_name(c.level) == "must" {
+                row.level = "must".into();
+            }
+            if badness(c.verdict) > badness(row.verdict) {
+                row.verdict = c.verdict;
+            }
+            row.checks.push(CheckRef {
+                scenario: s.id.clone(),
+                check: c.id.clone(),
+                verdict: c.verdict,
+            });
+        }
+    }
+    let timelines: Vec<Timeline> = report
+        .scenarios
+        .iter()
+        .filter_map(|s| s.timeline.as_deref())
+        .filter_map(|t| super::html::read_timeline(run_dir, t).ok())
+        .collect();
+    let mut dut = wire_identity(&timelines);
+    dut.described = report.dut.describe();
+    let mut captures = Vec::new();
+    for s in &report.scenarios {
+        let Some(stored) = s.capture.as_deref() else {
+            continue;
+        };
+        if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
+            && path.is_file()
+        {
+            captures.push(hash_file(&path, stored.to_string())?);
+        }
+    }
+    Ok(Compliance {
+        schema: SCHEMA.into(),
+        run_id: report.run_id.clone(),
+        started: report.started.clone(),
+        lab: report.lab.clone(),
+        harness: format!("phonecert {}", report.phonecert_version),
+        suite_version: suite_hash(&run_dir.join("scenarios"))?,
+        profile: profile_of(report),
+        dut,
+        summary: report.summary,
+        not_run: report.not_run.clone(),
+        skipped: report
+            .scenarios
+            .iter()
+            .filter(|s| s.checks.is_empty() && !report.not_run.contains(&s.id))
+            .map(|s| Skipped {
+                scenario: s.id.clone(),
+                why: s
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("verdict {}", s.verdict)),
+            })
+            .collect(),
+        requirements: rows.into_values().collect(),
+        evidence: evidence_files(run_dir)?,
+        captures,
+    })
+}
+
+/// The profile a report names (`"profile"` at its top level or in `dut`), if it has one.
+fn profile_of(report: &RunReport) -> Option<String> {
+    let v = serde_json::to_value(report).ok()?;
+    let p = v.get("profile").or_else(|| v.get("dut")?.get("profile"))?;
+    match p {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// What the device said about itself on the wire, over every scenario's timeline in run
+/// order.
+fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
+    let mut id = WireIdentity::default();
+    let mut versions = Vec::new();
+    let push = |list: &mut Vec<String>, v: Option<&str>| {
+        if let Some(v) = v.filter(|v| !v.is_empty())
+            && !list.iter().any(|x| x == v)
+        {
+            list.push(v.to_string());
+        }
+    };
+    for tl in timelines {
+        for e in &tl.events {
+            let s = |k: &str| e.field(k).and_then(|v| v.as_str());
+            match (e.proto, e.kind.as_str()) {
+                (Proto::Dhcp, "received") => {
+                    push(&mut id.macs, s("client_mac"));
+                    push(&mut id.dhcp_host_names, s("hostname"));
+                    push(&mut id.dhcp_vendor_classes, s("vendor_class"));
+                }
+                (Proto::Http, "request") => {
+                    push(&mut id.http_user_agents, s("user_agent"));
+                    if let Some((v, model)) = s("user_agent").and_then(avaya_http_ua) {
+                        versions.push(v);
+                        id.model = Some(model);
+                    }
+                }
+                (Proto::Sip, "request") => {
+                    push(&mut id.sip_user_agents, s("user_agent"));
+                    if let Some(v) = s("user_agent").and_then(avaya_sip_ua) {
+                        versions.push(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    id.firmware_before = versions.first().cloned();
+    id.firmware_after = versions.last().cloned();
+    id
+}
+
+/// `Avaya one-X Deskphone <version> <mac>` → version (domain.md: registration).
+fn avaya_sip_ua(ua: &str) -> Option<String> {
+    ua.strip_prefix("Avaya one-X Deskphone ")?
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+}
+
+/// `AVAYA/96x1-IPT-SIP-R7_1_15_0_4 9608G` → (version, model) (domain.md: file server).
+fn avaya_http_ua(ua: &str) -> Option<(String, String)> {
+    let rest = ua.strip_prefix("AVAYA/")?;
+    let (product, model) = rest.split_once(' ')?;
+    let version = product.split_once("-SIP-")?.1;
+    Some((version.to_string(), model.trim().to_string()))
+}
+
+/// SHA-256 of a file, under the name `path`.
+fn hash_file(file: &Path, path: String) -> std::io::Result<Hashed> {
+    let bytes = std::fs::read(file)?;
+    Ok(Hashed {
+        path,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// Every regular file under `dir`, as `/`-separated paths relative to it, sorted.
+fn files_under(dir: &Path) -> std::io::Result<Vec<String>> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(base, &path, out)?;
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(base)
+            {
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Hashes every evidence file of the run folder (all but the compliance files and
+/// half-written `.tmp` files).
+fn evidence_files(run_dir: &Path) -> std::io::Result<Vec<Hashed>> {
+    files_under(run_dir)?
+        .into_iter()
+        .filter(|p| !FILES.contains(&p.as_str()) && !p.ends_with(".tmp"))
+        .map(|p| hash_file(&run_dir.join(&p), p))
+        .collect()
+}
+
+/// The suite's version: SHA-256 over the lines `<sha256>  <path>` (sorted by path) of every
+/// file under the run's copy of its scenarios and fixtures. The same files give the same
+/// version on any machine; any edit to a scenario or fixture gives another.
+pub fn suite_hash(scenarios_dir: &Path) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    for p in files_under(scenarios_dir)? {
+        let f = hash_file(&scenarios_dir.join(&p), p)?;
+        h.update(format!("{}  {}\n", f.sha256, f.path).as_bytes());
+    }
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// Writes `compliance.json` and `compliance.html` into the run folder.
+pub fn write(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> {
+    let doc = build(run_dir, report)?;
+    let json = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+    super::write_atomic(&run_dir.join("compliance.json"), json.as_bytes())?;
+    let page = render(&doc, report)
+        .map_err(|e| std::io::Error::other(format!("compliance.html: {e:#}")))?;
+    super::write_atomic(&run_dir.join("compliance.html"), page.as_bytes())?;
+    Ok(doc)
+}
+
+fn render(doc: &Compliance, report: &RunReport) -> Result<String, minijinja::Error> {
+    #[derive(Serialize)]
+    struct Page<'a> {
+        title: String,
+        report: &'a RunReport,
+        doc: &'a Compliance,
+        counts: BTreeMap<&'static str, usize>,
+    }
+    let mut counts = BTreeMap::new();
+    for r in &doc.requirements {
+        *counts.entry(r.verdict.as_str()).or_insert(0) += 1;
+    }
+    let page = Page {
+        title: format!("phonecert compliance {}", doc.run_id),
+        report,
+        doc,
+        counts,
+    };
+    super::html::environment()?
+        .get_template("compliance.html")?
+        .render(minijinja::value::Serde(&page))
+}
+
+/// What `phonecert verify` found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Verification {
+    /// Files whose hash matched.
+    pub intact: usize,
+    /// Files whose bytes changed: (path, recorded sha256, current sha256).
+    pub changed: Vec<(String, String, String)>,
+    /// Files recorded but gone.
+    pub missing: Vec<String>,
+    /// Files in the run folder that the record does not list.
+    pub added: Vec<String>,
+}
+
+impl Verification {
+    /// Whether every recorded file is there unchanged and nothing was added.
+    pub fn is_intact(&self) -> bool {
+        self.changed.is_empty() && self.missing.is_empty() && self.added.is_empty()
+    }
+
+    /// One line per finding: `changed: timelines/REG-002.json (sha256 ab12… → cd34…)`.
+    pub fn lines(&self) -> Vec<String> {
+        let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+        let mut out = Vec::new();
+        for (p, was, now) in &self.changed {
+            out.push(format!(
+                "changed: {p} (sha256 {}… recorded, {}… now)",
+                short(was),
+                short(now)
+            ));
+        }
+        out.extend(self.missing.iter().map(|p| format!("missing: {p}")));
+        out.extend(
+            self.added
+                .iter()
+                .map(|p| format!("added: {p} (not in compliance.json)")),
+        );
+        out
+    }
+}
+
+/// Why a run folder cannot be verified at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// No readable `compliance.json`.
+    #[error("cannot read {path}: {why}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// Reads a run folder's `compliance.json`.
+pub fn read(run_dir: &Path) -> Result<Compliance, VerifyError> {
+    let path = run_dir.join("compliance.json");
+    let bytes = std::fs::read(&path).map_err(|e| VerifyError::Record {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    let doc: Compliance = serde_json::from_slice(&bytes).map_err(|e| VerifyError::Record {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    if doc.schema != SCHEMA {
+        return Err(VerifyError::Record {
+            path,
+            why: format!("schema `{}`, expected `{SCHEMA}`", doc.schema),
+        });
+    }
+    Ok(doc)
+}
+
+/// Re-checks every hash `compliance.json` records: the run folder's files, and (with
+/// `captures`) the captures through the output root.
+pub fn verify(run_dir: &Path, captures: bool) -> Result<Verification, VerifyError> {
+    let doc = read(run_dir)?;
+    let mut v = Verification::default();
+    let check = |v: &mut Verification, file: PathBuf, rec: &Hashed| match std::fs::read(&file) {
+        Ok(bytes) => {
+            let now = hex::encode(Sha256::digest(&bytes));
+            if now == rec.sha256 {
+                v.intact += 1;
+            } else {
+                v.changed.push((rec.path.clone(), rec.sha256.clone(), now));
+            }
+        }
+        Err(_) => v.missing.push(rec.path.clone()),
+    };
+    for rec in &doc.evidence {
+        check(&mut v, run_dir.join(&rec.path), rec);
+    }
+    if captures {
+        for rec in &doc.captures {
+            match crate::run_folder::capture_file(run_dir, &rec.path) {
+                Ok(file) => check(&mut v, file, rec),
+                Err(_) => v.missing.push(rec.path.clone()),
+            }
+        }
+    }
+    let listed: std::collections::BTreeSet<&str> =
+        doc.evidence.iter().map(|h| h.path.as_str()).collect();
+    v.added = files_under(run_dir)
+        .map_err(|e| VerifyError::Record {
+            path: run_dir.to_path_buf(),
+            why: e.to_string(),
+        })?
+        .into_iter()
+        .filter(|p| {
+            !FILES.contains(&p.as_str()) && !p.ends_with(".tmp") && !listed.contains(p.as_str())
+        })
+        .collect();
+    Ok(v)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{check, sample};
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pc-compliance-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("scenarios/S-1/boot")).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_requirement_passes_only_when_every_check_of_it_passed() {
+        let mut r = sample();
+        let mut a = check("A-1", Verdict::Pass);
+        a.requirement = "RFC 1".into();
+        let mut b = check("A-2", Verdict::NotExercised);
+        b.requirement = "RFC 1".into();
+        let mut c = check("A-3", Verdict::Pass);
+        c.requirement = "RFC 2".into();
+        c.level = crate::scenario::Level::Should;
+        r.scenarios[0].checks = vec![a, b, c];
+        let dir = scratch("matrix");
+        let doc = build(&dir, &r).unwrap();
+        let rows: Vec<_> = doc
+            .requirements
+            .iter()
+            .map(|r| (r.requirement.as_str(), r.level.as_str(), r.verdict))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("RFC 1", "must", Verdict::NotExercised),
+                ("RFC 2", "should", Verdict::Pass)
+            ]
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn verify_names_what_changed_went_missing_or_was_added() {
+        let dir = scratch("verify");
+        std::fs::write(dir.join("report.json"), "{}").unwrap();
+        std::fs::write(dir.join("scenarios/S-1/boot/s.toml"), "id = 1").unwrap();
+        std::fs::write(dir.join("junit.xml"), "<x/>").unwrap();
+        let doc = write(&dir, &sample()).unwrap();
+        assert_eq!(doc.evidence.len(), 3);
+        assert!(doc.suite_version.starts_with("sha256:"));
+        let v = verify(&dir, true).unwrap();
+        assert!(v.is_intact(), "{v:?}");
+        assert_eq!(v.intact, 3);
+        // Rewriting the compliance files is no change to the evidence.
+        write(&dir, &sample()).unwrap();
+        assert!(verify(&dir, true).unwrap().is_intact());
+        std::fs::write(dir.join("report.json"), "{ }").unwrap();
+        std::fs::remove_file(dir.join("junit.xml")).unwrap();
+        std::fs::write(dir.join("extra.txt"), "x").unwrap();
+        let v = verify(&dir, true).unwrap();
+        assert_eq!(v.changed.len(), 1);
+        assert_eq!(v.changed[0].0, "report.json");
+        assert_eq!(v.missing, ["junit.xml"]);
+        assert_eq!(v.added, ["extra.txt"]);
+        let lines = v.lines();
+        assert!(
+            lines[0].starts_with("changed: report.json (sha256 "),
+            "{lines:?}"
+        );
+        // The suite's version follows its files.
+        let before = suite_hash(&dir.join("scenarios")).unwrap();
+        std::fs::write(dir.join("scenarios/S-1/boot/s.toml"), "id = 2").unwrap();
+        assert_ne!(before, suite_hash(&dir.join("scenarios")).unwrap());
+        std::fs::remove_file(dir.join("compliance.json")).unwrap();
+        let e = verify(&dir, true).unwrap_err();
+        assert!(e.to_string().contains("compliance.json"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_wire_identity_comes_from_user_agents_and_dhcp() {
+        let mut tl = Timeline::default();
+        let obj = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        tl.push_fields(
+            0.1,
+            Proto::Dhcp,
+            "received".into(),
+            obj(serde_json::json!({"client_mac": "00:1b:4f:00:00:01", "hostname": "AVX000001"})),
+        );
+        tl.push_fields(
+            0.2,
+            Proto::Http,
+            "request".into(),
+            obj(serde_json::json!({"user_agent": "AVAYA/96x0-IPT-SIP-2.6.0.1 9620"})),
+        );
+        tl.push_fields(
+            0.3,
+            Proto::Sip,
+            "request".into(),
+            obj(serde_json::json!({"user_agent": "Avaya one-X Deskphone 2.6.1.0 001b4f000001"})),
+        );
+        let id = wire_identity(&[tl]);
+        assert_eq!(id.macs, ["00:1b:4f:00:00:01"]);
+        assert_eq!(id.model.as_deref(), Some("9620"));
+        assert_eq!(id.firmware_before.as_deref(), Some("2.6.0.1"));
+        assert_eq!(id.firmware_after.as_deref(), Some("2.6.1.0"));
+        assert_eq!(id.dhcp_host_names, ["AVX000001"]);
+        assert_eq!(id.sip_user_agents.len(), 1);
+    }
+}
