@@ -37,9 +37,13 @@ Exit codes:
   0    every scenario passed
   1    the phone failed at least one scenario
   2    bad usage or a bad scenario file (unknown fault switch, unknown lab, a path that does
-       not exist, a bad --dut-mac …), refused before anything runs
+       not exist, a bad --dut-mac, --lab iface:NAME without --dut-mac …), refused before
+       anything runs
   3    the harness could not run a scenario: lab, privileges, the reference phone or the
-       --dut-cmd refusing to start or dying (the report has its last log lines)
+       --dut-cmd refusing to start or dying (the report has its last log lines); with
+       --lab iface:NAME also: the interface does not exist, is down or has no carrier,
+       another DHCP server answered the probe (its address and MAC are named), or a phone
+       that did not come back within --boot-wait (that scenario is an error, the run goes on)
   130  interrupted (Ctrl-C or SIGTERM): report.json says \"interrupted\": true and lists the
        scenarios that did not run (junit.xml marks them skipped); reports/latest keeps
        pointing at the last run that ran to its end";
@@ -60,7 +64,7 @@ struct Cli {
 enum Command {
     /// Run scenario files or folders (default `scenarios/`) against the phone.
     #[command(after_help = EXIT_CODES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the scenarios and their checks (the same selection flags as `run`).
     List {
         /// Scenario files or folders.
@@ -77,14 +81,32 @@ enum Command {
     /// Reads only the run folder (its timelines and its copy of each scenario), so a copied
     /// folder is judged from its own files. An interrupted run is judged as far as it went
     /// and exits 130 again.
+    ///
+    /// `phonecert judge --capture FILE.pcapng SCENARIO` judges a capture taken anywhere (a
+    /// tcpdump of a real boot) against a scenario file: the phone's DHCP, HTTP and SIP
+    /// messages are decoded from the frames, every check that rests only on the phone's
+    /// behaviour is judged, and the others are reported as not judged from a capture.
+    /// Exit 0 / 1 as for a run; 2 for a file that is not a readable pcapng capture.
     Judge {
-        /// A run's report folder.
+        /// A run's report folder; with --capture, the scenario file to judge the capture
+        /// against.
         run: PathBuf,
         /// Also write the new verdicts into the run: `report.json`, `junit.xml` and the
         /// captures' packet comments, so the report and the evidence agree. Without it the
         /// run folder and its captures are left exactly as they are.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "capture")]
         write: bool,
+        /// Judge this pcapng capture instead of a run folder.
+        #[arg(long, value_name = "FILE.pcapng")]
+        capture: Option<PathBuf>,
+        /// With --capture: a lab variable the scenario uses (`server_ip=10.1.1.5`,
+        /// `sip_port_2=5070` …), where the capture does not show it or shows it otherwise.
+        #[arg(long = "var", value_name = "NAME=VALUE", requires = "capture")]
+        vars: Vec<String>,
+        /// With --capture: phone seconds per capture second (default: what a phonecert
+        /// capture's section comment says, else 1).
+        #[arg(long, requires = "capture")]
+        time_scale: Option<f64>,
     },
     /// Re-check the SHA-256 of every evidence file that a run's `compliance.json` records
     /// (the run folder's files and, through the output root, its captures), and name every
@@ -209,9 +231,19 @@ struct RunArgs {
     /// per scenario as it ends, then the summary).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Lab: `netns` (default as root) or `loopback` (default otherwise).
+    /// Lab: `netns` (default as root), `loopback` (default otherwise), or `iface:NAME` — a
+    /// real phone plugged into interface NAME (root; needs --dut-mac). The iface lab checks
+    /// that NAME exists, is up and has carrier, probes the segment for another DHCP server
+    /// for 6 s (a DISCOVER from a random locally administered MAC) and refuses to start when
+    /// one answers, puts --lab-addr on NAME for the run (and turns IPv4 forwarding of NAME
+    /// off) and puts both back at the end, on an error and on Ctrl-C/SIGTERM.
     #[arg(long)]
     lab: Option<String>,
+    /// The iface lab's own address on the interface, `A.B.C.D/N` with N from 8 to 24: the
+    /// DHCP, HTTP and SIP servers use it, and the phone is leased .100-.199 of its /24. When
+    /// the interface already has this address it is used as is and left in place.
+    #[arg(long, value_name = "CIDR", default_value = crate::lab::iface::DEFAULT_LAB_ADDR)]
+    lab_addr: String,
     /// Run the reference phone with this fault switch (repeatable); see `phonecert simphone
     /// --list-faults`. An unknown name is refused before anything runs.
     #[arg(long = "sim-fault", value_name = "NAME")]
@@ -231,22 +263,40 @@ struct RunArgs {
     /// PHONECERT_SCENARIO, PHONECERT_WORK_DIR.
     #[arg(long, value_name = "COMMAND")]
     dut_cmd: Option<String>,
-    /// The MAC of the external device (default: each scenario's `phone.mac`, set on the
-    /// phone's interface before the command starts).
-    #[arg(long, value_name = "MAC", requires = "dut_cmd")]
+    /// The MAC of the external device. With --dut-cmd: default each scenario's
+    /// `phone.mac`, set on the phone's interface before the command starts. With
+    /// --lab iface:NAME: required, the phone plugged in; DHCP from any other MAC is never
+    /// answered (the report lists it under `ignored_clients`).
+    #[arg(long, value_name = "MAC")]
     dut_mac: Option<String>,
-    /// The protocols the external device takes part in; checks on the others (and checks
-    /// resting on those) are reported as `skip`, neither pass nor fail (a plain DHCP client:
-    /// `dhcp`).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "dhcp,http,sip",
-        requires = "dut_cmd"
-    )]
-    dut_protocols: Vec<String>,
+    /// The protocols the external device takes part in (default dhcp,http,sip); checks on
+    /// the others (and checks resting on those) are reported as `skip`, neither pass nor
+    /// fail (a plain DHCP client: `dhcp`).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    dut_protocols: Option<Vec<String>>,
+    /// iface lab: reboots the phone at the start of every scenario with `sh -c CMD` (a PoE
+    /// switch, a PDU, ssh). Its environment: PHONECERT_DUT_MAC, PHONECERT_IFACE,
+    /// PHONECERT_SERVER_IP, PHONECERT_SCENARIO, PHONECERT_WORK_DIR (also its working
+    /// folder); its output goes to the scenario's dut/<id>.log. A command that fails before
+    /// the phone's first DHCPDISCOVER makes the scenario an error; one still running when the
+    /// scenario ends is stopped (its process group).
+    #[arg(long, value_name = "CMD", conflicts_with = "reboot")]
+    reboot_cmd: Option<String>,
+    /// iface lab, without --reboot-cmd: `operator` (default) asks on the terminal to reboot
+    /// the phone and waits for its first DHCPDISCOVER; `none` only waits for the phone's own
+    /// DHCP.
+    #[arg(long, value_name = "MODE", value_parser = ["operator", "none"])]
+    reboot: Option<String>,
+    /// iface lab: seconds the phone has, from its reboot, to send its first DHCPDISCOVER
+    /// (default 180). Each scenario's clock starts at that DISCOVER; a phone that sends none
+    /// in time makes the scenario an error (not a fail), and the run goes on.
+    #[arg(long, value_name = "SECS")]
+    boot_wait: Option<f64>,
 }
+
+/// The default of `--boot-wait`: a 9600 SIP phone takes about a minute from power to its
+/// first DISCOVER, more after a firmware upgrade.
+pub const DEFAULT_BOOT_WAIT_S: f64 = 180.0;
 
 /// Entry point of the `phonecert` binary. `embedded_simphone`: the binary also runs the
 /// reference phone as `phonecert simphone …` ([`crate::dut::EMBEDDED_SIMPHONE`]); runs use it
@@ -271,10 +321,17 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         }
     };
     ExitCode::from(match cli.command {
-        Command::Run(args) => cmd_run(args, embedded_simphone),
+        Command::Run(args) => cmd_run(*args, embedded_simphone),
         Command::List { paths, select } => cmd_list(&paths, &select),
         Command::Check { paths } => cmd_check(&paths),
-        Command::Judge { run, write } => cmd_judge(&run, write),
+        Command::Judge {
+            run,
+            capture: Some(capture),
+            vars,
+            time_scale,
+            ..
+        } => cmd_judge_capture(&capture, &run, &vars, time_scale),
+        Command::Judge { run, write, .. } => cmd_judge(&run, write),
         Command::Verify { run, no_captures } => cmd_verify(&run, !no_captures),
         Command::Diff {
             run_a,
@@ -527,6 +584,66 @@ fn cmd_diff(a_dir: &Path, b_dir: &Path, format: DiffFormat) -> u8 {
     }
 }
 
+fn cmd_judge_capture(capture: &Path, scenario: &Path, vars: &[String], scale: Option<f64>) -> u8 {
+    use crate::from_capture;
+    if scale.is_some_and(|f| !f.is_finite() || f <= 0.0) {
+        eprintln!("error: --time-scale must be more than 0");
+        return EXIT_USAGE;
+    }
+    let sc = match scenario::load_file(scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let rebuilt = match from_capture::rebuild(capture, &sc, vars, scale) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let checks = from_capture::judge(&sc, &rebuilt);
+    let judged: Vec<&judge::CheckResult> = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Skip)
+        .collect();
+    let verdict = if judged.is_empty() {
+        Verdict::Skip
+    } else {
+        judge::scenario_verdict(&checks)
+    };
+    println!(
+        "{:<5} {}  {}  (from {}: {} frame(s), {} event(s) of the phone; phone time = capture time × {})",
+        verdict.as_str().to_uppercase(),
+        sc.spec.id,
+        sc.spec.title,
+        capture.display(),
+        rebuilt.frames,
+        rebuilt.timeline.events.len(),
+        rebuilt.time_scale
+    );
+    for c in &checks {
+        println!("      {}", c.line());
+    }
+    for n in &rebuilt.notes {
+        eprintln!("note: {n}");
+    }
+    println!(
+        "\n{} check(s) judged from the capture: {} passed, {} not passed; {} not judged from a capture",
+        judged.len(),
+        judged.iter().filter(|c| c.verdict == Verdict::Pass).count(),
+        judged.iter().filter(|c| c.verdict != Verdict::Pass).count(),
+        checks.len() - judged.len()
+    );
+    match verdict {
+        Verdict::Fail => EXIT_FAIL,
+        Verdict::Error => EXIT_HARNESS,
+        _ => EXIT_PASS,
+    }
+}
+
 fn cmd_verify(run: &Path, captures: bool) -> u8 {
     match report::compliance::verify(run, captures) {
         Err(e) => {
@@ -717,25 +834,14 @@ fn external_dut(args: &RunArgs, lab: &lab::LabKind) -> Result<Option<engine::Ext
     if !args.sim_faults.is_empty() {
         return Err("--sim-fault applies to the reference phone, not to --dut-cmd".into());
     }
-    if let Some(m) = &args.dut_mac
-        && scenario::parse_mac(m).is_none()
-    {
-        return Err(format!(
-            "--dut-mac `{m}` is not a MAC address like 00:1b:4f:27:31:2a"
-        ));
+    if let Some(m) = &args.dut_mac {
+        dut_mac(m)?;
     }
-    let mut speaks = Vec::new();
-    for p in &args.dut_protocols {
-        match p.trim().to_ascii_lowercase().as_str() {
-            "dhcp" => speaks.push(crate::timeline::Proto::Dhcp),
-            "http" => speaks.push(crate::timeline::Proto::Http),
-            "sip" => speaks.push(crate::timeline::Proto::Sip),
-            other => {
-                return Err(format!(
-                    "--dut-protocols: `{other}` is not dhcp, http or sip"
-                ));
-            }
-        }
+    let speaks = dut_protocols(args)?;
+    if let lab::LabKind::Iface(name) = lab {
+        return Err(format!(
+            "--dut-cmd runs a program in the netns lab's phone namespace; with --lab iface:{name} the device under test is the phone plugged into {name}"
+        ));
     }
     if *lab != lab::LabKind::Netns {
         return Err(
@@ -748,6 +854,139 @@ fn external_dut(args: &RunArgs, lab: &lab::LabKind) -> Result<Option<engine::Ext
         mac: args.dut_mac.clone(),
         speaks,
     }))
+}
+
+fn dut_mac(m: &str) -> Result<String, String> {
+    match scenario::parse_mac(m) {
+        Some(_) => Ok(m.to_lowercase()),
+        None => Err(format!(
+            "--dut-mac `{m}` is not a MAC address like 00:1b:4f:27:31:2a"
+        )),
+    }
+}
+
+/// `--dut-protocols`, validated (default: all three).
+fn dut_protocols(args: &RunArgs) -> Result<Vec<crate::timeline::Proto>, String> {
+    let Some(list) = &args.dut_protocols else {
+        return Ok(vec![
+            crate::timeline::Proto::Dhcp,
+            crate::timeline::Proto::Http,
+            crate::timeline::Proto::Sip,
+        ]);
+    };
+    let mut speaks = Vec::new();
+    for p in list {
+        match p.trim().to_ascii_lowercase().as_str() {
+            "dhcp" => speaks.push(crate::timeline::Proto::Dhcp),
+            "http" => speaks.push(crate::timeline::Proto::Http),
+            "sip" => speaks.push(crate::timeline::Proto::Sip),
+            other => {
+                return Err(format!(
+                    "--dut-protocols: `{other}` is not dhcp, http or sip"
+                ));
+            }
+        }
+    }
+    Ok(speaks)
+}
+
+/// The real phone of the iface lab, validated; `Ok(None)` in the other labs, where the
+/// iface lab's flags are refused.
+fn attached_phone(
+    args: &RunArgs,
+    lab: &lab::LabKind,
+) -> Result<Option<(engine::AttachedPhone, lab::LabAddr)>, String> {
+    let lab::LabKind::Iface(name) = lab else {
+        let iface_only = [
+            ("--reboot-cmd", args.reboot_cmd.is_some()),
+            ("--reboot", args.reboot.is_some()),
+            ("--boot-wait", args.boot_wait.is_some()),
+            (
+                "--lab-addr",
+                args.lab_addr != crate::lab::iface::DEFAULT_LAB_ADDR,
+            ),
+        ];
+        if let Some((flag, _)) = iface_only.iter().find(|(_, given)| *given) {
+            return Err(format!(
+                "{flag} applies to a real phone on --lab iface:NAME only"
+            ));
+        }
+        if args.dut_cmd.is_none() && args.dut_mac.is_some() {
+            return Err("--dut-mac names the device of --dut-cmd or of --lab iface:NAME".into());
+        }
+        if args.dut_cmd.is_none() && args.dut_protocols.is_some() {
+            return Err(
+                "--dut-protocols names what the device of --dut-cmd or of --lab iface:NAME speaks"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    };
+    if args.dut_cmd.is_some() {
+        // external_dut says why.
+        return Ok(None);
+    }
+    if !args.sim_faults.is_empty() {
+        return Err(format!(
+            "--sim-fault applies to the reference phone, not to the phone on {name}"
+        ));
+    }
+    if args.time_scale.is_some() {
+        return Err(format!(
+            "--time-scale applies to the reference phone; the phone on {name} runs in real time"
+        ));
+    }
+    let Some(mac) = &args.dut_mac else {
+        return Err(format!(
+            "--lab iface:{name} needs --dut-mac MAC: the DHCP server answers that phone and no other device on the segment"
+        ));
+    };
+    let mac = dut_mac(mac)?;
+    let addr = lab::LabAddr::parse(&args.lab_addr).map_err(|e| format!("--lab-addr {e}"))?;
+    let boot_wait = args.boot_wait.unwrap_or(DEFAULT_BOOT_WAIT_S);
+    if !boot_wait.is_finite() || boot_wait <= 0.0 || boot_wait > 86_400.0 {
+        return Err("--boot-wait must be more than 0 and at most 86400 seconds".into());
+    }
+    let reboot = match (&args.reboot_cmd, args.reboot.as_deref()) {
+        (Some(cmd), _) if cmd.trim().is_empty() => {
+            return Err("--reboot-cmd is empty".into());
+        }
+        (Some(cmd), _) => crate::dut::Reboot::Cmd(cmd.clone()),
+        (None, Some("none")) => crate::dut::Reboot::None,
+        (None, _) => crate::dut::Reboot::Operator,
+    };
+    Ok(Some((
+        engine::AttachedPhone {
+            mac,
+            reboot,
+            boot_wait: std::time::Duration::from_secs_f64(boot_wait),
+            speaks: dut_protocols(args)?,
+        },
+        addr,
+    )))
+}
+
+/// Sets up the iface lab before the first scenario: the interface is checked, the segment
+/// probed for another DHCP server (before anything on the interface changes), then the lab
+/// address put on it. Ctrl-C meanwhile: `Err(None)`.
+async fn open_iface(
+    name: &str,
+    addr: lab::LabAddr,
+    cancel: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<lab::IfaceLab, Option<lab::LabError>> {
+    lab::iface::check_link(name).map_err(Some)?;
+    if !lab::is_root() {
+        return Err(Some(lab::LabError::IfaceNeedsRoot));
+    }
+    eprintln!(
+        "probing the segment of {name} for another DHCP server ({} s) …",
+        lab::iface::PROBE_LISTEN.as_secs()
+    );
+    tokio::select! {
+        r = lab::iface::guard(name) => r.map_err(Some)?,
+        _ = cancel.wait_for(|c| *c) => return Err(None),
+    }
+    lab::IfaceLab::open(name, addr).map_err(Some)
 }
 
 /// The fault switches, checked against the reference phone's own list (`--list-faults`).
@@ -801,6 +1040,13 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let attached = match attached_phone(&args, &lab) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let simphone = match crate::dut::find_simphone(embedded_simphone) {
         Ok(p) => p,
         Err(e) => {
@@ -816,6 +1062,40 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
         eprintln!("error: {}", lab::LabError::NeedsRoot);
         return EXIT_HARNESS;
     }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    rt.spawn(async move {
+        if stop_requested().await.is_ok() {
+            eprintln!("interrupted: stopping the phone, the servers and the lab …");
+            let _ = cancel_tx.send(true);
+        }
+    });
+    // The iface lab is checked and the segment probed before the run claims its folders:
+    // a lab port that cannot be used leaves nothing behind.
+    let iface = match (&lab, &attached) {
+        (lab::LabKind::Iface(name), Some((_, addr))) => {
+            let mut cancel = cancel_rx.clone();
+            match rt.block_on(open_iface(name, *addr, &mut cancel)) {
+                Ok(i) => Some(std::sync::Arc::new(i)),
+                Err(Some(e)) => {
+                    eprintln!("error: {e}");
+                    return EXIT_HARNESS;
+                }
+                Err(None) => return EXIT_INTERRUPTED,
+            }
+        }
+        _ => None,
+    };
+    let attached = attached.map(|(a, _)| a);
     let started_at = time::OffsetDateTime::now_utc();
     let folders = match RunFolders::claim(&args.out, started_at, std::process::id()) {
         Ok(f) => f,
@@ -824,16 +1104,6 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 "error: cannot create the run's folders under {}: {e}",
                 args.out.display()
             );
-            return EXIT_HARNESS;
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
             return EXIT_HARNESS;
         }
     };
@@ -849,15 +1119,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     let id = folders.id.clone();
     let started = Instant::now();
     let live = std::sync::Arc::new(Live::new(args.format));
-    rt.block_on(async move {
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        let stop_signal = stop_requested();
-        tokio::spawn(async move {
-            if stop_signal.await.is_ok() {
-                eprintln!("interrupted: stopping the phone, the servers and the lab …");
-                let _ = cancel_tx.send(true);
-            }
-        });
+    let code = rt.block_on(async move {
         let ctx = RunContext {
             run_id: id.clone(),
             lab: lab.clone(),
@@ -866,6 +1128,8 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             simphone,
             faults: args.sim_faults.clone(),
             external: external.clone(),
+            iface,
+            attached: attached.clone(),
             time_scale: args.time_scale,
             cancel: cancel_rx,
             progress: live.clone(),
@@ -930,15 +1194,22 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             duration_s: started.elapsed().as_secs_f64(),
-            lab: lab.name().into(),
+            lab: lab.name(),
             phonecert_version: env!("CARGO_PKG_VERSION").into(),
             dut: DutInfo {
-                kind: if external.is_some() { "cmd" } else { "sim" }.into(),
+                kind: match (&external, &attached) {
+                    (Some(_), _) => "cmd",
+                    (None, Some(_)) => "attached",
+                    (None, None) => "sim",
+                }
+                .into(),
                 command: external.as_ref().map(|d| d.command.clone()),
+                reboot: attached.as_ref().map(|a| a.reboot.describe()),
                 model: first.map(|p| p.model.clone()).unwrap_or_default(),
-                mac: args
-                    .dut_mac
-                    .clone()
+                mac: attached
+                    .as_ref()
+                    .map(|a| a.mac.clone())
+                    .or_else(|| args.dut_mac.clone())
                     .or_else(|| first.map(|p| p.mac.clone()))
                     .unwrap_or_default(),
                 firmware_start: first.map(|p| p.firmware.clone()).unwrap_or_default(),
@@ -976,7 +1247,10 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
         } else {
             exit_for(&rep.summary)
         }
-    })
+    });
+    // The iface lab's address comes off (with the context that held it) before the exit.
+    drop(rt);
+    code
 }
 
 /// Resolves when the operator asks the run to stop: Ctrl-C (SIGINT) or SIGTERM.

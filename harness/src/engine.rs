@@ -1,7 +1,11 @@
 //! The engine: runs one scenario end to end.
 //!
 //! Owns the order of things: lab up → servers bound and configured from the scenario →
-//! capture started → phone powered on → events gathered into the timeline until every
+//! capture started → phone powered on (a real phone on the iface lab: rebooted, and the
+//! scenario's clock starts at its first DHCPDISCOVER, or the scenario is an `error` when it
+//! sends none within `--boot-wait`; when the scenario has a `power_cycle`, off and on again
+//! once its check is reached, what it installed kept) → events gathered into the timeline
+//! until every
 //! check's verdict is settled (the judge says so; polled, and on every event), or the
 //! scenario's `until` check is reached (passed, or settled) plus settle time, or its
 //! timeout → phone off → servers stopped → capture closed → lab removed → judge → timeline
@@ -23,12 +27,17 @@ use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use crate::dut::{CmdConfig, CmdDut, Dut, SimConfig, SimPhone, SimPlacement, SimphoneProgram};
+use crate::dut::{
+    CmdConfig, CmdDut, Dut, PowerOn, Reboot, RebootConfig, Rebooting, SimConfig, SimPhone,
+    SimPlacement, SimphoneProgram,
+};
 use crate::error::HarnessError;
 use crate::judge::{self, Verdict};
-use crate::lab::{self, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg};
+use crate::lab::{
+    self, IfaceLab, KernelLink, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg,
+};
 use crate::lower;
-use crate::report::ScenarioReport;
+use crate::report::{IgnoredClient, ScenarioReport};
 use crate::scenario::vars::Vars;
 use crate::scenario::{FileContent, Scenario};
 use crate::timeline::{Proto, Timeline};
@@ -51,6 +60,10 @@ pub struct RunContext {
     pub faults: Vec<String>,
     /// An external program as the device under test instead of simphone (`--dut-cmd`).
     pub external: Option<ExternalDut>,
+    /// The iface lab's interface, set up once for the whole run (`--lab iface:NAME`).
+    pub iface: Option<Arc<IfaceLab>>,
+    /// The real phone on the iface lab and how it is rebooted.
+    pub attached: Option<AttachedPhone>,
     /// Phone timers run this many times faster; windows are scaled the same way. `None`: the
     /// scenario's `phone.time_scale`, else 1.
     pub time_scale: Option<f64>,
@@ -71,6 +84,19 @@ pub struct ExternalDut {
     pub speaks: Vec<Proto>,
 }
 
+/// A real phone plugged into the iface lab's interface.
+#[derive(Debug, Clone)]
+pub struct AttachedPhone {
+    /// Its MAC (`--dut-mac`): the only client the DHCP server answers.
+    pub mac: String,
+    /// How it is rebooted at the start of each scenario.
+    pub reboot: Reboot,
+    /// How long it has to send its first DHCPDISCOVER after the reboot (`--boot-wait`).
+    pub boot_wait: Duration,
+    /// The protocols it takes part in (`--dut-protocols`).
+    pub speaks: Vec<Proto>,
+}
+
 /// What stops the whole run (as opposed to a [`HarnessError`], which ends one scenario).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -81,6 +107,24 @@ pub enum EngineError {
     /// was running (verdict `skip`, not judged).
     #[error("interrupted")]
     Interrupted(Box<ScenarioReport>),
+}
+
+/// How the device under test is powered on, kept for the power cycle.
+enum Starter {
+    Sim(Box<SimConfig>),
+    Cmd(CmdConfig),
+    /// A real phone: powering it on is rebooting it.
+    Attached(Box<RebootConfig>),
+}
+
+impl Starter {
+    fn power_on(&self, power_on: PowerOn) -> Result<Dut, HarnessError> {
+        match self {
+            Starter::Sim(cfg) => SimPhone::power_on(cfg, power_on).map(Dut::Sim),
+            Starter::Cmd(cfg) => CmdDut::power_on(cfg, power_on).map(Dut::Cmd),
+            Starter::Attached(cfg) => Rebooting::power_on(cfg, power_on).map(Dut::Attached),
+        }
+    }
 }
 
 /// A saved run of one scenario: enough to judge it again (`phonecert judge`), from the run
@@ -116,11 +160,48 @@ struct Shared {
     arrived: Arc<tokio::sync::Notify>,
 }
 
+/// The scenario's clock: the instant (and wall-clock time) its events are stamped from.
+/// It starts when the servers do, and the iface lab moves it to the phone's first
+/// DHCPDISCOVER ([`Clock::start_at`]).
+#[derive(Clone)]
+struct Clock(Arc<Mutex<(Instant, SystemTime)>>);
+
+impl Clock {
+    fn new() -> Clock {
+        Clock(Arc::new(Mutex::new((Instant::now(), SystemTime::now()))))
+    }
+
+    fn origin(&self) -> (Instant, SystemTime) {
+        match self.0.lock() {
+            Ok(o) => *o,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Seconds from the origin to `at`; negative before it.
+    fn offset(&self, at: Instant) -> f64 {
+        let (origin, _) = self.origin();
+        match at.checked_duration_since(origin) {
+            Some(d) => d.as_secs_f64(),
+            None => -origin.duration_since(at).as_secs_f64(),
+        }
+    }
+
+    /// Moves the origin `t0` seconds later.
+    fn start_at(&self, t0: f64) {
+        let shift = Duration::from_secs_f64(t0.max(0.0));
+        if let Ok(mut o) = self.0.lock() {
+            o.0 += shift;
+            o.1 += shift;
+        }
+    }
+}
+
 /// How often a running scenario is judged for settled verdicts, besides on every event.
 const JUDGE_EVERY: Duration = Duration::from_millis(25);
 
 fn forward<E: Serialize + Send + 'static>(
-    origin: Instant,
+    origin: Clock,
     proto: Proto,
     rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
@@ -132,7 +213,7 @@ fn forward<E: Serialize + Send + 'static>(
 /// vocabulary declares: [`SipOrigin`], [`VlanOrigin`]) to every event. The frames a shell's
 /// tap wrote for an event become the timeline event's frames.
 fn forward_tagged<E: Serialize + Send + 'static>(
-    origin: Instant,
+    origin: Clock,
     proto: Proto,
     mut rx: mpsc::UnboundedReceiver<Stamped<E>>,
     tl: Shared,
@@ -143,8 +224,9 @@ fn forward_tagged<E: Serialize + Send + 'static>(
         while let Some(Stamped { at, event, frames }) = rx.recv().await {
             let (kind, mut fields) = crate::timeline::fields_of(&event);
             fields.extend(extra.clone());
-            let t = at.saturating_duration_since(origin).as_secs_f64();
             if let Ok(mut timeline) = tl.timeline.lock() {
+                // Read under the timeline's lock: the clock only moves under it too.
+                let t = origin.offset(at);
                 let i = timeline.push_fields(t, proto, kind, fields);
                 if let Some(e) = timeline.events.get_mut(i) {
                     e.frames = frames;
@@ -188,6 +270,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         dut_log_tail: None,
         error: None,
         checks: Vec::new(),
+        ignored_clients: Vec::new(),
     };
 
     // Lab and sockets.
@@ -202,7 +285,23 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         );
         return Ok(report);
     }
-    let (netns, addrs, sockets, vlans) = match ctx.lab {
+    let mut iface = None;
+    let (netns, addrs, sockets, vlans) = match &ctx.lab {
+        LabKind::Iface(name) => {
+            let lab = ctx.iface.as_deref().ok_or_else(|| LabError::Interface {
+                name: name.clone(),
+                why: "was not set up for this run".into(),
+            })?;
+            let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
+            let sockets =
+                lab.bind_servers(controllers, spec.http.port.unwrap_or(80), https_port)?;
+            let mut vlans = Vec::new();
+            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
+                vlans.push(lab.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
+            }
+            iface = Some(lab);
+            (None, lab.addrs.clone(), sockets, vlans)
+        }
         LabKind::Netns => {
             let pair = NetnsPair::create()?;
             let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
@@ -222,7 +321,12 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         }
     };
 
-    let outcome = run_in_lab(sc, ctx, netns.as_ref(), &addrs, sockets, vlans, &mut report).await;
+    let place = Place {
+        netns: netns.as_ref(),
+        iface,
+        addrs: &addrs,
+    };
+    let outcome = run_in_lab(sc, ctx, place, sockets, vlans, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
@@ -275,16 +379,44 @@ impl<E: Into<HarnessError>> From<E> for Fatal {
     }
 }
 
+/// Where a scenario runs: the netns pair or the iface lab (neither: loopback), and its
+/// addresses.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    netns: Option<&'a NetnsPair>,
+    iface: Option<&'a IfaceLab>,
+    addrs: &'a LabAddrs,
+}
+
+impl Place<'_> {
+    /// The link the kernel captures, if the lab has one.
+    fn link<'b>(&'b self, lab: &'b str) -> Option<KernelLink<'b>> {
+        match (self.netns, self.iface) {
+            (Some(pair), _) => Some(KernelLink {
+                lab,
+                ns: Some(&pair.infra_ns),
+                iface: &pair.infra_if,
+            }),
+            (None, Some(i)) => Some(KernelLink {
+                lab,
+                ns: None,
+                iface: &i.name,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
 async fn run_in_lab(
     sc: &Scenario,
     ctx: &RunContext,
-    netns: Option<&NetnsPair>,
-    addrs: &LabAddrs,
+    place: Place<'_>,
     sockets: ServerSockets,
     vlans: Vec<VlanLeg>,
     report: &mut ScenarioReport,
 ) -> Result<(), Fatal> {
     let spec = &sc.spec;
+    let (netns, addrs) = (place.netns, place.addrs);
     let configure = |why: String| HarnessError::Configure {
         scenario: spec.id.clone(),
         why,
@@ -299,9 +431,10 @@ async fn run_in_lab(
 
     // Lab variables.
     let mac_text = ctx
-        .external
+        .attached
         .as_ref()
-        .and_then(|d| d.mac.clone())
+        .map(|a| a.mac.clone())
+        .or_else(|| ctx.external.as_ref().and_then(|d| d.mac.clone()))
         .unwrap_or_else(|| spec.phone.mac.clone())
         .to_lowercase();
     let mac = crate::scenario::parse_mac(&mac_text)
@@ -340,8 +473,15 @@ async fn run_in_lab(
         title: &spec.title,
         time_scale: scale,
     };
+    let lab_name = ctx.lab.name();
     let capture = lab::Capture::start(
-        netns, &pcap_path, &note, dhcp_ep, http_ep, https_ep, &sip_eps,
+        place.link(&lab_name),
+        &pcap_path,
+        &note,
+        dhcp_ep,
+        http_ep,
+        https_ep,
+        &sip_eps,
     )?;
 
     // The lab CA, made fresh for the scenario when it uses TLS or hands out the CA; its PEM
@@ -369,8 +509,7 @@ async fn run_in_lab(
     report.capture = Some(format!("captures/{}/{}.pcapng", ctx.run_id, spec.id));
 
     // Servers.
-    let origin = Instant::now();
-    let origin_wall = SystemTime::now();
+    let clock = Clock::new();
     let live = Shared {
         timeline: Arc::new(Mutex::new(Timeline::default())),
         arrived: Arc::new(tokio::sync::Notify::new()),
@@ -382,7 +521,7 @@ async fn run_in_lab(
     let mut tasks = Vec::new();
 
     let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
-    tasks.push(forward(origin, Proto::Dhcp, dhcp_rx, live.clone()));
+    tasks.push(forward(clock.clone(), Proto::Dhcp, dhcp_rx, live.clone()));
     let lab = lower::Lab {
         addrs,
         vars: &vars,
@@ -402,7 +541,7 @@ async fn run_in_lab(
     };
     let dhcp_server = pc_dhcp::server::DhcpServer::new(dhcp_cfg);
     let (http_tx, http_rx) = mpsc::unbounded_channel();
-    tasks.push(forward(origin, Proto::Http, http_rx, live.clone()));
+    tasks.push(forward(clock.clone(), Proto::Http, http_rx, live.clone()));
     let files = Arc::new(lower::file_table(sc, lab));
     let mut servers = vec![
         tokio::spawn(pc_dhcp::shell::run(
@@ -447,7 +586,7 @@ async fn run_in_lab(
         };
         let (tx, rx) = mpsc::unbounded_channel();
         tasks.push(forward_tagged(
-            origin,
+            clock.clone(),
             Proto::Dhcp,
             rx,
             live.clone(),
@@ -479,7 +618,7 @@ async fn run_in_lab(
             server: sip_eps.get(i).map(ToString::to_string).unwrap_or_default(),
         };
         tasks.push(forward_tagged(
-            origin,
+            clock.clone(),
             Proto::Sip,
             rx,
             live.clone(),
@@ -502,7 +641,22 @@ async fn run_in_lab(
     // A device that cannot start ends the scenario like any other end: the servers
     // already run and the capture is open, so both are stopped and closed, and the
     // (empty) timeline is kept, before the scenario becomes an `error`.
-    let started_phone: Result<Dut, HarnessError> = match (&ctx.external, netns) {
+    let starter: Result<Starter, HarnessError> = match (&ctx.external, netns) {
+        _ if ctx.attached.is_some() => match (&ctx.attached, place.iface) {
+            (Some(att), Some(lab)) => Ok(Starter::Attached(Box::new(RebootConfig {
+                reboot: att.reboot.clone(),
+                mac: mac_text.clone(),
+                iface: lab.name.clone(),
+                server_ip: addrs.server_ip,
+                scenario: spec.id.clone(),
+                work_dir: dut_dir.join(format!("{}.work", spec.id)),
+                log: log.clone(),
+                boot_wait: att.boot_wait,
+            }))),
+            _ => Err(configure(
+                "a real phone (--dut-mac with --lab iface:NAME) needs the iface lab".into(),
+            )),
+        },
         (Some(ext), Some(pair)) => {
             let cfg = CmdConfig {
                 command: ext.command.clone(),
@@ -514,7 +668,7 @@ async fn run_in_lab(
                 work_dir: dut_dir.join(format!("{}.work", spec.id)),
                 log: log.clone(),
             };
-            CmdDut::start(&cfg).map(Dut::Cmd)
+            Ok(Starter::Cmd(cfg))
         }
         (Some(_), None) => Err(configure(
             "an external DUT (--dut-cmd) needs the netns lab".into(),
@@ -549,28 +703,75 @@ async fn run_in_lab(
                 },
                 identity: sim_identity(&spec.phone),
             };
-            SimPhone::start(&sim).map(Dut::Sim)
+            Ok(Starter::Sim(Box::new(sim)))
         }
     };
-    let (mut phone, start_error) = match started_phone {
+    let (starter, started_phone) = match starter {
+        Ok(s) => {
+            let on = s.power_on(PowerOn::First);
+            (Some(s), on)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    let (mut dut, mut start_error) = match started_phone {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
+    let mut cancel = ctx.cancel.clone();
+    let mut interrupted = false;
+
+    // A real phone: the scenario begins at its first DHCPDISCOVER.
+    let mut before_start = Vec::new();
+    if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, dut.as_mut()) {
+        match await_boot(att, rebooting, &live, &clock, &mac_text, &mut cancel).await {
+            Boot::Started(before) => before_start = before,
+            Boot::Interrupted => interrupted = true,
+            Boot::Failed(status) => {
+                start_error = Some(HarnessError::RebootFailed {
+                    command: match &att.reboot {
+                        Reboot::Cmd(c) => c.clone(),
+                        _ => String::new(),
+                    },
+                    mac: mac_text.clone(),
+                    status,
+                    log: log_ref.clone(),
+                    tail: crate::dut::log_tail(&log),
+                });
+            }
+            Boot::NotBack => {
+                start_error = Some(HarnessError::NoBoot {
+                    mac: mac_text.clone(),
+                    iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
+                    waited_s: att.boot_wait.as_secs(),
+                    how: att.reboot.wait_start().into(),
+                });
+            }
+        }
+        if (start_error.is_some() || interrupted)
+            && let Some(p) = dut.take()
+        {
+            p.stop().await;
+        }
+    }
+    let (origin, origin_wall) = clock.origin();
 
     // Watch until done.
     let timeout = lower::real_time(spec.run.timeout / scale);
     let settle = lower::real_time(spec.run.settle / scale);
-    let speaks = ctx.external.as_ref().map(|d| d.speaks.clone());
+    let speaks = ctx
+        .attached
+        .as_ref()
+        .map(|a| a.speaks.clone())
+        .or_else(|| ctx.external.as_ref().map(|d| d.speaks.clone()));
     let jctx = judge::Ctx::new(&vars).scaled(scale);
     let jctx = match &speaks {
         Some(p) => jctx.speaking(p),
         None => jctx,
     };
     let mut until_met: Option<Instant> = None;
-    let mut cancel = ctx.cancel.clone();
-    let mut interrupted = false;
     let mut dut_exit = None;
-    while let Some(phone) = phone.as_mut() {
+    let mut power_cycle = spec.run.power_cycle.clone();
+    while let Some(phone) = dut.as_mut() {
         if *cancel.borrow_and_update() {
             interrupted = true;
             break;
@@ -613,6 +814,34 @@ async fn run_in_lab(
                 until_met = Some(now);
             }
         }
+        let cycle_now = power_cycle.as_ref().is_some_and(|cycle| {
+            timeline
+                .lock()
+                .map(|t| judge::until_reached(sc, &cycle.after, &t, jctx.running_at(phone_now)))
+                .unwrap_or(false)
+        });
+        if cycle_now && let (Some(cycle), Some(starter)) = (power_cycle.take(), &starter) {
+            let mark = |event: DutEvent| {
+                let (kind, f) = crate::timeline::fields_of(&event);
+                if let Ok(mut t) = timeline.lock() {
+                    t.push_fields(origin.elapsed().as_secs_f64(), Proto::Dut, kind, f);
+                }
+            };
+            mark(DutEvent::PowerOff);
+            if let Some(off) = dut.take() {
+                off.stop().await;
+            }
+            tokio::time::sleep(lower::real_time(cycle.off / scale)).await;
+            mark(DutEvent::PowerOn);
+            match starter.power_on(PowerOn::Again) {
+                Ok(on) => dut = Some(on),
+                Err(e) => {
+                    start_error = Some(e);
+                    break;
+                }
+            }
+            continue;
+        }
         if let Some(status) = phone.exited() {
             // Stamped now: stopping the servers, closing the capture and linking it take
             // their time, and the exit belongs where the device ended.
@@ -635,8 +864,8 @@ async fn run_in_lab(
     }
     // The stop mark: from here on the device reacts to being stopped (a UA un-REGISTERs,
     // a DHCP client releases), and none of that is judged.
-    let stop_at = phone.as_ref().map(|_| origin.elapsed().as_secs_f64());
-    if let Some(phone) = phone {
+    let stop_at = dut.as_ref().map(|_| origin.elapsed().as_secs_f64());
+    if let Some(phone) = dut {
         phone.stop().await;
     }
     let _ = stop_tx.send(true);
@@ -663,6 +892,8 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
+    report.ignored_clients =
+        ignored_clients(before_start.iter().chain(&timeline.events), &mac_text);
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
     crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {
@@ -734,6 +965,82 @@ async fn run_in_lab(
     }
 }
 
+/// How the wait for a real phone's boot ended.
+enum Boot {
+    /// Its first DHCPDISCOVER came: the clock now starts there; the events before it.
+    Started(Vec<crate::timeline::Event>),
+    /// The reboot command failed before the phone came back.
+    Failed(std::process::ExitStatus),
+    /// No DHCPDISCOVER within `--boot-wait`.
+    NotBack,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Waits for the phone's first DHCPDISCOVER (at most `--boot-wait`); when it comes, the
+/// scenario's clock is moved to it, and what happened before leaves the timeline.
+async fn await_boot(
+    att: &AttachedPhone,
+    rebooting: &mut Rebooting,
+    live: &Shared,
+    clock: &Clock,
+    mac: &str,
+    cancel: &mut watch::Receiver<bool>,
+) -> Boot {
+    let deadline = Instant::now() + att.boot_wait;
+    loop {
+        if *cancel.borrow_and_update() {
+            return Boot::Interrupted;
+        }
+        if let Ok(mut timeline) = live.timeline.lock() {
+            let first = timeline.events.iter().find(|e| {
+                e.proto == Proto::Dhcp
+                    && e.kind == "received"
+                    && e.field("msg_type").and_then(|v| v.as_str()) == Some("DISCOVER")
+                    && e.field("client_mac").and_then(|v| v.as_str()) == Some(mac)
+            });
+            if let Some(t0) = first.map(|e| e.t) {
+                clock.start_at(t0);
+                return Boot::Started(timeline.start_at(t0));
+            }
+        }
+        if let Some(status) = rebooting.ended()
+            && !status.success()
+        {
+            return Boot::Failed(status);
+        }
+        if Instant::now() >= deadline {
+            return Boot::NotBack;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(JUDGE_EVERY) => {}
+            _ = live.arrived.notified() => {}
+            _ = cancel.changed() => {}
+        }
+    }
+}
+
+/// The DHCP clients other than `mac` the server heard and did not answer, with how often.
+fn ignored_clients<'a>(
+    events: impl Iterator<Item = &'a crate::timeline::Event>,
+    mac: &str,
+) -> Vec<IgnoredClient> {
+    let mut seen: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+    for e in events {
+        if e.proto != Proto::Dhcp || e.kind != "ignored" {
+            continue;
+        }
+        if let Some(m) = e.field("client_mac").and_then(|v| v.as_str())
+            && m != mac
+        {
+            *seen.entry(m.to_string()).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .map(|(mac, requests)| IgnoredClient { mac, requests })
+        .collect()
+}
+
 /// What the device's exit on its own means for the scenario.
 ///
 /// The reference phone only stops when told to: whenever it ends by itself (it refused its
@@ -786,7 +1093,7 @@ fn judge_dut_exit(
 /// phone) keeps its own clock, so its scale is always 1 whatever the scenario file says, and
 /// every window is judged in real seconds.
 fn time_scale_for(ctx: &RunContext, spec: &crate::scenario::ScenarioSpec) -> f64 {
-    if ctx.external.is_some() {
+    if ctx.external.is_some() || ctx.attached.is_some() {
         return 1.0;
     }
     ctx.time_scale
@@ -797,7 +1104,7 @@ fn time_scale_for(ctx: &RunContext, spec: &crate::scenario::ScenarioSpec) -> f64
 
 /// A stable seed per run and scenario (the registrar's nonces), so runs are reproducible
 /// given their id.
-fn seed_of(run_id: &str, scenario: &str) -> u64 {
+pub(crate) fn seed_of(run_id: &str, scenario: &str) -> u64 {
     // FNV-1a: small, stable across Rust versions (unlike DefaultHasher).
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in run_id.bytes().chain([0]).chain(scenario.bytes()) {

@@ -100,6 +100,34 @@ pub enum HarnessError {
         /// The last lines it wrote.
         tail: String,
     },
+    /// The reboot command (`--reboot-cmd`) failed before the phone came back.
+    #[error("the reboot command '{command}' failed ({status}) before the phone {mac} sent a DHCPDISCOVER: {}; see {log}", tail_line(.tail))]
+    RebootFailed {
+        /// The command.
+        command: String,
+        /// The phone's MAC.
+        mac: String,
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// Its output, relative to the run folder.
+        log: String,
+        /// The last lines it wrote.
+        tail: String,
+    },
+    /// The phone sent no DHCPDISCOVER within `--boot-wait` of its reboot.
+    #[error(
+        "the phone {mac} sent no DHCPDISCOVER on {iface} within {waited_s} s of {how} (--boot-wait); it did not come back, or its DHCP goes elsewhere"
+    )]
+    NoBoot {
+        /// The phone's MAC.
+        mac: String,
+        /// The lab interface.
+        iface: String,
+        /// The wait, in seconds.
+        waited_s: u64,
+        /// What started the wait (the reboot command, the operator's request, nothing).
+        how: String,
+    },
     /// The run folder could not take the scenario's timeline or scenario copy.
     #[error("cannot save {}: {source}", path.display())]
     Save {
@@ -114,9 +142,9 @@ impl HarnessError {
     /// The last lines the device under test wrote, when the error is about its death.
     pub fn dut_tail(&self) -> Option<&str> {
         match self {
-            HarnessError::DutDiedAtStart { tail, .. } | HarnessError::DutDied { tail, .. } => {
-                Some(tail)
-            }
+            HarnessError::DutDiedAtStart { tail, .. }
+            | HarnessError::DutDied { tail, .. }
+            | HarnessError::RebootFailed { tail, .. } => Some(tail),
             _ => None,
         }
     }

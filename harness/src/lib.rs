@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod evidence;
 pub mod firmware_tool;
+pub mod from_capture;
 pub mod judge;
 pub mod lab;
 pub mod lower;

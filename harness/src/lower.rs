@@ -20,7 +20,7 @@ use crate::lab::LabAddrs;
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{
     Corruption, Delivery, DhcpRule, FileContent, FirmwareKind, FirmwareSpec, OptionValue, Scenario,
-    Siaddr, SipAnswer, VlanSetup,
+    ServedFile, Siaddr, SipAnswer, VlanSetup,
 };
 
 /// What one run of a scenario in one lab adds to the scenario.
@@ -202,57 +202,7 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
     let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
     let key = provisioning::firmware::lab_signing_key();
     for (path, file) in &sc.files {
-        let body = match &file.content {
-            FileContent::Text(t) => expand(t, lab.vars).into_bytes(),
-            FileContent::Firmware(fw) => firmware_image(path, fw, &key),
-            FileContent::StatusOnly => Vec::new(),
-            FileContent::LabCa => lab
-                .lab_ca
-                .map(|ca| ca.pem().as_bytes().to_vec())
-                .unwrap_or_default(),
-        };
-        let mut behaviour = match file.delivery {
-            Delivery::Serve => Behaviour::Serve,
-            Delivery::Status(code) => Behaviour::Status { code },
-            Delivery::CutAfter { bytes, reset } => Behaviour::CutAfter { bytes, reset },
-            Delivery::WrongLength(declared) => Behaviour::WrongLength { declared },
-            Delivery::StallAfter { bytes, pause } => Behaviour::StallAfter {
-                bytes,
-                pause: lab.real(pause),
-            },
-            Delivery::Chunked(chunk) => Behaviour::Chunked { chunk },
-            Delivery::Drip { bytes, every } => Behaviour::Drip {
-                bytes,
-                every: lab.real(every),
-            },
-            Delivery::Silence => Behaviour::Silence,
-        };
-        if let Some(d) = file.delay {
-            behaviour = Behaviour::Delay {
-                before: lab.real(d),
-                then: Box::new(behaviour),
-            };
-        }
-        let h = &file.headers;
-        let entry = FileEntry {
-            body: body.into(),
-            content_type: match &h.content_type {
-                None => Some(pc_http::files::content_type_for(path).to_string()),
-                Some(given) => given.clone(),
-            },
-            last_modified: match &h.last_modified {
-                None => LastModified::At(modified),
-                Some(Some(raw)) => LastModified::Raw(raw.clone()),
-                Some(None) => LastModified::Omit,
-            },
-            etag: h.etag.clone(),
-            range: if h.honour_range {
-                RangePolicy::Honour
-            } else {
-                RangePolicy::Ignore
-            },
-            behaviour,
-        };
+        let entry = file_entry(path, file, lab, modified, &key);
         // Per-phone folders (`${phone_mac_hex}/…`) are expanded like file contents.
         let path = expand(path, lab.vars);
         // The loader refused every path the table's normalisation refuses, so this holds.
@@ -261,6 +211,71 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
         }
     }
     table
+}
+
+/// One file's entry, its `then` answers chained behind it.
+fn file_entry(
+    path: &str,
+    file: &ServedFile,
+    lab: Lab<'_>,
+    modified: SystemTime,
+    key: &SigningKey,
+) -> FileEntry {
+    let body = match &file.content {
+        FileContent::Text(t) => expand(t, lab.vars).into_bytes(),
+        FileContent::Firmware(fw) => firmware_image(path, fw, key),
+        FileContent::StatusOnly => Vec::new(),
+        FileContent::LabCa => lab
+            .lab_ca
+            .map(|ca| ca.pem().as_bytes().to_vec())
+            .unwrap_or_default(),
+    };
+    let mut behaviour = match file.delivery {
+        Delivery::Serve => Behaviour::Serve,
+        Delivery::Status(code) => Behaviour::Status { code },
+        Delivery::CutAfter { bytes, reset } => Behaviour::CutAfter { bytes, reset },
+        Delivery::WrongLength(declared) => Behaviour::WrongLength { declared },
+        Delivery::StallAfter { bytes, pause } => Behaviour::StallAfter {
+            bytes,
+            pause: lab.real(pause),
+        },
+        Delivery::Chunked(chunk) => Behaviour::Chunked { chunk },
+        Delivery::Drip { bytes, every } => Behaviour::Drip {
+            bytes,
+            every: lab.real(every),
+        },
+        Delivery::Silence => Behaviour::Silence,
+    };
+    if let Some(d) = file.delay {
+        behaviour = Behaviour::Delay {
+            before: lab.real(d),
+            then: Box::new(behaviour),
+        };
+    }
+    let h = &file.headers;
+    FileEntry {
+        body: body.into(),
+        content_type: match &h.content_type {
+            None => Some(pc_http::files::content_type_for(path).to_string()),
+            Some(given) => given.clone(),
+        },
+        last_modified: match &h.last_modified {
+            None => LastModified::At(modified),
+            Some(Some(raw)) => LastModified::Raw(raw.clone()),
+            Some(None) => LastModified::Omit,
+        },
+        etag: h.etag.clone(),
+        range: if h.honour_range {
+            RangePolicy::Honour
+        } else {
+            RangePolicy::Ignore
+        },
+        behaviour,
+        then: file
+            .then
+            .as_ref()
+            .map(|next| Box::new(file_entry(path, next, lab, modified, key))),
+    }
 }
 
 /// The key the "untrusted signer" images are signed with: any key but the lab's.
@@ -534,7 +549,7 @@ event = "received"
     #[test]
     fn file_faults_and_header_variants_are_lowered() {
         let sc = scenario(
-            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }",
+            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }\n\"t.bin\" = { status = 404, then = { text = \"x\", stall_after = 1, pause = 20, then = { text = \"y\" } } }",
         );
         let (a, v) = (addrs(), vars());
         let table = file_table(
@@ -568,6 +583,21 @@ event = "received"
         assert_eq!(s.behaviour, Behaviour::Silence);
         assert_eq!(s.content_type.as_deref(), Some("text/html"));
         assert_eq!(s.last_modified, LastModified::Omit);
+        let t = table.get("/t.bin").unwrap();
+        assert_eq!(t.behaviour, Behaviour::Status { code: 404 });
+        let second = t.for_request(1);
+        assert_eq!(
+            (second.behaviour.clone(), &second.body[..]),
+            (
+                Behaviour::StallAfter {
+                    bytes: 1,
+                    pause: Duration::from_secs(2)
+                },
+                &b"x"[..]
+            )
+        );
+        assert_eq!(&t.for_request(2).body[..], b"y");
+        assert_eq!(t.for_request(9).behaviour, Behaviour::Serve);
     }
 
     #[test]

@@ -221,12 +221,42 @@ impl Timeline {
         }
         pos
     }
+
+    /// Moves the scenario's start to `t0` (seconds on the current clock): the events before
+    /// it leave the timeline and are returned (they happened before the scenario began —
+    /// a real phone's last words before its reboot), the others are re-stamped from `t0`.
+    pub fn start_at(&mut self, t0: f64) -> Vec<Event> {
+        let split = self.events.partition_point(|e| e.t < t0);
+        let before: Vec<Event> = self.events.drain(..split).collect();
+        for (i, e) in self.events.iter_mut().enumerate() {
+            e.index = i;
+            e.t -= t0;
+        }
+        before
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_later_start_drops_what_came_before_and_restamps_the_rest() {
+        let mut tl = Timeline::default();
+        for (t, kind) in [(0.5, "a"), (2.0, "b"), (3.5, "c")] {
+            tl.push_fields(t, Proto::Dhcp, kind.into(), Map::new());
+        }
+        let before = tl.start_at(2.0);
+        assert_eq!(before.len(), 1);
+        assert_eq!(before[0].kind, "a");
+        let seen: Vec<(usize, f64, &str)> = tl
+            .events
+            .iter()
+            .map(|e| (e.index, e.t, e.kind.as_str()))
+            .collect();
+        assert_eq!(seen, vec![(0, 0.0, "b"), (1, 1.5, "c")]);
+    }
 
     #[derive(Serialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]

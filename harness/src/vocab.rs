@@ -68,6 +68,10 @@ pub enum DutEvent {
     /// The harness started stopping the device (the scenario's end): what the device sends
     /// from then on is outside every check's window.
     Stopping,
+    /// The scenario's power cycle switched the device off.
+    PowerOff,
+    /// … and on again: a new boot begins.
+    PowerOn,
 }
 
 /// The shape of a field, as far as paths into it are concerned.
@@ -446,7 +450,10 @@ mod tests {
                 "silence"
             ]
         );
-        assert_eq!(v.kinds(Proto::Dut), ["exited", "stopping"]);
+        assert_eq!(
+            v.kinds(Proto::Dut),
+            ["exited", "power_off", "power_on", "stopping"]
+        );
     }
 
     #[test]

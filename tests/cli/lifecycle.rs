@@ -151,7 +151,7 @@ fn a_path_that_does_not_exist_and_a_bad_dut_mac_are_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
-        "error: unknown lab `moon`: use netns or loopback\n"
+        "error: unknown lab `moon`: use netns, loopback or iface:NAME\n"
     );
     // A device the harness does not control keeps its own clock.
     let out = phonecert(&[

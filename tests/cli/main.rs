@@ -8,6 +8,7 @@ mod common;
 mod dhclient;
 mod evidence;
 mod firmware;
+mod iface;
 mod lifecycle;
 mod reports;
 mod scenario_errors;

@@ -590,3 +590,239 @@ fn diff_puts_new_failures_first_and_exits_1_only_when_something_that_passed_fail
     );
     assert!(out.stdout.is_empty());
 }
+
+/// `phonecert judge --capture CAPTURE SCENARIO`: (exit code, check id → verdict, stdout).
+fn judge_capture(
+    capture: &std::path::Path,
+    scenario: &str,
+) -> (
+    Option<i32>,
+    std::collections::BTreeMap<String, String>,
+    String,
+) {
+    let out = phonecert(&[
+        "judge",
+        "--capture",
+        capture.to_str().expect("utf-8"),
+        scenario,
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    let verdicts = stdout
+        .lines()
+        .filter(|l| l.starts_with("      "))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect();
+    (out.status.code(), verdicts, stdout)
+}
+
+/// Every check judged from a run's own captures has the verdict the run recorded; `(judged,
+/// all)` checks.
+fn round_trip(out: &std::path::Path) -> (usize, usize) {
+    let run = run_dir(out);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+            .expect("JSON");
+    let (mut judged, mut all) = (0, 0);
+    for s in report["scenarios"].as_array().expect("scenarios") {
+        let checks = s["checks"].as_array().expect("checks");
+        if checks.is_empty() {
+            continue;
+        }
+        let capture = out.join(s["capture"].as_str().expect("capture"));
+        let (code, got, stdout) = judge_capture(&capture, s["file"].as_str().expect("file"));
+        assert!(matches!(code, Some(0 | 1)), "{stdout}");
+        for c in checks {
+            all += 1;
+            let id = c["id"].as_str().expect("id");
+            let from_capture = got
+                .get(id)
+                .unwrap_or_else(|| panic!("{id} missing: {stdout}"));
+            if from_capture == "skip" {
+                assert!(stdout.contains("not judged from a capture: "), "{stdout}");
+                continue;
+            }
+            judged += 1;
+            assert_eq!(
+                from_capture.as_str(),
+                c["verdict"].as_str().expect("verdict"),
+                "{id}: recorded {} but judged {from_capture} from the capture\n{stdout}",
+                c["verdict"]
+            );
+        }
+    }
+    (judged, all)
+}
+
+#[test]
+fn a_runs_own_captures_judge_as_its_recorded_timelines_did() {
+    let scratch = Scratch::new("capture-round-trip");
+    let clean = scratch.0.join("clean");
+    let out = phonecert(&[
+        "run",
+        "scenarios/boot",
+        "scenarios/option242",
+        "--lab",
+        "loopback",
+        "--out",
+        clean.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let (judged, all) = round_trip(&clean);
+    // Most checks rest on the phone's messages and what it was answered; the test fails if
+    // the capture judged too few to mean anything.
+    assert!(
+        judged * 3 >= all * 2,
+        "only {judged} of {all} checks judged from the captures"
+    );
+    // A faulty phone: the failing check fails from its capture too.
+    let faulty = scratch.0.join("faulty");
+    let out = phonecert(&[
+        "run",
+        "scenarios/downloads",
+        "--sim-fault",
+        "always-download-binary",
+        "--lab",
+        "loopback",
+        "--out",
+        faulty.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    round_trip(&faulty);
+    let run = run_dir(&faulty);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report"))
+            .expect("JSON");
+    let dl1 = &report["scenarios"][0];
+    let (code, got, stdout) = judge_capture(
+        &faulty.join(dl1["capture"].as_str().expect("capture")),
+        dl1["file"].as_str().expect("file"),
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(
+        got.get("DL-001-02").map(String::as_str),
+        Some("fail"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_capture_that_is_cut_short_or_not_pcapng_is_a_clear_error_never_a_panic() {
+    let scratch = Scratch::new("capture-bad");
+    let run = run_passing(
+        "scenarios/downloads/same-appname-no-download.toml",
+        "loopback",
+        &scratch.0,
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report"))
+            .expect("JSON");
+    let capture = std::fs::read(
+        scratch
+            .0
+            .join(report["scenarios"][0]["capture"].as_str().expect("capture")),
+    )
+    .expect("capture");
+    let scenario = "scenarios/downloads/same-appname-no-download.toml";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "cut.pcapng",
+            capture[..capture.len() / 2].to_vec(),
+            "cut short or damaged",
+        ),
+        (
+            "cut-header.pcapng",
+            capture[..10].to_vec(),
+            "cut short or damaged",
+        ),
+        (
+            "text.pcapng",
+            b"GET / HTTP/1.1\r\n".to_vec(),
+            "it is not pcapng",
+        ),
+        ("empty.pcapng", Vec::new(), "the file is empty"),
+        (
+            "classic.pcap",
+            vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0],
+            "classic pcap",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let path = scratch.0.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let out = phonecert(&[
+            "judge",
+            "--capture",
+            path.to_str().expect("utf-8"),
+            scenario,
+        ]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: {} is not a readable pcapng capture: ",
+                path.display()
+            )),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}");
+    }
+    // A capture of nothing the scenario speaks of: judged, each check said not seen, no panic.
+    let out = phonecert(&[
+        "judge",
+        "--capture",
+        scratch.0.join("missing.pcapng").to_str().expect("utf-8"),
+        scenario,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("missing.pcapng"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = phonecert(&[
+        "judge",
+        "--capture",
+        "x.pcapng",
+        scenario,
+        "--var",
+        "nope=1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_kernel_capture_of_a_netns_run_judges_as_its_recorded_timelines_did() {
+    if skip_unless_root(
+        "a_kernel_capture_of_a_netns_run_judges_as_its_recorded_timelines_did",
+        "the netns lab captures real frames with AF_PACKET",
+    ) {
+        return;
+    }
+    let scratch = Scratch::new("capture-round-trip-netns");
+    let out = phonecert(&[
+        "run",
+        "scenarios/boot",
+        "scenarios/downloads",
+        "scenarios/option242/l2qvlan.toml",
+        "--lab",
+        "netns",
+        "--out",
+        scratch.0.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let (judged, all) = round_trip(&scratch.0);
+    assert!(
+        judged * 3 >= all * 2,
+        "only {judged} of {all} checks judged from the captures"
+    );
+}

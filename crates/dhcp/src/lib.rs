@@ -4,8 +4,9 @@
 //! encoder that writes options in the given order), the sans-IO server core (`server`), the
 //! scenario rules that make it stay silent, refuse or answer late on purpose (`rules`), the
 //! events it reports to the harness timeline (`event`), fitting a reply into the client's
-//! maximum message size (`fit`, option 57), and the tokio shell that moves
-//! datagrams and holds delayed replies (`shell`).
+//! maximum message size (`fit`, option 57), the tokio shell that moves datagrams and holds
+//! delayed replies (`shell`), and the rogue-server guard: its probe and how answers are read
+//! (`guard`), and the socket that sends and hears them (`probe`).
 //!
 //! Never: judges the phone (the harness does, from the events), prints to stdout.
 //! Follows RFC 2131, RFC 2132, RFC 3396 and RFC 1542; Avaya specifics are in the design
@@ -13,6 +14,8 @@
 
 pub mod event;
 pub mod fit;
+pub mod guard;
+pub mod probe;
 pub mod rules;
 pub mod server;
 pub mod shell;

@@ -22,6 +22,7 @@
 //! Content-Type, Content-Length, Last-Modified and `Connection: close`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -129,6 +130,9 @@ pub struct FileEntry {
     pub etag: Option<String>,
     pub range: RangePolicy,
     pub behaviour: Behaviour,
+    /// What the second and later requests for this path get (it may have its own `then`
+    /// for the third …); `None`: this entry answers every request.
+    pub then: Option<Box<FileEntry>>,
 }
 
 impl FileEntry {
@@ -141,7 +145,32 @@ impl FileEntry {
             etag: None,
             range: RangePolicy::Ignore,
             behaviour: Behaviour::Serve,
+            then: None,
         }
+    }
+
+    /// The same file, answered by `next` from the second request on.
+    pub fn then(mut self, next: FileEntry) -> FileEntry {
+        self.then = Some(Box::new(next));
+        self
+    }
+
+    /// The entry that answers the `nth` request (0-based): this one, then each `then` in
+    /// turn, the last answering every request after it.
+    pub fn for_request(&self, nth: u64) -> &FileEntry {
+        // A loop, not recursion: a long chain from a scenario cannot exhaust the stack.
+        let mut entry = self;
+        let mut left = nth;
+        while left > 0 {
+            match &entry.then {
+                Some(next) => {
+                    entry = next;
+                    left -= 1;
+                }
+                None => break,
+            }
+        }
+        entry
     }
 
     /// The same file with another behaviour.
@@ -821,10 +850,22 @@ fn status_decision(
     }
 }
 
-/// The files the server knows, by normalised path.
-#[derive(Debug, Clone, Default)]
+/// The files the server knows, by normalised path, and how many GET and HEAD requests each
+/// has answered (a file may answer its first request differently from the next:
+/// [`FileEntry::then`]).
+#[derive(Debug, Default)]
 pub struct FileTable {
     entries: BTreeMap<String, FileEntry>,
+    answered: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Clone for FileTable {
+    fn clone(&self) -> FileTable {
+        FileTable {
+            entries: self.entries.clone(),
+            answered: Mutex::new(self.answered_counts()),
+        }
+    }
 }
 
 impl FileTable {
@@ -856,6 +897,27 @@ impl FileTable {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// How many GET and HEAD requests each path has answered so far.
+    pub fn answered_counts(&self) -> BTreeMap<String, u64> {
+        // A poisoned lock only means a panic elsewhere mid-count; the counts stay usable.
+        match self.answered.lock() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Count one more answer for `path`; returns how many it had before (0 for the first).
+    fn count_answer(&self, path: &str) -> u64 {
+        let mut map = match self.answered.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let n = map.entry(path.to_owned()).or_insert(0);
+        let before = *n;
+        *n = n.saturating_add(1);
+        before
     }
 
     /// Decide the answer to `method target` with request `headers` (names as sent, any
@@ -901,7 +963,10 @@ impl FileTable {
 
         let mut decision = match self.entries.get(&normalised.path) {
             None => status_decision(404, head_only, "not_found", Vec::new()),
-            Some(entry) => entry_decision(entry, head_only, headers),
+            Some(entry) => {
+                let nth = self.count_answer(&normalised.path);
+                entry_decision(entry.for_request(nth), head_only, headers)
+            }
         };
         decision.findings = findings;
         decision.normalised_path = Some(normalised.path);
@@ -1653,6 +1718,40 @@ Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
         let d = ask(&ignore, &[("Range", "bytes=2-5")]);
         assert_eq!((d.status, d.body.len()), (200, 10));
         assert!(!d.headers.iter().any(|(n, _)| n == "Accept-Ranges"));
+    }
+
+    #[test]
+    fn later_requests_get_the_next_answer_and_the_last_stays() {
+        let mut t = FileTable::new();
+        let base = FileEntry::serve("f.bin", &b"0123456789"[..], lm());
+        t.insert(
+            "/f.bin",
+            base.clone()
+                .with_behaviour(Behaviour::Status { code: 404 })
+                .then(
+                    base.clone()
+                        .with_behaviour(Behaviour::CutAfter {
+                            bytes: 3,
+                            reset: false,
+                        })
+                        .then(base.clone()),
+                ),
+        )
+        .unwrap();
+        t.insert("/g.bin", base).unwrap();
+        let statuses: Vec<&str> = (0..5)
+            .map(|_| t.respond("GET", "/f.bin", &[]).behaviour)
+            .collect();
+        assert_eq!(statuses, ["status", "cut_after", "serve", "serve", "serve"]);
+        // Counted per path, spelling aside; unknown paths and other methods are not counted.
+        t.respond("GET", "//g.bin", &[]);
+        t.respond("POST", "/g.bin", &[]);
+        t.respond("GET", "/missing.bin", &[]);
+        let counts = t.answered_counts();
+        assert_eq!(counts.get("/f.bin"), Some(&5));
+        assert_eq!(counts.get("/g.bin"), Some(&1));
+        assert_eq!(counts.len(), 2);
+        assert_eq!(t.clone().answered_counts(), counts);
     }
 
     #[test]

@@ -147,10 +147,17 @@ pub enum Observation {
     RequestUriDomainMismatch { host: String, domain: String },
     /// The Request-URI is not a SIP URI (RFC 3261 §19.1).
     InvalidRequestUri { error: String },
+    /// A Via, From, To or CSeq header that is present but does not follow its grammar
+    /// (RFC 3261 §20, §25.1).
+    InvalidHeader { name: String, error: String },
     /// A retransmitted request, answered from the server transaction (RFC 3261 §17.2).
     Retransmission,
     /// An Authorization header that does not parse (RFC 3261 §22.4).
     MalformedAuthorization { error: String },
+    /// Digest credentials without a parameter the response needs (RFC 2617 §3.2.2).
+    IncompleteCredentials { missing: crate::digest::DigestParam },
+    /// `Contact: *` with other contacts or without `Expires: 0` (RFC 3261 §10.2.2).
+    InvalidWildcardContact,
     /// The challenge offered `qop=auth` and the credentials carry none (RFC 7616 §3.4).
     DigestWithoutQop,
     /// The digest `uri` differs from the Request-URI (RFC 2617 §3.2.2.5).
@@ -166,8 +173,11 @@ impl Observation {
         match self {
             Observation::RequestUriDomainMismatch { .. } => "request_uri_domain_mismatch",
             Observation::InvalidRequestUri { .. } => "invalid_request_uri",
+            Observation::InvalidHeader { .. } => "invalid_header",
             Observation::Retransmission => "retransmission",
             Observation::MalformedAuthorization { .. } => "malformed_authorization",
+            Observation::IncompleteCredentials { .. } => "incomplete_credentials",
+            Observation::InvalidWildcardContact => "invalid_wildcard_contact",
             Observation::DigestWithoutQop => "digest_without_qop",
             Observation::DigestUriMismatch { .. } => "digest_uri_mismatch",
             Observation::NcNotIncremented { .. } => "nc_not_incremented",

@@ -8,6 +8,11 @@
 //! Never: interprets anything else of the message (the registrar core and its tokenizer do),
 //! touches a socket, or panics on any input.
 //!
+//! Why not [`crate::message::Message::parse_stream`]: framing must not depend on the head
+//! parsing — a request with a garbled start line but a readable Content-Length is one bad
+//! message (recorded, maybe answered 400), not the end of the connection — and a peer must
+//! not be able to make the registrar hold an unbounded head or body.
+//!
 //! Decisions: a head without `Content-Length` has an empty body (RFC 3261 §18.3 makes the
 //! header mandatory on streams; the core records `missing_content_length`). A stream that
 //! cannot be framed — a `Content-Length` that is not a number, two that disagree, a head or

@@ -28,7 +28,8 @@
 //!   with `Allow: REGISTER, OPTIONS` (§8.2.1); unknown methods → 501; CANCEL → 481; ACK and
 //!   responses are recorded and never answered;
 //! - the response script counts REGISTER transactions only (retransmissions are not new
-//!   attempts and get the same answer, or the same silence).
+//!   attempts and get the same answer, or the same silence), and only requests it serves:
+//!   one refused for its form ([`refusal`]: 505, 416 or 400) is no attempt.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -337,6 +338,51 @@ impl Registrar {
                 kind: message::FindingKind::MissingContentLength,
             }));
         }
+        // A header that is there but does not parse: the 400 (or the silence, for Via) it
+        // earns names it.
+        let views = [
+            (
+                "Via",
+                msg.top_via().err().filter(|_| msg.header("Via").is_some()),
+            ),
+            (
+                "From",
+                msg.from_addr()
+                    .err()
+                    .filter(|_| msg.header("From").is_some()),
+            ),
+            (
+                "To",
+                msg.to_addr().err().filter(|_| msg.header("To").is_some()),
+            ),
+            (
+                "CSeq",
+                msg.cseq().err().filter(|_| msg.header("CSeq").is_some()),
+            ),
+            (
+                "Contact",
+                msg.contacts()
+                    .err()
+                    .filter(|_| msg.header("Contact").is_some()),
+            ),
+        ];
+        for (name, error) in views {
+            if let Some(e) = error {
+                findings.push(RequestFinding::Registrar(Observation::InvalidHeader {
+                    name: name.to_owned(),
+                    error: e.to_string(),
+                }));
+            }
+        }
+        if method == "REGISTER"
+            && let Ok(contacts) = msg.contacts()
+            && contacts.iter().any(NameAddr::is_wildcard)
+            && (contacts.len() != 1 || msg.expires().and_then(Result::ok) != Some(0))
+        {
+            findings.push(RequestFinding::Registrar(
+                Observation::InvalidWildcardContact,
+            ));
+        }
         if method == "REGISTER"
             && let Some(ruri) = msg.request_uri()
         {
@@ -374,6 +420,7 @@ impl Registrar {
             }
             _ => None,
         };
+        let refusal = refusal(msg, &findings);
         let mut actions = vec![Action::Event(request_event(
             msg, from, transport, auth, findings,
         ))];
@@ -400,7 +447,7 @@ impl Registrar {
             self.count_nonce_use(a, k);
         }
 
-        let answer = self.answer(now, from, transport, msg, &method, outcome);
+        let answer = self.answer(now, from, transport, msg, outcome, refusal);
         if let Some(key) = key {
             self.transactions.insert(
                 key,
@@ -448,9 +495,10 @@ impl Registrar {
         from: SocketAddr,
         transport: Transport,
         msg: &Message,
-        method: &str,
         outcome: AuthOutcome,
+        refusal: Option<(u16, &'static str)>,
     ) -> Answer {
+        let method = msg.method().unwrap_or_default();
         let Ok(top_via) = msg.top_via() else {
             // Without a Via there is nowhere RFC 3261 would send a response: stay silent.
             return Answer::Silence;
@@ -467,6 +515,9 @@ impl Registrar {
             && msg.cseq().is_ok();
         if !headers_ok {
             return respond(self, 400, "Bad Request", Vec::new());
+        }
+        if let Some((code, reason)) = refusal {
+            return respond(self, code, reason, Vec::new());
         }
         match method {
             "REGISTER" => {}
@@ -660,6 +711,11 @@ impl Registrar {
                     last: format!("{last:08x}"),
                 }));
             }
+        }
+        if let DigestCheck::MissingParam(p) = check {
+            findings.push(RequestFinding::Registrar(
+                Observation::IncompleteCredentials { missing: p },
+            ));
         }
         if self.config.qop && creds.is_digest() && creds.qop().is_none() {
             findings.push(RequestFinding::Registrar(Observation::DigestWithoutQop));
@@ -877,6 +933,60 @@ impl Registrar {
     }
 }
 
+/// A request RFC 3261 refuses whatever its method, from what was found in it: another SIP
+/// version → 505 (§21.5.6); a Request-URI that is not a SIP URI → 416 (§8.2.2.1), one that is
+/// but does not parse → 400; a Content-Length that is not a number or promises more body than
+/// arrived → 400 (§18.3, §20.14); a CSeq naming another method → 400 (§8.1.1.5); From, To,
+/// Call-ID or CSeq twice → 400 (§7.3.1: they take one value). Everything else is served, with
+/// its findings recorded.
+fn refusal(msg: &Message, findings: &[RequestFinding]) -> Option<(u16, &'static str)> {
+    let sip_scheme = msg
+        .request_uri()
+        .and_then(|u| u.split_once(':'))
+        .is_some_and(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
+        });
+    let mut worst: Option<(u16, &'static str)> = None;
+    for f in findings {
+        let verdict = match f {
+            RequestFinding::Message(m) => match &m.kind {
+                message::FindingKind::UnexpectedVersion { .. } => {
+                    Some((505, "Version Not Supported"))
+                }
+                message::FindingKind::InvalidContentLength { .. }
+                | message::FindingKind::CseqMethodMismatch { .. } => Some((400, "Bad Request")),
+                message::FindingKind::ContentLengthMismatch { declared, actual }
+                    if declared > actual =>
+                {
+                    Some((400, "Bad Request"))
+                }
+                message::FindingKind::DuplicateHeader { name }
+                    if ["From", "To", "Call-ID", "CSeq"]
+                        .iter()
+                        .any(|h| message::canonical_name(name).eq_ignore_ascii_case(h)) =>
+                {
+                    Some((400, "Bad Request"))
+                }
+                _ => None,
+            },
+            RequestFinding::Registrar(Observation::InvalidRequestUri { .. }) if !sip_scheme => {
+                Some((416, "Unsupported URI Scheme"))
+            }
+            RequestFinding::Registrar(Observation::InvalidRequestUri { .. }) => {
+                Some((400, "Bad Request"))
+            }
+            RequestFinding::Registrar(_) => None,
+        };
+        // 505 outranks the rest: nothing else of a message in another version is reliable.
+        worst = match (worst, verdict) {
+            (Some((505, r)), _) => Some((505, r)),
+            (_, Some(v)) if v.0 == 505 || worst.is_none() => Some(v),
+            (w, _) => w,
+        };
+    }
+    worst
+}
+
 /// The script closes the stream without an answer (a `closed` event, then the close).
 fn close(
     actions: &mut Vec<Action>,
@@ -1071,7 +1181,9 @@ fn challenges_of(msg: &Message) -> Vec<ChallengeSummary> {
         .collect()
 }
 
-fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
+/// The `response` event for a response going to `to` (also used to rebuild the event from
+/// a captured response).
+pub fn sent_event(bytes: &[u8], to: SocketAddr, retransmission: bool) -> Action {
     let (status, reason, method, cseq, call_id, headers, challenges) = match Message::parse(bytes) {
         Ok(m) => {
             let c = m.cseq().ok();

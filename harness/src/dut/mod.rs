@@ -2,7 +2,8 @@
 //!
 //! Owns: the `sim` adapter (the reference phone `simphone`, started as a child process in
 //! the phone's namespace or on loopback, one fresh process per scenario so every scenario
-//! begins with a cold boot), the `cmd` adapter (`--dut-cmd`), finding the reference phone's
+//! begins with a cold boot), the `cmd` adapter (`--dut-cmd`), the reboot control of a real
+//! phone on the iface lab ([`reboot`]), finding the reference phone's
 //! program, and the device's log (its standard error goes there too, so a device that
 //! refuses its arguments leaves its reason where the report points).
 //!
@@ -20,6 +21,10 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::error::HarnessError;
+
+mod reboot;
+
+pub use reboot::{Reboot, RebootConfig, Rebooting};
 
 /// The hidden subcommand under which the `phonecert` binary runs the reference phone it
 /// carries (`phonecert simphone ARGS…` is `simphone ARGS…`), so that a build of `phonecert`
@@ -153,14 +158,27 @@ pub fn log_tail(path: &Path) -> String {
     out
 }
 
-/// Creates (empties) a device's log and returns it opened for appending, for its standard
-/// error: the log file exists as soon as the report can name it.
-fn open_log(path: &Path) -> Result<std::fs::File, std::io::Error> {
+/// Whether a power-on starts the device's log afresh (the scenario's first) or goes on
+/// with it (after a power cycle, so one log tells the whole scenario).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerOn {
+    First,
+    Again,
+}
+
+/// Creates (empties, at the first power-on) a device's log and returns it opened for
+/// appending, for its standard error: the log file exists as soon as the report can name it.
+fn open_log(path: &Path, power_on: PowerOn) -> Result<std::fs::File, std::io::Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::File::create(path)?;
-    std::fs::OpenOptions::new().append(true).open(path)
+    if power_on == PowerOn::First {
+        std::fs::File::create(path)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// How the reference phone is reached in this lab.
@@ -224,6 +242,12 @@ impl SimPhone {
     /// Powers the phone on. Its standard error goes to its log, so a phone that refuses its
     /// arguments says why in the file the report names.
     pub fn start(cfg: &SimConfig) -> Result<SimPhone, HarnessError> {
+        SimPhone::power_on(cfg, PowerOn::First)
+    }
+
+    /// Powers the phone on, the first time or again after a power cycle (its state dir, hence
+    /// its installed application, is kept either way).
+    pub fn power_on(cfg: &SimConfig, power_on: PowerOn) -> Result<SimPhone, HarnessError> {
         let what = || format!("the reference phone {}", cfg.program.describe());
         let dut_start = |source| HarnessError::DutStart {
             what: what(),
@@ -233,7 +257,7 @@ impl SimPhone {
             path: cfg.state_dir.clone(),
             source,
         })?;
-        let log = open_log(&cfg.log).map_err(|source| HarnessError::Folder {
+        let log = open_log(&cfg.log, power_on).map_err(|source| HarnessError::Folder {
             path: cfg.log.clone(),
             source,
         })?;
@@ -352,6 +376,11 @@ impl CmdDut {
     /// Starts the command. Its environment names the lab: `PHONECERT_IFACE`,
     /// `PHONECERT_MAC`, `PHONECERT_SERVER_IP`, `PHONECERT_SCENARIO`, `PHONECERT_WORK_DIR`.
     pub fn start(cfg: &CmdConfig) -> Result<CmdDut, HarnessError> {
+        CmdDut::power_on(cfg, PowerOn::First)
+    }
+
+    /// Starts the command, the first time or again after a power cycle.
+    pub fn power_on(cfg: &CmdConfig, power_on: PowerOn) -> Result<CmdDut, HarnessError> {
         let dut_start = |source| HarnessError::DutStart {
             what: format!("--dut-cmd '{}'", cfg.command),
             source,
@@ -379,7 +408,7 @@ impl CmdDut {
                 String::from_utf8_lossy(&status.stderr).trim()
             ))));
         }
-        let log = open_log(&cfg.log).map_err(|source| HarnessError::Folder {
+        let log = open_log(&cfg.log, power_on).map_err(|source| HarnessError::Folder {
             path: cfg.log.clone(),
             source,
         })?;
@@ -445,6 +474,8 @@ pub enum Dut {
     Sim(SimPhone),
     /// An external program.
     Cmd(CmdDut),
+    /// A real phone on the iface lab, being (or done being) rebooted.
+    Attached(Rebooting),
 }
 
 impl Dut {
@@ -453,6 +484,8 @@ impl Dut {
         match self {
             Dut::Sim(p) => p.exited(),
             Dut::Cmd(p) => p.exited(),
+            // A real phone has no process here; its reboot command is not the phone.
+            Dut::Attached(_) => None,
         }
     }
 
@@ -461,6 +494,7 @@ impl Dut {
         match self {
             Dut::Sim(p) => p.stop().await,
             Dut::Cmd(p) => p.stop().await,
+            Dut::Attached(r) => r.stop().await,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The lab's capture: every scenario's pcapng, recorded the way its lab allows.
 //!
 //! Owns: choosing and starting the capture of a lab — the kernel's AF_PACKET capture of the
-//! infrastructure side of the veth link in the netns lab, frame synthesis from the servers'
+//! infrastructure side of the veth link in the netns lab or of the lab interface in the
+//! iface lab, frame synthesis from the servers'
 //! socket I/O in the loopback lab — the section header comment that says which it is and
 //! which time scale the run used, the [`Tap`] the servers report to, and closing the file.
 //!
@@ -18,7 +19,16 @@ use std::sync::Arc;
 
 use pc_capture::Tap;
 
-use super::NetnsPair;
+/// The link a kernel capture records: an interface, in a namespace or in the harness's own.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelLink<'a> {
+    /// The lab's name for the section comment (`netns`, `iface:eth1`).
+    pub lab: &'a str,
+    /// The namespace holding the interface; `None`: the harness's own.
+    pub ns: Option<&'a str>,
+    /// The interface.
+    pub iface: &'a str,
+}
 
 /// Why a capture could not be started or finished.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +88,7 @@ pub fn time_scale_sentence(time_scale: f64) -> String {
 /// A scenario's capture, real or synthesised.
 #[derive(Debug)]
 pub enum Capture {
-    /// The kernel's AF_PACKET capture (netns lab).
+    /// The kernel's AF_PACKET capture (netns and iface labs).
     Kernel {
         /// The running capture.
         handle: pc_capture::afpacket::CaptureHandle,
@@ -95,11 +105,11 @@ pub enum Capture {
 }
 
 impl Capture {
-    /// Starts capturing into `path`: on the netns pair's infrastructure link when there is
-    /// one, else by synthesis, with the servers' endpoints mapped to their well-known ports
+    /// Starts capturing into `path`: on the lab's link when there is one (the netns pair's
+    /// infrastructure end, the iface lab's interface), else by synthesis, with the servers' endpoints mapped to their well-known ports
     /// (DHCP 67, HTTP 80, SIP 5060 and up) so Wireshark dissects them.
     pub fn start(
-        netns: Option<&NetnsPair>,
+        link: Option<KernelLink<'_>>,
         path: &Path,
         note: &CaptureNote<'_>,
         dhcp: SocketAddrV4,
@@ -112,18 +122,23 @@ impl Capture {
             source,
         };
         let scale = time_scale_sentence(note.time_scale);
-        match netns {
-            Some(pair) => {
+        match link {
+            Some(link) => {
+                let place = match link.ns {
+                    Some(ns) => format!(" in namespace {ns}"),
+                    None => String::new(),
+                };
                 let comment = format!(
-                    "phonecert run {} scenario {} ({}): lab netns, AF_PACKET capture of {} in namespace {}; {scale}",
-                    note.run_id, note.scenario, note.title, pair.infra_if, pair.infra_ns
+                    "phonecert run {} scenario {} ({}): lab {}, AF_PACKET capture of {}{place}; {scale}",
+                    note.run_id, note.scenario, note.title, link.lab, link.iface
                 );
-                let writer =
-                    pc_capture::pcapng::PcapngWriter::create(path, &pair.infra_if, &comment)
-                        .map_err(err)?;
-                let handle =
-                    pc_capture::afpacket::start_in_netns(&pair.infra_ns, &pair.infra_if, writer)
-                        .map_err(err)?;
+                let writer = pc_capture::pcapng::PcapngWriter::create(path, link.iface, &comment)
+                    .map_err(err)?;
+                let handle = match link.ns {
+                    Some(ns) => pc_capture::afpacket::start_in_netns(ns, link.iface, writer),
+                    None => pc_capture::afpacket::start(link.iface, writer),
+                }
+                .map_err(err)?;
                 Ok(Capture::Kernel {
                     handle,
                     path: path.to_owned(),

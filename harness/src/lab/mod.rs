@@ -10,6 +10,10 @@
 //!   capture sees real frames. Names are unique per process and scenario so runs can overlap.
 //!   Everything is removed when the [`NetnsPair`] is dropped, also after a failure; what a
 //!   killed run left is removed by the next run ([`remove_stale`]).
+//! - `iface:NAME` (root): a real interface with a real phone plugged in ([`iface`]): the lab
+//!   address is put on it for the run and taken off again, the servers are bound to it, the
+//!   DHCP server answers the `--dut-mac` alone, and a probe for another DHCP server on the
+//!   segment runs before the first scenario.
 //! - `loopback` (no privileges): the servers bind 127.77.0.1 on high ports, the phone is
 //!   leased an address in 127.77.0.0/24 (all of 127/8 is local on Linux), frames are
 //!   synthesised from the servers' socket I/O.
@@ -18,11 +22,13 @@
 //! lab, and the engine only asks for it.
 
 pub mod capture;
+pub mod iface;
 mod netns;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 
-pub use capture::{Capture, CaptureNote};
+pub use capture::{Capture, CaptureNote, KernelLink};
+pub use iface::{IfaceLab, LabAddr};
 pub use netns::{NetnsPair, remove_stale};
 
 /// Which lab.
@@ -32,14 +38,17 @@ pub enum LabKind {
     Netns,
     /// Loopback, high ports (no privileges).
     Loopback,
+    /// A real interface with a real phone on it (root).
+    Iface(String),
 }
 
 impl LabKind {
     /// The name used on the command line and in reports.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            LabKind::Netns => "netns",
-            LabKind::Loopback => "loopback",
+            LabKind::Netns => "netns".into(),
+            LabKind::Loopback => "loopback".into(),
+            LabKind::Iface(name) => format!("iface:{name}"),
         }
     }
 }
@@ -60,6 +69,37 @@ pub enum LabError {
         /// What went wrong.
         why: String,
     },
+    /// The iface lab needs root.
+    #[error(
+        "the iface lab needs root (CAP_NET_ADMIN) to put the lab address on the interface and open raw sockets"
+    )]
+    IfaceNeedsRoot,
+    /// The lab interface is missing, down or without carrier.
+    #[error("interface {name} {why}")]
+    Interface {
+        /// The interface.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Another DHCP server answered the guard's probe.
+    #[error(
+        "another DHCP server answers on the segment of {name}: {servers}; phonecert does not start next to it (two servers would both answer the phone); unplug or disable it"
+    )]
+    ForeignDhcp {
+        /// The interface.
+        name: String,
+        /// Each server: its address, MAC and what it answered.
+        servers: String,
+    },
+    /// The guard's probe could not be sent or heard.
+    #[error("cannot probe the segment of {name} for another DHCP server: {source}")]
+    Probe {
+        /// The interface.
+        name: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A socket could not be bound.
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
@@ -77,7 +117,15 @@ pub fn choose(requested: Option<&str>) -> Result<LabKind, String> {
     match requested {
         Some("netns") => Ok(LabKind::Netns),
         Some("loopback") => Ok(LabKind::Loopback),
-        Some(other) => Err(format!("unknown lab `{other}`: use netns or loopback")),
+        Some(other) => match other.strip_prefix("iface:") {
+            Some(name) if iface::valid_name(name) => Ok(LabKind::Iface(name.to_string())),
+            Some(name) => Err(format!(
+                "`{name}` is not an interface name (iface:NAME, e.g. iface:eth1)"
+            )),
+            None => Err(format!(
+                "unknown lab `{other}`: use netns, loopback or iface:NAME"
+            )),
+        },
         None => Ok(if is_root() && cfg!(target_os = "linux") {
             LabKind::Netns
         } else {
@@ -116,6 +164,18 @@ pub struct VlanLeg {
     pub addrs: LabAddrs,
     /// Raw socket on the lab interface (tagged frames in and out).
     pub raw: pc_capture::rawsock::RawSocket,
+}
+
+/// The subnet of the `n`th voice VLAN: 10.(67+`n`).0.0/24, served at `.1`.
+pub fn vlan_addrs(n: u8) -> LabAddrs {
+    let net = 67u8.saturating_add(n);
+    LabAddrs {
+        server_ip: Ipv4Addr::new(10, net, 0, 1),
+        mask: Ipv4Addr::new(255, 255, 255, 0),
+        pool_start: Ipv4Addr::new(10, net, 0, 100),
+        pool_end: Ipv4Addr::new(10, net, 0, 199),
+        dead_ip: Ipv4Addr::new(10, net, 0, 254),
+    }
 }
 
 /// The sockets the servers run on, bound in the right place.

@@ -188,16 +188,9 @@ impl NetnsPair {
             addr: format!("VLAN {id} on {iface}"),
             source,
         })?;
-        let net = 67u8.saturating_add(n);
         Ok(VlanLeg {
             id,
-            addrs: LabAddrs {
-                server_ip: Ipv4Addr::new(10, net, 0, 1),
-                mask: Ipv4Addr::new(255, 255, 255, 0),
-                pool_start: Ipv4Addr::new(10, net, 0, 100),
-                pool_end: Ipv4Addr::new(10, net, 0, 199),
-                dead_ip: Ipv4Addr::new(10, net, 0, 254),
-            },
+            addrs: super::vlan_addrs(n),
             raw,
         })
     }

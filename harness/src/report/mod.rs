@@ -22,11 +22,16 @@ pub const SCHEMA: &str = "phonecert.report/1";
 /// The device under test as the report names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DutInfo {
-    /// `sim` (the reference phone) or `cmd` (a program given with `--dut-cmd`).
+    /// `sim` (the reference phone), `cmd` (a program given with `--dut-cmd`) or `attached`
+    /// (whatever is plugged into the iface lab's interface).
     pub kind: String,
     /// The command of a `cmd` device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// How an `attached` phone was rebooted between scenarios (`--reboot-cmd '…'`,
+    /// `--reboot operator`, `--reboot none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot: Option<String>,
     /// Model (MODEL4) as configured.
     pub model: String,
     /// MAC address.
@@ -54,6 +59,7 @@ impl DutInfo {
                 d
             }
             (_, Some(cmd)) => format!("--dut-cmd {}", program_of(cmd)),
+            ("attached", None) => format!("the phone {} on the lab port", self.mac),
             (kind, None) if self.mac.is_empty() => kind.to_string(),
             (kind, None) => format!("{kind} {}", self.mac),
         }
@@ -177,6 +183,20 @@ pub struct ScenarioReport {
     pub error: Option<String>,
     /// Check verdicts in file order.
     pub checks: Vec<CheckResult>,
+    /// DHCP clients other than the device under test that the server heard and never
+    /// answered (a real segment carries other devices), over the whole scenario, the wait
+    /// for the phone's boot included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_clients: Vec<IgnoredClient>,
+}
+
+/// A DHCP client the server did not answer because it is not the device under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredClient {
+    /// Its MAC (`chaddr`).
+    pub mac: String,
+    /// How many of its requests were heard.
+    pub requests: u32,
 }
 
 /// A whole run.
@@ -228,6 +248,7 @@ impl ScenarioReport {
             dut_log_tail: None,
             error: Some(why),
             checks: Vec::new(),
+            ignored_clients: Vec::new(),
         }
     }
 }
@@ -408,6 +429,12 @@ pub fn scenario_block(s: &ScenarioReport) -> String {
     for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
         out.push_str(&format!("      {}\n", c.line()));
     }
+    for c in &s.ignored_clients {
+        out.push_str(&format!(
+            "      not answered: {} request(s) from {}, not the device under test\n",
+            c.requests, c.mac
+        ));
+    }
     out
 }
 
@@ -498,6 +525,7 @@ pub(crate) mod tests {
             dut: DutInfo {
                 kind: "sim".into(),
                 command: None,
+                reboot: None,
                 model: "9620".into(),
                 mac: "m".into(),
                 firmware_start: "f".into(),
@@ -521,6 +549,10 @@ pub(crate) mod tests {
                 dut_log_tail: None,
                 error: None,
                 checks: vec![check("C-1", Verdict::Pass), check("C-2", Verdict::Fail)],
+                ignored_clients: vec![IgnoredClient {
+                    mac: "02:00:00:00:00:09".into(),
+                    requests: 2,
+                }],
             }],
             interrupted: false,
             not_run: Vec::new(),
@@ -537,6 +569,20 @@ pub(crate) mod tests {
         assert_eq!(
             v["scenarios"][0]["checks"][1]["requirement"],
             "RFC 2131 §4.3"
+        );
+        assert_eq!(
+            v["scenarios"][0]["ignored_clients"][0]["mac"],
+            "02:00:00:00:00:09"
+        );
+        let text = text_summary(&sample(), Path::new("reports/r1"));
+        assert!(
+            text.contains("not answered: 2 request(s) from 02:00:00:00:00:09"),
+            "{text}"
+        );
+        let page = html::render_index(Path::new("reports/r1"), &sample()).unwrap();
+        assert!(
+            page.contains("<code>02:00:00:00:00:09</code> (2 requests)"),
+            "{page}"
         );
         let back: RunReport = serde_json::from_value(v).unwrap();
         assert_eq!(back, sample());
@@ -647,6 +693,17 @@ pub(crate) mod tests {
         assert_eq!(d.describe(), "--dut-cmd dhclient");
         d.command = Some("env A=1 busybox udhcpc -f".into());
         assert_eq!(d.describe(), "--dut-cmd busybox");
+        let attached = DutInfo {
+            kind: "attached".into(),
+            command: None,
+            reboot: Some("--reboot operator".into()),
+            mac: "00:1b:4f:27:31:2a".into(),
+            ..sample().dut
+        };
+        assert_eq!(
+            attached.describe(),
+            "the phone 00:1b:4f:27:31:2a on the lab port"
+        );
         let mut r = sample();
         r.dut.kind = "cmd".into();
         r.dut.command = Some("exec dhclient -d".into());

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use super::vars;
 use super::{
     Bounds, Check, CheckKind, CheckSpec, Cond, Controller, Delivery, DhcpPlan, FieldMatch,
-    FileContent, HeaderText, HeaderVariants, Kind, Matcher, OptionValue, Pattern, RangeMode,
-    Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+    FileContent, FileSpec, HeaderText, HeaderVariants, Kind, Matcher, OptionValue, Pattern,
+    RangeMode, Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom,
+    Window,
 };
 
 /// A place in a scenario file.
@@ -387,6 +388,21 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
             format!("run.until names `{until}`, which is no check of this scenario"),
         ));
     }
+    if let Some(cycle) = &spec.run.power_cycle {
+        if !ids.contains_key(&cycle.after) {
+            errs.push(src.in_table(
+                "[run]",
+                "power_cycle",
+                format!(
+                    "run.power_cycle.after names `{}`, which is no check of this scenario",
+                    cycle.after
+                ),
+            ));
+        }
+        if let Some(why) = bad_seconds(cycle.off, false) {
+            errs.push(src.in_table("[run]", "power_cycle", format!("run.power_cycle.off {why}")));
+        }
+    }
 
     let dhcp = dhcp_plan(src, &spec, errs);
     let sip = sip_plan(src, &spec, errs);
@@ -427,212 +443,248 @@ fn served_files(
                 vars::KNOWN.join(", ")
             ));
         }
-        let kinds = [
-            f.fixture.is_some(),
-            f.text.is_some(),
-            f.firmware.is_some(),
-            f.lab_ca,
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
-            (0, Some(_), ..) => Some(FileContent::StatusOnly),
-            (1, ..) if f.lab_ca => Some(FileContent::LabCa),
-            (1, _, Some(fx), _, _) => {
-                let p = dir.join(fx);
-                match std::fs::read_to_string(&p) {
-                    Ok(text) => Some(FileContent::Text(text)),
-                    Err(e) => {
-                        here(format!(
-                            "fixture `{}` for `{path}` cannot be read: {e}",
-                            p.display()
-                        ));
-                        None
-                    }
-                }
-            }
-            (1, _, _, Some(t), _) => Some(FileContent::Text(t.clone())),
-            (1, _, _, _, Some(fw)) => {
-                if fw.models.is_empty() {
-                    here(format!("firmware `{path}` names no models"));
-                }
-                if fw.hardware.is_empty() {
-                    here(format!(
-                        "firmware `{path}` names no hardware version (`[\"*\"]` is any)"
-                    ));
-                }
-                Some(FileContent::Firmware(fw.clone()))
-            }
-            _ => {
-                here(format!(
-                    "file `{path}` needs exactly one of fixture, text, firmware or lab_ca (or only a status)"
-                ));
-                None
-            }
-        };
-        if let Some(code) = f.status
-            && !(100..=599).contains(&code)
-        {
-            here(format!("status {code} is not an HTTP status code"));
-        }
-        // Each way of delivering the body excludes the others.
-        let mut ways: Vec<(&str, Delivery)> = Vec::new();
-        if let Some(code) = f.status {
-            ways.push(("status", Delivery::Status(code)));
-        }
-        if let Some(bytes) = f.cut_after {
-            ways.push((
-                "cut_after",
-                Delivery::CutAfter {
-                    bytes,
-                    reset: f.reset,
-                },
-            ));
-        }
-        if let Some(declared) = f.wrong_length {
-            ways.push(("wrong_length", Delivery::WrongLength(declared)));
-        }
-        if let Some(bytes) = f.stall_after {
-            ways.push((
-                "stall_after",
-                Delivery::StallAfter {
-                    bytes,
-                    pause: f.pause.unwrap_or(0.0),
-                },
-            ));
-        }
-        if let Some(chunk) = f.chunked {
-            if chunk == 0 {
-                here(format!(
-                    "file `{path}`: chunked needs at least 1 byte per chunk"
-                ));
-            }
-            ways.push(("chunked", Delivery::Chunked(chunk)));
-        }
-        if let Some(d) = &f.drip {
-            if d.bytes == 0 {
-                here(format!(
-                    "file `{path}`: drip needs at least 1 byte per step"
-                ));
-            }
-            ways.push((
-                "drip",
-                Delivery::Drip {
-                    bytes: d.bytes,
-                    every: d.every,
-                },
-            ));
-        }
-        if f.silence {
-            ways.push(("silence", Delivery::Silence));
-        }
-        let delivery = match ways.as_slice() {
-            [] => Some(Delivery::Serve),
-            [(_, one)] => Some(*one),
-            many => {
-                let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
-                here(format!(
-                    "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence",
-                    names.join(" and ")
-                ));
-                None
-            }
-        };
-        let header_text = |what: &str,
-                           v: &Option<HeaderText>|
-         -> Result<Option<Option<String>>, String> {
-            match v {
-                None => Ok(None),
-                Some(HeaderText::Value(text)) => {
-                    if text.bytes().any(|b| b == b'\r' || b == b'\n') {
-                        Err(format!("file `{path}`: {what} must be one line"))
-                    } else {
-                        Ok(Some(Some(text.clone())))
-                    }
-                }
-                Some(HeaderText::Present(false)) => Ok(Some(None)),
-                Some(HeaderText::Present(true)) => Err(format!(
-                    "file `{path}`: {what} = true names no value: give the value, or false to leave the header out"
-                )),
-            }
-        };
-        let mut headers = HeaderVariants {
-            etag: f.etag.clone(),
-            honour_range: f.range == Some(RangeMode::Honour),
-            ..HeaderVariants::default()
-        };
-        match header_text("content_type", &f.content_type) {
-            Ok(v) => headers.content_type = v,
-            Err(e) => here(e),
-        }
-        match header_text("last_modified", &f.last_modified) {
-            Ok(v) => headers.last_modified = v,
-            Err(e) => here(e),
-        }
-        if f.etag
-            .as_ref()
-            .is_some_and(|e| e.bytes().any(|b| b == b'\r' || b == b'\n'))
-        {
-            here(format!("file `{path}`: etag must be one line"));
-        }
-        if f.status.is_some()
-            && (f.content_type.is_some()
-                || f.last_modified.is_some()
-                || f.etag.is_some()
-                || f.range.is_some())
-        {
-            here(format!(
-                "file `{path}`: a status answer carries no file headers (content_type, last_modified, etag, range)"
-            ));
-        }
-        if f.reset && f.cut_after.is_none() {
-            here(format!("file `{path}`: reset goes with cut_after"));
-        }
-        if f.stall_after.is_some() != f.pause.is_some() {
-            here(format!("file `{path}`: stall_after and pause go together"));
-        }
-        let every = f.drip.as_ref().map(|d| d.every);
-        for (what, v) in [
-            ("delay", f.delay),
-            ("pause", f.pause),
-            ("drip.every", every),
-        ] {
-            if let Some(x) = v
-                && (!x.is_finite() || x < 0.0)
-            {
-                here(format!(
-                    "file `{path}`: {what} {x} is not 0 or more seconds"
-                ));
-            } else if let Some(x) = v
-                && let Some(why) = bad_seconds(x, false)
-            {
-                here(format!("file `{path}`: {what} {why}"));
-            }
-        }
-        if let Some(FileContent::Text(t)) = &content
-            && let Err(name) = vars::check_known(t)
-        {
-            here(format!(
-                "file `{path}` uses unknown variable `${{{name}}}`; known: {}",
-                vars::KNOWN.join(", ")
-            ));
-        }
+        let served = served_file(src, dir, path, f, 0, errs);
         if errs.len() == before
-            && let (Some(content), Some(delivery)) = (content, delivery)
+            && let Some(served) = served
         {
-            files.insert(
-                path.clone(),
-                ServedFile {
-                    content,
-                    delivery,
-                    delay: f.delay,
-                    headers,
-                },
-            );
+            files.insert(path.clone(), served);
         }
     }
     files
+}
+
+/// The longest chain of `then` answers a file may have.
+const MAX_THEN: usize = 16;
+
+/// One file's answer (and, through `then`, the answers to its later requests). `depth` is
+/// how far down a `then` chain this is.
+fn served_file(
+    src: &Source<'_>,
+    dir: &Path,
+    path: &str,
+    f: &FileSpec,
+    depth: usize,
+    errs: &mut Vec<ScenarioError>,
+) -> Option<ServedFile> {
+    let before = errs.len();
+    let mut here = |msg: String| errs.push(src.in_table("[files]", path, msg));
+    let kinds = [
+        f.fixture.is_some(),
+        f.text.is_some(),
+        f.firmware.is_some(),
+        f.lab_ca,
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
+        (0, Some(_), ..) => Some(FileContent::StatusOnly),
+        (1, ..) if f.lab_ca => Some(FileContent::LabCa),
+        (1, _, Some(fx), _, _) => {
+            let p = dir.join(fx);
+            match std::fs::read_to_string(&p) {
+                Ok(text) => Some(FileContent::Text(text)),
+                Err(e) => {
+                    here(format!(
+                        "fixture `{}` for `{path}` cannot be read: {e}",
+                        p.display()
+                    ));
+                    None
+                }
+            }
+        }
+        (1, _, _, Some(t), _) => Some(FileContent::Text(t.clone())),
+        (1, _, _, _, Some(fw)) => {
+            if fw.models.is_empty() {
+                here(format!("firmware `{path}` names no models"));
+            }
+            if fw.hardware.is_empty() {
+                here(format!(
+                    "firmware `{path}` names no hardware version (`[\"*\"]` is any)"
+                ));
+            }
+            Some(FileContent::Firmware(fw.clone()))
+        }
+        _ => {
+            here(format!(
+                "file `{path}` needs exactly one of fixture, text, firmware or lab_ca (or only a status)"
+            ));
+            None
+        }
+    };
+    if let Some(code) = f.status
+        && !(100..=599).contains(&code)
+    {
+        here(format!("status {code} is not an HTTP status code"));
+    }
+    // Each way of delivering the body excludes the others.
+    let mut ways: Vec<(&str, Delivery)> = Vec::new();
+    if let Some(code) = f.status {
+        ways.push(("status", Delivery::Status(code)));
+    }
+    if let Some(bytes) = f.cut_after {
+        ways.push((
+            "cut_after",
+            Delivery::CutAfter {
+                bytes,
+                reset: f.reset,
+            },
+        ));
+    }
+    if let Some(declared) = f.wrong_length {
+        ways.push(("wrong_length", Delivery::WrongLength(declared)));
+    }
+    if let Some(bytes) = f.stall_after {
+        ways.push((
+            "stall_after",
+            Delivery::StallAfter {
+                bytes,
+                pause: f.pause.unwrap_or(0.0),
+            },
+        ));
+    }
+    if let Some(chunk) = f.chunked {
+        if chunk == 0 {
+            here(format!(
+                "file `{path}`: chunked needs at least 1 byte per chunk"
+            ));
+        }
+        ways.push(("chunked", Delivery::Chunked(chunk)));
+    }
+    if let Some(d) = &f.drip {
+        if d.bytes == 0 {
+            here(format!(
+                "file `{path}`: drip needs at least 1 byte per step"
+            ));
+        }
+        ways.push((
+            "drip",
+            Delivery::Drip {
+                bytes: d.bytes,
+                every: d.every,
+            },
+        ));
+    }
+    if f.silence {
+        ways.push(("silence", Delivery::Silence));
+    }
+    let delivery = match ways.as_slice() {
+        [] => Some(Delivery::Serve),
+        [(_, one)] => Some(*one),
+        many => {
+            let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
+            here(format!(
+                "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence",
+                names.join(" and ")
+            ));
+            None
+        }
+    };
+    let header_text = |what: &str,
+                       v: &Option<HeaderText>|
+     -> Result<Option<Option<String>>, String> {
+        match v {
+            None => Ok(None),
+            Some(HeaderText::Value(text)) => {
+                if text.bytes().any(|b| b == b'\r' || b == b'\n') {
+                    Err(format!("file `{path}`: {what} must be one line"))
+                } else {
+                    Ok(Some(Some(text.clone())))
+                }
+            }
+            Some(HeaderText::Present(false)) => Ok(Some(None)),
+            Some(HeaderText::Present(true)) => Err(format!(
+                "file `{path}`: {what} = true names no value: give the value, or false to leave the header out"
+            )),
+        }
+    };
+    let mut headers = HeaderVariants {
+        etag: f.etag.clone(),
+        honour_range: f.range == Some(RangeMode::Honour),
+        ..HeaderVariants::default()
+    };
+    match header_text("content_type", &f.content_type) {
+        Ok(v) => headers.content_type = v,
+        Err(e) => here(e),
+    }
+    match header_text("last_modified", &f.last_modified) {
+        Ok(v) => headers.last_modified = v,
+        Err(e) => here(e),
+    }
+    if f.etag
+        .as_ref()
+        .is_some_and(|e| e.bytes().any(|b| b == b'\r' || b == b'\n'))
+    {
+        here(format!("file `{path}`: etag must be one line"));
+    }
+    if f.status.is_some()
+        && (f.content_type.is_some()
+            || f.last_modified.is_some()
+            || f.etag.is_some()
+            || f.range.is_some())
+    {
+        here(format!(
+            "file `{path}`: a status answer carries no file headers (content_type, last_modified, etag, range)"
+        ));
+    }
+    if f.reset && f.cut_after.is_none() {
+        here(format!("file `{path}`: reset goes with cut_after"));
+    }
+    if f.stall_after.is_some() != f.pause.is_some() {
+        here(format!("file `{path}`: stall_after and pause go together"));
+    }
+    let every = f.drip.as_ref().map(|d| d.every);
+    for (what, v) in [
+        ("delay", f.delay),
+        ("pause", f.pause),
+        ("drip.every", every),
+    ] {
+        if let Some(x) = v
+            && (!x.is_finite() || x < 0.0)
+        {
+            here(format!(
+                "file `{path}`: {what} {x} is not 0 or more seconds"
+            ));
+        } else if let Some(x) = v
+            && let Some(why) = bad_seconds(x, false)
+        {
+            here(format!("file `{path}`: {what} {why}"));
+        }
+    }
+    if let Some(FileContent::Text(t)) = &content
+        && let Err(name) = vars::check_known(t)
+    {
+        here(format!(
+            "file `{path}` uses unknown variable `${{{name}}}`; known: {}",
+            vars::KNOWN.join(", ")
+        ));
+    }
+    let then = match &f.then {
+        None => None,
+        Some(_) if depth + 1 >= MAX_THEN => {
+            here(format!(
+                "file `{path}`: more than {MAX_THEN} answers chained with `then`"
+            ));
+            None
+        }
+        Some(next) => {
+            let next = served_file(src, dir, path, next, depth + 1, errs);
+            next.map(Box::new)
+        }
+    };
+    if errs.len() != before {
+        return None;
+    }
+    match (content, delivery) {
+        (Some(content), Some(delivery)) => Some(ServedFile {
+            content,
+            delivery,
+            delay: f.delay,
+            headers,
+            then,
+        }),
+        _ => None,
+    }
 }
 
 /// Hex digits (spaces and colons allowed between bytes) → bytes.
@@ -1575,7 +1627,7 @@ after = "A"
         let e = load(&text).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `lab`, `until`, `settle`\n   |\n22 |   colour = 3\n   |   ^"
+            "scenario error at s/x.toml:22:3: unknown field `colour`, expected one of `timeout`, `lab`, `until`, `settle`, `power_cycle`\n   |\n22 |   colour = 3\n   |   ^"
         );
     }
 
@@ -1972,6 +2024,17 @@ after = "A"
             "scenario error at s/x.toml:17:1: file `fw/a.txt`: drip.every -1 is not 0 or more seconds"
         );
         assert_eq!(
+            file("status = 404, then = { text = \"a\", drip = { bytes = 0, every = 1 } }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: drip needs at least 1 byte per step"
+        );
+        let deep = (0..20).fold("text = \"a\"".to_string(), |inner, _| {
+            format!("status = 500, then = {{ {inner} }}")
+        });
+        assert_eq!(
+            file(&deep),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: more than 16 answers chained with `then`"
+        );
+        assert_eq!(
             file("text = \"a\", chunked = 0"),
             "scenario error at s/x.toml:17:1: file `fw/a.txt`: chunked needs at least 1 byte per chunk"
         );
@@ -2056,6 +2119,28 @@ after = "A"
         assert_eq!(
             err(&GOOD.replace("{ msg_type = \"DISCOVER\" }", "{ \"header.Host\" = \"x\" }")),
             "scenario error at s/x.toml:30:11: check `A`: dhcp received events carry no headers to read `header.Host` from"
+        );
+    }
+
+    #[test]
+    fn a_power_cycle_names_a_check_and_a_time() {
+        let ok = GOOD.replace(
+            "timeout = 10",
+            "timeout = 10\npower_cycle = { after = \"A\" }",
+        );
+        let s = load(&ok).unwrap();
+        let cycle = s.spec.run.power_cycle.unwrap();
+        assert_eq!((cycle.after.as_str(), cycle.off), ("A", 2.0));
+        let bad = GOOD.replace(
+            "timeout = 10",
+            "timeout = 10\npower_cycle = { after = \"Q\", off = -1 }",
+        );
+        assert_eq!(
+            all_errors(&bad),
+            [
+                "scenario error at s/x.toml:22:1: run.power_cycle.after names `Q`, which is no check of this scenario",
+                "scenario error at s/x.toml:22:1: run.power_cycle.off must be 0 or more seconds",
+            ]
         );
     }
 

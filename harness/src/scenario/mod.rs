@@ -360,6 +360,10 @@ pub struct FileSpec {
     /// `honour` (206 for one satisfiable range, 416 for one that is not).
     #[serde(default)]
     pub range: Option<RangeMode>,
+    /// The answer to the second and later requests for this path (a file of its own, which
+    /// may have its own `then` for the third …): `then = { status = 200, … }`.
+    #[serde(default)]
+    pub then: Option<Box<FileSpec>>,
 }
 
 /// A response header's value as given, or `false` to leave the header out.
@@ -610,6 +614,25 @@ pub struct RunSetup {
     /// Seconds to keep watching after `until` is met (to catch what must not happen next).
     #[serde(default = "default_settle")]
     pub settle: f64,
+    /// Switch the phone off and on again once this check has passed (or settled): its next
+    /// boot is part of the scenario.
+    #[serde(default)]
+    pub power_cycle: Option<PowerCycle>,
+}
+
+/// A power cycle in the middle of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerCycle {
+    /// The check whose verdict triggers it.
+    pub after: String,
+    /// Seconds the phone stays off (phone time).
+    #[serde(default = "default_off")]
+    pub off: f64,
+}
+
+fn default_off() -> f64 {
+    2.0
 }
 
 fn default_settle() -> f64 {

@@ -337,6 +337,8 @@ pub struct ServedFile {
     pub delay: Option<f64>,
     /// The response headers that depart from the defaults.
     pub headers: HeaderVariants,
+    /// The answer to the second and later requests, when it differs.
+    pub then: Option<Box<ServedFile>>,
 }
 
 /// Response headers a scenario sets for one file; `None` keeps the server's default.

@@ -181,3 +181,122 @@ proptest! {
         }
     }
 }
+
+/// What one mutated REGISTER did to a fresh registrar: checks the invariants RFC 3261 sets
+/// for any input and returns nothing; panics (failing the property) otherwise.
+fn judge_one(transport: Transport, bytes: &[u8]) {
+    use pc_sip::Event;
+    use pc_sip::registrar::Action;
+    let peer: SocketAddr = "10.1.1.20:5060".parse().unwrap();
+    let mut reg = Registrar::new(config());
+    let actions = reg.handle(Duration::ZERO, peer, transport, bytes);
+    let events: Vec<&Event> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let sends = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Send { .. }))
+        .count();
+    match events.first() {
+        // Not a message: recorded, never answered.
+        Some(Event::Malformed { error, .. }) => {
+            assert_eq!(events.len(), 1);
+            assert_eq!(sends, 0);
+            assert!(!error.is_empty());
+        }
+        // A response from the phone is recorded, never answered.
+        Some(Event::Response { .. }) => assert_eq!(sends, 0),
+        Some(Event::Request {
+            findings, method, ..
+        }) => {
+            let answers: Vec<u16> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Sent { status, .. } => Some(*status),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(answers.len(), sends, "every answer is recorded");
+            assert!(answers.len() <= 1, "one answer per request: {answers:?}");
+            match answers.first() {
+                // RFC 3261 refusals of a request's form name what was wrong with it.
+                Some(400 | 416 | 505) => assert!(
+                    !findings.is_empty(),
+                    "a refusal without a named finding: {}",
+                    String::from_utf8_lossy(bytes)
+                ),
+                Some(code) => assert!((200..700).contains(code), "{code}"),
+                // No answer: an ACK, or no Via to answer to (which is named).
+                None => assert!(
+                    method == "ACK"
+                        || findings
+                            .iter()
+                            .any(|f| matches!(f.code(), "missing_header" | "invalid_header")),
+                    "unanswered without a reason: {}",
+                    String::from_utf8_lossy(bytes)
+                ),
+            }
+        }
+        other => panic!("unexpected first event {other:?}"),
+    }
+}
+
+/// A REGISTER mutated by up to eight byte edits.
+fn mutated_register() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(edit(), 0..8).prop_map(|edits| {
+        let mut bytes = register(1, "z9hG4bKm", Some(AUTH), 3600).into_bytes();
+        for e in edits {
+            let len = bytes.len();
+            match e {
+                Edit::Replace(i, b) if len > 0 => bytes[i % len] = b,
+                Edit::Insert(i, b) => bytes.insert(i % (len + 1), b),
+                Edit::Delete(i) if len > 0 => {
+                    bytes.remove(i % len);
+                }
+                _ => {}
+            }
+        }
+        bytes
+    })
+}
+
+proptest! {
+    // 100,000 mutations per transport: a registrar facing a phone's bugs for a whole
+    // certification run sees fewer malformed messages than that.
+    #![proptest_config(ProptestConfig::with_cases(100_000))]
+
+    #[test]
+    fn a_mutated_register_over_udp_is_answered_or_ignored_with_a_reason(bytes in mutated_register()) {
+        judge_one(Transport::Udp, &bytes);
+    }
+
+    /// Over TCP the bytes come through the stream framer, cut at an arbitrary point, with a
+    /// second copy behind them: each framed message obeys the same rules, and a stream that
+    /// cannot be framed ends with a named error.
+    #[test]
+    fn a_mutated_register_over_tcp_is_framed_then_answered_or_ignored(
+        bytes in mutated_register(),
+        cut in any::<usize>(),
+    ) {
+        let mut stream = bytes.clone();
+        stream.extend_from_slice(&bytes);
+        let cut = cut % (stream.len() + 1);
+        let mut framer = pc_sip::framing::Framer::new();
+        for part in [&stream[..cut], &stream[cut..]] {
+            framer.push(part);
+            while let Some(next) = framer.next_message() {
+                match next {
+                    Ok(message) => {
+                        prop_assert!(message.len() <= stream.len());
+                        judge_one(Transport::Tcp, &message);
+                    }
+                    Err(e) => prop_assert!(!e.to_string().is_empty()),
+                }
+            }
+        }
+    }
+}
