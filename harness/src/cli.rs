@@ -41,7 +41,8 @@ Exit codes:
        anything runs
   3    the harness could not run a scenario: lab, privileges, the reference phone or the
        --dut-cmd refusing to start or dying (the report has its last log lines); with
-       --lab iface:NAME also: the interface does not exist, is down or has no carrier,
+       --lab iface:NAME also: the interface does not exist, is down, has no carrier or is
+       in use by another phonecert run,
        another DHCP server answered the probe (its address and MAC are named), or a phone
        that did not come back within --boot-wait (that scenario is an error, the run goes on)
   130  interrupted (Ctrl-C or SIGTERM): report.json says \"interrupted\": true and lists the
@@ -236,7 +237,8 @@ struct RunArgs {
     /// that NAME exists, is up and has carrier, probes the segment for another DHCP server
     /// for 6 s (a DISCOVER from a random locally administered MAC) and refuses to start when
     /// one answers, puts --lab-addr on NAME for the run (and turns IPv4 forwarding of NAME
-    /// off) and puts both back at the end, on an error and on Ctrl-C/SIGTERM.
+    /// off) and puts both back at the end, on an error and on Ctrl-C/SIGTERM (after a
+    /// SIGKILL: when the next run on NAME starts).
     #[arg(long)]
     lab: Option<String>,
     /// The iface lab's own address on the interface, `A.B.C.D/N` with N from 8 to 24: the
@@ -249,8 +251,9 @@ struct RunArgs {
     #[arg(long = "sim-fault", value_name = "NAME")]
     sim_faults: Vec<String>,
     /// Run the reference phone's timers this many times faster; windows are scaled the same
-    /// way. Default: the scenario's `phone.time_scale`, else 1. Refused with `--dut-cmd`: a
-    /// device the harness does not control always runs, and is judged, in real time.
+    /// way. Default: the scenario's `phone.time_scale`, else 1. Refused with `--dut-cmd` and
+    /// `--lab iface:NAME`: a device the harness does not control always runs, and is judged,
+    /// in real time.
     #[arg(long)]
     time_scale: Option<f64>,
     /// Where captures/ and reports/ go (the output root). `reports/latest` points at the last
@@ -966,9 +969,10 @@ fn attached_phone(
     )))
 }
 
-/// Sets up the iface lab before the first scenario: the interface is checked, the segment
-/// probed for another DHCP server (before anything on the interface changes), then the lab
-/// address put on it. Ctrl-C meanwhile: `Err(None)`.
+/// Sets up the iface lab before the first scenario: the interface is checked and claimed
+/// (what a killed run left on it put back), the segment probed for another DHCP server
+/// (before anything on the interface changes), then the lab address put on it. Ctrl-C
+/// meanwhile: `Err(None)`.
 async fn open_iface(
     name: &str,
     addr: lab::LabAddr,
@@ -978,6 +982,9 @@ async fn open_iface(
     if !lab::is_root() {
         return Err(Some(lab::LabError::IfaceNeedsRoot));
     }
+    // Claimed before the probe: another phonecert on the port answers only its own phone,
+    // so the probe would not find it.
+    let claim = lab::Claim::take(name).map_err(Some)?;
     eprintln!(
         "probing the segment of {name} for another DHCP server ({} s) …",
         lab::iface::PROBE_LISTEN.as_secs()
@@ -986,7 +993,7 @@ async fn open_iface(
         r = lab::iface::guard(name) => r.map_err(Some)?,
         _ = cancel.wait_for(|c| *c) => return Err(None),
     }
-    lab::IfaceLab::open(name, addr).map_err(Some)
+    lab::IfaceLab::open(name, addr, claim).map_err(Some)
 }
 
 /// The fault switches, checked against the reference phone's own list (`--list-faults`).

@@ -243,11 +243,35 @@ fn rel(p: &Path) -> String {
 
 /// The fixture files a scenario reads, as written (relative to the scenario file).
 fn fixtures_of(sc: &Scenario) -> Vec<PathBuf> {
-    sc.spec
-        .files
-        .values()
-        .filter_map(|f| f.fixture.as_ref().map(PathBuf::from))
-        .collect()
+    let mut out = Vec::new();
+    for f in sc.spec.files.values() {
+        // The answers to later requests (`then`) may read fixtures of their own.
+        let mut next = Some(f);
+        while let Some(spec) = next {
+            if let Some(fixture) = &spec.fixture {
+                out.push(PathBuf::from(fixture));
+            }
+            next = spec.then.as_deref();
+        }
+    }
+    out
+}
+
+/// The user-supplied images a scenario names by a relative path (in `then` answers too).
+fn images_of(sc: &Scenario) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in sc.spec.files.values() {
+        let mut next = Some(f);
+        while let Some(spec) = next {
+            if let Some(image) = &spec.image
+                && Path::new(image).is_relative()
+            {
+                out.push(PathBuf::from(image));
+            }
+            next = spec.then.as_deref();
+        }
+    }
+    out
 }
 
 /// Runs one scenario and returns its report. `Err` only when the harness cannot go on.
@@ -608,10 +632,29 @@ async fn run_in_lab(
             stop_rx.clone(),
         )));
     }
+    // Controllers with TLS present a certificate made under the scenario's lab CA for the
+    // server's address.
+    let now = time::OffsetDateTime::now_utc();
+    let sip_ca = if sc.sip.controllers.iter().any(|c| c.tls.is_some()) {
+        Some(
+            pc_pki::LabCa::generate(pc_pki::KeyKind::default(), now)
+                .map_err(|e| configure(format!("lab CA for sip over tls: {e}")))?,
+        )
+    } else {
+        None
+    };
     let mut tcp_listeners = sockets.sip_tcp.into_iter();
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         // A controller without TCP drops its listener: connections to it are refused.
         let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
+        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &sip_ca) {
+            (Some(cert), Some(ca)) => Some(
+                ca.server_identity(cert, &[addrs.server_ip.to_string()], now)
+                    .and_then(|id| id.server_config())
+                    .map_err(|e| configure(format!("sip controller {} over tls: {e}", i + 1)))?,
+            ),
+            _ => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let heard_by = SipOrigin {
             controller: i + 1,
@@ -627,7 +670,11 @@ async fn run_in_lab(
         let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
         servers.push(tokio::spawn(pc_sip::shell::run(
             registrar,
-            pc_sip::shell::Listeners { udp: socket, tcp },
+            pc_sip::shell::Listeners {
+                udp: socket,
+                tcp,
+                tls,
+            },
             tap.clone(),
             tx,
             stop_rx.clone(),
@@ -742,7 +789,7 @@ async fn run_in_lab(
                 start_error = Some(HarnessError::NoBoot {
                     mac: mac_text.clone(),
                     iface: place.iface.map(|i| i.name.clone()).unwrap_or_default(),
-                    waited_s: att.boot_wait.as_secs(),
+                    waited_s: att.boot_wait.as_secs_f64(),
                     how: att.reboot.wait_start().into(),
                 });
             }
@@ -927,13 +974,16 @@ async fn run_in_lab(
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
     let snapshot_dir = ctx.reports_dir.join("scenarios").join(&spec.id);
-    let scenario_copy =
-        crate::run_folder::snapshot_scenario(&sc.file, &fixtures_of(sc), &snapshot_dir).map_err(
-            |source| HarnessError::Save {
-                path: snapshot_dir.clone(),
-                source,
-            },
-        )?;
+    let scenario_copy = crate::run_folder::snapshot_scenario(
+        &sc.file,
+        &fixtures_of(sc),
+        &images_of(sc),
+        &snapshot_dir,
+    )
+    .map_err(|source| HarnessError::Save {
+        path: snapshot_dir.clone(),
+        source,
+    })?;
     let saved = SavedTimeline {
         scenario_file: Path::new("scenarios")
             .join(&spec.id)

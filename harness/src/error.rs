@@ -124,7 +124,7 @@ pub enum HarnessError {
         /// The lab interface.
         iface: String,
         /// The wait, in seconds.
-        waited_s: u64,
+        waited_s: f64,
         /// What started the wait (the reboot command, the operator's request, nothing).
         how: String,
     },

@@ -11,6 +11,7 @@
 use std::time::{Duration, SystemTime};
 
 use pc_dhcp::server::ServerConfig;
+use pc_http::body::{Body, FileBody, Patch};
 use pc_http::files::{Behaviour, FileEntry, FileTable, LastModified, RangePolicy};
 use pc_sip::digest::Algorithm;
 use pc_sip::registrar::{Registrar, RegistrarConfig, ScriptedAnswer};
@@ -19,8 +20,8 @@ use provisioning::firmware::{self, SigningKey};
 use crate::lab::LabAddrs;
 use crate::scenario::vars::{Vars, expand};
 use crate::scenario::{
-    Corruption, Delivery, DhcpRule, FileContent, FirmwareKind, FirmwareSpec, OptionValue, Scenario,
-    ServedFile, Siaddr, SipAnswer, VlanSetup,
+    Corruption, Delivery, DhcpRule, FileContent, FirmwareKind, FirmwareSpec, ImageFile,
+    OptionValue, Scenario, ServedFile, Siaddr, SipAnswer, VlanSetup,
 };
 
 /// What one run of a scenario in one lab adds to the scenario.
@@ -222,13 +223,16 @@ fn file_entry(
     key: &SigningKey,
 ) -> FileEntry {
     let body = match &file.content {
-        FileContent::Text(t) => expand(t, lab.vars).into_bytes(),
-        FileContent::Firmware(fw) => firmware_image(path, fw, key),
-        FileContent::StatusOnly => Vec::new(),
-        FileContent::LabCa => lab
-            .lab_ca
-            .map(|ca| ca.pem().as_bytes().to_vec())
-            .unwrap_or_default(),
+        FileContent::Text(t) => Body::Memory(expand(t, lab.vars).into_bytes().into()),
+        FileContent::Firmware(fw) => Body::Memory(firmware_image(path, fw, key).into()),
+        FileContent::Image(image) => Body::file(image_body(image)),
+        FileContent::StatusOnly => Body::default(),
+        FileContent::LabCa => Body::Memory(
+            lab.lab_ca
+                .map(|ca| ca.pem().as_bytes().to_vec())
+                .unwrap_or_default()
+                .into(),
+        ),
     };
     let mut behaviour = match file.delivery {
         Delivery::Serve => Behaviour::Serve,
@@ -254,7 +258,7 @@ fn file_entry(
     }
     let h = &file.headers;
     FileEntry {
-        body: body.into(),
+        body,
         content_type: match &h.content_type {
             None => Some(pc_http::files::content_type_for(path).to_string()),
             Some(given) => given.clone(),
@@ -275,6 +279,26 @@ fn file_entry(
             .then
             .as_ref()
             .map(|next| Box::new(file_entry(path, next, lab, modified, key))),
+    }
+}
+
+/// A user-supplied image as the file server streams it: its first `len` bytes, the header
+/// replacement and the bit flip applied on the way out.
+fn image_body(image: &ImageFile) -> FileBody {
+    let mut patches = Vec::new();
+    if let Some(bytes) = &image.replace_header {
+        patches.push(Patch::Replace {
+            offset: 0,
+            bytes: bytes.clone(),
+        });
+    }
+    if let Some(offset) = image.bitflip {
+        patches.push(Patch::Xor { offset, mask: 0x01 });
+    }
+    FileBody {
+        path: image.path.clone(),
+        len: image.len,
+        patches,
     }
 }
 
@@ -498,12 +522,17 @@ event = "received"
             },
         );
         assert_eq!(
-            &table.get("/001b4fd10001/46xxsettings.txt").unwrap().body[..],
+            &table
+                .get("/001b4fd10001/46xxsettings.txt")
+                .unwrap()
+                .body
+                .in_memory()
+                .unwrap()[..],
             b"SET GROUP 1"
         );
         assert!(table.get("/${phone_mac_hex}/46xxsettings.txt").is_none());
         assert_eq!(
-            &table.get("/lab-ca.pem").unwrap().body[..],
+            &table.get("/lab-ca.pem").unwrap().body.in_memory().unwrap()[..],
             ca.pem().as_bytes()
         );
     }
@@ -525,7 +554,7 @@ event = "received"
             },
         );
         let a_txt = table.get("/a.txt").unwrap();
-        assert_eq!(&a_txt.body[..], b"at 10.66.0.1");
+        assert_eq!(&a_txt.body.in_memory().unwrap()[..], b"at 10.66.0.1");
         assert_eq!(
             a_txt.behaviour,
             Behaviour::Delay {
@@ -587,7 +616,10 @@ event = "received"
         assert_eq!(t.behaviour, Behaviour::Status { code: 404 });
         let second = t.for_request(1);
         assert_eq!(
-            (second.behaviour.clone(), &second.body[..]),
+            (
+                second.behaviour.clone(),
+                &second.body.in_memory().unwrap()[..]
+            ),
             (
                 Behaviour::StallAfter {
                     bytes: 1,
@@ -596,8 +628,54 @@ event = "received"
                 &b"x"[..]
             )
         );
-        assert_eq!(&t.for_request(2).body[..], b"y");
+        assert_eq!(&t.for_request(2).body.in_memory().unwrap()[..], b"y");
         assert_eq!(t.for_request(9).behaviour, Behaviour::Serve);
+    }
+
+    #[test]
+    fn a_user_image_is_streamed_from_its_file_with_its_damage() {
+        let path =
+            std::env::temp_dir().join(format!("phonecert-lower-image-{}", std::process::id()));
+        std::fs::write(&path, vec![0u8; 4096]).unwrap();
+        let sc = scenario(&format!(
+            "[dhcp]\n[files]\n\"fw/real.bin\" = {{ image = \"{}\", corrupt = {{ bitflip = 100, truncate = 1000, replace_header = \"4d 5a\" }} }}\n\"fw/whole.bin\" = {{ image = \"{}\" }}",
+            path.display(),
+            path.display()
+        ));
+        let (a, v) = (addrs(), vars());
+        let lab = Lab {
+            addrs: &a,
+            vars: &v,
+            mac: MAC,
+            time_scale: 1.0,
+            lab_ca: None,
+        };
+        let table = file_table(&sc, lab);
+        let _ = std::fs::remove_file(&path);
+        let Body::File { file, start, len } = &table.get("/fw/real.bin").unwrap().body else {
+            panic!("a file body");
+        };
+        assert_eq!((*start, *len), (0, 1000));
+        assert_eq!(file.path, path);
+        assert_eq!(
+            file.patches,
+            vec![
+                Patch::Replace {
+                    offset: 0,
+                    bytes: vec![0x4d, 0x5a]
+                },
+                Patch::Xor {
+                    offset: 100,
+                    mask: 1
+                }
+            ]
+        );
+        let whole = &table.get("/fw/whole.bin").unwrap();
+        assert_eq!(whole.body.len(), 4096);
+        assert_eq!(
+            whole.content_type.as_deref(),
+            Some("application/octet-stream")
+        );
     }
 
     #[test]

@@ -143,16 +143,23 @@ fn lexical_absolute(path: &Path) -> std::io::Result<PathBuf> {
 /// Copies a scenario file and the fixtures it reads into `dest`, keeping their places
 /// relative to each other (fixtures may sit in a sibling folder: `../boot/fixtures/…`), and
 /// returns where the scenario file landed, relative to `dest`. Loading that copy gives the
-/// same scenario without the original files.
+/// same scenario without the original files. `images` (user-supplied firmware images named
+/// by a relative path, possibly gigabytes) are not copied but linked where the copy looks for
+/// them, so the copy loads on this machine; a folder moved elsewhere needs them beside it.
 pub fn snapshot_scenario(
     scenario: &Path,
     fixtures: &[PathBuf],
+    images: &[PathBuf],
     dest: &Path,
 ) -> std::io::Result<PathBuf> {
     let file = lexical_absolute(scenario)?;
     let mut all = vec![file.clone()];
     let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
     for f in fixtures {
+        all.push(lexical_absolute(&dir.join(f))?);
+    }
+    let copies = all.len();
+    for f in images {
         all.push(lexical_absolute(&dir.join(f))?);
     }
     // The deepest folder holding every file.
@@ -170,7 +177,13 @@ pub fn snapshot_scenario(
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::copy(p, &target)?;
+        if i < copies {
+            std::fs::copy(p, &target)?;
+        } else {
+            // A link left by an earlier run into the same folder is replaced.
+            let _ = std::fs::remove_file(&target);
+            std::os::unix::fs::symlink(p, &target)?;
+        }
         if i == 0 {
             scenario_rel = Some(r);
         }
@@ -272,9 +285,12 @@ mod tests {
         std::fs::write(suite.join("reg/a.toml"), "scenario").unwrap();
         std::fs::write(suite.join("boot/fixtures/s.txt"), "fixture").unwrap();
         let dest = root.join("copy");
+        std::fs::create_dir_all(suite.join("images")).unwrap();
+        std::fs::write(suite.join("images/vendor.bin"), "image").unwrap();
         let at = snapshot_scenario(
             &suite.join("reg/a.toml"),
             &[PathBuf::from("../boot/fixtures/s.txt")],
+            &[PathBuf::from("../images/vendor.bin")],
             &dest,
         )
         .unwrap();
@@ -283,6 +299,15 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&copied).unwrap(), "scenario");
         let fixture = copied.parent().unwrap().join("../boot/fixtures/s.txt");
         assert_eq!(std::fs::read_to_string(fixture).unwrap(), "fixture");
+        // The image is linked, not copied.
+        let image = copied.parent().unwrap().join("../images/vendor.bin");
+        assert!(
+            std::fs::symlink_metadata(&image)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(image).unwrap(), "image");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

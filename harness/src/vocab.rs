@@ -447,7 +447,8 @@ mod tests {
                 "peer_response",
                 "request",
                 "response",
-                "silence"
+                "silence",
+                "tls_handshake"
             ]
         );
         assert_eq!(
@@ -461,7 +462,7 @@ mod tests {
         let e = vocabulary().check_kind(Proto::Sip, "requst").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?"
+            "sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence, tls_handshake); did you mean `request`?"
         );
         let e = vocabulary().check_kind(Proto::Http, "banana").unwrap_err();
         assert_eq!(e.suggestion, None);

@@ -1126,24 +1126,19 @@ impl Phone {
         let controllers: Vec<Controller> = settings
             .sip_controllers()
             .into_iter()
-            .filter_map(|e| {
+            .map(|e| {
                 let transport = match e.transport {
                     // The fault: the entry's transport is not read.
-                    _ if self.cfg.faults.has(Fault::IgnoreControllerTransport) => {
-                        SipTransport::Udp
-                    }
+                    _ if self.cfg.faults.has(Fault::IgnoreControllerTransport) => SipTransport::Udp,
                     Transport::Udp => SipTransport::Udp,
                     Transport::Tcp => SipTransport::Tcp,
-                    other => {
-                        tracing::warn!(host = %e.host, transport = ?other, "controller transport not supported, skipped");
-                        return None;
-                    }
+                    Transport::Tls => SipTransport::Tls,
                 };
-                Some(Controller {
+                Controller {
                     host: e.host.clone(),
                     port: e.port,
                     transport,
-                })
+                }
             })
             .collect();
         if controllers.is_empty() {
@@ -1176,7 +1171,7 @@ impl Phone {
             faults: self.cfg.faults.clone(),
         };
         let reg = Registration::new(cfg, self.rng.fork());
-        sip_io::run(reg, controllers, udp, local_ip, self.clock).await;
+        sip_io::run(reg, controllers, udp, local_ip, None, self.clock).await;
     }
 }
 

@@ -673,7 +673,7 @@ fn a_phone_that_never_boots_is_an_error_after_the_wait_and_the_report_is_written
         let error = s["error"].as_str().expect("error");
         assert!(
             error.contains(&format!(
-                "the phone {PHONE_MAC} sent no DHCPDISCOVER on {} within 1 s",
+                "the phone {PHONE_MAC} sent no DHCPDISCOVER on {} within 1.5 s",
                 seg.infra_if
             )),
             "{error}"
@@ -935,4 +935,82 @@ fn the_operator_reboots_the_phone_when_asked_and_the_scenario_starts_at_its_disc
     assert_eq!(events[0]["t"], 0.0);
     let last = events.last().and_then(|e| e["t"].as_f64()).expect("a time");
     assert!(last < 1.0, "the scenario's events end at {last} s");
+}
+
+#[test]
+fn a_second_run_keeps_off_a_claimed_port_and_a_killed_runs_leftovers_are_put_back() {
+    if skip_unless_root(
+        "a_second_run_keeps_off_a_claimed_port_and_a_killed_runs_leftovers_are_put_back",
+        "network namespaces and a veth",
+    ) {
+        return;
+    }
+    let seg = Segment::create("claim");
+    seg.set_forwarding(true);
+    let before = seg.infra_addrs();
+    let waiting = |out: &str, boot_wait: &str| {
+        seg.command(
+            &[
+                "run",
+                "scenarios/option242/httpsrvr.toml",
+                "--lab",
+                &format!("iface:{}", seg.infra_if),
+                "--dut-mac",
+                PHONE_MAC,
+                "--reboot",
+                "none",
+                "--boot-wait",
+                boot_wait,
+                "--out",
+                out,
+            ],
+            "",
+        )
+    };
+    let first_out = seg.scratch.0.join("out-first").display().to_string();
+    let mut first = waiting(&first_out, "120")
+        .spawn()
+        .expect("start the first run");
+    let on = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seg.infra_addrs().iter().any(|a| a == "10.66.0.1/24")
+    });
+    assert!(
+        on,
+        "the lab address never appeared: {:?}",
+        seg.infra_addrs()
+    );
+    // A second run on the same port is refused: its DHCP server would answer the phone too.
+    let out = waiting(&seg.out(), "1").output().expect("the second run");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "error: interface {} is in use by the phonecert run with pid {}",
+            seg.infra_if,
+            first.id()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    // The first run is killed outright: it cannot clean up after itself.
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+    assert!(seg.infra_addrs().iter().any(|a| a == "10.66.0.1/24"));
+    assert_eq!(seg.forwarding(), "0");
+    // The next run puts the port back as it was, then runs, then leaves it as it was.
+    let out = waiting(&seg.scratch.0.join("out-next").display().to_string(), "1")
+        .output()
+        .expect("the next run");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "note: {} is put back as the killed run {} left it: removed 10.66.0.1/24, forwarding set back to 1",
+            seg.infra_if,
+            first.id()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(seg.infra_addrs(), before);
+    assert_eq!(seg.forwarding(), "1");
 }

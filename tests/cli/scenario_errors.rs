@@ -78,7 +78,7 @@ scenario error at {other}:{after}:1: check `REG-002-04`: `after` names `REG-002-
    |
 {after} | after = \"REG-002-07\"
    | ^
-scenario error at {reg}:{event}:9: check `REG-002-02`: sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?
+scenario error at {reg}:{event}:9: check `REG-002-02`: sip has no event `requst` (its events: closed, malformed, peer_response, request, response, silence, tls_handshake); did you mean `request`?
    |
 {event} | event = \"requst\"
    |         ^

@@ -27,6 +27,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use crate::body::Body;
+
 /// The `Server` header value on every response.
 pub const SERVER_NAME: &str = "phonecert";
 
@@ -122,7 +124,7 @@ pub enum RangePolicy {
 /// One served file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
-    pub body: Bytes,
+    pub body: Body,
     /// The Content-Type value exactly as sent; `None` leaves the header out.
     pub content_type: Option<String>,
     pub last_modified: LastModified,
@@ -139,7 +141,7 @@ impl FileEntry {
     /// A file served normally, its content type chosen from `name`'s extension.
     pub fn serve(name: &str, body: impl Into<Bytes>, last_modified: SystemTime) -> FileEntry {
         FileEntry {
-            body: body.into(),
+            body: Body::Memory(body.into()),
             content_type: Some(content_type_for(name).to_owned()),
             last_modified: LastModified::At(last_modified),
             etag: None,
@@ -663,9 +665,10 @@ pub struct Decision {
     pub reason: String,
     /// Header fields in wire order, names exactly as they are written.
     pub headers: Vec<(String, String)>,
-    /// The body bytes available to send (empty for HEAD; the requested part for a 206).
-    /// With a lying Content-Length this differs from what the header declares.
-    pub body: Bytes,
+    /// The body available to send (empty for HEAD; the requested part for a 206), in
+    /// memory or streamed from a file. With a lying Content-Length this differs from what
+    /// the header declares.
+    pub body: Body,
     pub delivery: Delivery,
     /// Stable behaviour name for events: a [`Behaviour::name`], or `not_found`,
     /// `method_not_allowed`, `bad_request` for answers the table did not configure, or
@@ -708,18 +711,14 @@ impl Decision {
         if self.head_only || self.delivery == Delivery::Silence {
             0
         } else {
-            self.content_length().unwrap_or(self.body.len() as u64)
+            self.content_length().unwrap_or(self.body.len())
         }
     }
 
     /// Everything the shell does to deliver this answer, in order, ending with a close (or a
     /// hold, for silence). Body steps stay within [`Decision::body`].
     pub fn steps(&self) -> Steps {
-        let len = if self.head_only {
-            0
-        } else {
-            self.body.len() as u64
-        };
+        let len = if self.head_only { 0 } else { self.body.len() };
         let mut before = VecDeque::new();
         let mut pieces = None;
         let mut after = VecDeque::new();
@@ -841,7 +840,7 @@ fn status_decision(
         status: code,
         reason: reason.to_owned(),
         headers,
-        body: if head_only { Bytes::new() } else { text },
+        body: Body::Memory(if head_only { Bytes::new() } else { text }),
         delivery: Delivery::Whole,
         behaviour,
         normalised_path: None,
@@ -997,7 +996,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn entry_decision(entry: &FileEntry, head_only: bool, request: &[(String, String)]) -> Decision {
     let (delay, leaf) = entry.behaviour.leaf();
     let name = entry.behaviour.name();
-    let real_len = entry.body.len() as u64;
+    let real_len = entry.body.len();
     let whole = |delivery: Delivery| file_decision(entry, head_only, real_len, delivery, name);
 
     let mut decision = match *leaf {
@@ -1055,7 +1054,7 @@ fn ranged(entry: &FileEntry, request: &[(String, String)]) -> Option<Ranged> {
         }
         t.parse().ok()
     };
-    let len = entry.body.len() as u64;
+    let len = entry.body.len();
     let (first, last) = match (a.trim().is_empty(), b.trim().is_empty()) {
         // bytes=-n: the last n bytes.
         (true, false) => {
@@ -1114,9 +1113,7 @@ fn range_decision(entry: &FileEntry, head_only: bool, ranged: Ranged) -> Decisio
             );
             if !head_only {
                 // `first..=last` lies inside the body: `ranged` clamps `last` to it.
-                let start = usize::try_from(first).unwrap_or(total).min(total);
-                let end = usize::try_from(last + 1).unwrap_or(total).min(total);
-                d.body = entry.body.slice(start..end);
+                d.body = entry.body.slice(first, last + 1);
             }
             d
         }
@@ -1155,7 +1152,7 @@ fn file_decision(
         reason: reason_phrase(200).to_owned(),
         headers,
         body: if head_only {
-            Bytes::new()
+            Body::default()
         } else {
             entry.body.clone()
         },
@@ -1204,6 +1201,11 @@ pub fn head_findings(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A body's bytes, when it is in memory (every body these tests make is).
+    fn mem(b: &Body) -> &[u8] {
+        b.in_memory().map(|b| &b[..]).expect("an in-memory body")
+    }
 
     #[test]
     fn findings_serialise_as_their_stable_names() {
@@ -1283,7 +1285,7 @@ mod tests {
              Connection: close\r\n\
              \r\n"
         );
-        assert_eq!(&d.body[..], b"SET APPNAME x.bin\n");
+        assert_eq!(mem(&d.body), b"SET APPNAME x.bin\n");
         assert_eq!(d.content_length(), Some(18));
         assert_eq!(d.expected_body_len(), 18);
         assert!(d.findings.is_empty());
@@ -1308,7 +1310,7 @@ mod tests {
             b"HTTP/1.1 404 Not Found\r\nServer: phonecert\r\nContent-Type: text/plain\r\n\
 Content-Length: 14\r\nConnection: close\r\n\r\n"
         );
-        assert_eq!(&d.body[..], b"404 Not Found\n");
+        assert_eq!(mem(&d.body), b"404 Not Found\n");
         assert_eq!(d.normalised_path.as_deref(), Some("/fw/46xxsettings.txt"));
     }
 
@@ -1328,7 +1330,7 @@ Content-Length: 14\r\nConnection: close\r\n\r\n"
                     ("Connection", "close"),
                 ])
             );
-            assert_eq!(&d.body[..], b"405 Method Not Allowed\n");
+            assert_eq!(mem(&d.body), b"405 Method Not Allowed\n");
         }
     }
 
@@ -1349,7 +1351,7 @@ Content-Length: 14\r\nConnection: close\r\n\r\n"
             let d = t.respond("GET", "/fw/x.bin", &[]);
             assert_eq!(d.status, code);
             assert_eq!(d.behaviour, "status");
-            assert_eq!(&d.body[..], body.as_bytes());
+            assert_eq!(mem(&d.body), body.as_bytes());
             assert_eq!(
                 d.headers,
                 h(&[
@@ -1468,7 +1470,7 @@ Content-Length: 14\r\nConnection: close\r\n\r\n"
                 Step::Raw(b) => wire.extend_from_slice(&b),
                 Step::Body { offset, len } => {
                     let (o, l) = (offset as usize, len as usize);
-                    wire.extend_from_slice(&d.body[o..o + l]);
+                    wire.extend_from_slice(&mem(&d.body)[o..o + l]);
                 }
                 Step::Fault(m) => rest.push(format!("fault {}@{}", m.as_str(), wire.len())),
                 Step::Pause(p) => rest.push(format!("pause {}ms@{}", p.as_millis(), wire.len())),
@@ -1605,7 +1607,7 @@ Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
     fn steps_are_lazy_for_large_bodies() {
         // Two million one-byte chunks are never all held at once.
         let d = Decision {
-            body: Bytes::from(vec![0u8; 2_000_000]),
+            body: Body::Memory(Bytes::from(vec![0u8; 2_000_000])),
             ..ten_bytes(Behaviour::Chunked { chunk: 1 })
         };
         let mut steps = d.steps();
@@ -1673,7 +1675,7 @@ Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
 
         let d = ask(&honour, &[("Range", "bytes=2-5")]);
         assert_eq!((d.status, d.behaviour), (206, "range"));
-        assert_eq!(&d.body[..], b"2345");
+        assert_eq!(mem(&d.body), b"2345");
         assert_eq!(
             d.headers[2..5],
             h(&[
@@ -1683,9 +1685,9 @@ Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
             ])
         );
         assert_eq!(d.findings, vec![Finding::RangeRequested]);
-        assert_eq!(&ask(&honour, &[("range", "bytes=7-")]).body[..], b"789");
-        assert_eq!(&ask(&honour, &[("Range", "bytes=-3")]).body[..], b"789");
-        assert_eq!(&ask(&honour, &[("Range", "bytes=8-99")]).body[..], b"89");
+        assert_eq!(mem(&ask(&honour, &[("range", "bytes=7-")]).body), b"789");
+        assert_eq!(mem(&ask(&honour, &[("Range", "bytes=-3")]).body), b"789");
+        assert_eq!(mem(&ask(&honour, &[("Range", "bytes=8-99")]).body), b"89");
         let d = ask(&honour, &[("Range", "bytes=10-")]);
         assert_eq!((d.status, d.behaviour), (416, "range_not_satisfiable"));
         assert!(
@@ -1816,7 +1818,7 @@ Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
         assert_eq!(d.status, 400);
         assert_eq!(d.behaviour, "bad_request");
         assert_eq!(d.findings, vec![Finding::PathEscapesRoot]);
-        assert_eq!(&d.body[..], b"400 Bad Request\n");
+        assert_eq!(mem(&d.body), b"400 Bad Request\n");
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //!
 //! Never: judges the phone, or parses provisioning scripts (it serves bytes it is given).
 
+pub mod body;
 pub mod files;
 pub mod shell;
 
+pub use body::{Body, FileBody, Patch};
 pub use files::{
     Behaviour, Decision, Delivery, FaultMark, FileEntry, FileTable, Finding, LastModified,
     PathError, RangePolicy, Step,

@@ -51,6 +51,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::body::Body;
 use crate::files::{Decision, Delivery, FaultMark, FileTable, Finding, Step, head_findings};
 
 /// How long a client may take to send its request head.
@@ -693,7 +694,9 @@ fn hyper_template(decision: &Decision, request_minor_version: u8) -> Option<Hype
         return None;
     }
     let declared = decision.content_length()?;
-    if !decision.head_only && declared != decision.body.len() as u64 {
+    // A file body streams from disk: only the raw path reads it piece by piece.
+    let body = decision.body.in_memory()?;
+    if !decision.head_only && declared != body.len() as u64 {
         return None;
     }
     let mut headers = HeaderMap::with_capacity(decision.headers.len());
@@ -710,7 +713,7 @@ fn hyper_template(decision: &Decision, request_minor_version: u8) -> Option<Hype
         status: StatusCode::from_u16(decision.status).ok()?,
         reason: hyper::ext::ReasonPhrase::try_from(decision.reason.clone().into_bytes()).ok()?,
         headers,
-        body: decision.body.clone(),
+        body: body.clone(),
     })
 }
 
@@ -792,20 +795,13 @@ async fn deliver(
     decision: &Decision,
     target: &str,
 ) -> io::Result<Ending> {
+    // A file body's file, opened at its first piece and kept for the rest.
+    let mut opened: Option<tokio::fs::File> = None;
     for step in decision.steps() {
         match step {
             Step::Raw(bytes) => io.write_all(&bytes).await?,
             Step::Body { offset, len } => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX);
-                let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX);
-                let body = decision
-                    .body
-                    .get(start.min(decision.body.len())..end.min(decision.body.len()))
-                    .unwrap_or_default();
-                for piece in body.chunks(WRITE_PIECE) {
-                    io.write_all(piece).await?;
-                    io.body_sent += piece.len() as u64;
-                }
+                send_body(io, &decision.body, offset, len, &mut opened).await?;
             }
             Step::Fault(mark) => {
                 io.flush().await?;
@@ -826,6 +822,66 @@ async fn deliver(
     }
     io.flush().await?;
     Ok(Ending::Close)
+}
+
+/// Write `len` bytes of `body` from `offset`: a slice of memory, or pieces read from the
+/// file, patched, and written one at a time (a file of any size is never in memory at once).
+async fn send_body(
+    io: &mut TapIo,
+    body: &Body,
+    offset: u64,
+    len: u64,
+    opened: &mut Option<tokio::fs::File>,
+) -> io::Result<()> {
+    match body {
+        Body::Memory(bytes) => {
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = usize::try_from(offset.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            for piece in bytes[start..end].chunks(WRITE_PIECE) {
+                io.write_all(piece).await?;
+                io.body_sent += piece.len() as u64;
+            }
+        }
+        Body::File { file, start, .. } => {
+            use tokio::io::AsyncSeekExt;
+            let f = match opened {
+                Some(f) => f,
+                None => opened.insert(tokio::fs::File::open(&file.path).await?),
+            };
+            let at = start.saturating_add(offset);
+            f.seek(io::SeekFrom::Start(at)).await?;
+            let mut buf = vec![0u8; WRITE_PIECE];
+            let mut done = 0u64;
+            while done < len {
+                let want = usize::try_from(len - done)
+                    .unwrap_or(WRITE_PIECE)
+                    .min(WRITE_PIECE);
+                let n = f.read(&mut buf[..want]).await?;
+                if n == 0 {
+                    // The file shrank since the scenario was loaded.
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{} ended at offset {} before the {} bytes to serve",
+                            file.path.display(),
+                            at + done,
+                            file.len
+                        ),
+                    ));
+                }
+                let piece = &mut buf[..n];
+                file.patch(at + done, piece);
+                io.write_all(piece).await?;
+                io.body_sent += n as u64;
+                done += n as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Pause mid-response while watching the client: a client that gives up (FIN) or resets

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pc_capture::{Stamped, Tap, TcpFlow};
 use pc_http::files::{FaultMark, LastModified, RangePolicy};
 use pc_http::{Behaviour, Event, FileEntry, FileTable, Finding};
+use pc_http::{Body, FileBody, Patch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -187,17 +188,21 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        Server::start_with(None)
+        Server::with(table())
+    }
+
+    fn with(files: FileTable) -> Server {
+        Server::with_tls(files, None)
     }
 
     /// The server over TLS with `tls`, or plain with `None`.
-    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
+    fn with_tls(files: FileTable, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tap = Arc::new(RecordingTap::default());
-        let files = Arc::new(table());
+        let files = Arc::new(files);
         let task = match tls {
             None => tokio::spawn(pc_http::run(listener, files, tap.clone(), tx, shutdown_rx)),
             Some(tls) => tokio::spawn(pc_http::shell::run_tls(
@@ -847,7 +852,7 @@ fn tls_server(cert: pc_pki::CertChoice) -> (pc_pki::LabCa, Server) {
     let id = ca
         .server_identity(spec, &["127.0.0.1".to_string()], now)
         .unwrap();
-    let server = Server::start_with(Some(id.server_config().unwrap()));
+    let server = Server::with_tls(table(), Some(id.server_config().unwrap()));
     (ca, server)
 }
 
@@ -1147,5 +1152,139 @@ Last-Modified: Sunday, 06-Nov-94 08:49:37 GMT\r\nETag: W/\"v1\"\r\nConnection: c
     let ex = exchange(server.addr, request).await;
     assert!(ex.received.starts_with(b"HTTP/1.1 200 OK\r\n"));
     assert!(ex.received.ends_with(&firmware(100)));
+    server.stop().await;
+}
+
+/// A file of its own for one test, removed when the test ends.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> TempFile {
+        TempFile(std::env::temp_dir().join(format!("pc-http-{name}-{}", std::process::id())))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn file_entry(path: &std::path::Path, len: u64, patches: Vec<Patch>) -> FileEntry {
+    FileEntry {
+        body: Body::file(FileBody {
+            path: path.to_path_buf(),
+            len,
+            patches,
+        }),
+        ..FileEntry::serve("image.bin", &b""[..], lm())
+    }
+}
+
+#[tokio::test]
+async fn a_file_body_streams_from_disk_truncated_and_patched() {
+    let file = TempFile::new("patched");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file.0, &data).unwrap();
+    let mut t = FileTable::new();
+    let patches = vec![
+        Patch::Replace {
+            offset: 0,
+            bytes: b"MZ".to_vec(),
+        },
+        // In the second 64 KiB piece: patches cross piece boundaries correctly.
+        Patch::Xor {
+            offset: 70_000,
+            mask: 0x01,
+        },
+    ];
+    t.insert("/real.bin", file_entry(&file.0, 150_000, patches))
+        .unwrap();
+    let mut server = Server::with(t);
+    let ex = exchange(server.addr, &get("/real.bin")).await;
+    let mut want = data[..150_000].to_vec();
+    want[..2].copy_from_slice(b"MZ");
+    want[70_000] ^= 0x01;
+    let head = firmware_head(150_000);
+    assert_eq!(&ex.received[..head.len()], head.as_bytes());
+    assert!(ex.received[head.len()..] == want[..], "the body differs");
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        body_bytes_sent,
+        complete,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!((body_bytes_sent, complete), (150_000, true));
+    server.stop().await;
+}
+
+/// The largest resident set this process has had, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_2_gib_image_streams_and_a_client_leaving_mid_body_does_not_stop_the_server() {
+    let file = TempFile::new("2gib");
+    // Sparse: 2 GiB on paper, nothing on disk.
+    let size: u64 = 2 << 30;
+    std::fs::File::create(&file.0)
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    let mut t = FileTable::new();
+    t.insert("/big.bin", file_entry(&file.0, size, Vec::new()))
+        .unwrap();
+    t.insert(
+        "/fw/96xxupgrade.txt",
+        FileEntry::serve("96xxupgrade.txt", SCRIPT, lm()),
+    )
+    .unwrap();
+    let mut server = Server::with(t);
+
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(&get("/big.bin")).await.unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    // 32 MiB of the body, then the "phone" goes away mid-download.
+    while got < 32 << 20 {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the body keeps coming")
+            .unwrap();
+        assert_ne!(n, 0, "the server must not end the body early");
+        got += n;
+    }
+    drop(stream);
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        content_length,
+        body_bytes_sent,
+        complete,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(content_length, Some(size));
+    assert!(!complete);
+    assert!(body_bytes_sent >= 32 << 20 && body_bytes_sent < size);
+    // Streamed, not read whole: far below the 2 GiB a whole read would have taken.
+    assert!(
+        peak_rss_kib() < 512 * 1024,
+        "peak rss {} KiB",
+        peak_rss_kib()
+    );
+    // The server goes on serving.
+    let ex = exchange(server.addr, &get("/fw/96xxupgrade.txt")).await;
+    assert!(ex.received.ends_with(SCRIPT));
     server.stop().await;
 }

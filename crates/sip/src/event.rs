@@ -73,6 +73,26 @@ pub enum Event {
         method: String,
         cseq: u32,
     },
+    /// A TLS handshake on the controller's port ended, accepted or not (a phone that refuses
+    /// the certificate says so with an alert before any request). Kind `tls_handshake`.
+    TlsHandshake {
+        /// Peer `ip:port`.
+        from: String,
+        /// `ok`, `alert` (the phone sent a fatal alert: `alert` names it), `failed` (another
+        /// error: `error` says which) or `timeout` (no whole handshake in time).
+        outcome: String,
+        /// The server name the phone asked for (SNI); none when it connected by address.
+        sni: Option<String>,
+        /// The protocol version agreed (`TLSv1_2`, `TLSv1_3`).
+        version: Option<String>,
+        /// The cipher suite agreed.
+        cipher: Option<String>,
+        /// The alert the phone sent, snake case (`unknown_ca`, `bad_certificate`,
+        /// `certificate_expired` …).
+        alert: Option<String>,
+        /// What went wrong, in words.
+        error: Option<String>,
+    },
     /// The response script said to close the connection this request came on, unanswered.
     Closed {
         /// Peer `ip:port`.

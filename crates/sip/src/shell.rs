@@ -1,5 +1,8 @@
 //! Thin tokio shell around the [`Registrar`] core: SIP over UDP and TCP on one port
-//! (RFC 3261 §18.2.1: a server listens on both for the same address and port).
+//! (RFC 3261 §18.2.1: a server listens on both for the same address and port), and TLS on
+//! that TCP port too when [`Listeners::tls`] is set: a connection whose first byte is 0x16
+//! (a TLS handshake record, RFC 8446 §5.1; no SIP message starts with it) is TLS, any other
+//! is plain TCP. Every handshake, refused ones included, is a `tls_handshake` event.
 //!
 //! Owns: the sockets, one task per stream connection (read, frame with [`Framer`], write),
 //! the monotonic origin that becomes the core's `now`, stamping events with
@@ -13,7 +16,9 @@
 //! connections cost one small task each and are never a reason to stop; past
 //! [`MAX_CONNECTIONS`] new ones are closed at once.
 //!
-//! The tap only knows IPv4; IPv6 peers are served but not reported to it.
+//! The tap only knows IPv4; IPv6 peers are served but not reported to it. TLS records are not
+//! reported to the tap byte by byte (the loopback capture shows the connection's opening and
+//! closing; the netns capture has every encrypted segment).
 
 use std::collections::HashMap;
 use std::io;
@@ -37,12 +42,16 @@ use crate::registrar::{Action, Registrar, Transport};
 const MAX_DATAGRAM: usize = 65_535;
 /// Stream connections served at once; more are closed as they arrive.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// How long a connection may take to send its first byte and to finish a TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where one registrar listens. `tcp` shares the UDP socket's port.
 #[derive(Debug)]
 pub struct Listeners {
     pub udp: StdUdpSocket,
     pub tcp: Option<StdTcpListener>,
+    /// Accept TLS on the TCP listener too, presenting this configuration's certificate.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 fn tap_udp(tap: &dyn Tap, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u64> {
@@ -74,6 +83,9 @@ enum Inbound {
         held: usize,
         error: String,
     },
+    /// An event of the connection itself (a TLS handshake); boxed, as events are large and
+    /// messages the common case.
+    Note { event: Box<Event> },
     /// The connection is gone.
     Gone { peer: SocketAddr, id: u64 },
 }
@@ -101,6 +113,7 @@ pub async fn run_udp(
     let listeners = Listeners {
         udp: socket,
         tcp: None,
+        tls: None,
     };
     run(registrar, listeners, tap, events, shutdown).await
 }
@@ -123,6 +136,7 @@ pub async fn run(
         }
         None => None,
     };
+    let tls = listeners.tls.map(tokio_rustls::TlsAcceptor::from);
     let origin = Instant::now();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let (in_tx, mut in_rx) = mpsc::unbounded_channel::<Inbound>();
@@ -165,7 +179,7 @@ pub async fn run(
                         }
                         next_id += 1;
                         let conn = spawn_connection(
-                            stream, peer, next_id, tap.clone(), in_tx.clone(),
+                            stream, peer, next_id, tls.clone(), tap.clone(), in_tx.clone(),
                         );
                         // A peer address reused by a new connection replaces the old one.
                         if let Some(old) = conns.insert(peer, conn) {
@@ -180,6 +194,10 @@ pub async fn run(
                 Inbound::Message { peer, transport, bytes, frames } => (peer, transport, bytes, frames),
                 Inbound::Unframeable { peer, held, error } => {
                     emit(&events, Event::Malformed { from: peer.to_string(), len: held, error }, Vec::new());
+                    continue;
+                }
+                Inbound::Note { event } => {
+                    emit(&events, *event, Vec::new());
                     continue;
                 }
                 Inbound::Gone { peer, id } => {
@@ -261,6 +279,7 @@ fn spawn_connection(
     stream: TcpStream,
     peer: SocketAddr,
     id: u64,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     tap: Arc<dyn Tap>,
     inbound: mpsc::UnboundedSender<Inbound>,
 ) -> Conn {
@@ -270,16 +289,37 @@ fn spawn_connection(
         .and_then(|l| v4_pair(peer, l))
         .map(|(c, s)| tap.tcp_open(c, s));
     tokio::spawn(async move {
-        let result = serve(
-            stream,
-            peer,
-            Transport::Tcp,
-            flow,
-            tap.as_ref(),
-            out_rx,
-            &inbound,
-        )
-        .await;
+        let result = match tls {
+            Some(acceptor) if starts_with_handshake(&stream).await => {
+                match handshake(acceptor, stream, peer, &inbound).await {
+                    Some(tls_stream) => {
+                        serve(
+                            tls_stream,
+                            peer,
+                            Transport::Tls,
+                            None,
+                            tap.as_ref(),
+                            out_rx,
+                            &inbound,
+                        )
+                        .await
+                    }
+                    None => Ok(()),
+                }
+            }
+            _ => {
+                serve(
+                    stream,
+                    peer,
+                    Transport::Tcp,
+                    flow,
+                    tap.as_ref(),
+                    out_rx,
+                    &inbound,
+                )
+                .await
+            }
+        };
         if let Err(e) = result {
             debug!(%peer, error = %e, "sip connection ended with an error");
         }
@@ -293,6 +333,87 @@ fn spawn_connection(
         out: out_tx,
         flow,
     }
+}
+
+/// Whether the first byte the peer sends opens a TLS handshake record. A peer that sends
+/// nothing in time is served as plain TCP (and stays idle there).
+async fn starts_with_handshake(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await,
+        Ok(Ok(1))
+    ) && first[0] == 0x16
+}
+
+/// Complete the TLS handshake and report it; `None` when it did not go through.
+async fn handshake(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    inbound: &mpsc::UnboundedSender<Inbound>,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let failed = |outcome: &str, alert: Option<String>, error: String| Event::TlsHandshake {
+        from: peer.to_string(),
+        outcome: outcome.to_owned(),
+        sni: None,
+        version: None,
+        cipher: None,
+        alert,
+        error: Some(error),
+    };
+    let (event, accepted) =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Err(_) => (
+                failed("timeout", None, "no whole handshake in time".into()),
+                None,
+            ),
+            Ok(Err(e)) => {
+                let alert = alert_of(&e);
+                let outcome = if alert.is_some() { "alert" } else { "failed" };
+                (failed(outcome, alert, e.to_string()), None)
+            }
+            Ok(Ok(tls)) => {
+                let session = tls.get_ref().1;
+                let event = Event::TlsHandshake {
+                    from: peer.to_string(),
+                    outcome: "ok".to_owned(),
+                    sni: session.server_name().map(str::to_owned),
+                    version: session.protocol_version().map(|v| format!("{v:?}")),
+                    cipher: session
+                        .negotiated_cipher_suite()
+                        .map(|c| format!("{:?}", c.suite())),
+                    alert: None,
+                    error: None,
+                };
+                (event, Some(tls))
+            }
+        };
+    let _ = inbound.send(Inbound::Note {
+        event: Box::new(event),
+    });
+    accepted
+}
+
+/// The fatal alert the peer sent, when that is why the handshake failed: rustls's name in
+/// snake case (`UnknownCA` → `unknown_ca`).
+fn alert_of(e: &io::Error) -> Option<String> {
+    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let rustls::Error::AlertReceived(alert) = inner else {
+        return None;
+    };
+    let name = format!("{alert:?}");
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        let prev_lower = i > 0 && chars.get(i - 1).is_some_and(|p| p.is_ascii_lowercase());
+        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+        let prev_upper = i > 0 && chars.get(i - 1).is_some_and(|p| p.is_ascii_uppercase());
+        if c.is_ascii_uppercase() && i > 0 && (prev_lower || (prev_upper && next_lower)) {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    Some(out)
 }
 
 /// Read, frame and forward messages; write what the main loop sends; until either side ends.

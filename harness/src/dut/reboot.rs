@@ -96,7 +96,7 @@ impl Rebooting {
             path: cfg.log.clone(),
             source,
         })?;
-        let wait = cfg.boot_wait.as_secs();
+        let wait = cfg.boot_wait.as_secs_f64();
         let command = match &cfg.reboot {
             Reboot::Cmd(command) => {
                 std::fs::create_dir_all(&cfg.work_dir).map_err(|source| HarnessError::Folder {

@@ -13,7 +13,10 @@
 //! the one `--dut-mac` only, the guard's probe is a single link-local broadcast, and the
 //! kernel does not route what the phone sends to its default router (the lab address) on to
 //! other networks: forwarding of packets arriving on the interface is off for the run. What SIGKILL leaves (the address)
-//! cannot be cleaned by the process that was killed; `ip addr del` names it in the README.
+//! cannot be cleaned by the process that was killed: a claim file under
+//! [`CLAIM_DIR`] records what the run changed, so the next run on the interface puts it back
+//! ([`Claim::take`]); the same file keeps two runs off one interface, where two DHCP servers
+//! would answer the phone and the guard could not tell (each answers only its own phone).
 //!
 //! Follows: Linux sysfs-class-net (`flags`, `carrier`, `operstate`), RFC 2131 §4.1 for the
 //! broadcast the guard and the DHCP server rely on.
@@ -34,6 +37,9 @@ pub const DEFAULT_LAB_ADDR: &str = "10.66.0.1/24";
 /// that check an address is free before offering it answer late: dnsmasq pings it and waits
 /// about 3 s, ISC dhcpd 1 s; the probe is sent again every second meanwhile.
 pub const PROBE_LISTEN: Duration = Duration::from_secs(6);
+
+/// Where runs claim interfaces (one file per network namespace and interface).
+pub const CLAIM_DIR: &str = "/run/phonecert";
 
 /// `IFF_UP` in `/sys/class/net/NAME/flags` (linux/if.h).
 const IFF_UP: u32 = 0x1;
@@ -233,6 +239,148 @@ fn fill_random(buf: &mut [u8]) {
     }
 }
 
+/// A run's claim on an interface: a file naming the run's pid and what it changed (the
+/// address it added, the forwarding it turned off), removed when the claim is dropped.
+#[derive(Debug)]
+pub struct Claim {
+    path: PathBuf,
+}
+
+/// What a claim file says.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ClaimState {
+    pid: u32,
+    added: Option<String>,
+    forwarding_was: Option<String>,
+}
+
+impl ClaimState {
+    fn parse(text: &str) -> ClaimState {
+        let mut st = ClaimState::default();
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("pid", v)) => st.pid = v.trim().parse().unwrap_or(0),
+                Some(("added", v)) if !v.trim().is_empty() => st.added = Some(v.trim().into()),
+                Some(("forwarding", v)) if !v.trim().is_empty() => {
+                    st.forwarding_was = Some(v.trim().into());
+                }
+                _ => {}
+            }
+        }
+        st
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "pid={}\nadded={}\nforwarding={}\n",
+            self.pid,
+            self.added.as_deref().unwrap_or(""),
+            self.forwarding_was.as_deref().unwrap_or("")
+        )
+    }
+}
+
+impl Claim {
+    /// Claims interface `name` (of this network namespace) for this process. A claim of a
+    /// live process: `Err(LabError::InUse)`. A claim of a process that is gone (killed with
+    /// SIGKILL): what it changed is put back first, and said on standard error.
+    pub fn take(name: &str) -> Result<Claim, LabError> {
+        let ns = std::fs::read_link("/proc/self/ns/net")
+            .map(|l| {
+                l.to_string_lossy()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        let dir = PathBuf::from(CLAIM_DIR);
+        let path = dir.join(format!("iface-{ns}-{name}"));
+        let io = |e: std::io::Error| LabError::Command {
+            command: format!("claim {}", path.display()),
+            why: e.to_string(),
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let own = std::process::id();
+        for _ in 0..3 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let state = ClaimState {
+                        pid: own,
+                        ..ClaimState::default()
+                    };
+                    f.write_all(state.text().as_bytes()).map_err(io)?;
+                    return Ok(Claim { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let old =
+                        ClaimState::parse(&std::fs::read_to_string(&path).unwrap_or_default());
+                    if old.pid != 0
+                        && old.pid != own
+                        && std::path::Path::new(&format!("/proc/{}", old.pid)).exists()
+                    {
+                        return Err(LabError::InUse {
+                            name: name.to_string(),
+                            pid: old.pid,
+                            claim: path.display().to_string(),
+                        });
+                    }
+                    put_back(name, &old);
+                    std::fs::remove_file(&path).map_err(io)?;
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Err(io(std::io::Error::other(
+            "the claim file keeps coming back",
+        )))
+    }
+
+    /// Records what the run has changed, so that a later run can put it back if this one
+    /// is killed.
+    fn record(&self, state: &ClaimState) {
+        if let Err(e) = std::fs::write(&self.path, state.text()) {
+            eprintln!(
+                "warning: cannot record the lab's changes in {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Puts back what a killed run recorded in its claim on `name`.
+fn put_back(name: &str, old: &ClaimState) {
+    let mut done = Vec::new();
+    if let Some(cidr) = &old.added
+        && ipv4_addrs(name).is_ok_and(|a| a.contains(cidr))
+        && ip_output(&["addr", "del", cidr, "dev", name]).is_ok()
+    {
+        done.push(format!("removed {cidr}"));
+    }
+    if let Some(was) = &old.forwarding_was
+        && std::fs::write(forwarding_path(name), was).is_ok()
+    {
+        done.push(format!("forwarding set back to {was}"));
+    }
+    if !done.is_empty() {
+        eprintln!(
+            "note: {name} is put back as the killed run {} left it: {}",
+            old.pid,
+            done.join(", ")
+        );
+    }
+}
+
 /// The interface lab of a run: the interface, its lab address, and what to undo.
 #[derive(Debug)]
 pub struct IfaceLab {
@@ -248,6 +396,8 @@ pub struct IfaceLab {
     added: bool,
     /// `net.ipv4.conf.NAME.forwarding` as it was, when this run turned it off.
     forwarding_was: Option<String>,
+    /// The run's claim on the interface (dropped after the restore).
+    claim: Claim,
 }
 
 /// The sysctl that lets the kernel forward IPv4 packets arriving on `name`.
@@ -259,8 +409,9 @@ fn forwarding_path(name: &str) -> PathBuf {
 
 impl IfaceLab {
     /// Puts `addr` on interface `name` unless it is already there (then it is used as it is
-    /// and left there at the end). Needs root; the link is checked first ([`check_link`]).
-    pub fn open(name: &str, addr: LabAddr) -> Result<IfaceLab, LabError> {
+    /// and left there at the end), under the run's `claim` on it. Needs root; the link is
+    /// checked first ([`check_link`]).
+    pub fn open(name: &str, addr: LabAddr, claim: Claim) -> Result<IfaceLab, LabError> {
         check_link(name)?;
         if !super::is_root() {
             return Err(LabError::IfaceNeedsRoot);
@@ -283,6 +434,14 @@ impl IfaceLab {
         };
         let cidr = addr.to_string();
         let present = before.contains(&cidr);
+        let mut state = ClaimState {
+            pid: std::process::id(),
+            added: (!present).then(|| cidr.clone()),
+            forwarding_was: forwarding_was.clone(),
+        };
+        // Recorded before the change: a kill between the two leaves a record of an address
+        // that is not there, which the next run checks.
+        claim.record(&state);
         let mut lab = IfaceLab {
             name: name.to_string(),
             addr,
@@ -290,12 +449,17 @@ impl IfaceLab {
             before,
             added: false,
             forwarding_was,
+            claim,
         };
         if !present {
             // `noprefixroute` is not used: the phone's subnet must be reachable through this
             // interface and only it, which is what the connected route says. On an error the
             // drop of `lab` puts the forwarding back.
-            ip_output(&["addr", "add", &cidr, "dev", name])?;
+            if let Err(e) = ip_output(&["addr", "add", &cidr, "dev", name]) {
+                state.added = None;
+                lab.claim.record(&state);
+                return Err(e);
+            }
             lab.added = true;
         }
         Ok(lab)
@@ -516,6 +680,22 @@ mod tests {
         ] {
             assert!(!valid_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_claim_reads_back_what_it_recorded() {
+        let state = ClaimState {
+            pid: 4242,
+            added: Some("10.66.0.1/24".into()),
+            forwarding_was: Some("1".into()),
+        };
+        assert_eq!(ClaimState::parse(&state.text()), state);
+        let bare = ClaimState {
+            pid: 7,
+            ..ClaimState::default()
+        };
+        assert_eq!(ClaimState::parse(&bare.text()), bare);
+        assert_eq!(ClaimState::parse("garbage\npid=x"), ClaimState::default());
     }
 
     #[test]

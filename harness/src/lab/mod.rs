@@ -28,7 +28,7 @@ mod netns;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 
 pub use capture::{Capture, CaptureNote, KernelLink};
-pub use iface::{IfaceLab, LabAddr};
+pub use iface::{Claim, IfaceLab, LabAddr};
 pub use netns::{NetnsPair, remove_stale};
 
 /// Which lab.
@@ -81,6 +81,18 @@ pub enum LabError {
         name: String,
         /// What is wrong with it.
         why: String,
+    },
+    /// Another phonecert run holds the interface.
+    #[error(
+        "interface {name} is in use by the phonecert run with pid {pid} (its claim: {claim}); two runs on one port would both answer the phone"
+    )]
+    InUse {
+        /// The interface.
+        name: String,
+        /// The other run's pid.
+        pid: u32,
+        /// The claim file.
+        claim: String,
     },
     /// Another DHCP server answered the guard's probe.
     #[error(

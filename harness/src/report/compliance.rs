@@ -48,7 +48,8 @@ pub struct Compliance {
     pub harness: String,
     /// `sha256:<hex>` over the scenario files and fixtures the run used (see [`suite_hash`]).
     pub suite_version: String,
-    /// The phone profile the run judged against, when the report names one.
+    /// The phone profile the run judged against: the report's, else the profiles its
+    /// scenario files are written for.
     pub profile: Option<String>,
     /// The device, as configured and as seen on the wire.
     pub dut: WireIdentity,
@@ -198,7 +199,7 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
         lab: report.lab.clone(),
         harness: format!("phonecert {}", report.phonecert_version),
         suite_version: suite_hash(&run_dir.join("scenarios"))?,
-        profile: profile_of(report),
+        profile: profile_of(report).or_else(|| scenario_profiles(run_dir, report)),
         dut,
         summary: report.summary,
         not_run: report.not_run.clone(),
@@ -229,6 +230,40 @@ fn profile_of(report: &RunReport) -> Option<String> {
         serde_json::Value::Null => None,
         other => Some(other.to_string()),
     }
+}
+
+/// The profiles the run's scenarios are written for (`profile` in each scenario file), read
+/// from the copies the run kept: `avaya-96x0-sip`, or several joined with `, `.
+fn scenario_profiles(run_dir: &Path, report: &RunReport) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Saved {
+        scenario_file: String,
+    }
+    let mut profiles: Vec<String> = Vec::new();
+    for stored in report
+        .scenarios
+        .iter()
+        .filter_map(|s| s.timeline.as_deref())
+    {
+        let Ok(path) = crate::run_folder::resolve(run_dir, stored) else {
+            continue;
+        };
+        let Some(saved) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+        else {
+            continue;
+        };
+        let Ok(file) = crate::run_folder::resolve(run_dir, &saved.scenario_file) else {
+            continue;
+        };
+        if let Ok(sc) = crate::scenario::load_file(&file)
+            && !profiles.contains(&sc.spec.profile)
+        {
+            profiles.push(sc.spec.profile);
+        }
+    }
+    (!profiles.is_empty()).then(|| profiles.join(", "))
 }
 
 /// What the device said about itself on the wire, over every scenario's timeline in run

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use super::vars;
 use super::{
     Bounds, Check, CheckKind, CheckSpec, Cond, Controller, Delivery, DhcpPlan, FieldMatch,
-    FileContent, FileSpec, HeaderText, HeaderVariants, Kind, Matcher, OptionValue, Pattern,
-    RangeMode, Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom,
-    Window,
+    FileContent, FileSpec, HeaderText, HeaderVariants, ImageCorruption, ImageFile, Kind, Matcher,
+    OptionValue, Pattern, RangeMode, Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer,
+    SipPlan, ValueFrom, Window,
 };
 
 /// A place in a scenario file.
@@ -453,6 +453,94 @@ fn served_files(
     files
 }
 
+/// A user-supplied image: it must exist and not be empty, and its damage must fall inside
+/// it. Only its metadata is read here: the file is streamed when served.
+fn image_file(
+    dir: &Path,
+    path: &str,
+    image: &str,
+    corrupt: Option<&ImageCorruption>,
+    here: &mut impl FnMut(String),
+) -> Option<ImageFile> {
+    let p = dir.join(image);
+    let len = match std::fs::metadata(&p) {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(_) => {
+            here(format!(
+                "image `{}` for `{path}` is not a file",
+                p.display()
+            ));
+            return None;
+        }
+        Err(e) => {
+            here(format!(
+                "image `{}` for `{path}` cannot be read: {e}",
+                p.display()
+            ));
+            return None;
+        }
+    };
+    if len == 0 {
+        here(format!("image `{}` for `{path}` is empty", p.display()));
+        return None;
+    }
+    let mut served = len;
+    let mut out = ImageFile {
+        path: p.clone(),
+        len,
+        bitflip: None,
+        replace_header: None,
+    };
+    let Some(c) = corrupt else {
+        return Some(out);
+    };
+    let mut ok = true;
+    if let Some(n) = c.truncate {
+        if n >= len {
+            here(format!(
+                "file `{path}`: truncate = {n} is not shorter than the image ({len} bytes)"
+            ));
+            ok = false;
+        } else {
+            served = n;
+        }
+    }
+    if let Some(at) = c.bitflip {
+        if at >= served {
+            here(format!(
+                "file `{path}`: bitflip = {at} is past the {served} bytes served"
+            ));
+            ok = false;
+        }
+        out.bitflip = Some(at);
+    }
+    if let Some(hex) = &c.replace_header {
+        match parse_hex(hex) {
+            Some(bytes) if !bytes.is_empty() && bytes.len() as u64 <= served => {
+                out.replace_header = Some(bytes);
+            }
+            Some(bytes) if !bytes.is_empty() => {
+                here(format!(
+                    "file `{path}`: replace_header is {} bytes, longer than the {served} bytes served",
+                    bytes.len()
+                ));
+                ok = false;
+            }
+            _ => {
+                here(format!(
+                    "file `{path}`: replace_header must be hex bytes, like \"4d 5a 90 00\""
+                ));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    out.len = served;
+    Some(out)
+}
+
 /// The longest chain of `then` answers a file may have.
 const MAX_THEN: usize = 16;
 
@@ -473,13 +561,24 @@ fn served_file(
         f.text.is_some(),
         f.firmware.is_some(),
         f.lab_ca,
+        f.image.is_some(),
     ]
     .iter()
     .filter(|b| **b)
     .count();
+    if f.corrupt.is_some() && f.image.is_none() {
+        here(format!(
+            "file `{path}`: corrupt goes with image (a built `firmware` takes its own `corrupt`)"
+        ));
+    }
     let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
-        (0, Some(_), ..) => Some(FileContent::StatusOnly),
         (1, ..) if f.lab_ca => Some(FileContent::LabCa),
+        (1, _, None, None, None) => f
+            .image
+            .as_deref()
+            .and_then(|image| image_file(dir, path, image, f.corrupt.as_ref(), &mut here))
+            .map(FileContent::Image),
+        (0, Some(_), ..) => Some(FileContent::StatusOnly),
         (1, _, Some(fx), _, _) => {
             let p = dir.join(fx);
             match std::fs::read_to_string(&p) {
@@ -507,7 +606,7 @@ fn served_file(
         }
         _ => {
             here(format!(
-                "file `{path}` needs exactly one of fixture, text, firmware or lab_ca (or only a status)"
+                "file `{path}` needs exactly one of fixture, text, firmware, image or lab_ca (or only a status)"
             ));
             None
         }
@@ -913,13 +1012,21 @@ fn sip_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError>
         script: first_script,
         down: s.down,
         tcp: transports(&s.transports),
+        tls: s.tls,
     }];
     for (c, script) in s.controller.iter().zip(more_scripts) {
         controllers.push(Controller {
             script,
             down: c.down,
             tcp: transports(&c.transports),
+            tls: c.tls,
         });
+    }
+    if controllers.iter().any(|c| c.tls.is_some() && !c.tcp) {
+        problems.push((
+            "tls",
+            "tls shares the tcp port: a controller with tls needs tcp among its transports".into(),
+        ));
     }
     for (key, msg) in problems {
         sip(key, msg);
@@ -1866,7 +1973,7 @@ after = "A"
             err(&with_files(
                 "\"lab-ca.pem\" = { lab_ca = true, text = \"x\" }"
             )),
-            "scenario error at s/x.toml:17:1: file `lab-ca.pem` needs exactly one of fixture, text, firmware or lab_ca (or only a status)"
+            "scenario error at s/x.toml:17:1: file `lab-ca.pem` needs exactly one of fixture, text, firmware, image or lab_ca (or only a status)"
         );
     }
 
@@ -1994,6 +2101,10 @@ after = "A"
             "scenario error at s/x.toml:19:1: transport `sctp`: udp or tcp"
         );
         assert_eq!(
+            sip("transports = [\"udp\"]\ntls = { cert = \"expired\" }"),
+            "scenario error at s/x.toml:20:1: tls shares the tcp port: a controller with tls needs tcp among its transports"
+        );
+        assert_eq!(
             sip("wrong_credentials = 404"),
             "scenario error at s/x.toml:19:1: wrong_credentials 404: 401 or 403"
         );
@@ -2003,6 +2114,80 @@ after = "A"
                 &format!("[files]\n\"fw/a.txt\" = {{ {spec} }}\n\n[sip]"),
             ))
         };
+        // User-supplied images: missing, empty or damaged past their end, at load.
+        let dir = std::env::temp_dir().join(format!("phonecert-load-image-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.bin");
+        std::fs::write(&empty, b"").unwrap();
+        let small = dir.join("small.bin");
+        std::fs::write(&small, [0u8; 10]).unwrap();
+        let missing = dir.join("missing.bin");
+        let image = |p: &Path, extra: &str| file(&format!("image = \"{}\"{extra}", p.display()));
+        assert_eq!(
+            image(&missing, ""),
+            format!(
+                "scenario error at s/x.toml:17:1: image `{}` for `fw/a.txt` cannot be read: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        assert_eq!(
+            image(&empty, ""),
+            format!(
+                "scenario error at s/x.toml:17:1: image `{}` for `fw/a.txt` is empty",
+                empty.display()
+            )
+        );
+        assert_eq!(
+            image(&dir, ""),
+            format!(
+                "scenario error at s/x.toml:17:1: image `{}` for `fw/a.txt` is not a file",
+                dir.display()
+            )
+        );
+        assert_eq!(
+            image(&small, ", corrupt = { truncate = 10 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: truncate = 10 is not shorter than the image (10 bytes)"
+        );
+        assert_eq!(
+            image(&small, ", corrupt = { truncate = 4, bitflip = 4 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: bitflip = 4 is past the 4 bytes served"
+        );
+        assert_eq!(
+            image(&small, ", corrupt = { replace_header = \"zz\" }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: replace_header must be hex bytes, like \"4d 5a 90 00\""
+        );
+        assert_eq!(
+            image(
+                &small,
+                ", corrupt = { replace_header = \"00 01 02 03 04 05 06 07 08 09 0a\" }"
+            ),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: replace_header is 11 bytes, longer than the 10 bytes served"
+        );
+        assert_eq!(
+            file("text = \"a\", corrupt = { bitflip = 1 }"),
+            "scenario error at s/x.toml:17:1: file `fw/a.txt`: corrupt goes with image (a built `firmware` takes its own `corrupt`)"
+        );
+        // A 2 GiB image (sparse here) loads from its metadata alone.
+        let big = dir.join("big.bin");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(2 << 30)
+            .unwrap();
+        let started = std::time::Instant::now();
+        let sc = load(&GOOD.replace(
+            "[sip]",
+            &format!(
+                "[files]\n\"fw/a.bin\" = {{ image = \"{}\", corrupt = {{ bitflip = 2147483000 }} }}\n\n[sip]",
+                big.display()
+            ),
+        ))
+        .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let FileContent::Image(img) = &sc.files["fw/a.bin"].content else {
+            panic!("an image");
+        };
+        assert_eq!((img.len, img.bitflip), (2 << 30, Some(2_147_483_000)));
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             file("text = \"a\", status = 404, cut_after = 3"),
             "scenario error at s/x.toml:17:1: file `fw/a.txt` has status and cut_after: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence"
@@ -2159,7 +2344,7 @@ after = "A"
                 "scenario error at s/x.toml:40:1: check `B`: `after` names `Z`, which is no check of this scenario",
                 "scenario error at s/x.toml:41:1: check `B`: `within` must be 0 or more seconds, not -2",
                 "scenario error at s/x.toml:44:1: check id `A` is used twice",
-                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence); did you mean `request`?",
+                "scenario error at s/x.toml:49:9: check `A`: sip has no event `reqest` (its events: closed, malformed, peer_response, request, response, silence, tls_handshake); did you mean `request`?",
             ]
         );
     }
@@ -2219,6 +2404,19 @@ after = "A"
         .unwrap();
         assert!(s.sip.challenge_wrong_credentials);
         assert!(!s.sip.controllers[0].tcp);
+        assert_eq!(s.sip.controllers[0].tls, None);
+        let tls = load(&GOOD.replace(
+            "accounts = [{ user = \"2001\", password = \"1234\" }]",
+            "accounts = [{ user = \"2001\", password = \"1234\" }]\ntls = { cert = \"wrong_name\", key = \"ecdsa_p256\" }",
+        ))
+        .unwrap();
+        assert_eq!(
+            tls.sip.controllers[0].tls,
+            Some(pc_pki::ServerCertSpec {
+                cert: pc_pki::CertChoice::WrongName,
+                key: pc_pki::KeyKind::EcdsaP256,
+            })
+        );
         assert_eq!(
             s.sip.controllers[0].script,
             vec![

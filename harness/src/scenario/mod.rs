@@ -32,7 +32,8 @@ pub use load::{
 };
 pub use model::{
     Bounds, Check, Cond, Controller, Delivery, DhcpPlan, FieldMatch, FileContent, HeaderVariants,
-    Kind, OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan, ValueFrom, Window,
+    ImageFile, Kind, OptionValue, Pattern, Select, ServedFile, Siaddr, SipAnswer, SipPlan,
+    ValueFrom, Window,
 };
 
 use crate::timeline::Proto;
@@ -313,6 +314,13 @@ pub struct FileSpec {
     /// The run's lab CA certificate, PEM (what TRUSTCERTS names).
     #[serde(default)]
     pub lab_ca: bool,
+    /// A file on disk served as it is (a real vendor image): its path, relative to the
+    /// scenario file or absolute. Streamed, never read whole into memory.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// With `image`: damage done to it on the way out.
+    #[serde(default)]
+    pub corrupt: Option<ImageCorruption>,
     /// HTTP status to answer with instead of the content (e.g. 404, 500).
     #[serde(default)]
     pub status: Option<u16>,
@@ -394,6 +402,22 @@ pub enum RangeMode {
     Ignore,
     /// 206 with Content-Range for one satisfiable range, 416 for one that is not.
     Honour,
+}
+
+/// Damage done to a user-supplied image as it is served; any combination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageCorruption {
+    /// Flip the lowest bit of the byte at this offset.
+    #[serde(default)]
+    pub bitflip: Option<u64>,
+    /// Serve only the first this many bytes (Content-Length says so: the transfer is clean,
+    /// the image is not).
+    #[serde(default)]
+    pub truncate: Option<u64>,
+    /// Overwrite the image's first bytes with these (hex; spaces and colons allowed).
+    #[serde(default)]
+    pub replace_header: Option<String>,
 }
 
 /// A firmware image built by the harness in the reference image format.
@@ -515,6 +539,11 @@ pub struct SipSetup {
     /// What wrong credentials get: 403 (default) or 401 with a fresh challenge.
     #[serde(default)]
     pub wrong_credentials: Option<u16>,
+    /// The first controller also accepts SIP over TLS on its TCP port, presenting this
+    /// certificate (`{ cert = "lab_ca" | "self_signed" | "expired" | "wrong_name", key =
+    /// "rsa2048" | "ecdsa_p256" }`, made under the scenario's lab CA).
+    #[serde(default)]
+    pub tls: Option<pc_pki::ServerCertSpec>,
     /// More controllers, reachable as `${sip_port_2}`, `${sip_port_3}` … on `${server_ip}`.
     #[serde(default)]
     pub controller: Vec<ControllerSpec>,
@@ -533,6 +562,9 @@ pub struct ControllerSpec {
     /// Transports it accepts, as `sip.transports`.
     #[serde(default)]
     pub transports: Option<Vec<String>>,
+    /// TLS on its TCP port, as `sip.tls`.
+    #[serde(default)]
+    pub tls: Option<pc_pki::ServerCertSpec>,
 }
 
 /// One scripted answer: exactly one of `normal`, `grant`, `status`, `silence` or `close`.

@@ -14,6 +14,8 @@
 
 use std::net::Ipv4Addr;
 
+use std::path::PathBuf;
+
 use super::{FirmwareSpec, Growth, Level, Location, Relation, Spread};
 use crate::timeline::Proto;
 
@@ -311,6 +313,8 @@ pub struct Controller {
     pub down: bool,
     /// It accepts TCP connections on its port (else a connection is refused).
     pub tcp: bool,
+    /// It accepts TLS on its TCP port with this certificate.
+    pub tls: Option<pc_pki::ServerCertSpec>,
 }
 
 /// The registrars: controller 1 is `[sip]` itself, then each `[[sip.controller]]`.
@@ -360,10 +364,25 @@ pub enum FileContent {
     Text(String),
     /// A firmware image the harness builds with the lab signing key.
     Firmware(FirmwareSpec),
+    /// A file on disk, streamed, damaged as the scenario says.
+    Image(ImageFile),
     /// Only a status code (404, 500 …) is served.
     StatusOnly,
     /// The run's lab CA certificate in PEM.
     LabCa,
+}
+
+/// A user-supplied image as loaded: where it is, how much of it is served, what is changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFile {
+    /// Resolved against the scenario file's folder.
+    pub path: PathBuf,
+    /// Bytes served: the file's length, or the truncation.
+    pub len: u64,
+    /// Flip the lowest bit of the byte at this offset.
+    pub bitflip: Option<u64>,
+    /// Bytes written over the start of the image.
+    pub replace_header: Option<Vec<u8>>,
 }
 
 /// How the file server departs from a plain answer. Seconds are phone time.

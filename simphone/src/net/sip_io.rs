@@ -1,16 +1,20 @@
 //! SIP transport shell: carries the registration machine's bytes over UDP (one socket on
-//! the leased address, port 5060 when free) or TCP (one connection per controller,
-//! Content-Length framing, RFC 3261 §18.3), and runs its timers on the phone clock.
+//! the leased address, port 5060 when free), TCP or TLS (one connection per controller,
+//! Content-Length framing, RFC 3261 §18.3; TLS with the client configuration the phone's
+//! trusted certificates make, RFC 3261 §26.3.1), and runs its timers on the phone clock.
 //!
-//! Owns sockets and address resolution only; every decision is in `sip::register`.
+//! Owns sockets and address resolution only; every decision is in `sip::register`. A TLS
+//! controller without a client configuration (nothing trusted) or whose certificate is
+//! refused is a transport error, as a refused connection is.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -64,15 +68,20 @@ pub fn take_framed(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
 }
 
 /// Run the registration machine forever (until the caller drops the future).
+/// The writing half of a controller's TCP or TLS connection.
+type StreamWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
 pub async fn run(
     mut reg: Registration,
     controllers: Vec<Controller>,
     udp: UdpSocket,
     local_ip: IpAddr,
+    tls: Option<Arc<rustls::ClientConfig>>,
     clock: PhoneClock,
 ) {
     let mut addrs: HashMap<usize, SocketAddr> = HashMap::new();
-    let mut tcp: HashMap<usize, OwnedWriteHalf> = HashMap::new();
+    let mut tcp: HashMap<usize, StreamWriter> = HashMap::new();
+    let connector = tls.map(tokio_rustls::TlsConnector::from);
     let (tcp_in_tx, mut tcp_in) = mpsc::channel::<(usize, Option<Vec<u8>>)>(16);
     let mut actions = reg.start(clock.now());
     let mut buf = vec![0u8; 65536];
@@ -103,11 +112,18 @@ pub async fn run(
                     };
                     let result = match ctl.transport {
                         SipTransport::Udp => udp.send_to(&bytes, addr).await.map(|_| ()),
-                        SipTransport::Tcp => {
-                            send_tcp(
-                                &mut tcp, controller, addr, local_ip, &bytes, &tcp_in_tx, &clock,
-                            )
-                            .await
+                        SipTransport::Tcp | SipTransport::Tls => {
+                            let tls = match ctl.transport {
+                                SipTransport::Tls => Some((connector.as_ref(), ctl.host.as_str())),
+                                _ => None,
+                            };
+                            let link = Link {
+                                controller,
+                                addr,
+                                local_ip,
+                                tls,
+                            };
+                            send_stream(&mut tcp, link, &bytes, &tcp_in_tx, &clock).await
                         }
                     };
                     if let Err(e) = result {
@@ -163,55 +179,109 @@ pub async fn run(
     }
 }
 
-async fn send_tcp(
-    conns: &mut HashMap<usize, OwnedWriteHalf>,
+/// Where one controller's stream goes, and over what.
+struct Link<'a> {
     controller: usize,
     addr: SocketAddr,
     local_ip: IpAddr,
+    /// TLS: the connector (none when nothing is trusted) and the name to check.
+    tls: Option<(Option<&'a tokio_rustls::TlsConnector>, &'a str)>,
+}
+
+async fn send_stream(
+    conns: &mut HashMap<usize, StreamWriter>,
+    link: Link<'_>,
     bytes: &[u8],
     inbound: &mpsc::Sender<(usize, Option<Vec<u8>>)>,
     clock: &PhoneClock,
 ) -> io::Result<()> {
+    let controller = link.controller;
     if let std::collections::hash_map::Entry::Vacant(slot) = conns.entry(controller) {
+        let addr = link.addr;
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
         };
-        if local_ip.is_ipv4() == addr.is_ipv4() {
-            socket.bind(SocketAddr::new(local_ip, 0))?;
+        if link.local_ip.is_ipv4() == addr.is_ipv4() {
+            socket.bind(SocketAddr::new(link.local_ip, 0))?;
         }
         let stream = tokio::time::timeout(clock.real(Duration::from_secs(4)), socket.connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "tcp connect timed out"))??;
-        let (mut read, write) = stream.into_split();
-        let tx = inbound.clone();
-        tokio::spawn(async move {
-            let mut acc = Vec::new();
-            let mut chunk = vec![0u8; 8192];
-            loop {
-                match read.read(&mut chunk).await {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.send((controller, None)).await;
-                        return;
-                    }
-                    Ok(n) => {
-                        acc.extend_from_slice(&chunk[..n]);
-                        while let Some(m) = take_framed(&mut acc) {
-                            if tx.send((controller, Some(m))).await.is_err() {
-                                return;
-                            }
+        let writer: StreamWriter = match link.tls {
+            None => {
+                let (read, write) = stream.into_split();
+                spawn_reader(read, controller, inbound.clone());
+                Box::new(write)
+            }
+            Some((None, _)) => {
+                return Err(io::Error::other(
+                    "no trusted certificate: a tls controller cannot be verified",
+                ));
+            }
+            Some((Some(connector), host)) => {
+                let name = server_name(host)?;
+                let tls = tokio::time::timeout(
+                    clock.real(Duration::from_secs(4)),
+                    connector.connect(name, stream),
+                )
+                .await
+                .map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "tls handshake timed out")
+                })??;
+                milestone::emit(
+                    "sip-tls",
+                    serde_json::json!({"controller": addr.to_string(), "outcome": "ok"}),
+                );
+                let (read, write) = tokio::io::split(tls);
+                spawn_reader(read, controller, inbound.clone());
+                Box::new(write)
+            }
+        };
+        slot.insert(writer);
+    }
+    match conns.get_mut(&controller) {
+        Some(w) => {
+            w.write_all(bytes).await?;
+            w.flush().await
+        }
+        None => Err(io::Error::other("no stream connection")),
+    }
+}
+
+/// The name a controller's certificate is checked against: its address, or its host name.
+fn server_name(host: &str) -> io::Result<rustls::pki_types::ServerName<'static>> {
+    rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| io::Error::other(format!("`{host}` is no server name: {e}")))
+}
+
+/// Read a controller's stream, frame messages, hand them on; `None` when it ends.
+fn spawn_reader<R: AsyncRead + Send + Unpin + 'static>(
+    mut read: R,
+    controller: usize,
+    tx: mpsc::Sender<(usize, Option<Vec<u8>>)>,
+) {
+    tokio::spawn(async move {
+        let mut acc = Vec::new();
+        let mut chunk = vec![0u8; 8192];
+        loop {
+            match read.read(&mut chunk).await {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send((controller, None)).await;
+                    return;
+                }
+                Ok(n) => {
+                    acc.extend_from_slice(&chunk[..n]);
+                    while let Some(m) = take_framed(&mut acc) {
+                        if tx.send((controller, Some(m))).await.is_err() {
+                            return;
                         }
                     }
                 }
             }
-        });
-        slot.insert(write);
-    }
-    match conns.get_mut(&controller) {
-        Some(w) => w.write_all(bytes).await,
-        None => Err(io::Error::other("no tcp connection")),
-    }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ pub const TIMER_F: Duration = Duration::from_millis(500 * 64);
 pub enum SipTransport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl SipTransport {
@@ -57,13 +58,19 @@ impl SipTransport {
         match self {
             SipTransport::Udp => "UDP",
             SipTransport::Tcp => "TCP",
+            SipTransport::Tls => "TLS",
         }
     }
     pub fn param(self) -> &'static str {
         match self {
             SipTransport::Udp => "udp",
             SipTransport::Tcp => "tcp",
+            SipTransport::Tls => "tls",
         }
+    }
+    /// TCP and TLS deliver or fail on their own: no retransmission (RFC 3261 §17.1.2.2).
+    pub fn reliable(self) -> bool {
+        self != SipTransport::Udp
     }
 }
 
@@ -586,8 +593,7 @@ impl Registration {
         };
         m.push_str("Content-Length: 0\r\n\r\n");
         let bytes = m.into_bytes();
-        let reliable =
-            ctl.transport == SipTransport::Tcp && !self.cfg.faults.has(Fault::TcpRetransmit);
+        let reliable = ctl.transport.reliable() && !self.cfg.faults.has(Fault::TcpRetransmit);
         self.tx = Some(Transaction {
             controller: c,
             branch: branch.clone(),
@@ -1050,15 +1056,20 @@ mod tests {
     }
 
     #[test]
-    fn tcp_controllers_are_not_retransmitted() {
-        let mut c = cfg(1, &[]);
-        c.controllers[0].transport = SipTransport::Tcp;
-        let mut r = Registration::new(c, Rng::new(1));
-        let (_, req) = sent(&r.start(Duration::ZERO));
-        assert!(req.contains("Via: SIP/2.0/TCP "));
-        assert!(req.contains(";transport=tcp>"));
-        assert!(r.poll(secs(10.0)).is_empty());
-        assert!(matches!(r.poll(secs(32.0))[0], Action::Failed { .. }));
+    fn tcp_and_tls_controllers_are_not_retransmitted() {
+        for (transport, via, param) in [
+            (SipTransport::Tcp, "Via: SIP/2.0/TCP ", ";transport=tcp>"),
+            (SipTransport::Tls, "Via: SIP/2.0/TLS ", ";transport=tls>"),
+        ] {
+            let mut c = cfg(1, &[]);
+            c.controllers[0].transport = transport;
+            let mut r = Registration::new(c, Rng::new(1));
+            let (_, req) = sent(&r.start(Duration::ZERO));
+            assert!(req.contains(via), "{req}");
+            assert!(req.contains(param), "{req}");
+            assert!(r.poll(secs(10.0)).is_empty());
+            assert!(matches!(r.poll(secs(32.0))[0], Action::Failed { .. }));
+        }
     }
 
     /// Register through one challenge (as `challenge` offers), granted `expires`; returns

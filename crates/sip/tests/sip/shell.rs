@@ -230,6 +230,10 @@ struct Running {
 }
 
 fn start(registrar: Registrar) -> Running {
+    start_with_tls(registrar, None)
+}
+
+fn start_with_tls(registrar: Registrar, tls: Option<Arc<rustls::ServerConfig>>) -> Running {
     let (udp, tcp) = udp_and_tcp_on_one_port();
     let addr = udp.local_addr().unwrap();
     let (ev_tx, events) = mpsc::unbounded_channel();
@@ -239,6 +243,7 @@ fn start(registrar: Registrar) -> Running {
         shell::Listeners {
             udp,
             tcp: Some(tcp),
+            tls,
         },
         Arc::new(pc_capture::NoTap),
         ev_tx,
@@ -374,4 +379,99 @@ async fn a_scripted_close_ends_the_connection_unanswered() {
         .unwrap();
     assert_eq!(read_message(&mut stream).await, None);
     run.stop.send(true).unwrap();
+}
+
+/// A lab CA and a controller certificate for 127.0.0.1 under it.
+fn lab_tls(choice: pc_pki::CertChoice) -> (pc_pki::LabCa, Arc<rustls::ServerConfig>) {
+    let now = time::OffsetDateTime::now_utc();
+    let ca = pc_pki::LabCa::generate(pc_pki::KeyKind::EcdsaP256, now).unwrap();
+    let id = ca
+        .server_identity(
+            pc_pki::ServerCertSpec {
+                cert: choice,
+                key: pc_pki::KeyKind::EcdsaP256,
+            },
+            &["127.0.0.1".to_owned()],
+            now,
+        )
+        .unwrap();
+    let config = id.server_config().unwrap();
+    (ca, config)
+}
+
+async fn next_handshake(run: &mut Running) -> (String, Option<String>) {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), run.events.recv())
+            .await
+            .expect("a handshake event in time")
+            .unwrap();
+        if let Event::TlsHandshake { outcome, alert, .. } = e.event {
+            return (outcome, alert);
+        }
+    }
+}
+
+#[tokio::test]
+async fn tls_on_the_tcp_port_is_told_apart_by_its_first_byte_and_every_handshake_is_recorded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ca, server) = lab_tls(pc_pki::CertChoice::LabCa);
+    let mut run = start_with_tls(Registrar::new(config()), Some(server));
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config().unwrap()));
+    let tcp = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = connector.connect(name.clone(), tcp).await.unwrap();
+    assert_eq!(next_handshake(&mut run).await, ("ok".to_owned(), None));
+    let request = tcp_register(1, "z9hG4bKs1", port).replace("SIP/2.0/TCP", "SIP/2.0/TLS");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut framer = pc_sip::framing::Framer::new();
+    let mut chunk = [0u8; 4096];
+    let answer = loop {
+        if let Some(m) = framer.next_message() {
+            break String::from_utf8(m.unwrap()).unwrap();
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before the answer");
+        framer.push(&chunk[..n]);
+    };
+    assert!(answer.starts_with("SIP/2.0 401 "), "{answer}");
+    let transport = loop {
+        let e = run.events.recv().await.unwrap();
+        if let Event::Request { transport, .. } = e.event {
+            break transport;
+        }
+    };
+    assert_eq!(transport, "tls");
+    // Plain TCP still works on the same port.
+    let mut plain = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let p = plain.local_addr().unwrap().port();
+    plain
+        .write_all(tcp_register(1, "z9hG4bKs2", p).as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        read_message(&mut plain)
+            .await
+            .unwrap()
+            .starts_with("SIP/2.0 401 ")
+    );
+    // A client that does not trust the certificate refuses it with an alert, recorded.
+    let (other_ca, _) = lab_tls(pc_pki::CertChoice::LabCa);
+    let strict = tokio_rustls::TlsConnector::from(Arc::new(other_ca.client_config().unwrap()));
+    let tcp = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    assert!(strict.connect(name, tcp).await.is_err());
+    let (outcome, alert) = next_handshake(&mut run).await;
+    assert_eq!(outcome, "alert");
+    // Another CA of the same name: the signature does not verify (`decrypt_error`).
+    assert!(
+        alert
+            .as_deref()
+            .is_some_and(|a| a.chars().all(|c| c.is_ascii_lowercase() || c == '_')),
+        "{alert:?}"
+    );
+    run.stop.send(true).unwrap();
+    run.task.await.unwrap().unwrap();
 }
