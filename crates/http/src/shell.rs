@@ -1,12 +1,15 @@
 //! The file server's tokio shell: accepts TCP connections, reads each request head, asks the
 //! [`FileTable`] for a [`Decision`], and writes it; reports every byte to the capture
-//! [`Tap`] and every request, response and close to the timeline as an [`Event`], with the
-//! frames the tap returned for it: a request carries the frames of the bytes read for it, a
-//! response those of the bytes written, a close the FIN/RST frames and anything after.
+//! [`Tap`] and every request, response, deliberate fault and close to the timeline as an
+//! [`Event`], with the frames the tap returned for it: a request carries the frames of the
+//! bytes read for it, a response those of the bytes written, a fault the frames written
+//! before it, a close the FIN/RST frames and anything after.
 //!
-//! Owns: sockets, timers, the TLS layer of the HTTPS listener ([`run_tls`]: rustls, with the
-//! configuration the caller built) and the choice of writer. Never: decides what a response
-//! contains (that is `files`), chooses certificates (`pc-pki` does), judges the phone.
+//! Owns: sockets, timers, reading file bodies from disk piece by piece, the TLS layer of
+//! the HTTPS listener ([`run_tls`]: rustls, with the configuration the caller built) and the
+//! choice of writer. Never: decides what a response contains or when it pauses, cuts or
+//! goes silent (that is `files`: the shell carries out its [`Step`]s), chooses certificates
+//! (`pc-pki` does), judges the phone.
 //!
 //! HTTPS (RFC 9110 §4.2.2, RFC 8446): the handshake comes first and is an event of its own,
 //! [`Event::TlsHandshake`], whether it went through or the client refused the certificate
@@ -23,9 +26,11 @@
 //! 3. A well-formed answer (HTTP/1.1 request, status 200–599 other than 204/304, declared
 //!    length equal to the body, title-case names, whole body) is written by hyper
 //!    (`title_case_headers`, no automatic Date) from the bytes already read. Everything else —
-//!    lying Content-Length, cut or stalled bodies, odd status codes, HTTP/1.0 requests
-//!    (hyper would downgrade the status line) — is written byte for byte from
-//!    [`Decision::head_bytes`] on the raw stream, which hyper cannot be made to do.
+//!    lying Content-Length, cut, stalled, chunked or dripped bodies, silence, file bodies,
+//!    odd status codes, HTTP/1.0 requests (hyper would downgrade the status line) — is
+//!    written step by step ([`Decision::steps`]) on the raw stream, which hyper cannot be
+//!    made to do. A client that closes during a pause ends the delivery; one that goes away
+//!    mid-body ends only its own connection.
 //! 4. Close: FIN (then drain until the client's FIN, so unread bytes do not turn it into a
 //!    RST), or RST via `SO_LINGER 0` once the send queue has drained.
 //!
