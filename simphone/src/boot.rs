@@ -839,7 +839,8 @@ impl Phone {
             faults: self.cfg.faults.clone(),
         };
         let reg = Registration::new(cfg, self.rng.fork());
-        sip_io::run(reg, controllers, udp, local_ip, None, self.clock).await;
+        let tls = sip_io::trusting_nothing();
+        sip_io::run(reg, controllers, udp, local_ip, tls, self.clock).await;
     }
 }
 
