@@ -134,6 +134,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
     },
+    /// Join the run folders of several benches (a CI matrix: one job per bench) into one run
+    /// folder under `--out`: one report.json, junit.xml and index.html, and one compliance
+    /// summary hashing every evidence file, so `phonecert verify` passes on it. Each input is
+    /// verified first (captures included); each keeps its files under `runs/<run-id>/` and
+    /// its captures under `captures/<merged-id>/<run-id>/`; a scenario run by several inputs
+    /// is named `<id>@<run-id>`. Exit as for `run` over the merged verdicts (0, 1, 3, 130
+    /// when an input was interrupted); 2: an input is missing, unreadable, edited or given
+    /// twice (the file is named) and nothing is written; 3 also when the merged run could
+    /// not be written.
+    Merge {
+        /// The run folders (`reports/<run-id>`), in the order the merged report lists them.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Output root: the merged run goes to `reports/<id>/` and `captures/<id>/` under it.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
@@ -341,6 +358,7 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
             run_b,
             format,
         } => cmd_diff(&run_a, &run_b, format),
+        Command::Merge { runs, out } => cmd_merge(&runs, &out),
         Command::Schema => cmd_schema(),
         Command::Firmware(command) => cmd_firmware(command),
     })
@@ -644,6 +662,29 @@ fn cmd_judge_capture(capture: &Path, scenario: &Path, vars: &[String], scale: Op
         Verdict::Fail => EXIT_FAIL,
         Verdict::Error => EXIT_HARNESS,
         _ => EXIT_PASS,
+    }
+}
+
+fn cmd_merge(runs: &[PathBuf], out: &Path) -> u8 {
+    let now = time::OffsetDateTime::now_utc();
+    match report::merge::merge(runs, out, now, std::process::id()) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.is_input() {
+                EXIT_USAGE
+            } else {
+                EXIT_HARNESS
+            }
+        }
+        Ok((rep, dir)) => {
+            print!("{}", report::totals(&rep, &dir));
+            println!("merged {} run(s)", rep.merged_from.len());
+            if rep.interrupted {
+                EXIT_INTERRUPTED
+            } else {
+                exit_for(&rep.summary)
+            }
+        }
     }
 }
 
@@ -1227,6 +1268,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             interrupted,
             not_run,
             scenarios: reports,
+            merged_from: Vec::new(),
         };
         if let Err(e) = report::write_all(dir, &rep) {
             eprintln!("error: cannot write reports to {}: {e}", dir.display());

@@ -110,6 +110,8 @@ pub fn dhcp_config(sc: &Scenario, lab: Lab<'_>) -> ServerConfig {
         omit_options: d.omit.clone(),
         option_order: (!d.order.is_empty()).then(|| d.order.clone()),
         max_size_policy: d.max_size,
+        // The lab puts the phone on the server's own segment: no relayed subnet to serve.
+        relay_subnets: Vec::new(),
     }
 }
 

@@ -477,6 +477,10 @@ mod tests {
             (Proto::Dhcp, "received", "parameter_request_list"),
             (Proto::Dhcp, "received", "vlan"),
             (Proto::Dhcp, "received", "heard_by"),
+            (Proto::Dhcp, "received", "relay.giaddr"),
+            (Proto::Dhcp, "received", "relay.hops"),
+            (Proto::Dhcp, "received", "relay.agent_info.0.name"),
+            (Proto::Dhcp, "received", "relay.agent_info.1.value"),
             (Proto::Dhcp, "sent", "lease_time"),
             (Proto::Dhcp, "sent", "rules.0.msg_type"),
             (Proto::Dhcp, "dropped", "rule.count"),
@@ -518,6 +522,12 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "`auth` has no field `reslt`; did you mean `result`?"
+        );
+        assert_eq!(
+            v.check_field(Proto::Dhcp, "received", "relay.giadr")
+                .unwrap_err()
+                .to_string(),
+            "`relay` has no field `giadr`; did you mean `giaddr`?"
         );
         assert_eq!(
             v.check_field(Proto::Dhcp, "received", "msg_type.x")

@@ -10,5 +10,6 @@ mod evidence;
 mod firmware;
 mod iface;
 mod lifecycle;
+mod merge;
 mod reports;
 mod scenario_errors;

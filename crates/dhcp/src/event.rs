@@ -124,6 +124,10 @@ pub enum Event {
         broadcast_flag: bool,
         /// The 802.1Q tag the request arrived with, when the transport knows it.
         vlan: Option<u16>,
+        /// How a relay agent carried the request (`giaddr`, `hops`, option 82), when one
+        /// did: `None` for a request straight from the client.
+        #[serde(default)]
+        relay: Option<RelayPath>,
         /// Oddities in the message, wire-level and DHCP-level, each an object whose `code` is
         /// its stable name (see [`Finding`]).
         findings: Vec<Finding>,
@@ -136,8 +140,8 @@ pub enum Event {
         msg_type: String,
         yiaddr: String,
         siaddr: String,
-        /// `broadcast` (Ethernet broadcast) or `unicast` (to the client's MAC or address, or to
-        /// the relay).
+        /// `broadcast` (Ethernet broadcast), `unicast` (to the client's MAC or address) or
+        /// `relay` (to the relay agent at giaddr, port 67).
         dest: String,
         /// The site-specific option's value as text (lossy UTF-8), after RFC 3396 joining.
         site_option: Option<String>,
@@ -183,6 +187,80 @@ pub enum Event {
         len: usize,
         error: String,
     },
+}
+
+/// The relay agent's part of a request: set when `giaddr` is not 0.0.0.0 or the request
+/// carries option 82 (RFC 3046 §2.1; a layer-2 agent may add option 82 without giaddr).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RelayPath {
+    /// The relay agent's address, `0.0.0.0` when none set it.
+    pub giaddr: String,
+    /// Relay agents the request went through (RFC 2131 §2: `hops`).
+    pub hops: u8,
+    /// Option 82's sub-options in wire order; empty without option 82.
+    pub agent_info: Vec<AgentSubOption>,
+    /// Bytes at the end of option 82 that do not make a whole sub-option, in hex; `None`
+    /// when it is well formed.
+    #[serde(default)]
+    pub agent_info_trailing: Option<String>,
+}
+
+/// One sub-option of option 82 (RFC 3046 §2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AgentSubOption {
+    pub code: u8,
+    /// `circuit_id` (1), `remote_id` (2, RFC 3046 §2.0), `link_selection` (5, RFC 3527),
+    /// `subscriber_id` (6, RFC 3993), `server_id_override` (11, RFC 5107), or `unknown`.
+    pub name: String,
+    /// The value in lower-case hex.
+    pub value: String,
+}
+
+/// The name of an option 82 sub-option code, `unknown` for one not listed.
+pub fn agent_sub_option_name(code: u8) -> &'static str {
+    match code {
+        1 => "circuit_id",
+        2 => "remote_id",
+        5 => "link_selection",
+        6 => "subscriber_id",
+        11 => "server_id_override",
+        _ => "unknown",
+    }
+}
+
+impl RelayPath {
+    /// The relay's part of a request with this header and option 82 value (RFC 3396-joined),
+    /// `None` for a request no relay touched.
+    pub fn read(h: &crate::wire::Header, agent_info: Option<&[u8]>) -> Option<RelayPath> {
+        if h.giaddr.is_unspecified() && agent_info.is_none() {
+            return None;
+        }
+        let mut subs = Vec::new();
+        let mut rest = agent_info.unwrap_or_default();
+        let mut trailing = None;
+        while let Some((&code, tail)) = rest.split_first() {
+            let Some((&len, tail)) = tail.split_first() else {
+                trailing = Some(hex::encode(rest));
+                break;
+            };
+            let Some((value, tail)) = tail.split_at_checked(usize::from(len)) else {
+                trailing = Some(hex::encode(rest));
+                break;
+            };
+            subs.push(AgentSubOption {
+                code,
+                name: agent_sub_option_name(code).into(),
+                value: hex::encode(value),
+            });
+            rest = tail;
+        }
+        Some(RelayPath {
+            giaddr: h.giaddr.to_string(),
+            hops: h.hops,
+            agent_info: subs,
+            agent_info_trailing: trailing,
+        })
+    }
 }
 
 /// Formats a MAC address as lower-case colon-separated hex.

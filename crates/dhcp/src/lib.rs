@@ -22,10 +22,12 @@ pub mod shell;
 pub mod vlan;
 pub mod wire;
 
-pub use event::{Event, Finding, MessageFinding, WireOption, format_mac};
+pub use event::{
+    AgentSubOption, Event, Finding, MessageFinding, RelayPath, WireOption, format_mac,
+};
 pub use rules::Rule;
 pub use server::{
-    DhcpServer, Lease, LeaseState, MessageType, Output, Reply, ReplyDest, ServerConfig,
+    DhcpServer, Lease, LeaseState, MessageType, Output, RelaySubnet, Reply, ReplyDest, ServerConfig,
 };
 pub use shell::{Transport, run};
 pub use wire::{RawMessage, RawOption, WireError};

@@ -44,6 +44,21 @@
 //! - T1 (58) and T2 (59) are 0.5 and 0.875 of the lease (RFC 2131 §4.4.5); they are left out
 //!   with option 51 when the lease is omitted, and for an infinite lease (0xffffffff).
 //! - NAK carries 53, 54 and a message (56) saying why (RFC 2131 table 3).
+//! - Relays (RFC 2131 §4.1, §4.3.1; RFC 3046): a request with a non-zero `giaddr` is
+//!   answered to the relay agent at giaddr, server port 67, never by the server's own
+//!   broadcast or unicast to the client, and the address comes from the pool of the relay's
+//!   subnet (the [`RelaySubnet`] whose network holds giaddr; mask and router in the reply are
+//!   that subnet's). A giaddr on the server's own subnet uses the server's pool; one no pool
+//!   serves is not answered (an address from another subnet would be useless to the
+//!   client), and a REQUEST for an address outside the relay's subnet is NAKed (§4.3.2: the
+//!   client moved). A NAK through a relay sets the broadcast bit, so the relay broadcasts
+//!   it on the client's segment (§4.3.2).
+//! - Option 82 (relay agent information, RFC 3046 §2.2) in a request is echoed unchanged in
+//!   every reply, NAK included, as the last option of the options field, right before its
+//!   END. The relay removes it before the client sees the reply (§2.1.1), so a reply is
+//!   fitted to the client's option 57 without it, and option 82 is added after the fitting;
+//!   when the fitting overloaded `file` or `sname` (option 52), the options there still
+//!   follow it in reading order (those areas are fixed-size and have no room to spare).
 //! - Repeated options are concatenated per RFC 3396 before they are interpreted; a
 //!   fixed-length option (50, 53, 54) whose joined value has the wrong length counts as
 //!   absent, and both facts are findings.
@@ -52,7 +67,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::event::{Event, Finding, MessageFinding, WireOption, format_mac};
+use crate::event::{Event, Finding, MessageFinding, RelayPath, WireOption, format_mac};
 use crate::fit::{self, MaxSizePolicy};
 use crate::rules::{Counts, Rule, millis};
 pub use crate::wire::MessageType;
@@ -81,6 +96,43 @@ const OPT_RENEWAL_T1: u8 = 58;
 const OPT_REBINDING_T2: u8 = 59;
 const OPT_VENDOR_CLASS: u8 = 60;
 const OPT_CLIENT_ID: u8 = 61;
+const OPT_RELAY_AGENT_INFO: u8 = 82;
+
+/// A subnet behind a relay agent, served from its own pool (RFC 2131 §4.3.1: the server
+/// chooses from the subnet of `giaddr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelaySubnet {
+    /// Any address of the subnet: with `mask`, the relay's subnet. A request whose giaddr is
+    /// on it is served from this pool.
+    pub network: Ipv4Addr,
+    pub mask: Ipv4Addr,
+    /// Option 3 for clients on this subnet (usually the relay's own address).
+    pub router: Option<Ipv4Addr>,
+    pub pool_start: Ipv4Addr,
+    pub pool_end: Ipv4Addr,
+}
+
+impl RelaySubnet {
+    fn holds(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask);
+        u32::from(ip) & m == u32::from(self.network) & m
+    }
+}
+
+/// The pool one request is served from, with the options that go with it.
+#[derive(Debug, Clone, Copy)]
+struct Pool {
+    start: Ipv4Addr,
+    end: Ipv4Addr,
+    mask: Ipv4Addr,
+    router: Option<Ipv4Addr>,
+}
+
+impl Pool {
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        (self.start..=self.end).contains(&ip)
+    }
+}
 
 /// What the server hands out. `Default` is a small lab network: 10.0.0.1/24, pool
 /// .100–.199, one-hour lease, SSON 242, nothing else.
@@ -117,6 +169,9 @@ pub struct ServerConfig {
     pub option_order: Option<Vec<u8>>,
     /// What OFFER and ACK do when longer than the client's option 57 allows (see `fit`).
     pub max_size_policy: MaxSizePolicy,
+    /// Subnets behind relay agents, each with its own pool; empty serves only the server's
+    /// own subnet.
+    pub relay_subnets: Vec<RelaySubnet>,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +193,7 @@ impl Default for ServerConfig {
             omit_options: Vec::new(),
             option_order: None,
             max_size_policy: MaxSizePolicy::Fit,
+            relay_subnets: Vec::new(),
         }
     }
 }
@@ -330,6 +386,31 @@ impl DhcpServer {
         self.leases.get(mac).copied()
     }
 
+    /// The pool for a request relayed through `giaddr` (0.0.0.0: not relayed): the server's
+    /// own for its own subnet, else the relay subnet holding giaddr, else none.
+    fn pool_for(&self, giaddr: Ipv4Addr) -> Option<Pool> {
+        let c = &self.config;
+        let own = Pool {
+            start: c.pool_start,
+            end: c.pool_end,
+            mask: c.subnet_mask,
+            router: c.router,
+        };
+        let m = u32::from(c.subnet_mask);
+        if giaddr.is_unspecified() || u32::from(giaddr) & m == u32::from(c.server_ip) & m {
+            return Some(own);
+        }
+        c.relay_subnets
+            .iter()
+            .find(|r| r.holds(giaddr))
+            .map(|r| Pool {
+                start: r.pool_start,
+                end: r.pool_end,
+                mask: r.mask,
+                router: r.router,
+            })
+    }
+
     /// Addresses clients declined (RFC 2131 §4.3.3); never offered again by this server.
     pub fn declined(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
         self.declined.iter().copied()
@@ -389,8 +470,16 @@ impl DhcpServer {
             options: msg.options.iter().map(WireOption::from).collect(),
             broadcast_flag: h.broadcast(),
             vlan,
+            relay: RelayPath::read(h, msg.concatenated(OPT_RELAY_AGENT_INFO).as_deref()),
             findings: std::mem::take(&mut req.findings),
         })];
+        let Some(pool) = self.pool_for(h.giaddr) else {
+            out.extend(ignored(format!(
+                "relayed through {} and no pool serves that subnet",
+                h.giaddr
+            )));
+            return out;
+        };
 
         // Scenario rules: a dropped message is not acted on at all, as if it had been lost.
         let counted = req.msg_type.map(|t| (t, self.counts.bump(mac, t)));
@@ -429,10 +518,10 @@ impl DhcpServer {
             )
         } else {
             match req.msg_type {
-                Some(MessageType::Discover) => self.discover(now, &msg, &req),
-                Some(MessageType::Request) => self.request(now, &msg, &req),
+                Some(MessageType::Discover) => self.discover(now, &msg, &req, &pool),
+                Some(MessageType::Request) => self.request(now, &msg, &req, &pool),
                 Some(MessageType::Release) => self.release(now, &msg, &req),
-                Some(MessageType::Decline) => self.decline(&msg, &req),
+                Some(MessageType::Decline) => self.decline(&msg, &req, &pool),
                 Some(MessageType::Inform) => {
                     Action::Reply(ReplyKind::InformAck, Ipv4Addr::UNSPECIFIED)
                 }
@@ -447,7 +536,14 @@ impl DhcpServer {
             Action::None => {}
             Action::Ignore(reason) => out.extend(ignored(reason)),
             Action::Reply(kind, ip) => {
-                out.extend(self.reply(&msg.header, &req, kind, ip, from, shaping));
+                let agent_info = msg.concatenated(OPT_RELAY_AGENT_INFO);
+                let reply = ReplyPlan {
+                    kind,
+                    ip,
+                    pool,
+                    agent_info,
+                };
+                out.extend(self.reply(&msg.header, &req, reply, from, shaping));
             }
         }
         out
@@ -501,9 +597,9 @@ impl DhcpServer {
         req.findings.extend(found.into_iter().map(Finding::Message));
     }
 
-    fn discover(&mut self, now: Duration, m: &RawMessage, req: &Request) -> Action {
+    fn discover(&mut self, now: Duration, m: &RawMessage, req: &Request, pool: &Pool) -> Action {
         let mac = m.header.mac();
-        let Some(ip) = self.choose(now, &mac, req.requested_ip) else {
+        let Some(ip) = self.choose(now, &mac, req.requested_ip, pool) else {
             return Action::Ignore("address pool exhausted: no offer".into());
         };
         self.leases.insert(
@@ -517,7 +613,7 @@ impl DhcpServer {
         Action::Reply(ReplyKind::Offer, ip)
     }
 
-    fn request(&mut self, now: Duration, m: &RawMessage, req: &Request) -> Action {
+    fn request(&mut self, now: Duration, m: &RawMessage, req: &Request, pool: &Pool) -> Action {
         let h = &m.header;
         let mac = h.mac();
         let held = self.leases.get(&mac).map(|l| l.ip);
@@ -545,7 +641,9 @@ impl DhcpServer {
             },
         };
         match (wanted, held) {
-            (Some(w), Some(ip)) if w == ip && !self.declined.contains(&ip) => {
+            // An address outside the pool of the client's subnet is NAKed: the client moved
+            // (RFC 2131 §4.3.2, "on the wrong network").
+            (Some(w), Some(ip)) if w == ip && !self.declined.contains(&ip) && pool.contains(ip) => {
                 let expires = match self.config.lease_time {
                     Some(t) if t != INFINITE_LEASE => Some(now + Duration::from_secs(t.into())),
                     _ => None,
@@ -593,7 +691,7 @@ impl DhcpServer {
         }
     }
 
-    fn decline(&mut self, m: &RawMessage, req: &Request) -> Action {
+    fn decline(&mut self, m: &RawMessage, req: &Request, pool: &Pool) -> Action {
         if let Some(sid) = req.server_id
             && sid != self.config.server_ip
         {
@@ -606,28 +704,24 @@ impl DhcpServer {
         if self.leases.get(&mac).is_some_and(|l| l.ip == ip) {
             self.leases.remove(&mac);
         }
-        if self.in_pool(ip) {
+        if pool.contains(ip) {
             tracing::warn!(%ip, client = %format_mac(&mac), "address declined; not offered again");
             self.declined.insert(ip);
         }
         Action::None
     }
 
-    fn in_pool(&self, ip: Ipv4Addr) -> bool {
-        (self.config.pool_start..=self.config.pool_end).contains(&ip)
-    }
-
-    /// Whether `ip` may ever be handed out.
-    fn usable(&self, ip: Ipv4Addr) -> bool {
+    /// Whether `ip` may ever be handed out from `pool`.
+    fn usable(&self, ip: Ipv4Addr, pool: &Pool) -> bool {
         let c = &self.config;
-        let mask = u32::from(c.subnet_mask);
+        let mask = u32::from(pool.mask);
         let host = u32::from(ip) & !mask;
         // /31 and /32 have no network or broadcast address (RFC 3021).
         let special_host = mask < 0xffff_fffe && (host == 0 || host == !mask);
         let phone_reserved = ip.octets()[..3] == [192, 168, 2];
-        self.in_pool(ip)
+        pool.contains(ip)
             && ip != c.server_ip
-            && Some(ip) != c.router
+            && Some(ip) != pool.router
             && !special_host
             && !phone_reserved
             && !self.declined.contains(&ip)
@@ -643,24 +737,25 @@ impl DhcpServer {
         now: Duration,
         mac: &[u8; 6],
         requested: Option<Ipv4Addr>,
+        pool: &Pool,
     ) -> Option<Ipv4Addr> {
         if let Some(l) = self.leases.get(mac)
-            && self.usable(l.ip)
+            && self.usable(l.ip, pool)
         {
             return Some(l.ip);
         }
         if let Some(r) = requested
-            && self.usable(r)
+            && self.usable(r, pool)
             && self.holder(r).is_none()
         {
             return Some(r);
         }
-        let start = u32::from(self.config.pool_start);
-        let end = u32::from(self.config.pool_end);
+        let start = u32::from(pool.start);
+        let end = u32::from(pool.end);
         let candidates = || {
             (start..=end)
                 .map(Ipv4Addr::from)
-                .filter(|ip| self.usable(*ip))
+                .filter(|ip| self.usable(*ip, pool))
         };
         if let Some(free) = candidates().find(|ip| self.holder(*ip).is_none()) {
             return Some(free);
@@ -680,11 +775,16 @@ impl DhcpServer {
         &self,
         req: &Header,
         asked: &Request,
-        kind: ReplyKind,
-        ip: Ipv4Addr,
+        plan: ReplyPlan,
         from: Ipv4Addr,
         rules: Vec<Rule>,
     ) -> Vec<Output> {
+        let ReplyPlan {
+            kind,
+            ip,
+            pool,
+            agent_info,
+        } = plan;
         let c = &self.config;
         let delay = rules
             .iter()
@@ -742,8 +842,8 @@ impl DhcpServer {
                         }
                     }
                 }
-                o.push((OPT_SUBNET_MASK, c.subnet_mask.octets().to_vec()));
-                if let Some(r) = c.router {
+                o.push((OPT_SUBNET_MASK, pool.mask.octets().to_vec()));
+                if let Some(r) = pool.router {
                     o.push((OPT_ROUTER, r.octets().to_vec()));
                 }
                 if !c.dns.is_empty() {
@@ -765,7 +865,7 @@ impl DhcpServer {
 
         // A client that states its maximum message size gets OFFER and ACK fitted into it; a
         // NAK is a few dozen bytes.
-        let (bytes, max_size) = match (&kind, asked.max_message_size) {
+        let (mut bytes, max_size) = match (&kind, asked.max_message_size) {
             (ReplyKind::Nak(_), _) | (_, None) => (wire::encode(&header, &options), None),
             (_, Some(client_max)) => {
                 let (bytes, record) = fit::fit(
@@ -778,6 +878,9 @@ impl DhcpServer {
                 (bytes, Some(record))
             }
         };
+        if let Some(info) = &agent_info {
+            wire::insert_before_end(&mut bytes, OPT_RELAY_AGENT_INFO, info);
+        }
         let dest = self.destination(req, &kind, ip, from);
         let walked = wire::walk(&bytes).ok();
         let site_option = if matches!(kind, ReplyKind::Nak(_)) {
@@ -802,6 +905,7 @@ impl DhcpServer {
             siaddr: header.siaddr.to_string(),
             dest: match dest {
                 ReplyDest::BroadcastMac => "broadcast".into(),
+                ReplyDest::Relay(_) => "relay".into(),
                 _ => "unicast".into(),
             },
             site_option,
@@ -881,6 +985,15 @@ fn ordered(options: Vec<(u8, Vec<u8>)>, order: &[u8]) -> Vec<(u8, Vec<u8>)> {
     }
     out.extend(rest);
     out
+}
+
+/// What one reply answers with: its kind, its address, the pool it came from and the
+/// relay agent information to echo.
+struct ReplyPlan {
+    kind: ReplyKind,
+    ip: Ipv4Addr,
+    pool: Pool,
+    agent_info: Option<Vec<u8>>,
 }
 
 enum ReplyKind {

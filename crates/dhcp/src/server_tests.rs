@@ -32,8 +32,18 @@ fn config() -> ServerConfig {
         omit_options: Vec::new(),
         option_order: None,
         max_size_policy: MaxSizePolicy::Fit,
+        relay_subnets: vec![RelaySubnet {
+            network: Ipv4Addr::new(10, 9, 0, 0),
+            mask: Ipv4Addr::new(255, 255, 255, 0),
+            router: Some(RELAY),
+            pool_start: Ipv4Addr::new(10, 9, 0, 100),
+            pool_end: Ipv4Addr::new(10, 9, 0, 109),
+        }],
     }
 }
+
+/// The relay agent of the fixture's relayed subnet, 10.9.0.0/24.
+const RELAY: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 
 /// A client message as a 9600 phone sends it (no broadcast flag), built with dhcproto.
 fn client_msg(
@@ -591,7 +601,7 @@ fn broadcast_flag_and_relay_choose_the_destination() {
     let (reply, _) = only_reply(&s.handle(Duration::ZERO, ANY, None, &m.to_vec().unwrap()));
     assert_eq!(reply.dest, ReplyDest::BroadcastMac);
 
-    let relay = Ipv4Addr::new(10, 9, 0, 1);
+    let relay = RELAY;
     let mut m = Message::new_with_id(2, ANY, ANY, ANY, relay, &OTHER_MAC);
     m.opts_mut()
         .insert(DhcpOption::MessageType(v4::MessageType::Discover));
@@ -1427,7 +1437,7 @@ proptest! {
         giaddr in prop_oneof![Just(0u32), any::<u32>()],
         mac_low in 0u8..4,
         options in proptest::collection::vec(
-            (prop_oneof![Just(50u8), Just(53), Just(54), Just(55), Just(12), Just(52), any::<u8>()],
+            (prop_oneof![Just(50u8), Just(53), Just(54), Just(55), Just(12), Just(52), Just(82), any::<u8>()],
              proptest::collection::vec(any::<u8>(), 0..8)),
             0..8),
         steps in 1usize..4,
@@ -1457,6 +1467,13 @@ proptest! {
                     prop_assert!(r.bytes.len() >= wire::MIN_BOOTP_LEN);
                     prop_assert!(m.findings.is_empty());
                     prop_assert_eq!(m.header.xid, h.xid);
+                    // Option 82 comes back as it came, as the last option.
+                    let request = wire::walk(&bytes).expect("requests walk");
+                    if let Some(info) = request.concatenated(82) {
+                        prop_assert_eq!(m.concatenated(82), Some(info));
+                        let codes = codes_to_end(&m);
+                        prop_assert_eq!(codes.last(), Some(&82));
+                    }
                 }
             }
         }
@@ -1565,4 +1582,288 @@ fn ten_thousand_mutations_never_crash_the_server() {
         "only {flagged} of 10,000 recorded as damaged"
     );
     assert!(answered > 0, "no mutation left a usable DISCOVER");
+}
+
+// Relay agents (RFC 2131 §4.1, §4.3.1; RFC 3046).
+
+/// A request as a relay agent forwards it: `giaddr` set, `hops` 1, option 82 last.
+fn relayed(
+    mac: [u8; 6],
+    xid: u32,
+    giaddr: Ipv4Addr,
+    mut options: Vec<(u8, Vec<u8>)>,
+    agent_info: Option<Vec<u8>>,
+) -> Vec<u8> {
+    let mut h = Header {
+        op: 1,
+        htype: 1,
+        hlen: 6,
+        hops: 1,
+        xid,
+        giaddr,
+        ..Header::default()
+    };
+    h.chaddr[..6].copy_from_slice(&mac);
+    if let Some(info) = agent_info {
+        options.push((82, info));
+    }
+    wire::encode(&h, &options)
+}
+
+/// Circuit id `Gi1/0/7` and remote id `sw-floor3`, as a switch fills them in.
+fn agent_info() -> Vec<u8> {
+    let mut v = vec![1, 7];
+    v.extend_from_slice(b"Gi1/0/7");
+    v.extend_from_slice(&[2, 9]);
+    v.extend_from_slice(b"sw-floor3");
+    v
+}
+
+fn received_relay(out: &[Output]) -> Option<RelayPath> {
+    events(out).into_iter().find_map(|e| match e {
+        Event::Received { relay, .. } => Some(relay.clone()),
+        _ => None,
+    })?
+}
+
+/// The codes of the options a reply carries in its options field, in wire order (those an
+/// overloaded reply carries in `file` or `sname` are not in it).
+fn codes_to_end(m: &RawMessage) -> Vec<u8> {
+    m.options
+        .iter()
+        .filter(|o| o.area == wire::Area::Options)
+        .map(|o| o.code)
+        .collect()
+}
+
+#[test]
+fn a_relayed_exchange_is_answered_to_the_relay_from_its_subnet_with_option_82_echoed_last() {
+    let mut s = DhcpServer::new(config());
+    let info = agent_info();
+    let out = s.handle(
+        Duration::ZERO,
+        RELAY,
+        None,
+        &relayed(MAC, 7, RELAY, vec![(53, vec![1])], Some(info.clone())),
+    );
+    let (reply, offer) = only_reply(&out);
+    assert_eq!(reply.dest, ReplyDest::Relay(RELAY));
+    assert_eq!(offer.header.giaddr, RELAY);
+    // The server never asks for the broadcast path itself: the client did not.
+    assert_eq!(offer.header.flags, 0);
+    let ip = offer.header.yiaddr;
+    assert!(
+        (Ipv4Addr::new(10, 9, 0, 100)..=Ipv4Addr::new(10, 9, 0, 109)).contains(&ip),
+        "{ip} is not from the relay's pool"
+    );
+    assert_eq!(offer.concatenated(1), Some(vec![255, 255, 255, 0]));
+    assert_eq!(offer.concatenated(3), Some(RELAY.octets().to_vec()));
+    assert_eq!(offer.concatenated(82), Some(info.clone()));
+    assert_eq!(codes_to_end(&offer).last(), Some(&82), "{offer:?}");
+    // Right before END.
+    let at = offer.options.iter().find(|o| o.code == 82).unwrap();
+    assert_eq!(
+        reply.bytes[at.offset + 2 + at.value.len()],
+        wire::OPT_END,
+        "{at:?}"
+    );
+
+    let path = received_relay(&out).expect("the received event names the relay");
+    assert_eq!(path.giaddr, "10.9.0.1");
+    assert_eq!(path.hops, 1);
+    let subs: Vec<(u8, &str, String)> = path
+        .agent_info
+        .iter()
+        .map(|o| (o.code, o.name.as_str(), o.value.clone()))
+        .collect();
+    assert_eq!(
+        subs,
+        vec![
+            (1, "circuit_id", hex::encode("Gi1/0/7")),
+            (2, "remote_id", hex::encode("sw-floor3")),
+        ]
+    );
+    assert_eq!(path.agent_info_trailing, None);
+    let sent = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Sent { dest, .. } => Some(dest.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(sent, "relay");
+
+    // REQUEST through the same relay: ACK to the relay, option 82 again last.
+    let out = s.handle(
+        Duration::from_secs(1),
+        RELAY,
+        None,
+        &relayed(
+            MAC,
+            8,
+            RELAY,
+            vec![
+                (53, vec![3]),
+                (54, SERVER.octets().to_vec()),
+                (50, ip.octets().to_vec()),
+            ],
+            Some(info.clone()),
+        ),
+    );
+    let (reply, ack) = only_reply(&out);
+    assert_eq!(msg_type(&ack), 5);
+    assert_eq!(reply.dest, ReplyDest::Relay(RELAY));
+    assert_eq!(ack.header.yiaddr, ip);
+    assert_eq!(ack.concatenated(82), Some(info));
+    assert_eq!(codes_to_end(&ack).last(), Some(&82));
+}
+
+#[test]
+fn a_request_straight_from_the_client_has_no_relay_and_no_option_82() {
+    let mut s = DhcpServer::new(config());
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    assert_eq!(received_relay(&out), None);
+    let (_, offer) = only_reply(&out);
+    assert_eq!(offer.count(82), 0);
+    assert!(
+        (Ipv4Addr::new(10, 0, 0, 100)..=Ipv4Addr::new(10, 0, 0, 102))
+            .contains(&offer.header.yiaddr)
+    );
+}
+
+#[test]
+fn a_relay_on_a_subnet_no_pool_serves_is_not_answered() {
+    let mut s = DhcpServer::new(config());
+    let elsewhere = Ipv4Addr::new(172, 16, 4, 1);
+    let out = s.handle(
+        Duration::ZERO,
+        elsewhere,
+        None,
+        &relayed(MAC, 1, elsewhere, vec![(53, vec![1])], Some(agent_info())),
+    );
+    assert!(sends(&out).is_empty(), "{out:?}");
+    let reason = events(&out)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Ignored { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(reason.contains("172.16.4.1"), "{reason}");
+    // A relay on the server's own subnet is served from the server's own pool.
+    let local = Ipv4Addr::new(10, 0, 0, 250);
+    let out = s.handle(
+        Duration::ZERO,
+        local,
+        None,
+        &relayed(MAC, 2, local, vec![(53, vec![1])], None),
+    );
+    let (reply, offer) = only_reply(&out);
+    assert_eq!(reply.dest, ReplyDest::Relay(local));
+    assert!(
+        (Ipv4Addr::new(10, 0, 0, 100)..=Ipv4Addr::new(10, 0, 0, 102))
+            .contains(&offer.header.yiaddr)
+    );
+    assert_eq!(offer.count(82), 0);
+}
+
+#[test]
+fn a_client_that_moved_behind_a_relay_is_naked_through_the_relay_with_option_82() {
+    let mut s = DhcpServer::new(config());
+    // Bound on the server's own subnet ...
+    let ip = only_reply(&s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1)))
+        .1
+        .header
+        .yiaddr;
+    let (_, ack) = only_reply(&s.handle(Duration::ZERO, ANY, None, &select(MAC, 1, SERVER, ip)));
+    assert_eq!(msg_type(&ack), 5);
+    // ... then rebooted behind the relay, asking for the old address (init-reboot).
+    let info = agent_info();
+    let out = s.handle(
+        Duration::from_secs(5),
+        RELAY,
+        None,
+        &relayed(
+            MAC,
+            2,
+            RELAY,
+            vec![(53, vec![3]), (50, ip.octets().to_vec())],
+            Some(info.clone()),
+        ),
+    );
+    let (reply, nak) = only_reply(&out);
+    assert_eq!(msg_type(&nak), 6);
+    assert_eq!(reply.dest, ReplyDest::Relay(RELAY));
+    // RFC 2131 §4.3.2: the relay broadcasts it on the client's segment.
+    assert_eq!(nak.header.flags & 0x8000, 0x8000);
+    assert_eq!(nak.concatenated(82), Some(info));
+    assert_eq!(codes_to_end(&nak).last(), Some(&82));
+}
+
+#[test]
+fn option_82_without_giaddr_is_echoed_and_the_reply_goes_to_the_client() {
+    let mut s = DhcpServer::new(config());
+    let out = s.handle(
+        Duration::ZERO,
+        ANY,
+        None,
+        &relayed(MAC, 1, ANY, vec![(53, vec![1])], Some(vec![1, 2, 0xab])),
+    );
+    let (reply, offer) = only_reply(&out);
+    assert!(
+        matches!(reply.dest, ReplyDest::UnicastMac { .. }),
+        "{:?}",
+        reply.dest
+    );
+    assert_eq!(offer.concatenated(82), Some(vec![1, 2, 0xab]));
+    let path = received_relay(&out).unwrap();
+    assert_eq!(path.giaddr, "0.0.0.0");
+    // A sub-option cut short is kept, as bytes, not read as a sub-option.
+    assert_eq!(path.agent_info, vec![]);
+    assert_eq!(path.agent_info_trailing.as_deref(), Some("0102ab"));
+}
+
+#[test]
+fn a_relayed_reply_is_fitted_to_the_client_without_option_82_and_then_gets_it() {
+    let mut s = DhcpServer::new(ServerConfig {
+        site_string: Some(vec![b'x'; 400]),
+        ..config()
+    });
+    let info = vec![1, 200]
+        .into_iter()
+        .chain([b'c'; 200])
+        .collect::<Vec<u8>>();
+    let out = s.handle(
+        Duration::ZERO,
+        RELAY,
+        None,
+        &relayed(
+            MAC,
+            1,
+            RELAY,
+            vec![
+                (53, vec![1]),
+                (57, 576u16.to_be_bytes().to_vec()),
+                (55, vec![1, 3, 242]),
+            ],
+            Some(info.clone()),
+        ),
+    );
+    let (reply, offer) = only_reply(&out);
+    assert_eq!(offer.concatenated(82), Some(info.clone()));
+    assert_eq!(codes_to_end(&offer).last(), Some(&82));
+    // The fitting overloaded `file`: the site option is there, after the options field.
+    assert!(
+        offer
+            .options
+            .iter()
+            .any(|o| o.code == 242 && o.area != wire::Area::Options)
+    );
+    // Without the option the relay removes, the client gets no more than it accepts.
+    let option_82 = 2 + info.len();
+    assert!(
+        reply.bytes.len() - option_82 <= 576 - 28,
+        "{} bytes with a {option_82}-byte option 82",
+        reply.bytes.len()
+    );
 }

@@ -482,6 +482,37 @@ pub fn encode(header: &Header, options: &[(u8, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// Adds option `code` with `value` (split into 255-byte pieces, RFC 3396) as the last
+/// option of an encoded message's options field, just before its END; bytes after END
+/// (padding) stay after it. A message without an END in its options field (not one this
+/// module encoded) is left as it is, and `false` says so.
+pub fn insert_before_end(bytes: &mut Vec<u8>, code: u8, value: &[u8]) -> bool {
+    let mut i = HEADER_LEN + MAGIC_COOKIE.len();
+    let end = loop {
+        match bytes.get(i) {
+            None => return false,
+            Some(&OPT_END) => break i,
+            Some(&OPT_PAD) => i += 1,
+            Some(_) => match bytes.get(i + 1) {
+                Some(&len) => i += 2 + usize::from(len),
+                None => return false,
+            },
+        }
+    };
+    let mut option = Vec::with_capacity(value.len() + 2);
+    if value.is_empty() {
+        option.extend_from_slice(&[code, 0]);
+    }
+    for chunk in value.chunks(usize::from(u8::MAX)) {
+        option.push(code);
+        // chunks() bounds each piece to 255 bytes, so the length fits a u8.
+        option.push(u8::try_from(chunk.len()).unwrap_or(u8::MAX));
+        option.extend_from_slice(chunk);
+    }
+    bytes.splice(end..end, option);
+    true
+}
+
 /// DHCP message types (RFC 2132 §9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageType {
@@ -614,6 +645,26 @@ impl<'de> Deserialize<'de> for MessageType {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn an_option_goes_in_before_end_and_padding_stays_after_it() {
+        let h = Header {
+            op: 2,
+            ..Header::default()
+        };
+        let mut bytes = encode(&h, &[(53, vec![2]), (1, vec![255, 255, 255, 0])]);
+        let len = bytes.len();
+        assert!(insert_before_end(&mut bytes, 82, &[1, 1, 9]));
+        assert_eq!(bytes.len(), len + 5);
+        let m = walk(&bytes).unwrap();
+        let codes: Vec<u8> = m.options.iter().map(|o| o.code).collect();
+        assert_eq!(codes, vec![53, 1, 82]);
+        assert!(m.findings.is_empty(), "{:?}", m.findings);
+        // Bytes that hold no END in their options field are left alone.
+        let mut cut = bytes[..OPTIONS_OFFSET + 3].to_vec();
+        assert!(!insert_before_end(&mut cut, 82, &[1]));
+        assert_eq!(cut, bytes[..OPTIONS_OFFSET + 3]);
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -1,11 +1,13 @@
 //! The file server's tokio shell: accepts TCP connections, reads each request head, asks the
 //! [`FileTable`] for a [`Decision`], and writes it; reports every byte to the capture
-//! [`Tap`] and every request, response and close to the timeline as an [`Event`], with the
-//! frames the tap returned for it: a request carries the frames of the bytes read for it, a
-//! response those of the bytes written, a close the FIN/RST frames and anything after.
+//! [`Tap`] and every request, response, deliberate fault and close to the timeline as an
+//! [`Event`], with the frames the tap returned for it: a request carries the frames of the
+//! bytes read for it, a response those of the bytes written, a fault the frames written
+//! before it, a close the FIN/RST frames and anything after.
 //!
-//! Owns: sockets, timers and the choice of writer. Never: decides what a response contains
-//! (that is `files`), judges the phone.
+//! Owns: sockets, timers, reading file bodies from disk piece by piece, and the choice of
+//! writer. Never: decides what a response contains or when it pauses, cuts or goes silent
+//! (that is `files`: the shell carries out its [`Step`]s), judges the phone.
 //!
 //! How a connection goes (one request per connection: every response says
 //! `Connection: close`, RFC 9112 §9.6, which is what the 96xx phones expect):
@@ -17,9 +19,11 @@
 //! 3. A well-formed answer (HTTP/1.1 request, status 200–599 other than 204/304, declared
 //!    length equal to the body, title-case names, whole body) is written by hyper
 //!    (`title_case_headers`, no automatic Date) from the bytes already read. Everything else —
-//!    lying Content-Length, cut or stalled bodies, odd status codes, HTTP/1.0 requests
-//!    (hyper would downgrade the status line) — is written byte for byte from
-//!    [`Decision::head_bytes`] on the raw stream, which hyper cannot be made to do.
+//!    lying Content-Length, cut, stalled, chunked or dripped bodies, silence, file bodies,
+//!    odd status codes, HTTP/1.0 requests (hyper would downgrade the status line) — is
+//!    written step by step ([`Decision::steps`]) on the raw stream, which hyper cannot be
+//!    made to do. A client that closes during a pause ends the delivery; one that goes away
+//!    mid-body ends only its own connection.
 //! 4. Close: FIN (then drain until the client's FIN, so unread bytes do not turn it into a
 //!    RST), or RST via `SO_LINGER 0` once the send queue has drained.
 //!

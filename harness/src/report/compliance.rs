@@ -198,7 +198,7 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
         started: report.started.clone(),
         lab: report.lab.clone(),
         harness: format!("phonecert {}", report.phonecert_version),
-        suite_version: suite_hash(&run_dir.join("scenarios"))?,
+        suite_version: suite_hash_of(&scenario_copies(run_dir, report))?,
         profile: profile_of(report).or_else(|| scenario_profiles(run_dir, report)),
         dut,
         summary: report.summary,
@@ -219,6 +219,20 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
         evidence: evidence_files(run_dir)?,
         captures,
     })
+}
+
+/// Where the run folder keeps its copies of the scenarios: `scenarios/`, or for a merged
+/// run each input's (see [`super::merge`]).
+fn scenario_copies(run_dir: &Path, report: &RunReport) -> Vec<PathBuf> {
+    if report.merged_from.is_empty() {
+        vec![run_dir.join("scenarios")]
+    } else {
+        report
+            .merged_from
+            .iter()
+            .map(|m| super::merge::input_dir(run_dir, &m.run_id).join("scenarios"))
+            .collect()
+    }
 }
 
 /// The profile a report names (`"profile"` at its top level or in `dut`), if it has one.
@@ -336,7 +350,7 @@ fn hash_file(file: &Path, path: String) -> std::io::Result<Hashed> {
 }
 
 /// Every regular file under `dir`, as `/`-separated paths relative to it, sorted.
-fn files_under(dir: &Path) -> std::io::Result<Vec<String>> {
+pub(crate) fn files_under(dir: &Path) -> std::io::Result<Vec<String>> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -378,10 +392,23 @@ fn evidence_files(run_dir: &Path) -> std::io::Result<Vec<Hashed>> {
 /// file under the run's copy of its scenarios and fixtures. The same files give the same
 /// version on any machine; any edit to a scenario or fixture gives another.
 pub fn suite_hash(scenarios_dir: &Path) -> std::io::Result<String> {
+    suite_hash_of(std::slice::from_ref(&scenarios_dir.to_path_buf()))
+}
+
+/// The suite version over several copies of scenarios (a merged run's, one per input):
+/// the lines of every copy, each line once, so benches that ran the same files give the
+/// version of those files, and one that ran another version of a file adds its line.
+pub fn suite_hash_of(scenarios_dirs: &[PathBuf]) -> std::io::Result<String> {
+    let mut lines = std::collections::BTreeSet::new();
+    for dir in scenarios_dirs {
+        for p in files_under(dir)? {
+            let f = hash_file(&dir.join(&p), p)?;
+            lines.insert((f.path, f.sha256));
+        }
+    }
     let mut h = Sha256::new();
-    for p in files_under(scenarios_dir)? {
-        let f = hash_file(&scenarios_dir.join(&p), p)?;
-        h.update(format!("{}  {}\n", f.sha256, f.path).as_bytes());
+    for (path, sha256) in lines {
+        h.update(format!("{sha256}  {path}\n").as_bytes());
     }
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }

@@ -9,6 +9,7 @@
 pub mod compliance;
 pub mod diff;
 pub mod html;
+pub mod merge;
 
 use std::path::Path;
 
@@ -60,6 +61,7 @@ impl DutInfo {
             }
             (_, Some(cmd)) => format!("--dut-cmd {}", program_of(cmd)),
             ("attached", None) => format!("the phone {} on the lab port", self.mac),
+            ("merged", None) => format!("the devices of several runs ({})", self.mac),
             (kind, None) if self.mac.is_empty() => kind.to_string(),
             (kind, None) => format!("{kind} {}", self.mac),
         }
@@ -227,6 +229,31 @@ pub struct RunReport {
     pub not_run: Vec<String>,
     /// Every scenario.
     pub scenarios: Vec<ScenarioReport>,
+    /// The runs a `phonecert merge` joined into this one, in the order given; empty for a
+    /// run of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedRun>,
+}
+
+/// A run that `phonecert merge` joined: who it was, and what it said of itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedRun {
+    /// Its run id (its files are under `runs/<run_id>/` of the merged run folder).
+    pub run_id: String,
+    /// When it started.
+    pub started: String,
+    /// Its lab.
+    pub lab: String,
+    /// Its device.
+    pub dut: DutInfo,
+    /// Its own counts.
+    pub summary: Summary,
+    /// Whether it was interrupted.
+    pub interrupted: bool,
+    /// SHA-256 of the `compliance.json` it was verified against before merging.
+    pub compliance_sha256: String,
+    /// Its scenarios, by their ids in the merged report.
+    pub scenarios: Vec<String>,
 }
 
 impl ScenarioReport {
@@ -556,6 +583,7 @@ pub(crate) mod tests {
             }],
             interrupted: false,
             not_run: Vec::new(),
+            merged_from: Vec::new(),
         }
     }
 
