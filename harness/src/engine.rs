@@ -38,8 +38,8 @@ use crate::lab::{
 };
 use crate::lower;
 use crate::report::{IgnoredClient, ScenarioReport};
-use crate::scenario::Scenario;
 use crate::scenario::vars::Vars;
+use crate::scenario::{FileContent, Scenario};
 use crate::timeline::{Proto, Timeline};
 use crate::vocab::{DutEvent, SipOrigin, VlanOrigin};
 
@@ -316,7 +316,9 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
                 name: name.clone(),
                 why: "was not set up for this run".into(),
             })?;
-            let sockets = lab.bind_servers(controllers, spec.http.port.unwrap_or(80))?;
+            let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
+            let sockets =
+                lab.bind_servers(controllers, spec.http.port.unwrap_or(80), https_port)?;
             let mut vlans = Vec::new();
             for (n, v) in spec.dhcp.vlan.iter().enumerate() {
                 vlans.push(lab.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
@@ -326,7 +328,9 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         }
         LabKind::Netns => {
             let pair = NetnsPair::create()?;
-            let sockets = pair.bind_servers(controllers, spec.http.port.unwrap_or(80))?;
+            let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
+            let sockets =
+                pair.bind_servers(controllers, spec.http.port.unwrap_or(80), https_port)?;
             let mut vlans = Vec::new();
             for (n, v) in spec.dhcp.vlan.iter().enumerate() {
                 vlans.push(pair.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
@@ -336,7 +340,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         }
         LabKind::Loopback => {
             let addrs = lab::loopback_addrs();
-            let sockets = lab::bind_loopback(&addrs, controllers)?;
+            let sockets = lab::bind_loopback(&addrs, controllers, spec.https.is_some())?;
             (None, addrs, sockets, Vec::new())
         }
     };
@@ -367,6 +371,24 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         }
     }
     Ok(report)
+}
+
+/// The reference phone's flags for what `[phone]` sets beyond model and firmware.
+fn sim_identity(phone: &crate::scenario::PhoneSetup) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(b) = &phone.bootname {
+        out.push(("--bootname", b.clone()));
+    }
+    if let Some(h) = &phone.hwvers {
+        out.push(("--hwvers", h.clone()));
+    }
+    if let Some(g) = phone.group {
+        out.push(("--group", g.to_string()));
+    }
+    if let Some(m) = phone.on_missing_upgrade_script {
+        out.push(("--on-missing-upgrade-script", m.name().to_string()));
+    }
+    out
 }
 
 /// Why a scenario stopped before its end.
@@ -424,6 +446,9 @@ async fn run_in_lab(
         why,
     };
     let (dhcp_ep, http_ep, sip_eps) = sockets.endpoints().map_err(HarnessError::ServerAddresses)?;
+    let https_ep = sockets
+        .https_endpoint()
+        .map_err(HarnessError::ServerAddresses)?;
 
     let scale = time_scale_for(ctx, spec);
     report.time_scale = scale;
@@ -442,6 +467,11 @@ async fn run_in_lab(
     vars.insert("server_ip", addrs.server_ip.to_string());
     vars.insert("dead_ip", addrs.dead_ip.to_string());
     vars.insert("http_port", http_ep.port().to_string());
+    // Without an HTTPS server the port is the well-known one, where nothing listens.
+    vars.insert(
+        "https_port",
+        https_ep.map_or(443, |ep| ep.port()).to_string(),
+    );
     for (i, ep) in sip_eps.iter().enumerate() {
         let name = ["sip_port", "sip_port_2", "sip_port_3", "sip_port_4"]
             .get(i)
@@ -474,8 +504,33 @@ async fn run_in_lab(
         &note,
         dhcp_ep,
         http_ep,
+        https_ep,
         &sip_eps,
     )?;
+
+    // The lab CA, made fresh for the scenario when it uses TLS or hands out the CA; its PEM
+    // is kept beside the device's log (evidence, and what the reference phone is given).
+    let wants_ca = spec.https.is_some()
+        || spec.phone.trusts_lab_ca
+        || sc.files.values().any(|f| f.content == FileContent::LabCa)
+        || sc.sip.controllers.iter().any(|c| c.tls.is_some());
+    let now = time::OffsetDateTime::now_utc();
+    let lab_ca = if wants_ca {
+        let key = spec.https.as_ref().map(|h| h.key).unwrap_or_default();
+        Some(pc_pki::LabCa::generate(key, now).map_err(|e| configure(e.to_string()))?)
+    } else {
+        None
+    };
+    let dut_dir = ctx.reports_dir.join("dut");
+    let ca_path = dut_dir.join(format!("{}.lab-ca.pem", spec.id));
+    if let Some(ca) = &lab_ca {
+        std::fs::create_dir_all(&dut_dir).map_err(|source| HarnessError::Folder {
+            path: dut_dir.clone(),
+            source,
+        })?;
+        ca.write_pem(&ca_path)
+            .map_err(|e| configure(e.to_string()))?;
+    }
     report.capture = Some(format!("captures/{}/{}.pcapng", ctx.run_id, spec.id));
 
     // Servers.
@@ -497,6 +552,7 @@ async fn run_in_lab(
         vars: &vars,
         mac,
         time_scale: scale,
+        lab_ca: lab_ca.as_ref(),
     };
     let dhcp_cfg = lower::dhcp_config(sc, lab);
     let transport = match sockets.dhcp_raw {
@@ -509,6 +565,9 @@ async fn run_in_lab(
         },
     };
     let dhcp_server = pc_dhcp::server::DhcpServer::new(dhcp_cfg);
+    let (http_tx, http_rx) = mpsc::unbounded_channel();
+    tasks.push(forward(clock.clone(), Proto::Http, http_rx, live.clone()));
+    let files = Arc::new(lower::file_table(sc, lab));
     let mut servers = vec![
         tokio::spawn(pc_dhcp::shell::run(
             dhcp_server,
@@ -517,19 +576,34 @@ async fn run_in_lab(
             dhcp_tx,
             stop_rx.clone(),
         )),
-        {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tasks.push(forward(clock.clone(), Proto::Http, rx, live.clone()));
-            let files = Arc::new(lower::file_table(sc, lab));
-            tokio::spawn(pc_http::shell::run(
-                sockets.http,
-                files,
-                tap.clone(),
-                tx,
-                stop_rx.clone(),
-            ))
-        },
+        tokio::spawn(pc_http::shell::run(
+            sockets.http,
+            files.clone(),
+            tap.clone(),
+            http_tx.clone(),
+            stop_rx.clone(),
+        )),
     ];
+    // The HTTPS file server: the same files on its own port, reporting to the same
+    // timeline (its events say `tls`).
+    if let (Some(listener), Some(setup), Some(ca)) = (sockets.https, &spec.https, &lab_ca) {
+        let cert = pc_pki::ServerCertSpec {
+            cert: setup.cert,
+            key: setup.key,
+        };
+        let tls = ca
+            .server_identity(cert, &[addrs.server_ip.to_string()], now)
+            .and_then(|id| id.server_config())
+            .map_err(|e| configure(e.to_string()))?;
+        servers.push(tokio::spawn(pc_http::shell::run_tls(
+            listener,
+            tls,
+            files,
+            tap.clone(),
+            http_tx,
+            stop_rx.clone(),
+        )));
+    }
     // One more DHCP server per voice VLAN, its events tagged with the VLAN id.
     for leg in vlans {
         let Some(v) = spec.dhcp.vlan.iter().find(|v| v.id == leg.id) else {
@@ -561,20 +635,11 @@ async fn run_in_lab(
     }
     // Controllers with TLS present a certificate made under the scenario's lab CA for the
     // server's address.
-    let now = time::OffsetDateTime::now_utc();
-    let sip_ca = if sc.sip.controllers.iter().any(|c| c.tls.is_some()) {
-        Some(
-            pc_pki::LabCa::generate(pc_pki::KeyKind::default(), now)
-                .map_err(|e| configure(format!("lab CA for sip over tls: {e}")))?,
-        )
-    } else {
-        None
-    };
     let mut tcp_listeners = sockets.sip_tcp.into_iter();
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         // A controller without TCP drops its listener: connections to it are refused.
         let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
-        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &sip_ca) {
+        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &lab_ca) {
             (Some(cert), Some(ca)) => Some(
                 ca.server_identity(cert, &[addrs.server_ip.to_string()], now)
                     .and_then(|id| id.server_config())
@@ -609,7 +674,6 @@ async fn run_in_lab(
     }
 
     // The phone.
-    let dut_dir = ctx.reports_dir.join("dut");
     let log = dut_dir.join(format!("{}.log", spec.id));
     let log_ref = format!("dut/{}.log", spec.id);
     report.dut_log = Some(log_ref.clone());
@@ -671,6 +735,12 @@ async fn run_in_lab(
                 log: log.clone(),
                 faults: ctx.faults.clone(),
                 time_scale: scale,
+                trust_certs: if spec.phone.trusts_lab_ca && lab_ca.is_some() {
+                    vec![ca_path.clone()]
+                } else {
+                    Vec::new()
+                },
+                identity: sim_identity(&spec.phone),
             };
             Ok(Starter::Sim(Box::new(sim)))
         }

@@ -655,6 +655,8 @@ fn rebuild_http(wires: &[Wire], timeline: &mut Timeline) {
                 host: value("host"),
                 headers: hs.clone(),
                 findings: Vec::new(),
+                // Only plain HTTP can be read back from a capture.
+                tls: false,
             };
             push(timeline, t, Proto::Http, &event, frames, None);
             at = end.saturating_add(body);

@@ -35,6 +35,8 @@ pub struct Lab<'a> {
     pub mac: [u8; 6],
     /// Phone seconds per real second.
     pub time_scale: f64,
+    /// The run's lab CA, when the scenario uses TLS or serves the CA.
+    pub lab_ca: Option<&'a pc_pki::LabCa>,
 }
 
 /// The longest span [`real_time`] gives: over a century, longer than any scenario, and
@@ -204,6 +206,8 @@ pub fn file_table(sc: &Scenario, lab: Lab<'_>) -> FileTable {
     let key = provisioning::firmware::lab_signing_key();
     for (path, file) in &sc.files {
         let entry = file_entry(path, file, lab, modified, &key);
+        // Per-phone folders (`${phone_mac_hex}/…`) are expanded like file contents.
+        let path = expand(path, lab.vars);
         // The loader refused every path the table's normalisation refuses, so this holds.
         if let Err(e) = table.insert(&format!("/{path}"), entry) {
             tracing::error!("file `{path}` left out of the file server: {e}");
@@ -225,6 +229,12 @@ fn file_entry(
         FileContent::Firmware(fw) => Body::Memory(firmware_image(path, fw, key).into()),
         FileContent::Image(image) => Body::file(image_body(image)),
         FileContent::StatusOnly => Body::default(),
+        FileContent::LabCa => Body::Memory(
+            lab.lab_ca
+                .map(|ca| ca.pem().as_bytes().to_vec())
+                .unwrap_or_default()
+                .into(),
+        ),
     };
     let mut behaviour = match file.delivery {
         Delivery::Serve => Behaviour::Serve,
@@ -421,6 +431,7 @@ event = "received"
             vars: &v,
             mac: MAC,
             time_scale: 1.0,
+            lab_ca: None,
         };
         let fit = dhcp_config(&scenario("[dhcp]"), lab);
         assert_eq!(fit.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Fit);
@@ -446,6 +457,7 @@ event = "received"
                 vars: &v,
                 mac: MAC,
                 time_scale: 10.0,
+                lab_ca: None,
             },
         );
         assert_eq!(cfg.site_string, Some(b"HTTPSRVR=10.66.0.1".to_vec()));
@@ -482,12 +494,49 @@ event = "received"
             vars: &v,
             mac: MAC,
             time_scale: 1.0,
+            lab_ca: None,
         };
         assert_eq!(dhcp_config(&sc, lab).site_string, Some(vec![0x48, 0x54, 0]));
         let vlan = vlan_dhcp_config(&sc, &sc.spec.dhcp.vlan[0], lab);
         assert_eq!(vlan.site_string, Some(b"HTTPDIR=v80".to_vec()));
         assert_eq!(vlan.lease_time, Some(600));
         assert!(vlan.rules.is_empty());
+    }
+
+    #[test]
+    fn per_phone_folders_and_the_lab_ca_are_served() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"${phone_mac_hex}/46xxsettings.txt\" = { text = \"SET GROUP 1\" }\n\"lab-ca.pem\" = { lab_ca = true }",
+        );
+        let (a, mut v) = (addrs(), vars());
+        v.insert("phone_mac_hex", "001b4fd10001".into());
+        let ca =
+            pc_pki::LabCa::generate(pc_pki::KeyKind::EcdsaP256, time::OffsetDateTime::now_utc())
+                .unwrap();
+        let table = file_table(
+            &sc,
+            Lab {
+                addrs: &a,
+                vars: &v,
+                mac: MAC,
+                time_scale: 1.0,
+                lab_ca: Some(&ca),
+            },
+        );
+        assert_eq!(
+            &table
+                .get("/001b4fd10001/46xxsettings.txt")
+                .unwrap()
+                .body
+                .in_memory()
+                .unwrap()[..],
+            b"SET GROUP 1"
+        );
+        assert!(table.get("/${phone_mac_hex}/46xxsettings.txt").is_none());
+        assert_eq!(
+            &table.get("/lab-ca.pem").unwrap().body.in_memory().unwrap()[..],
+            ca.pem().as_bytes()
+        );
     }
 
     #[test]
@@ -503,6 +552,7 @@ event = "received"
                 vars: &v,
                 mac: MAC,
                 time_scale: 10.0,
+                lab_ca: None,
             },
         );
         let a_txt = table.get("/a.txt").unwrap();
@@ -540,6 +590,7 @@ event = "received"
                 vars: &v,
                 mac: MAC,
                 time_scale: 10.0,
+                lab_ca: None,
             },
         );
         let c = table.get("/c.bin").unwrap();
@@ -599,6 +650,7 @@ event = "received"
             vars: &v,
             mac: MAC,
             time_scale: 1.0,
+            lab_ca: None,
         };
         let table = file_table(&sc, lab);
         let _ = std::fs::remove_file(&path);

@@ -437,7 +437,7 @@ mod tests {
         );
         assert_eq!(
             v.kinds(Proto::Http),
-            ["closed", "fault", "request", "response"]
+            ["closed", "fault", "request", "response", "tls_handshake"]
         );
         assert_eq!(
             v.kinds(Proto::Sip),

@@ -25,6 +25,13 @@
 //!   `IF` a no-op.
 //! - The loop guard counts executed statements across all files of one run (a settings file
 //!   that GETs itself is a loop too).
+//! - Bytes from a server ([`parse_bytes`]): a UTF-8 byte order mark at the start is dropped
+//!   with a finding (editors on Windows save one; left in, it would turn line 1 into a
+//!   comment). A file over [`MAX_FILE_BYTES`] or with a NUL byte is refused whole — no
+//!   statement of it runs, so the phone keeps its old values — with a finding on the line
+//!   where it went wrong. Invalid UTF-8 is read lossily, with a finding per line. A line over
+//!   [`MAX_LINE_BYTES`] is ignored with a finding (no statement of the language needs more
+//!   than a few hundred bytes: names ≤ 30, values ≤ 255).
 
 use std::fmt;
 
@@ -116,6 +123,64 @@ impl Script {
 
 const KEYWORDS: [&str; 4] = ["SET", "GET", "IF", "GOTO"];
 
+/// Largest script or settings file read; a bigger one is refused whole.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Longest line read; a longer one is ignored.
+pub const MAX_LINE_BYTES: usize = 4096;
+/// The UTF-8 byte order mark.
+const BOM: char = '\u{feff}';
+
+/// Parse a file as it came from a server (bytes): see the module header for what is refused.
+/// Never panics.
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> Script {
+    let refused = |line: usize, why: String| Script {
+        file: file.to_string(),
+        lines: Vec::new(),
+        findings: vec![(line, why)],
+    };
+    if bytes.len() > MAX_FILE_BYTES {
+        let line = 1 + bytes[..MAX_FILE_BYTES]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        return refused(
+            line,
+            format!(
+                "file is {} bytes, over the {MAX_FILE_BYTES}-byte limit from this line on: the whole file is ignored",
+                bytes.len()
+            ),
+        );
+    }
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
+        return refused(
+            line,
+            format!("binary data (a NUL byte at offset {at}): the whole file is ignored"),
+        );
+    }
+    let mut bad_utf8 = Vec::new();
+    let mut text = String::with_capacity(bytes.len());
+    for (idx, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        if idx > 0 {
+            text.push('\n');
+        }
+        match std::str::from_utf8(raw) {
+            Ok(s) => text.push_str(s),
+            Err(_) => {
+                bad_utf8.push((
+                    idx + 1,
+                    "invalid UTF-8: read with replacement characters".to_string(),
+                ));
+                text.push_str(&String::from_utf8_lossy(raw));
+            }
+        }
+    }
+    let mut script = parse(file, &text);
+    script.findings.extend(bad_utf8);
+    script.findings.sort_by_key(|(n, _)| *n);
+    script
+}
+
 /// Parse `text` (LF or CRLF line ends) from file `file`. Never panics.
 pub fn parse(file: &str, text: &str) -> Script {
     let mut script = Script {
@@ -123,9 +188,29 @@ pub fn parse(file: &str, text: &str) -> Script {
         lines: Vec::new(),
         findings: Vec::new(),
     };
+    let text = match text.strip_prefix(BOM) {
+        Some(rest) => {
+            script.findings.push((
+                1,
+                "UTF-8 byte order mark at the start of the file: dropped (a phone that keeps it reads line 1 as a comment)".into(),
+            ));
+            rest
+        }
+        None => text,
+    };
     for (idx, raw) in text.split('\n').enumerate() {
         let number = idx + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.len() > MAX_LINE_BYTES {
+            script.findings.push((
+                number,
+                format!(
+                    "line of {} bytes, over the {MAX_LINE_BYTES}-byte limit: ignored",
+                    line.len()
+                ),
+            ));
+            continue;
+        }
         match classify(line) {
             Classified::Comment => {}
             Classified::LooksLikeStatement(why) => script.findings.push((number, why)),
@@ -375,6 +460,8 @@ pub struct PhoneVars {
     pub macaddr: String,
     /// The boot code's name.
     pub bootname: String,
+    /// The hardware version.
+    pub hwvers: String,
     /// The running application's name; `$APPNAME` until a `SET APPNAME` changes it.
     pub appname: String,
     /// Signalling protocol in use: 1 H.323, 2 SIP, as text.
@@ -394,6 +481,7 @@ impl PhoneVars {
             "GROUP" => &self.group,
             "MACADDR" => &self.macaddr,
             "BOOTNAME" => &self.bootname,
+            "HWVERS" => &self.hwvers,
             "SIG_IN_USE" => &self.sig_in_use,
             "SHA2CAPABLE" => &self.sha2capable,
             "VPNACTIVE" => &self.vpnactive,

@@ -93,6 +93,7 @@ pub const READ_ONLY_NAMES: &[&str] = &[
     "MACADDR",
     "SIG_IN_USE",
     "BOOTNAME",
+    "HWVERS",
     "SHA2CAPABLE",
     "VPNACTIVE",
 ];

@@ -83,6 +83,26 @@ proptest! {
     }
 
     #[test]
+    fn script_bytes_never_panic_and_refused_files_run_nothing(
+        b in prop::collection::vec(any::<u8>(), 0..2000),
+        long in 0usize..6000,
+    ) {
+        let mut bytes = b.clone();
+        bytes.extend(std::iter::repeat_n(b'x', long));
+        let parsed = script::parse_bytes("f", &bytes);
+        for (line, _) in &parsed.findings {
+            prop_assert!(*line >= 1);
+        }
+        if bytes.contains(&0) {
+            prop_assert!(parsed.lines.is_empty());
+        }
+        let mut it = Interpreter::new(PhoneVars::default()).with_statement_limit(200);
+        it.start(parsed);
+        let mut settings = Settings::new();
+        it.run(&mut settings, |_| None);
+    }
+
+    #[test]
     fn script_like_text_never_panics(
         lines in prop::collection::vec("(SET|GET|IF|GOTO|# |#|set|goto|if) ?[A-Z$\" ]{0,12}( SEQ| GOTO)?[ A-Z\"]{0,8}\r?", 0..30)
     ) {

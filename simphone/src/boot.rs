@@ -7,8 +7,25 @@
 //! the download decision and installation, interface configuration in `--iface` mode
 //! (a VLAN device when the lease came tagged), and where each fault switch bends the
 //! sequence.
+//! Also: HTTPS first when TLSSRVR is set (then HTTP for the same file), the files the
+//! settings file directs (TRUSTCERTS, LANGUAGES), boot code told apart from the application,
+//! the read-only variables a scenario sets (BOOTNAME, HWVERS, GROUP) and SHA2CAPABLE by
+//! model, and what happens when the upgrade script cannot be had.
 //! Never: parses option 242 or scripts itself (`provisioning` does), never implements a
 //! protocol (the `dhcp`, `sip` cores and `net` shells do).
+//!
+//! Decisions where the admin guide is silent (domain.md marks them unsure):
+//! - HTTPS is tried for scripts, settings, certificates and language files, never for
+//!   firmware (domain.md "File server": firmware over HTTP only). A file HTTPS does not
+//!   deliver (refused certificate, no answer, any status but 200) is then fetched over HTTP.
+//!   The HTTPS path is TLSDIR, the port TLSPORT.
+//! - Boot code is told from an application by Avaya's file naming: boot code files start
+//!   with `hb` (`hb96xxua3_00.bin`). Such an APPNAME is compared with $BOOTNAME, the image
+//!   must be boot code (the image-kind check), and it is installed as the boot code: the
+//!   application keeps running, and the phone reboots so the script sees the new $BOOTNAME.
+//! - SHA2CAPABLE is `1` on the 96x1 models (9608, 9611, 9621, 9641), `0` on the 96x0 ones.
+//! - No upgrade script (404, 5xx, no answer): by default the phone fetches the settings file
+//!   `46xxsettings.txt` itself and then registers ([`MissingScript`], a profile parameter).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -28,6 +45,7 @@ use crate::net::clock::PhoneClock;
 use crate::net::dhcp_io::{self, DhcpLink};
 use crate::net::http::{HttpClient, HttpError, HttpResponse};
 use crate::net::sip_io;
+use crate::net::tls::{self, TrustStore};
 use crate::rng::Rng;
 use crate::sip::register::{Controller, RegConfig, Registration, SipTransport};
 use crate::site;
@@ -62,6 +80,79 @@ pub struct PhoneConfig {
     pub seed: u64,
     pub trust_key: VerifyingKey,
     pub faults: Faults,
+    /// What a scenario may set beyond model and firmware.
+    pub boot: BootOptions,
+}
+
+/// The settings file a phone fetches on its own when there is no upgrade script.
+pub const DEFAULT_SETTINGS_FILE: &str = "46xxsettings.txt";
+
+/// What the phone does when the upgrade script cannot be had (404, 5xx, no answer). The
+/// admin guide does not say: a profile parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingScript {
+    /// GET [`DEFAULT_SETTINGS_FILE`], then register.
+    #[default]
+    FetchSettings,
+    /// Register with the values DHCP gave, fetching nothing more.
+    Register,
+}
+
+impl std::str::FromStr for MissingScript {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "settings" => Ok(MissingScript::FetchSettings),
+            "register" => Ok(MissingScript::Register),
+            other => Err(format!("'{other}' is neither 'settings' nor 'register'")),
+        }
+    }
+}
+
+/// The phone's identity beyond model and firmware, and its profile parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootOptions {
+    /// `$BOOTNAME` until a boot code image is installed.
+    pub bootname: String,
+    /// `$HWVERS` (empty: unknown, an `IF` on it is a no-op).
+    pub hwvers: String,
+    /// `$GROUP`, 0–999.
+    pub group: u16,
+    /// CA certificates (PEM file contents) trusted from power-up.
+    pub trusted_pems: Vec<Vec<u8>>,
+    /// What happens when the upgrade script cannot be had.
+    pub missing_script: MissingScript,
+}
+
+impl Default for BootOptions {
+    fn default() -> Self {
+        BootOptions {
+            bootname: BOOTNAME.to_string(),
+            hwvers: String::new(),
+            group: 0,
+            trusted_pems: Vec::new(),
+            missing_script: MissingScript::default(),
+        }
+    }
+}
+
+/// `$SHA2CAPABLE` by model: the 96x1 models verify SHA-2 signed files, the 96x0 ones do not.
+pub fn sha2_capable(model4: &str) -> bool {
+    matches!(model4, "9608" | "9611" | "9621" | "9641")
+}
+
+/// Whether an APPNAME names boot code (Avaya's boot code files start with `hb`).
+pub fn is_boot_code(appname: &str) -> bool {
+    appname
+        .get(..2)
+        .is_some_and(|p| p.eq_ignore_ascii_case("hb"))
+}
+
+/// Text of a fetched file as a phone with the `keep-bom` fault reads it: every byte one
+/// ISO-8859-1 character (a UTF-8 BOM becomes `ï»¿`, and line 1 a comment).
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| char::from(*b)).collect()
 }
 
 impl PhoneConfig {
@@ -205,8 +296,8 @@ impl FileServers {
     }
 }
 
-/// The boot code name the phone reports as `$BOOTNAME` (simphone has no separate boot code;
-/// a fixed name keeps scripts that test it deterministic).
+/// The boot code name the phone reports as `$BOOTNAME` unless told otherwise (`--bootname`)
+/// or a boot code image was installed.
 pub const BOOTNAME: &str = "simphone_boot_1_0.bin";
 
 /// The version string of an application name (falls back to the name without `.bin`).
@@ -253,6 +344,18 @@ pub fn host_header(host: &str, port: u16) -> String {
     }
 }
 
+/// A comma-separated list setting (TRUSTCERTS, LANGUAGES) as its entries.
+fn list_setting(settings: &Settings, name: &str) -> Vec<String> {
+    settings
+        .get(name)
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// A setting as text, if set and not empty.
 fn setting(settings: &Settings, name: &str) -> Option<String> {
     settings
@@ -281,6 +384,8 @@ pub struct Phone {
     failed_vlans: BTreeMap<u16, String>,
     /// The VLAN device created for a tagged lease in `--iface` mode.
     vlan_dev: Option<String>,
+    /// CA certificates trusted for HTTPS: given at power-up, and from TRUSTCERTS.
+    trust: TrustStore,
 }
 
 impl Phone {
@@ -288,6 +393,12 @@ impl Phone {
         let store = Store::new(cfg.state_dir.clone()).map_err(PhoneError::State)?;
         let clock = PhoneClock::new(cfg.time_scale);
         let rng = Rng::new(cfg.seed);
+        let mut trust = TrustStore::default();
+        for pem in &cfg.boot.trusted_pems {
+            if let Err(why) = trust.add_pem(pem) {
+                tracing::warn!(%why, "a trusted certificate given at power-up is unusable");
+            }
+        }
         Ok(Self {
             cfg,
             store,
@@ -295,7 +406,23 @@ impl Phone {
             rng,
             failed_vlans: BTreeMap::new(),
             vlan_dev: None,
+            trust,
         })
+    }
+
+    /// `$BOOTNAME`: the boot code installed last, else the one the phone came with.
+    pub fn boot_name(&self) -> String {
+        self.store
+            .load()
+            .and_then(|s| s.boot_name)
+            .unwrap_or_else(|| self.cfg.boot.bootname.clone())
+    }
+
+    /// `$SHA2CAPABLE` as text.
+    fn sha2capable(&self) -> String {
+        let yes =
+            self.cfg.faults.has(Fault::Sha2capableEveryModel) || sha2_capable(&self.cfg.model4);
+        if yes { "1" } else { "0" }.to_string()
     }
 
     /// The application currently running.
@@ -496,22 +623,52 @@ impl Phone {
         let vars = PhoneVars {
             model4: self.cfg.model4.clone(),
             model: self.cfg.model(),
-            group: "0".to_string(),
+            group: self.cfg.boot.group.to_string(),
             macaddr: self.cfg.mac_hex(),
-            bootname: BOOTNAME.to_string(),
+            bootname: self.boot_name(),
+            hwvers: self.cfg.boot.hwvers.clone(),
             appname: running.clone(),
             sig_in_use: "2".to_string(),
-            sha2capable: "1".to_string(),
+            sha2capable: self.sha2capable(),
             vpnactive: "0".to_string(),
         };
         let mut interp = Interpreter::new(vars);
-        let upgrade = self.cfg.upgrade_file.clone();
+        let mut upgrade = self.cfg.upgrade_file.clone();
         let mut binary_checked = false;
         // With `ignore-settings-file`, SETs of every file after the upgrade script land here.
         let mut scratch: Option<Settings> = None;
-        match self.fetch(&http, &settings, &upgrade, &mut servers).await {
-            Some(text) => {
-                interp.start(script::parse(&upgrade, &text));
+        let mut script_text = self.fetch(&http, &settings, &upgrade, &mut servers).await;
+        if script_text.is_none() {
+            if self.cfg.faults.has(Fault::StopAfterMissingUpgradeScript) {
+                tracing::info!("fault stop-after-missing-upgrade-script: stopping here");
+                milestone::emit(
+                    "stopped",
+                    json!({"why": "fault stop-after-missing-upgrade-script"}),
+                );
+                std::future::pending::<()>().await;
+            }
+            match self.cfg.boot.missing_script {
+                MissingScript::FetchSettings => {
+                    tracing::warn!(file = %upgrade, "no upgrade script: fetching {DEFAULT_SETTINGS_FILE} itself");
+                    milestone::emit(
+                        "no-upgrade-script",
+                        json!({"file": upgrade, "then": DEFAULT_SETTINGS_FILE}),
+                    );
+                    // The settings file runs like a script of its own.
+                    upgrade = DEFAULT_SETTINGS_FILE.to_string();
+                    script_text = self.fetch(&http, &settings, &upgrade, &mut servers).await;
+                }
+                MissingScript::Register => {
+                    milestone::emit(
+                        "no-upgrade-script",
+                        json!({"file": upgrade, "then": "register"}),
+                    );
+                }
+            }
+        }
+        match script_text {
+            Some(bytes) => {
+                interp.start(self.parse_file(&upgrade, &bytes));
                 loop {
                     let step = match scratch.as_mut() {
                         Some(s) => interp.next(s),
@@ -531,14 +688,14 @@ impl Phone {
                                 continue;
                             }
                             match self.fetch(&http, &settings, &file, &mut servers).await {
-                                Some(text) => {
+                                Some(bytes) => {
                                     if self.cfg.faults.has(Fault::IgnoreSettingsFile)
                                         && scratch.is_none()
                                     {
                                         tracing::info!(%file, "fault ignore-settings-file: SETs discarded");
                                         scratch = Some(Settings::new());
                                     }
-                                    interp.fetched(Some(script::parse(&file, &text)));
+                                    interp.fetched(Some(self.parse_file(&file, &bytes)));
                                 }
                                 None => interp.fetched(None),
                             }
@@ -554,20 +711,158 @@ impl Phone {
         if !binary_checked && self.check_binary(&http, &settings, &mut servers).await {
             return Outcome::Reboot;
         }
+        self.directed_files(&http, &settings, &mut servers).await;
         self.register(&settings, local_ip).await;
         Outcome::LeaseLost
     }
 
-    /// GET `file` from the configured servers; `Some(text)` only for a complete 200.
+    /// Parse a fetched script or settings file, logging what was odd about it.
+    fn parse_file(&self, file: &str, bytes: &[u8]) -> script::Script {
+        let parsed = if self.cfg.faults.has(Fault::KeepBom) {
+            script::parse(file, &latin1(bytes))
+        } else {
+            script::parse_bytes(file, bytes)
+        };
+        if !parsed.findings.is_empty() {
+            let findings: Vec<serde_json::Value> = parsed
+                .findings
+                .iter()
+                .map(|(line, why)| json!({"line": line, "why": why}))
+                .collect();
+            milestone::emit(
+                "script-findings",
+                json!({"file": file, "findings": findings}),
+            );
+        }
+        parsed
+    }
+
+    /// The files the settings directed, after the script ran (domain.md "Boot sequence"
+    /// step 6): certificates to trust (TRUSTCERTS), then language files (LANGUAGES).
+    async fn directed_files(
+        &mut self,
+        http: &HttpClient,
+        settings: &Settings,
+        servers: &mut FileServers,
+    ) {
+        for file in list_setting(settings, "TRUSTCERTS") {
+            let Some(bytes) = self.fetch(http, settings, &file, servers).await else {
+                continue;
+            };
+            match self.trust.add_pem(&bytes) {
+                Ok(added) => milestone::emit(
+                    "trusted-certificate",
+                    json!({"file": file, "added": added, "trusted": self.trust.len()}),
+                ),
+                Err(why) => {
+                    tracing::warn!(%file, %why, "TRUSTCERTS file refused");
+                    milestone::emit("certificate-refused", json!({"file": file, "why": why}));
+                }
+            }
+        }
+        if self.cfg.faults.has(Fault::IgnoreLanguages) {
+            tracing::info!("fault ignore-languages: language files not fetched");
+            return;
+        }
+        for file in list_setting(settings, "LANGUAGES") {
+            if let Some(bytes) = self.fetch(http, settings, &file, servers).await {
+                milestone::emit("language", json!({"file": file, "bytes": bytes.len()}));
+            }
+        }
+    }
+
+    /// GET a script, settings, certificate or language file: over HTTPS first when TLSSRVR
+    /// is set, then over HTTP. `Some(body)` only for a complete 200.
     async fn fetch(
         &self,
         http: &HttpClient,
         settings: &Settings,
         file: &str,
         servers: &mut FileServers,
-    ) -> Option<String> {
+    ) -> Option<Vec<u8>> {
+        let tls_servers = settings.tls_servers();
+        if !tls_servers.is_empty() {
+            if self.cfg.faults.has(Fault::IgnoreTlssrvr) {
+                tracing::info!("fault ignore-tlssrvr: HTTPS not tried");
+            } else {
+                if let Some(body) = self.fetch_tls(http, settings, &tls_servers, file).await {
+                    return Some(body);
+                }
+                if self.cfg.faults.has(Fault::NoHttpFallback) {
+                    tracing::info!(%file, "fault no-http-fallback: not trying HTTP");
+                    return None;
+                }
+            }
+        }
         let resp = self.fetch_bytes(http, settings, file, servers).await?;
-        Some(String::from_utf8_lossy(&resp.body).into_owned())
+        Some(resp.body)
+    }
+
+    /// GET `file` over HTTPS from each TLSSRVR in turn; `None` when none delivered it.
+    async fn fetch_tls(
+        &self,
+        http: &HttpClient,
+        settings: &Settings,
+        tls_servers: &[String],
+        file: &str,
+    ) -> Option<Vec<u8>> {
+        let policy = tls::Policy {
+            check_name: settings.get("TLSSRVRID") == Some("1"),
+            verify: !self.cfg.faults.has(Fault::AcceptAnyServerCert),
+        };
+        let config = match tls::client_config(&self.trust, policy) {
+            Ok(c) => c,
+            Err(why) => {
+                tracing::warn!(%why, "no HTTPS client");
+                return None;
+            }
+        };
+        let port = settings.tls_port();
+        let path = file_path(&settings.tls_dir(), file);
+        let host = if port == 443 { None } else { Some(port) };
+        let ua = self.http_ua();
+        for server in tls_servers {
+            let host_value = match host {
+                None => server.clone(),
+                Some(p) => format!("{server}:{p}"),
+            };
+            let addrs = match HttpClient::resolve(server, port).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "HTTPS server unusable");
+                    continue;
+                }
+            };
+            for addr in addrs {
+                let url = format!("https://{host_value}{path}");
+                match http
+                    .get_tls(addr, config.clone(), server, &host_value, &path, &ua)
+                    .await
+                {
+                    Ok(resp) if resp.status == 200 => {
+                        milestone::emit(
+                            "downloaded",
+                            json!({"file": file, "url": url, "bytes": resp.body.len()}),
+                        );
+                        return Some(resp.body);
+                    }
+                    Ok(resp) => {
+                        milestone::emit(
+                            "https-failed",
+                            json!({"file": file, "url": url, "status": resp.status}),
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(%url, error = %e, "HTTPS download failed");
+                        milestone::emit(
+                            "https-failed",
+                            json!({"file": file, "url": url, "error": e.to_string()}),
+                        );
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// GET `file`: from the server that answered earlier in this boot, else from each
@@ -682,13 +977,21 @@ impl Phone {
             return false;
         };
         let running = self.running_app();
-        let same = appname == running;
+        // Boot code is compared with the boot code, an application with the application.
+        let boot_code =
+            is_boot_code(&appname) && !self.cfg.faults.has(Fault::BootCodeAsApplication);
+        let current = if boot_code {
+            self.boot_name()
+        } else {
+            running.clone()
+        };
+        let same = appname == current;
         if self.cfg.faults.has(Fault::NeverDownloadBinary) {
             tracing::info!(%appname, "fault never-download-binary: not downloading");
             return false;
         }
         if same && !self.cfg.faults.has(Fault::AlwaysDownloadBinary) {
-            tracing::info!(%appname, "APPNAME is the running application: no download");
+            tracing::info!(%appname, boot_code, "APPNAME is what runs already: no download");
             return false;
         }
         let forever = self.cfg.faults.has(Fault::RetryDownloadForever);
@@ -722,7 +1025,12 @@ impl Phone {
             tracing::info!("fault accept-corrupt-binary: not verifying");
             version_of(&appname)
         } else {
-            match self.verify_image(&resp.body) {
+            let kind = if boot_code {
+                firmware::ImageKind::BootCode
+            } else {
+                firmware::ImageKind::Application
+            };
+            match self.verify_image(&resp.body, kind) {
                 Ok(header) => header.version,
                 Err(e) => {
                     self.store.discard_download();
@@ -746,9 +1054,28 @@ impl Phone {
         if let Err(e) = self.store.commit_download() {
             tracing::warn!(error = %e, "cannot move the image into place");
         }
+        let previous = self.store.load();
+        if boot_code {
+            // New boot code; the application keeps running and keeps its version.
+            let installed = Installed {
+                app_name: running.clone(),
+                version: Some(self.reported_version()),
+                boot_name: Some(appname.clone()),
+            };
+            if let Err(e) = self.store.save(&installed) {
+                tracing::warn!(error = %e, "cannot record the installed boot code");
+                return false;
+            }
+            milestone::emit(
+                "installed-boot-code",
+                json!({"boot_name": appname, "boot_version": version, "previous": current, "app_name": running}),
+            );
+            return true;
+        }
         let installed = Installed {
             app_name: appname.clone(),
             version: Some(version.clone()),
+            boot_name: previous.and_then(|p| p.boot_name),
         };
         if let Err(e) = self.store.save(&installed) {
             tracing::warn!(error = %e, "cannot record the installed application");
@@ -761,14 +1088,19 @@ impl Phone {
         true
     }
 
-    /// Verify a downloaded application image in the documented order (signer, model,
-    /// hardware, kind, signature, hash), skipping the checks a fault switch breaks.
-    fn verify_image(&self, image: &[u8]) -> Result<firmware::Header, firmware::FirmwareError> {
+    /// Verify a downloaded image of the `kind` APPNAME names (boot code or application) in
+    /// the documented order (signer, model, hardware, kind, signature, hash), skipping the
+    /// checks a fault switch breaks.
+    fn verify_image(
+        &self,
+        image: &[u8],
+        kind: firmware::ImageKind,
+    ) -> Result<firmware::Header, firmware::FirmwareError> {
         let trusted = [self.cfg.trust_key];
         let target = firmware::Target {
             model4: &self.cfg.model4,
             hardware: &self.cfg.hardware,
-            kind: firmware::ImageKind::Application,
+            kind,
             trusted: &trusted,
         };
         let faults = &self.cfg.faults;
@@ -839,8 +1171,20 @@ impl Phone {
             faults: self.cfg.faults.clone(),
         };
         let reg = Registration::new(cfg, self.rng.fork());
-        let tls = sip_io::trusting_nothing();
-        sip_io::run(reg, controllers, udp, local_ip, tls, self.clock).await;
+        // TLS controllers are checked like the HTTPS server: against the certificates the
+        // phone trusts (given at power-up, TRUSTCERTS), the name only with TLSSRVRID=1.
+        let policy = tls::Policy {
+            check_name: settings.get("TLSSRVRID") == Some("1"),
+            verify: !self.cfg.faults.has(Fault::AcceptAnyServerCert),
+        };
+        let tls_config = match tls::client_config(&self.trust, policy) {
+            Ok(c) => Some(c),
+            Err(why) => {
+                tracing::warn!(%why, "no TLS client for SIP: every certificate is refused");
+                sip_io::trusting_nothing()
+            }
+        };
+        sip_io::run(reg, controllers, udp, local_ip, tls_config, self.clock).await;
     }
 }
 
@@ -934,6 +1278,44 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+
+    #[test]
+    fn sha2_boot_code_and_latin1_decisions() {
+        for m in ["9608", "9611", "9621", "9641"] {
+            assert!(sha2_capable(m), "{m}");
+        }
+        for m in ["9610", "9620", "9630", "9640", "9650"] {
+            assert!(!sha2_capable(m), "{m}");
+        }
+        assert!(is_boot_code("hb96xxua3_00.bin"));
+        assert!(is_boot_code("HB96xxua3_00.bin"));
+        assert!(!is_boot_code("S96x0_SALBR2_6_1_0.bin"));
+        assert!(!is_boot_code("h"));
+        assert_eq!(latin1(&[0xEF, 0xBB, 0xBF, b'S']), "\u{ef}\u{bb}\u{bf}S");
+        assert_eq!("settings".parse(), Ok(MissingScript::FetchSettings));
+        assert_eq!("register".parse(), Ok(MissingScript::Register));
+        assert!("stop".parse::<MissingScript>().is_err());
+    }
+
+    #[test]
+    fn keep_bom_costs_line_one_and_the_clean_phone_keeps_it() {
+        let bytes = [
+            &[0xEF, 0xBB, 0xBF][..],
+            b"SET SIPDOMAIN lab.test\nSET GROUP 1\n",
+        ]
+        .concat();
+        let clean = phone(&[]).parse_file("46xxsettings.txt", &bytes);
+        assert_eq!(clean.lines.len(), 2);
+        let faulty = phone(&[Fault::KeepBom]).parse_file("46xxsettings.txt", &bytes);
+        assert_eq!(faulty.lines.len(), 1, "line 1 became a comment");
+        assert_eq!(faulty.lines[0].number, 2);
+    }
+
+    #[test]
+    fn sha2capable_reports_the_model_unless_the_fault_is_on() {
+        assert_eq!(phone(&[]).sha2capable(), "0");
+        assert_eq!(phone(&[Fault::Sha2capableEveryModel]).sha2capable(), "1");
+    }
 
     #[test]
     fn paths_hosts_and_user_agents() {
@@ -1079,6 +1461,7 @@ mod tests {
             seed: 1,
             trust_key: provisioning::firmware::lab_signing_key().verifying_key(),
             faults: Faults::from_list(faults),
+            boot: crate::boot::BootOptions::default(),
         })
         .expect("phone")
     }
@@ -1251,14 +1634,21 @@ mod tests {
         for (check, fault) in switches {
             let image = image_failing(check);
             let refused = phone(&[])
-                .verify_image(&image)
+                .verify_image(&image, firmware::ImageKind::Application)
                 .expect_err("clean phone refuses");
             assert_eq!(refused.check(), Some(check), "{fault}");
-            assert!(phone(&[fault]).verify_image(&image).is_ok(), "{fault}");
+            assert!(
+                phone(&[fault])
+                    .verify_image(&image, firmware::ImageKind::Application)
+                    .is_ok(),
+                "{fault}"
+            );
             // Every other switch leaves this check alone.
             for (_, other) in switches.iter().filter(|(c, _)| *c != check) {
                 assert!(
-                    phone(&[*other]).verify_image(&image).is_err(),
+                    phone(&[*other])
+                        .verify_image(&image, firmware::ImageKind::Application)
+                        .is_err(),
                     "{other} on {check}"
                 );
             }
@@ -1275,7 +1665,10 @@ mod tests {
             &firmware::lab_signing_key(),
         );
         assert_eq!(
-            phone(&[]).verify_image(&good).expect("good").version,
+            phone(&[])
+                .verify_image(&good, firmware::ImageKind::Application)
+                .expect("good")
+                .version,
             "2.6.1.0"
         );
     }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use ed25519_dalek::VerifyingKey;
 
-use crate::boot::{NetMode, Phone, PhoneConfig};
+use crate::boot::{BootOptions, MissingScript, NetMode, Phone, PhoneConfig};
 use crate::fault::{self, Fault, Faults};
 use crate::net::raw::parse_mac;
 
@@ -101,6 +101,23 @@ pub struct Args {
     /// Write the log to this file instead of stderr.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Trust this CA certificate (PEM) for HTTPS from power-up, as if TRUSTCERTS had
+    /// installed it earlier (repeatable).
+    #[arg(long = "trust-cert", value_name = "PEM")]
+    pub trust_certs: Vec<PathBuf>,
+    /// $BOOTNAME: the boot code running at first boot.
+    #[arg(long, value_name = "NAME", default_value = crate::boot::BOOTNAME)]
+    pub bootname: String,
+    /// $HWVERS: the hardware version (empty: unknown).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub hwvers: String,
+    /// $GROUP (0-999).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=999))]
+    pub group: u16,
+    /// With no upgrade script: fetch 46xxsettings.txt then register (`settings`), or register
+    /// with the DHCP values only (`register`).
+    #[arg(long, value_name = "settings|register", default_value = "settings")]
+    pub on_missing_upgrade_script: MissingScript,
 }
 
 /// Stage-two errors: flags that parse but do not make a phone.
@@ -120,6 +137,8 @@ pub enum UsageError {
     BadScale(f64),
     #[error("--model must be four characters like 9620, got '{0}'")]
     BadModel(String),
+    #[error("--trust-cert {path}: {why}")]
+    BadTrustCert { path: String, why: String },
     #[error("--hardware must be four letters or digits like D01A, got '{0}'")]
     BadHardware(String),
 }
@@ -156,6 +175,18 @@ impl Args {
         if self.hardware.len() != 4 || !self.hardware.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(UsageError::BadHardware(self.hardware.clone()));
         }
+        let mut trusted_pems = Vec::new();
+        for path in &self.trust_certs {
+            let bad = |why: String| UsageError::BadTrustCert {
+                path: path.display().to_string(),
+                why,
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            crate::net::tls::TrustStore::default()
+                .add_pem(&pem)
+                .map_err(bad)?;
+            trusted_pems.push(pem);
+        }
         let trust_key = match &self.trust_key {
             Some(h) => parse_trust_key(h)?,
             None => provisioning::firmware::lab_signing_key().verifying_key(),
@@ -175,6 +206,13 @@ impl Args {
             seed: self.seed,
             trust_key,
             faults: Faults::from_list(&self.faults),
+            boot: BootOptions {
+                bootname: self.bootname.clone(),
+                hwvers: self.hwvers.clone(),
+                group: self.group,
+                trusted_pems,
+                missing_script: self.on_missing_upgrade_script,
+            },
         })
     }
 }

@@ -58,11 +58,19 @@ pub enum Fault {
     TcpRetransmit,
     IgnoreControllerTransport,
     RefreshAfterExpiry,
+    IgnoreTlssrvr,
+    NoHttpFallback,
+    AcceptAnyServerCert,
+    IgnoreLanguages,
+    BootCodeAsApplication,
+    Sha2capableEveryModel,
+    KeepBom,
+    StopAfterMissingUpgradeScript,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 46] = [
+    pub const ALL: [Fault; 54] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -109,6 +117,14 @@ impl Fault {
         Fault::TcpRetransmit,
         Fault::IgnoreControllerTransport,
         Fault::RefreshAfterExpiry,
+        Fault::IgnoreTlssrvr,
+        Fault::NoHttpFallback,
+        Fault::AcceptAnyServerCert,
+        Fault::IgnoreLanguages,
+        Fault::BootCodeAsApplication,
+        Fault::Sha2capableEveryModel,
+        Fault::KeepBom,
+        Fault::StopAfterMissingUpgradeScript,
     ];
 
     /// The `--fault` name.
@@ -160,6 +176,14 @@ impl Fault {
             Fault::TcpRetransmit => "tcp-retransmit",
             Fault::IgnoreControllerTransport => "ignore-controller-transport",
             Fault::RefreshAfterExpiry => "refresh-after-expiry",
+            Fault::IgnoreTlssrvr => "ignore-tlssrvr",
+            Fault::NoHttpFallback => "no-http-fallback",
+            Fault::AcceptAnyServerCert => "accept-any-server-cert",
+            Fault::IgnoreLanguages => "ignore-languages",
+            Fault::BootCodeAsApplication => "boot-code-as-application",
+            Fault::Sha2capableEveryModel => "sha2capable-every-model",
+            Fault::KeepBom => "keep-bom",
+            Fault::StopAfterMissingUpgradeScript => "stop-after-missing-upgrade-script",
         }
     }
 
@@ -299,6 +323,26 @@ impl Fault {
             }
             Fault::RefreshAfterExpiry => {
                 "refreshes a registration 10 % after the granted expiry instead of before it"
+            }
+            Fault::IgnoreTlssrvr => {
+                "never tries HTTPS: TLSSRVR is ignored and every file comes over HTTP"
+            }
+            Fault::NoHttpFallback => "after HTTPS fails for a file, does not try HTTP for it",
+            Fault::AcceptAnyServerCert => {
+                "accepts any HTTPS server certificate (self-signed, expired, wrong name) without checking it"
+            }
+            Fault::IgnoreLanguages => "never fetches the language files SET LANGUAGES names",
+            Fault::BootCodeAsApplication => {
+                "treats an APPNAME naming boot code (hb…) as an application: compares it with the running application and never installs it as boot code"
+            }
+            Fault::Sha2capableEveryModel => {
+                "reports $SHA2CAPABLE=1 whatever its model (96x0 included)"
+            }
+            Fault::KeepBom => {
+                "reads scripts byte for byte as ISO-8859-1: a UTF-8 byte order mark turns line 1 into a comment"
+            }
+            Fault::StopAfterMissingUpgradeScript => {
+                "after a 404 (or no answer) on the upgrade script, fetches nothing more and never registers"
             }
         }
     }

@@ -19,6 +19,10 @@ const INSTALLED_FILE: &str = "installed.bin";
 pub struct Installed {
     pub app_name: String,
     pub version: Option<String>,
+    /// The boot code installed since the first boot (`$BOOTNAME`); `None`: the one the
+    /// phone came with.
+    #[serde(default)]
+    pub boot_name: Option<String>,
 }
 
 /// State storage: a directory, or memory only.
@@ -110,6 +114,7 @@ mod tests {
         let mut s = Store::new(Some(d.clone())).expect("dir");
         assert_eq!(s.load(), None);
         let inst = Installed {
+            boot_name: None,
             app_name: "S96x0_SALBR2_7_0_0.bin".into(),
             version: Some("2.7.0.0".into()),
         };
@@ -132,6 +137,7 @@ mod tests {
         let inst = Installed {
             app_name: "x.bin".into(),
             version: None,
+            boot_name: Some("hb96xxua3_00.bin".into()),
         };
         s.save(&inst).expect("save");
         assert_eq!(s.load(), Some(inst));

@@ -5,9 +5,16 @@
 //! bytes read for it, a response those of the bytes written, a fault the frames written
 //! before it, a close the FIN/RST frames and anything after.
 //!
-//! Owns: sockets, timers, reading file bodies from disk piece by piece, and the choice of
-//! writer. Never: decides what a response contains or when it pauses, cuts or goes silent
-//! (that is `files`: the shell carries out its [`Step`]s), judges the phone.
+//! Owns: sockets, timers, reading file bodies from disk piece by piece, the TLS layer of
+//! the HTTPS listener ([`run_tls`]: rustls, with the configuration the caller built) and the
+//! choice of writer. Never: decides what a response contains or when it pauses, cuts or
+//! goes silent (that is `files`: the shell carries out its [`Step`]s), chooses certificates
+//! (`pc-pki` does), judges the phone.
+//!
+//! HTTPS (RFC 9110 §4.2.2, RFC 8446): the handshake comes first and is an event of its own,
+//! [`Event::TlsHandshake`], whether it went through or the client refused the certificate
+//! with an alert; the tap sees the TLS records, the timeline the plaintext requests. After a
+//! handshake everything below is the same as for plain HTTP.
 //!
 //! How a connection goes (one request per connection: every response says
 //! `Connection: close`, RFC 9112 §9.6, which is what the 96xx phones expect):
@@ -87,6 +94,30 @@ pub enum Event {
         headers: Vec<(String, String)>,
         /// What was odd about the request, each by its stable name (`duplicate_slash`, …).
         findings: Vec<Finding>,
+        /// The request came over TLS (the HTTPS listener).
+        #[serde(default)]
+        tls: bool,
+    },
+    /// A TLS handshake on the HTTPS listener ended, accepted or not. A client that refuses
+    /// the server's certificate says so with an alert before any request.
+    TlsHandshake {
+        conn: u64,
+        client: String,
+        server: String,
+        /// `ok`, `alert` (the client sent a fatal alert: `alert` names it), `failed` (another
+        /// error: `error` says which), `timeout` (no whole handshake in time).
+        outcome: String,
+        /// The server name the client asked for (SNI); phones given an address send none.
+        sni: Option<String>,
+        /// The protocol version agreed (`TLSv1_2`, `TLSv1_3`) when the handshake went through.
+        version: Option<String>,
+        /// The cipher suite agreed when the handshake went through.
+        cipher: Option<String>,
+        /// The alert the client sent, in snake case (`unknown_ca`, `bad_certificate`,
+        /// `certificate_expired` …).
+        alert: Option<String>,
+        /// What went wrong, in words, when the handshake did not go through.
+        error: Option<String>,
     },
     /// The answer went out (or stopped going out).
     Response {
@@ -142,6 +173,32 @@ pub async fn run(
     files: Arc<FileTable>,
     tap: Arc<dyn Tap>,
     events: mpsc::UnboundedSender<Stamped<Event>>,
+    shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    serve(listener, None, files, tap, events, shutdown).await
+}
+
+/// [`run`] over TLS: each connection first completes a TLS handshake with `tls` (reported as
+/// [`Event::TlsHandshake`], refused ones included), then is served exactly like plain HTTP.
+/// The tap sees the TLS records, as a capture on the wire would.
+pub async fn run_tls(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    files: Arc<FileTable>,
+    tap: Arc<dyn Tap>,
+    events: mpsc::UnboundedSender<Stamped<Event>>,
+    shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve(listener, Some(acceptor), files, tap, events, shutdown).await
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    files: Arc<FileTable>,
+    tap: Arc<dyn Tap>,
+    events: mpsc::UnboundedSender<Stamped<Event>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
@@ -170,7 +227,7 @@ pub async fn run(
                         events: events.clone(),
                     };
                     next_conn += 1;
-                    tasks.spawn(serve_connection(conn, stream, shutdown.clone()));
+                    tasks.spawn(serve_connection(conn, stream, tls.clone(), shutdown.clone()));
                 }
                 Err(e) => {
                     // Per-connection failures (ECONNABORTED) and resource limits (EMFILE)
@@ -249,13 +306,47 @@ enum Ending {
     Shutdown,
 }
 
-async fn serve_connection(conn: ConnCtx, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+async fn serve_connection(
+    conn: ConnCtx,
+    stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let flow = match (conn.client, conn.server) {
         (SocketAddr::V4(c), SocketAddr::V4(s)) => Some(conn.tap.tcp_open(c, s)),
         _ => None,
     };
-    tracing::debug!(conn = conn.id, client = %conn.client, "http connection");
-    let mut io = TapIo::new(stream, Arc::clone(&conn.tap), flow);
+    tracing::debug!(conn = conn.id, client = %conn.client, tls = tls.is_some(), "http connection");
+    let tcp = TcpTap::new(stream, Arc::clone(&conn.tap), flow);
+    let mut io = match tls {
+        None => TapIo::new(Transport::Plain(tcp)),
+        Some(acceptor) => {
+            let accepted = tokio::select! {
+                a = handshake(&conn, acceptor, tcp) => a,
+                () = shutdown_requested(&mut shutdown) => None,
+            };
+            match accepted {
+                Some(tls) => TapIo::new(Transport::Tls(Box::new(tls))),
+                None => {
+                    // The socket is gone with the failed handshake; the capture still needs
+                    // the connection's end.
+                    if let Some(flow) = flow {
+                        let frames = conn.tap.tcp_close(flow, false, false);
+                        conn.emit(
+                            Event::Closed {
+                                conn: conn.id,
+                                client: conn.client.to_string(),
+                                by: "server".to_owned(),
+                                reset: false,
+                            },
+                            frames,
+                        );
+                    }
+                    return;
+                }
+            }
+        }
+    };
 
     let ending = tokio::select! {
         ending = handle(&conn, &mut io) => ending,
@@ -265,8 +356,9 @@ async fn serve_connection(conn: ConnCtx, stream: TcpStream, mut shutdown: watch:
     let (by_client, reset) = match ending {
         Ending::ClientReset => (true, true),
         Ending::Reset => {
-            wait_send_queue_empty(&io.stream, SEND_QUEUE_WAIT).await;
-            if let Err(e) = socket2::SockRef::from(&io.stream).set_linger(Some(Duration::ZERO)) {
+            wait_send_queue_empty(io.tcp_stream(), SEND_QUEUE_WAIT).await;
+            if let Err(e) = socket2::SockRef::from(io.tcp_stream()).set_linger(Some(Duration::ZERO))
+            {
                 tracing::warn!(conn = conn.id, error = %e, "cannot set SO_LINGER 0; closing with FIN");
             }
             (false, true)
@@ -306,6 +398,93 @@ async fn serve_connection(conn: ConnCtx, stream: TcpStream, mut shutdown: watch:
     );
 }
 
+/// Run the TLS handshake on `tcp` and report it; `None` when it did not go through (the
+/// connection is then closed).
+async fn handshake(
+    conn: &ConnCtx,
+    acceptor: tokio_rustls::TlsAcceptor,
+    tcp: TcpTap,
+) -> Option<tokio_rustls::server::TlsStream<TcpTap>> {
+    let attempt = tokio::time::timeout(HEAD_READ_TIMEOUT, acceptor.accept(tcp).into_fallible());
+    let (result, frames) = match attempt.await {
+        Err(_) => (
+            Err(("timeout", None, "no whole handshake in time".to_owned())),
+            Vec::new(),
+        ),
+        Ok(Ok(mut tls)) => {
+            let frames = tls.get_mut().0.take_all_frames();
+            (Ok(tls), frames)
+        }
+        Ok(Err((e, mut tcp))) => {
+            let frames = tcp.take_all_frames();
+            let alert = received_alert(&e);
+            let outcome = if alert.is_some() { "alert" } else { "failed" };
+            (Err((outcome, alert, e.to_string())), frames)
+        }
+    };
+    let (event, accepted) = match result {
+        Ok(tls) => {
+            let session = tls.get_ref().1;
+            let event = Event::TlsHandshake {
+                conn: conn.id,
+                client: conn.client.to_string(),
+                server: conn.server.to_string(),
+                outcome: "ok".to_owned(),
+                sni: session.server_name().map(str::to_owned),
+                version: session.protocol_version().map(|v| format!("{v:?}")),
+                cipher: session
+                    .negotiated_cipher_suite()
+                    .map(|c| format!("{:?}", c.suite())),
+                alert: None,
+                error: None,
+            };
+            (event, Some(tls))
+        }
+        Err((outcome, alert, error)) => {
+            tracing::debug!(conn = conn.id, %error, "tls handshake did not go through");
+            let event = Event::TlsHandshake {
+                conn: conn.id,
+                client: conn.client.to_string(),
+                server: conn.server.to_string(),
+                outcome: outcome.to_owned(),
+                sni: None,
+                version: None,
+                cipher: None,
+                alert,
+                error: Some(error),
+            };
+            (event, None)
+        }
+    };
+    conn.emit(event, frames);
+    accepted
+}
+
+/// The fatal alert the client sent, if that is why the handshake failed, in snake case.
+fn received_alert(e: &io::Error) -> Option<String> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(alert) => Some(snake_case(&format!("{alert:?}"))),
+        _ => None,
+    }
+}
+
+/// `UnknownCA` → `unknown_ca`, `CertificateExpired` → `certificate_expired`.
+fn snake_case(camel: &str) -> String {
+    let chars: Vec<char> = camel.chars().collect();
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            let prev_lower = chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit();
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if prev_lower || (chars[i - 1].is_ascii_uppercase() && next_lower) {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// One request, one response.
 async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
     let head = match tokio::time::timeout(HEAD_READ_TIMEOUT, read_head(io)).await {
@@ -328,6 +507,7 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
                     host: None,
                     headers: Vec::new(),
                     findings: vec![Finding::MalformedRequestHead],
+                    tls: io.is_tls(),
                 },
                 io.take_read_frames(),
             );
@@ -353,6 +533,7 @@ async fn handle(conn: &ConnCtx, io: &mut TapIo) -> Ending {
         host: header_value(&head.headers, "host"),
         headers: head.headers.clone(),
         findings,
+        tls: io.is_tls(),
     };
     conn.emit(request, io.take_read_frames());
 
@@ -750,7 +931,7 @@ fn emit_fault(conn: &ConnCtx, io: &TapIo, decision: &Decision, target: &str, mar
         bytes_sent: io.out.total,
     };
     // The frames that carried the response so far: the fault happened right after them.
-    conn.emit(event, io.written_frames.clone());
+    conn.emit(event, io.written_frames());
 }
 
 fn emit_response(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: &str) {
@@ -862,16 +1043,97 @@ impl OutScan {
     }
 }
 
-/// A TcpStream that mirrors every byte read and written to the tap, and remembers what the
-/// shell needs to describe the exchange: the outgoing bytes ([`OutScan`]), the frames the
-/// tap wrote in each direction since the last event took them, EOF and errors.
-struct TapIo {
+/// The TCP layer of a connection: a TcpStream that mirrors every byte read and written to
+/// the tap (for HTTPS these are the TLS records, as on the wire) and keeps the frames the
+/// tap wrote in each direction until an event takes them.
+struct TcpTap {
     stream: TcpStream,
     tap: Arc<dyn Tap>,
     flow: Option<TcpFlow>,
-    out: OutScan,
     read_frames: Vec<u64>,
     written_frames: Vec<u64>,
+}
+
+impl TcpTap {
+    fn new(stream: TcpStream, tap: Arc<dyn Tap>, flow: Option<TcpFlow>) -> TcpTap {
+        TcpTap {
+            stream,
+            tap,
+            flow,
+            read_frames: Vec::new(),
+            written_frames: Vec::new(),
+        }
+    }
+
+    /// Frames of every byte read or written since the last call, in order.
+    fn take_all_frames(&mut self) -> Vec<u64> {
+        let mut frames = std::mem::take(&mut self.read_frames);
+        frames.append(&mut self.written_frames);
+        frames.sort_unstable();
+        frames
+    }
+}
+
+impl AsyncRead for TcpTap {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let new = &buf.filled()[before..];
+            if !new.is_empty()
+                && let Some(flow) = this.flow
+            {
+                let frames = this.tap.tcp_data(flow, true, new);
+                this.read_frames.extend(frames);
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for TcpTap {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.stream).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = polled
+            && let Some(flow) = this.flow
+        {
+            let frames = this.tap.tcp_data(flow, false, &data[..n]);
+            this.written_frames.extend(frames);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// What carries the HTTP bytes: the TCP connection itself, or TLS over it.
+enum Transport {
+    Plain(TcpTap),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpTap>>),
+}
+
+/// A connection as the HTTP code sees it (plain bytes, whatever the transport), and what the
+/// shell needs to describe the exchange: the outgoing HTTP bytes ([`OutScan`]), the frames
+/// the tap wrote since the last event took them, EOF and errors.
+struct TapIo {
+    transport: Transport,
+    out: OutScan,
     client_eof: bool,
     read_error: Option<io::ErrorKind>,
     write_error: Option<io::ErrorKind>,
@@ -882,21 +1144,17 @@ struct TapIo {
 impl std::fmt::Debug for TapIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TapIo")
-            .field("flow", &self.flow)
+            .field("tls", &self.is_tls())
             .field("out", &self.out)
             .finish_non_exhaustive()
     }
 }
 
 impl TapIo {
-    fn new(stream: TcpStream, tap: Arc<dyn Tap>, flow: Option<TcpFlow>) -> TapIo {
+    fn new(transport: Transport) -> TapIo {
         TapIo {
-            stream,
-            tap,
-            flow,
+            transport,
             out: OutScan::default(),
-            read_frames: Vec::new(),
-            written_frames: Vec::new(),
             client_eof: false,
             read_error: None,
             write_error: None,
@@ -904,14 +1162,40 @@ impl TapIo {
         }
     }
 
+    fn is_tls(&self) -> bool {
+        matches!(self.transport, Transport::Tls(_))
+    }
+
+    fn tcp(&mut self) -> &mut TcpTap {
+        match &mut self.transport {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => tls.get_mut().0,
+        }
+    }
+
+    fn tcp_stream(&self) -> &TcpStream {
+        match &self.transport {
+            Transport::Plain(tcp) => &tcp.stream,
+            Transport::Tls(tls) => &tls.get_ref().0.stream,
+        }
+    }
+
     /// Frames of the bytes read since the last call.
     fn take_read_frames(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.read_frames)
+        std::mem::take(&mut self.tcp().read_frames)
+    }
+
+    /// Frames of the bytes written since the last take, left in place.
+    fn written_frames(&self) -> Vec<u64> {
+        match &self.transport {
+            Transport::Plain(tcp) => tcp.written_frames.clone(),
+            Transport::Tls(tls) => tls.get_ref().0.written_frames.clone(),
+        }
     }
 
     /// Frames of the bytes written since the last call.
     fn take_written_frames(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.written_frames)
+        std::mem::take(&mut self.tcp().written_frames)
     }
 }
 
@@ -924,25 +1208,20 @@ impl AsyncRead for TapIo {
         let this = &mut *self;
         let before = buf.filled().len();
         let wanted = buf.remaining() > 0;
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                let new = &buf.filled()[before..];
-                if new.is_empty() {
-                    if wanted {
-                        this.client_eof = true;
-                    }
-                } else if let Some(flow) = this.flow {
-                    let frames = this.tap.tcp_data(flow, true, new);
-                    this.read_frames.extend(frames);
-                }
-                Poll::Ready(Ok(()))
+        let polled = match &mut this.transport {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        };
+        match &polled {
+            Poll::Ready(Ok(())) if wanted && buf.filled().len() == before => {
+                this.client_eof = true;
             }
             Poll::Ready(Err(e)) => {
                 this.read_error.get_or_insert(e.kind());
-                Poll::Ready(Err(e))
             }
-            Poll::Pending => Poll::Pending,
+            _ => {}
         }
+        polled
     }
 }
 
@@ -953,30 +1232,32 @@ impl AsyncWrite for TapIo {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.stream).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                let written = &data[..n];
-                if let Some(flow) = this.flow {
-                    let frames = this.tap.tcp_data(flow, false, written);
-                    this.written_frames.extend(frames);
-                }
-                this.out.record(written);
-                Poll::Ready(Ok(n))
-            }
+        let polled = match &mut this.transport {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_write(cx, data),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, data),
+        };
+        match &polled {
+            Poll::Ready(Ok(n)) => this.out.record(&data[..*n]),
             Poll::Ready(Err(e)) => {
                 this.write_error.get_or_insert(e.kind());
-                Poll::Ready(Err(e))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {}
         }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        match &mut self.transport {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        match &mut self.transport {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 

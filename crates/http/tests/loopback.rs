@@ -192,18 +192,28 @@ impl Server {
     }
 
     fn with(files: FileTable) -> Server {
+        Server::with_tls(files, None)
+    }
+
+    /// The server over TLS with `tls`, or plain with `None`.
+    fn with_tls(files: FileTable, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tap = Arc::new(RecordingTap::default());
-        let task = tokio::spawn(pc_http::run(
-            listener,
-            Arc::new(files),
-            tap.clone(),
-            tx,
-            shutdown_rx,
-        ));
+        let files = Arc::new(files);
+        let task = match tls {
+            None => tokio::spawn(pc_http::run(listener, files, tap.clone(), tx, shutdown_rx)),
+            Some(tls) => tokio::spawn(pc_http::shell::run_tls(
+                listener,
+                tls,
+                files,
+                tap.clone(),
+                tx,
+                shutdown_rx,
+            )),
+        };
         Server {
             addr,
             events,
@@ -375,6 +385,7 @@ Connection: close\r\n\r\n"[..],
                 ),
                 ("range".into(), "bytes=0-3".into()),
             ],
+            tls: false,
             findings: vec![Finding::DuplicateSlash, Finding::RangeRequested],
         }
     );
@@ -828,6 +839,143 @@ async fn shutdown_closes_idle_connections() {
         .expect("server stops in time")
         .unwrap()
         .unwrap();
+}
+
+/// A lab CA and a TLS server presenting the certificate `cert` for 127.0.0.1.
+fn tls_server(cert: pc_pki::CertChoice) -> (pc_pki::LabCa, Server) {
+    let now = time_now();
+    let ca = pc_pki::LabCa::generate(pc_pki::KeyKind::EcdsaP256, now).unwrap();
+    let spec = pc_pki::ServerCertSpec {
+        cert,
+        key: pc_pki::KeyKind::EcdsaP256,
+    };
+    let id = ca
+        .server_identity(spec, &["127.0.0.1".to_string()], now)
+        .unwrap();
+    let server = Server::with_tls(table(), Some(id.server_config().unwrap()));
+    (ca, server)
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// GET `path` over TLS from a client trusting only `ca`: the plaintext answer, or the
+/// client's handshake error.
+async fn https_get(ca: &pc_pki::LabCa, addr: SocketAddr, path: &str) -> Result<Vec<u8>, String> {
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.client_config().unwrap()));
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(&get(path)).await.unwrap();
+    let mut out = Vec::new();
+    // The server closes after its answer; a missing close_notify is not this test's concern.
+    let _ = tls.read_to_end(&mut out).await;
+    Ok(out)
+}
+
+#[tokio::test]
+async fn https_serves_the_same_answer_after_a_handshake_event() {
+    let (ca, mut server) = tls_server(pc_pki::CertChoice::LabCa);
+    let body = https_get(&ca, server.addr, "/fw/96xxupgrade.txt")
+        .await
+        .expect("handshake accepted");
+    assert!(body.starts_with(b"HTTP/1.1 200 OK\r\n"), "{body:?}");
+    assert!(body.ends_with(SCRIPT));
+    let stamped = server.stamped_until_closed().await;
+    let events: Vec<&Event> = stamped.iter().map(|s| &s.event).collect();
+    match events.as_slice() {
+        [
+            Event::TlsHandshake {
+                outcome,
+                version,
+                alert: None,
+                ..
+            },
+            Event::Request {
+                path, tls: true, ..
+            },
+            Event::Response {
+                status: 200,
+                complete: true,
+                ..
+            },
+            Event::Closed { .. },
+        ] => {
+            assert_eq!(outcome, "ok");
+            assert!(
+                version.as_deref().is_some_and(|v| v.starts_with("TLSv1_")),
+                "{version:?}"
+            );
+            assert_eq!(path, "/fw/96xxupgrade.txt");
+        }
+        other => panic!("unexpected events {other:?}"),
+    }
+    // The tap saw TLS records, never the plaintext request or script.
+    assert!(stamped[0].frames.iter().all(|f| *f > 0) && !stamped[0].frames.is_empty());
+    let client = match stamped.iter().find_map(|s| match &s.event {
+        Event::Request { client, .. } => Some(client.clone()),
+        _ => None,
+    }) {
+        Some(c) => c.parse::<SocketAddrV4>().unwrap(),
+        None => panic!("no request"),
+    };
+    let flow = server.tap.flow_for(client);
+    for call in server.tap.flow_calls(flow) {
+        if let TapCall::Data { bytes, .. } = call {
+            assert!(!bytes.windows(SCRIPT.len()).any(|w| w == SCRIPT));
+            assert!(!bytes.windows(4).any(|w| w == b"GET "));
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_certificate_is_a_handshake_event_with_the_clients_alert() {
+    for (cert, alert) in [
+        (pc_pki::CertChoice::SelfSigned, "unknown_ca"),
+        (pc_pki::CertChoice::Expired, "certificate_expired"),
+        (pc_pki::CertChoice::WrongName, "bad_certificate"),
+    ] {
+        let (ca, mut server) = tls_server(cert);
+        let refused = https_get(&ca, server.addr, "/fw/96xxupgrade.txt").await;
+        assert!(refused.is_err(), "{cert:?}: {refused:?}");
+        let events = server.events_until_closed().await;
+        match events.first().map(|(_, e)| e) {
+            Some(Event::TlsHandshake {
+                outcome,
+                alert: Some(got),
+                error: Some(_),
+                ..
+            }) => {
+                assert_eq!(outcome, "alert", "{cert:?}");
+                assert_eq!(got, alert, "{cert:?}");
+            }
+            other => panic!("{cert:?}: {other:?}"),
+        }
+        assert!(
+            !events
+                .iter()
+                .any(|(_, e)| matches!(e, Event::Request { .. })),
+            "{cert:?}: no request after a refused handshake"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn plain_http_on_the_tls_port_is_a_failed_handshake() {
+    let (_ca, mut server) = tls_server(pc_pki::CertChoice::LabCa);
+    let _ = exchange(server.addr, &get("/fw/96xxupgrade.txt")).await;
+    let events = server.events_until_closed().await;
+    assert!(
+        matches!(events.first().map(|(_, e)| e), Some(Event::TlsHandshake { outcome, alert: None, .. }) if outcome == "failed"),
+        "{events:?}"
+    );
+    server.stop().await;
 }
 
 #[tokio::test]

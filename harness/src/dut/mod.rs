@@ -225,6 +225,11 @@ pub struct SimConfig {
     pub faults: Vec<String>,
     /// Timer speed-up.
     pub time_scale: f64,
+    /// CA certificates (PEM files) the phone trusts from the start.
+    pub trust_certs: Vec<PathBuf>,
+    /// Further identity and profile flags the scenario sets (`--bootname`, `--hwvers`,
+    /// `--group`, `--on-missing-upgrade-script`), as flag and value.
+    pub identity: Vec<(&'static str, String)>,
 }
 
 /// A running reference phone.
@@ -293,6 +298,12 @@ impl SimPhone {
         .arg(&cfg.log);
         for f in &cfg.faults {
             cmd.args(["--fault", f]);
+        }
+        for pem in &cfg.trust_certs {
+            cmd.arg("--trust-cert").arg(pem);
+        }
+        for (flag, value) in &cfg.identity {
+            cmd.arg(flag).arg(value);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

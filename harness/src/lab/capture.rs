@@ -114,6 +114,7 @@ impl Capture {
         note: &CaptureNote<'_>,
         dhcp: SocketAddrV4,
         http: SocketAddrV4,
+        https: Option<SocketAddrV4>,
         sip: &[SocketAddrV4],
     ) -> Result<Capture, CaptureError> {
         let err = |source| CaptureError::Start {
@@ -150,6 +151,7 @@ impl Capture {
                 );
                 let map: HashMap<SocketAddrV4, u16> = [(dhcp, 67), (http, 80)]
                     .into_iter()
+                    .chain(https.map(|a| (a, 443)))
                     .chain(sip.iter().zip(5060..).map(|(a, p)| (*a, p)))
                     .collect();
                 let synth = pc_capture::synth::Synthesizer::create(path, "lo-synth", &note, map)
@@ -204,8 +206,8 @@ mod tests {
             title: "a title",
             time_scale: 10.0,
         };
-        let capture =
-            Capture::start(None, &path, &note, ep(40067), ep(40080), &[ep(45060)]).expect("start");
+        let capture = Capture::start(None, &path, &note, ep(40067), ep(40080), None, &[ep(45060)])
+            .expect("start");
         let frames = capture
             .tap()
             .udp(ep(40000), ep(45060), b"REGISTER sip:x SIP/2.0\r\n\r\n");

@@ -472,6 +472,7 @@ impl IfaceLab {
         &self,
         controllers: usize,
         http_port: u16,
+        https_port: Option<u16>,
     ) -> Result<ServerSockets, LabError> {
         let ip = self.addrs.server_ip;
         let name = self.name.as_bytes();
@@ -507,6 +508,25 @@ impl IfaceLab {
             addr: format!("{ip}:{http_port}"),
             source,
         })?;
+        // HTTPS beside HTTP, when the scenario has an HTTPS file server.
+        let https = match https_port {
+            Some(port) => Some(
+                (|| {
+                    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+                    s.set_reuse_address(true)?;
+                    s.bind_device(Some(name))?;
+                    s.bind(&std::net::SocketAddr::from((ip, port)).into())?;
+                    s.listen(128)?;
+                    Ok(TcpListener::from(s))
+                })()
+                .map_err(|source| LabError::Bind {
+                    what: "https",
+                    addr: format!("{ip}:{port}"),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
         let sip = (0..controllers.max(1))
             .map(|i| {
                 let port = 5060 + u16::try_from(i).unwrap_or(0);
@@ -546,6 +566,7 @@ impl IfaceLab {
             dhcp,
             dhcp_raw: Some(raw),
             http,
+            https,
             sip,
             sip_tcp,
         })

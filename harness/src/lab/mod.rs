@@ -199,6 +199,8 @@ pub struct ServerSockets {
     pub dhcp_raw: Option<pc_capture::rawsock::RawSocket>,
     /// HTTP listener.
     pub http: TcpListener,
+    /// HTTPS listener, when the scenario has an HTTPS file server.
+    pub https: Option<TcpListener>,
     /// SIP UDP sockets, one per controller (the first is `${sip_port}`).
     pub sip: Vec<UdpSocket>,
     /// SIP TCP listeners on the same ports, one per controller (RFC 3261 §18.2.1).
@@ -206,6 +208,19 @@ pub struct ServerSockets {
 }
 
 impl ServerSockets {
+    /// Where the HTTPS file server listens, if there is one.
+    pub fn https_endpoint(&self) -> std::io::Result<Option<SocketAddrV4>> {
+        match &self.https {
+            None => Ok(None),
+            Some(l) => match l.local_addr()? {
+                std::net::SocketAddr::V4(a) => Ok(Some(a)),
+                std::net::SocketAddr::V6(a) => Err(std::io::Error::other(format!(
+                    "unexpected IPv6 address {a}"
+                ))),
+            },
+        }
+    }
+
     /// Where each server listens (for `${…}` variables and the capture's port map).
     pub fn endpoints(&self) -> std::io::Result<(SocketAddrV4, SocketAddrV4, Vec<SocketAddrV4>)> {
         let v4 = |a: std::net::SocketAddr| match a {
@@ -236,8 +251,13 @@ pub fn loopback_addrs() -> LabAddrs {
     }
 }
 
-/// Binds the servers' sockets on loopback, on ports the OS picks; `controllers` SIP sockets.
-pub fn bind_loopback(addrs: &LabAddrs, controllers: usize) -> Result<ServerSockets, LabError> {
+/// Binds the servers' sockets on loopback, on ports the OS picks; `controllers` SIP sockets,
+/// and an HTTPS listener when `https`.
+pub fn bind_loopback(
+    addrs: &LabAddrs,
+    controllers: usize,
+    https: bool,
+) -> Result<ServerSockets, LabError> {
     let ip = addrs.server_ip;
     let udp = |what| {
         UdpSocket::bind((ip, 0)).map_err(|source| LabError::Bind {
@@ -251,6 +271,15 @@ pub fn bind_loopback(addrs: &LabAddrs, controllers: usize) -> Result<ServerSocke
         addr: format!("{ip}:0"),
         source,
     })?;
+    let https = if https {
+        Some(TcpListener::bind((ip, 0)).map_err(|source| LabError::Bind {
+            what: "https",
+            addr: format!("{ip}:0"),
+            source,
+        })?)
+    } else {
+        None
+    };
     let (sip, sip_tcp): (Vec<UdpSocket>, Vec<TcpListener>) = (0..controllers.max(1))
         .map(|_| udp_and_tcp(ip))
         .collect::<Result<Vec<_>, _>>()?
@@ -260,6 +289,7 @@ pub fn bind_loopback(addrs: &LabAddrs, controllers: usize) -> Result<ServerSocke
         dhcp: udp("dhcp")?,
         dhcp_raw: None,
         http,
+        https,
         sip,
         sip_tcp,
     })

@@ -126,12 +126,13 @@ impl NetnsPair {
 
     /// Binds the servers inside the infrastructure namespace: DHCP on 0.0.0.0:67 bound to the
     /// lab interface (it must hear broadcasts from clients without an address) plus a raw socket
-    /// for unicast replies to a MAC; HTTP on :80 and SIP on :5060 of the server address, and
-    /// further controllers on :5061, :5062 ….
+    /// for unicast replies to a MAC; HTTP on :80 (HTTPS on `https_port` when given) and SIP
+    /// on :5060 of the server address, and further controllers on :5061, :5062 ….
     pub fn bind_servers(
         &self,
         controllers: usize,
         http_port: u16,
+        https_port: Option<u16>,
     ) -> Result<ServerSockets, LabError> {
         let iface = self.infra_if.clone();
         let ip = self.addrs.server_ip;
@@ -141,6 +142,13 @@ impl NetnsPair {
         let http =
             pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, http_port)))
                 .map_err(err("http", format!("{ip}:{http_port}")))?;
+        let https = match https_port {
+            Some(port) => Some(
+                pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, port)))
+                    .map_err(err("https", format!("{ip}:{port}")))?,
+            ),
+            None => None,
+        };
         let sip = (0..controllers.max(1))
             .map(|i| {
                 let port = 5060 + u16::try_from(i).unwrap_or(0);
@@ -159,6 +167,7 @@ impl NetnsPair {
             dhcp,
             dhcp_raw: Some(raw),
             http,
+            https,
             sip,
             sip_tcp,
         })

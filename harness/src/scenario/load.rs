@@ -349,6 +349,11 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
             ),
         ));
     }
+    if let Some(g) = spec.phone.group
+        && g > 999
+    {
+        errs.push(src.in_table("[phone]", "group", format!("group {g} is not in 0–999")));
+    }
     if let Some(f) = spec.phone.time_scale
         && (!f.is_finite() || f <= 0.0)
     {
@@ -427,8 +432,16 @@ fn served_files(
             here(format!(
                 "file path `{path}` must be relative without `..` (it is the request path under the server root)"
             ));
-        } else if let Err(e) = pc_http::files::normalise_path(&format!("/{path}")) {
+        } else if let Err(e) =
+            pc_http::files::normalise_path(&format!("/{}", vars::with_placeholders(path)))
+        {
             here(format!("file path `{path}`: {e}"));
+        }
+        if let Err(name) = vars::check_known(path) {
+            here(format!(
+                "file path `{path}` uses unknown variable `${{{name}}}`; known: {}",
+                vars::KNOWN.join(", ")
+            ));
         }
         let served = served_file(src, dir, path, f, 0, errs);
         if errs.len() == before
@@ -547,6 +560,7 @@ fn served_file(
         f.fixture.is_some(),
         f.text.is_some(),
         f.firmware.is_some(),
+        f.lab_ca,
         f.image.is_some(),
     ]
     .iter()
@@ -558,6 +572,7 @@ fn served_file(
         ));
     }
     let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
+        (1, ..) if f.lab_ca => Some(FileContent::LabCa),
         (1, _, None, None, None) => f
             .image
             .as_deref()
@@ -591,7 +606,7 @@ fn served_file(
         }
         _ => {
             here(format!(
-                "file `{path}` needs exactly one of fixture, text, firmware or image (or only a status)"
+                "file `{path}` needs exactly one of fixture, text, firmware, image or lab_ca (or only a status)"
             ));
             None
         }
@@ -1939,10 +1954,34 @@ after = "A"
     }
 
     #[test]
+    fn file_paths_may_use_lab_variables_but_not_unknown_ones() {
+        let with_files = |files: &str| GOOD.replace("[sip]", &format!("[files]\n{files}\n\n[sip]"));
+        let ok = load(&with_files(
+            "\"${phone_mac_hex}/46xxsettings.txt\" = { text = \"SET GROUP 1\" }",
+        ))
+        .unwrap();
+        assert!(ok.files.contains_key("${phone_mac_hex}/46xxsettings.txt"));
+        assert_eq!(
+            err(&with_files(
+                "\"${phone_mac_hx}/46xxsettings.txt\" = { text = \"x\" }"
+            )),
+            "scenario error at s/x.toml:17:1: file path `${phone_mac_hx}/46xxsettings.txt` uses unknown variable `${phone_mac_hx}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
+        );
+        let ca = load(&with_files("\"lab-ca.pem\" = { lab_ca = true }")).unwrap();
+        assert_eq!(ca.files["lab-ca.pem"].content, FileContent::LabCa);
+        assert_eq!(
+            err(&with_files(
+                "\"lab-ca.pem\" = { lab_ca = true, text = \"x\" }"
+            )),
+            "scenario error at s/x.toml:17:1: file `lab-ca.pem` needs exactly one of fixture, text, firmware, image or lab_ca (or only a status)"
+        );
+    }
+
+    #[test]
     fn an_unknown_variable() {
         assert_eq!(
             err(&GOOD.replace("${server_ip}", "${nope}")),
-            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
+            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain"
         );
     }
 
@@ -2225,7 +2264,7 @@ after = "A"
         assert_eq!(
             all_errors(&text),
             [
-                "scenario error at s/x.toml:38:9: check `B`: http has no event `requst` (its events: closed, fault, request, response); did you mean `request`?",
+                "scenario error at s/x.toml:38:9: check `B`: http has no event `requst` (its events: closed, fault, request, response, tls_handshake); did you mean `request`?",
                 "scenario error at s/x.toml:40:11: check `B`: http request events have no field `mehtod`; did you mean `method`?",
             ]
         );

@@ -112,6 +112,10 @@ pub struct ScenarioSpec {
     /// The file server itself.
     #[serde(default)]
     pub http: HttpSetup,
+    /// The HTTPS file server (same files, its own port, the certificate chosen here); none
+    /// when absent.
+    #[serde(default)]
+    pub https: Option<HttpsSetup>,
     /// The SIP registrar.
     pub sip: SipSetup,
     /// How long the scenario runs.
@@ -139,6 +143,45 @@ pub struct PhoneSetup {
     /// `--time-scale` overrides. Real phones run at 1.
     #[serde(default)]
     pub time_scale: Option<f64>,
+    /// The phone already trusts the lab CA (as if an earlier TRUSTCERTS had installed it):
+    /// the reference phone is given the run's CA; a real phone must have it installed.
+    #[serde(default)]
+    pub trusts_lab_ca: bool,
+    /// `$BOOTNAME`: the boot code running at the start (reference phone default
+    /// `simphone_boot_1_0.bin`).
+    #[serde(default)]
+    pub bootname: Option<String>,
+    /// `$HWVERS`: the hardware version (default: unknown).
+    #[serde(default)]
+    pub hwvers: Option<String>,
+    /// `$GROUP`, 0–999 (default 0).
+    #[serde(default)]
+    pub group: Option<u16>,
+    /// What the phone does when the upgrade script cannot be had — a profile parameter the
+    /// admin guide leaves open: `settings` (fetch 46xxsettings.txt, then register; the
+    /// reference phone's default) or `register` (register with the DHCP values).
+    #[serde(default)]
+    pub on_missing_upgrade_script: Option<MissingScript>,
+}
+
+/// What a phone does when the upgrade script cannot be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingScript {
+    /// Fetch 46xxsettings.txt itself, then register.
+    Settings,
+    /// Register with what DHCP gave.
+    Register,
+}
+
+impl MissingScript {
+    /// The word scenario files and the reference phone's flag use.
+    pub fn name(self) -> &'static str {
+        match self {
+            MissingScript::Settings => "settings",
+            MissingScript::Register => "register",
+        }
+    }
 }
 
 /// The DHCP server of a scenario.
@@ -268,6 +311,9 @@ pub struct FileSpec {
     /// A firmware image to build.
     #[serde(default)]
     pub firmware: Option<FirmwareSpec>,
+    /// The run's lab CA certificate, PEM (what TRUSTCERTS names).
+    #[serde(default)]
+    pub lab_ca: bool,
     /// A file on disk served as it is (a real vendor image): its path, relative to the
     /// scenario file or absolute. Streamed, never read whole into memory.
     #[serde(default)]
@@ -439,6 +485,24 @@ pub struct HttpSetup {
     /// a free port. Scenarios name it as `${http_port}`.
     #[serde(default)]
     pub port: Option<u16>,
+}
+
+/// The HTTPS file server of a scenario: the same files as the HTTP one, on its own port,
+/// presenting the certificate chosen here (`pc-pki`; scenarios/README.md, "TLS
+/// certificates").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsSetup {
+    /// The port it listens on in the netns lab (default 443); the loopback lab picks a free
+    /// port. Scenarios name it as `${https_port}`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Which certificate it presents.
+    #[serde(default)]
+    pub cert: pc_pki::CertChoice,
+    /// The certificate's key type.
+    #[serde(default)]
+    pub key: pc_pki::KeyKind,
 }
 
 /// The SIP registrar(s) of a scenario.

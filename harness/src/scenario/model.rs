@@ -368,6 +368,8 @@ pub enum FileContent {
     Image(ImageFile),
     /// Only a status code (404, 500 …) is served.
     StatusOnly,
+    /// The run's lab CA certificate in PEM.
+    LabCa,
 }
 
 /// A user-supplied image as loaded: where it is, how much of it is served, what is changed.

@@ -610,3 +610,110 @@ fn labels_do_not_count_towards_the_loop_guard() {
     assert_eq!(st.get("L2Q"), Some("2"));
     assert_eq!(it.trace().last().unwrap().effect, Effect::EndOfFile);
 }
+
+#[test]
+fn a_byte_order_mark_is_dropped_with_a_finding_and_line_one_still_counts() {
+    for text in [
+        "\u{feff}SET SIPDOMAIN lab.test\nSET GROUP 1\n",
+        "\u{feff}SET SIPDOMAIN lab.test\r\n",
+    ] {
+        let s = parse("46xxsettings.txt", text);
+        assert_eq!(stmts(&s)[0], &set("SIPDOMAIN", "lab.test"));
+        assert_eq!(s.lines[0].number, 1);
+        assert!(
+            s.findings
+                .iter()
+                .any(|(n, why)| *n == 1 && why.contains("byte order mark")),
+            "{:?}",
+            s.findings
+        );
+    }
+    let bytes = [&[0xEF, 0xBB, 0xBF][..], b"SET SIPDOMAIN lab.test\n"].concat();
+    assert_eq!(
+        stmts(&parse_bytes("f", &bytes)),
+        vec![&set("SIPDOMAIN", "lab.test")]
+    );
+}
+
+#[test]
+fn a_binary_file_is_refused_whole_with_the_line_of_its_first_nul() {
+    let mut bytes = b"SET SIPDOMAIN lab.test\nSET GROUP 1\nxx".to_vec();
+    bytes.extend_from_slice(&[0, 1, 2, 0xff, b'\n']);
+    let s = parse_bytes("46xxsettings.txt", &bytes);
+    assert!(s.lines.is_empty(), "no statement of a binary file runs");
+    assert_eq!(s.findings.len(), 1);
+    assert_eq!(s.findings[0].0, 3);
+    assert!(s.findings[0].1.contains("binary"), "{:?}", s.findings);
+    // Run it: the old values stay.
+    let mut settings = Settings::new();
+    settings
+        .set("SIPDOMAIN", "old.test", Source::SettingsFile)
+        .unwrap();
+    let mut it = Interpreter::new(vars("9620"));
+    it.start(s);
+    it.run(&mut settings, |_| None);
+    assert_eq!(settings.get("SIPDOMAIN"), Some("old.test"));
+}
+
+#[test]
+fn a_file_over_one_mib_is_refused_whole_at_the_line_where_it_crosses() {
+    let line = "SET SIPDOMAIN lab.test\n";
+    let text = line.repeat(MAX_FILE_BYTES / line.len() + 10);
+    let s = parse_bytes("big.txt", text.as_bytes());
+    assert!(s.lines.is_empty());
+    let crossing = MAX_FILE_BYTES / line.len() + 1;
+    assert_eq!(s.findings, vec![(crossing, s.findings[0].1.clone())]);
+    assert!(s.findings[0].1.contains("limit"), "{:?}", s.findings);
+    // Exactly at the limit is still read.
+    let at_limit = "##\n".repeat((MAX_FILE_BYTES - line.len()) / 3) + line;
+    assert!(at_limit.len() <= MAX_FILE_BYTES);
+    let ok = parse_bytes("ok.txt", at_limit.as_bytes());
+    assert_eq!(ok.lines.len(), 1, "{:?}", ok.findings);
+}
+
+#[test]
+fn a_line_of_100_kb_is_ignored_with_its_number_and_the_rest_applies() {
+    let long = format!("SET SIPDOMAIN {}", "a".repeat(100 * 1024));
+    let text = format!("SET GROUP 1\n{long}\nSET SIPDOMAIN lab.test\n");
+    let s = parse_bytes("f", text.as_bytes());
+    assert_eq!(
+        stmts(&s),
+        vec![&set("GROUP", "1"), &set("SIPDOMAIN", "lab.test")]
+    );
+    assert!(
+        s.findings
+            .iter()
+            .any(|(n, why)| *n == 2 && why.contains("over the 4096-byte limit")),
+        "{:?}",
+        s.findings
+    );
+}
+
+#[test]
+fn invalid_utf8_is_read_lossily_with_a_finding_on_its_line() {
+    let bytes = b"SET SIPDOMAIN lab.test\n## caf\xe9\nSET GROUP 2\n";
+    let s = parse_bytes("f", bytes);
+    assert_eq!(s.lines.len(), 2);
+    assert!(
+        s.findings
+            .iter()
+            .any(|(n, why)| *n == 2 && why.contains("UTF-8"))
+    );
+}
+
+#[test]
+fn hwvers_is_a_read_only_variable_scripts_can_test() {
+    let mut v = vars("9620");
+    v.hwvers = "9620D02A".into();
+    let (_, it, gets) = eval(
+        v,
+        "IF $HWVERS SEQ 9620D02A GOTO NEW\nGET old.txt\n# NEW\nGET new.txt\n",
+        &[],
+    );
+    assert_eq!(gets, vec!["new.txt"]);
+    assert!(matches!(effects(&it)[0], Effect::BranchTaken { .. }));
+    assert_eq!(
+        Settings::new().set("HWVERS", "x", Source::SettingsFile),
+        Err(Rejected::ReadOnly("HWVERS".into()))
+    );
+}

@@ -6,7 +6,9 @@
 //! It tells a server that does not answer (refused, no connection or no first response byte
 //! within [`HTTP_ANSWER_TIMEOUT`], closed before answering: [`HttpError::is_no_answer`], the
 //! caller moves on to the next HTTPSRVR) from one that answered badly (a failed download).
-//! Never: follows redirects, keeps connections alive, speaks TLS, caches.
+//! Over HTTPS ([`HttpClient::get_tls`]) the same exchange runs inside a TLS session set up by
+//! [`super::tls`] (which decides what certificates to accept).
+//! Never: follows redirects, keeps connections alive, caches.
 //! Timeouts (phone time, scaled by the caller's clock): connect, and the first response byte
 //! after the request, each within HTTP_ANSWER_TIMEOUT (10 s); after that at most
 //! 2·FAST_RESPONSE_TIMEOUT (8 s) between two reads.
@@ -15,7 +17,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Avaya's FAST_RESPONSE_TIMEOUT (domain.md "Registration" timers): 4 s.
@@ -76,6 +80,8 @@ pub enum HttpError {
     Malformed(String),
     #[error("response too large")]
     TooLarge,
+    #[error("tls handshake with {addr} failed: {why}")]
+    Tls { addr: SocketAddr, why: String },
 }
 
 impl HttpError {
@@ -295,7 +301,60 @@ impl HttpClient {
         path: &str,
         user_agent: &str,
     ) -> Result<HttpResponse, HttpError> {
-        let mut stream = self.connect(addr).await?;
+        let stream = self.connect(addr).await?;
+        self.exchange(stream, addr, host, path, user_agent).await
+    }
+
+    /// `GET path` over TLS from `addr`: the handshake (with `tls`, verifying the certificate
+    /// for `server_name`) within the answer timeout, then the same exchange as [`get`].
+    ///
+    /// [`get`]: HttpClient::get
+    pub async fn get_tls(
+        &self,
+        addr: SocketAddr,
+        tls: Arc<rustls::ClientConfig>,
+        server_name: &str,
+        host: &str,
+        path: &str,
+        user_agent: &str,
+    ) -> Result<HttpResponse, HttpError> {
+        let name =
+            rustls::pki_types::ServerName::try_from(server_name.to_string()).map_err(|e| {
+                HttpError::Tls {
+                    addr,
+                    why: format!("'{server_name}' is no server name: {e}"),
+                }
+            })?;
+        let tcp = self.connect(addr).await?;
+        let connector = tokio_rustls::TlsConnector::from(tls);
+        let stream =
+            match tokio::time::timeout(self.answer_timeout, connector.connect(name, tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    return Err(HttpError::Tls {
+                        addr,
+                        why: e.to_string(),
+                    });
+                }
+                Err(_) => {
+                    return Err(HttpError::NoAnswer {
+                        addr,
+                        waited: self.answer_timeout,
+                    });
+                }
+            };
+        self.exchange(stream, addr, host, path, user_agent).await
+    }
+
+    /// Send the request on `stream` and read the whole response.
+    async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut stream: S,
+        addr: SocketAddr,
+        host: &str,
+        path: &str,
+        user_agent: &str,
+    ) -> Result<HttpResponse, HttpError> {
         stream
             .write_all(&request_bytes(host, path, user_agent))
             .await
@@ -387,9 +446,9 @@ impl HttpClient {
         })
     }
 
-    async fn read(
+    async fn read<S: AsyncRead + Unpin>(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         chunk: &mut [u8],
         received: usize,
     ) -> Result<usize, HttpError> {

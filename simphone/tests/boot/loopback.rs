@@ -139,6 +139,7 @@ async fn boot(faults: &[Fault], lab: Lab, limit: Duration, done: fn(&[Seen]) -> 
         seed: 7,
         trust_key: provisioning::firmware::lab_signing_key().verifying_key(),
         faults: Faults::from_list(faults),
+        boot: simphone::boot::BootOptions::default(),
     };
     let phone = Phone::new(cfg).expect("phone");
     let task = tokio::spawn(phone.run());

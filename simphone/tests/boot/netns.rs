@@ -130,6 +130,7 @@ fn phone_config(mac: [u8; 6], faults: Faults) -> PhoneConfig {
         seed: 3,
         trust_key: provisioning::firmware::lab_signing_key().verifying_key(),
         faults,
+        boot: simphone::boot::BootOptions::default(),
     }
 }
 
