@@ -512,7 +512,8 @@ async fn run_in_lab(
     // is kept beside the device's log (evidence, and what the reference phone is given).
     let wants_ca = spec.https.is_some()
         || spec.phone.trusts_lab_ca
-        || sc.files.values().any(|f| f.content == FileContent::LabCa);
+        || sc.files.values().any(|f| f.content == FileContent::LabCa)
+        || sc.sip.controllers.iter().any(|c| c.tls.is_some());
     let now = time::OffsetDateTime::now_utc();
     let lab_ca = if wants_ca {
         let key = spec.https.as_ref().map(|h| h.key).unwrap_or_default();
@@ -634,20 +635,11 @@ async fn run_in_lab(
     }
     // Controllers with TLS present a certificate made under the scenario's lab CA for the
     // server's address.
-    let now = time::OffsetDateTime::now_utc();
-    let sip_ca = if sc.sip.controllers.iter().any(|c| c.tls.is_some()) {
-        Some(
-            pc_pki::LabCa::generate(pc_pki::KeyKind::default(), now)
-                .map_err(|e| configure(format!("lab CA for sip over tls: {e}")))?,
-        )
-    } else {
-        None
-    };
     let mut tcp_listeners = sockets.sip_tcp.into_iter();
     for (i, socket) in sockets.sip.into_iter().enumerate() {
         // A controller without TCP drops its listener: connections to it are refused.
         let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
-        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &sip_ca) {
+        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &lab_ca) {
             (Some(cert), Some(ca)) => Some(
                 ca.server_identity(cert, &[addrs.server_ip.to_string()], now)
                     .and_then(|id| id.server_config())

@@ -347,18 +347,7 @@ fn rebuild_dhcp(
         let Some(u) = &w.udp else { continue };
         if u.src.port() == DHCP_SERVER_PORT && u.dst.port() == DHCP_CLIENT_PORT {
             if let Some(e) = dhcp_sent(u, sc.spec.dhcp.sson) {
-                // A voice VLAN's server tags its events with the VLAN, as the engine does.
-                let extra = u
-                    .vlan
-                    .map(|v| crate::timeline::fields_of(&crate::vocab::VlanOrigin { vlan: v }).1);
-                push(
-                    timeline,
-                    w.t,
-                    Proto::Dhcp,
-                    &e,
-                    vec![w.number],
-                    extra.as_ref(),
-                );
+                push_dhcp(timeline, w, u, &e);
             }
             continue;
         }
@@ -371,20 +360,26 @@ fn rebuild_dhcp(
                 e @ (pc_dhcp::Event::Received { .. } | pc_dhcp::Event::Malformed { .. }),
             ) = out
             {
-                let extra = u
-                    .vlan
-                    .map(|v| crate::timeline::fields_of(&crate::vocab::VlanOrigin { vlan: v }).1);
-                push(
-                    timeline,
-                    w.t,
-                    Proto::Dhcp,
-                    &e,
-                    vec![w.number],
-                    extra.as_ref(),
-                );
+                push_dhcp(timeline, w, u, &e);
             }
         }
     }
+}
+
+/// Adds a DHCP event of frame `w` to the timeline. A voice VLAN's server tags its events
+/// with the VLAN, as the engine does.
+fn push_dhcp(timeline: &mut Timeline, w: &Wire, u: &ParsedUdp, e: &pc_dhcp::Event) {
+    let extra = u
+        .vlan
+        .map(|v| crate::timeline::fields_of(&crate::vocab::VlanOrigin { vlan: v }).1);
+    push(
+        timeline,
+        w.t,
+        Proto::Dhcp,
+        e,
+        vec![w.number],
+        extra.as_ref(),
+    );
 }
 
 /// A DHCP server's reply as it was on the wire (RFC 2131 §4.3), in the shape of the server's

@@ -1188,7 +1188,20 @@ impl Phone {
             faults: self.cfg.faults.clone(),
         };
         let reg = Registration::new(cfg, self.rng.fork());
-        sip_io::run(reg, controllers, udp, local_ip, None, self.clock).await;
+        // TLS controllers are checked like the HTTPS server: against the certificates the
+        // phone trusts (given at power-up, TRUSTCERTS), the name only with TLSSRVRID=1.
+        let policy = tls::Policy {
+            check_name: settings.get("TLSSRVRID") == Some("1"),
+            verify: !self.cfg.faults.has(Fault::AcceptAnyServerCert),
+        };
+        let tls_config = match tls::client_config(&self.trust, policy) {
+            Ok(c) => Some(c),
+            Err(why) => {
+                tracing::warn!(%why, "no TLS client for SIP: every certificate is refused");
+                sip_io::trusting_nothing()
+            }
+        };
+        sip_io::run(reg, controllers, udp, local_ip, tls_config, self.clock).await;
     }
 }
 

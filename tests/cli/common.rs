@@ -26,6 +26,11 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A process's output as text (lossy: a test shows what it got, whatever it got).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// Runs `phonecert ARGS` from the repository root.
 pub fn phonecert(args: &[&str]) -> Output {
     phonecert_with_pid(args).0

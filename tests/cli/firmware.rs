@@ -3,10 +3,6 @@
 
 use crate::common::*;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[test]
 fn build_then_inspect_accepts_for_the_right_phone_and_refuses_for_another() {
     let s = Scratch::new("fw-build");

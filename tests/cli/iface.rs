@@ -5,6 +5,7 @@
 //! Nothing here touches the root namespace's interfaces; every namespace, and every process
 //! inside one, is removed when the [`Segment`] is dropped, also when an assertion fails.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -162,9 +163,19 @@ impl Segment {
             .collect()
     }
 
+    /// `phonecert run SCENARIOS --lab iface:<lab port> --dut-mac <the phone> FLAGS`.
+    fn lab_args(&self, scenarios: &[&str], flags: &[&str]) -> Vec<String> {
+        let lab = format!("iface:{}", self.infra_if);
+        let mut args = vec!["run"];
+        args.extend_from_slice(scenarios);
+        args.extend_from_slice(&["--lab", &lab, "--dut-mac", PHONE_MAC]);
+        args.extend_from_slice(flags);
+        args.into_iter().map(str::to_string).collect()
+    }
+
     /// `phonecert ARGS` inside the infrastructure namespace, with the reference phone's
     /// reboot recipe set up for the phone namespace (`simphone_args` for the phone).
-    fn command(&self, args: &[&str], simphone_args: &str) -> Command {
+    fn command(&self, args: &[impl AsRef<OsStr>], simphone_args: &str) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.infra_ns])
             .arg(env!("CARGO_BIN_EXE_phonecert"))
@@ -206,7 +217,7 @@ impl Segment {
         assert!(status.success());
     }
 
-    fn run(&self, args: &[&str], simphone_args: &str) -> Output {
+    fn run(&self, args: &[impl AsRef<OsStr>], simphone_args: &str) -> Output {
         self.command(args, simphone_args)
             .output()
             .expect("run phonecert")
@@ -225,6 +236,19 @@ impl Segment {
             .status()
             .expect("start a program in the phone namespace");
         assert!(status.success(), "setsid {program}: {status}");
+    }
+
+    /// Waits (up to 20 s) until the run has put `cidr` on the lab port.
+    fn await_lab_addr(&self, cidr: &str) {
+        let on = (0..400).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            self.infra_addrs().iter().any(|a| a == cidr)
+        });
+        assert!(
+            on,
+            "the lab address never appeared: {:?}",
+            self.infra_addrs()
+        );
     }
 
     fn out(&self) -> String {
@@ -265,14 +289,19 @@ fn recipe() -> String {
         .to_string()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn report(out_dir: &str) -> serde_json::Value {
     let run = run_dir(Path::new(out_dir));
     serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
         .expect("report.json is json")
+}
+
+/// The timeline file of scenario `s` of the report in `out_dir`.
+fn timeline(out_dir: &str, s: &serde_json::Value) -> serde_json::Value {
+    let run = run_dir(Path::new(out_dir));
+    serde_json::from_slice(
+        &std::fs::read(run.join(s["timeline"].as_str().expect("timeline"))).expect("read"),
+    )
+    .expect("json")
 }
 
 /// The DHCP messages in a capture: (source port, chaddr as text).
@@ -347,21 +376,20 @@ fn a_phone_on_a_lab_port_is_judged_and_strangers_are_never_answered() {
     let out_dir = seg.out();
     let reboot = recipe();
     let out = seg.run(
-        &[
-            "run",
-            "scenarios/option242/httpsrvr.toml",
-            "scenarios/option242/httpdir.toml",
-            "--lab",
-            &format!("iface:{}", seg.infra_if),
-            "--dut-mac",
-            PHONE_MAC,
-            "--reboot-cmd",
-            &reboot,
-            "--boot-wait",
-            "20",
-            "--out",
-            &out_dir,
-        ],
+        &seg.lab_args(
+            &[
+                "scenarios/option242/httpsrvr.toml",
+                "scenarios/option242/httpdir.toml",
+            ],
+            &[
+                "--reboot-cmd",
+                &reboot,
+                "--boot-wait",
+                "20",
+                "--out",
+                &out_dir,
+            ],
+        ),
         PHONE_ARGS,
     );
     assert_eq!(
@@ -383,11 +411,7 @@ fn a_phone_on_a_lab_port_is_judged_and_strangers_are_never_answered() {
     for s in scenarios {
         assert_eq!(s["verdict"], "pass", "{s}");
         // Each scenario's clock starts at the phone's first DISCOVER.
-        let run = run_dir(Path::new(&out_dir));
-        let tl: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(run.join(s["timeline"].as_str().expect("timeline"))).expect("read"),
-        )
-        .expect("json");
+        let tl = timeline(&out_dir, s);
         let first = &tl["timeline"]["events"][0];
         assert_eq!(first["t"], 0.0, "{first}");
         assert_eq!(first["fields"]["msg_type"], "DISCOVER", "{first}");
@@ -443,20 +467,17 @@ fn a_phone_on_a_lab_port_is_judged_and_strangers_are_never_answered() {
     .expect("write the copy");
     let out_dir = seg.scratch.0.join("out-fault").display().to_string();
     let out = seg.run(
-        &[
-            "run",
-            scenario.to_str().expect("utf-8"),
-            "--lab",
-            &format!("iface:{}", seg.infra_if),
-            "--dut-mac",
-            PHONE_MAC,
-            "--reboot-cmd",
-            &reboot,
-            "--boot-wait",
-            "20",
-            "--out",
-            &out_dir,
-        ],
+        &seg.lab_args(
+            &[scenario.to_str().expect("utf-8")],
+            &[
+                "--reboot-cmd",
+                &reboot,
+                "--boot-wait",
+                "20",
+                "--out",
+                &out_dir,
+            ],
+        ),
         &format!("{PHONE_ARGS} --fault ignore-option242"),
     );
     assert_eq!(
@@ -502,24 +523,7 @@ fn another_dhcp_server_on_the_segment_stops_the_run_before_anything_changes() {
         &seg.phone_if,
     ]);
     // The phone end's MAC, read inside its namespace: dnsmasq answers from it.
-    let link = Command::new("ip")
-        .args([
-            "-n",
-            &seg.phone_ns,
-            "-o",
-            "link",
-            "show",
-            "dev",
-            &seg.phone_if,
-        ])
-        .output()
-        .expect("ip link");
-    let rogue_mac = text(&link.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .expect("a MAC")
-        .to_string();
+    let rogue_mac = seg.phone_end_mac();
     let range = format!("10.99.{n}.50,10.99.{n}.60,1h", n = seg.net);
     let leases = seg.scratch.0.join("dnsmasq.leases");
     seg.spawn_in_phone_ns(
@@ -551,18 +555,10 @@ fn another_dhcp_server_on_the_segment_stops_the_run_before_anything_changes() {
     let before = seg.infra_addrs();
     let out_dir = seg.out();
     let out = seg.run(
-        &[
-            "run",
-            "scenarios/option242/httpsrvr.toml",
-            "--lab",
-            &format!("iface:{}", seg.infra_if),
-            "--dut-mac",
-            PHONE_MAC,
-            "--reboot",
-            "none",
-            "--out",
-            &out_dir,
-        ],
+        &seg.lab_args(
+            &["scenarios/option242/httpsrvr.toml"],
+            &["--reboot", "none", "--out", &out_dir],
+        ),
         PHONE_ARGS,
     );
     let stderr = text(&out.stderr);
@@ -603,16 +599,10 @@ fn a_lab_port_that_is_missing_down_or_without_carrier_exits_3_with_the_reason() 
         return;
     }
     let seg = Segment::create("link");
-    let args = [
-        "run",
-        "scenarios/option242/httpsrvr.toml",
-        "--lab",
-        &format!("iface:{}", seg.infra_if),
-        "--dut-mac",
-        PHONE_MAC,
-        "--reboot",
-        "none",
-    ];
+    let args = seg.lab_args(
+        &["scenarios/option242/httpsrvr.toml"],
+        &["--reboot", "none"],
+    );
     seg.set_up(false, true);
     let out = seg.run(&args, "");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -646,21 +636,20 @@ fn a_phone_that_never_boots_is_an_error_after_the_wait_and_the_report_is_written
     let started = std::time::Instant::now();
     // A reboot command that reboots nothing, then one that fails.
     let out = seg.run(
-        &[
-            "run",
-            "scenarios/option242/httpsrvr.toml",
-            "scenarios/option242/httpdir.toml",
-            "--lab",
-            &format!("iface:{}", seg.infra_if),
-            "--dut-mac",
-            PHONE_MAC,
-            "--reboot-cmd",
-            "echo rebooting \"$PHONECERT_DUT_MAC\" for \"$PHONECERT_SCENARIO\"",
-            "--boot-wait",
-            "1.5",
-            "--out",
-            &out_dir,
-        ],
+        &seg.lab_args(
+            &[
+                "scenarios/option242/httpsrvr.toml",
+                "scenarios/option242/httpdir.toml",
+            ],
+            &[
+                "--reboot-cmd",
+                "echo rebooting \"$PHONECERT_DUT_MAC\" for \"$PHONECERT_SCENARIO\"",
+                "--boot-wait",
+                "1.5",
+                "--out",
+                &out_dir,
+            ],
+        ),
         "",
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -694,18 +683,15 @@ fn a_phone_that_never_boots_is_an_error_after_the_wait_and_the_report_is_written
 
     let out_dir = seg.scratch.0.join("out-fails").display().to_string();
     let out = seg.run(
-        &[
-            "run",
-            "scenarios/option242/httpsrvr.toml",
-            "--lab",
-            &format!("iface:{}", seg.infra_if),
-            "--dut-mac",
-            PHONE_MAC,
-            "--reboot-cmd",
-            "echo the PDU refused; exit 7",
-            "--out",
-            &out_dir,
-        ],
+        &seg.lab_args(
+            &["scenarios/option242/httpsrvr.toml"],
+            &[
+                "--reboot-cmd",
+                "echo the PDU refused; exit 7",
+                "--out",
+                &out_dir,
+            ],
+        ),
         "",
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -721,20 +707,17 @@ fn a_phone_that_never_boots_is_an_error_after_the_wait_and_the_report_is_written
     // started in its process group: nothing is left in the namespace phonecert ran in.
     let out_dir = seg.scratch.0.join("out-hangs").display().to_string();
     let out = seg.run(
-        &[
-            "run",
-            "scenarios/option242/httpsrvr.toml",
-            "--lab",
-            &format!("iface:{}", seg.infra_if),
-            "--dut-mac",
-            PHONE_MAC,
-            "--reboot-cmd",
-            "sleep 417 & wait",
-            "--boot-wait",
-            "1",
-            "--out",
-            &out_dir,
-        ],
+        &seg.lab_args(
+            &["scenarios/option242/httpsrvr.toml"],
+            &[
+                "--reboot-cmd",
+                "sleep 417 & wait",
+                "--boot-wait",
+                "1",
+                "--out",
+                &out_dir,
+            ],
+        ),
         "",
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -760,37 +743,26 @@ fn ctrl_c_while_waiting_for_the_phone_restores_the_lab_port() {
     let out_dir = seg.out();
     let child = seg
         .command(
-            &[
-                "run",
-                "scenarios/option242/httpsrvr.toml",
-                "--lab",
-                &format!("iface:{}", seg.infra_if),
-                "--dut-mac",
-                PHONE_MAC,
-                "--reboot",
-                "none",
-                "--boot-wait",
-                "120",
-                "--lab-addr",
-                "192.168.213.1/24",
-                "--out",
-                &out_dir,
-            ],
+            &seg.lab_args(
+                &["scenarios/option242/httpsrvr.toml"],
+                &[
+                    "--reboot",
+                    "none",
+                    "--boot-wait",
+                    "120",
+                    "--lab-addr",
+                    "192.168.213.1/24",
+                    "--out",
+                    &out_dir,
+                ],
+            ),
             "",
         )
         .spawn()
         .expect("start phonecert");
     // `ip netns exec` runs phonecert in its own process (exec), so the pid is phonecert's.
     let pid = i32::try_from(child.id()).expect("pid");
-    let on = (0..400).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        seg.infra_addrs().iter().any(|a| a == "192.168.213.1/24")
-    });
-    assert!(
-        on,
-        "the lab address never appeared: {:?}",
-        seg.infra_addrs()
-    );
+    seg.await_lab_addr("192.168.213.1/24");
     // The phone's default router is the lab address: nothing it sends is routed on.
     assert_eq!(seg.forwarding(), "0");
     // SAFETY: kill(2) on the child this test started.
@@ -856,20 +828,17 @@ fn the_operator_reboots_the_phone_when_asked_and_the_scenario_starts_at_its_disc
     let out_dir = seg.out();
     let mut child = seg
         .command(
-            &[
-                "run",
-                "scenarios/option242/httpsrvr.toml",
-                "--lab",
-                &format!("iface:{}", seg.infra_if),
-                "--dut-mac",
-                PHONE_MAC,
-                "--reboot",
-                "operator",
-                "--boot-wait",
-                "60",
-                "--out",
-                &out_dir,
-            ],
+            &seg.lab_args(
+                &["scenarios/option242/httpsrvr.toml"],
+                &[
+                    "--reboot",
+                    "operator",
+                    "--boot-wait",
+                    "60",
+                    "--out",
+                    &out_dir,
+                ],
+            ),
             "",
         )
         .spawn()
@@ -925,11 +894,7 @@ fn the_operator_reboots_the_phone_when_asked_and_the_scenario_starts_at_its_disc
     assert_eq!(rep["dut"]["reboot"], "--reboot operator");
     // The clock started at the DISCOVER, not when the operator was asked: the wait is not
     // part of the scenario.
-    let run = run_dir(Path::new(&out_dir));
-    let tl: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(run.join(s["timeline"].as_str().expect("timeline"))).expect("read"),
-    )
-    .expect("json");
+    let tl = timeline(&out_dir, s);
     let events = tl["timeline"]["events"].as_array().expect("events");
     assert_eq!(events[0]["fields"]["msg_type"], "DISCOVER");
     assert_eq!(events[0]["t"], 0.0);
@@ -950,20 +915,10 @@ fn a_second_run_keeps_off_a_claimed_port_and_a_killed_runs_leftovers_are_put_bac
     let before = seg.infra_addrs();
     let waiting = |out: &str, boot_wait: &str| {
         seg.command(
-            &[
-                "run",
-                "scenarios/option242/httpsrvr.toml",
-                "--lab",
-                &format!("iface:{}", seg.infra_if),
-                "--dut-mac",
-                PHONE_MAC,
-                "--reboot",
-                "none",
-                "--boot-wait",
-                boot_wait,
-                "--out",
-                out,
-            ],
+            &seg.lab_args(
+                &["scenarios/option242/httpsrvr.toml"],
+                &["--reboot", "none", "--boot-wait", boot_wait, "--out", out],
+            ),
             "",
         )
     };
@@ -971,15 +926,7 @@ fn a_second_run_keeps_off_a_claimed_port_and_a_killed_runs_leftovers_are_put_bac
     let mut first = waiting(&first_out, "120")
         .spawn()
         .expect("start the first run");
-    let on = (0..400).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        seg.infra_addrs().iter().any(|a| a == "10.66.0.1/24")
-    });
-    assert!(
-        on,
-        "the lab address never appeared: {:?}",
-        seg.infra_addrs()
-    );
+    seg.await_lab_addr("10.66.0.1/24");
     // A second run on the same port is refused: its DHCP server would answer the phone too.
     let out = waiting(&seg.out(), "1").output().expect("the second run");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));

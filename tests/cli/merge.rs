@@ -51,13 +51,17 @@ fn two_bench_runs_merge_into_one_verified_report_and_an_edited_input_is_refused(
     let (ra, rb) = (json(&a.join("report.json")), json(&b.join("report.json")));
     let checks = |r: &serde_json::Value| r["summary"]["checks"]["pass"].as_u64().expect("count");
 
-    let merged = phonecert(&[
-        "merge",
-        a.to_str().expect("utf-8"),
-        b.to_str().expect("utf-8"),
-        "--out",
-        out_m.to_str().expect("utf-8"),
-    ]);
+    // The two benches' runs merged into `out_m`.
+    let merge = || {
+        phonecert(&[
+            "merge",
+            a.to_str().expect("utf-8"),
+            b.to_str().expect("utf-8"),
+            "--out",
+            out_m.to_str().expect("utf-8"),
+        ])
+    };
+    let merged = merge();
     assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
     let m = run_dir(&out_m);
     let rm = json(&m.join("report.json"));
@@ -115,13 +119,7 @@ fn two_bench_runs_merge_into_one_verified_report_and_an_edited_input_is_refused(
     bytes.push(b'\n');
     std::fs::write(&timeline, bytes).expect("edit timeline");
     let before = run_folders(&out_m);
-    let refused = phonecert(&[
-        "merge",
-        a.to_str().expect("utf-8"),
-        b.to_str().expect("utf-8"),
-        "--out",
-        out_m.to_str().expect("utf-8"),
-    ]);
+    let refused = merge();
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     let err = String::from_utf8_lossy(&refused.stderr);
     let name = ra["scenarios"][0]["timeline"].as_str().expect("timeline");

@@ -7,10 +7,6 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// The scenario ids `phonecert list ARGS` prints (the lines that are not checks).
 fn listed(args: &[&str]) -> Vec<String> {
     let mut all = vec!["list"];

@@ -407,6 +407,29 @@ fn forwarding_path(name: &str) -> PathBuf {
         .join("forwarding")
 }
 
+/// A TCP listener (`SO_REUSEADDR`) on `ip:port`, bound to the interface `device` so only
+/// the lab port's traffic reaches it; `what` names the server in the error.
+fn tcp_listener_on(
+    device: &[u8],
+    ip: Ipv4Addr,
+    port: u16,
+    what: &'static str,
+) -> Result<TcpListener, LabError> {
+    (|| {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        s.bind_device(Some(device))?;
+        s.bind(&std::net::SocketAddr::from((ip, port)).into())?;
+        s.listen(128)?;
+        Ok(TcpListener::from(s))
+    })()
+    .map_err(|source| LabError::Bind {
+        what,
+        addr: format!("{ip}:{port}"),
+        source,
+    })
+}
+
 impl IfaceLab {
     /// Puts `addr` on interface `name` unless it is already there (then it is used as it is
     /// and left there at the end), under the run's `claim` on it. Needs root; the link is
@@ -495,36 +518,10 @@ impl IfaceLab {
                 addr: format!("raw socket on {}", self.name),
                 source,
             })?;
-        let http = (|| {
-            let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
-            s.set_reuse_address(true)?;
-            s.bind_device(Some(name))?;
-            s.bind(&std::net::SocketAddr::from((ip, http_port)).into())?;
-            s.listen(128)?;
-            Ok(TcpListener::from(s))
-        })()
-        .map_err(|source| LabError::Bind {
-            what: "http",
-            addr: format!("{ip}:{http_port}"),
-            source,
-        })?;
+        let http = tcp_listener_on(name, ip, http_port, "http")?;
         // HTTPS beside HTTP, when the scenario has an HTTPS file server.
         let https = match https_port {
-            Some(port) => Some(
-                (|| {
-                    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
-                    s.set_reuse_address(true)?;
-                    s.bind_device(Some(name))?;
-                    s.bind(&std::net::SocketAddr::from((ip, port)).into())?;
-                    s.listen(128)?;
-                    Ok(TcpListener::from(s))
-                })()
-                .map_err(|source| LabError::Bind {
-                    what: "https",
-                    addr: format!("{ip}:{port}"),
-                    source,
-                })?,
-            ),
+            Some(port) => Some(tcp_listener_on(name, ip, port, "https")?),
             None => None,
         };
         let sip = (0..controllers.max(1))
@@ -545,22 +542,7 @@ impl IfaceLab {
             .collect::<Result<Vec<_>, _>>()?;
         // SIP over TCP on the same ports (RFC 3261 §18.2.1), bound to the interface too.
         let sip_tcp = (0..controllers.max(1))
-            .map(|i| {
-                let port = 5060 + u16::try_from(i).unwrap_or(0);
-                (|| {
-                    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
-                    s.set_reuse_address(true)?;
-                    s.bind_device(Some(name))?;
-                    s.bind(&std::net::SocketAddr::from((ip, port)).into())?;
-                    s.listen(128)?;
-                    Ok(TcpListener::from(s))
-                })()
-                .map_err(|source| LabError::Bind {
-                    what: "sip tcp",
-                    addr: format!("{ip}:{port}"),
-                    source,
-                })
-            })
+            .map(|i| tcp_listener_on(name, ip, 5060 + u16::try_from(i).unwrap_or(0), "sip tcp"))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerSockets {
             dhcp,

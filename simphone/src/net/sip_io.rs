@@ -4,8 +4,8 @@
 //! trusted certificates make, RFC 3261 §26.3.1), and runs its timers on the phone clock.
 //!
 //! Owns sockets and address resolution only; every decision is in `sip::register`. A TLS
-//! controller without a client configuration (nothing trusted) or whose certificate is
-//! refused is a transport error, as a refused connection is.
+//! controller whose certificate is refused (by a configuration trusting nothing, every one
+//! is: [`trusting_nothing`]) is a transport error, as a refused connection is.
 
 use std::collections::HashMap;
 use std::io;
@@ -177,6 +177,22 @@ pub async fn run(
             },
         }
     }
+}
+
+/// The TLS client of a phone that trusts no certificate yet: every server certificate is
+/// refused (the handshake ends with the phone's `unknown_ca` alert), as a 9600 without
+/// TRUSTCERTS refuses them. `None` if rustls cannot build it.
+pub fn trusting_nothing() -> Option<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()
+        .map(|b| {
+            Arc::new(
+                b.with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            )
+        })
 }
 
 /// Where one controller's stream goes, and over what.
