@@ -36,7 +36,17 @@ fn two_bench_runs_merge_into_one_verified_report_and_an_edited_input_is_refused(
         scratch.0.join("merged"),
     );
     // Two benches; both ran the same-appname scenario, so it is in the merged run twice.
-    let a = run_passing("scenarios/downloads", "loopback", &out_a);
+    let output = phonecert(&[
+        "run",
+        "scenarios/downloads/same-appname-no-download.toml",
+        "scenarios/downloads/settings-by-model.toml",
+        "--lab",
+        "loopback",
+        "--out",
+        out_a.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let a = run_dir(&out_a);
     let output = phonecert(&[
         "run",
         "scenarios/downloads/same-appname-no-download.toml",
