@@ -433,7 +433,7 @@ fn served_files(
                 "file path `{path}` must be relative without `..` (it is the request path under the server root)"
             ));
         } else if let Err(e) =
-            pc_http::files::normalise_path(&format!("/{}", vars::with_placeholders(path)))
+            pc_http::files::normalise_path(&format!("/{}", vars::with_sample_values(path)))
         {
             here(format!("file path `{path}`: {e}"));
         }
