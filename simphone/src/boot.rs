@@ -762,11 +762,28 @@ impl Phone {
 
     /// Parse a fetched script or settings file, logging what was odd about it.
     fn parse_file(&self, file: &str, bytes: &[u8]) -> script::Script {
-        let parsed = if self.cfg.faults.has(Fault::KeepBom) {
+        let mut parsed = if self.cfg.faults.has(Fault::KeepBom) {
             script::parse(file, &latin1(bytes))
         } else {
             script::parse_bytes(file, bytes)
         };
+        if self.cfg.faults.has(Fault::MissingLabelContinues) {
+            // The fault: jumps to labels the file lacks are dropped, so the file goes on.
+            let labels: Vec<String> = parsed
+                .lines
+                .iter()
+                .filter_map(|l| match &l.statement {
+                    script::Statement::Label { name } => Some(name.to_ascii_uppercase()),
+                    _ => None,
+                })
+                .collect();
+            parsed.lines.retain(|l| match &l.statement {
+                script::Statement::Goto { label } | script::Statement::If { label, .. } => {
+                    labels.contains(&label.to_ascii_uppercase())
+                }
+                _ => true,
+            });
+        }
         if !parsed.findings.is_empty() {
             let findings: Vec<serde_json::Value> = parsed
                 .findings
@@ -1352,6 +1369,20 @@ mod tests {
         assert_eq!(clean.lines.len(), 2);
         let faulty = phone(&[Fault::KeepBom]).parse_file("46xxsettings.txt", &bytes);
         assert_eq!(faulty.lines.len(), 1, "line 1 became a comment");
+        assert_eq!(faulty.lines[0].number, 2);
+    }
+
+    #[test]
+    fn a_jump_to_a_missing_label_ends_the_file_unless_the_fault_is_on() {
+        let text = b"GOTO NOWHERE\nSET GROUP 1\n# THERE\nGOTO THERE\n";
+        let clean = phone(&[]).parse_file("f", text);
+        assert_eq!(clean.lines.len(), 4);
+        let faulty = phone(&[Fault::MissingLabelContinues]).parse_file("f", text);
+        assert_eq!(
+            faulty.lines.len(),
+            3,
+            "only the jump to the missing label is gone"
+        );
         assert_eq!(faulty.lines[0].number, 2);
     }
 

@@ -66,11 +66,12 @@ pub enum Fault {
     Sha2capableEveryModel,
     KeepBom,
     StopAfterMissingUpgradeScript,
+    MissingLabelContinues,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 54] = [
+    pub const ALL: [Fault; 55] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -125,6 +126,7 @@ impl Fault {
         Fault::Sha2capableEveryModel,
         Fault::KeepBom,
         Fault::StopAfterMissingUpgradeScript,
+        Fault::MissingLabelContinues,
     ];
 
     /// The `--fault` name.
@@ -184,6 +186,7 @@ impl Fault {
             Fault::Sha2capableEveryModel => "sha2capable-every-model",
             Fault::KeepBom => "keep-bom",
             Fault::StopAfterMissingUpgradeScript => "stop-after-missing-upgrade-script",
+            Fault::MissingLabelContinues => "missing-label-continues",
         }
     }
 
@@ -343,6 +346,9 @@ impl Fault {
             }
             Fault::StopAfterMissingUpgradeScript => {
                 "after a 404 (or no answer) on the upgrade script, fetches nothing more and never registers"
+            }
+            Fault::MissingLabelContinues => {
+                "skips a GOTO (or IF … GOTO) to a label the file does not have instead of ending the file there"
             }
         }
     }

@@ -442,8 +442,8 @@ fn served_files(
         let before = errs.len();
         let mut here = |msg: String| errs.push(src.in_table("[files]", path, msg));
         // A path may name a profile's file (`fw/${profile.upgrade_script}`): its shape is
-        // checked with each variable standing for a plain name.
-        let plain = vars::with_placeholders(path);
+        // checked with each variable standing for a sample value.
+        let plain = vars::with_sample_values(path);
         if let Err(name) = vars::check_known(path) {
             here(format!(
                 "file path `{path}` uses unknown variable `${{{name}}}`; known: {}",

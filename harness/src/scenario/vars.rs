@@ -51,7 +51,7 @@ fn names(s: &str) -> impl Iterator<Item = &str> {
 
 /// `s` with every `${name}` replaced by `0`: what a value looks like for checks that do
 /// not depend on the lab (a file path's syntax).
-pub fn with_placeholders(s: &str) -> String {
+pub fn with_sample_values(s: &str) -> String {
     let zeros: Vars = KNOWN.iter().map(|k| (*k, "0".to_string())).collect();
     expand(s, &zeros)
 }
@@ -100,6 +100,6 @@ mod tests {
         );
         assert_eq!(check_known("a ${server_ip} b ${nope}"), Err("nope".into()));
         assert_eq!(check_known("$MODEL4 and ${sip_port}"), Ok(()));
-        assert_eq!(with_placeholders("${phone_mac_hex}/a.txt"), "0/a.txt");
+        assert_eq!(with_sample_values("${phone_mac_hex}/a.txt"), "0/a.txt");
     }
 }
