@@ -2,7 +2,8 @@
 //! firmware B, or a provisioning change before and after), as text, JSON or HTML.
 //!
 //! Owns: pairing the checks of two reports by (scenario, check id), classifying each change
-//! — a new failure (passed in A, fails, errs or is not exercised in B), fixed, otherwise
+//! — a new failure (passed in A; fails, errs, is not exercised or is missing in B: a run cut
+//! short or run over fewer scenarios is no evidence that B still passes), fixed, otherwise
 //! changed, only in A, only in B — and ordering them new failures first.
 //!
 //! Never: judges (both sides are what their `report.json` says), or reads anything but the
@@ -25,7 +26,7 @@ pub(crate) const TEMPLATE: &str = include_str!("templates/diff.html");
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
-    /// Passed in A; fails, errs or is not exercised in B.
+    /// Passed in A; fails, errs, is not exercised or is missing in B.
     NewFailure,
     /// Another change of verdict (fail → not exercised, pass → skip, …).
     Changed,
@@ -33,7 +34,8 @@ pub enum ChangeKind {
     Fixed,
     /// Only in B (a scenario or check A did not have).
     OnlyInB,
-    /// Only in A.
+    /// Only in A, where it did not pass (a check that passed in A and is missing in B is a
+    /// [`ChangeKind::NewFailure`]).
     OnlyInA,
 }
 
@@ -63,6 +65,9 @@ pub struct Side {
     pub firmware: Option<String>,
     /// Scenario counts.
     pub summary: super::Summary,
+    /// Whether the run was interrupted before its last scenario ended.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// One changed check.
@@ -184,6 +189,7 @@ fn side(path: &Path, r: &RunReport) -> Side {
         dut: r.dut.describe(),
         firmware: r.dut.firmware_observed.clone(),
         summary: r.summary,
+        interrupted: r.interrupted,
     }
 }
 
@@ -230,6 +236,7 @@ pub fn compare(a_path: &Path, a: &RunReport, b_path: &Path, b: &RunReport) -> Ru
             (Some(_), Some(y)) if y.2 == Verdict::Pass => ChangeKind::Fixed,
             (Some(_), Some(_)) => ChangeKind::Changed,
             (None, Some(_)) => ChangeKind::OnlyInB,
+            (Some(x), None) if x.2 == Verdict::Pass => ChangeKind::NewFailure,
             (Some(_), None) => ChangeKind::OnlyInA,
             (None, None) => continue,
         };
@@ -261,13 +268,18 @@ pub fn text(d: &RunDiff) -> String {
     let v = |x: Option<Verdict>| x.map_or("—", Verdict::as_str);
     let who = |s: &Side| {
         format!(
-            "{} ({}{})",
+            "{} ({}{}){}",
             s.run_id,
             s.dut,
             s.firmware
                 .as_deref()
                 .map(|f| format!(", firmware {f}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if s.interrupted {
+                " — interrupted: not every scenario ran"
+            } else {
+                ""
+            }
         )
     };
     let mut out = format!("A: {}\nB: {}\n", who(&d.a), who(&d.b));
@@ -400,15 +412,46 @@ mod tests {
             ),
             "{t}"
         );
-        // The other way round nothing that passed fails: C-1 is fixed, C-2 is a new failure
-        // only if it passed in B — it did, so it is one.
+        // The other way round: C-2 passed in B and fails in A, and C-3 passed in B and is
+        // missing from A — both are new failures; C-1 is fixed.
         let back = compare(Path::new("b"), &b, Path::new("a"), &a);
-        assert_eq!(back.count(ChangeKind::NewFailure), 1);
-        assert_eq!(back.changes[0].check, "C-2");
+        let new: Vec<_> = back
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::NewFailure)
+            .map(|c| (c.check.as_str(), c.b))
+            .collect();
+        assert_eq!(new, [("C-2", Some(Verdict::Fail)), ("C-3", None)]);
         let same = compare(Path::new("a"), &a, Path::new("a"), &a);
         assert!(same.changes.is_empty() && !same.has_new_failures());
         assert_eq!(same.unchanged, 2);
         let page = html(&d).unwrap();
         assert!(page.contains("new failures") && page.contains("C-1"));
+    }
+
+    #[test]
+    fn a_run_cut_short_is_no_evidence_that_what_passed_still_passes() {
+        let a = sample(); // C-1 pass, C-2 fail
+        let mut b = sample();
+        b.scenarios[0].checks.clear();
+        b.interrupted = true;
+        let d = compare(Path::new("a"), &a, Path::new("b"), &b);
+        let kinds: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| (c.kind, c.check.as_str()))
+            .collect();
+        // C-1 passed and was not run in B: a new failure; C-2 never passed: only in A.
+        assert_eq!(
+            kinds,
+            [
+                (ChangeKind::NewFailure, "C-1"),
+                (ChangeKind::OnlyInA, "C-2")
+            ]
+        );
+        assert!(d.has_new_failures());
+        let t = text(&d);
+        assert!(t.contains("interrupted: not every scenario ran"), "{t}");
+        assert!(t.contains("  C-1  pass → —  "), "{t}");
     }
 }
