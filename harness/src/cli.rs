@@ -774,10 +774,11 @@ fn cmd_verify(run: &Path, captures: bool) -> u8 {
                 println!("{line}");
             }
             println!(
-                "not intact: {} changed, {} missing, {} added; {} file(s) match compliance.json in {}",
+                "not intact: {} changed, {} missing, {} added, {} edited and judged; {} file(s) match compliance.json in {}",
                 v.changed.len(),
                 v.missing.len(),
                 v.added.len(),
+                v.edited.len(),
                 v.intact,
                 run.display()
             );
@@ -789,25 +790,36 @@ fn cmd_verify(run: &Path, captures: bool) -> u8 {
 /// Notes on stderr, for a command that reads a run folder, each file that differs from what
 /// its `compliance.json` recorded: what is read is the folder as it is now (that is how a
 /// timeline is edited to ask "what if"), and the reader is told it is not the run's own.
-fn note_drift(run: &Path) {
+/// Returns those files, for `judge --write` to record.
+fn note_drift(run: &Path) -> Vec<report::EditedEvidence> {
     if !run.join("compliance.json").is_file() {
-        return;
+        return Vec::new();
     }
     match report::compliance::verify(run, false) {
-        Ok(v) => {
-            for (path, _, _) in &v.changed {
+        Ok(v) => v
+            .changed
+            .into_iter()
+            .map(|(path, recorded_sha256, judged_sha256)| {
                 eprintln!(
                     "note: {} was changed after the run (its SHA-256 differs from compliance.json); it is read as it is now",
-                    run.join(path).display()
+                    run.join(&path).display()
                 );
-            }
+                report::EditedEvidence {
+                    path,
+                    recorded_sha256,
+                    judged_sha256,
+                }
+            })
+            .collect(),
+        Err(e) => {
+            eprintln!("note: the evidence is not checked: {e}");
+            Vec::new()
         }
-        Err(e) => eprintln!("note: the evidence is not checked: {e}"),
     }
 }
 
 fn cmd_judge(run: &Path, write: bool) -> u8 {
-    note_drift(run);
+    let edited = note_drift(run);
     let report_path = run.join("report.json");
     let mut rep: RunReport = match std::fs::read(&report_path)
         .map_err(|e| e.to_string())
@@ -903,6 +915,14 @@ fn cmd_judge(run: &Path, write: bool) -> u8 {
         );
     }
     rep.summary = Summary::of_scenarios(&rep.scenarios);
+    // Written verdicts that rest on edited files say so, for good: `verify` names them, and
+    // a file edited twice keeps the hash the run recorded.
+    for e in edited {
+        match rep.edited_after_run.iter_mut().find(|k| k.path == e.path) {
+            Some(known) => known.judged_sha256 = e.judged_sha256,
+            None => rep.edited_after_run.push(e),
+        }
+    }
     if write && let Err(e) = report::write_all(run, &rep) {
         eprintln!(
             "error: cannot write the new verdicts to {}: {e}",
@@ -1346,6 +1366,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             not_run,
             scenarios: reports,
             merged_from: Vec::new(),
+            edited_after_run: Vec::new(),
         };
         if let Err(e) = report::write_all(dir, &rep) {
             eprintln!("error: cannot write reports to {}: {e}", dir.display());

@@ -528,6 +528,22 @@ fn a_copied_run_folder_is_judged_from_its_own_files() {
     let written = phonecert(&["judge", "--write", copy.to_str().expect("utf-8")]);
     assert_eq!(written.status.code(), Some(1));
     assert_eq!(verdict_in_report().as_deref(), Some("fail"));
+    // The written verdicts rest on an edited timeline: verify says so, however the hashes
+    // were sealed again.
+    let verified = phonecert(&["verify", "--no-captures", copy.to_str().expect("utf-8")]);
+    assert_eq!(
+        verified.status.code(),
+        Some(1),
+        "{}",
+        text(&verified.stdout)
+    );
+    assert!(
+        text(&verified.stdout).contains(
+            "edited after the run, then judged with judge --write: timelines/REG-002.json"
+        ),
+        "{}",
+        text(&verified.stdout)
+    );
     let junit = std::fs::read_to_string(copy.join("junit.xml")).expect("junit");
     assert!(
         junit.contains("failures=\"1\"") || junit.contains("<failure"),

@@ -67,6 +67,10 @@ pub struct Compliance {
     pub evidence: Vec<Hashed>,
     /// Every capture, relative to the output root, with its hash.
     pub captures: Vec<Hashed>,
+    /// Evidence files edited after the run on which `judge --write` based the verdicts
+    /// (see [`super::RunReport::edited_after_run`]); `verify` reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edited_after_run: Vec<super::EditedEvidence>,
 }
 
 /// The device under test: what the run was told and what the wire showed.
@@ -203,6 +207,7 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
         dut,
         summary: report.summary,
         not_run: report.not_run.clone(),
+        edited_after_run: report.edited_after_run.clone(),
         skipped: report
             .scenarios
             .iter()
@@ -462,12 +467,18 @@ pub struct Verification {
     pub missing: Vec<String>,
     /// Files in the run folder that the record does not list.
     pub added: Vec<String>,
+    /// Files the record says were edited after the run and then judged (`judge --write`):
+    /// the hashes match, but the folder is not the run's own evidence any more.
+    pub edited: Vec<super::EditedEvidence>,
 }
 
 impl Verification {
     /// Whether every recorded file is there unchanged and nothing was added.
     pub fn is_intact(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty() && self.added.is_empty()
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.added.is_empty()
+            && self.edited.is_empty()
     }
 
     /// One line per finding: `changed: timelines/REG-002.json (sha256 ab12… → cd34…)`.
@@ -479,6 +490,14 @@ impl Verification {
                 "changed: {p} (sha256 {}… recorded, {}… now)",
                 short(was),
                 short(now)
+            ));
+        }
+        for e in &self.edited {
+            out.push(format!(
+                "edited after the run, then judged with judge --write: {} (sha256 {}… at the run, {}… judged)",
+                e.path,
+                short(&e.recorded_sha256),
+                short(&e.judged_sha256)
             ));
         }
         out.extend(self.missing.iter().map(|p| format!("missing: {p}")));
@@ -528,7 +547,10 @@ pub fn read(run_dir: &Path) -> Result<Compliance, VerifyError> {
 /// `captures`) the captures through the output root.
 pub fn verify(run_dir: &Path, captures: bool) -> Result<Verification, VerifyError> {
     let doc = read(run_dir)?;
-    let mut v = Verification::default();
+    let mut v = Verification {
+        edited: doc.edited_after_run.clone(),
+        ..Verification::default()
+    };
     let check = |v: &mut Verification, file: PathBuf, rec: &Hashed| match std::fs::read(&file) {
         Ok(bytes) => {
             let now = hex::encode(Sha256::digest(&bytes));

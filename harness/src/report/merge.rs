@@ -248,6 +248,8 @@ fn write_merged(inputs: &[Input], folders: &RunFolders) -> Result<RunReport, Mer
         not_run,
         scenarios,
         merged_from,
+        // Every input was verified intact, so none rests on edited evidence.
+        edited_after_run: Vec::new(),
     };
     super::write_all(&folders.reports, &report)?;
     Ok(report)

@@ -236,6 +236,22 @@ pub struct RunReport {
     /// run of its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedRun>,
+    /// Evidence files that differed from the run's own record when `phonecert judge --write`
+    /// put new verdicts into this report: the verdicts rest on the edited files, and
+    /// `phonecert verify` says so (the folder is no longer the run's own evidence).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edited_after_run: Vec<EditedEvidence>,
+}
+
+/// An evidence file edited after the run and judged as edited (`judge --write`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditedEvidence {
+    /// The file, relative to the run folder.
+    pub path: String,
+    /// Its SHA-256 (hex) as the run recorded it.
+    pub recorded_sha256: String,
+    /// Its SHA-256 (hex) when it was judged.
+    pub judged_sha256: String,
 }
 
 /// A run that `phonecert merge` joined: who it was, and what it said of itself.
@@ -587,6 +603,7 @@ pub(crate) mod tests {
             }],
             interrupted: false,
             not_run: Vec::new(),
+            edited_after_run: Vec::new(),
             merged_from: Vec::new(),
         }
     }
