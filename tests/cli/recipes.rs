@@ -334,6 +334,13 @@ fn baresip_is_failed_only_for_what_avaya_asks_beyond_rfc_3261() {
         fails("REG-023-01", settings_file),
         fails("REG-023-02", rests),
         fails("REG-023-03", rests),
+        // SIP over TLS is a transport of SIP_CONTROLLER_LIST: the recipe registers over UDP.
+        fails("REG-022-01", settings_file),
+        fails("REG-022-03", rests),
+        fails("REG-022-04", rests),
+        fails("REG-024-01", settings_file),
+        fails("REG-024-02", rests),
+        fails("REG-024-03", rests),
     ];
     let run = run_client(test, &command, "sip", &["scenarios/registration"], &known);
     // RFC 3261 Timer E and F exactly, CSeq wherever it starts, and the refresh in time.
