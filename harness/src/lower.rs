@@ -405,6 +405,17 @@ event = "received"
         }
     }
 
+    /// The test lab: [`addrs`], [`vars`], the phone [`MAC`], no lab CA.
+    fn lab<'a>(a: &'a LabAddrs, v: &'a Vars, time_scale: f64) -> Lab<'a> {
+        Lab {
+            addrs: a,
+            vars: v,
+            mac: MAC,
+            time_scale,
+            lab_ca: None,
+        }
+    }
+
     fn vars() -> Vars {
         let mut v = Vars::new();
         v.insert("server_ip", "10.66.0.1".into());
@@ -428,13 +439,7 @@ event = "received"
     #[test]
     fn the_max_size_policy_reaches_the_server() {
         let (a, v) = (addrs(), vars());
-        let lab = Lab {
-            addrs: &a,
-            vars: &v,
-            mac: MAC,
-            time_scale: 1.0,
-            lab_ca: None,
-        };
+        let lab = lab(&a, &v, 1.0);
         let fit = dhcp_config(&scenario("[dhcp]"), lab);
         assert_eq!(fit.max_size_policy, pc_dhcp::fit::MaxSizePolicy::Fit);
         let report = dhcp_config(&scenario("[dhcp]\nmax_size = \"report\""), lab);
@@ -452,16 +457,7 @@ event = "received"
             "[dhcp]\noption242 = \"HTTPSRVR=${server_ip}\"\nsiaddr = \"${dead_ip}\"\nadd = [{ code = 66, text = \"${server_ip}\" }, { code = 43, hex = \"01 02\" }]\nrules = [{ action = \"delay\", msg_type = \"discover\", seconds = 5 }, { action = \"drop_first\", msg_type = \"REQUEST\", count = 1 }]\nomit = [51]",
         );
         let (a, v) = (addrs(), vars());
-        let cfg = dhcp_config(
-            &sc,
-            Lab {
-                addrs: &a,
-                vars: &v,
-                mac: MAC,
-                time_scale: 10.0,
-                lab_ca: None,
-            },
-        );
+        let cfg = dhcp_config(&sc, lab(&a, &v, 10.0));
         assert_eq!(cfg.site_string, Some(b"HTTPSRVR=10.66.0.1".to_vec()));
         assert_eq!(cfg.siaddr, Some(Ipv4Addr::new(10, 66, 0, 254)));
         assert_eq!(
@@ -491,13 +487,7 @@ event = "received"
             "[dhcp]\noption242_hex = \"48 54 00\"\nlease_time = 600\nrules = [{ action = \"nak_request\", nth = 2 }]\n[[dhcp.vlan]]\nid = 42\noption242 = \"HTTPDIR=v${http_port}\"",
         );
         let (a, v) = (addrs(), vars());
-        let lab = Lab {
-            addrs: &a,
-            vars: &v,
-            mac: MAC,
-            time_scale: 1.0,
-            lab_ca: None,
-        };
+        let lab = lab(&a, &v, 1.0);
         assert_eq!(dhcp_config(&sc, lab).site_string, Some(vec![0x48, 0x54, 0]));
         let vlan = vlan_dhcp_config(&sc, &sc.spec.dhcp.vlan[0], lab);
         assert_eq!(vlan.site_string, Some(b"HTTPDIR=v80".to_vec()));
@@ -518,11 +508,8 @@ event = "received"
         let table = file_table(
             &sc,
             Lab {
-                addrs: &a,
-                vars: &v,
-                mac: MAC,
-                time_scale: 1.0,
                 lab_ca: Some(&ca),
+                ..lab(&a, &v, 1.0)
             },
         );
         assert_eq!(
@@ -547,16 +534,7 @@ event = "received"
             "[dhcp]\n[files]\n\"a.txt\" = { text = \"at ${server_ip}\", delay = 20 }\n\"b.bin\" = { firmware = { version = \"2.6.1.0\", models = [\"96x0\"], size = 64 }, stall_after = 8, pause = 30 }\n\"gone.txt\" = { status = 404 }",
         );
         let (a, v) = (addrs(), vars());
-        let table = file_table(
-            &sc,
-            Lab {
-                addrs: &a,
-                vars: &v,
-                mac: MAC,
-                time_scale: 10.0,
-                lab_ca: None,
-            },
-        );
+        let table = file_table(&sc, lab(&a, &v, 10.0));
         let a_txt = table.get("/a.txt").unwrap();
         assert_eq!(&a_txt.body.in_memory().unwrap()[..], b"at 10.66.0.1");
         assert_eq!(
@@ -585,16 +563,7 @@ event = "received"
             "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }\n\"t.bin\" = { status = 404, then = { text = \"x\", stall_after = 1, pause = 20, then = { text = \"y\" } } }",
         );
         let (a, v) = (addrs(), vars());
-        let table = file_table(
-            &sc,
-            Lab {
-                addrs: &a,
-                vars: &v,
-                mac: MAC,
-                time_scale: 10.0,
-                lab_ca: None,
-            },
-        );
+        let table = file_table(&sc, lab(&a, &v, 10.0));
         let c = table.get("/c.bin").unwrap();
         assert_eq!(c.behaviour, Behaviour::Chunked { chunk: 512 });
         assert_eq!(c.content_type, None);
@@ -647,13 +616,7 @@ event = "received"
             path.display()
         ));
         let (a, v) = (addrs(), vars());
-        let lab = Lab {
-            addrs: &a,
-            vars: &v,
-            mac: MAC,
-            time_scale: 1.0,
-            lab_ca: None,
-        };
+        let lab = lab(&a, &v, 1.0);
         let table = file_table(&sc, lab);
         let _ = std::fs::remove_file(&path);
         let Body::File { file, start, len } = &table.get("/fw/real.bin").unwrap().body else {
