@@ -860,8 +860,10 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
-    report.ignored_clients =
-        ignored_clients(before_start.iter().chain(&timeline.events), &mac_text);
+    report.ignored_clients = ignored_clients(
+        before_start.iter().chain(&timeline.events),
+        std::slice::from_ref(&mac_text),
+    );
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
     crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {
@@ -1278,10 +1280,11 @@ async fn await_boot(
     }
 }
 
-/// The DHCP clients other than `mac` the server heard and did not answer, with how often.
-fn ignored_clients<'a>(
+/// The DHCP clients other than those `answered` the server heard and did not answer, with
+/// how often.
+pub(crate) fn ignored_clients<'a>(
     events: impl Iterator<Item = &'a crate::timeline::Event>,
-    mac: &str,
+    answered: &[String],
 ) -> Vec<IgnoredClient> {
     let mut seen: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
     for e in events {
@@ -1289,7 +1292,7 @@ fn ignored_clients<'a>(
             continue;
         }
         if let Some(m) = e.field("client_mac").and_then(|v| v.as_str())
-            && m != mac
+            && !answered.iter().any(|a| a == m)
         {
             *seen.entry(m.to_string()).or_default() += 1;
         }
