@@ -1245,7 +1245,21 @@ impl Phone {
                 sip_io::trusting_nothing()
             }
         };
-        sip_io::run(reg, controllers, udp, local_ip, tls_config, self.clock).await;
+        let reuse = if self.cfg.faults.has(Fault::NewConnectionPerRequest) {
+            sip_io::Reuse::NewPerRequest
+        } else {
+            sip_io::Reuse::Keep
+        };
+        sip_io::run(
+            reg,
+            controllers,
+            udp,
+            local_ip,
+            tls_config,
+            reuse,
+            self.clock,
+        )
+        .await;
     }
 }
 
