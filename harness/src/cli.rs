@@ -88,7 +88,9 @@ enum Command {
     /// tcpdump of a real boot) against a scenario file: the phone's DHCP, HTTP and SIP
     /// messages are decoded from the frames, every check that rests only on the phone's
     /// behaviour is judged, and the others are reported as not judged from a capture.
-    /// Exit 0 / 1 as for a run; 2 for a file that is not a readable pcapng capture.
+    /// Exit 0 / 1 as for a run, except that a capture from which no check at all could be
+    /// judged exits 1 (nothing is shown to pass); 2 for a file that is not a readable pcapng
+    /// capture.
     Judge {
         /// A run's report folder; with --capture, the scenario file to judge the capture
         /// against.
@@ -866,6 +868,16 @@ fn cmd_judge_capture(
         judged.iter().filter(|c| c.verdict != Verdict::Pass).count(),
         checks.len() - judged.len()
     );
+    if judged.is_empty() {
+        // A capture that shows none of the scenario's checks demonstrates nothing; exiting 0
+        // would let a pipeline count it as a pass.
+        eprintln!(
+            "error: no check of {} could be judged from {}: nothing is shown to pass",
+            sc.spec.id,
+            capture.display()
+        );
+        return EXIT_FAIL;
+    }
     match verdict {
         Verdict::Fail => EXIT_FAIL,
         Verdict::Error => EXIT_HARNESS,
