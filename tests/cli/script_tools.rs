@@ -350,3 +350,222 @@ fn lint_and_eval_turn_binary_huge_and_long_line_files_into_findings() {
     assert_eq!(v["ignored"][0]["code"], "binary");
     assert_eq!(v["ignored"][0]["line"], 3);
 }
+
+const VENDOR: &str = "provisioning/tests/fixtures/vendor-style";
+
+#[test]
+fn lint_over_every_vendor_style_fixture_exits_as_its_findings_say() {
+    for (site, files, code, errors, warnings) in [
+        (
+            "campus",
+            &["96xxupgrade.txt", "46xxsettings.txt"][..],
+            0,
+            0,
+            0,
+        ),
+        (
+            "branch",
+            &["96x1Supgrade.txt", "46xxsettings.txt", "46xxbranch.txt"][..],
+            1,
+            12,
+            1,
+        ),
+        (
+            "hospital",
+            &["96xxupgrade.txt", "46xxsettings.txt"][..],
+            0,
+            0,
+            2,
+        ),
+    ] {
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| format!("{VENDOR}/{site}/{f}"))
+            .collect();
+        let mut args = vec!["lint", "--format", "json"];
+        args.extend(paths.iter().map(String::as_str));
+        let out = phonecert(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{site}: {}",
+            text(&out.stdout)
+        );
+        let v = json(&out);
+        assert_eq!(
+            (&v["errors"], &v["warnings"]),
+            (&errors.into(), &warnings.into()),
+            "{site}"
+        );
+        assert_eq!(v["files"].as_array().map(Vec::len), Some(files.len()));
+    }
+    let out = phonecert(&["lint", &format!("{VENDOR}/branch/46xxsettings.txt")]);
+    let shown = text(&out.stdout);
+    for want in [
+        format!(
+            "{VENDOR}/branch/46xxsettings.txt:201: error: SET SIP_CONTROLLER_LIST is split over two lines: line 202 is a comment to a phone, so this SET is ignored [split-set]"
+        ),
+        format!(
+            "{VENDOR}/branch/46xxsettings.txt:214: error: no label \"MODEL_9641\" in this file: the jump ends the file [missing-label]"
+        ),
+    ] {
+        assert!(shown.contains(&want), "{want:?} missing from:\n{shown}");
+    }
+}
+
+#[test]
+fn script_eval_over_every_vendor_style_fixture() {
+    for (site, upgrade, others, args, want_fetches, want_setting) in [
+        (
+            "campus",
+            "96xxupgrade.txt",
+            &["46xxsettings.txt"][..],
+            &["--model", "9620", "--var", "BOOTNAME=hb96xxua2_00.bin"][..],
+            &[
+                "96xxupgrade.txt",
+                "hb96xxua3_00.bin",
+                "46xxsettings.txt",
+                "campus_root_ca.pem",
+                "Mlf_S96x0_Campus_French.xml",
+                "Mlf_S96x0_Campus_German.xml",
+            ][..],
+            ("L2QVLAN", "110", "46xxsettings.txt", 226),
+        ),
+        (
+            "branch",
+            "96x1Supgrade.txt",
+            &["46xxsettings.txt", "46xxbranch.txt"][..],
+            &["--model", "9611", "--group", "7"][..],
+            &[
+                "96x1Supgrade.txt",
+                "S96x1_SALBR7_1_2_0.bin",
+                "46xxsettings.txt",
+                "46xxbranch.txt",
+                "Mlf_96x1_Branch_Spanish.xml",
+                "Mlf_96x1_Branch_Dutch.xml",
+            ][..],
+            ("SIMULTANEOUS_REGISTRATIONS", "1", "46xxbranch.txt", 62),
+        ),
+        (
+            "hospital",
+            "96xxupgrade.txt",
+            &["46xxsettings.txt"][..],
+            &[
+                "--model",
+                "9611",
+                "--group",
+                "20",
+                "--var",
+                "MODEL=9611D02A",
+            ][..],
+            &[
+                "96xxupgrade.txt",
+                "S96x1_SALBR7_0_0_0.bin",
+                "46xxsettings.txt",
+                "hospital_root_ca.pem",
+                "Mlf_96x1_Hospital_Polish.xml",
+                "Mlf_96x1_Hospital_Arabic.xml",
+            ][..],
+            ("L2QVLAN", "220", "46xxsettings.txt", 197),
+        ),
+    ] {
+        let up = format!("{VENDOR}/{site}/{upgrade}");
+        let paths: Vec<String> = others
+            .iter()
+            .map(|f| format!("{VENDOR}/{site}/{f}"))
+            .collect();
+        let mut all = vec!["script", "eval", up.as_str()];
+        all.extend(paths.iter().map(String::as_str));
+        all.extend(args);
+        all.extend(["--format", "json"]);
+        let out = phonecert(&all);
+        assert_eq!(out.status.code(), Some(0), "{site}: {}", text(&out.stderr));
+        let v = json(&out);
+        let fetches: Vec<&str> = v["fetches"]
+            .as_array()
+            .expect("fetches")
+            .iter()
+            .map(|f| f["file"].as_str().expect("file"))
+            .collect();
+        let mut want: Vec<String> = want_fetches.iter().map(|f| f.to_string()).collect();
+        want[0] = up.clone();
+        assert_eq!(fetches, want, "{site}");
+        let (name, value, file, line) = want_setting;
+        let s = v["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{site}: {name}"));
+        assert_eq!(s["value"], value, "{site}");
+        assert_eq!(s["file"], format!("{VENDOR}/{site}/{file}"), "{site}");
+        assert_eq!(s["line"], line, "{site}");
+
+        // The same as text: one line per fetch, the setting with its file:line.
+        all.truncate(all.len() - 2);
+        let shown = text(&phonecert(&all).stdout);
+        assert!(
+            shown.contains(&format!("{VENDOR}/{site}/{file}:{line}")),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn every_scenario_fixture_script_lints_and_evaluates_without_a_usage_error() {
+    let mut folders = Vec::new();
+    for family in std::fs::read_dir(root().join("scenarios")).expect("scenarios") {
+        let fixtures = family.expect("entry").path().join("fixtures");
+        if fixtures.is_dir() {
+            folders.push(fixtures);
+        }
+    }
+    let mut seen = 0;
+    for folder in folders {
+        let mut txt: Vec<String> = std::fs::read_dir(&folder)
+            .expect("fixtures")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .map(|p| p.to_str().expect("utf-8").to_string())
+            .collect();
+        txt.sort();
+        for file in &txt {
+            seen += 1;
+            let out = phonecert(&["lint", file, "--format", "json"]);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{file}: {}",
+                text(&out.stderr)
+            );
+            let lines = std::fs::read(file)
+                .expect("read")
+                .split(|b| *b == b'\n')
+                .count();
+            for f in json(&out)["files"][0]["findings"]
+                .as_array()
+                .expect("findings")
+            {
+                let line = f["line"].as_u64().expect("line") as usize;
+                assert!(
+                    (1..=lines).contains(&line),
+                    "{file}: finding on line {line}"
+                );
+            }
+        }
+        // Each upgrade script of the folder with every file beside it, for a 9620.
+        for up in txt.iter().filter(|f| f.contains("upgrade")) {
+            let settings: Vec<&str> = txt
+                .iter()
+                .filter(|f| !f.contains("upgrade"))
+                .map(String::as_str)
+                .collect();
+            let mut args = vec!["script", "eval", up.as_str()];
+            args.extend(settings);
+            args.extend(["--model", "9620", "--format", "json"]);
+            let out = phonecert(&args);
+            assert_eq!(out.status.code(), Some(0), "{up}: {}", text(&out.stderr));
+            assert_eq!(json(&out)["fetches"][0]["file"], up.as_str());
+        }
+    }
+    assert!(seen >= 20, "only {seen} fixture scripts found");
+}
