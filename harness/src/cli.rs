@@ -169,7 +169,8 @@ enum Command {
     Script(ScriptCommand),
     /// Report, with file:line, what a phone would silently ignore or misread in upgrade
     /// scripts and settings files: unknown names, invalid values, names over 30 or values
-    /// over 255 characters, GOTO to a missing label, unreachable statements, a UTF-8 byte
+    /// over 255 characters, IF on a variable no phone has, GOTO to a missing label,
+    /// unreachable statements, a UTF-8 byte
     /// order mark, curly quotes, a SET split over two lines, a `# ` label that shadows a
     /// statement, binary or over-long files and lines. Each file is read on its own, as a
     /// phone receives it. `--format json`: schema phonecert.lint/1 (README).

@@ -474,7 +474,8 @@ fn refused_code(r: &Rejected) -> &'static str {
     script::rejected_code(r)
 }
 
-/// `phonecert option242 explain`.
+/// `phonecert option242 explain`: MCIPADD's H.323 call servers are shown apart from the SIP
+/// controllers, since a SIP phone registers only with the latter.
 pub fn option242_explain(string: &str, format: OutputFormat) -> String {
     let e = option242::explain(string);
     let servers = e.file_servers();
@@ -499,6 +500,9 @@ pub fn option242_explain(string: &str, format: OutputFormat) -> String {
                         format!("ignored: replaced by the pair at offset {by}")
                     }
                     PairOutcome::Refused(r) => format!("ignored: {r}"),
+                    PairOutcome::H323Only => {
+                        "ignored: an H.323 phone's parameter, not a SIP phone's".to_string()
+                    }
                 };
                 let pair = format!("{}={}", p.name, p.value);
                 let _ = writeln!(out, "  @{:<4} {pair:<width$}  {what}", p.offset);
@@ -523,6 +527,13 @@ pub fn option242_explain(string: &str, format: OutputFormat) -> String {
             for c in &controllers {
                 let _ = writeln!(out, "  {c}");
             }
+            if !e.h323_servers.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\nH.323 call servers (MCIPADD), which a SIP phone does not use:\n  {}",
+                    e.h323_servers.join("\n  ")
+                );
+            }
             out
         }
         OutputFormat::Json => {
@@ -541,6 +552,12 @@ pub fn option242_explain(string: &str, format: OutputFormat) -> String {
                         PairOutcome::Refused(r) => {
                             ("refused", Some(refused_code(r)), Some(r.to_string()), None)
                         }
+                        PairOutcome::H323Only => (
+                            "refused",
+                            Some("h323-only"),
+                            Some("an H.323 phone's parameter, not a SIP phone's".to_string()),
+                            None,
+                        ),
                     };
                     json!({
                         "offset": p.offset,
@@ -594,6 +611,7 @@ pub fn option242_explain(string: &str, format: OutputFormat) -> String {
                 "findings": findings,
                 "file_servers": servers,
                 "controllers": controllers,
+                "h323_servers": e.h323_servers,
             }))
         }
     }

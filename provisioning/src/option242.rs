@@ -319,7 +319,12 @@ pub enum PairOutcome {
     Overridden { by: usize },
     /// The phone refused the value; the default stays.
     Refused(Rejected),
+    /// A name only H.323 phones use (MCIPADD, the call servers): a SIP phone ignores it.
+    H323Only,
 }
+
+/// Names the site option carries for H.323 phones, which a SIP phone ignores.
+pub const H323_NAMES: &[&str] = &["MCIPADD", "MCPORT"];
 
 /// A site-specific option string as a phone reads it, for `phonecert option242 explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,6 +335,9 @@ pub struct Explanation {
     pub findings: Vec<Finding>,
     /// The phone's settings after the string: defaults plus what the string set.
     pub settings: Settings,
+    /// The H.323 call servers MCIPADD names (the last MCIPADD pair), which a SIP phone
+    /// does not register with.
+    pub h323_servers: Vec<String>,
 }
 
 impl Explanation {
@@ -362,14 +370,35 @@ pub fn explain(s: &str) -> Explanation {
                 }
                 PairOutcome::Applied
             }
+            Err(Rejected::UnknownName(_))
+                if H323_NAMES
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&pair.name)) =>
+            {
+                PairOutcome::H323Only
+            }
             Err(why) => PairOutcome::Refused(why),
         };
         pairs.push((pair.clone(), outcome));
     }
+    let h323_servers = site
+        .pairs
+        .iter()
+        .rev()
+        .find(|p| p.name.eq_ignore_ascii_case("MCIPADD"))
+        .map(|p| {
+            p.value
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     Explanation {
         pairs,
         findings: site.findings,
         settings,
+        h323_servers,
     }
 }
 
@@ -544,6 +573,23 @@ mod tests {
         let c = e.controllers();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].to_string(), "198.51.100.9:5060;transport=tcp");
+        assert!(e.h323_servers.is_empty());
+    }
+
+    #[test]
+    fn explain_tells_h323_call_servers_apart_from_sip_controllers() {
+        let e = explain("MCIPADD=\"203.0.113.4,203.0.113.5\",mcport=1719,HTTPSRVR=203.0.113.9");
+        let outcomes: Vec<&PairOutcome> = e.pairs.iter().map(|(_, o)| o).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                &PairOutcome::H323Only,
+                &PairOutcome::H323Only,
+                &PairOutcome::Applied
+            ]
+        );
+        assert_eq!(e.h323_servers, vec!["203.0.113.4", "203.0.113.5"]);
+        assert!(e.controllers().is_empty());
     }
 
     #[test]

@@ -106,7 +106,8 @@ pub struct Script {
 impl Script {
     /// What `phonecert lint` reports: the parse findings plus every `SET` a phone would
     /// refuse on its own (unknown or read-only name, invalid or over-long value), judged
-    /// against the profile defaults. Sorted by line.
+    /// against the profile defaults, and every `IF` on a variable no phone has. Sorted by
+    /// line.
     pub fn lint(&self) -> Vec<(usize, Issue)> {
         let mut out: Vec<(usize, Issue)> = self
             .findings
@@ -114,17 +115,23 @@ impl Script {
             .map(|(n, kind)| (*n, Issue::Parse(kind.clone())))
             .collect();
         for line in &self.lines {
-            if let Statement::Set { name, value } = &line.statement
-                && let Err(why) = Settings::new().set(name, value, Source::SettingsFile)
-            {
-                out.push((
-                    line.number,
-                    Issue::Refused {
-                        name: name.clone(),
-                        value: value.clone(),
-                        why,
-                    },
-                ));
+            match &line.statement {
+                Statement::Set { name, value } => {
+                    if let Err(why) = Settings::new().set(name, value, Source::SettingsFile) {
+                        out.push((
+                            line.number,
+                            Issue::Refused {
+                                name: name.clone(),
+                                value: value.clone(),
+                                why,
+                            },
+                        ));
+                    }
+                }
+                Statement::If { var, .. } if !is_variable(var) => {
+                    out.push((line.number, Issue::UnknownVariable { var: var.clone() }));
+                }
+                _ => {}
             }
         }
         out.sort_by_key(|(n, _)| *n);
@@ -253,6 +260,21 @@ pub enum Issue {
         value: String,
         why: Rejected,
     },
+    /// `IF $VAR` on a name that is neither a phone variable nor a parameter: the `IF`
+    /// never jumps.
+    UnknownVariable {
+        var: String,
+    },
+}
+
+/// Whether `IF $name` can ever jump: a read-only phone variable, APPNAME, or a known
+/// parameter (see the interpreter's lookup).
+fn is_variable(name: &str) -> bool {
+    crate::settings::READ_ONLY_NAMES
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+        || name.eq_ignore_ascii_case("APPNAME")
+        || Settings::is_known(name)
 }
 
 impl Issue {
@@ -260,7 +282,7 @@ impl Issue {
     pub fn severity(&self) -> Severity {
         match self {
             Issue::Parse(kind) => kind.severity(),
-            Issue::Refused { .. } => Severity::Error,
+            Issue::Refused { .. } | Issue::UnknownVariable { .. } => Severity::Error,
         }
     }
 
@@ -269,6 +291,7 @@ impl Issue {
         match self {
             Issue::Parse(kind) => kind.code(),
             Issue::Refused { why, .. } => rejected_code(why),
+            Issue::UnknownVariable { .. } => "unknown-variable",
         }
     }
 }
@@ -291,6 +314,10 @@ impl fmt::Display for Issue {
         match self {
             Issue::Parse(kind) => write!(f, "{kind}"),
             Issue::Refused { name, why, .. } => write!(f, "SET {name} would be ignored: {why}"),
+            Issue::UnknownVariable { var } => write!(
+                f,
+                "${var} is neither a phone variable nor a parameter: this IF never jumps"
+            ),
         }
     }
 }

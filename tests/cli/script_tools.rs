@@ -69,6 +69,19 @@ fn option242_explain_names_each_pair_the_urls_and_the_controllers() {
     assert_eq!(v["controllers"][0]["transport"], "tcp");
     assert_eq!(v["controllers"][0]["port"], 5060);
 
+    let h323 = phonecert(&[
+        "option242",
+        "explain",
+        "MCIPADD=\"203.0.113.4,203.0.113.5\",SIP_CONTROLLER_LIST=203.0.113.6",
+    ]);
+    let shown = text(&h323.stdout);
+    assert!(shown.contains("MCIPADD=203.0.113.4,203.0.113.5  ignored: an H.323 phone's parameter, not a SIP phone's"), "{shown}");
+    assert!(
+        shown.contains("SIP controllers, in priority order:\n  203.0.113.6:5061;transport=tls\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("H.323 call servers (MCIPADD), which a SIP phone does not use:\n  203.0.113.4\n  203.0.113.5\n"), "{shown}");
+
     let nothing = phonecert(&["option242", "explain", "NOSUCH=1"]);
     assert_eq!(nothing.status.code(), Some(0));
     assert!(text(&nothing.stdout).contains("none (no HTTPSRVR or TLSSRVR"));

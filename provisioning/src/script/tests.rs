@@ -840,3 +840,23 @@ fn statements_after_an_unconditional_jump_are_unreachable_until_a_label() {
         Severity::Warning
     );
 }
+
+#[test]
+fn lint_names_an_if_on_a_variable_no_phone_has() {
+    let s = parse(
+        "f",
+        "IF $MODLE4 SEQ 9620 GOTO A\nIF $model4 SEQ 9620 GOTO A\nIF $SIPDOMAIN SEQ x GOTO A\nIF $APPNAME SEQ y GOTO A\n# A\n",
+    );
+    let lint = s.lint();
+    assert_eq!(
+        lint,
+        vec![(
+            1,
+            Issue::UnknownVariable {
+                var: "MODLE4".into()
+            }
+        )]
+    );
+    assert_eq!(lint[0].1.code(), "unknown-variable");
+    assert_eq!(lint[0].1.severity(), Severity::Error);
+}
