@@ -14,9 +14,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use provisioning::eval::{self, AppDecision, Evaluation, FetchKind, IgnoredWhy, Origin};
+use provisioning::model;
 use provisioning::option242::{self, PairOutcome};
 use provisioning::script::{self, PhoneVars, Script, Severity};
-use provisioning::{model, settings::Rejected};
 use serde_json::{Value, json};
 
 /// What stops a command before it says anything about the files.
@@ -470,10 +470,6 @@ pub fn lint(paths: &[PathBuf], format: OutputFormat) -> Result<LintReport, ToolE
     Ok(LintReport { output, errors })
 }
 
-fn refused_code(r: &Rejected) -> &'static str {
-    script::rejected_code(r)
-}
-
 /// `phonecert option242 explain`: MCIPADD's H.323 call servers are shown apart from the SIP
 /// controllers, since a SIP phone registers only with the latter.
 pub fn option242_explain(string: &str, format: OutputFormat) -> String {
@@ -549,9 +545,12 @@ pub fn option242_explain(string: &str, format: OutputFormat) -> String {
                             Some(format!("replaced by the pair at offset {by}")),
                             Some(*by),
                         ),
-                        PairOutcome::Refused(r) => {
-                            ("refused", Some(refused_code(r)), Some(r.to_string()), None)
-                        }
+                        PairOutcome::Refused(r) => (
+                            "refused",
+                            Some(script::rejected_code(r)),
+                            Some(r.to_string()),
+                            None,
+                        ),
                         PairOutcome::H323Only => (
                             "refused",
                             Some("h323-only"),

@@ -53,6 +53,21 @@ impl Model {
     pub fn sha2capable(&self) -> bool {
         self.family == Family::Sip96x1
     }
+
+    /// The variables this model reports before any override: MODEL4, MODEL (with
+    /// [`DEFAULT_HARDWARE`]), GROUP, SIG_IN_USE 2 (SIP), SHA2CAPABLE, VPNACTIVE 0. MACADDR,
+    /// BOOTNAME, HWVERS and APPNAME stay unknown.
+    pub fn vars(&self, group: u16) -> PhoneVars {
+        PhoneVars {
+            model4: self.model4.to_string(),
+            model: format!("{}{DEFAULT_HARDWARE}", self.model4),
+            group: group.to_string(),
+            sig_in_use: "2".to_string(),
+            sha2capable: if self.sha2capable() { "1" } else { "0" }.to_string(),
+            vpnactive: "0".to_string(),
+            ..PhoneVars::default()
+        }
+    }
 }
 
 /// Every model this profile knows, by MODEL4.
@@ -101,23 +116,6 @@ pub const DEFAULT_HARDWARE: &str = "D01A";
 /// The model whose MODEL4 is `model4`.
 pub fn find(model4: &str) -> Option<&'static Model> {
     MODELS.iter().find(|m| m.model4 == model4)
-}
-
-impl Model {
-    /// The variables this model reports before any override: MODEL4, MODEL (with
-    /// [`DEFAULT_HARDWARE`]), GROUP, SIG_IN_USE 2 (SIP), SHA2CAPABLE, VPNACTIVE 0. MACADDR,
-    /// BOOTNAME, HWVERS and APPNAME stay unknown.
-    pub fn vars(&self, group: u16) -> PhoneVars {
-        PhoneVars {
-            model4: self.model4.to_string(),
-            model: format!("{}{DEFAULT_HARDWARE}", self.model4),
-            group: group.to_string(),
-            sig_in_use: "2".to_string(),
-            sha2capable: if self.sha2capable() { "1" } else { "0" }.to_string(),
-            vpnactive: "0".to_string(),
-            ..PhoneVars::default()
-        }
-    }
 }
 
 #[cfg(test)]
