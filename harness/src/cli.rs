@@ -168,7 +168,9 @@ enum Command {
     #[command(subcommand)]
     Script(ScriptCommand),
     /// Report, with file:line, what a phone would silently ignore or misread in upgrade
-    /// scripts and settings files: unknown names, invalid values, names over 30 or values
+    /// scripts and settings files (no network).
+    ///
+    /// Found: unknown names, invalid values, names over 30 or values
     /// over 255 characters, IF on a variable no phone has, GOTO to a missing label,
     /// unreachable statements, a UTF-8 byte
     /// order mark, curly quotes, a SET split over two lines, a `# ` label that shadows a

@@ -576,6 +576,20 @@ mod tests {
         assert!(e.h323_servers.is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn explain_never_panics_and_offsets_stay_in_the_string(s in "[A-Za-z_=,\" ;:.0-9\u{0}]{0,80}") {
+            let e = explain(&s);
+            for (p, _) in &e.pairs {
+                proptest::prop_assert!(p.offset < s.len());
+            }
+            for f in &e.findings {
+                proptest::prop_assert!(f.offset <= s.len());
+            }
+            let _ = (e.file_servers(), e.controllers());
+        }
+    }
+
     #[test]
     fn explain_tells_h323_call_servers_apart_from_sip_controllers() {
         let e = explain("MCIPADD=\"203.0.113.4,203.0.113.5\",mcport=1719,HTTPSRVR=203.0.113.9");

@@ -860,3 +860,46 @@ fn lint_names_an_if_on_a_variable_no_phone_has() {
     assert_eq!(lint[0].1.code(), "unknown-variable");
     assert_eq!(lint[0].1.severity(), Severity::Error);
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bytes that look like a script now and then: keywords, labels, quotes of both kinds,
+    /// line ends of both kinds, a BOM, a NUL, invalid UTF-8.
+    fn scriptish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"SET ".to_vec()),
+            Just(b"GET ".to_vec()),
+            Just(b"IF $MODEL4 SEQ ".to_vec()),
+            Just(b" GOTO ".to_vec()),
+            Just(b"GOTO ".to_vec()),
+            Just(b"# ".to_vec()),
+            Just(b"##".to_vec()),
+            Just(b"\"".to_vec()),
+            Just("\u{201c}".as_bytes().to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(vec![0xEF, 0xBB, 0xBF]),
+            Just(vec![0]),
+            Just(vec![0xff, 0xfe]),
+            "[A-Za-z0-9_.]{0,12}".prop_map(String::into_bytes),
+        ];
+        proptest::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn parse_lint_and_run_any_bytes(bytes in scriptish()) {
+            let s = parse_bytes("f.txt", &bytes);
+            let lines = bytes.split(|b| *b == b'\n').count();
+            for (line, issue) in s.lint() {
+                prop_assert!((1..=lines).contains(&line), "{issue} on line {line} of {lines}");
+            }
+            let mut files = std::collections::BTreeMap::new();
+            files.insert("f.txt".to_string(), s.clone());
+            let e = crate::eval::evaluate(vars("9620"), s, &files);
+            prop_assert_eq!(e.fetches[0].file.as_str(), "f.txt");
+        }
+    }
+}
