@@ -144,15 +144,14 @@ impl Default for BootOptions {
 }
 
 /// `$SHA2CAPABLE` by model: the 96x1 models verify SHA-2 signed files, the 96x0 ones do not.
+/// The model table is provisioning's, shared with `phonecert script eval`.
 pub fn sha2_capable(model4: &str) -> bool {
-    matches!(model4, "9608" | "9611" | "9621" | "9641")
+    provisioning::model::find(model4).is_some_and(|m| m.sha2capable())
 }
 
 /// Whether an APPNAME names boot code (Avaya's boot code files start with `hb`).
 pub fn is_boot_code(appname: &str) -> bool {
-    appname
-        .get(..2)
-        .is_some_and(|p| p.eq_ignore_ascii_case("hb"))
+    provisioning::eval::is_boot_code(appname)
 }
 
 /// Text of a fetched file as a phone with the `keep-bom` fault reads it: every byte one
@@ -802,7 +801,7 @@ impl Phone {
             let findings: Vec<serde_json::Value> = parsed
                 .findings
                 .iter()
-                .map(|(line, why)| json!({"line": line, "why": why}))
+                .map(|(line, why)| json!({"line": line, "why": why.to_string()}))
                 .collect();
             milestone::emit(
                 "script-findings",
@@ -1259,7 +1258,21 @@ impl Phone {
                 sip_io::trusting_nothing()
             }
         };
-        sip_io::run(reg, controllers, udp, local_ip, tls_config, self.clock).await;
+        let reuse = if self.cfg.faults.has(Fault::NewConnectionPerRequest) {
+            sip_io::Reuse::NewPerRequest
+        } else {
+            sip_io::Reuse::Keep
+        };
+        sip_io::run(
+            reg,
+            controllers,
+            udp,
+            local_ip,
+            tls_config,
+            reuse,
+            self.clock,
+        )
+        .await;
     }
 }
 

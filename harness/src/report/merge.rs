@@ -250,6 +250,7 @@ fn write_merged(inputs: &[Input], folders: &RunFolders) -> Result<RunReport, Mer
         merged_from,
         // Every input was verified intact, so none rests on edited evidence.
         edited_after_run: Vec::new(),
+        warnings: Vec::new(),
     };
     super::write_all(&folders.reports, &report)?;
     Ok(report)
