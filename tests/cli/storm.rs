@@ -67,7 +67,9 @@ fn a_storm_of_twenty_phones_registers_every_phone_and_reports_what_it_measured()
     );
     assert_eq!(max, all, "the last phone to register ends the storm's boot");
 
-    // Every phone: its own MAC, its own address, each step seen by the servers in order.
+    // Every phone: its own MAC, its own address, each step seen by the servers; in order
+    // where one server saw both (each server stamps its own events, so a DHCPACK's stamp may
+    // fall a moment after the phone's first GET).
     let phones = r["per_phone"].as_array().expect("per_phone");
     assert_eq!(phones.len(), 20);
     let mut macs = std::collections::BTreeSet::new();
@@ -77,9 +79,9 @@ fn a_storm_of_twenty_phones_registers_every_phone_and_reports_what_it_measured()
         addrs.insert(p["address"].as_str().expect("a leased address").to_string());
         let at = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("{k} in {p}"));
         assert!(at("discover_s") <= at("leased_s"), "{p}");
-        assert!(at("leased_s") <= at("first_get_s"), "{p}");
-        assert!(at("first_get_s") <= at("register_s"), "{p}");
+        assert!(at("first_get_s") > 0.0, "{p}");
         assert!(at("register_s") <= at("registered_s"), "{p}");
+        assert_eq!(p["http_ok"], p["http_answers"], "{p}");
     }
     assert_eq!((macs.len(), addrs.len()), (20, 20));
 
