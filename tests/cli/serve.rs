@@ -487,3 +487,76 @@ fn serve_refuses_bad_usage_before_anything_runs() {
     }
     assert!(!s.0.join("reports").exists(), "nothing was written");
 }
+
+/// A load generator in the lab's phone namespace reaches the DHCP server (perfdhcp relays:
+/// its address on the phone's veth end is the relay's), `--any-mac` leases to each of its
+/// clients, `--duration` stops serve cleanly, and every client gets a result; beyond
+/// 64 phones the results share the session's capture instead of a copy each.
+#[test]
+fn serve_in_netns_takes_a_perfdhcp_load_and_judges_every_client() {
+    if skip_unless_root(
+        "serve_in_netns_takes_a_perfdhcp_load_and_judges_every_client",
+        "the netns lab",
+    ) {
+        return;
+    }
+    if !have_tool("perfdhcp") {
+        eprintln!("skipped: perfdhcp (Debian kea-admin) is missing; the load test did NOT run");
+        return;
+    }
+    let s = Scratch::new("serve-perfdhcp");
+    let out = s.0.to_str().expect("utf-8");
+    let serve = Serve::start(&[
+        "serve",
+        "scenarios/option242/httpsrvr.toml",
+        "--lab",
+        "netns",
+        "--any-mac",
+        "--duration",
+        "8",
+        "--out",
+        out,
+    ]);
+    let ns = serve.ready["netns"]["phone"]
+        .as_str()
+        .expect("phone namespace");
+    let veth = serve.ready["netns"]["phone_iface"].as_str().expect("veth");
+    ip(&["-n", ns, "addr", "add", "10.66.0.50/24", "dev", veth]);
+    // 80 clients (-R), 40 exchanges a second, 3 s.
+    let load = Command::new("ip")
+        .args(["netns", "exec", ns, "perfdhcp", "-4", "-l", veth])
+        .args(["-R", "80", "-r", "40", "-p", "3"])
+        .output()
+        .expect("run perfdhcp");
+    let report_text = text(&load.stdout);
+    let (code, stdout, stderr) = serve.finish();
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let acks = report_text
+        .split("***Statistics for: REQUEST-ACK***")
+        .nth(1)
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("received packets: ")))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        acks >= 65,
+        "perfdhcp got {acks} ACK(s):\n{report_text}{}",
+        text(&load.stderr)
+    );
+    let run = run_dir(&s.0);
+    let report = report_of(&run);
+    let phones = report["scenarios"].as_array().expect("scenarios");
+    assert!(phones.len() >= 65, "{} phone(s)", phones.len());
+    let session = format!(
+        "captures/{}/OPT242-001.pcapng",
+        report["run_id"].as_str().unwrap_or("")
+    );
+    for p in phones {
+        // perfdhcp fetches no upgrade script: each client fails the scenario's one check.
+        assert_eq!(p["verdict"], "fail", "{p}");
+        assert_eq!(p["capture"], session.as_str(), "{p}");
+    }
+    let copies = std::fs::read_dir(s.0.join(&session).parent().expect("captures folder"))
+        .expect("captures")
+        .count();
+    assert_eq!(copies, 1, "only the session's capture");
+}
