@@ -518,6 +518,16 @@ fn serve_refuses_bad_usage_before_anything_runs() {
             ],
             "--duration",
         ),
+        (
+            vec![
+                "serve",
+                "scenarios/option242/l2qvlan-fallback.toml",
+                "--lab",
+                "loopback",
+                "--any-mac",
+            ],
+            "needs a lab with a link",
+        ),
     ] {
         let mut args = args;
         args.extend(["--out", out]);
