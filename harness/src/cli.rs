@@ -1699,9 +1699,11 @@ fn cmd_serve(args: ServeArgs) -> u8 {
             profile.name
         ));
     }
-    if lab == lab::LabKind::Loopback && !spec.dhcp.vlan.is_empty() {
+    if lab == lab::LabKind::Loopback
+        && (!spec.dhcp.vlan.is_empty() || spec.run.lab == Some(scenario::RequiredLab::Netns))
+    {
         return usage(format!(
-            "{} serves voice VLANs, which need the netns or iface lab",
+            "{} needs a lab with a link (voice VLANs, real broadcast DHCP): use --lab netns or --lab iface:NAME",
             spec.id
         ));
     }

@@ -6,7 +6,7 @@
 //! Owns: which DHCP clients are answered (the MACs given, or any with `--any-mac`), saying
 //! where each server listens ([`Listening`], the "ready" line), waiting for the stop (Ctrl-C,
 //! SIGTERM or `--duration`), and splitting the session's one timeline into a timeline per
-//! phone ([`phone_timeline`]): DHCP events by the client's MAC, HTTP and SIP events by the
+//! phone ([`phone_timelines`]): DHCP events by the client's MAC, HTTP and SIP events by the
 //! address the DHCP server had leased to that MAC when they happened. Each phone's clock
 //! starts at its first DHCP message, as a real phone's scenario starts at its first
 //! DHCPDISCOVER in the iface lab, so the scenario's windows are measured from its boot.
@@ -45,6 +45,12 @@ pub enum Answer {
 
 /// The warning `--any-mac` prints and puts in the report.
 pub const ANY_MAC_WARNING: &str = "--any-mac: the DHCP server answers EVERY client on the segment, not only the phones under test; any device that asks gets a lease and the scenario's site option";
+
+/// Up to this many phones, each phone's result gets its own copy of the session's capture
+/// with its verdicts as packet comments. Beyond it (a load generator's thousands of clients)
+/// the copies would cost the capture's size per phone, so every result names the session's
+/// capture, without comments.
+pub const ANNOTATED_COPIES_UP_TO: usize = 64;
 
 /// Everything one `phonecert serve` needs.
 #[derive(Debug)]
@@ -414,6 +420,8 @@ pub async fn serve(
     // The whole session, every client included: what the per-phone timelines were cut from.
     engine::save_timeline(&cfg.reports_dir, "session", &saved(timeline.clone(), &vars))?;
 
+    let mut split = phone_timelines(&timeline, &phones);
+    let copies = phones.len() <= ANNOTATED_COPIES_UP_TO;
     let mut reports = Vec::new();
     for phone in &phones {
         let name = format!("{}@{}", spec.id, phone.replace(':', "-"));
@@ -435,7 +443,7 @@ pub async fn serve(
             checks: Vec::new(),
             ignored_clients: ignored.clone(),
         };
-        let Some((t0, tl)) = phone_timeline(&timeline, phone) else {
+        let Some((t0, tl)) = split.remove(phone) else {
             report.error = Some(format!(
                 "the phone {phone} sent no DHCP message in the {served_s:.1} s the servers ran: not judged"
             ));
@@ -448,20 +456,24 @@ pub async fn serve(
         phone_vars.insert("phone_mac_hex", phone.replace(':', ""));
         report.checks = judge::judge(sc, &tl, judge::Ctx::new(&phone_vars));
         report.verdict = judge::scenario_verdict(&report.checks);
-        // Each phone's verdicts go into a copy of the session's capture: the frame numbers
-        // stay those of the timeline, and the packet comments are this phone's alone.
-        let copy = cfg.captures_dir.join(format!("{name}.pcapng"));
-        std::fs::copy(&pcap_path, &copy).map_err(|source| HarnessError::Save {
-            path: copy.clone(),
-            source,
-        })?;
-        crate::evidence::annotate(&copy, &report.checks, &tl).map_err(|source| {
-            HarnessError::Evidence {
+        if copies {
+            // Each phone's verdicts go into a copy of the session's capture: the frame
+            // numbers stay those of the timeline, and the packet comments are this phone's.
+            let copy = cfg.captures_dir.join(format!("{name}.pcapng"));
+            std::fs::copy(&pcap_path, &copy).map_err(|source| HarnessError::Save {
                 path: copy.clone(),
                 source,
-            }
-        })?;
-        report.capture = Some(format!("captures/{}/{name}.pcapng", cfg.run_id));
+            })?;
+            crate::evidence::annotate(&copy, &report.checks, &tl).map_err(|source| {
+                HarnessError::Evidence {
+                    path: copy.clone(),
+                    source,
+                }
+            })?;
+            report.capture = Some(format!("captures/{}/{name}.pcapng", cfg.run_id));
+        } else {
+            report.capture = Some(format!("captures/{}/{}.pcapng", cfg.run_id, spec.id));
+        }
         report.timeline = Some(engine::save_timeline(
             &cfg.reports_dir,
             &name,
@@ -479,11 +491,12 @@ pub async fn serve(
 /// The MACs that sent the DHCP server anything, in the order they first did.
 pub fn clients_heard(timeline: &Timeline) -> Vec<String> {
     let mut seen = Vec::new();
+    let mut known = std::collections::HashSet::new();
     for e in &timeline.events {
         if e.proto == Proto::Dhcp
             && e.kind == "received"
             && let Some(m) = e.field("client_mac").and_then(|v| v.as_str())
-            && !seen.iter().any(|s| s == m)
+            && known.insert(m)
         {
             seen.push(m.to_string());
         }
@@ -505,15 +518,18 @@ fn peer_ip(e: &Event) -> Option<String> {
     addr.parse::<SocketAddr>().ok().map(|a| a.ip().to_string())
 }
 
-/// One phone's share of the session: its DHCP messages (by MAC) and the HTTP and SIP
-/// traffic from the address the DHCP server had acknowledged to it at that moment, restamped
-/// from its first DHCP message (returned, in session seconds). `None`: it sent no DHCP
-/// message at all.
-pub fn phone_timeline(session: &Timeline, mac: &str) -> Option<(f64, Timeline)> {
+/// Each phone's share of the session, in one pass over it: its DHCP messages (by MAC) and
+/// the HTTP and SIP traffic from the address the DHCP server had acknowledged to it at that
+/// moment, restamped from its first DHCP message (returned, in session seconds). A phone of
+/// `phones` that sent no DHCP message has no entry.
+pub fn phone_timelines(session: &Timeline, phones: &[String]) -> HashMap<String, (f64, Timeline)> {
     let mut leased: HashMap<String, String> = HashMap::new();
-    let mut mine = Timeline::default();
+    let mut mine: HashMap<&str, Timeline> = phones
+        .iter()
+        .map(|p| (p.as_str(), Timeline::default()))
+        .collect();
     for e in &session.events {
-        let keep = match e.proto {
+        let owner = match e.proto {
             Proto::Dhcp => match e.field("client_mac").and_then(|v| v.as_str()) {
                 Some(m) => {
                     if e.kind == "sent"
@@ -523,28 +539,30 @@ pub fn phone_timeline(session: &Timeline, mac: &str) -> Option<(f64, Timeline)> 
                     {
                         leased.insert(ip.to_string(), m.to_string());
                     }
-                    m == mac
+                    Some(m.to_string())
                 }
-                None => peer_ip(e).is_some_and(|ip| leased.get(&ip).is_some_and(|m| m == mac)),
+                None => peer_ip(e).and_then(|ip| leased.get(&ip).cloned()),
             },
-            Proto::Http | Proto::Sip => {
-                peer_ip(e).is_some_and(|ip| leased.get(&ip).is_some_and(|m| m == mac))
-            }
-            Proto::Dut => false,
+            Proto::Http | Proto::Sip => peer_ip(e).and_then(|ip| leased.get(&ip).cloned()),
+            Proto::Dut => None,
         };
-        if keep {
+        if let Some(tl) = owner.and_then(|m| mine.get_mut(m.as_str())) {
             let mut kept = e.clone();
-            kept.index = mine.events.len();
-            mine.events.push(kept);
+            kept.index = tl.events.len();
+            tl.events.push(kept);
         }
     }
-    let t0 = mine
-        .events
-        .iter()
-        .find(|e| e.proto == Proto::Dhcp && e.kind == "received")?
-        .t;
-    mine.start_at(t0);
-    Some((t0, mine))
+    mine.into_iter()
+        .filter_map(|(mac, mut tl)| {
+            let t0 = tl
+                .events
+                .iter()
+                .find(|e| e.proto == Proto::Dhcp && e.kind == "received")?
+                .t;
+            tl.start_at(t0);
+            Some((mac.to_string(), (t0, tl)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -672,7 +690,8 @@ mod tests {
     #[test]
     fn each_phone_gets_its_dhcp_by_mac_and_its_traffic_by_the_address_leased_to_it_then() {
         let tl = session();
-        let (t0, a) = phone_timeline(&tl, A).expect("A was heard");
+        let mut split = phone_timelines(&tl, &[A.to_string(), B.to_string()]);
+        let (t0, a) = split.remove(A).expect("A was heard");
         assert_eq!(t0, 1.0);
         let want_a: Vec<(f64, String)> = [
             (0.0, "DISCOVER"),
@@ -688,7 +707,7 @@ mod tests {
         assert_eq!(kinds(&a), want_a);
         assert!(a.events.iter().enumerate().all(|(i, e)| e.index == i));
 
-        let (t0, b) = phone_timeline(&tl, B).expect("B was heard");
+        let (t0, b) = split.remove(B).expect("B was heard");
         assert_eq!(t0, 1.5);
         let want_b: Vec<(f64, String)> = [
             (0.0, "DISCOVER"),
@@ -706,9 +725,12 @@ mod tests {
     #[test]
     fn a_phone_that_never_asked_has_no_timeline_and_clients_are_listed_in_order() {
         let tl = session();
-        assert!(phone_timeline(&tl, "00:1b:4f:42:00:09").is_none());
+        let nobody = "00:1b:4f:42:00:09".to_string();
+        let split = phone_timelines(&tl, &[nobody.clone(), A.to_string()]);
+        assert!(!split.contains_key(&nobody));
+        assert_eq!(split.len(), 1);
         assert_eq!(clients_heard(&tl), vec![A.to_string(), B.to_string()]);
-        assert!(phone_timeline(&Timeline::default(), A).is_none());
+        assert!(phone_timelines(&Timeline::default(), &[A.to_string()]).is_empty());
     }
 
     #[test]

@@ -17,3 +17,4 @@ mod reports;
 mod scenario_errors;
 mod script_tools;
 mod serve;
+mod storm;

@@ -29,7 +29,25 @@ struct Serve {
 
 impl Serve {
     fn start(args: &[&str]) -> Serve {
-        let mut child = spawn_phonecert(args);
+        Serve::started(spawn_phonecert(args))
+    }
+
+    /// `phonecert ARGS` inside namespace `ns` (`ip netns exec` execs it: the pid is serve's).
+    fn start_in(ns: &str, args: &[&str]) -> Serve {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_phonecert")])
+            .args(args)
+            .process_group(0)
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start phonecert in its namespace");
+        Serve::started(child)
+    }
+
+    fn started(mut child: Child) -> Serve {
         let mut stdout = BufReader::new(child.stdout.take().expect("serve's stdout"));
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
@@ -125,15 +143,23 @@ impl Phone {
             log.to_str().expect("utf-8 path"),
         ];
         let simphone = env!("CARGO_BIN_EXE_simphone");
-        let (mut cmd, ns) = match ready["netns"].as_object() {
-            Some(lab) => {
+        let (mut cmd, ns) = match (ready["netns"].as_object(), ready["phone_on"].as_array()) {
+            // A segment of the test's own (the iface lab): the phone on its far end.
+            (_, Some(place)) => {
+                let ns = place[0].as_str().expect("namespace");
+                let iface = place[1].as_str().expect("interface");
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, simphone, "--iface", iface]);
+                (cmd, None)
+            }
+            (Some(lab), None) => {
                 let lab_ns = lab["phone"].as_str().expect("phone namespace");
                 let ns = bridge_in(lab_ns, lab["phone_iface"].as_str().expect("veth"), n);
                 let mut cmd = Command::new("ip");
                 cmd.args(["netns", "exec", &ns, simphone, "--iface", &format!("p{n}")]);
                 (cmd, Some(ns))
             }
-            None => {
+            (None, None) => {
                 let mut cmd = Command::new(simphone);
                 cmd.args(["--dhcp-server", ready["dhcp"].as_str().expect("dhcp")]);
                 (cmd, None)
@@ -388,6 +414,24 @@ fn serve_any_mac_answers_every_phone_judges_each_and_warns() {
     );
     let index = std::fs::read_to_string(run.join("index.html")).expect("index.html");
     assert!(index.contains("--any-mac"), "the HTML report warns too");
+    // A merge of the run keeps its warning, naming the run.
+    let merged_root = s.0.join("merged");
+    let merged = phonecert(&[
+        "merge",
+        run.to_str().expect("utf-8"),
+        "--out",
+        merged_root.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
+    let merged_report = report_of(&run_dir(&merged_root));
+    let rid = report["run_id"].as_str().expect("run id");
+    assert!(
+        merged_report["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.starts_with(&format!("run {rid}: --any-mac"))),
+        "{}",
+        merged_report["warnings"]
+    );
     // Each phone's timeline holds its own lease only.
     for (mac, other) in [(A, B), (B, A)] {
         let name = format!("OPT242-004@{}.json", mac.replace(':', "-"));
@@ -474,6 +518,16 @@ fn serve_refuses_bad_usage_before_anything_runs() {
             ],
             "--duration",
         ),
+        (
+            vec![
+                "serve",
+                "scenarios/option242/l2qvlan-fallback.toml",
+                "--lab",
+                "loopback",
+                "--any-mac",
+            ],
+            "needs a lab with a link",
+        ),
     ] {
         let mut args = args;
         args.extend(["--out", out]);
@@ -486,4 +540,179 @@ fn serve_refuses_bad_usage_before_anything_runs() {
         );
     }
     assert!(!s.0.join("reports").exists(), "nothing was written");
+}
+
+/// A load generator in the lab's phone namespace reaches the DHCP server (perfdhcp relays:
+/// its address on the phone's veth end is the relay's), `--any-mac` leases to each of its
+/// clients, `--duration` stops serve cleanly, and every client gets a result; beyond
+/// 64 phones the results share the session's capture instead of a copy each.
+#[test]
+fn serve_in_netns_takes_a_perfdhcp_load_and_judges_every_client() {
+    if skip_unless_root(
+        "serve_in_netns_takes_a_perfdhcp_load_and_judges_every_client",
+        "the netns lab",
+    ) {
+        return;
+    }
+    if !have_tool("perfdhcp") {
+        eprintln!("skipped: perfdhcp (Debian kea-admin) is missing; the load test did NOT run");
+        return;
+    }
+    let s = Scratch::new("serve-perfdhcp");
+    let out = s.0.to_str().expect("utf-8");
+    let serve = Serve::start(&[
+        "serve",
+        "scenarios/option242/httpsrvr.toml",
+        "--lab",
+        "netns",
+        "--any-mac",
+        "--duration",
+        "8",
+        "--out",
+        out,
+    ]);
+    let ns = serve.ready["netns"]["phone"]
+        .as_str()
+        .expect("phone namespace");
+    let veth = serve.ready["netns"]["phone_iface"].as_str().expect("veth");
+    ip(&["-n", ns, "addr", "add", "10.66.0.50/24", "dev", veth]);
+    // 80 clients (-R), 40 exchanges a second, 3 s.
+    let load = Command::new("ip")
+        .args(["netns", "exec", ns, "perfdhcp", "-4", "-l", veth])
+        .args(["-R", "80", "-r", "40", "-p", "3"])
+        .output()
+        .expect("run perfdhcp");
+    let report_text = text(&load.stdout);
+    let (code, stdout, stderr) = serve.finish();
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let acks = report_text
+        .split("***Statistics for: REQUEST-ACK***")
+        .nth(1)
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("received packets: ")))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        acks >= 65,
+        "perfdhcp got {acks} ACK(s):\n{report_text}{}",
+        text(&load.stderr)
+    );
+    let run = run_dir(&s.0);
+    let report = report_of(&run);
+    let phones = report["scenarios"].as_array().expect("scenarios");
+    assert!(phones.len() >= 65, "{} phone(s)", phones.len());
+    let session = format!(
+        "captures/{}/OPT242-001.pcapng",
+        report["run_id"].as_str().unwrap_or("")
+    );
+    for p in phones {
+        // perfdhcp fetches no upgrade script: each client fails the scenario's one check.
+        assert_eq!(p["verdict"], "fail", "{p}");
+        assert_eq!(p["capture"], session.as_str(), "{p}");
+    }
+    let copies = std::fs::read_dir(s.0.join(&session).parent().expect("captures folder"))
+        .expect("captures")
+        .count();
+    assert_eq!(copies, 1, "only the session's capture");
+}
+
+/// Two namespaces joined by a veth pair, made by the test for the iface lab; removed (with
+/// what runs in them) when dropped.
+struct Segment {
+    infra: String,
+    phone: String,
+}
+
+impl Segment {
+    fn create() -> Segment {
+        let pid = std::process::id();
+        let seg = Segment {
+            infra: format!("pcserve-i-{pid:x}"),
+            phone: format!("pcserve-p-{pid:x}"),
+        };
+        for ns in [&seg.infra, &seg.phone] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        ip(&[
+            "link", "add", "lab0", "netns", &seg.infra, "type", "veth", "peer", "name", "phone0",
+            "netns", &seg.phone,
+        ]);
+        ip(&["-n", &seg.infra, "link", "set", "lab0", "up"]);
+        ip(&["-n", &seg.phone, "link", "set", "phone0", "up"]);
+        seg
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        for ns in [&self.phone, &self.infra] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// On a lab port (`--lab iface:NAME`, here a veth end in a namespace of the test's own), serve
+/// probes the segment, puts the lab address on the port, answers the phone, and takes the
+/// address off again at the stop.
+#[test]
+fn serve_on_a_lab_port_answers_the_phone_and_puts_the_port_back() {
+    if skip_unless_root(
+        "serve_on_a_lab_port_answers_the_phone_and_puts_the_port_back",
+        "the iface lab on a veth pair",
+    ) {
+        return;
+    }
+    let s = Scratch::new("serve-iface");
+    let out = s.0.to_str().expect("utf-8");
+    let seg = Segment::create();
+    let mut serve = Serve::start_in(
+        &seg.infra,
+        &[
+            "serve",
+            SCENARIO,
+            "--lab",
+            "iface:lab0",
+            "--dut-mac",
+            A,
+            "--out",
+            out,
+        ],
+    );
+    assert_eq!(serve.ready["lab"], "iface:lab0");
+    assert_eq!(serve.ready["dhcp_iface"], "lab0");
+    assert_eq!(serve.ready["server_ip"], "10.66.0.1");
+    let addrs = Command::new("ip")
+        .args(["-n", &seg.infra, "-4", "addr", "show", "lab0"])
+        .output()
+        .expect("ip addr");
+    assert!(
+        text(&addrs.stdout).contains("10.66.0.1/24"),
+        "{}",
+        text(&addrs.stdout)
+    );
+    serve.ready["phone_on"] = serde_json::json!([seg.phone, "phone0"]);
+    let a = Phone::boot(&serve.ready, A, 1, &s.0);
+    a.wait_for("registered", Duration::from_secs(40));
+    let (code, stdout, stderr) = serve.interrupt();
+    drop(a);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let report = report_of(&run_dir(&s.0));
+    assert_eq!(report["lab"], "iface:lab0");
+    assert_eq!(
+        verdicts(&report),
+        vec![(
+            "OPT242-004@00-1b-4f-42-00-01".to_string(),
+            "pass".to_string()
+        )]
+    );
+    let addrs = Command::new("ip")
+        .args(["-n", &seg.infra, "-4", "addr", "show", "lab0"])
+        .output()
+        .expect("ip addr");
+    assert!(
+        !text(&addrs.stdout).contains("10.66.0.1"),
+        "{}",
+        text(&addrs.stdout)
+    );
 }
