@@ -793,6 +793,12 @@ async fn write_raw(conn: &ConnCtx, io: &mut TapIo, decision: &Decision, target: 
 /// to the kernel at once.
 const WRITE_PIECE: usize = 64 * 1024;
 
+/// Largest single read of a file body. Each read of a tokio file is a round trip to the
+/// blocking thread pool (two thread wake-ups); at 64 KiB those hand-offs, not the copying,
+/// were half the cost of serving a firmware image. 256 KiB per download in progress is the
+/// memory this takes.
+const FILE_PIECE: usize = 256 * 1024;
+
 /// Carry out the decision's [`Step`]s: write, pause, mark a fault, close or hold.
 async fn deliver(
     conn: &ConnCtx,
@@ -859,12 +865,12 @@ async fn send_body(
             };
             let at = start.saturating_add(offset);
             f.seek(io::SeekFrom::Start(at)).await?;
-            let mut buf = vec![0u8; WRITE_PIECE];
+            let mut buf = vec![0u8; FILE_PIECE];
             let mut done = 0u64;
             while done < len {
                 let want = usize::try_from(len - done)
-                    .unwrap_or(WRITE_PIECE)
-                    .min(WRITE_PIECE);
+                    .unwrap_or(FILE_PIECE)
+                    .min(FILE_PIECE);
                 let n = f.read(&mut buf[..want]).await?;
                 if n == 0 {
                     // The file shrank since the scenario was loaded.
