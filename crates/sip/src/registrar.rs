@@ -51,8 +51,10 @@ const TRANSACTION_LIFETIME: Duration = Duration::from_secs(32);
 const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(3600);
 /// Bound on remembered nonces: beyond it the oldest is forgotten (a client still using it gets
 /// a fresh challenge with `stale=true`, as for a nonce we never issued), so a flood of
-/// unauthenticated REGISTERs cannot grow the table.
-pub const MAX_NONCES: usize = 4096;
+/// unauthenticated REGISTERs cannot grow the table. Large enough (a few MB) that at 10,000
+/// challenges a second a nonce lives for seconds: a client whose first REGISTER was lost and
+/// retransmitted still finds its nonce.
+pub const MAX_NONCES: usize = 65_536;
 /// How often expired transactions and bindings are swept out. Lookups check the age of what
 /// they find, so the sweep only bounds memory; doing it on every message made each message
 /// cost as much as the number of transactions of the last 32 s.
