@@ -6,23 +6,26 @@ starts each server fresh inside network namespaces of its own, drives it with th
 admins use, on the same machine in the same run, and prints each server's median, spread and
 its ratio to ours.
 
-1. dhcp: 4-way exchanges (DISCOVER-OFFER-REQUEST-ACK) per second by perfdhcp, against our DHCP
-   server, dnsmasq and Kea, all with the same pool (10.42.1.0–10.42.255.254), lease time and
-   option 242 forced into every reply. perfdhcp plays a relay agent (giaddr = its own
-   address), so every server answers it at giaddr:67. A low-rate exchange per server is
-   captured with tshark first and every OFFER and ACK in it must carry option 242.
+1. dhcp: 4-way exchanges (DISCOVER-OFFER-REQUEST-ACK) per second by perfdhcp, against
+   `phonecert serve` (a scenario's infrastructure in its netns lab, capture and timeline
+   included, answering any MAC), our DHCP server alone in its shell (bench-servers: no
+   capture, no timeline), dnsmasq and Kea, all on serve's subnet with its pool (10.66.0.100–
+   .199), the same lease time and option 242 forced into every reply. perfdhcp plays a relay
+   agent (giaddr = its own address), so every server answers it at giaddr:67. A low-rate
+   exchange per server is captured with tshark first and every OFFER and ACK in it must carry
+   option 242.
 2. http: MB/s of a 100 MB firmware image fetched by wrk from our file server and from nginx,
    over HTTP and HTTPS (ours with a certificate from pc-pki, nginx with a self-signed one made
    here with openssl; RSA 2048 for both).
 3. sip: REGISTER+digest per second by SIPp (a scenario written here: REGISTER, 401, REGISTER
    with [authentication], 200) against our registrar and Kamailio (a minimal kamailio.cfg:
    pv_auth_check of the digest against one fixed password, save() to an in-memory usrloc).
-4. overload: perfdhcp at 10x our DHCP server's measured rate for a bounded time: before,
-   during and after, the leases/s; after, the rate must be back to the rate before, and the
-   server must still run and stop cleanly.
+4. overload: perfdhcp (several at once, from several addresses) at 10x serve's measured rate
+   for a bounded time: before and after, the leases/s at half that rate; after, the rate must
+   be back within 10 % of the rate before, and the server must still run and stop cleanly.
 
-Usage (as root; builds nothing, give it a release build of the bench-servers example):
-    cargo build --release -p bench-servers
+Usage (as root; builds nothing, give it release builds):
+    cargo build --release -p bench-servers && cargo build --release
     python3 bench/servers.py --setup            # once: apt-get install the tools
     python3 bench/servers.py [--runs 3] [--only dhcp,http,sip,overload]
 """
@@ -30,8 +33,11 @@ import argparse, os, re, shutil, signal, socket, statistics, subprocess, sys, te
 
 PACKAGES = ["kea-admin", "kea-dhcp4-server", "dnsmasq-base", "nginx-light", "wrk", "openssl",
             "sip-tester", "kamailio", "tshark", "iproute2"]
-SITE = "MCIPADD=10.42.0.1,HTTPSRVR=10.42.0.1,HTTPDIR=/,L2Q=0"
-POOL = ("10.42.1.0", "10.42.255.254")
+# `phonecert serve`'s netns lab: 10.66.0.1/24, pool .100–.199. The other servers get the same.
+DHCP_NET = "10.66.0"
+POOL = (f"{DHCP_NET}.100", f"{DHCP_NET}.199")
+LEASE = 3600
+SITE = f"MCIPADD={DHCP_NET}.1,HTTPSRVR={DHCP_NET}.1,HTTPDIR=/,L2Q=0"
 SECRET = "benchsecret"
 USERS = 1000
 # SIPp 3.6 takes the digest user and password from -au/-ap only ([authentication] does not
@@ -52,7 +58,7 @@ def in_ns(ns, argv):
 
 
 def lab(name, net):
-    """Two namespaces joined by a veth pair: <net>.0.1/16 for the server, <net>.0.2/16 for the
+    """Two namespaces joined by a veth pair: <net>.0.1/24 for the server, <net>.0.2/24 for the
     load tool. Returns (server ns, client ns, server if, server ip, client ip)."""
     srv, cli = f"{TAG}-{name}-s", f"{TAG}-{name}-c"
     for ns in (srv, cli):
@@ -62,7 +68,7 @@ def lab(name, net):
     sh("ip", "link", "add", "bs0", "netns", srv, "type", "veth", "peer", "name", "bc0", "netns", cli)
     sip, cip = f"{net}.0.1", f"{net}.0.2"
     for ns, dev, ip in ((srv, "bs0", sip), (cli, "bc0", cip)):
-        sh(*in_ns(ns, ["ip", "addr", "add", f"{ip}/16", "dev", dev]))
+        sh(*in_ns(ns, ["ip", "addr", "add", f"{ip}/24", "dev", dev]))
         sh(*in_ns(ns, ["ip", "link", "set", dev, "up"]))
     return srv, cli, "bs0", sip, cip
 
@@ -92,6 +98,7 @@ def start(ns, argv, log):
 def stop(p, timeout=10):
     """SIGTERM to the process group we started, SIGKILL if it does not end. Returns the
     exit code (None if it had to be killed)."""
+    killed = False
     if p.poll() is None:
         try:
             os.killpg(p.pid, signal.SIGTERM)
@@ -99,10 +106,10 @@ def stop(p, timeout=10):
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
-            code = None
+            killed = True
         except ProcessLookupError:
             pass
-    code = p.returncode
+    code = None if killed else p.returncode
     if p in PROCS:
         PROCS.remove(p)
     return code
@@ -152,15 +159,33 @@ def table(title, unit, results, ours_name, higher_is_better=True):
 
 # ---------------------------------------------------------------- DHCP
 
+class Dhcp:
+    """A running DHCP server and where its load goes: perfdhcp runs in `ns`, with addresses
+    of its own on `iface` (it plays a relay agent and is answered at giaddr:67, one perfdhcp
+    per address)."""
+
+    def __init__(self, proc, ns, iface, server_ip, net):
+        self.proc, self.ns, self.iface, self.server_ip, self.net = proc, ns, iface, server_ip, net
+        self.clients = []
+
+    def client(self, n):
+        """The n-th load tool address (created on first use)."""
+        while len(self.clients) <= n:
+            ip = f"{self.net}.{50 + len(self.clients)}"
+            sh(*in_ns(self.ns, ["ip", "addr", "add", f"{ip}/24", "dev", self.iface]))
+            self.clients.append(ip)
+        return self.clients[n]
+
+
 def kea_config(iface, workdir):
     import json
     cfg = {"Dhcp4": {
         "interfaces-config": {"interfaces": [iface], "dhcp-socket-type": "udp"},
         "lease-database": {"type": "memfile", "persist": False, "lfc-interval": 0},
-        "valid-lifetime": 3600,
+        "valid-lifetime": LEASE,
         "option-def": [{"name": "avaya-site", "code": 242, "type": "string", "space": "dhcp4"}],
-        "subnet4": [{"id": 1, "subnet": "10.42.0.0/16", "pools": [{"pool": f"{POOL[0]} - {POOL[1]}"}],
-                     "option-data": [{"name": "routers", "data": "10.42.0.1"},
+        "subnet4": [{"id": 1, "subnet": f"{DHCP_NET}.0/24", "pools": [{"pool": f"{POOL[0]} - {POOL[1]}"}],
+                     "option-data": [{"name": "routers", "data": f"{DHCP_NET}.1"},
                                      {"name": "avaya-site", "data": SITE, "always-send": True}]}],
         "loggers": [{"name": "kea-dhcp4", "severity": "WARN", "output_options": [{"output": "stderr"}]}],
     }}
@@ -170,45 +195,102 @@ def kea_config(iface, workdir):
 
 
 def dhcp_servers(a, workdir):
-    """name -> function(ns, iface, ip) starting that server; each returns its process."""
-    def run_ours(ns, iface, ip):
-        return ours(ns, ["dhcp", "--iface", iface, "--server-ip", ip, "--pool-start", POOL[0],
-                         "--pool-end", POOL[1], "--site-string", SITE], a.bench_bin,
-                    os.path.join(workdir, "ours-dhcp.log"))
+    """name -> function() starting that server fresh; each returns a Dhcp. `phonecert serve`
+    makes its own lab; the others share one made here on the same subnet."""
+    shared = {}
 
-    def run_dnsmasq(ns, iface, ip):
+    def own_lab():
+        if "lab" not in shared:
+            srv, cli, iface, sip, _ = lab("dhcp", DHCP_NET.rsplit(".", 1)[0])
+            shared["lab"] = (srv, cli, iface, sip)
+        return shared["lab"]
+
+    def in_own_lab(start_in):
+        srv, cli, iface, sip = own_lab()
+        d = Dhcp(start_in(srv, iface, sip), cli, "bc0", sip, DHCP_NET)
+        d.clients = shared.setdefault("clients", [])
+        return d
+
+    def run_serve():
+        log = os.path.join(workdir, "serve.log")
+        p = subprocess.Popen([a.phonecert, "serve", a.serve_scenario, "--lab", "netns", "--any-mac",
+                              "--out", os.path.join(workdir, "serve")],
+                             stdout=subprocess.PIPE, stderr=open(log, "w"), text=True, start_new_session=True)
+        PROCS.append(p)
+        import json
+        for line in p.stdout:
+            try:
+                ready = json.loads(line)
+            except ValueError:
+                continue
+            if ready.get("event") == "ready":
+                break
+        else:
+            raise RuntimeError(f"phonecert serve did not start (exit {p.wait()}), see {log}")
+        place = ready["netns"]
+        # serve removes its namespaces when it stops; these are removed too if it cannot.
+        NAMESPACES.extend([place["infra"], place["phone"]])
+        if ready["pool"] != list(POOL) or ready["server_ip"] != f"{DHCP_NET}.1":
+            raise RuntimeError(f"serve's lab is not the benchmark's subnet: {ready['server_ip']}, pool {ready['pool']}")
+        return Dhcp(p, place["phone"], place["phone_iface"], ready["server_ip"], DHCP_NET)
+
+    def run_core():
+        return in_own_lab(lambda ns, iface, ip: ours(
+            ns, ["dhcp", "--iface", iface, "--server-ip", ip, "--mask", "255.255.255.0", "--pool-start", POOL[0],
+                 "--pool-end", POOL[1], "--lease", str(LEASE), "--site-string", SITE],
+            a.bench_bin, os.path.join(workdir, "ours-dhcp.log")))
+
+    def run_dnsmasq():
         # No DNS (port 0), leases in memory only (as ours and Kea's memfile without persist),
         # no ping before an offer (ours and Kea do not), the site option forced into every
-        # reply whatever option 55 asks, and a lease limit above the pool.
-        p = start(ns, ["dnsmasq", "--keep-in-foreground", "--no-daemon", "--port=0", f"--interface={iface}",
-                       "--bind-interfaces", "--no-ping", "--leasefile-ro", "--dhcp-authoritative",
-                       f"--dhcp-range={POOL[0]},{POOL[1]},255.255.0.0,1h", "--dhcp-lease-max=70000",
-                       f"--dhcp-option=3,{ip}", f'--dhcp-option-force=242,"{SITE}"',
-                       f"--pid-file={workdir}/dnsmasq.pid", "--log-facility=-", "--quiet-dhcp"],
-                  os.path.join(workdir, "dnsmasq.log"))
-        wait_ready(p, ns, "udp", 67)
-        return p
+        # reply whatever option 55 asks.
+        def go(ns, iface, ip):
+            p = start(ns, ["dnsmasq", "--keep-in-foreground", "--no-daemon", "--port=0", f"--interface={iface}",
+                           "--bind-interfaces", "--no-ping", "--leasefile-ro", "--dhcp-authoritative",
+                           f"--dhcp-range={POOL[0]},{POOL[1]},255.255.255.0,{LEASE}", f"--dhcp-option=3,{ip}",
+                           f'--dhcp-option-force=242,"{SITE}"', f"--pid-file={workdir}/dnsmasq.pid",
+                           "--log-facility=-", "--quiet-dhcp"],
+                      os.path.join(workdir, "dnsmasq.log"))
+            wait_ready(p, ns, "udp", 67)
+            return p
+        return in_own_lab(go)
 
-    def run_kea(ns, iface, ip):
-        cfg = kea_config(iface, workdir)
-        env_dir = os.path.join(workdir, "kea-run")
-        os.makedirs(env_dir, exist_ok=True)
-        p = start(ns, ["env", f"KEA_PIDFILE_DIR={env_dir}", f"KEA_LOCKFILE_DIR={env_dir}",
-                       "kea-dhcp4", "-c", cfg], os.path.join(workdir, "kea.log"))
-        wait_ready(p, ns, "udp", 67)
-        return p
+    def run_kea():
+        def go(ns, iface, ip):
+            cfg = kea_config(iface, workdir)
+            env_dir = os.path.join(workdir, "kea-run")
+            os.makedirs(env_dir, exist_ok=True)
+            p = start(ns, ["env", f"KEA_PIDFILE_DIR={env_dir}", f"KEA_LOCKFILE_DIR={env_dir}",
+                           "kea-dhcp4", "-c", cfg], os.path.join(workdir, "kea.log"))
+            wait_ready(p, ns, "udp", 67)
+            return p
+        return in_own_lab(go)
 
-    return {"phonecert": run_ours, "dnsmasq": run_dnsmasq, "kea": run_kea}
+    return {"phonecert serve": run_serve, "phonecert dhcp alone": run_core,
+            "dnsmasq": run_dnsmasq, "kea": run_kea}
 
 
-def perfdhcp(cli, cip, sip, rate, seconds, clients, seed=1):
-    """One bounded perfdhcp run; returns (4-way exchanges completed per second, DISCOVERs sent
-    per second)."""
-    r = sh(*in_ns(cli, ["timeout", str(seconds + 15), "perfdhcp", "-4", "-l", cip, "-r", str(rate),
-                        "-R", str(clients), "-p", str(seconds), "-s", str(seed), sip]), check=False)
+def perfdhcp(d, rate, seconds, clients, seed=1, n=0):
+    """One bounded perfdhcp run from the n-th load address; returns (4-way exchanges completed
+    per second, DISCOVERs sent per second)."""
+    return parse_perfdhcp(run_perfdhcp(d, rate, seconds, clients, seed, n).communicate()[0], seconds)
+
+
+def run_perfdhcp(d, rate, seconds, clients, seed, n):
+    # perfdhcp draws its clients' MACs around a base: a different base per load address
+    # keeps parallel generators apart.
+    base = f"mac=02:{n:02x}:00:00:00:00"
+    p = subprocess.Popen(in_ns(d.ns, ["timeout", str(seconds + 15), "perfdhcp", "-4", "-l", d.client(n),
+                                      "-b", base, "-r", str(rate), "-R", str(clients), "-p", str(seconds),
+                                      "-s", str(seed), d.server_ip]),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return p
+
+
+def parse_perfdhcp(out, seconds):
     stats = {}
     section = None
-    for line in r.stdout.splitlines():
+    for line in out.splitlines():
         m = re.match(r"\*\*\*Statistics for: (\S+)\*\*\*", line)
         if m:
             section = m.group(1)
@@ -218,22 +300,31 @@ def perfdhcp(cli, cip, sip, rate, seconds, clients, seed=1):
     acks = stats.get(("REQUEST-ACK", "received"))
     sent = stats.get(("DISCOVER-OFFER", "sent"))
     if acks is None or sent is None:
-        raise RuntimeError(f"perfdhcp gave no statistics (exit {r.returncode}): {r.stdout[-400:]} {r.stderr[-400:]}")
+        raise RuntimeError(f"perfdhcp gave no statistics: {out[-600:]}")
     return acks / seconds, sent / seconds
 
 
-def check_option_242(name, srv, cli, cip, sip, workdir):
+def flood(d, rate, seconds, clients, generators, seed):
+    """`generators` perfdhcp at once, `rate` split between them; returns the total leases/s
+    and DISCOVERs/s actually sent."""
+    procs = [run_perfdhcp(d, max(rate // generators, 1), seconds, max(clients // generators, 1), seed + i, i)
+             for i in range(generators)]
+    results = [parse_perfdhcp(p.communicate()[0], seconds) for p in procs]
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+def check_option_242(name, d, workdir):
     """Capture a low-rate exchange and return (replies seen, replies without option 242)."""
-    pcap = os.path.join(workdir, f"{name}-sample.pcapng")
-    cap = subprocess.Popen(in_ns(cli, ["tshark", "-q", "-i", "bc0", "-f", "udp port 67 or udp port 68",
-                                       "-a", "duration:12", "-w", pcap]),
+    pcap = os.path.join(workdir, f"{name.replace(' ', '-')}-sample.pcapng")
+    cap = subprocess.Popen(in_ns(d.ns, ["tshark", "-q", "-i", d.iface, "-f", "udp port 67 or udp port 68",
+                                        "-a", "duration:12", "-w", pcap]),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     PROCS.append(cap)
     # tshark says "Capturing on" once the capture runs.
     end = time.monotonic() + 10
     while time.monotonic() < end and "Capturing on" not in cap.stderr.readline():
         pass
-    perfdhcp(cli, cip, sip, 50, 2, 50)
+    perfdhcp(d, 50, 2, 50)
     stop(cap)
     r = sh("tshark", "-r", pcap, "-Y", "dhcp.option.dhcp == 2 || dhcp.option.dhcp == 5",
            "-T", "fields", "-e", "dhcp.option.type", check=False)
@@ -242,65 +333,76 @@ def check_option_242(name, srv, cli, cip, sip, workdir):
     return len(lines), len(missing)
 
 
+def stop_dhcp(d, timeout=30):
+    """Stops the server. serve writes its run folder first, which after tens of thousands of
+    exchanges takes minutes and gigabytes; past `timeout` it is killed (code None): what is
+    measured here is the serving, not the report."""
+    code = stop(d.proc, timeout=timeout)
+    # serve's own namespaces go with it; forget them once they are gone.
+    NAMESPACES[:] = [n for n in NAMESPACES if os.path.exists(f"/run/netns/{n}")]
+    return code
+
+
 def bench_dhcp(a, workdir):
-    results = {}
     servers = dhcp_servers(a, workdir)
-    srv, cli, iface, sip, cip = lab("dhcp", "10.42")
+    results = {name: [] for name in servers}
     for name, run in servers.items():
-        p = run(srv, iface, sip)
-        seen, missing = check_option_242(name, srv, cli, cip, sip, workdir)
-        stop(p)
+        d = run()
+        seen, missing = check_option_242(name, d, workdir)
+        stop_dhcp(d)
         print(f"  {name}: option 242 in {seen - missing} of {seen} OFFER/ACK captured"
               + ("" if seen and not missing else "  <-- NOT IN EVERY REPLY"))
-        results[name] = []
     for i in range(a.runs):
         for name, run in servers.items():
-            p = run(srv, iface, sip)
-            rate, offered = perfdhcp(cli, cip, sip, a.dhcp_rate, a.dhcp_seconds, a.dhcp_clients, seed=i + 1)
-            alive = p.poll() is None
-            stop(p)
+            d = run()
+            rate, offered = perfdhcp(d, a.dhcp_rate, a.dhcp_seconds, a.dhcp_clients, seed=i + 1)
+            alive = d.proc.poll() is None
+            t = time.monotonic()
+            code = stop_dhcp(d)
             results[name].append(rate)
             print(f"  run {i + 1} {name}: {rate:.0f} leases/s (offered {offered:.0f} DISCOVER/s)"
-                  + ("" if alive else "  <-- SERVER DIED"))
-    table(f"DHCP 4-way exchanges per second (perfdhcp -r {a.dhcp_rate} -R {a.dhcp_clients} -p {a.dhcp_seconds}; "
-          f"pool {POOL[0]}–{POOL[1]})", "leases/s", results, "phonecert")
+                  + ("" if alive else "  <-- SERVER DIED")
+                  + (f"; not stopped {time.monotonic() - t:.0f} s after SIGTERM, killed" if code is None else ""))
+    title = (f"DHCP 4-way exchanges per second (perfdhcp -r {a.dhcp_rate} -R {a.dhcp_clients} -p {a.dhcp_seconds}; "
+             f"pool {POOL[0]}–{POOL[1]})")
+    table(title, "leases/s", results, "phonecert serve")
+    table("", "leases/s", {k: v for k, v in results.items() if k != "phonecert serve"}, "phonecert dhcp alone")
     cleanup()
-    return statistics.median(results["phonecert"])
+    return statistics.median(results["phonecert serve"])
 
 
 def bench_overload(a, workdir, capacity):
-    srv, cli, iface, sip, cip = lab("ovl", "10.42")
-    run = dhcp_servers(a, workdir)["phonecert"]
-    p = run(srv, iface, sip)
+    d = dhcp_servers(a, workdir)["phonecert serve"]()
     normal = max(int(capacity * 0.5), 10)
-    flood = int(capacity * 10)
-    rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{server_pid(p)}/status").read()).group(1))
-    before, _ = perfdhcp(cli, cip, sip, normal, 5, a.dhcp_clients, seed=11)
+    asked = int(capacity * 10)
+
+    def rss():
+        return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{d.proc.pid}/status").read()).group(1))
+
+    before, _ = perfdhcp(d, normal, 5, a.dhcp_clients, seed=11)
     rss0 = rss()
-    during, sent = perfdhcp(cli, cip, sip, flood, a.overload_seconds, a.dhcp_clients, seed=12)
-    alive_during = p.poll() is None
+    during, sent = flood(d, asked, a.overload_seconds, a.dhcp_clients, a.flood_generators, seed=20)
+    alive_during = d.proc.poll() is None
     rss1 = rss() if alive_during else 0
-    after = [perfdhcp(cli, cip, sip, normal, 5, a.dhcp_clients, seed=13 + i)[0] for i in range(3)]
-    alive = p.poll() is None
-    code = stop(p)
+    after = [perfdhcp(d, normal, 5, a.dhcp_clients, seed=13 + i)[0] for i in range(3)]
+    alive = d.proc.poll() is None
+    rss2 = rss() if alive else 0
+    code = stop_dhcp(d)
     cleanup()
     recovered = statistics.median(after) >= 0.9 * before
-    print(f"\nDHCP overload (our server; capacity {capacity:.0f} leases/s from the dhcp benchmark)")
+    print(f"\nDHCP overload (phonecert serve; capacity {capacity:.0f} leases/s from the dhcp benchmark)")
     print(f"  before:  {before:.0f} leases/s at {normal}/s offered")
-    print(f"  flood:   {during:.0f} leases/s while perfdhcp offered {sent:.0f} DISCOVER/s "
-          f"(asked {flood}/s = 10x) for {a.overload_seconds} s")
+    print(f"  flood:   {during:.0f} leases/s while {a.flood_generators} perfdhcp sent {sent:.0f} DISCOVER/s "
+          f"({sent / capacity:.1f}x capacity; asked {asked}/s = 10x) for {a.overload_seconds} s")
     print(f"  after:   {' '.join(f'{x:.0f}' for x in after)} leases/s at {normal}/s offered "
           f"(median {statistics.median(after) / before:.2f} of before)")
     print(f"  server:  {'alive' if alive_during and alive else 'DIED'} throughout, "
-          f"RSS {rss0} kB before, {rss1} kB after the flood, exit {code} on SIGTERM")
-    ok = recovered and alive and code == 0
+          f"RSS {rss0} kB before, {rss1} kB after the flood, {rss2} kB at the end; "
+          + (f"exit {code} on SIGTERM (after writing its report)" if code is not None
+             else "still writing its report 30 s after SIGTERM, killed"))
+    ok = recovered and alive_during and alive
     print(f"  verdict: {'sheds load and recovers' if ok else 'DID NOT RECOVER'}")
     return ok
-
-
-def server_pid(p):
-    """The pid of the server itself: `ip netns exec` execs it, so it is the process we started."""
-    return p.pid
 
 
 # ---------------------------------------------------------------- HTTP
@@ -516,7 +618,11 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dhcp-rate", type=int, default=20000, help="DISCOVERs per second perfdhcp offers")
     ap.add_argument("--dhcp-seconds", type=int, default=10)
-    ap.add_argument("--dhcp-clients", type=int, default=10000)
+    ap.add_argument("--dhcp-clients", type=int, default=100, help="perfdhcp -R: the pool's size by default")
+    ap.add_argument("--flood-generators", type=int, default=4, help="perfdhcp processes sharing the flood")
+    ap.add_argument("--phonecert", default="target/release/phonecert")
+    ap.add_argument("--serve-scenario", default="scenarios/option242/httpsrvr.toml",
+                    help="the scenario phonecert serve takes its DHCP server from")
     ap.add_argument("--overload-seconds", type=int, default=20)
     ap.add_argument("--http-seconds", type=int, default=10)
     ap.add_argument("--http-conns", type=int, default=4)
@@ -532,6 +638,8 @@ def main():
     if not os.access(a.bench_bin, os.X_OK):
         sys.exit(f"no {a.bench_bin}: cargo build --release -p bench-servers")
     a.bench_bin = os.path.abspath(a.bench_bin)
+    a.phonecert = os.path.abspath(a.phonecert)
+    a.serve_scenario = os.path.abspath(a.serve_scenario)
     only = set(a.only.split(","))
     # SIGTERM / SIGHUP end the run like Ctrl-C does, through the `finally` below.
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -547,10 +655,9 @@ def main():
             capacity = bench_dhcp(a, workdir)
         if "overload" in only:
             if capacity is None:
-                srv, cli, iface, sip, cip = lab("cap", "10.42")
-                p = dhcp_servers(a, workdir)["phonecert"](srv, iface, sip)
-                capacity, _ = perfdhcp(cli, cip, sip, a.dhcp_rate, a.dhcp_seconds, a.dhcp_clients)
-                stop(p)
+                d = dhcp_servers(a, workdir)["phonecert serve"]()
+                capacity, _ = perfdhcp(d, a.dhcp_rate, a.dhcp_seconds, a.dhcp_clients)
+                stop_dhcp(d)
                 cleanup()
             recovered = bench_overload(a, workdir, capacity)
         if "http" in only:
