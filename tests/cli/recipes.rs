@@ -324,6 +324,7 @@ fn baresip_is_failed_only_for_what_avaya_asks_beyond_rfc_3261() {
         fails("REG-018-02", rests),
         fails("REG-018-03", rests),
         fails("REG-018-04", rests),
+        fails("REG-018-05", rests),
         fails("REG-020-02", settings_file),
         fails("REG-020-03", rests),
         fails("REG-020-04", rests),
