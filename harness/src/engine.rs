@@ -391,6 +391,9 @@ fn sim_identity(phone: &crate::scenario::PhoneSetup) -> Vec<(&'static str, Strin
     if let Some(b) = &phone.bootname {
         out.push(("--bootname", b.clone()));
     }
+    if let Some(h) = &phone.hardware {
+        out.push(("--hardware", h.clone()));
+    }
     if let Some(h) = &phone.hwvers {
         out.push(("--hwvers", h.clone()));
     }
