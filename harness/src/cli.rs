@@ -15,6 +15,7 @@ use crate::engine::{self, EngineError, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
 use crate::progress::{Format, Live};
+use crate::provisioning_tool::{self, OutputFormat};
 use crate::report::{self, DutInfo, RunReport, ScenarioReport, Summary};
 use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
@@ -87,7 +88,9 @@ enum Command {
     /// tcpdump of a real boot) against a scenario file: the phone's DHCP, HTTP and SIP
     /// messages are decoded from the frames, every check that rests only on the phone's
     /// behaviour is judged, and the others are reported as not judged from a capture.
-    /// Exit 0 / 1 as for a run; 2 for a file that is not a readable pcapng capture.
+    /// Exit 0 / 1 as for a run, except that a capture from which no check at all could be
+    /// judged exits 1 (nothing is shown to pass); 2 for a file that is not a readable pcapng
+    /// capture.
     Judge {
         /// A run's report folder; with --capture, the scenario file to judge the capture
         /// against.
@@ -161,6 +164,91 @@ enum Command {
     /// Make and explain images in the reference firmware format (the reference phone's).
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// What a phone makes of an upgrade script and its settings files (no network).
+    #[command(subcommand)]
+    Script(ScriptCommand),
+    /// Report, with file:line, what a phone would silently ignore or misread in upgrade
+    /// scripts and settings files (no network).
+    ///
+    /// Found: unknown names, invalid values, names over 30 or values
+    /// over 255 characters, IF on a variable no phone has, GOTO to a missing label,
+    /// unreachable statements, a UTF-8 byte
+    /// order mark, curly quotes, a SET split over two lines, a `# ` label that shadows a
+    /// statement, binary or over-long files and lines. Each file is read on its own, as a
+    /// phone receives it. `--format json`: schema phonecert.lint/1 (README).
+    #[command(after_help = LINT_EXIT_CODES)]
+    Lint {
+        /// Upgrade scripts and settings files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Read DHCP site-specific option strings (option 242) as a phone does.
+    #[command(subcommand)]
+    Option242(Option242Command),
+}
+
+/// `phonecert lint`'s exit codes.
+const LINT_EXIT_CODES: &str = "\
+Exit codes:
+  0  no finding of error severity (warnings — unreachable statements, a duplicate label,
+     invalid UTF-8 read lossily — do not fail)
+  1  at least one error: a line a phone ignores or misreads
+  2  bad usage, or a file that cannot be read (named)";
+
+#[derive(Debug, Subcommand)]
+enum ScriptCommand {
+    /// Run an upgrade script as one phone would: `phonecert script eval 96xxupgrade.txt
+    /// 46xxsettings.txt --model 9620`. Prints the files the phone fetches, in order; every
+    /// setting in force with the file:line that set it (or `default`); and every line that
+    /// did nothing, with why (refused value, unknown name, not reached by this phone, IF on a
+    /// variable it does not report, GOTO to a missing label, a parse finding).
+    ///
+    /// The first FILE is the upgrade script; the others are the files its GETs may fetch.
+    /// A GET is matched to a given file by file name, exactly as written in the GET (the
+    /// folder the file sits in does not matter); a GET of a file not given is listed as
+    /// "not given, would be fetched" and the script goes on after it, as after a 404. The
+    /// application APPNAME names is checked before the first GET, as the phone does; it is
+    /// never read. The phone's variables come from the model table (MODEL4, MODEL with
+    /// hardware D01A, SHA2CAPABLE 1 on 96x1 models, SIG_IN_USE 2, VPNACTIVE 0) and --group;
+    /// --var sets any of them, and MACADDR, BOOTNAME, HWVERS and APPNAME (the running
+    /// application), which are unknown otherwise (an IF on an unknown one does nothing).
+    /// `--format json`: schema phonecert.script-eval/1 (README). Exit 0, or 2 for bad usage
+    /// or a file that cannot be read.
+    Eval {
+        /// The upgrade script, then the settings files (and other files) it may GET.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The phone's MODEL4: 9610, 9620, 9630, 9640, 9650, 9608, 9611, 9621, 9641.
+        #[arg(long)]
+        model: String,
+        /// The phone's GROUP, 0–999.
+        #[arg(long, default_value_t = 0)]
+        group: u16,
+        /// A variable the phone reports, overriding the model table: `BOOTNAME=hb96xxua3_00.bin`,
+        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1` (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Option242Command {
+    /// Each pair of the string and what a phone does with it (applied, replaced by a later
+    /// pair, or ignored and why), the parts that are no pair, and what results: the file
+    /// servers in the order the phone tries them (every TLSSRVR over HTTPS, then every
+    /// HTTPSRVR over HTTP, with their ports and folders) and the SIP controllers. Addresses
+    /// are taken as written. `--format json`: schema phonecert.option242-explain/1
+    /// (README). Exit 0, or 2 for bad usage.
+    Explain {
+        /// The option string, as the DHCP server sends it: 'HTTPSRVR=10.1.1.5,HTTPDIR=fw'.
+        string: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +459,18 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::Merge { runs, out } => cmd_merge(&runs, &out),
         Command::Schema => cmd_schema(),
         Command::Firmware(command) => cmd_firmware(command),
+        Command::Script(ScriptCommand::Eval {
+            files,
+            model,
+            group,
+            vars,
+            format,
+        }) => cmd_script_eval(&files, &model, group, &vars, format),
+        Command::Lint { files, format } => cmd_lint(&files, format),
+        Command::Option242(Option242Command::Explain { string, format }) => {
+            print_out(&provisioning_tool::option242_explain(&string, format));
+            EXIT_PASS
+        }
     })
 }
 
@@ -450,6 +550,52 @@ fn cmd_firmware(command: FirmwareCommand) -> u8 {
         eprintln!("error: {e}");
         EXIT_USAGE
     })
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn cmd_script_eval(
+    files: &[PathBuf],
+    model: &str,
+    group: u16,
+    vars: &[String],
+    format: OutputFormat,
+) -> u8 {
+    let run = || {
+        let vars = provisioning_tool::phone_vars(model, group, vars)?;
+        provisioning_tool::script_eval(files, vars, format)
+    };
+    match run() {
+        Ok(text) => {
+            print_out(&text);
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn cmd_lint(files: &[PathBuf], format: OutputFormat) -> u8 {
+    match provisioning_tool::lint(files, format) {
+        Ok(report) => {
+            print_out(&report.output);
+            if report.errors > 0 {
+                EXIT_FAIL
+            } else {
+                EXIT_PASS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
 }
 
 fn cmd_schema() -> u8 {
@@ -725,6 +871,16 @@ fn cmd_judge_capture(
         judged.iter().filter(|c| c.verdict != Verdict::Pass).count(),
         checks.len() - judged.len()
     );
+    if judged.is_empty() {
+        // A capture that shows none of the scenario's checks demonstrates nothing; exiting 0
+        // would let a pipeline count it as a pass.
+        eprintln!(
+            "error: no check of {} could be judged from {}: nothing is shown to pass",
+            sc.spec.id,
+            capture.display()
+        );
+        return EXIT_FAIL;
+    }
     match verdict {
         Verdict::Fail => EXIT_FAIL,
         Verdict::Error => EXIT_HARNESS,

@@ -20,6 +20,7 @@ pub mod lower;
 pub mod proc;
 pub mod profile;
 pub mod progress;
+pub mod provisioning_tool;
 pub mod report;
 pub mod run_folder;
 pub mod scenario;

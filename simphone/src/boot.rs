@@ -140,15 +140,14 @@ impl Default for BootOptions {
 }
 
 /// `$SHA2CAPABLE` by model: the 96x1 models verify SHA-2 signed files, the 96x0 ones do not.
+/// The model table is provisioning's, shared with `phonecert script eval`.
 pub fn sha2_capable(model4: &str) -> bool {
-    matches!(model4, "9608" | "9611" | "9621" | "9641")
+    provisioning::model::find(model4).is_some_and(|m| m.sha2capable())
 }
 
 /// Whether an APPNAME names boot code (Avaya's boot code files start with `hb`).
 pub fn is_boot_code(appname: &str) -> bool {
-    appname
-        .get(..2)
-        .is_some_and(|p| p.eq_ignore_ascii_case("hb"))
+    provisioning::eval::is_boot_code(appname)
 }
 
 /// A file as a phone with the `cut-long-lines` fault reads it: every line over
@@ -870,7 +869,7 @@ impl Phone {
             let findings: Vec<serde_json::Value> = parsed
                 .findings
                 .iter()
-                .map(|(line, why)| json!({"line": line, "why": why}))
+                .map(|(line, why)| json!({"line": line, "why": why.to_string()}))
                 .collect();
             milestone::emit(
                 "script-findings",

@@ -15,3 +15,4 @@ mod profiles;
 mod recipes;
 mod reports;
 mod scenario_errors;
+mod script_tools;
