@@ -58,6 +58,10 @@ pub enum NetMode {
     Iface(String),
     /// Loopback mode: DHCP over UDP to this server; sockets bound to the leased 127.x address.
     Loopback(SocketAddr),
+    /// One of many phones in one process: DHCP frames through the link the caller hands to
+    /// [`Phone::run_on`], sockets bound to the leased address, which the caller has made
+    /// local (the phone configures no interface).
+    Shared,
 }
 
 /// Everything fixed for the life of the process.
@@ -213,6 +217,8 @@ pub enum PhoneError {
     State(std::io::Error),
     #[error("cannot configure interface {iface}: {detail}")]
     Iface { iface: String, detail: String },
+    #[error("a phone on a shared link is started with its link (Phone::run_on)")]
+    NoSharedLink,
 }
 
 /// How one boot ended.
@@ -522,7 +528,7 @@ impl Phone {
     }
 
     /// Run boots forever (the caller stops the phone by dropping this future).
-    pub async fn run(mut self) -> Result<(), PhoneError> {
+    pub async fn run(self) -> Result<(), PhoneError> {
         let link = match &self.cfg.mode {
             NetMode::Iface(name) => {
                 // The phone *is* --mac: give the interface that address so the server's
@@ -556,7 +562,15 @@ impl Phone {
             NetMode::Loopback(server) => {
                 DhcpLink::udp(*server).await.map_err(PhoneError::DhcpLink)?
             }
+            NetMode::Shared => return Err(PhoneError::NoSharedLink),
         };
+        self.run_on(link).await
+    }
+
+    /// Run boots forever with DHCP on `link` (the caller stops the phone by dropping this
+    /// future). [`run`](Self::run) opens the link its mode names; a phone on a shared link is
+    /// handed its link here.
+    pub async fn run_on(mut self, link: DhcpLink) -> Result<(), PhoneError> {
         let client_cfg = self.cfg.dhcp_client_config();
         milestone::emit(
             "dhcp-client",
@@ -1326,7 +1340,21 @@ impl Phone {
                 sip_io::trusting_nothing()
             }
         };
-        sip_io::run(reg, controllers, udp, local_ip, tls_config, self.clock).await;
+        let reuse = if self.cfg.faults.has(Fault::NewConnectionPerRequest) {
+            sip_io::Reuse::NewPerRequest
+        } else {
+            sip_io::Reuse::Keep
+        };
+        sip_io::run(
+            reg,
+            controllers,
+            udp,
+            local_ip,
+            tls_config,
+            reuse,
+            self.clock,
+        )
+        .await;
     }
 }
 

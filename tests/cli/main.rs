@@ -16,3 +16,5 @@ mod recipes;
 mod reports;
 mod scenario_errors;
 mod script_tools;
+mod serve;
+mod storm;
