@@ -322,6 +322,8 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         return Ok(report);
     }
     let mut iface = None;
+    // Held until the scenario ends: the loopback subnet is this scenario's alone.
+    let mut loopback = None;
     let (netns, addrs, sockets, vlans) = match &ctx.lab {
         LabKind::Iface(name) => {
             let lab = ctx.iface.as_deref().ok_or_else(|| LabError::Interface {
@@ -351,7 +353,9 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
             (Some(pair), addrs, sockets, vlans)
         }
         LabKind::Loopback => {
-            let addrs = lab::loopback_addrs();
+            let slot = lab::LoopbackSlot::claim()?;
+            let addrs = slot.addrs.clone();
+            loopback = Some(slot);
             let sockets = lab::bind_loopback(&addrs, controllers, spec.https.is_some())?;
             (None, addrs, sockets, Vec::new())
         }
@@ -364,6 +368,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     };
     let outcome = run_in_lab(sc, ctx, place, sockets, vlans, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
+    drop(loopback);
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
         Ok(()) => {}

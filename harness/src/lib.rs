@@ -23,6 +23,7 @@ pub mod progress;
 pub mod report;
 pub mod run_folder;
 pub mod scenario;
+pub mod schedule;
 pub mod select;
 pub mod timeline;
 pub mod vocab;
