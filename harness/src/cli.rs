@@ -16,6 +16,7 @@ use crate::engine::{self, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
 use crate::progress::{Format, Live};
+use crate::provisioning_tool::{self, OutputFormat};
 use crate::report::{self, DutInfo, RunReport, Summary};
 use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
@@ -89,7 +90,9 @@ enum Command {
     /// tcpdump of a real boot) against a scenario file: the phone's DHCP, HTTP and SIP
     /// messages are decoded from the frames, every check that rests only on the phone's
     /// behaviour is judged, and the others are reported as not judged from a capture.
-    /// Exit 0 / 1 as for a run; 2 for a file that is not a readable pcapng capture.
+    /// Exit 0 / 1 as for a run, except that a capture from which no check at all could be
+    /// judged exits 1 (nothing is shown to pass); 2 for a file that is not a readable pcapng
+    /// capture.
     Judge {
         /// A run's report folder; with --capture, the scenario file to judge the capture
         /// against.
@@ -157,12 +160,109 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Serve one scenario's infrastructure alone, for phones an admin points at it: the DHCP
+    /// server with the scenario's site option, the file server (HTTP, and HTTPS when the
+    /// scenario has one) and the SIP registrar (UDP, TCP and TLS as configured). Only the
+    /// --dut-mac phones are answered (or any client with --any-mac, with a warning). Once
+    /// every server listens, one JSON line on stdout says where (`"event": "ready"`), and
+    /// stderr says it for people. On Ctrl-C, SIGTERM or after --duration the servers stop and
+    /// the run folder is written: each phone's timeline (cut from the session's by its MAC
+    /// and leased address, its clock starting at its first DHCP message) judged by the
+    /// scenario's checks, one result per phone named `<scenario-id>@<mac>`.
+    /// Exit 0: every phone passed; 1: a phone failed; 2: bad usage or scenario; 3: the lab
+    /// or the servers could not be set up, or a --dut-mac phone never asked for DHCP.
+    Serve(Box<ServeArgs>),
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
     /// Make and explain images in the reference firmware format (the reference phone's).
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// What a phone makes of an upgrade script and its settings files (no network).
+    #[command(subcommand)]
+    Script(ScriptCommand),
+    /// Report, with file:line, what a phone would silently ignore or misread in upgrade
+    /// scripts and settings files (no network).
+    ///
+    /// Found: unknown names, invalid values, names over 30 or values
+    /// over 255 characters, IF on a variable no phone has, GOTO to a missing label,
+    /// unreachable statements, a UTF-8 byte
+    /// order mark, curly quotes, a SET split over two lines, a `# ` label that shadows a
+    /// statement, binary or over-long files and lines. Each file is read on its own, as a
+    /// phone receives it. `--format json`: schema phonecert.lint/1 (README).
+    #[command(after_help = LINT_EXIT_CODES)]
+    Lint {
+        /// Upgrade scripts and settings files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Read DHCP site-specific option strings (option 242) as a phone does.
+    #[command(subcommand)]
+    Option242(Option242Command),
+}
+
+/// `phonecert lint`'s exit codes.
+const LINT_EXIT_CODES: &str = "\
+Exit codes:
+  0  no finding of error severity (warnings — unreachable statements, a duplicate label,
+     invalid UTF-8 read lossily — do not fail)
+  1  at least one error: a line a phone ignores or misreads
+  2  bad usage, or a file that cannot be read (named)";
+
+#[derive(Debug, Subcommand)]
+enum ScriptCommand {
+    /// Run an upgrade script as one phone would: `phonecert script eval 96xxupgrade.txt
+    /// 46xxsettings.txt --model 9620`. Prints the files the phone fetches, in order; every
+    /// setting in force with the file:line that set it (or `default`); and every line that
+    /// did nothing, with why (refused value, unknown name, not reached by this phone, IF on a
+    /// variable it does not report, GOTO to a missing label, a parse finding).
+    ///
+    /// The first FILE is the upgrade script; the others are the files its GETs may fetch.
+    /// A GET is matched to a given file by file name, exactly as written in the GET (the
+    /// folder the file sits in does not matter); a GET of a file not given is listed as
+    /// "not given, would be fetched" and the script goes on after it, as after a 404. The
+    /// application APPNAME names is checked before the first GET, as the phone does; it is
+    /// never read. The phone's variables come from the model table (MODEL4, MODEL with
+    /// hardware D01A, SHA2CAPABLE 1 on 96x1 models, SIG_IN_USE 2, VPNACTIVE 0) and --group;
+    /// --var sets any of them, and MACADDR, BOOTNAME, HWVERS and APPNAME (the running
+    /// application), which are unknown otherwise (an IF on an unknown one does nothing).
+    /// `--format json`: schema phonecert.script-eval/1 (README). Exit 0, or 2 for bad usage
+    /// or a file that cannot be read.
+    Eval {
+        /// The upgrade script, then the settings files (and other files) it may GET.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The phone's MODEL4: 9610, 9620, 9630, 9640, 9650, 9608, 9611, 9621, 9641.
+        #[arg(long)]
+        model: String,
+        /// The phone's GROUP, 0–999.
+        #[arg(long, default_value_t = 0)]
+        group: u16,
+        /// A variable the phone reports, overriding the model table: `BOOTNAME=hb96xxua3_00.bin`,
+        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1` (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Option242Command {
+    /// Each pair of the string and what a phone does with it (applied, replaced by a later
+    /// pair, or ignored and why), the parts that are no pair, and what results: the file
+    /// servers in the order the phone tries them (every TLSSRVR over HTTPS, then every
+    /// HTTPSRVR over HTTP, with their ports and folders) and the SIP controllers. Addresses
+    /// are taken as written. `--format json`: schema phonecert.option242-explain/1
+    /// (README). Exit 0, or 2 for bad usage.
+    Explain {
+        /// The option string, as the DHCP server sends it: 'HTTPSRVR=10.1.1.5,HTTPDIR=fw'.
+        string: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +433,43 @@ struct RunArgs {
     profile: String,
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The scenario file: its `[dhcp]`, `[files]`, `[https]` and `[sip]` make the servers,
+    /// its checks judge each phone.
+    scenario: PathBuf,
+    /// Lab: `loopback` (servers on 127.77.0.1, high ports, no privileges), `netns` (root: a
+    /// namespace pair joined by a veth; run the phones in the phone namespace, or bridge its
+    /// veth end) or `iface:NAME` (root: a real port; probed for another DHCP server first).
+    /// Default: netns as root, else loopback.
+    #[arg(long)]
+    lab: Option<String>,
+    /// The iface lab's own address on the interface (as for `run`).
+    #[arg(long, value_name = "CIDR", default_value = crate::lab::iface::DEFAULT_LAB_ADDR)]
+    lab_addr: String,
+    /// A phone to answer (repeatable); DHCP from any other MAC is never answered, and the
+    /// report lists it under `ignored_clients`.
+    #[arg(
+        long = "dut-mac",
+        value_name = "MAC",
+        required_unless_present = "any_mac"
+    )]
+    dut_macs: Vec<String>,
+    /// Answer every DHCP client on the segment, and judge each one that asks (a loud
+    /// warning on stderr and in the report: other devices get leases too).
+    #[arg(long, conflicts_with = "dut_macs")]
+    any_mac: bool,
+    /// Stop by itself after this many seconds (default: only on Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Where captures/ and reports/ go (the output root).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// The phone profile whose parameters are the checks' `${profile.NAME}`.
+    #[arg(long, value_name = "NAME", default_value = crate::profile::DEFAULT)]
+    profile: String,
+}
+
 /// The default of `--boot-wait`: a 9600 SIP phone takes about a minute from power to its
 /// first DISCOVER, more after a firmware upgrade.
 pub const DEFAULT_BOOT_WAIT_S: f64 = 180.0;
@@ -379,8 +516,21 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
             format,
         } => cmd_diff(&run_a, &run_b, format),
         Command::Merge { runs, out } => cmd_merge(&runs, &out),
+        Command::Serve(args) => cmd_serve(*args),
         Command::Schema => cmd_schema(),
         Command::Firmware(command) => cmd_firmware(command),
+        Command::Script(ScriptCommand::Eval {
+            files,
+            model,
+            group,
+            vars,
+            format,
+        }) => cmd_script_eval(&files, &model, group, &vars, format),
+        Command::Lint { files, format } => cmd_lint(&files, format),
+        Command::Option242(Option242Command::Explain { string, format }) => {
+            print_out(&provisioning_tool::option242_explain(&string, format));
+            EXIT_PASS
+        }
     })
 }
 
@@ -460,6 +610,52 @@ fn cmd_firmware(command: FirmwareCommand) -> u8 {
         eprintln!("error: {e}");
         EXIT_USAGE
     })
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn cmd_script_eval(
+    files: &[PathBuf],
+    model: &str,
+    group: u16,
+    vars: &[String],
+    format: OutputFormat,
+) -> u8 {
+    let run = || {
+        let vars = provisioning_tool::phone_vars(model, group, vars)?;
+        provisioning_tool::script_eval(files, vars, format)
+    };
+    match run() {
+        Ok(text) => {
+            print_out(&text);
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn cmd_lint(files: &[PathBuf], format: OutputFormat) -> u8 {
+    match provisioning_tool::lint(files, format) {
+        Ok(report) => {
+            print_out(&report.output);
+            if report.errors > 0 {
+                EXIT_FAIL
+            } else {
+                EXIT_PASS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
 }
 
 fn cmd_schema() -> u8 {
@@ -735,6 +931,16 @@ fn cmd_judge_capture(
         judged.iter().filter(|c| c.verdict != Verdict::Pass).count(),
         checks.len() - judged.len()
     );
+    if judged.is_empty() {
+        // A capture that shows none of the scenario's checks demonstrates nothing; exiting 0
+        // would let a pipeline count it as a pass.
+        eprintln!(
+            "error: no check of {} could be judged from {}: nothing is shown to pass",
+            sc.spec.id,
+            capture.display()
+        );
+        return EXIT_FAIL;
+    }
     match verdict {
         Verdict::Fail => EXIT_FAIL,
         Verdict::Error => EXIT_HARNESS,
@@ -1334,6 +1540,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             scenarios: reports,
             merged_from: Vec::new(),
             edited_after_run: Vec::new(),
+            warnings: Vec::new(),
         };
         if let Err(e) = report::write_all(dir, &rep) {
             eprintln!("error: cannot write reports to {}: {e}", dir.display());
@@ -1408,4 +1615,239 @@ fn observed_firmware(run: &Path, r: &report::ScenarioReport) -> Option<String> {
         let rest = ua.strip_prefix("Avaya one-X Deskphone ")?;
         rest.split_whitespace().next().map(str::to_string)
     })
+}
+
+/// `phonecert serve`: flags checked, the lab up, the servers run until the stop, then the run
+/// folder written with a verdict per phone.
+fn cmd_serve(args: ServeArgs) -> u8 {
+    let usage = |e: String| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    };
+    let sc = match load_all(std::slice::from_ref(&args.scenario)) {
+        Ok(mut all) if all.len() == 1 => all.remove(0),
+        Ok(all) => {
+            return usage(format!(
+                "phonecert serve runs one scenario; {} holds {}",
+                args.scenario.display(),
+                all.len()
+            ));
+        }
+        Err(code) => return code,
+    };
+    let lab = match lab::choose(args.lab.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let addr = match (&lab, args.lab_addr.as_str()) {
+        (lab::LabKind::Iface(_), text) => match lab::LabAddr::parse(text) {
+            Ok(a) => Some(a),
+            Err(e) => return usage(format!("--lab-addr {e}")),
+        },
+        (_, crate::lab::iface::DEFAULT_LAB_ADDR) => None,
+        _ => return usage("--lab-addr applies to --lab iface:NAME only".into()),
+    };
+    let answer = if args.any_mac {
+        crate::serve::Answer::Any
+    } else {
+        let mut macs: Vec<String> = Vec::new();
+        for m in &args.dut_macs {
+            match dut_mac(m) {
+                Ok(m) if !macs.contains(&m) => macs.push(m),
+                Ok(_) => {}
+                Err(e) => return usage(e),
+            }
+        }
+        crate::serve::Answer::Only(macs)
+    };
+    let duration = match args.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 && d <= 30.0 * 86_400.0 => {
+            Some(std::time::Duration::from_secs_f64(d))
+        }
+        Some(_) => return usage("--duration must be more than 0 and at most 30 days".into()),
+    };
+    let Some(profile) = crate::profile::Profile::named(&args.profile) else {
+        return usage(format!(
+            "--profile `{}` is no phone profile; known: {}",
+            args.profile,
+            crate::profile::Profile::names().join(", ")
+        ));
+    };
+    let spec = &sc.spec;
+    if !spec.profiles.is_empty() && !spec.profiles.contains(&profile.name) {
+        return usage(format!(
+            "{} is for {}, not for {} (--profile)",
+            spec.id,
+            spec.profiles.join(", "),
+            profile.name
+        ));
+    }
+    if lab == lab::LabKind::Loopback
+        && (!spec.dhcp.vlan.is_empty() || spec.run.lab == Some(scenario::RequiredLab::Netns))
+    {
+        return usage(format!(
+            "{} needs a lab with a link (voice VLANs, real broadcast DHCP): use --lab netns or --lab iface:NAME",
+            spec.id
+        ));
+    }
+    if lab == lab::LabKind::Netns && !lab::is_root() {
+        eprintln!("error: {}", lab::LabError::NeedsRoot);
+        return EXIT_HARNESS;
+    }
+    let warnings: Vec<String> = if args.any_mac {
+        eprintln!("WARNING: {}", crate::serve::ANY_MAC_WARNING);
+        vec![crate::serve::ANY_MAC_WARNING.to_string()]
+    } else {
+        Vec::new()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    rt.spawn(async move {
+        if stop_requested().await.is_ok() {
+            eprintln!("stopping: the servers, the capture and the lab, then the report …");
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let iface = match (&lab, addr) {
+        (lab::LabKind::Iface(name), Some(addr)) => {
+            let mut cancel = cancel_rx.clone();
+            match rt.block_on(open_iface(name, addr, &mut cancel)) {
+                Ok(i) => Some(std::sync::Arc::new(i)),
+                Err(Some(e)) => {
+                    eprintln!("error: {e}");
+                    return EXIT_HARNESS;
+                }
+                Err(None) => return EXIT_INTERRUPTED,
+            }
+        }
+        _ => None,
+    };
+    let started_at = time::OffsetDateTime::now_utc();
+    let folders = match RunFolders::claim(&args.out, started_at, std::process::id()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the run's folders under {}: {e}",
+                args.out.display()
+            );
+            return EXIT_HARNESS;
+        }
+    };
+    if lab == lab::LabKind::Netns {
+        let removed = lab::remove_stale();
+        if !removed.is_empty() {
+            eprintln!(
+                "removed what killed runs left behind: {}",
+                removed.join(", ")
+            );
+        }
+    }
+    let started = Instant::now();
+    let dir = folders.reports.clone();
+    let answered = match &answer {
+        crate::serve::Answer::Only(macs) => macs.join(", "),
+        crate::serve::Answer::Any => "any MAC".into(),
+    };
+    let cfg = crate::serve::ServeConfig {
+        scenario: sc,
+        lab: lab.clone(),
+        iface,
+        answer,
+        duration,
+        run_id: folders.id.clone(),
+        captures_dir: folders.captures.clone(),
+        reports_dir: folders.reports.clone(),
+        profile: profile.clone(),
+        cancel: cancel_rx,
+    };
+    let any_mac = args.any_mac;
+    let outcome = rt.block_on(crate::serve::serve(&cfg, |listening| {
+        match serde_json::to_string(listening) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("warning: the ready line could not be written: {e}"),
+        }
+        eprint!("{}", listening.text());
+        if any_mac {
+            eprintln!("WARNING: {}", crate::serve::ANY_MAC_WARNING);
+        }
+    }));
+    let served = match outcome {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let phones = served.phones;
+    let firmware_observed = phones.iter().rev().find_map(|r| observed_firmware(&dir, r));
+    let rep = RunReport {
+        schema: report::SCHEMA.into(),
+        run_id: folders.id.clone(),
+        started: started_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        duration_s: started.elapsed().as_secs_f64(),
+        lab: lab.name(),
+        phonecert_version: env!("CARGO_PKG_VERSION").into(),
+        dut: DutInfo {
+            kind: "bench".into(),
+            command: None,
+            reboot: None,
+            model: String::new(),
+            mac: answered,
+            firmware_start: String::new(),
+            firmware_observed,
+            faults: Vec::new(),
+            profile: profile.name.clone(),
+        },
+        summary: Summary::of_scenarios(&phones),
+        interrupted: false,
+        not_run: Vec::new(),
+        scenarios: phones,
+        merged_from: Vec::new(),
+        edited_after_run: Vec::new(),
+        warnings,
+    };
+    if let Err(e) = report::write_all(&dir, &rep) {
+        eprintln!("error: cannot write reports to {}: {e}", dir.display());
+        return EXIT_HARNESS;
+    }
+    if let Err(e) = run_folder::point_latest(&args.out.join("reports"), &rep.run_id) {
+        eprintln!(
+            "warning: could not point reports/latest at {}: {e}",
+            rep.run_id
+        );
+    }
+    if rep.scenarios.is_empty() {
+        eprintln!(
+            "\nno phone asked for DHCP in the {:.1} s the servers ran: nothing to judge",
+            served.served_s
+        );
+    }
+    eprint!("{}", report::text_summary(&rep, &dir));
+    let stopped = serde_json::json!({
+        "event": "stopped",
+        "run_id": rep.run_id,
+        "report": dir.display().to_string(),
+        "served_s": served.served_s,
+        "summary": rep.summary,
+        "phones": rep.scenarios.iter().map(|s| serde_json::json!({
+            "id": s.id,
+            "verdict": s.verdict,
+        })).collect::<Vec<_>>(),
+        "ignored_clients": served.ignored,
+    });
+    println!("{stopped}");
+    drop(rt);
+    exit_for(&rep.summary)
 }

@@ -3,7 +3,9 @@
 //! Owns: the phone's parameter store with defaults, validation and source precedence
 //! ([`settings`]), the DHCP site-specific option string and option 43 ([`option242`]), the
 //! upgrade-script / settings-file language and a sans-IO interpreter for it ([`script`]),
-//! and phonecert's own reference firmware image format ([`firmware`]).
+//! what one phone makes of a script and its files ([`eval`]), the models and the variables
+//! they report ([`model`]), and phonecert's own reference firmware image format
+//! ([`firmware`]).
 //!
 //! Never does: I/O of any kind (no sockets, files, clock or RNG), printing to stdout. The
 //! reference phone (`simphone`) and the admin commands (`phonecert script eval`,
@@ -13,9 +15,11 @@
 //! Follows `domain.md` sections "DHCP", "Script language", "Firmware" and "Registration",
 //! which summarise Avaya's 9600-series SIP administrator and installation guides.
 
+pub mod eval;
 pub mod firmware;
+pub mod model;
 pub mod option242;
 pub mod script;
 pub mod settings;
 
-pub use settings::{Rejected, Settings, SipControllerEntry, Source, Transport};
+pub use settings::{FileServer, Rejected, Scheme, Settings, SipControllerEntry, Source, Transport};

@@ -310,6 +310,98 @@ impl SiteString {
     }
 }
 
+/// What became of one well-formed pair when a phone applied the string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairOutcome {
+    /// The value is in force.
+    Applied,
+    /// The value was accepted, then replaced by a later pair of the same name (at `by`).
+    Overridden { by: usize },
+    /// The phone refused the value; the default stays.
+    Refused(Rejected),
+    /// A name only H.323 phones use (MCIPADD, the call servers): a SIP phone ignores it.
+    H323Only,
+}
+
+/// Names the site option carries for H.323 phones, which a SIP phone ignores.
+pub const H323_NAMES: &[&str] = &["MCIPADD", "MCPORT"];
+
+/// A site-specific option string as a phone reads it, for `phonecert option242 explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// Every well-formed pair in order, with what became of it.
+    pub pairs: Vec<(Pair, PairOutcome)>,
+    /// Malformations: the parts of the string that are not pairs, or pairs read oddly.
+    pub findings: Vec<Finding>,
+    /// The phone's settings after the string: defaults plus what the string set.
+    pub settings: Settings,
+    /// The H.323 call servers MCIPADD names (the last MCIPADD pair), which a SIP phone
+    /// does not register with.
+    pub h323_servers: Vec<String>,
+}
+
+impl Explanation {
+    /// Where the phone fetches its upgrade script, HTTPS first, then HTTP.
+    pub fn file_servers(&self) -> Vec<settings::FileServer> {
+        self.settings.file_servers()
+    }
+
+    /// The SIP controllers the phone registers with, in priority order.
+    pub fn controllers(&self) -> Vec<settings::SipControllerEntry> {
+        self.settings.sip_controllers()
+    }
+}
+
+/// Read `s` as a phone without faults does: parse it, apply every pair in order as
+/// [`Source::SiteOption`] to the profile's defaults, and say what became of each pair.
+/// Addresses are taken as written. Never panics.
+pub fn explain(s: &str) -> Explanation {
+    let site = parse(s);
+    let mut settings = Settings::new();
+    let mut pairs: Vec<(Pair, PairOutcome)> = Vec::with_capacity(site.pairs.len());
+    for pair in &site.pairs {
+        let outcome = match settings.set(&pair.name, &pair.value, Source::SiteOption) {
+            Ok(()) => {
+                for (earlier, was) in pairs.iter_mut() {
+                    if *was == PairOutcome::Applied && earlier.name.eq_ignore_ascii_case(&pair.name)
+                    {
+                        *was = PairOutcome::Overridden { by: pair.offset };
+                    }
+                }
+                PairOutcome::Applied
+            }
+            Err(Rejected::UnknownName(_))
+                if H323_NAMES
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&pair.name)) =>
+            {
+                PairOutcome::H323Only
+            }
+            Err(why) => PairOutcome::Refused(why),
+        };
+        pairs.push((pair.clone(), outcome));
+    }
+    let h323_servers = site
+        .pairs
+        .iter()
+        .rev()
+        .find(|p| p.name.eq_ignore_ascii_case("MCIPADD"))
+        .map(|p| {
+            p.value
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Explanation {
+        pairs,
+        findings: site.findings,
+        settings,
+        h323_servers,
+    }
+}
+
 /// Option 43 sub-option codes 2–15 after the `6889` marker (domain.md "DHCP").
 const OPTION43_NAMES: [&str; 14] = [
     "HTTPSRVR",
@@ -433,6 +525,85 @@ mod tests {
             .iter()
             .map(|p| (p.name.as_str(), p.value.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn explain_says_what_became_of_each_pair_and_where_the_phone_goes() {
+        let e = explain(
+            "TLSSRVR=198.51.100.7,HTTPSRVR=\"198.51.100.7,198.51.100.8\",HTTPDIR=fw,HTTPPORT=99999,\
+             NOSUCH=1,SIP_CONTROLLER_LIST=198.51.100.9:5060;transport=tcp,HTTPDIR=phones,BAD",
+        );
+        let outcomes: Vec<(&str, &PairOutcome)> =
+            e.pairs.iter().map(|(p, o)| (p.name.as_str(), o)).collect();
+        assert_eq!(outcomes[0], ("TLSSRVR", &PairOutcome::Applied));
+        assert_eq!(outcomes[1], ("HTTPSRVR", &PairOutcome::Applied));
+        let second_dir = e.pairs[6].0.offset;
+        assert_eq!(
+            outcomes[2],
+            ("HTTPDIR", &PairOutcome::Overridden { by: second_dir })
+        );
+        assert!(matches!(
+            outcomes[3],
+            (
+                "HTTPPORT",
+                PairOutcome::Refused(Rejected::InvalidValue { .. })
+            )
+        ));
+        assert!(matches!(
+            outcomes[4],
+            ("NOSUCH", PairOutcome::Refused(Rejected::UnknownName(_)))
+        ));
+        assert_eq!(outcomes[6], ("HTTPDIR", &PairOutcome::Applied));
+        assert!(matches!(
+            e.findings.as_slice(),
+            [Finding {
+                kind: FindingKind::NoEquals { .. },
+                ..
+            }]
+        ));
+        let urls: Vec<String> = e.file_servers().iter().map(|f| f.url("")).collect();
+        assert_eq!(
+            urls,
+            vec![
+                "https://198.51.100.7/",
+                "http://198.51.100.7/phones/",
+                "http://198.51.100.8/phones/"
+            ]
+        );
+        let c = e.controllers();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].to_string(), "198.51.100.9:5060;transport=tcp");
+        assert!(e.h323_servers.is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn explain_never_panics_and_offsets_stay_in_the_string(s in "[A-Za-z_=,\" ;:.0-9\u{0}]{0,80}") {
+            let e = explain(&s);
+            for (p, _) in &e.pairs {
+                proptest::prop_assert!(p.offset < s.len());
+            }
+            for f in &e.findings {
+                proptest::prop_assert!(f.offset <= s.len());
+            }
+            let _ = (e.file_servers(), e.controllers());
+        }
+    }
+
+    #[test]
+    fn explain_tells_h323_call_servers_apart_from_sip_controllers() {
+        let e = explain("MCIPADD=\"203.0.113.4,203.0.113.5\",mcport=1719,HTTPSRVR=203.0.113.9");
+        let outcomes: Vec<&PairOutcome> = e.pairs.iter().map(|(_, o)| o).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                &PairOutcome::H323Only,
+                &PairOutcome::H323Only,
+                &PairOutcome::Applied
+            ]
+        );
+        assert_eq!(e.h323_servers, vec!["203.0.113.4", "203.0.113.5"]);
+        assert!(e.controllers().is_empty());
     }
 
     #[test]

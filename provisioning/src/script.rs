@@ -32,6 +32,13 @@
 //!   where it went wrong. Invalid UTF-8 is read lossily, with a finding per line. A line over
 //!   [`MAX_LINE_BYTES`] is ignored with a finding (no statement of the language needs more
 //!   than a few hundred bytes: names ≤ 30, values ≤ 255).
+//! - What a phone reads differently from what its author meant is a finding, the line still
+//!   read as a phone reads it: curly quotes on a statement line (ordinary characters, so a
+//!   “quoted” value keeps them), a `SET` whose value went on to the next line (both lines
+//!   are then nothing), `# SET …` (a label named SET, not a commented-out statement), and
+//!   statements no path reaches (after a `GOTO`, before the next label any jump leads to).
+//!   Each finding has a [`Severity`]: an error when a phone ignores or misreads the line, a
+//!   warning when it does what is written but the file is likely not what was meant.
 
 use std::fmt;
 
@@ -92,21 +99,39 @@ pub struct Script {
     /// The file name, for traces and messages.
     pub file: String,
     pub lines: Vec<Line>,
-    /// Malformed or suspicious lines: 1-based line number and why.
-    pub findings: Vec<(usize, String)>,
+    /// Malformed or suspicious lines: 1-based line number and what.
+    pub findings: Vec<(usize, FindingKind)>,
 }
 
 impl Script {
     /// What `phonecert lint` reports: the parse findings plus every `SET` a phone would
     /// refuse on its own (unknown or read-only name, invalid or over-long value), judged
-    /// against the profile defaults. Sorted by line.
-    pub fn lint(&self) -> Vec<(usize, String)> {
-        let mut out = self.findings.clone();
+    /// against the profile defaults, and every `IF` on a variable no phone has. Sorted by
+    /// line.
+    pub fn lint(&self) -> Vec<(usize, Issue)> {
+        let mut out: Vec<(usize, Issue)> = self
+            .findings
+            .iter()
+            .map(|(n, kind)| (*n, Issue::Parse(kind.clone())))
+            .collect();
         for line in &self.lines {
-            if let Statement::Set { name, value } = &line.statement
-                && let Err(why) = Settings::new().set(name, value, Source::SettingsFile)
-            {
-                out.push((line.number, format!("SET {name} would be ignored: {why}")));
+            match &line.statement {
+                Statement::Set { name, value } => {
+                    if let Err(why) = Settings::new().set(name, value, Source::SettingsFile) {
+                        out.push((
+                            line.number,
+                            Issue::Refused {
+                                name: name.clone(),
+                                value: value.clone(),
+                                why,
+                            },
+                        ));
+                    }
+                }
+                Statement::If { var, .. } if !is_variable(var) => {
+                    out.push((line.number, Issue::UnknownVariable { var: var.clone() }));
+                }
+                _ => {}
             }
         }
         out.sort_by_key(|(n, _)| *n);
@@ -121,6 +146,182 @@ impl Script {
     }
 }
 
+/// How much a finding matters to whoever wrote the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Harmless to a phone today, but a sign the file is not what its author thinks
+    /// (statements that never run, a label written twice).
+    Warning,
+    /// A phone ignores or misreads a line its author meant it to act on.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What is wrong with a line of a script or settings file, found while parsing it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FindingKind {
+    #[error(
+        "UTF-8 byte order mark at the start of the file: dropped (a phone that keeps it reads line 1 as a comment)"
+    )]
+    ByteOrderMark,
+    #[error(
+        "file is {bytes} bytes, over the {MAX_FILE_BYTES}-byte limit from this line on: the whole file is ignored"
+    )]
+    FileTooLarge { bytes: usize },
+    #[error("binary data (a NUL byte at offset {offset}): the whole file is ignored")]
+    Binary { offset: usize },
+    #[error("invalid UTF-8: read with replacement characters")]
+    InvalidUtf8,
+    #[error("line of {bytes} bytes, over the {MAX_LINE_BYTES}-byte limit: ignored")]
+    LineTooLong { bytes: usize },
+    #[error("indented {keyword} is a comment, not a statement")]
+    IndentedKeyword { keyword: String },
+    #[error("{keyword} without a following space is a comment, not a statement")]
+    KeywordWithoutSpace { keyword: String },
+    #[error("indented '# ' label is a comment, not a label")]
+    IndentedLabel,
+    /// A line that starts like a statement but does not have its form; the text says why.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("text after {what} ignored: {ignored:?}")]
+    ExtraText { what: &'static str, ignored: String },
+    #[error("no label {label:?} in this file: the jump ends the file")]
+    MissingLabel { label: String },
+    #[error("duplicate label {label:?}: jumps go to the first one")]
+    DuplicateLabel { label: String },
+    #[error(
+        "curly quote {quote:?} is an ordinary character to a phone, not a quote: it becomes part of the word (use a straight \")"
+    )]
+    CurlyQuote { quote: char },
+    #[error(
+        "SET {name} is split over two lines: line {next} is a comment to a phone, so this SET is ignored"
+    )]
+    SplitSet { name: String, next: usize },
+    #[error(
+        "'# {keyword} …' is a label named {keyword}, not a commented-out statement (comment lines start with ##)"
+    )]
+    LabelShadowsStatement { keyword: String },
+    #[error(
+        "never runs (through line {last}): the statement before it jumps away and no jump leads here"
+    )]
+    Unreachable { last: usize },
+}
+
+impl FindingKind {
+    /// [`Severity::Warning`] for what a phone does as written but is likely a slip;
+    /// [`Severity::Error`] for everything a phone ignores or misreads.
+    pub fn severity(&self) -> Severity {
+        match self {
+            FindingKind::DuplicateLabel { .. }
+            | FindingKind::Unreachable { .. }
+            | FindingKind::InvalidUtf8 => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// A stable identifier, for `--format json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FindingKind::ByteOrderMark => "byte-order-mark",
+            FindingKind::FileTooLarge { .. } => "file-too-large",
+            FindingKind::Binary { .. } => "binary",
+            FindingKind::InvalidUtf8 => "invalid-utf8",
+            FindingKind::LineTooLong { .. } => "line-too-long",
+            FindingKind::IndentedKeyword { .. } => "indented-statement",
+            FindingKind::KeywordWithoutSpace { .. } => "keyword-without-space",
+            FindingKind::IndentedLabel => "indented-label",
+            FindingKind::Malformed(_) => "malformed",
+            FindingKind::ExtraText { .. } => "extra-text",
+            FindingKind::MissingLabel { .. } => "missing-label",
+            FindingKind::DuplicateLabel { .. } => "duplicate-label",
+            FindingKind::CurlyQuote { .. } => "curly-quote",
+            FindingKind::SplitSet { .. } => "split-set",
+            FindingKind::LabelShadowsStatement { .. } => "label-shadows-statement",
+            FindingKind::Unreachable { .. } => "unreachable",
+        }
+    }
+}
+
+/// One thing `phonecert lint` reports about a line: a parse finding, or a `SET` a phone
+/// would refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    Parse(FindingKind),
+    Refused {
+        name: String,
+        value: String,
+        why: Rejected,
+    },
+    /// `IF $VAR` on a name that is neither a phone variable nor a parameter: the `IF`
+    /// never jumps.
+    UnknownVariable {
+        var: String,
+    },
+}
+
+/// Whether `IF $name` can ever jump: a read-only phone variable, APPNAME, or a known
+/// parameter (see the interpreter's lookup).
+fn is_variable(name: &str) -> bool {
+    crate::settings::READ_ONLY_NAMES
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+        || name.eq_ignore_ascii_case("APPNAME")
+        || Settings::is_known(name)
+}
+
+impl Issue {
+    /// Every refused `SET` is an error: the phone keeps its old value.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Issue::Parse(kind) => kind.severity(),
+            Issue::Refused { .. } | Issue::UnknownVariable { .. } => Severity::Error,
+        }
+    }
+
+    /// A stable identifier, for `--format json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Issue::Parse(kind) => kind.code(),
+            Issue::Refused { why, .. } => rejected_code(why),
+            Issue::UnknownVariable { .. } => "unknown-variable",
+        }
+    }
+}
+
+/// A stable identifier of why a value was refused, for `--format json`.
+pub fn rejected_code(why: &Rejected) -> &'static str {
+    match why {
+        Rejected::UnknownName(_) => "unknown-name",
+        Rejected::NameTooLong => "name-too-long",
+        Rejected::ValueTooLong => "value-too-long",
+        Rejected::InvalidValue { .. } => "invalid-value",
+        Rejected::LowerPrecedence { .. } => "lower-precedence",
+        Rejected::NotSettableFrom { .. } => "not-settable-here",
+        Rejected::ReadOnly(_) => "read-only",
+    }
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Issue::Parse(kind) => write!(f, "{kind}"),
+            Issue::Refused { name, why, .. } => write!(f, "SET {name} would be ignored: {why}"),
+            Issue::UnknownVariable { var } => write!(
+                f,
+                "${var} is neither a phone variable nor a parameter: this IF never jumps"
+            ),
+        }
+    }
+}
+
 const KEYWORDS: [&str; 4] = ["SET", "GET", "IF", "GOTO"];
 
 /// Largest script or settings file read; a bigger one is refused whole.
@@ -129,34 +330,29 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 pub const MAX_LINE_BYTES: usize = 4096;
 /// The UTF-8 byte order mark.
 const BOM: char = '\u{feff}';
+/// Typographic quotes a word processor puts where the author typed `"` or `'`.
+const CURLY_QUOTES: [char; 8] = [
+    '\u{201c}', '\u{201d}', '\u{201e}', '\u{201f}', '\u{2018}', '\u{2019}', '\u{201a}', '\u{201b}',
+];
 
 /// Parse a file as it came from a server (bytes): see the module header for what is refused.
 /// Never panics.
 pub fn parse_bytes(file: &str, bytes: &[u8]) -> Script {
-    let refused = |line: usize, why: String| Script {
+    let refused = |line: usize, kind: FindingKind| Script {
         file: file.to_string(),
         lines: Vec::new(),
-        findings: vec![(line, why)],
+        findings: vec![(line, kind)],
     };
     if bytes.len() > MAX_FILE_BYTES {
         let line = 1 + bytes[..MAX_FILE_BYTES]
             .iter()
             .filter(|b| **b == b'\n')
             .count();
-        return refused(
-            line,
-            format!(
-                "file is {} bytes, over the {MAX_FILE_BYTES}-byte limit from this line on: the whole file is ignored",
-                bytes.len()
-            ),
-        );
+        return refused(line, FindingKind::FileTooLarge { bytes: bytes.len() });
     }
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
         let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
-        return refused(
-            line,
-            format!("binary data (a NUL byte at offset {at}): the whole file is ignored"),
-        );
+        return refused(line, FindingKind::Binary { offset: at });
     }
     let mut bad_utf8 = Vec::new();
     let mut text = String::with_capacity(bytes.len());
@@ -167,10 +363,7 @@ pub fn parse_bytes(file: &str, bytes: &[u8]) -> Script {
         match std::str::from_utf8(raw) {
             Ok(s) => text.push_str(s),
             Err(_) => {
-                bad_utf8.push((
-                    idx + 1,
-                    "invalid UTF-8: read with replacement characters".to_string(),
-                ));
+                bad_utf8.push((idx + 1, FindingKind::InvalidUtf8));
                 text.push_str(&String::from_utf8_lossy(raw));
             }
         }
@@ -190,48 +383,77 @@ pub fn parse(file: &str, text: &str) -> Script {
     };
     let text = match text.strip_prefix(BOM) {
         Some(rest) => {
-            script.findings.push((
-                1,
-                "UTF-8 byte order mark at the start of the file: dropped (a phone that keeps it reads line 1 as a comment)".into(),
-            ));
+            script.findings.push((1, FindingKind::ByteOrderMark));
             rest
         }
         None => text,
     };
-    for (idx, raw) in text.split('\n').enumerate() {
+    let raw_lines: Vec<&str> = text
+        .split('\n')
+        .map(|raw| raw.strip_suffix('\r').unwrap_or(raw))
+        .collect();
+    for (idx, line) in raw_lines.iter().enumerate() {
         let number = idx + 1;
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.len() > MAX_LINE_BYTES {
-            script.findings.push((
-                number,
-                format!(
-                    "line of {} bytes, over the {MAX_LINE_BYTES}-byte limit: ignored",
-                    line.len()
-                ),
-            ));
+            script
+                .findings
+                .push((number, FindingKind::LineTooLong { bytes: line.len() }));
             continue;
         }
         match classify(line) {
             Classified::Comment => {}
-            Classified::LooksLikeStatement(why) => script.findings.push((number, why)),
-            Classified::Statement(keyword, rest) => match parse_statement(keyword, rest) {
-                Ok((statement, notes)) => {
+            Classified::LooksLikeStatement(kind) => script.findings.push((number, kind)),
+            Classified::Statement(keyword, rest) => {
+                if let Some(quote) = line.chars().find(|c| CURLY_QUOTES.contains(c)) {
                     script
                         .findings
-                        .extend(notes.into_iter().map(|n| (number, n)));
-                    script.lines.push(Line { number, statement });
+                        .push((number, FindingKind::CurlyQuote { quote }));
                 }
-                Err(why) => script.findings.push((number, why)),
-            },
+                match parse_statement(keyword, rest) {
+                    Ok((statement, notes)) => {
+                        script
+                            .findings
+                            .extend(notes.into_iter().map(|n| (number, n)));
+                        script.lines.push(Line { number, statement });
+                    }
+                    Err(why) => {
+                        let next = raw_lines.get(idx + 1).copied().unwrap_or("");
+                        let kind = match keyword {
+                            Keyword::Set => split_set(rest, next, number + 1),
+                            _ => None,
+                        }
+                        .unwrap_or(FindingKind::Malformed(why));
+                        script.findings.push((number, kind));
+                    }
+                }
+            }
         }
     }
     check_labels(&mut script);
+    check_reachable(&mut script);
     script
+}
+
+/// A `SET` that failed to parse because its value went on to the next line: the SET has a
+/// name and no value (or an unclosed quote), and the next line is text that is no statement
+/// and no `#` line.
+fn split_set(rest: &str, next: &str, next_number: usize) -> Option<FindingKind> {
+    let mut words = rest.split_whitespace();
+    let name = words.next()?;
+    let no_value = words.next().is_none();
+    let open_quote = rest.matches('"').count() % 2 == 1;
+    let continues = !next.trim().is_empty()
+        && !next.trim_start().starts_with('#')
+        && matches!(classify(next), Classified::Comment);
+    ((no_value || open_quote) && continues).then(|| FindingKind::SplitSet {
+        name: name.to_string(),
+        next: next_number,
+    })
 }
 
 enum Classified<'a> {
     Comment,
-    LooksLikeStatement(String),
+    LooksLikeStatement(FindingKind),
     Statement(Keyword, &'a str),
 }
 
@@ -265,24 +487,16 @@ fn classify(line: &str) -> Classified<'_> {
     // Not a statement. Say so when it looks like one the author meant.
     let first = line.split_whitespace().next().unwrap_or("");
     if KEYWORDS.iter().any(|k| first.eq_ignore_ascii_case(k)) {
-        let why = if line.starts_with(char::is_whitespace) {
-            format!(
-                "indented {} is a comment, not a statement",
-                first.to_ascii_uppercase()
-            )
+        let keyword = first.to_ascii_uppercase();
+        return Classified::LooksLikeStatement(if line.starts_with(char::is_whitespace) {
+            FindingKind::IndentedKeyword { keyword }
         } else {
-            format!(
-                "{} without a following space is a comment, not a statement",
-                first.to_ascii_uppercase()
-            )
-        };
-        return Classified::LooksLikeStatement(why);
+            FindingKind::KeywordWithoutSpace { keyword }
+        });
     }
     let trimmed = line.trim_start();
     if trimmed.starts_with("# ") && line.starts_with(char::is_whitespace) {
-        return Classified::LooksLikeStatement(
-            "indented '# ' label is a comment, not a label".into(),
-        );
+        return Classified::LooksLikeStatement(FindingKind::IndentedLabel);
     }
     Classified::Comment
 }
@@ -324,16 +538,16 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
 }
 
 /// Parse the text after a keyword: the statement plus notes (ignored extra text).
-fn parse_statement(keyword: Keyword, rest: &str) -> Result<(Statement, Vec<String>), String> {
+fn parse_statement(keyword: Keyword, rest: &str) -> Result<(Statement, Vec<FindingKind>), String> {
     let tokens = tokenize(rest)?;
     let mut notes = Vec::new();
-    let mut extra = |used: usize, what: &str| {
+    let mut extra = |used: usize, what: &'static str| {
         if tokens.len() > used {
             let ignored: Vec<&str> = tokens[used..].iter().map(|t| t.text.as_str()).collect();
-            notes.push(format!(
-                "text after {what} ignored: {:?}",
-                ignored.join(" ")
-            ));
+            notes.push(FindingKind::ExtraText {
+                what,
+                ignored: ignored.join(" "),
+            });
         }
     };
     let statement = match keyword {
@@ -376,7 +590,17 @@ fn parse_statement(keyword: Keyword, rest: &str) -> Result<(Statement, Vec<Strin
             if name.text.is_empty() {
                 return Err("empty label name".into());
             }
-            extra(1, "the label name (use '##' for comments)");
+            if let Some(kw) = KEYWORDS
+                .iter()
+                .find(|k| !name.quoted && name.text.eq_ignore_ascii_case(k))
+            {
+                // `# SET NAME value`: meant as a commented-out statement, read as a label.
+                notes.push(FindingKind::LabelShadowsStatement {
+                    keyword: kw.to_string(),
+                });
+            } else {
+                extra(1, "the label name (use '##' for comments)");
+            }
             Statement::Label {
                 name: name.text.clone(),
             }
@@ -427,7 +651,9 @@ fn check_labels(script: &mut Script) {
                 if script.find_label(label).is_none() {
                     notes.push((
                         line.number,
-                        format!("no label {label:?} in this file: the jump ends the file"),
+                        FindingKind::MissingLabel {
+                            label: label.clone(),
+                        },
                     ));
                 }
             }
@@ -435,12 +661,60 @@ fn check_labels(script: &mut Script) {
                 if script.find_label(name) != Some(i) {
                     notes.push((
                         line.number,
-                        format!("duplicate label {name:?}: jumps go to the first one"),
+                        FindingKind::DuplicateLabel {
+                            label: name.clone(),
+                        },
                     ));
                 }
             }
             Statement::Set { .. } | Statement::Get { .. } => {}
         }
+    }
+    script.findings.extend(notes);
+    script.findings.sort_by_key(|(n, _)| *n);
+}
+
+/// Statements no path through the file reaches, one finding per run of them. A path starts
+/// at the first statement, falls through every statement but `GOTO`, and follows every jump
+/// to a label that exists (an `IF` both falls through and jumps; a `GET` falls through,
+/// since a failed fetch continues). Labels themselves are not reported.
+fn check_reachable(script: &mut Script) {
+    let n = script.lines.len();
+    let mut reached = vec![false; n];
+    let mut todo = vec![0];
+    while let Some(i) = todo.pop() {
+        if i >= n || reached[i] {
+            continue;
+        }
+        reached[i] = true;
+        match &script.lines[i].statement {
+            Statement::Goto { label } => todo.extend(script.find_label(label)),
+            Statement::If { label, .. } => {
+                todo.extend(script.find_label(label));
+                todo.push(i + 1);
+            }
+            Statement::Set { .. } | Statement::Get { .. } | Statement::Label { .. } => {
+                todo.push(i + 1)
+            }
+        }
+    }
+    let mut notes = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    for (i, line) in script.lines.iter().enumerate() {
+        let dead = !reached[i] && !matches!(line.statement, Statement::Label { .. });
+        if dead {
+            run = Some(match run {
+                Some((first, _)) => (first, line.number),
+                None => (line.number, line.number),
+            });
+        } else if !reached[i] {
+            // An unreached label neither ends nor breaks a run.
+        } else if let Some((first, last)) = run.take() {
+            notes.push((first, FindingKind::Unreachable { last }));
+        }
+    }
+    if let Some((first, last)) = run {
+        notes.push((first, FindingKind::Unreachable { last }));
     }
     script.findings.extend(notes);
     script.findings.sort_by_key(|(n, _)| *n);

@@ -434,6 +434,25 @@ impl Settings {
             .collect()
     }
 
+    /// Where the phone fetches scripts and settings files, in the order it tries them:
+    /// every TLSSRVR over HTTPS (TLSPORT, TLSDIR) first, then every HTTPSRVR over HTTP
+    /// (HTTPPORT, HTTPDIR) — domain.md "File server".
+    pub fn file_servers(&self) -> Vec<FileServer> {
+        let https = self.tls_servers().into_iter().map(|host| FileServer {
+            scheme: Scheme::Https,
+            host,
+            port: self.tls_port(),
+            dir: self.tls_dir(),
+        });
+        let http = self.http_servers().into_iter().map(|host| FileServer {
+            scheme: Scheme::Http,
+            host,
+            port: self.http_port(),
+            dir: self.http_dir(),
+        });
+        https.chain(http).collect()
+    }
+
     /// SIPDOMAIN, if set.
     pub fn sip_domain(&self) -> Option<String> {
         self.get("SIPDOMAIN").map(str::to_string)
@@ -554,6 +573,65 @@ fn check_host(h: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// How a file server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Https,
+    Http,
+}
+
+impl Scheme {
+    /// `https` or `http`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+
+    /// 443 or 80: the port a URL leaves out.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Https => 443,
+            Scheme::Http => 80,
+        }
+    }
+}
+
+/// One file server the phone would try: a TLSSRVR or HTTPSRVR entry with its port and folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileServer {
+    pub scheme: Scheme,
+    /// Address or name as configured (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    /// The folder without leading or trailing slashes; `""` for the server's root.
+    pub dir: String,
+}
+
+impl FileServer {
+    /// The URL of `file` on this server (the folder's URL for `""`): the port only when it
+    /// is not the scheme's default, an IPv6 address in brackets.
+    pub fn url(&self, file: &str) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let port = if self.port == self.scheme.default_port() {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        let dir = if self.dir.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.dir)
+        };
+        format!("{}://{host}{port}/{dir}{file}", self.scheme.as_str())
+    }
 }
 
 /// SIP transport of a controller entry.
@@ -909,6 +987,36 @@ mod tests {
             .is_err()
         );
         assert_eq!(s.sip_controllers().len(), 2);
+    }
+
+    #[test]
+    fn file_servers_https_first_then_http_with_ports_and_folders() {
+        let mut s = Settings::new();
+        assert!(s.file_servers().is_empty());
+        s.set(
+            "HTTPSRVR",
+            "192.0.2.10,files.example.com",
+            Source::SiteOption,
+        )
+        .unwrap();
+        s.set("HTTPDIR", "/phones/96xx/", Source::SiteOption)
+            .unwrap();
+        s.set("TLSSRVR", "2001:db8::5", Source::SiteOption).unwrap();
+        s.set("TLSPORT", "8443", Source::SiteOption).unwrap();
+        let urls: Vec<String> = s.file_servers().iter().map(|f| f.url("")).collect();
+        assert_eq!(
+            urls,
+            vec![
+                "https://[2001:db8::5]:8443/",
+                "http://192.0.2.10/phones/96xx/",
+                "http://files.example.com/phones/96xx/"
+            ]
+        );
+        s.set("HTTPPORT", "8080", Source::SettingsFile).unwrap();
+        assert_eq!(
+            s.file_servers()[1].url("96xxupgrade.txt"),
+            "http://192.0.2.10:8080/phones/96xx/96xxupgrade.txt"
+        );
     }
 
     #[test]

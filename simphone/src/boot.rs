@@ -58,6 +58,10 @@ pub enum NetMode {
     Iface(String),
     /// Loopback mode: DHCP over UDP to this server; sockets bound to the leased 127.x address.
     Loopback(SocketAddr),
+    /// One of many phones in one process: DHCP frames through the link the caller hands to
+    /// [`Phone::run_on`], sockets bound to the leased address, which the caller has made
+    /// local (the phone configures no interface).
+    Shared,
 }
 
 /// Everything fixed for the life of the process.
@@ -140,15 +144,14 @@ impl Default for BootOptions {
 }
 
 /// `$SHA2CAPABLE` by model: the 96x1 models verify SHA-2 signed files, the 96x0 ones do not.
+/// The model table is provisioning's, shared with `phonecert script eval`.
 pub fn sha2_capable(model4: &str) -> bool {
-    matches!(model4, "9608" | "9611" | "9621" | "9641")
+    provisioning::model::find(model4).is_some_and(|m| m.sha2capable())
 }
 
 /// Whether an APPNAME names boot code (Avaya's boot code files start with `hb`).
 pub fn is_boot_code(appname: &str) -> bool {
-    appname
-        .get(..2)
-        .is_some_and(|p| p.eq_ignore_ascii_case("hb"))
+    provisioning::eval::is_boot_code(appname)
 }
 
 /// Text of a fetched file as a phone with the `keep-bom` fault reads it: every byte one
@@ -187,6 +190,8 @@ pub enum PhoneError {
     State(std::io::Error),
     #[error("cannot configure interface {iface}: {detail}")]
     Iface { iface: String, detail: String },
+    #[error("a phone on a shared link is started with its link (Phone::run_on)")]
+    NoSharedLink,
 }
 
 /// How one boot ended.
@@ -496,7 +501,7 @@ impl Phone {
     }
 
     /// Run boots forever (the caller stops the phone by dropping this future).
-    pub async fn run(mut self) -> Result<(), PhoneError> {
+    pub async fn run(self) -> Result<(), PhoneError> {
         let link = match &self.cfg.mode {
             NetMode::Iface(name) => {
                 // The phone *is* --mac: give the interface that address so the server's
@@ -530,7 +535,15 @@ impl Phone {
             NetMode::Loopback(server) => {
                 DhcpLink::udp(*server).await.map_err(PhoneError::DhcpLink)?
             }
+            NetMode::Shared => return Err(PhoneError::NoSharedLink),
         };
+        self.run_on(link).await
+    }
+
+    /// Run boots forever with DHCP on `link` (the caller stops the phone by dropping this
+    /// future). [`run`](Self::run) opens the link its mode names; a phone on a shared link is
+    /// handed its link here.
+    pub async fn run_on(mut self, link: DhcpLink) -> Result<(), PhoneError> {
         let client_cfg = self.cfg.dhcp_client_config();
         milestone::emit(
             "dhcp-client",
@@ -788,7 +801,7 @@ impl Phone {
             let findings: Vec<serde_json::Value> = parsed
                 .findings
                 .iter()
-                .map(|(line, why)| json!({"line": line, "why": why}))
+                .map(|(line, why)| json!({"line": line, "why": why.to_string()}))
                 .collect();
             milestone::emit(
                 "script-findings",
@@ -1245,7 +1258,21 @@ impl Phone {
                 sip_io::trusting_nothing()
             }
         };
-        sip_io::run(reg, controllers, udp, local_ip, tls_config, self.clock).await;
+        let reuse = if self.cfg.faults.has(Fault::NewConnectionPerRequest) {
+            sip_io::Reuse::NewPerRequest
+        } else {
+            sip_io::Reuse::Keep
+        };
+        sip_io::run(
+            reg,
+            controllers,
+            udp,
+            local_ip,
+            tls_config,
+            reuse,
+            self.clock,
+        )
+        .await;
     }
 }
 

@@ -56,6 +56,7 @@ pub enum Fault {
     NoRecoveryWait,
     RetryAfterCommentUnparsed,
     TcpRetransmit,
+    NewConnectionPerRequest,
     IgnoreControllerTransport,
     RefreshAfterExpiry,
     IgnoreTlssrvr,
@@ -71,7 +72,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 55] = [
+    pub const ALL: [Fault; 56] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -116,6 +117,7 @@ impl Fault {
         Fault::NoRecoveryWait,
         Fault::RetryAfterCommentUnparsed,
         Fault::TcpRetransmit,
+        Fault::NewConnectionPerRequest,
         Fault::IgnoreControllerTransport,
         Fault::RefreshAfterExpiry,
         Fault::IgnoreTlssrvr,
@@ -176,6 +178,7 @@ impl Fault {
             Fault::NoRecoveryWait => "no-recovery-wait",
             Fault::RetryAfterCommentUnparsed => "retry-after-comment-unparsed",
             Fault::TcpRetransmit => "tcp-retransmit",
+            Fault::NewConnectionPerRequest => "new-connection-per-request",
             Fault::IgnoreControllerTransport => "ignore-controller-transport",
             Fault::RefreshAfterExpiry => "refresh-after-expiry",
             Fault::IgnoreTlssrvr => "ignore-tlssrvr",
@@ -320,6 +323,9 @@ impl Fault {
             }
             Fault::TcpRetransmit => {
                 "retransmits REGISTER over TCP on Timer E as if TCP were unreliable"
+            }
+            Fault::NewConnectionPerRequest => {
+                "sends every REGISTER over TCP or TLS on a new connection, leaving the one already open unused"
             }
             Fault::IgnoreControllerTransport => {
                 "registers over UDP whatever ;transport= the controller entry names"

@@ -16,3 +16,6 @@ mod profiles;
 mod recipes;
 mod reports;
 mod scenario_errors;
+mod script_tools;
+mod serve;
+mod storm;

@@ -341,6 +341,15 @@ fn baresip_is_failed_only_for_what_avaya_asks_beyond_rfc_3261() {
         fails("REG-024-01", settings_file),
         fails("REG-024-02", rests),
         fails("REG-024-03", rests),
+        // The refused certificates (expired, for another name) are those of a TLS controller.
+        fails("REG-025-01", settings_file),
+        fails("REG-025-02", settings_file),
+        fails("REG-025-04", rests),
+        fails("REG-025-05", rests),
+        fails("REG-026-01", settings_file),
+        fails("REG-026-02", settings_file),
+        fails("REG-026-04", rests),
+        fails("REG-026-05", rests),
     ];
     let run = run_client(test, &command, "sip", &["scenarios/registration"], &known);
     // RFC 3261 Timer E and F exactly, CSeq wherever it starts, and the refresh in time.

@@ -815,6 +815,35 @@ fn a_capture_that_is_cut_short_or_not_pcapng_is_a_clear_error_never_a_panic() {
         "nope=1",
     ]);
     assert_eq!(out.status.code(), Some(2));
+    // A scenario whose only check rests on what the server decided: nothing can be judged
+    // from the capture, and that is no pass.
+    let text_of = std::fs::read_to_string(scenario).expect("scenario");
+    let here = std::path::Path::new("scenarios/downloads")
+        .canonicalize()
+        .expect("scenarios/downloads");
+    let head = text_of
+        .split("[[check]]")
+        .next()
+        .expect("head")
+        .replace("fixture = \"", &format!("fixture = \"{}/", here.display()));
+    let server_only = scratch.0.join("server-only.toml");
+    std::fs::write(
+        &server_only,
+        format!(
+            "{}[[check]]\nid = \"DL-001-01\"\ntitle = \"The script is answered\"\nrequirement = \"RFC 9110 §15\"\nkind = \"event\"\nproto = \"http\"\nevent = \"response\"\nwithin = 30\n",
+            head.replace("until = \"DL-001-03\"", "until = \"DL-001-01\"")
+        ),
+    )
+    .expect("write scenario");
+    let whole = scratch.0.join("whole.pcapng");
+    std::fs::write(&whole, &capture).expect("write capture");
+    let (code, got, stdout) = judge_capture(&whole, server_only.to_str().expect("utf-8"));
+    assert_eq!(
+        got.get("DL-001-01").map(String::as_str),
+        Some("skip"),
+        "{stdout}"
+    );
+    assert_eq!(code, Some(1), "nothing judged must not exit 0\n{stdout}");
 }
 
 #[test]

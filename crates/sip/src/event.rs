@@ -25,6 +25,11 @@ pub enum Event {
         from: String,
         /// `udp`, `tcp` or `tls`.
         transport: String,
+        /// Which stream connection carried it: the registrar numbers the TCP and TLS
+        /// connections it accepts from 1, in order; none over UDP. Two requests with the same
+        /// number came over one connection (a phone reusing it, RFC 3261 §18), whatever the
+        /// source port says.
+        connection: Option<u64>,
         call_id: String,
         cseq: u32,
         from_uri: String,
@@ -78,6 +83,8 @@ pub enum Event {
     TlsHandshake {
         /// Peer `ip:port`.
         from: String,
+        /// The connection it opened, numbered as in `request`.
+        connection: u64,
         /// `ok`, `alert` (the phone sent a fatal alert: `alert` names it), `failed` (another
         /// error: `error` says which) or `timeout` (no whole handshake in time).
         outcome: String,
@@ -122,6 +129,16 @@ pub enum Event {
         challenges: Vec<ChallengeSummary>,
         raw: String,
     },
+}
+
+impl Event {
+    /// Record the stream connection a request came over (the shell owns connections; the
+    /// core, which sees only bytes and a peer, leaves it unset). Other events are untouched.
+    pub fn set_connection(&mut self, id: u64) {
+        if let Event::Request { connection, .. } = self {
+            *connection = Some(id);
+        }
+    }
 }
 
 /// One digest challenge of a response, parameter by parameter (RFC 7616 §3.3).

@@ -1123,6 +1123,7 @@ fn request_event(
         request_uri: msg.request_uri().unwrap_or_default().to_owned(),
         from: from.to_string(),
         transport: transport.as_str().to_owned(),
+        connection: None,
         call_id: msg.call_id().unwrap_or_default().to_owned(),
         cseq: msg.cseq().map(|c| c.number).unwrap_or(0),
         from_uri: uri_of(msg.from_addr(), msg.header("From").map(|h| h.value())),

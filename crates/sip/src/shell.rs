@@ -5,6 +5,9 @@
 //! is plain TCP. Every handshake, refused ones included, is a `tls_handshake` event.
 //!
 //! Owns: the sockets, one task per stream connection (read, frame with [`Framer`], write),
+//! the numbering of stream connections (from 1, in the order they are accepted; the number
+//! goes on the `request` and `tls_handshake` events of what each carried, so a check can
+//! tell one connection reused from a new one opened from the same port),
 //! the monotonic origin that becomes the core's `now`, stamping events with
 //! `Instant::now()`, reporting I/O to the capture [`Tap`] and handing each event on with the
 //! frames the tap returned for it: the received message's for what the core made of it, the
@@ -70,10 +73,11 @@ fn v4_pair(client: SocketAddr, server: SocketAddr) -> Option<(SocketAddrV4, Sock
 
 /// What a connection task hands the main loop.
 enum Inbound {
-    /// A whole message, with the frames that carried it.
+    /// A whole message, with the frames that carried it and the connection's number.
     Message {
         peer: SocketAddr,
         transport: Transport,
+        connection: u64,
         bytes: Vec<u8>,
         frames: Vec<u64>,
     },
@@ -146,8 +150,8 @@ pub async fn run(
         return Ok(());
     }
     loop {
-        // (peer, transport, bytes, frames of the bytes)
-        let (peer, transport, message, received) = tokio::select! {
+        // (peer, transport, stream connection, bytes, frames of the bytes)
+        let (peer, transport, connection, message, received) = tokio::select! {
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     for conn in conns.values() {
@@ -161,7 +165,7 @@ pub async fn run(
                 Ok((len, peer)) => {
                     let datagram = buf.get(..len).unwrap_or_default().to_vec();
                     let frames = tap_udp(tap.as_ref(), peer, local, &datagram);
-                    (peer, Transport::Udp, datagram, frames)
+                    (peer, Transport::Udp, None, datagram, frames)
                 }
                 Err(e) => {
                     // Linux reports ICMP port-unreachable for an earlier send here; that is
@@ -191,7 +195,9 @@ pub async fn run(
                 continue;
             }
             Some(inbound) = in_rx.recv() => match inbound {
-                Inbound::Message { peer, transport, bytes, frames } => (peer, transport, bytes, frames),
+                Inbound::Message { peer, transport, connection, bytes, frames } => {
+                    (peer, transport, Some(connection), bytes, frames)
+                }
                 Inbound::Unframeable { peer, held, error } => {
                     emit(&events, Event::Malformed { from: peer.to_string(), len: held, error }, Vec::new());
                     continue;
@@ -219,7 +225,12 @@ pub async fn run(
                         emit(&events, earlier, Vec::new());
                     }
                 }
-                Action::Event(event) => emit(&events, event, received.clone()),
+                Action::Event(mut event) => {
+                    if let Some(id) = connection {
+                        event.set_connection(id);
+                    }
+                    emit(&events, event, received.clone())
+                }
                 Action::Send { to, bytes } => {
                     let frames = match transport {
                         Transport::Udp => match socket.send_to(&bytes, to).await {
@@ -291,33 +302,27 @@ fn spawn_connection(
     tokio::spawn(async move {
         let result = match tls {
             Some(acceptor) if starts_with_handshake(&stream).await => {
-                match handshake(acceptor, stream, peer, &inbound).await {
+                match handshake(acceptor, stream, peer, id, &inbound).await {
                     Some(tls_stream) => {
-                        serve(
-                            tls_stream,
+                        let link = Link {
                             peer,
-                            Transport::Tls,
-                            None,
-                            tap.as_ref(),
-                            out_rx,
-                            &inbound,
-                        )
-                        .await
+                            id,
+                            transport: Transport::Tls,
+                            flow: None,
+                        };
+                        serve(tls_stream, link, tap.as_ref(), out_rx, &inbound).await
                     }
                     None => Ok(()),
                 }
             }
             _ => {
-                serve(
-                    stream,
+                let link = Link {
                     peer,
-                    Transport::Tcp,
+                    id,
+                    transport: Transport::Tcp,
                     flow,
-                    tap.as_ref(),
-                    out_rx,
-                    &inbound,
-                )
-                .await
+                };
+                serve(stream, link, tap.as_ref(), out_rx, &inbound).await
             }
         };
         if let Err(e) = result {
@@ -350,10 +355,12 @@ async fn handshake(
     acceptor: tokio_rustls::TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
+    id: u64,
     inbound: &mpsc::UnboundedSender<Inbound>,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     let failed = |outcome: &str, alert: Option<String>, error: String| Event::TlsHandshake {
         from: peer.to_string(),
+        connection: id,
         outcome: outcome.to_owned(),
         sni: None,
         version: None,
@@ -376,6 +383,7 @@ async fn handshake(
                 let session = tls.get_ref().1;
                 let event = Event::TlsHandshake {
                     from: peer.to_string(),
+                    connection: id,
                     outcome: "ok".to_owned(),
                     sni: session.server_name().map(str::to_owned),
                     version: session.protocol_version().map(|v| format!("{v:?}")),
@@ -416,16 +424,30 @@ fn alert_of(e: &io::Error) -> Option<String> {
     Some(out)
 }
 
+/// Which connection a stream task serves.
+struct Link {
+    peer: SocketAddr,
+    /// Its number, in the order the listener accepted it.
+    id: u64,
+    transport: Transport,
+    /// The tap's flow, for plain TCP (TLS records are not reported byte by byte).
+    flow: Option<TcpFlow>,
+}
+
 /// Read, frame and forward messages; write what the main loop sends; until either side ends.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    peer: SocketAddr,
-    transport: Transport,
-    flow: Option<TcpFlow>,
+    link: Link,
     tap: &dyn Tap,
     mut out: mpsc::UnboundedReceiver<Outbound>,
     inbound: &mpsc::UnboundedSender<Inbound>,
 ) -> io::Result<()> {
+    let Link {
+        peer,
+        id,
+        transport,
+        flow,
+    } = link;
     let mut framer = Framer::new();
     let mut chunk = vec![0u8; 16 * 1024];
     let mut frames: Vec<u64> = Vec::new();
@@ -449,7 +471,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             } else {
                                 frames.clone()
                             };
-                            let _ = inbound.send(Inbound::Message { peer, transport, bytes, frames });
+                            let _ = inbound.send(Inbound::Message { peer, transport, connection: id, bytes, frames });
                         }
                         Err(e) => {
                             let _ = inbound.send(Inbound::Unframeable {

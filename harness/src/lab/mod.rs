@@ -22,16 +22,67 @@
 //!
 //! The capture belongs to the lab ([`capture`]): which kind a scenario gets follows from its
 //! lab, and the engine only asks for it.
+//!
+//! Server sockets are made roomy ([`server_udp`], [`server_tcp`]): a floor of phones booting
+//! at once sends a thousand DISCOVERs, connections or REGISTERs within milliseconds, more than
+//! the kernel's default receive buffer (net.core.rmem_default) and listen backlog (128) hold.
 
 pub mod capture;
 pub mod iface;
 mod netns;
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 pub use capture::{Capture, CaptureNote, KernelLink};
 pub use iface::{Claim, IfaceLab, LabAddr};
 pub use netns::{NetnsPair, remove_stale};
+
+/// Receive buffer asked for each server socket: room for a burst of a thousand requests.
+pub const SERVER_RCVBUF: usize = 8 << 20;
+
+/// Listen backlog of each TCP server (the kernel caps it at net.core.somaxconn).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Gives `socket` a receive buffer of [`SERVER_RCVBUF`]: beyond net.core.rmem_max where the
+/// process may (SO_RCVBUFFORCE, root), else as much as rmem_max allows. Best effort: a
+/// smaller buffer only drops sooner, and the kernel counts what it drops.
+pub fn enlarge_recv_buffer(socket: &Socket) {
+    let value = libc::c_int::try_from(SERVER_RCVBUF).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the pointer and length describe `value`, alive for the call; the descriptor is
+    // the socket's own.
+    let forced = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(socket),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::addr_of!(value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } == 0;
+    if !forced && let Err(e) = socket.set_recv_buffer_size(SERVER_RCVBUF) {
+        tracing::debug!("cannot enlarge a server socket's receive buffer: {e}");
+    }
+}
+
+/// A server's UDP socket on `addr`, with a roomy receive buffer.
+pub fn server_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    enlarge_recv_buffer(&s);
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+/// A server's TCP listener on `addr`, with a long backlog.
+pub fn server_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std's TcpListener::bind does: a restarted server may take its port back at once.
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    s.listen(LISTEN_BACKLOG)?;
+    Ok(s.into())
+}
 
 /// Which lab.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,19 +381,19 @@ pub fn bind_loopback(
 ) -> Result<ServerSockets, LabError> {
     let ip = addrs.server_ip;
     let udp = |what| {
-        UdpSocket::bind((ip, 0)).map_err(|source| LabError::Bind {
+        server_udp((ip, 0).into()).map_err(|source| LabError::Bind {
             what,
             addr: format!("{ip}:0"),
             source,
         })
     };
-    let http = TcpListener::bind((ip, 0)).map_err(|source| LabError::Bind {
+    let http = server_tcp((ip, 0).into()).map_err(|source| LabError::Bind {
         what: "http",
         addr: format!("{ip}:0"),
         source,
     })?;
     let https = if https {
-        Some(TcpListener::bind((ip, 0)).map_err(|source| LabError::Bind {
+        Some(server_tcp((ip, 0).into()).map_err(|source| LabError::Bind {
             what: "https",
             addr: format!("{ip}:0"),
             source,
@@ -370,13 +421,13 @@ pub fn bind_loopback(
 fn udp_and_tcp(ip: Ipv4Addr) -> Result<(UdpSocket, TcpListener), LabError> {
     let mut last = None;
     for _ in 0..32 {
-        let udp = UdpSocket::bind((ip, 0)).map_err(|source| LabError::Bind {
+        let udp = server_udp((ip, 0).into()).map_err(|source| LabError::Bind {
             what: "sip",
             addr: format!("{ip}:0"),
             source,
         })?;
         let port = udp.local_addr().map(|a| a.port()).unwrap_or(0);
-        match TcpListener::bind((ip, port)) {
+        match server_tcp((ip, port).into()) {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(e) => last = Some((port, e)),
         }
@@ -391,7 +442,37 @@ fn udp_and_tcp(ip: Ipv4Addr) -> Result<(UdpSocket, TcpListener), LabError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[test]
+    fn a_server_listener_takes_a_burst_of_connections_beyond_the_default_backlog() {
+        let listener = server_tcp((Ipv4Addr::LOCALHOST, 0).into()).expect("listen");
+        let addr = listener.local_addr().expect("address");
+        // Nobody accepts: every connection waits in the backlog. With the default of 128,
+        // the kernel drops the SYNs beyond it and those connects time out.
+        let mut held = Vec::new();
+        for n in 0..300 {
+            let c = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {n} of a burst of 300: {e}"));
+            held.push(c);
+        }
+        assert_eq!(held.len(), 300);
+    }
+
+    #[test]
+    fn a_server_udp_socket_has_more_room_than_a_default_one() {
+        let roomy = server_udp((Ipv4Addr::LOCALHOST, 0).into()).expect("bind");
+        let plain = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let size = |s: &UdpSocket| socket2::SockRef::from(s).recv_buffer_size().expect("size");
+        assert!(
+            size(&roomy) > size(&plain),
+            "{} vs {}",
+            size(&roomy),
+            size(&plain)
+        );
+    }
 
     #[test]
     fn loopback_labs_held_at_once_get_subnets_of_their_own() {

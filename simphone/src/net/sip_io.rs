@@ -5,7 +5,10 @@
 //!
 //! Owns sockets and address resolution only; every decision is in `sip::register`. A TLS
 //! controller whose certificate is refused (by a configuration trusting nothing, every one
-//! is: [`trusting_nothing`]) is a transport error, as a refused connection is.
+//! is: [`trusting_nothing`]) is a transport error, as a refused connection is. A controller's
+//! connection, once open, carries every later request to it until it closes (RFC 3261 §18:
+//! connections are kept open and reused); the `new-connection-per-request` fault opens a new
+//! one for each request instead and leaves the old one open and unused.
 
 use std::collections::HashMap;
 use std::io;
@@ -67,22 +70,57 @@ pub fn take_framed(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     Some(msg)
 }
 
-/// Run the registration machine forever (until the caller drops the future).
 /// The writing half of a controller's TCP or TLS connection.
 type StreamWriter = Box<dyn AsyncWrite + Send + Unpin>;
 
+/// A controller's open stream connection.
+struct Stream {
+    /// Numbers the phone's connections, so the end of one it no longer uses is not taken
+    /// for the end of the one it does.
+    serial: u64,
+    writer: StreamWriter,
+}
+
+/// What a connection's reader hands on: (controller, connection serial, a framed message,
+/// or `None` when the connection ended).
+type Inbound = (usize, u64, Option<Vec<u8>>);
+
+/// Whether requests to a controller reuse its open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Every request goes over the controller's open connection (RFC 3261 §18).
+    Keep,
+    /// Every request opens a new one (the `new-connection-per-request` fault).
+    NewPerRequest,
+}
+
+/// Stream connections to the controllers, and those a faulty phone left open unused.
+struct Streams {
+    open: HashMap<usize, Stream>,
+    abandoned: Vec<StreamWriter>,
+    next_serial: u64,
+    reuse: Reuse,
+}
+
+/// Run the registration machine forever (until the caller drops the future).
 pub async fn run(
     mut reg: Registration,
     controllers: Vec<Controller>,
     udp: UdpSocket,
     local_ip: IpAddr,
     tls: Option<Arc<rustls::ClientConfig>>,
+    reuse: Reuse,
     clock: PhoneClock,
 ) {
     let mut addrs: HashMap<usize, SocketAddr> = HashMap::new();
-    let mut tcp: HashMap<usize, StreamWriter> = HashMap::new();
+    let mut tcp = Streams {
+        open: HashMap::new(),
+        abandoned: Vec::new(),
+        next_serial: 0,
+        reuse,
+    };
     let connector = tls.map(tokio_rustls::TlsConnector::from);
-    let (tcp_in_tx, mut tcp_in) = mpsc::channel::<(usize, Option<Vec<u8>>)>(16);
+    let (tcp_in_tx, mut tcp_in) = mpsc::channel::<Inbound>(16);
     let mut actions = reg.start(clock.now());
     let mut buf = vec![0u8; 65536];
     loop {
@@ -127,7 +165,7 @@ pub async fn run(
                         }
                     };
                     if let Err(e) = result {
-                        tcp.remove(&controller);
+                        tcp.open.remove(&controller);
                         actions.extend(reg.transport_error(
                             clock.now(),
                             controller,
@@ -168,12 +206,14 @@ pub async fn run(
                     clock.sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some((controller, msg)) = tcp_in.recv() => match msg {
+            Some((controller, serial, msg)) = tcp_in.recv() => match msg {
                 Some(bytes) => actions = reg.handle(clock.now(), &bytes),
-                None => {
-                    tcp.remove(&controller);
+                None if tcp.open.get(&controller).is_some_and(|s| s.serial == serial) => {
+                    tcp.open.remove(&controller);
                     actions = reg.transport_error(clock.now(), controller, "tcp connection closed");
                 }
+                // The end of a connection no longer in use changes nothing.
+                None => {}
             },
         }
     }
@@ -205,14 +245,22 @@ struct Link<'a> {
 }
 
 async fn send_stream(
-    conns: &mut HashMap<usize, StreamWriter>,
+    streams: &mut Streams,
     link: Link<'_>,
     bytes: &[u8],
-    inbound: &mpsc::Sender<(usize, Option<Vec<u8>>)>,
+    inbound: &mpsc::Sender<Inbound>,
     clock: &PhoneClock,
 ) -> io::Result<()> {
     let controller = link.controller;
-    if let std::collections::hash_map::Entry::Vacant(slot) = conns.entry(controller) {
+    if streams.reuse == Reuse::NewPerRequest
+        && let Some(old) = streams.open.remove(&controller)
+    {
+        // Kept, not dropped: dropping would close it, and the fault is to leave it open.
+        streams.abandoned.push(old.writer);
+    }
+    if let std::collections::hash_map::Entry::Vacant(slot) = streams.open.entry(controller) {
+        streams.next_serial += 1;
+        let serial = streams.next_serial;
         let addr = link.addr;
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
@@ -228,7 +276,7 @@ async fn send_stream(
         let writer: StreamWriter = match link.tls {
             None => {
                 let (read, write) = stream.into_split();
-                spawn_reader(read, controller, inbound.clone());
+                spawn_reader(read, controller, serial, inbound.clone());
                 Box::new(write)
             }
             Some((None, _)) => {
@@ -251,13 +299,13 @@ async fn send_stream(
                     serde_json::json!({"controller": addr.to_string(), "outcome": "ok"}),
                 );
                 let (read, write) = tokio::io::split(tls);
-                spawn_reader(read, controller, inbound.clone());
+                spawn_reader(read, controller, serial, inbound.clone());
                 Box::new(write)
             }
         };
-        slot.insert(writer);
+        slot.insert(Stream { serial, writer });
     }
-    match conns.get_mut(&controller) {
+    match streams.open.get_mut(&controller).map(|s| &mut s.writer) {
         Some(w) => {
             w.write_all(bytes).await?;
             w.flush().await
@@ -276,7 +324,8 @@ fn server_name(host: &str) -> io::Result<rustls::pki_types::ServerName<'static>>
 fn spawn_reader<R: AsyncRead + Send + Unpin + 'static>(
     mut read: R,
     controller: usize,
-    tx: mpsc::Sender<(usize, Option<Vec<u8>>)>,
+    serial: u64,
+    tx: mpsc::Sender<Inbound>,
 ) {
     tokio::spawn(async move {
         let mut acc = Vec::new();
@@ -284,13 +333,13 @@ fn spawn_reader<R: AsyncRead + Send + Unpin + 'static>(
         loop {
             match read.read(&mut chunk).await {
                 Ok(0) | Err(_) => {
-                    let _ = tx.send((controller, None)).await;
+                    let _ = tx.send((controller, serial, None)).await;
                     return;
                 }
                 Ok(n) => {
                     acc.extend_from_slice(&chunk[..n]);
                     while let Some(m) = take_framed(&mut acc) {
-                        if tx.send((controller, Some(m))).await.is_err() {
+                        if tx.send((controller, serial, Some(m))).await.is_err() {
                             return;
                         }
                     }

@@ -292,25 +292,42 @@ async fn tcp_on_the_udp_port_answers_on_the_connection_whatever_the_chunking() {
             "{answer}"
         );
     }
+    // A second connection: its request carries another number than the first two.
+    let mut second = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let port = second.local_addr().unwrap().port();
+    second
+        .write_all(tcp_register(3, "z9hG4bKt3", port).as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        read_message(&mut second)
+            .await
+            .unwrap()
+            .starts_with("SIP/2.0 401 ")
+    );
     let mut transports = Vec::new();
-    while transports.len() < 3 {
+    while transports.len() < 4 {
         let e = tokio::time::timeout(Duration::from_secs(5), run.events.recv())
             .await
             .unwrap()
             .unwrap();
         if let Event::Request {
-            transport, from, ..
+            transport,
+            from,
+            connection,
+            ..
         } = e.event
         {
-            transports.push((transport, from == local.to_string()));
+            transports.push((transport, from == local.to_string(), connection));
         }
     }
     assert_eq!(
         transports,
         [
-            ("udp".into(), false),
-            ("tcp".into(), true),
-            ("tcp".into(), true)
+            ("udp".into(), false, None),
+            ("tcp".into(), true, Some(1)),
+            ("tcp".into(), true, Some(1)),
+            ("tcp".into(), false, Some(2)),
         ]
     );
     run.stop.send(true).unwrap();
@@ -400,13 +417,25 @@ fn lab_tls(choice: pc_pki::CertChoice) -> (pc_pki::LabCa, Arc<rustls::ServerConf
 }
 
 async fn next_handshake(run: &mut Running) -> (String, Option<String>) {
+    let (outcome, alert, _) = next_handshake_on(run).await;
+    (outcome, alert)
+}
+
+/// The next handshake's outcome, alert and connection number.
+async fn next_handshake_on(run: &mut Running) -> (String, Option<String>, u64) {
     loop {
         let e = tokio::time::timeout(Duration::from_secs(5), run.events.recv())
             .await
             .expect("a handshake event in time")
             .unwrap();
-        if let Event::TlsHandshake { outcome, alert, .. } = e.event {
-            return (outcome, alert);
+        if let Event::TlsHandshake {
+            outcome,
+            alert,
+            connection,
+            ..
+        } = e.event
+        {
+            return (outcome, alert, connection);
         }
     }
 }
@@ -421,7 +450,10 @@ async fn tls_on_the_tcp_port_is_told_apart_by_its_first_byte_and_every_handshake
     let port = tcp.local_addr().unwrap().port();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let mut tls = connector.connect(name.clone(), tcp).await.unwrap();
-    assert_eq!(next_handshake(&mut run).await, ("ok".to_owned(), None));
+    assert_eq!(
+        next_handshake_on(&mut run).await,
+        ("ok".to_owned(), None, 1)
+    );
     let request = tcp_register(1, "z9hG4bKs1", port).replace("SIP/2.0/TCP", "SIP/2.0/TLS");
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut framer = pc_sip::framing::Framer::new();
@@ -440,11 +472,16 @@ async fn tls_on_the_tcp_port_is_told_apart_by_its_first_byte_and_every_handshake
     assert!(answer.starts_with("SIP/2.0 401 "), "{answer}");
     let transport = loop {
         let e = run.events.recv().await.unwrap();
-        if let Event::Request { transport, .. } = e.event {
-            break transport;
+        if let Event::Request {
+            transport,
+            connection,
+            ..
+        } = e.event
+        {
+            break (transport, connection);
         }
     };
-    assert_eq!(transport, "tls");
+    assert_eq!(transport, ("tls".to_owned(), Some(1)));
     // Plain TCP still works on the same port.
     let mut plain = tokio::net::TcpStream::connect(run.addr).await.unwrap();
     let p = plain.local_addr().unwrap().port();

@@ -1,0 +1,521 @@
+//! What one phone makes of an upgrade script and the files it fetches: the files in the
+//! order it asks for them, every setting in force with the line that set it, and every line
+//! that did nothing and why. The core of `phonecert script eval`.
+//!
+//! Owns: driving the [`Interpreter`] over files the caller already has, the application
+//! check at the first `GET` (domain.md "Boot sequence": the phone compares APPNAME before it
+//! fetches the settings file), and the files the settings direct afterwards (TRUSTCERTS,
+//! LANGUAGES).
+//!
+//! Never does: read files or talk to a server. A `GET` of a file the caller does not have is
+//! answered as a failed fetch (the script goes on after it, as after a 404) and marked as
+//! not given, so the output says the phone would ask for it.
+//!
+//! Decisions where the guides are silent (the reference phone decides the same way):
+//! - An APPNAME starting with `hb` names boot code and is compared with `$BOOTNAME`; any
+//!   other is compared with the running application (`$APPNAME`). An unknown one is reported
+//!   as such, never guessed.
+//! - A downloaded application makes the phone reboot and run the script again; this
+//!   evaluation follows the first run only, and says so through [`AppDecision::Differs`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::script::{
+    Effect, FindingKind, Interpreter, PhoneVars, Script, Statement, Step, TraceEntry,
+};
+use crate::settings::{Rejected, Settings, Source};
+
+/// Why the phone fetches a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchKind {
+    /// The upgrade script, the first file of every boot.
+    UpgradeScript,
+    /// A `GET` statement at `file:line`.
+    Get { file: String, line: usize },
+    /// The application (or boot code) APPNAME names, checked at the first `GET` or at the
+    /// end of the script when it has none.
+    Application {
+        /// The `SET APPNAME` that named it, if a file did.
+        set_at: Option<(String, usize)>,
+        /// Boot code (`hb…`), compared with `$BOOTNAME`.
+        boot_code: bool,
+        decision: AppDecision,
+    },
+    /// A certificate TRUSTCERTS names, after the script.
+    TrustCert,
+    /// A language file LANGUAGES names, after the script.
+    Language,
+}
+
+/// Whether the phone downloads the file APPNAME names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppDecision {
+    /// It is what runs already: not fetched.
+    AlreadyRunning,
+    /// It differs: fetched, installed, and the phone reboots.
+    Differs,
+    /// What runs is unknown (no `$APPNAME` / `$BOOTNAME` given): fetched unless it runs.
+    RunningUnknown,
+}
+
+/// One file the phone asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetch {
+    pub file: String,
+    pub kind: FetchKind,
+    /// Whether the caller has the file (and so the evaluation ran it).
+    pub given: bool,
+}
+
+impl Fetch {
+    /// False only for an application that already runs.
+    pub fn requested(&self) -> bool {
+        !matches!(
+            self.kind,
+            FetchKind::Application {
+                decision: AppDecision::AlreadyRunning,
+                ..
+            }
+        )
+    }
+}
+
+/// Where a value in force came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The profile's default.
+    Default,
+    /// A `SET` at this file and line.
+    Line { file: String, line: usize },
+}
+
+/// One setting in force at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InForce {
+    pub name: String,
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// Why a line did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoredWhy {
+    /// The phone refused the value; the old one stays.
+    Refused(Rejected),
+    /// Found while parsing the file (the line is no statement, or is misread).
+    Finding(FindingKind),
+    /// The phone's path through the file never came to this `SET`.
+    NotReached,
+    /// A jump to a label the file does not have: the rest of the file never runs.
+    MissingLabel { label: String },
+    /// An `IF` on a variable this phone does not report: a no-op.
+    UnknownVariable { var: String },
+    /// The loop guard stopped the run here.
+    LoopGuard { executed: usize },
+}
+
+/// A line that did nothing, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    pub file: String,
+    pub line: usize,
+    pub statement: Option<Statement>,
+    pub why: IgnoredWhy,
+}
+
+/// Everything one phone does with a script and the files it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The files the phone asks for, in order.
+    pub fetches: Vec<Fetch>,
+    /// Every setting with a value at the end, in name order.
+    pub settings: Vec<InForce>,
+    /// Lines that did nothing, by file (in the order the phone ran them), then line.
+    pub ignored: Vec<Ignored>,
+    /// Given files the phone never asked for.
+    pub unfetched: Vec<String>,
+    /// Every statement executed, in order.
+    pub trace: Vec<TraceEntry>,
+}
+
+/// Whether an APPNAME names boot code (Avaya's boot code files start with `hb`).
+pub fn is_boot_code(appname: &str) -> bool {
+    appname
+        .get(..2)
+        .is_some_and(|p| p.eq_ignore_ascii_case("hb"))
+}
+
+/// Run `upgrade` as the phone `vars` describes, answering each `GET` from `files` (by file
+/// name, exactly as written in the GET), from the profile's defaults.
+pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Script>) -> Evaluation {
+    let mut settings = Settings::new();
+    let mut interp = Interpreter::new(vars.clone());
+    let mut fetches = vec![Fetch {
+        file: upgrade.file.clone(),
+        kind: FetchKind::UpgradeScript,
+        given: true,
+    }];
+    let mut ran: Vec<Script> = vec![upgrade.clone()];
+    interp.start(upgrade);
+    let mut app_checked = false;
+    while let Step::Get { file, from_line } = interp.next(&mut settings) {
+        if !app_checked {
+            app_checked = true;
+            fetches.extend(application(&vars, &settings, interp.trace()));
+        }
+        let from = interp
+            .trace()
+            .last()
+            .map(|t| t.file.clone())
+            .unwrap_or_default();
+        let found = files.get(&file).cloned();
+        fetches.push(Fetch {
+            file: file.clone(),
+            kind: FetchKind::Get {
+                file: from,
+                line: from_line,
+            },
+            given: found.is_some(),
+        });
+        if let Some(script) = &found
+            && !ran.iter().any(|r| r.file == script.file)
+        {
+            ran.push(script.clone());
+        }
+        interp.fetched(found);
+    }
+    if !app_checked {
+        fetches.extend(application(&vars, &settings, interp.trace()));
+    }
+    for (name, kind) in [
+        ("TRUSTCERTS", FetchKind::TrustCert),
+        ("LANGUAGES", FetchKind::Language),
+    ] {
+        for file in list(&settings, name) {
+            fetches.push(Fetch {
+                given: files.contains_key(&file),
+                file,
+                kind: kind.clone(),
+            });
+        }
+    }
+    let trace = interp.trace().to_vec();
+    let fetched: BTreeSet<&str> = fetches.iter().map(|f| f.file.as_str()).collect();
+    let unfetched = files
+        .keys()
+        .filter(|f| !fetched.contains(f.as_str()))
+        .cloned()
+        .collect();
+    Evaluation {
+        settings: in_force(&settings, &trace),
+        ignored: ignored(&ran, &trace),
+        fetches,
+        unfetched,
+        trace,
+    }
+}
+
+/// The application check: what APPNAME names and whether the phone fetches it.
+fn application(vars: &PhoneVars, settings: &Settings, trace: &[TraceEntry]) -> Option<Fetch> {
+    let appname = settings.get("APPNAME")?.to_string();
+    let set_at = last_set(trace, "APPNAME");
+    let boot_code = is_boot_code(&appname);
+    let running = if boot_code {
+        &vars.bootname
+    } else {
+        &vars.appname
+    };
+    let decision = if running.is_empty() {
+        AppDecision::RunningUnknown
+    } else if *running == appname {
+        AppDecision::AlreadyRunning
+    } else {
+        AppDecision::Differs
+    };
+    Some(Fetch {
+        file: appname,
+        kind: FetchKind::Application {
+            set_at,
+            boot_code,
+            decision,
+        },
+        given: false,
+    })
+}
+
+/// The file and line of the last accepted `SET name`.
+fn last_set(trace: &[TraceEntry], name: &str) -> Option<(String, usize)> {
+    trace.iter().rev().find_map(|t| match &t.effect {
+        Effect::Set { name: n, .. } if n.eq_ignore_ascii_case(name) => {
+            Some((t.file.clone(), t.line))
+        }
+        _ => None,
+    })
+}
+
+fn list(settings: &Settings, name: &str) -> Vec<String> {
+    settings
+        .get(name)
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn in_force(settings: &Settings, trace: &[TraceEntry]) -> Vec<InForce> {
+    settings
+        .iter()
+        .map(|(name, value, source)| InForce {
+            name: name.to_string(),
+            value: value.to_string(),
+            origin: match (source, last_set(trace, name)) {
+                (Source::SettingsFile, Some((file, line))) => Origin::Line { file, line },
+                _ => Origin::Default,
+            },
+        })
+        .collect()
+}
+
+/// The lines of the files the phone ran that did nothing: parse findings (a jump to a
+/// missing label and unreachable statements are told from the run itself), refused values,
+/// `IF`s on unknown variables, jumps that ended a file, and `SET`s the run never came to.
+fn ignored(ran: &[Script], trace: &[TraceEntry]) -> Vec<Ignored> {
+    let mut out = Vec::new();
+    for script in ran {
+        let mut here = Vec::new();
+        for (line, kind) in &script.findings {
+            if matches!(
+                kind,
+                FindingKind::MissingLabel { .. } | FindingKind::Unreachable { .. }
+            ) {
+                continue;
+            }
+            here.push(Ignored {
+                file: script.file.clone(),
+                line: *line,
+                statement: None,
+                why: IgnoredWhy::Finding(kind.clone()),
+            });
+        }
+        let mut executed = BTreeSet::new();
+        for t in trace.iter().filter(|t| t.file == script.file) {
+            if t.statement.is_some() {
+                executed.insert(t.line);
+            }
+            let why = match &t.effect {
+                Effect::Rejected { why, .. } => IgnoredWhy::Refused(why.clone()),
+                Effect::MissingLabel { label } => IgnoredWhy::MissingLabel {
+                    label: label.clone(),
+                },
+                Effect::UnknownVariable { var } => IgnoredWhy::UnknownVariable { var: var.clone() },
+                Effect::LoopGuard { executed } => IgnoredWhy::LoopGuard {
+                    executed: *executed,
+                },
+                _ => continue,
+            };
+            here.push(Ignored {
+                file: t.file.clone(),
+                line: t.line,
+                statement: t.statement.clone(),
+                why,
+            });
+        }
+        for line in &script.lines {
+            if matches!(line.statement, Statement::Set { .. }) && !executed.contains(&line.number) {
+                here.push(Ignored {
+                    file: script.file.clone(),
+                    line: line.number,
+                    statement: Some(line.statement.clone()),
+                    why: IgnoredWhy::NotReached,
+                });
+            }
+        }
+        here.sort_by_key(|i| i.line);
+        here.dedup();
+        out.extend(here);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::model;
+    use crate::script::parse;
+
+    const UPGRADE: &str = "\
+## upgrade script
+IF $MODEL4 SEQ 9608 GOTO R7
+IF $MODEL4 SEQ 9620 GOTO R2
+GOTO END
+# R2
+SET APPNAME S96x0_SALBR2_6_1_0.bin
+GET 46xxsettings.txt
+# R7
+SET APPNAME S96x1_SALBR7_0_0_0.bin
+GET 46xxsettings.txt
+# END
+";
+
+    const SETTINGS: &str = "\
+SET SIPDOMAIN example.lab
+SET HTTPPORT 99999
+IF $GROUP SEQ 5 GOTO FIVE
+GOTO END
+# FIVE
+SET REGISTERWAIT 120
+# END
+SET LANGUAGES lang_one.xml,lang_two.xml
+SET NOSUCH 1
+";
+
+    fn files() -> BTreeMap<String, Script> {
+        [(
+            "46xxsettings.txt".to_string(),
+            parse("46xxsettings.txt", SETTINGS),
+        )]
+        .into_iter()
+        .collect()
+    }
+
+    fn names(e: &Evaluation) -> Vec<&str> {
+        e.fetches
+            .iter()
+            .filter(|f| f.requested())
+            .map(|f| f.file.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_9620_fetches_its_application_then_settings_then_languages() {
+        let vars = model::find("9620").unwrap().vars(0);
+        let e = evaluate(vars, parse("96xxupgrade.txt", UPGRADE), &files());
+        assert_eq!(
+            names(&e),
+            vec![
+                "96xxupgrade.txt",
+                "S96x0_SALBR2_6_1_0.bin",
+                "46xxsettings.txt",
+                "lang_one.xml",
+                "lang_two.xml"
+            ]
+        );
+        assert_eq!(
+            e.fetches[1].kind,
+            FetchKind::Application {
+                set_at: Some(("96xxupgrade.txt".into(), 6)),
+                boot_code: false,
+                decision: AppDecision::RunningUnknown
+            }
+        );
+        assert!(!e.fetches[3].given);
+        let sip = e.settings.iter().find(|s| s.name == "SIPDOMAIN").unwrap();
+        assert_eq!(
+            sip.origin,
+            Origin::Line {
+                file: "46xxsettings.txt".into(),
+                line: 1
+            }
+        );
+        let port = e.settings.iter().find(|s| s.name == "HTTPPORT").unwrap();
+        assert_eq!(
+            (port.value.as_str(), &port.origin),
+            ("80", &Origin::Default)
+        );
+        let why: Vec<(&str, usize, &IgnoredWhy)> = e
+            .ignored
+            .iter()
+            .map(|i| (i.file.as_str(), i.line, &i.why))
+            .collect();
+        assert!(
+            matches!(
+                why.as_slice(),
+                [
+                    ("96xxupgrade.txt", 9, IgnoredWhy::NotReached),
+                    (
+                        "46xxsettings.txt",
+                        2,
+                        IgnoredWhy::Refused(Rejected::InvalidValue { .. })
+                    ),
+                    ("46xxsettings.txt", 6, IgnoredWhy::NotReached),
+                    (
+                        "46xxsettings.txt",
+                        9,
+                        IgnoredWhy::Refused(Rejected::UnknownName(_))
+                    ),
+                ]
+            ),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn group_and_running_application_change_the_outcome() {
+        let mut vars = model::find("9620").unwrap().vars(5);
+        vars.appname = "S96x0_SALBR2_6_1_0.bin".into();
+        let e = evaluate(vars, parse("96xxupgrade.txt", UPGRADE), &files());
+        assert!(!e.fetches[1].requested(), "already running");
+        let rw = e
+            .settings
+            .iter()
+            .find(|s| s.name == "REGISTERWAIT")
+            .unwrap();
+        assert_eq!(rw.value, "120");
+    }
+
+    #[test]
+    fn an_unknown_model_ends_at_goto_end_and_a_missing_file_is_not_given() {
+        let vars = PhoneVars {
+            model4: "9999".into(),
+            ..PhoneVars::default()
+        };
+        let e = evaluate(vars, parse("96xxupgrade.txt", UPGRADE), &files());
+        assert_eq!(names(&e), vec!["96xxupgrade.txt"]);
+        assert_eq!(e.unfetched, vec!["46xxsettings.txt"]);
+
+        let vars = model::find("9608").unwrap().vars(0);
+        let e = evaluate(vars, parse("96xxupgrade.txt", UPGRADE), &BTreeMap::new());
+        assert_eq!(
+            names(&e),
+            vec![
+                "96xxupgrade.txt",
+                "S96x1_SALBR7_0_0_0.bin",
+                "46xxsettings.txt"
+            ]
+        );
+        assert!(!e.fetches[2].given);
+    }
+
+    #[test]
+    fn boot_code_is_compared_with_bootname_and_unknown_variables_are_reported() {
+        let script =
+            "IF $BOOTNAME SEQ hb96xxua3_00.bin GOTO DONE\nSET APPNAME hb96xxua3_00.bin\n# DONE\n";
+        let vars = model::find("9620").unwrap().vars(0);
+        let e = evaluate(vars.clone(), parse("up.txt", script), &BTreeMap::new());
+        assert!(matches!(
+            e.ignored[0].why,
+            IgnoredWhy::UnknownVariable { ref var } if var == "BOOTNAME"
+        ));
+        assert!(matches!(
+            e.fetches[1].kind,
+            FetchKind::Application {
+                boot_code: true,
+                decision: AppDecision::RunningUnknown,
+                ..
+            }
+        ));
+        let mut old = vars;
+        old.bootname = "hb96xxua2_00.bin".into();
+        let e = evaluate(old, parse("up.txt", script), &BTreeMap::new());
+        assert!(matches!(
+            e.fetches[1].kind,
+            FetchKind::Application {
+                decision: AppDecision::Differs,
+                ..
+            }
+        ));
+    }
+}
