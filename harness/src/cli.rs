@@ -228,6 +228,8 @@ enum ScriptCommand {
     /// hardware D01A, SHA2CAPABLE 1 on 96x1 models, SIG_IN_USE 2, VPNACTIVE 0) and --group;
     /// --var sets any of them, and MACADDR, BOOTNAME, HWVERS and APPNAME (the running
     /// application), which are unknown otherwise (an IF on an unknown one does nothing).
+    /// A --var naming a parameter (SIG, HTTPSRVR, L2QVLAN …) is a value the phone holds
+    /// before the script, as option 242 would give it: a SET in the files overrides it.
     /// `--format json`: schema phonecert.script-eval/1 (README). Exit 0, or 2 for bad usage
     /// or a file that cannot be read.
     Eval {
@@ -241,7 +243,9 @@ enum ScriptCommand {
         #[arg(long, default_value_t = 0)]
         group: u16,
         /// A variable the phone reports, overriding the model table: `BOOTNAME=hb96xxua3_00.bin`,
-        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1` (repeatable).
+        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1`; or a
+        /// parameter the phone holds before the script, as option 242 would give it:
+        /// `SIG=1`, `HTTPSRVR=…`, `L2QVLAN=…` (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -626,8 +630,8 @@ fn cmd_script_eval(
     format: OutputFormat,
 ) -> u8 {
     let run = || {
-        let vars = provisioning_tool::phone_vars(model, group, vars)?;
-        provisioning_tool::script_eval(files, vars, format)
+        let phone = provisioning_tool::phone(model, group, vars)?;
+        provisioning_tool::script_eval(files, phone, format)
     };
     match run() {
         Ok(text) => {
