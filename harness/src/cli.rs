@@ -4,6 +4,7 @@
 //!
 //! Output: the run summary goes to stdout; progress, warnings and errors to stderr.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,14 +12,15 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use crate::dut::SimphoneProgram;
-use crate::engine::{self, EngineError, RunContext, SavedTimeline};
+use crate::engine::{self, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
 use crate::progress::{Format, Live};
 use crate::provisioning_tool::{self, OutputFormat};
-use crate::report::{self, DutInfo, RunReport, ScenarioReport, Summary};
+use crate::report::{self, DutInfo, RunReport, Summary};
 use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
+use crate::schedule;
 use crate::select::Selection;
 
 /// Exit code: every scenario passed.
@@ -158,6 +160,18 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Serve one scenario's infrastructure alone, for phones an admin points at it: the DHCP
+    /// server with the scenario's site option, the file server (HTTP, and HTTPS when the
+    /// scenario has one) and the SIP registrar (UDP, TCP and TLS as configured). Only the
+    /// --dut-mac phones are answered (or any client with --any-mac, with a warning). Once
+    /// every server listens, one JSON line on stdout says where (`"event": "ready"`), and
+    /// stderr says it for people. On Ctrl-C, SIGTERM or after --duration the servers stop and
+    /// the run folder is written: each phone's timeline (cut from the session's by its MAC
+    /// and leased address, its clock starting at its first DHCP message) judged by the
+    /// scenario's checks, one result per phone named `<scenario-id>@<mac>`.
+    /// Exit 0: every phone passed; 1: a phone failed; 2: bad usage or scenario; 3: the lab
+    /// or the servers could not be set up, or a --dut-mac phone never asked for DHCP.
+    Serve(Box<ServeArgs>),
     /// Print the JSON Schema of the scenario format (for editors: TOML language servers
     /// such as Taplo or Even Better TOML read it).
     Schema,
@@ -206,14 +220,16 @@ enum ScriptCommand {
     /// variable it does not report, GOTO to a missing label, a parse finding).
     ///
     /// The first FILE is the upgrade script; the others are the files its GETs may fetch.
-    /// A GET is matched to a given file by file name, exactly as written in the GET (the
-    /// folder the file sits in does not matter); a GET of a file not given is listed as
+    /// A GET is matched to a given file by file name: as written in the GET, else the last
+    /// part of the GET's path (the folder the given file sits in does not matter); a GET of a file not given is listed as
     /// "not given, would be fetched" and the script goes on after it, as after a 404. The
     /// application APPNAME names is checked before the first GET, as the phone does; it is
     /// never read. The phone's variables come from the model table (MODEL4, MODEL with
     /// hardware D01A, SHA2CAPABLE 1 on 96x1 models, SIG_IN_USE 2, VPNACTIVE 0) and --group;
     /// --var sets any of them, and MACADDR, BOOTNAME, HWVERS and APPNAME (the running
     /// application), which are unknown otherwise (an IF on an unknown one does nothing).
+    /// A --var naming a parameter (SIG, HTTPSRVR, L2QVLAN …) is a value the phone holds
+    /// before the script, as option 242 would give it: a SET in the files overrides it.
     /// `--format json`: schema phonecert.script-eval/1 (README). Exit 0, or 2 for bad usage
     /// or a file that cannot be read.
     Eval {
@@ -227,7 +243,9 @@ enum ScriptCommand {
         #[arg(long, default_value_t = 0)]
         group: u16,
         /// A variable the phone reports, overriding the model table: `BOOTNAME=hb96xxua3_00.bin`,
-        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1` (repeatable).
+        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1`; or a
+        /// parameter the phone holds before the script, as option 242 would give it:
+        /// `SIG=1`, `HTTPSRVR=…`, `L2QVLAN=…` (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -404,9 +422,54 @@ struct RunArgs {
     /// in time makes the scenario an error (not a fail), and the run goes on.
     #[arg(long, value_name = "SECS")]
     boot_wait: Option<f64>,
+    /// Scenarios run at once, each in its own lab (its own namespaces, or loopback subnet,
+    /// capture, timeline and device folders): default the number of cores; 1 runs them one
+    /// after another. Verdicts and reports are those of a run with --jobs 1, scenarios
+    /// listed in the same order; only timings and the order verdicts are printed in differ.
+    /// A real phone on --lab iface:NAME is one device: its scenarios always run one at a
+    /// time (a larger --jobs is ignored there, and said so).
+    #[arg(long, value_name = "N")]
+    jobs: Option<NonZeroUsize>,
     /// The phone profile (`scenarios/profiles/`): `avaya-96x0-sip` (96x0 R2.x) or
     /// `avaya-96x1-sip` (96x1 R6/R7). Scenarios written for other profiles are skipped; the
     /// profile's parameters are the checks' `${profile.NAME}`; the reference phone plays it.
+    #[arg(long, value_name = "NAME", default_value = crate::profile::DEFAULT)]
+    profile: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The scenario file: its `[dhcp]`, `[files]`, `[https]` and `[sip]` make the servers,
+    /// its checks judge each phone.
+    scenario: PathBuf,
+    /// Lab: `loopback` (servers on 127.77.0.1, high ports, no privileges), `netns` (root: a
+    /// namespace pair joined by a veth; run the phones in the phone namespace, or bridge its
+    /// veth end) or `iface:NAME` (root: a real port; probed for another DHCP server first).
+    /// Default: netns as root, else loopback.
+    #[arg(long)]
+    lab: Option<String>,
+    /// The iface lab's own address on the interface (as for `run`).
+    #[arg(long, value_name = "CIDR", default_value = crate::lab::iface::DEFAULT_LAB_ADDR)]
+    lab_addr: String,
+    /// A phone to answer (repeatable); DHCP from any other MAC is never answered, and the
+    /// report lists it under `ignored_clients`.
+    #[arg(
+        long = "dut-mac",
+        value_name = "MAC",
+        required_unless_present = "any_mac"
+    )]
+    dut_macs: Vec<String>,
+    /// Answer every DHCP client on the segment, and judge each one that asks (a loud
+    /// warning on stderr and in the report: other devices get leases too).
+    #[arg(long, conflicts_with = "dut_macs")]
+    any_mac: bool,
+    /// Stop by itself after this many seconds (default: only on Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Where captures/ and reports/ go (the output root).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// The phone profile whose parameters are the checks' `${profile.NAME}`.
     #[arg(long, value_name = "NAME", default_value = crate::profile::DEFAULT)]
     profile: String,
 }
@@ -457,6 +520,7 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
             format,
         } => cmd_diff(&run_a, &run_b, format),
         Command::Merge { runs, out } => cmd_merge(&runs, &out),
+        Command::Serve(args) => cmd_serve(*args),
         Command::Schema => cmd_schema(),
         Command::Firmware(command) => cmd_firmware(command),
         Command::Script(ScriptCommand::Eval {
@@ -566,8 +630,8 @@ fn cmd_script_eval(
     format: OutputFormat,
 ) -> u8 {
     let run = || {
-        let vars = provisioning_tool::phone_vars(model, group, vars)?;
-        provisioning_tool::script_eval(files, vars, format)
+        let phone = provisioning_tool::phone(model, group, vars)?;
+        provisioning_tool::script_eval(files, phone, format)
     };
     match run() {
         Ok(text) => {
@@ -1338,6 +1402,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let jobs = run_jobs(&lab, args.jobs);
     let Some(profile) = crate::profile::Profile::named(&args.profile) else {
         eprintln!(
             "error: --profile `{}` is no phone profile; known: {}",
@@ -1418,7 +1483,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     let id = folders.id.clone();
     let started = Instant::now();
     let live = std::sync::Arc::new(Live::new(args.format));
-    let code = rt.block_on(async move {
+    let code = (move || {
         let ctx = RunContext {
             run_id: id.clone(),
             lab: lab.clone(),
@@ -1434,56 +1499,12 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             progress: live.clone(),
             profile: profile.clone(),
         };
-        let mut reports = Vec::new();
-        let mut interrupted = false;
-        let mut stopped: Option<String> = None;
-        let mut not_run = Vec::new();
-        for sc in &scenarios {
-            if interrupted || stopped.is_some() {
-                let why = match &stopped {
-                    Some(e) => format!("not run: the run stopped: {e}"),
-                    None => "not run: the run was interrupted".to_string(),
-                };
-                not_run.push(sc.spec.id.clone());
-                let skipped = ScenarioReport::not_run(
-                    &sc.spec.id,
-                    &sc.spec.title,
-                    &format!("{:?}", sc.spec.family).to_lowercase(),
-                    &sc.file.display().to_string(),
-                    why,
-                );
-                live.ended(&id, &skipped);
-                reports.push(skipped);
-                continue;
-            }
-            if !live.is_drawn() {
-                // No status line to say it (a pipe, a CI log): one line on stderr instead.
-                eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
-            }
-            live.starting(&sc.spec.id, &sc.spec.title);
-            let report = match engine::run_scenario(sc, &ctx).await {
-                Ok(r) => r,
-                Err(EngineError::Interrupted(partial)) => {
-                    interrupted = true;
-                    not_run.push(sc.spec.id.clone());
-                    *partial
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    not_run.push(sc.spec.id.clone());
-                    stopped = Some(e.to_string());
-                    ScenarioReport::not_run(
-                        &sc.spec.id,
-                        &sc.spec.title,
-                        &format!("{:?}", sc.spec.family).to_lowercase(),
-                        &sc.file.display().to_string(),
-                        format!("not run: {e}"),
-                    )
-                }
-            };
-            live.ended(&id, &report);
-            reports.push(report);
-        }
+        let schedule::Outcome {
+            reports,
+            interrupted,
+            stopped,
+            not_run,
+        } = schedule::run_all(&scenarios, &ctx, jobs, &live);
         let first = scenarios.first().map(|s| &s.spec.phone);
         let dir = &folders.reports;
         let firmware_observed = reports.iter().rev().find_map(|r| observed_firmware(dir, r));
@@ -1523,6 +1544,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             scenarios: reports,
             merged_from: Vec::new(),
             edited_after_run: Vec::new(),
+            warnings: Vec::new(),
         };
         if let Err(e) = report::write_all(dir, &rep) {
             eprintln!("error: cannot write reports to {}: {e}", dir.display());
@@ -1550,10 +1572,27 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
         } else {
             exit_for(&rep.summary)
         }
-    });
+    })();
     // The iface lab's address comes off (with the context that held it) before the exit.
     drop(rt);
     code
+}
+
+/// How many scenarios run at once: `--jobs`, else one per core; always one for the real
+/// phone of an iface lab (one device cannot boot into two scenarios at once), said on
+/// stderr when more were asked for.
+fn run_jobs(lab: &lab::LabKind, asked: Option<NonZeroUsize>) -> NonZeroUsize {
+    match (lab, asked) {
+        (lab::LabKind::Iface(name), Some(n)) if n.get() > 1 => {
+            eprintln!(
+                "note: --jobs {n} is not used with --lab iface:{name}: one real phone runs one scenario at a time"
+            );
+            NonZeroUsize::MIN
+        }
+        (lab::LabKind::Iface(_), _) => NonZeroUsize::MIN,
+        (_, Some(n)) => n,
+        (_, None) => schedule::default_jobs(),
+    }
 }
 
 /// Resolves when the operator asks the run to stop: Ctrl-C (SIGINT) or SIGTERM.
@@ -1580,4 +1619,239 @@ fn observed_firmware(run: &Path, r: &report::ScenarioReport) -> Option<String> {
         let rest = ua.strip_prefix("Avaya one-X Deskphone ")?;
         rest.split_whitespace().next().map(str::to_string)
     })
+}
+
+/// `phonecert serve`: flags checked, the lab up, the servers run until the stop, then the run
+/// folder written with a verdict per phone.
+fn cmd_serve(args: ServeArgs) -> u8 {
+    let usage = |e: String| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    };
+    let sc = match load_all(std::slice::from_ref(&args.scenario)) {
+        Ok(mut all) if all.len() == 1 => all.remove(0),
+        Ok(all) => {
+            return usage(format!(
+                "phonecert serve runs one scenario; {} holds {}",
+                args.scenario.display(),
+                all.len()
+            ));
+        }
+        Err(code) => return code,
+    };
+    let lab = match lab::choose(args.lab.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let addr = match (&lab, args.lab_addr.as_str()) {
+        (lab::LabKind::Iface(_), text) => match lab::LabAddr::parse(text) {
+            Ok(a) => Some(a),
+            Err(e) => return usage(format!("--lab-addr {e}")),
+        },
+        (_, crate::lab::iface::DEFAULT_LAB_ADDR) => None,
+        _ => return usage("--lab-addr applies to --lab iface:NAME only".into()),
+    };
+    let answer = if args.any_mac {
+        crate::serve::Answer::Any
+    } else {
+        let mut macs: Vec<String> = Vec::new();
+        for m in &args.dut_macs {
+            match dut_mac(m) {
+                Ok(m) if !macs.contains(&m) => macs.push(m),
+                Ok(_) => {}
+                Err(e) => return usage(e),
+            }
+        }
+        crate::serve::Answer::Only(macs)
+    };
+    let duration = match args.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 && d <= 30.0 * 86_400.0 => {
+            Some(std::time::Duration::from_secs_f64(d))
+        }
+        Some(_) => return usage("--duration must be more than 0 and at most 30 days".into()),
+    };
+    let Some(profile) = crate::profile::Profile::named(&args.profile) else {
+        return usage(format!(
+            "--profile `{}` is no phone profile; known: {}",
+            args.profile,
+            crate::profile::Profile::names().join(", ")
+        ));
+    };
+    let spec = &sc.spec;
+    if !spec.profiles.is_empty() && !spec.profiles.contains(&profile.name) {
+        return usage(format!(
+            "{} is for {}, not for {} (--profile)",
+            spec.id,
+            spec.profiles.join(", "),
+            profile.name
+        ));
+    }
+    if lab == lab::LabKind::Loopback
+        && (!spec.dhcp.vlan.is_empty() || spec.run.lab == Some(scenario::RequiredLab::Netns))
+    {
+        return usage(format!(
+            "{} needs a lab with a link (voice VLANs, real broadcast DHCP): use --lab netns or --lab iface:NAME",
+            spec.id
+        ));
+    }
+    if lab == lab::LabKind::Netns && !lab::is_root() {
+        eprintln!("error: {}", lab::LabError::NeedsRoot);
+        return EXIT_HARNESS;
+    }
+    let warnings: Vec<String> = if args.any_mac {
+        eprintln!("WARNING: {}", crate::serve::ANY_MAC_WARNING);
+        vec![crate::serve::ANY_MAC_WARNING.to_string()]
+    } else {
+        Vec::new()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    rt.spawn(async move {
+        if stop_requested().await.is_ok() {
+            eprintln!("stopping: the servers, the capture and the lab, then the report …");
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let iface = match (&lab, addr) {
+        (lab::LabKind::Iface(name), Some(addr)) => {
+            let mut cancel = cancel_rx.clone();
+            match rt.block_on(open_iface(name, addr, &mut cancel)) {
+                Ok(i) => Some(std::sync::Arc::new(i)),
+                Err(Some(e)) => {
+                    eprintln!("error: {e}");
+                    return EXIT_HARNESS;
+                }
+                Err(None) => return EXIT_INTERRUPTED,
+            }
+        }
+        _ => None,
+    };
+    let started_at = time::OffsetDateTime::now_utc();
+    let folders = match RunFolders::claim(&args.out, started_at, std::process::id()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the run's folders under {}: {e}",
+                args.out.display()
+            );
+            return EXIT_HARNESS;
+        }
+    };
+    if lab == lab::LabKind::Netns {
+        let removed = lab::remove_stale();
+        if !removed.is_empty() {
+            eprintln!(
+                "removed what killed runs left behind: {}",
+                removed.join(", ")
+            );
+        }
+    }
+    let started = Instant::now();
+    let dir = folders.reports.clone();
+    let answered = match &answer {
+        crate::serve::Answer::Only(macs) => macs.join(", "),
+        crate::serve::Answer::Any => "any MAC".into(),
+    };
+    let cfg = crate::serve::ServeConfig {
+        scenario: sc,
+        lab: lab.clone(),
+        iface,
+        answer,
+        duration,
+        run_id: folders.id.clone(),
+        captures_dir: folders.captures.clone(),
+        reports_dir: folders.reports.clone(),
+        profile: profile.clone(),
+        cancel: cancel_rx,
+    };
+    let any_mac = args.any_mac;
+    let outcome = rt.block_on(crate::serve::serve(&cfg, |listening| {
+        match serde_json::to_string(listening) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("warning: the ready line could not be written: {e}"),
+        }
+        eprint!("{}", listening.text());
+        if any_mac {
+            eprintln!("WARNING: {}", crate::serve::ANY_MAC_WARNING);
+        }
+    }));
+    let served = match outcome {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let phones = served.phones;
+    let firmware_observed = phones.iter().rev().find_map(|r| observed_firmware(&dir, r));
+    let rep = RunReport {
+        schema: report::SCHEMA.into(),
+        run_id: folders.id.clone(),
+        started: started_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        duration_s: started.elapsed().as_secs_f64(),
+        lab: lab.name(),
+        phonecert_version: env!("CARGO_PKG_VERSION").into(),
+        dut: DutInfo {
+            kind: "bench".into(),
+            command: None,
+            reboot: None,
+            model: String::new(),
+            mac: answered,
+            firmware_start: String::new(),
+            firmware_observed,
+            faults: Vec::new(),
+            profile: profile.name.clone(),
+        },
+        summary: Summary::of_scenarios(&phones),
+        interrupted: false,
+        not_run: Vec::new(),
+        scenarios: phones,
+        merged_from: Vec::new(),
+        edited_after_run: Vec::new(),
+        warnings,
+    };
+    if let Err(e) = report::write_all(&dir, &rep) {
+        eprintln!("error: cannot write reports to {}: {e}", dir.display());
+        return EXIT_HARNESS;
+    }
+    if let Err(e) = run_folder::point_latest(&args.out.join("reports"), &rep.run_id) {
+        eprintln!(
+            "warning: could not point reports/latest at {}: {e}",
+            rep.run_id
+        );
+    }
+    if rep.scenarios.is_empty() {
+        eprintln!(
+            "\nno phone asked for DHCP in the {:.1} s the servers ran: nothing to judge",
+            served.served_s
+        );
+    }
+    eprint!("{}", report::text_summary(&rep, &dir));
+    let stopped = serde_json::json!({
+        "event": "stopped",
+        "run_id": rep.run_id,
+        "report": dir.display().to_string(),
+        "served_s": served.served_s,
+        "summary": rep.summary,
+        "phones": rep.scenarios.iter().map(|s| serde_json::json!({
+            "id": s.id,
+            "verdict": s.verdict,
+        })).collect::<Vec<_>>(),
+        "ignored_clients": served.ignored,
+    });
+    println!("{stopped}");
+    drop(rt);
+    exit_for(&rep.summary)
 }

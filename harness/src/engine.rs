@@ -19,6 +19,7 @@
 //! that cannot start, the timeline's save — is a [`HarnessError`] that makes this scenario's
 //! verdict `error`, with the device's last log lines in the report.
 
+use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -158,23 +159,33 @@ fn one() -> f64 {
 
 /// The timeline being gathered, and a signal for each event that joins it.
 #[derive(Clone)]
-struct Shared {
-    timeline: Arc<Mutex<Timeline>>,
-    arrived: Arc<tokio::sync::Notify>,
+pub(crate) struct Shared {
+    pub(crate) timeline: Arc<Mutex<Timeline>>,
+    pub(crate) arrived: Arc<tokio::sync::Notify>,
+}
+
+impl Shared {
+    /// An empty timeline.
+    pub(crate) fn new() -> Shared {
+        Shared {
+            timeline: Arc::new(Mutex::new(Timeline::default())),
+            arrived: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
 }
 
 /// The scenario's clock: the instant (and wall-clock time) its events are stamped from.
 /// It starts when the servers do, and the iface lab moves it to the phone's first
 /// DHCPDISCOVER ([`Clock::start_at`]).
 #[derive(Clone)]
-struct Clock(Arc<Mutex<(Instant, SystemTime)>>);
+pub(crate) struct Clock(Arc<Mutex<(Instant, SystemTime)>>);
 
 impl Clock {
-    fn new() -> Clock {
+    pub(crate) fn new() -> Clock {
         Clock(Arc::new(Mutex::new((Instant::now(), SystemTime::now()))))
     }
 
-    fn origin(&self) -> (Instant, SystemTime) {
+    pub(crate) fn origin(&self) -> (Instant, SystemTime) {
         match self.0.lock() {
             Ok(o) => *o,
             Err(poisoned) => *poisoned.into_inner(),
@@ -301,7 +312,6 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     };
 
     // Lab and sockets.
-    let controllers = 1 + spec.sip.controller.len();
     let needs_netns =
         !spec.dhcp.vlan.is_empty() || spec.run.lab == Some(crate::scenario::RequiredLab::Netns);
     if !spec.profiles.is_empty() && !spec.profiles.contains(&ctx.profile.name) {
@@ -321,40 +331,13 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         );
         return Ok(report);
     }
-    let mut iface = None;
-    let (netns, addrs, sockets, vlans) = match &ctx.lab {
-        LabKind::Iface(name) => {
-            let lab = ctx.iface.as_deref().ok_or_else(|| LabError::Interface {
-                name: name.clone(),
-                why: "was not set up for this run".into(),
-            })?;
-            let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
-            let sockets =
-                lab.bind_servers(controllers, spec.http.port.unwrap_or(80), https_port)?;
-            let mut vlans = Vec::new();
-            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
-                vlans.push(lab.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
-            }
-            iface = Some(lab);
-            (None, lab.addrs.clone(), sockets, vlans)
-        }
-        LabKind::Netns => {
-            let pair = NetnsPair::create()?;
-            let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
-            let sockets =
-                pair.bind_servers(controllers, spec.http.port.unwrap_or(80), https_port)?;
-            let mut vlans = Vec::new();
-            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
-                vlans.push(pair.add_vlan(v.id, u8::try_from(n).unwrap_or(u8::MAX))?);
-            }
-            let addrs = pair.addrs.clone();
-            (Some(pair), addrs, sockets, vlans)
-        }
-        LabKind::Loopback => {
-            let addrs = lab::loopback_addrs();
-            let sockets = lab::bind_loopback(&addrs, controllers, spec.https.is_some())?;
-            (None, addrs, sockets, Vec::new())
-        }
+    let opened = open_lab(&ctx.lab, ctx.iface.as_deref(), spec)?;
+    let (netns, addrs, sockets, vlans) = (opened.netns, opened.addrs, opened.sockets, opened.vlans);
+    // Held until the scenario ends: the loopback subnet is this scenario's alone.
+    let loopback = opened.loopback;
+    let iface = match ctx.lab {
+        LabKind::Iface(_) => ctx.iface.as_deref(),
+        _ => None,
     };
 
     let place = Place {
@@ -364,6 +347,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     };
     let outcome = run_in_lab(sc, ctx, place, sockets, vlans, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
+    drop(loopback);
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
         Ok(()) => {}
@@ -385,11 +369,90 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     Ok(report)
 }
 
+/// A lab opened for one scenario's servers: the netns pair (removed when dropped), the
+/// addresses, the servers' sockets bound in place, and one leg per voice VLAN.
+pub(crate) struct OpenLab {
+    /// The namespaces of the netns lab.
+    pub netns: Option<NetnsPair>,
+    /// The lab's addresses.
+    pub addrs: LabAddrs,
+    /// The servers' sockets.
+    pub sockets: ServerSockets,
+    /// The voice VLANs' legs (netns and iface labs).
+    pub vlans: Vec<VlanLeg>,
+    /// The loopback lab's claim on its subnet, released when dropped.
+    pub loopback: Option<lab::LoopbackSlot>,
+}
+
+/// Opens `kind` for the servers `spec` asks for: as many SIP sockets as controllers, the
+/// HTTP port, an HTTPS listener when it has an HTTPS file server, a leg per voice VLAN.
+pub(crate) fn open_lab(
+    kind: &LabKind,
+    iface: Option<&IfaceLab>,
+    spec: &crate::scenario::ScenarioSpec,
+) -> Result<OpenLab, LabError> {
+    let controllers = 1 + spec.sip.controller.len();
+    let https_port = spec.https.as_ref().map(|h| h.port.unwrap_or(443));
+    let http_port = spec.http.port.unwrap_or(80);
+    let vlan_n = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+    match kind {
+        LabKind::Iface(name) => {
+            let lab = iface.ok_or_else(|| LabError::Interface {
+                name: name.clone(),
+                why: "was not set up for this run".into(),
+            })?;
+            let sockets = lab.bind_servers(controllers, http_port, https_port)?;
+            let mut vlans = Vec::new();
+            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
+                vlans.push(lab.add_vlan(v.id, vlan_n(n))?);
+            }
+            Ok(OpenLab {
+                netns: None,
+                addrs: lab.addrs.clone(),
+                sockets,
+                vlans,
+                loopback: None,
+            })
+        }
+        LabKind::Netns => {
+            let pair = NetnsPair::create()?;
+            let sockets = pair.bind_servers(controllers, http_port, https_port)?;
+            let mut vlans = Vec::new();
+            for (n, v) in spec.dhcp.vlan.iter().enumerate() {
+                vlans.push(pair.add_vlan(v.id, vlan_n(n))?);
+            }
+            let addrs = pair.addrs.clone();
+            Ok(OpenLab {
+                netns: Some(pair),
+                addrs,
+                sockets,
+                vlans,
+                loopback: None,
+            })
+        }
+        LabKind::Loopback => {
+            let slot = lab::LoopbackSlot::claim()?;
+            let addrs = slot.addrs.clone();
+            let sockets = lab::bind_loopback(&addrs, controllers, spec.https.is_some())?;
+            Ok(OpenLab {
+                netns: None,
+                addrs,
+                sockets,
+                vlans: Vec::new(),
+                loopback: Some(slot),
+            })
+        }
+    }
+}
+
 /// The reference phone's flags for what `[phone]` sets beyond model and firmware.
 fn sim_identity(phone: &crate::scenario::PhoneSetup) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(b) = &phone.bootname {
         out.push(("--bootname", b.clone()));
+    }
+    if let Some(h) = &phone.hardware {
+        out.push(("--hardware", h.clone()));
     }
     if let Some(h) = &phone.hwvers {
         out.push(("--hwvers", h.clone()));
@@ -475,27 +538,18 @@ async fn run_in_lab(
         .to_lowercase();
     let mac = crate::scenario::parse_mac(&mac_text)
         .ok_or_else(|| configure(format!("`{mac_text}` is not a MAC address")))?;
-    let mut vars = Vars::new();
-    vars.insert("server_ip", addrs.server_ip.to_string());
-    vars.insert("dead_ip", addrs.dead_ip.to_string());
-    vars.insert("http_port", http_ep.port().to_string());
-    // Without an HTTPS server the port is the well-known one, where nothing listens.
-    vars.insert(
-        "https_port",
-        https_ep.map_or(443, |ep| ep.port()).to_string(),
-    );
-    for (i, ep) in sip_eps.iter().enumerate() {
-        let name = ["sip_port", "sip_port_2", "sip_port_3", "sip_port_4"]
-            .get(i)
-            .ok_or_else(|| configure("too many SIP controllers".into()))?;
-        vars.insert(name, ep.port().to_string());
-    }
-    vars.insert("phone_mac", mac_text.clone());
-    vars.insert(
-        "phone_mac_hex",
-        mac.iter().map(|b| format!("{b:02x}")).collect(),
-    );
-    vars.insert("sip_domain", spec.sip.domain.clone());
+    let mut vars = lab_vars(
+        sc,
+        addrs,
+        Endpoints {
+            http: http_ep,
+            https: https_ep,
+            sip: &sip_eps,
+        },
+        &mac_text,
+        mac,
+    )
+    .map_err(configure)?;
     ctx.profile.add_vars(&mut vars);
 
     // Capture.
@@ -523,17 +577,8 @@ async fn run_in_lab(
 
     // The lab CA, made fresh for the scenario when it uses TLS or hands out the CA; its PEM
     // is kept beside the device's log (evidence, and what the reference phone is given).
-    let wants_ca = spec.https.is_some()
-        || spec.phone.trusts_lab_ca
-        || sc.files.values().any(|f| f.content == FileContent::LabCa)
-        || sc.sip.controllers.iter().any(|c| c.tls.is_some());
     let now = time::OffsetDateTime::now_utc();
-    let lab_ca = if wants_ca {
-        let key = spec.https.as_ref().map(|h| h.key).unwrap_or_default();
-        Some(pc_pki::LabCa::generate(key, now).map_err(|e| configure(e.to_string()))?)
-    } else {
-        None
-    };
+    let lab_ca = lab_ca_for(sc, now).map_err(configure)?;
     let dut_dir = ctx.reports_dir.join("dut");
     let ca_path = dut_dir.join(format!("{}.lab-ca.pem", spec.id));
     if let Some(ca) = &lab_ca {
@@ -548,18 +593,9 @@ async fn run_in_lab(
 
     // Servers.
     let clock = Clock::new();
-    let live = Shared {
-        timeline: Arc::new(Mutex::new(Timeline::default())),
-        arrived: Arc::new(tokio::sync::Notify::new()),
-    };
+    let live = Shared::new();
     let timeline = live.timeline.clone();
     let arrived = live.arrived.clone();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let tap = capture.tap();
-    let mut tasks = Vec::new();
-
-    let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
-    tasks.push(forward(clock.clone(), Proto::Dhcp, dhcp_rx, live.clone()));
     let lab = lower::Lab {
         addrs,
         vars: &vars,
@@ -567,124 +603,21 @@ async fn run_in_lab(
         time_scale: scale,
         lab_ca: lab_ca.as_ref(),
     };
-    let dhcp_cfg = lower::dhcp_config(sc, lab);
-    let transport = match sockets.dhcp_raw {
-        Some(raw) => pc_dhcp::shell::Transport::Raw {
-            recv: sockets.dhcp,
-            raw,
-        },
-        None => pc_dhcp::shell::Transport::Udp {
-            socket: sockets.dhcp,
-        },
-    };
-    let dhcp_server = pc_dhcp::server::DhcpServer::new(dhcp_cfg);
-    let (http_tx, http_rx) = mpsc::unbounded_channel();
-    tasks.push(forward(clock.clone(), Proto::Http, http_rx, live.clone()));
-    let files = Arc::new(lower::file_table(sc, lab));
-    let mut servers = vec![
-        tokio::spawn(pc_dhcp::shell::run(
-            dhcp_server,
-            transport,
-            tap.clone(),
-            dhcp_tx,
-            stop_rx.clone(),
-        )),
-        tokio::spawn(pc_http::shell::run(
-            sockets.http,
-            files.clone(),
-            tap.clone(),
-            http_tx.clone(),
-            stop_rx.clone(),
-        )),
-    ];
-    // The HTTPS file server: the same files on its own port, reporting to the same
-    // timeline (its events say `tls`).
-    if let (Some(listener), Some(setup), Some(ca)) = (sockets.https, &spec.https, &lab_ca) {
-        let cert = pc_pki::ServerCertSpec {
-            cert: setup.cert,
-            key: setup.key,
-        };
-        let tls = ca
-            .server_identity(cert, &[addrs.server_ip.to_string()], now)
-            .and_then(|id| id.server_config())
-            .map_err(|e| configure(e.to_string()))?;
-        servers.push(tokio::spawn(pc_http::shell::run_tls(
-            listener,
-            tls,
-            files,
-            tap.clone(),
-            http_tx,
-            stop_rx.clone(),
-        )));
-    }
-    // One more DHCP server per voice VLAN, its events tagged with the VLAN id.
-    for leg in vlans {
-        let Some(v) = spec.dhcp.vlan.iter().find(|v| v.id == leg.id) else {
-            continue;
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        tasks.push(forward_tagged(
-            clock.clone(),
-            Proto::Dhcp,
-            rx,
-            live.clone(),
-            &VlanOrigin { vlan: leg.id },
-        ));
-        let cfg = lower::vlan_dhcp_config(
+    let servers = start_servers(
+        ServerSetup {
             sc,
-            v,
-            lower::Lab {
-                addrs: &leg.addrs,
-                ..lab
-            },
-        );
-        servers.push(tokio::spawn(pc_dhcp::vlan::run_vlan(
-            pc_dhcp::server::DhcpServer::new(cfg),
-            leg.raw,
-            leg.id,
-            tx,
-            stop_rx.clone(),
-        )));
-    }
-    // Controllers with TLS present a certificate made under the scenario's lab CA for the
-    // server's address.
-    let mut tcp_listeners = sockets.sip_tcp.into_iter();
-    for (i, socket) in sockets.sip.into_iter().enumerate() {
-        // A controller without TCP drops its listener: connections to it are refused.
-        let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
-        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), &lab_ca) {
-            (Some(cert), Some(ca)) => Some(
-                ca.server_identity(cert, &[addrs.server_ip.to_string()], now)
-                    .and_then(|id| id.server_config())
-                    .map_err(|e| configure(format!("sip controller {} over tls: {e}", i + 1)))?,
-            ),
-            _ => None,
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let heard_by = SipOrigin {
-            controller: i + 1,
-            server: sip_eps.get(i).map(ToString::to_string).unwrap_or_default(),
-        };
-        tasks.push(forward_tagged(
-            clock.clone(),
-            Proto::Sip,
-            rx,
-            live.clone(),
-            &heard_by,
-        ));
-        let registrar = lower::registrar_for(sc, i, seed_of(&ctx.run_id, &spec.id) + i as u64);
-        servers.push(tokio::spawn(pc_sip::shell::run(
-            registrar,
-            pc_sip::shell::Listeners {
-                udp: socket,
-                tcp,
-                tls,
-            },
-            tap.clone(),
-            tx,
-            stop_rx.clone(),
-        )));
-    }
+            lab,
+            sockets,
+            vlans,
+            sip_eps: &sip_eps,
+            now,
+            seed: seed_of(&ctx.run_id, &spec.id),
+            allowed_macs: vec![mac],
+            tap: capture.tap(),
+        },
+        &clock,
+        &live,
+    )?;
 
     // The phone.
     let log = dut_dir.join(format!("{}.log", spec.id));
@@ -927,19 +860,7 @@ async fn run_in_lab(
     if let Some(phone) = dut {
         phone.stop().await;
     }
-    let _ = stop_tx.send(true);
-    for s in servers {
-        match tokio::time::timeout(Duration::from_secs(3), s).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("a server of {} ended with an error: {e}", spec.id),
-            Ok(Err(e)) => tracing::warn!("a server task of {} failed: {e}", spec.id),
-            Err(_) => tracing::warn!("a server of {} did not stop in time", spec.id),
-        }
-    }
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
-    }
-    drop(tap);
+    servers.stop(&spec.id).await;
     let frames = capture.finish()?;
     report.capture_frames = Some(frames);
     if interrupted {
@@ -951,8 +872,10 @@ async fn run_in_lab(
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
     };
-    report.ignored_clients =
-        ignored_clients(before_start.iter().chain(&timeline.events), &mac_text);
+    report.ignored_clients = ignored_clients(
+        before_start.iter().chain(&timeline.events),
+        std::slice::from_ref(&mac_text),
+    );
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
     crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {
@@ -985,23 +908,8 @@ async fn run_in_lab(
     if let Some((status, _)) = dut_exit {
         judge_dut_exit(ctx, status, &timeline, &log, log_ref, report);
     }
-    let snapshot_dir = ctx.reports_dir.join("scenarios").join(&spec.id);
-    let scenario_copy = crate::run_folder::snapshot_scenario(
-        &sc.file,
-        &fixtures_of(sc),
-        &images_of(sc),
-        &snapshot_dir,
-    )
-    .map_err(|source| HarnessError::Save {
-        path: snapshot_dir.clone(),
-        source,
-    })?;
     let saved = SavedTimeline {
-        scenario_file: Path::new("scenarios")
-            .join(&spec.id)
-            .join(scenario_copy)
-            .display()
-            .to_string(),
+        scenario_file: snapshot(&ctx.reports_dir, sc)?,
         scenario_origin: Some(rel(&sc.file)),
         vars: vars
             .iter()
@@ -1011,20 +919,322 @@ async fn run_in_lab(
         speaks: speaks.clone(),
         timeline,
     };
-    let tl_dir = ctx.reports_dir.join("timelines");
-    let tl_path = tl_dir.join(format!("{}.json", spec.id));
+    report.timeline = Some(save_timeline(&ctx.reports_dir, &spec.id, &saved)?);
+    match start_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Where the file servers and SIP controllers listen (for the `${…}` variables).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Endpoints<'a> {
+    /// The HTTP file server.
+    pub http: SocketAddrV4,
+    /// The HTTPS file server, if the scenario has one.
+    pub https: Option<SocketAddrV4>,
+    /// The SIP controllers, in order.
+    pub sip: &'a [SocketAddrV4],
+}
+
+/// The lab variables of a scenario in one lab (`${server_ip}`, `${http_port}`,
+/// `${sip_port_2}`, `${phone_mac}` …), the profile's left out. `Err`: why (too many
+/// controllers).
+pub(crate) fn lab_vars(
+    sc: &Scenario,
+    addrs: &LabAddrs,
+    eps: Endpoints<'_>,
+    mac_text: &str,
+    mac: [u8; 6],
+) -> Result<Vars, String> {
+    let mut vars = Vars::new();
+    vars.insert("server_ip", addrs.server_ip.to_string());
+    vars.insert("dead_ip", addrs.dead_ip.to_string());
+    vars.insert("http_port", eps.http.port().to_string());
+    // Without an HTTPS server the port is the well-known one, where nothing listens.
+    vars.insert(
+        "https_port",
+        eps.https.map_or(443, |ep| ep.port()).to_string(),
+    );
+    for (i, ep) in eps.sip.iter().enumerate() {
+        let name = ["sip_port", "sip_port_2", "sip_port_3", "sip_port_4"]
+            .get(i)
+            .ok_or_else(|| "too many SIP controllers".to_string())?;
+        vars.insert(name, ep.port().to_string());
+    }
+    vars.insert("phone_mac", mac_text.to_string());
+    vars.insert(
+        "phone_mac_hex",
+        mac.iter().map(|b| format!("{b:02x}")).collect(),
+    );
+    vars.insert("sip_domain", sc.spec.sip.domain.clone());
+    Ok(vars)
+}
+
+/// The lab CA, made fresh when the scenario uses TLS or hands out the CA. `Err`: why.
+pub(crate) fn lab_ca_for(
+    sc: &Scenario,
+    now: time::OffsetDateTime,
+) -> Result<Option<pc_pki::LabCa>, String> {
+    let spec = &sc.spec;
+    let wants_ca = spec.https.is_some()
+        || spec.phone.trusts_lab_ca
+        || sc.files.values().any(|f| f.content == FileContent::LabCa)
+        || sc.sip.controllers.iter().any(|c| c.tls.is_some());
+    if !wants_ca {
+        return Ok(None);
+    }
+    let key = spec.https.as_ref().map(|h| h.key).unwrap_or_default();
+    pc_pki::LabCa::generate(key, now)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// What the servers of a scenario start from.
+pub(crate) struct ServerSetup<'a> {
+    /// The scenario.
+    pub sc: &'a Scenario,
+    /// The lab's values for lowering.
+    pub lab: lower::Lab<'a>,
+    /// The sockets, bound in the lab.
+    pub sockets: ServerSockets,
+    /// The voice VLANs' legs.
+    pub vlans: Vec<VlanLeg>,
+    /// Where each SIP controller listens (named in its events).
+    pub sip_eps: &'a [SocketAddrV4],
+    /// Certificates are issued as of this time.
+    pub now: time::OffsetDateTime,
+    /// The registrars' nonces come from this seed (plus the controller's index).
+    pub seed: u64,
+    /// The only clients the DHCP servers answer; empty: any client.
+    pub allowed_macs: Vec<[u8; 6]>,
+    /// The capture's tap.
+    pub tap: Arc<dyn pc_capture::Tap>,
+}
+
+/// The running servers of a scenario: the signal that stops them, their tasks, and the
+/// tasks that carry their events into the timeline.
+pub(crate) struct Servers {
+    stop: watch::Sender<bool>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    forwarders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Servers {
+    /// Stops every server (each has 3 s) and waits for its last events to reach the
+    /// timeline; a server that ends with an error is logged, named by `scenario`.
+    pub(crate) async fn stop(self, scenario: &str) {
+        let _ = self.stop.send(true);
+        for s in self.servers {
+            match tokio::time::timeout(Duration::from_secs(3), s).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!("a server of {scenario} ended with an error: {e}"),
+                Ok(Err(e)) => tracing::warn!("a server task of {scenario} failed: {e}"),
+                Err(_) => tracing::warn!("a server of {scenario} did not stop in time"),
+            }
+        }
+        for t in self.forwarders {
+            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+        }
+    }
+}
+
+/// Starts the scenario's servers on their sockets — DHCP (and one per voice VLAN), the HTTP
+/// file server, the HTTPS one when the scenario has it, and every SIP controller over UDP,
+/// TCP and TLS as configured — each reporting its events into `live`, stamped by `clock`.
+pub(crate) fn start_servers(
+    setup: ServerSetup<'_>,
+    clock: &Clock,
+    live: &Shared,
+) -> Result<Servers, HarnessError> {
+    let ServerSetup {
+        sc,
+        lab,
+        sockets,
+        vlans,
+        sip_eps,
+        now,
+        seed,
+        allowed_macs,
+        tap,
+    } = setup;
+    let spec = &sc.spec;
+    let configure = |why: String| HarnessError::Configure {
+        scenario: spec.id.clone(),
+        why,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut forwarders = Vec::new();
+
+    let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
+    forwarders.push(forward(clock.clone(), Proto::Dhcp, dhcp_rx, live.clone()));
+    let dhcp_cfg = pc_dhcp::server::ServerConfig {
+        allowed_macs: allowed_macs.clone(),
+        ..lower::dhcp_config(sc, lab)
+    };
+    let transport = match sockets.dhcp_raw {
+        Some(raw) => pc_dhcp::shell::Transport::Raw {
+            recv: sockets.dhcp,
+            raw,
+        },
+        None => pc_dhcp::shell::Transport::Udp {
+            socket: sockets.dhcp,
+        },
+    };
+    let (http_tx, http_rx) = mpsc::unbounded_channel();
+    forwarders.push(forward(clock.clone(), Proto::Http, http_rx, live.clone()));
+    let files = Arc::new(lower::file_table(sc, lab));
+    let mut servers = vec![
+        tokio::spawn(pc_dhcp::shell::run(
+            pc_dhcp::server::DhcpServer::new(dhcp_cfg),
+            transport,
+            tap.clone(),
+            dhcp_tx,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(pc_http::shell::run(
+            sockets.http,
+            files.clone(),
+            tap.clone(),
+            http_tx.clone(),
+            stop_rx.clone(),
+        )),
+    ];
+    // The HTTPS file server: the same files on its own port, reporting to the same
+    // timeline (its events say `tls`).
+    if let (Some(listener), Some(setup), Some(ca)) = (sockets.https, &spec.https, lab.lab_ca) {
+        let cert = pc_pki::ServerCertSpec {
+            cert: setup.cert,
+            key: setup.key,
+        };
+        let tls = ca
+            .server_identity(cert, &[lab.addrs.server_ip.to_string()], now)
+            .and_then(|id| id.server_config())
+            .map_err(|e| configure(e.to_string()))?;
+        servers.push(tokio::spawn(pc_http::shell::run_tls(
+            listener,
+            tls,
+            files,
+            tap.clone(),
+            http_tx,
+            stop_rx.clone(),
+        )));
+    }
+    // One more DHCP server per voice VLAN, its events tagged with the VLAN id.
+    for leg in vlans {
+        let Some(v) = spec.dhcp.vlan.iter().find(|v| v.id == leg.id) else {
+            continue;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        forwarders.push(forward_tagged(
+            clock.clone(),
+            Proto::Dhcp,
+            rx,
+            live.clone(),
+            &VlanOrigin { vlan: leg.id },
+        ));
+        let cfg = pc_dhcp::server::ServerConfig {
+            allowed_macs: allowed_macs.clone(),
+            ..lower::vlan_dhcp_config(
+                sc,
+                v,
+                lower::Lab {
+                    addrs: &leg.addrs,
+                    ..lab
+                },
+            )
+        };
+        servers.push(tokio::spawn(pc_dhcp::vlan::run_vlan(
+            pc_dhcp::server::DhcpServer::new(cfg),
+            leg.raw,
+            leg.id,
+            tx,
+            stop_rx.clone(),
+        )));
+    }
+    // Controllers with TLS present a certificate made under the scenario's lab CA for the
+    // server's address.
+    let mut tcp_listeners = sockets.sip_tcp.into_iter();
+    for (i, socket) in sockets.sip.into_iter().enumerate() {
+        // A controller without TCP drops its listener: connections to it are refused.
+        let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
+        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), lab.lab_ca) {
+            (Some(cert), Some(ca)) => Some(
+                ca.server_identity(cert, &[lab.addrs.server_ip.to_string()], now)
+                    .and_then(|id| id.server_config())
+                    .map_err(|e| configure(format!("sip controller {} over tls: {e}", i + 1)))?,
+            ),
+            _ => None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let heard_by = SipOrigin {
+            controller: i + 1,
+            server: sip_eps.get(i).map(ToString::to_string).unwrap_or_default(),
+        };
+        forwarders.push(forward_tagged(
+            clock.clone(),
+            Proto::Sip,
+            rx,
+            live.clone(),
+            &heard_by,
+        ));
+        let registrar = lower::registrar_for(sc, i, seed.wrapping_add(i as u64));
+        servers.push(tokio::spawn(pc_sip::shell::run(
+            registrar,
+            pc_sip::shell::Listeners {
+                udp: socket,
+                tcp,
+                tls,
+            },
+            tap.clone(),
+            tx,
+            stop_rx.clone(),
+        )));
+    }
+    Ok(Servers {
+        stop: stop_tx,
+        servers,
+        forwarders,
+    })
+}
+
+/// Copies the scenario file and its fixtures into the run folder (`scenarios/<id>/…`);
+/// returns the copy's path relative to the run folder, as saved timelines name it.
+pub(crate) fn snapshot(reports_dir: &Path, sc: &Scenario) -> Result<String, HarnessError> {
+    let snapshot_dir = reports_dir.join("scenarios").join(&sc.spec.id);
+    let copy = crate::run_folder::snapshot_scenario(
+        &sc.file,
+        &fixtures_of(sc),
+        &images_of(sc),
+        &snapshot_dir,
+    )
+    .map_err(|source| HarnessError::Save {
+        path: snapshot_dir.clone(),
+        source,
+    })?;
+    Ok(Path::new("scenarios")
+        .join(&sc.spec.id)
+        .join(copy)
+        .display()
+        .to_string())
+}
+
+/// Writes `timelines/<name>.json` into the run folder; returns that path relative to it.
+pub(crate) fn save_timeline(
+    reports_dir: &Path,
+    name: &str,
+    saved: &SavedTimeline,
+) -> Result<String, HarnessError> {
+    let tl_dir = reports_dir.join("timelines");
+    let tl_path = tl_dir.join(format!("{name}.json"));
     std::fs::create_dir_all(&tl_dir)
-        .and_then(|()| serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other))
+        .and_then(|()| serde_json::to_vec_pretty(saved).map_err(std::io::Error::other))
         .and_then(|bytes| std::fs::write(&tl_path, bytes))
         .map_err(|source| HarnessError::Save {
             path: tl_path.clone(),
             source,
         })?;
-    report.timeline = Some(format!("timelines/{}.json", spec.id));
-    match start_error {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    Ok(format!("timelines/{name}.json"))
 }
 
 /// How the wait for a real phone's boot ended.
@@ -1082,10 +1292,11 @@ async fn await_boot(
     }
 }
 
-/// The DHCP clients other than `mac` the server heard and did not answer, with how often.
-fn ignored_clients<'a>(
+/// The DHCP clients other than those `answered` the server heard and did not answer, with
+/// how often.
+pub(crate) fn ignored_clients<'a>(
     events: impl Iterator<Item = &'a crate::timeline::Event>,
-    mac: &str,
+    answered: &[String],
 ) -> Vec<IgnoredClient> {
     let mut seen: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
     for e in events {
@@ -1093,7 +1304,7 @@ fn ignored_clients<'a>(
             continue;
         }
         if let Some(m) = e.field("client_mac").and_then(|v| v.as_str())
-            && m != mac
+            && !answered.iter().any(|a| a == m)
         {
             *seen.entry(m.to_string()).or_default() += 1;
         }

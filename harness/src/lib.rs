@@ -5,7 +5,8 @@
 //! `pc-sip`) inside a [`lab`]; every server event lands in a [`timeline`]; the capture
 //! (`pc-capture`, started by the lab) keeps the frames, and [`evidence`] links them to the
 //! events and, after judging, to the verdicts; the [`judge`] turns checks and timeline into verdicts;
-//! [`report`] writes them. [`engine`] runs one scenario end to end, [`cli`] is the command line.
+//! [`report`] writes them. [`engine`] runs one scenario end to end, [`serve`] runs one scenario's servers alone for
+//! phones an admin brings, [`cli`] is the command line.
 
 pub mod cli;
 pub mod dut;
@@ -24,6 +25,8 @@ pub mod provisioning_tool;
 pub mod report;
 pub mod run_folder;
 pub mod scenario;
+pub mod schedule;
 pub mod select;
+pub mod serve;
 pub mod timeline;
 pub mod vocab;

@@ -84,11 +84,16 @@ fn open_capture_socket(iface: &str) -> std::io::Result<RawSocket> {
     let socket = RawSocket::open(iface)?;
     socket.enable_timestamps()?;
     socket.set_nonblocking(true)?;
-    // Best effort: an unprivileged limit (rmem_max) only makes bursts riskier; drops are
-    // counted and reported either way.
+    // Best effort: SO_RCVBUF is capped by net.core.rmem_max (about 200 KiB by default, a few
+    // hundred frames), so a burst of many clients would overflow it; SO_RCVBUFFORCE lifts the
+    // cap for a privileged process (the netns and iface labs run as root). Without either,
+    // bursts are only riskier: drops are counted and reported either way.
     let sock = socket2::SockRef::from(&socket);
-    if let Err(err) = sock.set_recv_buffer_size(RCVBUF) {
-        tracing::debug!(%err, iface, "could not enlarge the capture socket buffer");
+    if let Err(err) = force_recv_buffer(&socket, RCVBUF) {
+        tracing::debug!(%err, iface, "SO_RCVBUFFORCE refused: asking within rmem_max");
+        if let Err(err) = sock.set_recv_buffer_size(RCVBUF) {
+            tracing::debug!(%err, iface, "could not enlarge the capture socket buffer");
+        }
     }
     // Reset the kernel's counters so the drops reported are this capture's.
     let _ = packet_statistics(&socket);
@@ -253,6 +258,28 @@ fn drain(
         writer.write_with_len(ts, buf, meta.orig_len, None)?;
         counters.written += 1;
         written.store(counters.written, Ordering::Relaxed);
+    }
+}
+
+/// SO_RCVBUFFORCE (socket(7)): a receive buffer of `bytes` beyond net.core.rmem_max, for a
+/// process with CAP_NET_ADMIN.
+fn force_recv_buffer(socket: &RawSocket, bytes: usize) -> std::io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the pointer and length describe `value`, alive for the call; the descriptor is
+    // the socket's own.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::addr_of!(value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

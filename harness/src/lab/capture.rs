@@ -85,6 +85,17 @@ pub fn time_scale_sentence(time_scale: f64) -> String {
     }
 }
 
+/// What a closed capture holds and what it missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureCount {
+    /// Frames written to the file.
+    pub frames: u64,
+    /// Frames the kernel dropped because the capture socket's buffer was full
+    /// (PACKET_STATISTICS); `None` for a synthesised capture, which has no kernel buffer:
+    /// the servers write each frame themselves as they send or receive it.
+    pub kernel_drops: Option<u64>,
+}
+
 /// A scenario's capture, real or synthesised.
 #[derive(Debug)]
 pub enum Capture {
@@ -175,14 +186,26 @@ impl Capture {
     /// Stops capturing and closes the file; returns the number of frames. Every tap handed
     /// out must have been dropped first.
     pub fn finish(self) -> Result<u64, CaptureError> {
+        self.finish_counted().map(|c| c.frames)
+    }
+
+    /// [`finish`](Self::finish), also returning what the kernel said it dropped.
+    pub fn finish_counted(self) -> Result<CaptureCount, CaptureError> {
         match self {
             Capture::Kernel { handle, path } => handle
                 .stop()
-                .map(|s| s.frames_written)
+                .map(|s| CaptureCount {
+                    frames: s.frames_written,
+                    kernel_drops: Some(s.kernel_drops),
+                })
                 .map_err(|source| CaptureError::Finish { path, source }),
             Capture::Synth { synth, path } => match Arc::try_unwrap(synth) {
                 Ok(s) => s
                     .finish()
+                    .map(|frames| CaptureCount {
+                        frames,
+                        kernel_drops: None,
+                    })
                     .map_err(|source| CaptureError::Finish { path, source }),
                 Err(_) => Err(CaptureError::StillInUse { path }),
             },

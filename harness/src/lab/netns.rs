@@ -12,7 +12,7 @@
 //! longer exists — never for a live one, and never for a name not made this way.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -74,6 +74,13 @@ impl NetnsPair {
 
     /// Creates the pair. On any error, what was created so far is removed again.
     pub fn create() -> Result<NetnsPair, LabError> {
+        Self::create_with(Self::addrs())
+    }
+
+    /// Creates the pair with `addrs` instead of the usual ones: the server address goes on
+    /// the infrastructure's end with the prefix of `addrs.mask` (a boot storm needs a pool
+    /// larger than a /24).
+    pub fn create_with(addrs: LabAddrs) -> Result<NetnsPair, LabError> {
         if !super::is_root() {
             return Err(LabError::NeedsRoot);
         }
@@ -84,7 +91,7 @@ impl NetnsPair {
             phone_ns: format!("pc-{pid:x}-{seq}-phone"),
             infra_if: format!("pc{pid:x}{seq}i"),
             phone_if: format!("pc{pid:x}{seq}p"),
-            addrs: Self::addrs(),
+            addrs,
             created: Vec::new(),
         };
         pair.setup()?;
@@ -115,7 +122,8 @@ impl NetnsPair {
             );
             run(&["ip", "netns", "exec", ns, "sh", "-c", &script])?;
         }
-        let cidr = format!("{}/24", self.addrs.server_ip);
+        let prefix = u32::from(self.addrs.mask).leading_ones();
+        let cidr = format!("{}/{prefix}", self.addrs.server_ip);
         run(&["ip", "-n", &ins, "addr", "add", &cidr, "dev", &iif])?;
         for (ns, dev) in [(&ins, &iif), (&pns, &pif)] {
             run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
@@ -139,28 +147,35 @@ impl NetnsPair {
         let err =
             |what: &'static str, addr: String| move |source| LabError::Bind { what, addr, source };
         let (dhcp, raw) = self.bind_dhcp(&iface)?;
-        let http =
-            pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, http_port)))
-                .map_err(err("http", format!("{ip}:{http_port}")))?;
+        let http = pc_capture::netns::in_netns(&self.infra_ns, move || {
+            super::server_tcp((ip, http_port).into())
+        })
+        .map_err(err("http", format!("{ip}:{http_port}")))?;
         let https = match https_port {
             Some(port) => Some(
-                pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, port)))
-                    .map_err(err("https", format!("{ip}:{port}")))?,
+                pc_capture::netns::in_netns(&self.infra_ns, move || {
+                    super::server_tcp((ip, port).into())
+                })
+                .map_err(err("https", format!("{ip}:{port}")))?,
             ),
             None => None,
         };
         let sip = (0..controllers.max(1))
             .map(|i| {
                 let port = 5060 + u16::try_from(i).unwrap_or(0);
-                pc_capture::netns::in_netns(&self.infra_ns, move || UdpSocket::bind((ip, port)))
-                    .map_err(err("sip", format!("{ip}:{port}")))
+                pc_capture::netns::in_netns(&self.infra_ns, move || {
+                    super::server_udp((ip, port).into())
+                })
+                .map_err(err("sip", format!("{ip}:{port}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let sip_tcp = (0..controllers.max(1))
             .map(|i| {
                 let port = 5060 + u16::try_from(i).unwrap_or(0);
-                pc_capture::netns::in_netns(&self.infra_ns, move || TcpListener::bind((ip, port)))
-                    .map_err(err("sip tcp", format!("{ip}:{port}")))
+                pc_capture::netns::in_netns(&self.infra_ns, move || {
+                    super::server_tcp((ip, port).into())
+                })
+                .map_err(err("sip tcp", format!("{ip}:{port}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerSockets {
@@ -208,6 +223,7 @@ impl NetnsPair {
                 let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
                 s.set_reuse_address(true)?;
                 s.set_broadcast(true)?;
+                super::enlarge_recv_buffer(&s);
                 s.bind_device(Some(iface.as_bytes()))?;
                 s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)).into())?;
                 let raw = pc_capture::rawsock::RawSocket::open(&iface)?;

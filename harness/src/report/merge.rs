@@ -250,6 +250,17 @@ fn write_merged(inputs: &[Input], folders: &RunFolders) -> Result<RunReport, Mer
         merged_from,
         // Every input was verified intact, so none rests on edited evidence.
         edited_after_run: Vec::new(),
+        // What an input warned of still holds for its results, named by the input.
+        warnings: inputs
+            .iter()
+            .flat_map(|i| {
+                let rid = &i.report.run_id;
+                i.report
+                    .warnings
+                    .iter()
+                    .map(move |w| format!("run {rid}: {w}"))
+            })
+            .collect(),
     };
     super::write_all(&folders.reports, &report)?;
     Ok(report)

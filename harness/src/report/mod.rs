@@ -23,8 +23,9 @@ pub const SCHEMA: &str = "phonecert.report/1";
 /// The device under test as the report names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DutInfo {
-    /// `sim` (the reference phone), `cmd` (a program given with `--dut-cmd`) or `attached`
-    /// (whatever is plugged into the iface lab's interface).
+    /// `sim` (the reference phone), `cmd` (a program given with `--dut-cmd`), `attached`
+    /// (whatever is plugged into the iface lab's interface) or `bench` (the phones
+    /// `phonecert serve` answered; `mac` lists them, or says `any MAC`).
     pub kind: String,
     /// The command of a `cmd` device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +66,7 @@ impl DutInfo {
             (_, Some(cmd)) => format!("--dut-cmd {}", program_of(cmd)),
             ("attached", None) => format!("the phone {} on the lab port", self.mac),
             ("merged", None) => format!("the devices of several runs ({})", self.mac),
+            ("bench", None) => format!("the phones at the bench ({})", self.mac),
             (kind, None) if self.mac.is_empty() => kind.to_string(),
             (kind, None) => format!("{kind} {}", self.mac),
         }
@@ -241,6 +243,10 @@ pub struct RunReport {
     /// `phonecert verify` says so (the folder is no longer the run's own evidence).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edited_after_run: Vec<EditedEvidence>,
+    /// What the operator must know of how the run was made (`phonecert serve --any-mac`
+    /// answered every DHCP client on the segment), shown first wherever the run is shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// An evidence file edited after the run and judged as edited (`judge --write`).
@@ -489,6 +495,9 @@ pub fn scenario_block(s: &ScenarioReport) -> String {
 pub fn totals(report: &RunReport, report_dir: &Path) -> String {
     let mut out = String::new();
     let m = report.summary;
+    for w in &report.warnings {
+        out.push_str(&format!("\nWARNING: {w}\n"));
+    }
     if report.interrupted {
         out.push_str(&format!(
             "\ninterrupted: {} scenario(s) did not run to their end: {}\n",
@@ -604,6 +613,7 @@ pub(crate) mod tests {
             interrupted: false,
             not_run: Vec::new(),
             edited_after_run: Vec::new(),
+            warnings: Vec::new(),
             merged_from: Vec::new(),
         }
     }

@@ -1,5 +1,6 @@
-//! DHCP I/O shell: moves the client's messages over raw frames (`--iface`) or a UDP socket
-//! (`--dhcp-server`, loopback), and runs the client's timers on the phone clock.
+//! DHCP I/O shell: moves the client's messages over raw frames (`--iface`), a UDP socket
+//! (`--dhcp-server`, loopback) or a frame link shared by many phones of one process, and runs
+//! the client's timers on the phone clock.
 //!
 //! Owns: the DHCP task and its link; publishes the current lease through a watch channel;
 //! tags raw frames with the VLAN each message names and tells the client which VLAN a reply
@@ -40,6 +41,16 @@ pub enum DhcpLink {
         socket: UdpSocket,
         server: SocketAddr,
     },
+    /// Shared mode: whole Ethernet frames, as on `Raw`, through a link that many phones of one
+    /// process share. The link's owner sends every frame put in `out` and hands this phone,
+    /// through `inbox`, the DHCP frames for its MAC.
+    Frames {
+        out: mpsc::Sender<Vec<u8>>,
+        inbox: mpsc::Receiver<Vec<u8>>,
+        mac: [u8; 6],
+        /// The server's MAC, learnt from its replies (for unicast renewal).
+        server_mac: Option<[u8; 6]>,
+    },
 }
 
 impl DhcpLink {
@@ -61,6 +72,21 @@ impl DhcpLink {
         })
     }
 
+    /// The shared link of a phone with `mac`: frames out through `out`, its DHCP frames in
+    /// through `inbox`.
+    pub fn frames(
+        out: mpsc::Sender<Vec<u8>>,
+        inbox: mpsc::Receiver<Vec<u8>>,
+        mac: [u8; 6],
+    ) -> Self {
+        DhcpLink::Frames {
+            out,
+            inbox,
+            mac,
+            server_mac: None,
+        }
+    }
+
     /// Open the loopback link towards `server`.
     pub async fn udp(server: SocketAddr) -> io::Result<Self> {
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -75,19 +101,19 @@ impl DhcpLink {
                 server_mac,
                 ..
             } => {
-                let (dst_mac, dst_ip) = match tx.destination {
-                    Destination::Broadcast => (BROADCAST_MAC, Ipv4Addr::BROADCAST),
-                    Destination::Server(ip) => (server_mac.unwrap_or(BROADCAST_MAC), ip),
-                };
-                let frame = raw::build_udp_frame(
-                    *mac,
-                    dst_mac,
-                    tx.vlan,
-                    (tx.source, DHCP_CLIENT_PORT),
-                    (dst_ip, DHCP_SERVER_PORT),
-                    &tx.payload,
-                );
+                let frame = client_frame(tx, *mac, *server_mac);
                 socket.send(&frame).await
+            }
+            DhcpLink::Frames {
+                out,
+                mac,
+                server_mac,
+                ..
+            } => {
+                let frame = client_frame(tx, *mac, *server_mac);
+                out.send(frame).await.map_err(|_| {
+                    io::Error::new(io::ErrorKind::BrokenPipe, "the shared link is closed")
+                })
             }
             DhcpLink::Udp { socket, server } => {
                 if let Some(vlan) = tx.vlan {
@@ -123,6 +149,23 @@ impl DhcpLink {
                     return Ok((udp.vlan, udp.payload));
                 }
             },
+            DhcpLink::Frames {
+                inbox, server_mac, ..
+            } => loop {
+                let Some(bytes) = inbox.recv().await else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the shared link is closed",
+                    ));
+                };
+                if let Some(udp) = raw::parse_udp_frame(&bytes)
+                    && udp.dst_port == DHCP_CLIENT_PORT
+                    && udp.src_port == DHCP_SERVER_PORT
+                {
+                    *server_mac = Some(udp.src_mac);
+                    return Ok((udp.vlan, udp.payload));
+                }
+            },
             DhcpLink::Udp { socket, .. } => {
                 let mut buf = vec![0u8; 65536];
                 let (n, _from) = socket.recv_from(&mut buf).await?;
@@ -131,6 +174,22 @@ impl DhcpLink {
             }
         }
     }
+}
+
+/// The Ethernet frame carrying `tx` from `mac`: broadcast, or to the server's MAC once known.
+fn client_frame(tx: &Transmit, mac: [u8; 6], server_mac: Option<[u8; 6]>) -> Vec<u8> {
+    let (dst_mac, dst_ip) = match tx.destination {
+        Destination::Broadcast => (BROADCAST_MAC, Ipv4Addr::BROADCAST),
+        Destination::Server(ip) => (server_mac.unwrap_or(BROADCAST_MAC), ip),
+    };
+    raw::build_udp_frame(
+        mac,
+        dst_mac,
+        tx.vlan,
+        (tx.source, DHCP_CLIENT_PORT),
+        (dst_ip, DHCP_SERVER_PORT),
+        &tx.payload,
+    )
 }
 
 /// The lease as the rest of the phone sees it.
@@ -325,5 +384,74 @@ pub fn spawn(mut link: DhcpLink, mut client: DhcpClient, clock: PhoneClock) -> D
         status,
         commands,
         task,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAC: [u8; 6] = [0x00, 0x1b, 0x4f, 0x42, 0x00, 0x07];
+    const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
+
+    fn discover() -> Transmit {
+        Transmit {
+            destination: Destination::Broadcast,
+            source: Ipv4Addr::UNSPECIFIED,
+            message_type: MessageType::Discover,
+            vlan: None,
+            payload: vec![1, 2, 3],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_link_sends_from_the_phones_mac_and_takes_only_dhcp_replies() {
+        let (out_tx, mut out_rx) = mpsc::channel(4);
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let mut link = DhcpLink::frames(out_tx, in_rx, MAC);
+
+        link.send(&discover()).await.expect("send");
+        let sent = out_rx.recv().await.expect("a frame goes out");
+        let udp = raw::parse_udp_frame(&sent).expect("an ethernet/ipv4/udp frame");
+        assert_eq!(udp.src_mac, MAC);
+        assert_eq!(udp.dst_mac, BROADCAST_MAC);
+        assert_eq!((udp.src_port, udp.dst_port), (68, 67));
+        assert_eq!(udp.payload, vec![1, 2, 3]);
+
+        // Something that is not a DHCP reply is passed over; the reply after it is taken, and
+        // its sender becomes the server a renewal is unicast to.
+        let other = raw::build_udp_frame(
+            SERVER_MAC,
+            MAC,
+            None,
+            (Ipv4Addr::new(10, 66, 0, 1), 5060),
+            (Ipv4Addr::new(10, 66, 0, 100), 5060),
+            b"not dhcp",
+        );
+        let reply = raw::build_udp_frame(
+            SERVER_MAC,
+            BROADCAST_MAC,
+            None,
+            (Ipv4Addr::new(10, 66, 0, 1), 67),
+            (Ipv4Addr::BROADCAST, 68),
+            b"offer",
+        );
+        in_tx.send(other).await.expect("queue");
+        in_tx.send(reply).await.expect("queue");
+        let (vlan, payload) = link.recv().await.expect("the reply");
+        assert_eq!((vlan, payload.as_slice()), (None, &b"offer"[..]));
+
+        let renew = Transmit {
+            destination: Destination::Server(Ipv4Addr::new(10, 66, 0, 1)),
+            source: Ipv4Addr::new(10, 66, 0, 100),
+            ..discover()
+        };
+        link.send(&renew).await.expect("send");
+        let sent = out_rx.recv().await.expect("a frame goes out");
+        let udp = raw::parse_udp_frame(&sent).expect("udp");
+        assert_eq!(udp.dst_mac, SERVER_MAC);
+
+        drop(in_tx);
+        assert!(link.recv().await.is_err(), "a closed link is an error");
     }
 }
