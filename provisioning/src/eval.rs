@@ -87,6 +87,8 @@ pub enum Origin {
     Default,
     /// A `SET` at this file and line.
     Line { file: String, line: usize },
+    /// Held before the script ran (DHCP, the site option): given by the caller.
+    Given(Source),
 }
 
 /// One setting in force at the end.
@@ -148,7 +150,17 @@ pub fn is_boot_code(appname: &str) -> bool {
 /// Run `upgrade` as the phone `vars` describes, answering each `GET` from `files` (by file
 /// name, exactly as written in the GET), from the profile's defaults.
 pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Script>) -> Evaluation {
-    let mut settings = Settings::new();
+    evaluate_from(vars, Settings::new(), upgrade, files)
+}
+
+/// [`evaluate`] from the settings the phone holds before its upgrade script (what DHCP and
+/// the site option gave it): a `SET` overrides them as its precedence allows.
+pub fn evaluate_from(
+    vars: PhoneVars,
+    mut settings: Settings,
+    upgrade: Script,
+    files: &BTreeMap<String, Script>,
+) -> Evaluation {
     let mut interp = Interpreter::new(vars.clone());
     let mut fetches = vec![Fetch {
         file: upgrade.file.clone(),
@@ -271,8 +283,9 @@ fn in_force(settings: &Settings, trace: &[TraceEntry]) -> Vec<InForce> {
             name: name.to_string(),
             value: value.to_string(),
             origin: match (source, last_set(trace, name)) {
+                (Source::Default, _) => Origin::Default,
                 (Source::SettingsFile, Some((file, line))) => Origin::Line { file, line },
-                _ => Origin::Default,
+                (other, _) => Origin::Given(other),
             },
         })
         .collect()
@@ -487,6 +500,27 @@ SET NOSUCH 1
             ]
         );
         assert!(!e.fetches[2].given);
+    }
+
+    #[test]
+    fn values_held_before_the_script_keep_their_source_until_a_set_overrides_them() {
+        let mut before = Settings::new();
+        before
+            .set("SIPDOMAIN", "dhcp.example.lab", Source::SiteOption)
+            .unwrap();
+        before.set("L2QVLAN", "12", Source::SiteOption).unwrap();
+        before.set("SIG", "1", Source::SiteOption).unwrap();
+        let vars = model::find("9620").unwrap().vars(0);
+        let e = evaluate_from(vars, before, parse("96xxupgrade.txt", UPGRADE), &files());
+        let sip = e.settings.iter().find(|s| s.name == "SIPDOMAIN").unwrap();
+        assert_eq!(sip.value, "example.lab", "the settings file wins");
+        let vlan = e.settings.iter().find(|s| s.name == "L2QVLAN").unwrap();
+        assert_eq!(
+            (vlan.value.as_str(), &vlan.origin),
+            ("12", &Origin::Given(Source::SiteOption))
+        );
+        let sig = e.settings.iter().find(|s| s.name == "SIG").unwrap();
+        assert_eq!(sig.origin, Origin::Given(Source::SiteOption));
     }
 
     #[test]

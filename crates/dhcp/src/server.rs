@@ -268,6 +268,14 @@ impl Lease {
 pub struct DhcpServer {
     config: ServerConfig,
     leases: BTreeMap<[u8; 6], Lease>,
+    /// The same rows keyed by address: who holds each one. Kept with `leases` by
+    /// [`DhcpServer::set_lease`] and [`DhcpServer::drop_lease`], so choosing an address never
+    /// walks the whole table (a floor of phones booting at once makes that table large).
+    holders: BTreeMap<Ipv4Addr, [u8; 6]>,
+    /// Per pool (keyed by its first address): every address of the pool below this one is
+    /// held or unusable, so the search for the lowest free address starts here instead of at
+    /// the pool's start. Lowered whenever an address stops being held.
+    free_floor: BTreeMap<Ipv4Addr, u64>,
     declined: BTreeSet<Ipv4Addr>,
     /// Messages received per client and type, for the rules.
     counts: Counts,
@@ -372,6 +380,8 @@ impl DhcpServer {
         DhcpServer {
             config,
             leases: BTreeMap::new(),
+            holders: BTreeMap::new(),
+            free_floor: BTreeMap::new(),
             declined: BTreeSet::new(),
             counts: Counts::default(),
         }
@@ -602,7 +612,7 @@ impl DhcpServer {
         let Some(ip) = self.choose(now, &mac, req.requested_ip, pool) else {
             return Action::Ignore("address pool exhausted: no offer".into());
         };
-        self.leases.insert(
+        self.set_lease(
             mac,
             Lease {
                 ip,
@@ -648,7 +658,7 @@ impl DhcpServer {
                     Some(t) if t != INFINITE_LEASE => Some(now + Duration::from_secs(t.into())),
                     _ => None,
                 };
-                self.leases.insert(
+                self.set_lease(
                     mac,
                     Lease {
                         ip,
@@ -702,7 +712,7 @@ impl DhcpServer {
         };
         let mac = m.header.mac();
         if self.leases.get(&mac).is_some_and(|l| l.ip == ip) {
-            self.leases.remove(&mac);
+            self.drop_lease(&mac);
         }
         if pool.contains(ip) {
             tracing::warn!(%ip, client = %format_mac(&mac), "address declined; not offered again");
@@ -728,7 +738,69 @@ impl DhcpServer {
     }
 
     fn holder(&self, ip: Ipv4Addr) -> Option<(&[u8; 6], &Lease)> {
-        self.leases.iter().find(|(_, l)| l.ip == ip)
+        let mac = self.holders.get(&ip)?;
+        self.leases.get_key_value(mac)
+    }
+
+    /// Puts `lease` in `mac`'s row; an address the row held before is given up.
+    fn set_lease(&mut self, mac: [u8; 6], lease: Lease) {
+        if let Some(old) = self.leases.insert(mac, lease)
+            && old.ip != lease.ip
+        {
+            self.holders.remove(&old.ip);
+            self.given_up(old.ip);
+        }
+        self.holders.insert(lease.ip, mac);
+    }
+
+    /// Removes `mac`'s row; its address is given up.
+    fn drop_lease(&mut self, mac: &[u8; 6]) {
+        if let Some(old) = self.leases.remove(mac) {
+            self.holders.remove(&old.ip);
+            self.given_up(old.ip);
+        }
+    }
+
+    /// `ip` is no longer held: no pool's search may start above it.
+    fn given_up(&mut self, ip: Ipv4Addr) {
+        let ip = u64::from(u32::from(ip));
+        for floor in self.free_floor.values_mut() {
+            *floor = (*floor).min(ip);
+        }
+    }
+
+    /// The lowest usable address of `pool` nobody holds, searched from the pool's floor
+    /// (below which all is held or unusable) over the held addresses in order; the floor
+    /// moves up to what was found (or past the end: the pool is full until an address is
+    /// given up).
+    fn lowest_free(&mut self, pool: &Pool) -> Option<Ipv4Addr> {
+        let start = u64::from(u32::from(pool.start));
+        let end = u64::from(u32::from(pool.end));
+        let floor = self
+            .free_floor
+            .get(&pool.start)
+            .copied()
+            .unwrap_or(start)
+            .max(start);
+        let mut held = self
+            .holders
+            .range(Ipv4Addr::from(u32::try_from(floor).unwrap_or(u32::MAX))..)
+            .map(|(ip, _)| u64::from(u32::from(*ip)))
+            .peekable();
+        let mut at = floor;
+        let found = loop {
+            if at > end {
+                break None;
+            }
+            while held.next_if(|h| *h < at).is_some() {}
+            let ip = Ipv4Addr::from(u32::try_from(at).unwrap_or(u32::MAX));
+            if held.peek() != Some(&at) && self.usable(ip, pool) {
+                break Some(ip);
+            }
+            at += 1;
+        };
+        self.free_floor.insert(pool.start, at);
+        found
     }
 
     /// The address to offer `mac` (RFC 2131 §4.3.1 order; see the module header).
@@ -750,22 +822,22 @@ impl DhcpServer {
         {
             return Some(r);
         }
-        let start = u32::from(pool.start);
-        let end = u32::from(pool.end);
-        let candidates = || {
-            (start..=end)
-                .map(Ipv4Addr::from)
-                .filter(|ip| self.usable(*ip, pool))
-        };
-        if let Some(free) = candidates().find(|ip| self.holder(*ip).is_none()) {
+        if let Some(free) = self.lowest_free(pool) {
             return Some(free);
         }
-        let (ip, other) = candidates().find_map(|ip| {
-            self.holder(ip)
-                .filter(|(m, l)| *m != mac && l.reclaimable(now))
-                .map(|(m, _)| (ip, *m))
-        })?;
-        self.leases.remove(&other);
+        // Every usable address is held: the lowest one whose holder may lose it. Held
+        // addresses are walked in order, the unusable ones (declined since) skipped.
+        let (ip, other) = self
+            .holders
+            .range(pool.start..=pool.end)
+            .filter(|(ip, _)| self.usable(**ip, pool))
+            .find_map(|(ip, m)| {
+                self.leases
+                    .get(m)
+                    .filter(|l| m != mac && l.reclaimable(now))
+                    .map(|_| (*ip, *m))
+            })?;
+        self.drop_lease(&other);
         Some(ip)
     }
 

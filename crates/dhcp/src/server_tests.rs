@@ -699,6 +699,49 @@ fn pool_exhaustion_then_reclaim_of_a_stale_offer() {
 }
 
 #[test]
+fn an_address_a_client_gives_up_is_the_lowest_free_again() {
+    let mut s = DhcpServer::new(config());
+    let first = |out: &[Output]| only_reply(out).1.header.yiaddr;
+    // MAC takes .100 on the server's own subnet, OTHER_MAC .101.
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(MAC, 1));
+    assert_eq!(first(&out), Ipv4Addr::new(10, 0, 0, 100));
+    let out = s.handle(Duration::ZERO, ANY, None, &discover(OTHER_MAC, 1));
+    assert_eq!(first(&out), Ipv4Addr::new(10, 0, 0, 101));
+    // MAC moves behind the relay: its row now holds a 10.9.0.x address, .100 is nobody's.
+    let d = relayed(MAC, 2, RELAY, vec![(53, vec![1])], None);
+    let out = s.handle(Duration::from_secs(1), RELAY, None, &d);
+    assert_eq!(first(&out), Ipv4Addr::new(10, 9, 0, 100));
+    // The next new client on the own subnet gets .100 back, not .102.
+    let third = [2, 0, 0, 0, 0, 3];
+    let out = s.handle(Duration::from_secs(2), ANY, None, &discover(third, 1));
+    assert_eq!(first(&out), Ipv4Addr::new(10, 0, 0, 100));
+}
+
+#[test]
+fn thousands_of_clients_in_a_large_pool_get_ascending_addresses() {
+    // A floor of phones booting at once: each new client gets the next address, and the
+    // choice does not walk the lease table (with a walk, this loop would not end in
+    // reasonable time).
+    let mut s = DhcpServer::new(ServerConfig {
+        subnet_mask: Ipv4Addr::new(255, 255, 0, 0),
+        pool_start: Ipv4Addr::new(10, 0, 1, 0),
+        pool_end: Ipv4Addr::new(10, 0, 255, 254),
+        relay_subnets: Vec::new(),
+        ..config()
+    });
+    for i in 0..20_000u32 {
+        let b = i.to_be_bytes();
+        let mac = [2, 0, b[0], b[1], b[2], b[3]];
+        let out = s.handle(Duration::ZERO, ANY, None, &discover(mac, i));
+        let (_, m) = only_reply(&out);
+        assert_eq!(
+            m.header.yiaddr,
+            Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 1, 0)) + i)
+        );
+    }
+}
+
+#[test]
 fn discover_asking_for_a_free_address_gets_it() {
     let mut s = DhcpServer::new(config());
     let wanted = Ipv4Addr::new(10, 0, 0, 102);

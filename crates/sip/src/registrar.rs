@@ -31,7 +31,7 @@
 //!   attempts and get the same answer, or the same silence), and only requests it serves:
 //!   one refused for its form ([`refusal`]: 505, 416 or 400) is no attempt.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -49,8 +49,14 @@ const TRANSACTION_LIFETIME: Duration = Duration::from_secs(32);
 /// Default nonce lifetime: longer than the 900 s REGISTERWAIT, so a refresh can reuse the
 /// nonce with the next `nc`, as 9600 phones do.
 const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(3600);
-/// Bound on remembered nonces: stale ones are forgotten beyond this.
-const MAX_NONCES: usize = 4096;
+/// Bound on remembered nonces: beyond it the oldest is forgotten (a client still using it gets
+/// a fresh challenge with `stale=true`, as for a nonce we never issued), so a flood of
+/// unauthenticated REGISTERs cannot grow the table.
+pub const MAX_NONCES: usize = 4096;
+/// How often expired transactions and bindings are swept out. Lookups check the age of what
+/// they find, so the sweep only bounds memory; doing it on every message made each message
+/// cost as much as the number of transactions of the last 32 s.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
 /// The methods named in `Allow`.
 const ALLOW: &str = "REGISTER, OPTIONS";
@@ -223,12 +229,16 @@ pub struct Registrar {
     nonce_lifetime: Duration,
     nonce_counter: u64,
     nonces: HashMap<String, NonceState>,
+    /// The keys of `nonces` in the order they were issued: the oldest is forgotten first.
+    nonce_order: VecDeque<String>,
     bindings: BTreeMap<String, Vec<Binding>>,
     script: Vec<ScriptedAnswer>,
     /// How attempts past the end of the script are answered.
     after_script: ScriptedAnswer,
     register_attempts: usize,
     transactions: HashMap<String, Transaction>,
+    /// When `expire` next sweeps.
+    next_sweep: Duration,
 }
 
 impl Registrar {
@@ -238,11 +248,13 @@ impl Registrar {
             nonce_lifetime: DEFAULT_NONCE_LIFETIME,
             nonce_counter: 0,
             nonces: HashMap::new(),
+            nonce_order: VecDeque::new(),
             bindings: BTreeMap::new(),
             script: Vec::new(),
             after_script: ScriptedAnswer::Normal,
             register_attempts: 0,
             transactions: HashMap::new(),
+            next_sweep: Duration::ZERO,
         }
     }
 
@@ -410,6 +422,7 @@ impl Registrar {
         let cached = key
             .as_ref()
             .and_then(|k| self.transactions.get(k))
+            .filter(|t| now.saturating_sub(t.created) < TRANSACTION_LIFETIME)
             .map(|t| t.answer.clone());
         if cached.is_some() {
             findings.push(RequestFinding::Registrar(Observation::Retransmission));
@@ -753,11 +766,13 @@ impl Registrar {
             &self.nonce_counter.to_be_bytes(),
             16,
         );
-        if self.nonces.len() >= MAX_NONCES {
-            let lifetime = self.nonce_lifetime;
-            self.nonces
-                .retain(|_, st| now.saturating_sub(st.issued) <= lifetime);
+        while self.nonces.len() >= MAX_NONCES {
+            let Some(oldest) = self.nonce_order.pop_front() else {
+                break;
+            };
+            self.nonces.remove(&oldest);
         }
+        self.nonce_order.push_back(nonce.clone());
         self.nonces.insert(
             nonce.clone(),
             NonceState {
@@ -924,6 +939,10 @@ impl Registrar {
     }
 
     fn expire(&mut self, now: Duration) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_INTERVAL;
         self.transactions
             .retain(|_, t| now.saturating_sub(t.created) < TRANSACTION_LIFETIME);
         for list in self.bindings.values_mut() {

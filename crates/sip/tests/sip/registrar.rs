@@ -1007,3 +1007,62 @@ fn wrong_credentials_can_be_challenged_again_instead_of_forbidden() {
     assert!(!r.contains("stale"), "{r}");
     assert_eq!(auth_result(&actions), DigestCheck::WrongResponse);
 }
+
+#[test]
+fn past_the_nonce_bound_the_oldest_nonce_is_forgotten_and_gets_a_stale_challenge() {
+    let mut reg = Registrar::new(config());
+    let first = challenged(&mut reg, Duration::ZERO);
+    let mut last = String::new();
+    for i in 0..pc_sip::registrar::MAX_NONCES {
+        // A new branch each time: a new transaction, so a new challenge and nonce.
+        let actions = reg.handle(
+            Duration::from_millis(i as u64),
+            peer(),
+            Transport::Udp,
+            register(1, &format!("z9hG4bKn{i}"), None, 60).as_bytes(),
+        );
+        last = challenge_param(&sent(&actions).1, "nonce");
+    }
+    let at = Duration::from_secs(10);
+    let auth = authorization("1001", "1234", &first, "00000001");
+    let actions = reg.handle(
+        at,
+        peer(),
+        Transport::Udp,
+        register(2, "z9hG4bKold", Some(&auth), 60).as_bytes(),
+    );
+    assert_eq!(auth_result(&actions), DigestCheck::UnknownNonce);
+    assert!(sent(&actions).1.contains("stale=true"));
+    let auth = authorization("1001", "1234", &last, "00000001");
+    let actions = reg.handle(
+        at,
+        peer(),
+        Transport::Udp,
+        register(3, "z9hG4bKnew", Some(&auth), 60).as_bytes(),
+    );
+    assert!(sent(&actions).1.starts_with("SIP/2.0 200 OK\r\n"));
+}
+
+#[test]
+fn a_request_after_its_transaction_ended_is_new_even_before_the_next_sweep() {
+    let mut reg = Registrar::new(config());
+    let first = challenged(&mut reg, Duration::ZERO);
+    // Another request just before the 32 s transaction lifetime ends, so no sweep is due
+    // when the same branch comes back just after it.
+    let options = "OPTIONS sip:lab.test SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.1.1.20:5060;branch=z9hG4bKopt\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:1001@lab.test>;tag=o1\r\n\
+To: <sip:lab.test>\r\n\
+Call-ID: opt@10.1.1.20\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+    reg.handle(
+        Duration::from_millis(31_900),
+        peer(),
+        Transport::Udp,
+        options.as_bytes(),
+    );
+    let again = challenged(&mut reg, Duration::from_millis(32_100));
+    assert_ne!(again, first, "answered from a transaction that had ended");
+}
