@@ -228,8 +228,8 @@ enum ScriptCommand {
     /// variable it does not report, GOTO to a missing label, a parse finding).
     ///
     /// The first FILE is the upgrade script; the others are the files its GETs may fetch.
-    /// A GET is matched to a given file by file name, exactly as written in the GET (the
-    /// folder the file sits in does not matter); a GET of a file not given is listed as
+    /// A GET is matched to a given file by file name: as written in the GET, else the last
+    /// part of the GET's path (the folder the given file sits in does not matter); a GET of a file not given is listed as
     /// "not given, would be fetched" and the script goes on after it, as after a 404. The
     /// application APPNAME names is checked before the first GET, as the phone does; it is
     /// never read. The phone's variables come from the model table (MODEL4, MODEL with
