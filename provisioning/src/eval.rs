@@ -148,7 +148,8 @@ pub fn is_boot_code(appname: &str) -> bool {
 }
 
 /// Run `upgrade` as the phone `vars` describes, answering each `GET` from `files` (by file
-/// name, exactly as written in the GET), from the profile's defaults.
+/// name: as written in the GET, else the last part of its path), from the profile's
+/// defaults.
 pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Script>) -> Evaluation {
     evaluate_from(vars, Settings::new(), upgrade, files)
 }
@@ -180,7 +181,7 @@ pub fn evaluate_from(
             .last()
             .map(|t| t.file.clone())
             .unwrap_or_default();
-        let found = files.get(&file).cloned();
+        let found = given(files, &file).cloned();
         fetches.push(Fetch {
             file: file.clone(),
             kind: FetchKind::Get {
@@ -205,14 +206,17 @@ pub fn evaluate_from(
     ] {
         for file in list(&settings, name) {
             fetches.push(Fetch {
-                given: files.contains_key(&file),
+                given: given(files, &file).is_some(),
                 file,
                 kind: kind.clone(),
             });
         }
     }
     let trace = interp.trace().to_vec();
-    let fetched: BTreeSet<&str> = fetches.iter().map(|f| f.file.as_str()).collect();
+    let fetched: BTreeSet<&str> = fetches
+        .iter()
+        .map(|f| f.file.rsplit('/').next().unwrap_or(&f.file))
+        .collect();
     let unfetched = files
         .keys()
         .filter(|f| !fetched.contains(f.as_str()))
@@ -225,6 +229,14 @@ pub fn evaluate_from(
         unfetched,
         trace,
     }
+}
+
+/// The file a `GET` names: by its name as written, else by the last part of its path
+/// (`GET site/46xxsettings.txt` is answered with a file named `46xxsettings.txt`).
+fn given<'a>(files: &'a BTreeMap<String, Script>, get: &str) -> Option<&'a Script> {
+    files
+        .get(get)
+        .or_else(|| get.rsplit_once('/').and_then(|(_, name)| files.get(name)))
 }
 
 /// The application check: what APPNAME names and whether the phone fetches it.
@@ -521,6 +533,21 @@ SET NOSUCH 1
         );
         let sig = e.settings.iter().find(|s| s.name == "SIG").unwrap();
         assert_eq!(sig.origin, Origin::Given(Source::SiteOption));
+    }
+
+    #[test]
+    fn a_get_with_a_folder_is_answered_by_the_file_of_its_last_name() {
+        let vars = model::find("9620").unwrap().vars(0);
+        let e = evaluate(
+            vars,
+            parse("up.txt", "GET site/46xxsettings.txt\n"),
+            &files(),
+        );
+        assert!(e.fetches[1].given, "{:?}", e.fetches);
+        assert_eq!(e.fetches[1].file, "site/46xxsettings.txt");
+        assert!(e.unfetched.is_empty());
+        let sip = e.settings.iter().find(|s| s.name == "SIPDOMAIN").unwrap();
+        assert_eq!(sip.value, "example.lab");
     }
 
     #[test]
