@@ -201,6 +201,14 @@ enum Command {
     /// Read DHCP site-specific option strings (option 242) as a phone does.
     #[command(subcommand)]
     Option242(Option242Command),
+    /// Boot many reference phones at once against one lab and measure how it holds up: time
+    /// until every phone registered, boot times, failures by phone and step, capture drops,
+    /// memory per phone (`phonecert storm --help`).
+    #[command(disable_help_flag = true)]
+    Storm {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `phonecert lint`'s exit codes.
@@ -534,6 +542,14 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
         Command::Option242(Option242Command::Explain { string, format }) => {
             print_out(&provisioning_tool::option242_explain(&string, format));
             EXIT_PASS
+        }
+        // The phonecert binary runs `storm` itself (it joins the reference phone to the
+        // harness); this library alone does not carry the phone.
+        Command::Storm { .. } => {
+            eprintln!(
+                "error: `storm` is run by the phonecert binary, which carries the reference phone"
+            );
+            EXIT_USAGE
         }
     })
 }

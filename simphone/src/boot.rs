@@ -167,6 +167,17 @@ fn cut_long_lines(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A file as a phone with the `crlf-only` fault reads it: only CRLF ends a line, so each
+/// bare LF becomes a space and the lines it separated run together.
+fn join_bare_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, b) in bytes.iter().enumerate() {
+        let bare = *b == b'\n' && (i == 0 || bytes[i - 1] != b'\r');
+        out.push(if bare { b' ' } else { *b });
+    }
+    out
+}
+
 /// With `set-group-from-settings-file`: a `SET GROUP` the interpreter refused (GROUP is
 /// read-only) becomes `$GROUP` for the files fetched after it.
 fn take_group_from_sets(interp: &mut Interpreter) {
@@ -848,6 +859,13 @@ impl Phone {
         } else {
             bytes
         };
+        let joined;
+        let bytes = if self.cfg.faults.has(Fault::CrlfOnly) {
+            joined = join_bare_lf(bytes);
+            &joined[..]
+        } else {
+            bytes
+        };
         let mut parsed = if self.cfg.faults.has(Fault::KeepBom) {
             script::parse(file, &latin1(bytes))
         } else if self.cfg.faults.has(Fault::ReadAnyFile) {
@@ -1513,6 +1531,11 @@ mod tests {
         let cut = phone(&[Fault::CutLongLines]).parse_file("f", &long);
         assert_eq!(cut.lines.len(), 2, "the cut line runs as a SET");
         assert_eq!(cut_long_lines(b"ab\ncd"), b"ab\ncd");
+        let lf = b"## comment\nSET SIPDOMAIN lab.test\r\nSET REGISTERWAIT 120\n";
+        assert_eq!(phone(&[]).parse_file("f", lf).lines.len(), 2);
+        let crlf_only = phone(&[Fault::CrlfOnly]).parse_file("f", lf);
+        assert_eq!(crlf_only.lines.len(), 1, "line 1 swallowed line 2");
+        assert_eq!(crlf_only.lines[0].number, 2);
     }
 
     #[test]

@@ -77,11 +77,12 @@ pub enum Fault {
     SigVariablesUnknown,
     ReadAnyFile,
     CutLongLines,
+    CrlfOnly,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 65] = [
+    pub const ALL: [Fault; 66] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -147,6 +148,7 @@ impl Fault {
         Fault::SigVariablesUnknown,
         Fault::ReadAnyFile,
         Fault::CutLongLines,
+        Fault::CrlfOnly,
     ];
 
     /// The `--fault` name.
@@ -217,6 +219,7 @@ impl Fault {
             Fault::SigVariablesUnknown => "sig-variables-unknown",
             Fault::ReadAnyFile => "read-any-file",
             Fault::CutLongLines => "cut-long-lines",
+            Fault::CrlfOnly => "crlf-only",
         }
     }
 
@@ -407,6 +410,9 @@ impl Fault {
             }
             Fault::CutLongLines => {
                 "reads the first 4096 bytes of an over-long line as a statement instead of ignoring the line"
+            }
+            Fault::CrlfOnly => {
+                "ends a script line only at CRLF: a bare LF joins two lines (an LF file is one comment)"
             }
         }
     }
