@@ -4,6 +4,7 @@
 //!
 //! Output: the run summary goes to stdout; progress, warnings and errors to stderr.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,14 +12,15 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use crate::dut::SimphoneProgram;
-use crate::engine::{self, EngineError, RunContext, SavedTimeline};
+use crate::engine::{self, RunContext, SavedTimeline};
 use crate::judge::{self, Verdict};
 use crate::lab;
 use crate::progress::{Format, Live};
 use crate::provisioning_tool::{self, OutputFormat};
-use crate::report::{self, DutInfo, RunReport, ScenarioReport, Summary};
+use crate::report::{self, DutInfo, RunReport, Summary};
 use crate::run_folder::{self, RunFolders};
 use crate::scenario::{self, Scenario};
+use crate::schedule;
 use crate::select::Selection;
 
 /// Exit code: every scenario passed.
@@ -199,6 +201,14 @@ enum Command {
     /// Read DHCP site-specific option strings (option 242) as a phone does.
     #[command(subcommand)]
     Option242(Option242Command),
+    /// Boot many reference phones at once against one lab and measure how it holds up: time
+    /// until every phone registered, boot times, failures by phone and step, capture drops,
+    /// memory per phone (`phonecert storm --help`).
+    #[command(disable_help_flag = true)]
+    Storm {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `phonecert lint`'s exit codes.
@@ -218,14 +228,16 @@ enum ScriptCommand {
     /// variable it does not report, GOTO to a missing label, a parse finding).
     ///
     /// The first FILE is the upgrade script; the others are the files its GETs may fetch.
-    /// A GET is matched to a given file by file name, exactly as written in the GET (the
-    /// folder the file sits in does not matter); a GET of a file not given is listed as
+    /// A GET is matched to a given file by file name: as written in the GET, else the last
+    /// part of the GET's path (the folder the given file sits in does not matter); a GET of a file not given is listed as
     /// "not given, would be fetched" and the script goes on after it, as after a 404. The
     /// application APPNAME names is checked before the first GET, as the phone does; it is
     /// never read. The phone's variables come from the model table (MODEL4, MODEL with
     /// hardware D01A, SHA2CAPABLE 1 on 96x1 models, SIG_IN_USE 2, VPNACTIVE 0) and --group;
     /// --var sets any of them, and MACADDR, BOOTNAME, HWVERS and APPNAME (the running
     /// application), which are unknown otherwise (an IF on an unknown one does nothing).
+    /// A --var naming a parameter (SIG, HTTPSRVR, L2QVLAN …) is a value the phone holds
+    /// before the script, as option 242 would give it: a SET in the files overrides it.
     /// `--format json`: schema phonecert.script-eval/1 (README). Exit 0, or 2 for bad usage
     /// or a file that cannot be read.
     Eval {
@@ -239,7 +251,9 @@ enum ScriptCommand {
         #[arg(long, default_value_t = 0)]
         group: u16,
         /// A variable the phone reports, overriding the model table: `BOOTNAME=hb96xxua3_00.bin`,
-        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1` (repeatable).
+        /// `APPNAME=S96x0_SALBR2_6_0_0.bin`, `HWVERS=…`, `MACADDR=…`, `SHA2CAPABLE=1`; or a
+        /// parameter the phone holds before the script, as option 242 would give it:
+        /// `SIG=1`, `HTTPSRVR=…`, `L2QVLAN=…` (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -416,6 +430,14 @@ struct RunArgs {
     /// in time makes the scenario an error (not a fail), and the run goes on.
     #[arg(long, value_name = "SECS")]
     boot_wait: Option<f64>,
+    /// Scenarios run at once, each in its own lab (its own namespaces, or loopback subnet,
+    /// capture, timeline and device folders): default the number of cores; 1 runs them one
+    /// after another. Verdicts and reports are those of a run with --jobs 1, scenarios
+    /// listed in the same order; only timings and the order verdicts are printed in differ.
+    /// A real phone on --lab iface:NAME is one device: its scenarios always run one at a
+    /// time (a larger --jobs is ignored there, and said so).
+    #[arg(long, value_name = "N")]
+    jobs: Option<NonZeroUsize>,
     /// The phone profile (`scenarios/profiles/`): `avaya-96x0-sip` (96x0 R2.x) or
     /// `avaya-96x1-sip` (96x1 R6/R7). Scenarios written for other profiles are skipped; the
     /// profile's parameters are the checks' `${profile.NAME}`; the reference phone plays it.
@@ -521,6 +543,14 @@ pub fn main(embedded_simphone: bool) -> ExitCode {
             print_out(&provisioning_tool::option242_explain(&string, format));
             EXIT_PASS
         }
+        // The phonecert binary runs `storm` itself (it joins the reference phone to the
+        // harness); this library alone does not carry the phone.
+        Command::Storm { .. } => {
+            eprintln!(
+                "error: `storm` is run by the phonecert binary, which carries the reference phone"
+            );
+            EXIT_USAGE
+        }
     })
 }
 
@@ -616,8 +646,8 @@ fn cmd_script_eval(
     format: OutputFormat,
 ) -> u8 {
     let run = || {
-        let vars = provisioning_tool::phone_vars(model, group, vars)?;
-        provisioning_tool::script_eval(files, vars, format)
+        let phone = provisioning_tool::phone(model, group, vars)?;
+        provisioning_tool::script_eval(files, phone, format)
     };
     match run() {
         Ok(text) => {
@@ -1388,6 +1418,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let jobs = run_jobs(&lab, args.jobs);
     let Some(profile) = crate::profile::Profile::named(&args.profile) else {
         eprintln!(
             "error: --profile `{}` is no phone profile; known: {}",
@@ -1468,7 +1499,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     let id = folders.id.clone();
     let started = Instant::now();
     let live = std::sync::Arc::new(Live::new(args.format));
-    let code = rt.block_on(async move {
+    let code = (move || {
         let ctx = RunContext {
             run_id: id.clone(),
             lab: lab.clone(),
@@ -1484,56 +1515,12 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             progress: live.clone(),
             profile: profile.clone(),
         };
-        let mut reports = Vec::new();
-        let mut interrupted = false;
-        let mut stopped: Option<String> = None;
-        let mut not_run = Vec::new();
-        for sc in &scenarios {
-            if interrupted || stopped.is_some() {
-                let why = match &stopped {
-                    Some(e) => format!("not run: the run stopped: {e}"),
-                    None => "not run: the run was interrupted".to_string(),
-                };
-                not_run.push(sc.spec.id.clone());
-                let skipped = ScenarioReport::not_run(
-                    &sc.spec.id,
-                    &sc.spec.title,
-                    &format!("{:?}", sc.spec.family).to_lowercase(),
-                    &sc.file.display().to_string(),
-                    why,
-                );
-                live.ended(&id, &skipped);
-                reports.push(skipped);
-                continue;
-            }
-            if !live.is_drawn() {
-                // No status line to say it (a pipe, a CI log): one line on stderr instead.
-                eprintln!("running {} — {}", sc.spec.id, sc.spec.title);
-            }
-            live.starting(&sc.spec.id, &sc.spec.title);
-            let report = match engine::run_scenario(sc, &ctx).await {
-                Ok(r) => r,
-                Err(EngineError::Interrupted(partial)) => {
-                    interrupted = true;
-                    not_run.push(sc.spec.id.clone());
-                    *partial
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    not_run.push(sc.spec.id.clone());
-                    stopped = Some(e.to_string());
-                    ScenarioReport::not_run(
-                        &sc.spec.id,
-                        &sc.spec.title,
-                        &format!("{:?}", sc.spec.family).to_lowercase(),
-                        &sc.file.display().to_string(),
-                        format!("not run: {e}"),
-                    )
-                }
-            };
-            live.ended(&id, &report);
-            reports.push(report);
-        }
+        let schedule::Outcome {
+            reports,
+            interrupted,
+            stopped,
+            not_run,
+        } = schedule::run_all(&scenarios, &ctx, jobs, &live);
         let first = scenarios.first().map(|s| &s.spec.phone);
         let dir = &folders.reports;
         let firmware_observed = reports.iter().rev().find_map(|r| observed_firmware(dir, r));
@@ -1601,10 +1588,27 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
         } else {
             exit_for(&rep.summary)
         }
-    });
+    })();
     // The iface lab's address comes off (with the context that held it) before the exit.
     drop(rt);
     code
+}
+
+/// How many scenarios run at once: `--jobs`, else one per core; always one for the real
+/// phone of an iface lab (one device cannot boot into two scenarios at once), said on
+/// stderr when more were asked for.
+fn run_jobs(lab: &lab::LabKind, asked: Option<NonZeroUsize>) -> NonZeroUsize {
+    match (lab, asked) {
+        (lab::LabKind::Iface(name), Some(n)) if n.get() > 1 => {
+            eprintln!(
+                "note: --jobs {n} is not used with --lab iface:{name}: one real phone runs one scenario at a time"
+            );
+            NonZeroUsize::MIN
+        }
+        (lab::LabKind::Iface(_), _) => NonZeroUsize::MIN,
+        (_, Some(n)) => n,
+        (_, None) => schedule::default_jobs(),
+    }
 }
 
 /// Resolves when the operator asks the run to stop: Ctrl-C (SIGINT) or SIGTERM.

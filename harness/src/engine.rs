@@ -333,6 +333,8 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     }
     let opened = open_lab(&ctx.lab, ctx.iface.as_deref(), spec)?;
     let (netns, addrs, sockets, vlans) = (opened.netns, opened.addrs, opened.sockets, opened.vlans);
+    // Held until the scenario ends: the loopback subnet is this scenario's alone.
+    let loopback = opened.loopback;
     let iface = match ctx.lab {
         LabKind::Iface(_) => ctx.iface.as_deref(),
         _ => None,
@@ -345,6 +347,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     };
     let outcome = run_in_lab(sc, ctx, place, sockets, vlans, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
+    drop(loopback);
     report.duration_s = started.elapsed().as_secs_f64();
     match outcome {
         Ok(()) => {}
@@ -377,6 +380,8 @@ pub(crate) struct OpenLab {
     pub sockets: ServerSockets,
     /// The voice VLANs' legs (netns and iface labs).
     pub vlans: Vec<VlanLeg>,
+    /// The loopback lab's claim on its subnet, released when dropped.
+    pub loopback: Option<lab::LoopbackSlot>,
 }
 
 /// Opens `kind` for the servers `spec` asks for: as many SIP sockets as controllers, the
@@ -406,6 +411,7 @@ pub(crate) fn open_lab(
                 addrs: lab.addrs.clone(),
                 sockets,
                 vlans,
+                loopback: None,
             })
         }
         LabKind::Netns => {
@@ -421,16 +427,19 @@ pub(crate) fn open_lab(
                 addrs,
                 sockets,
                 vlans,
+                loopback: None,
             })
         }
         LabKind::Loopback => {
-            let addrs = lab::loopback_addrs();
+            let slot = lab::LoopbackSlot::claim()?;
+            let addrs = slot.addrs.clone();
             let sockets = lab::bind_loopback(&addrs, controllers, spec.https.is_some())?;
             Ok(OpenLab {
                 netns: None,
                 addrs,
                 sockets,
                 vlans: Vec::new(),
+                loopback: Some(slot),
             })
         }
     }
@@ -441,6 +450,9 @@ fn sim_identity(phone: &crate::scenario::PhoneSetup) -> Vec<(&'static str, Strin
     let mut out = Vec::new();
     if let Some(b) = &phone.bootname {
         out.push(("--bootname", b.clone()));
+    }
+    if let Some(h) = &phone.hardware {
+        out.push(("--hardware", h.clone()));
     }
     if let Some(h) = &phone.hwvers {
         out.push(("--hwvers", h.clone()));

@@ -25,6 +25,7 @@ pub mod provisioning_tool;
 pub mod report;
 pub mod run_folder;
 pub mod scenario;
+pub mod schedule;
 pub mod select;
 pub mod serve;
 pub mod timeline;

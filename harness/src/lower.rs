@@ -228,6 +228,7 @@ fn file_entry(
 ) -> FileEntry {
     let body = match &file.content {
         FileContent::Text(t) => Body::Memory(expand(t, lab.vars).into_bytes().into()),
+        FileContent::Bytes(b) => Body::Memory(b.clone().into()),
         FileContent::Firmware(fw) => Body::Memory(firmware_image(path, fw, key).into()),
         FileContent::Image(image) => Body::file(image_body(image)),
         FileContent::StatusOnly => Body::default(),
@@ -248,6 +249,7 @@ fn file_entry(
             pause: lab.real(pause),
         },
         Delivery::Chunked(chunk) => Behaviour::Chunked { chunk },
+        Delivery::CloseDelimited => Behaviour::CloseDelimited,
         Delivery::Drip { bytes, every } => Behaviour::Drip {
             bytes,
             every: lab.real(every),
@@ -560,7 +562,7 @@ event = "received"
     #[test]
     fn file_faults_and_header_variants_are_lowered() {
         let sc = scenario(
-            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }\n\"t.bin\" = { status = 404, then = { text = \"x\", stall_after = 1, pause = 20, then = { text = \"y\" } } }",
+            "[dhcp]\n[files]\n\"c.bin\" = { text = \"x\", chunked = 512, content_type = false, etag = 'W/\"1\"' }\n\"d.bin\" = { text = \"x\", drip = { bytes = 100, every = 5 }, last_modified = \"yesterday\", range = \"honour\" }\n\"s.bin\" = { text = \"x\", silence = true, content_type = \"text/html\", last_modified = false }\n\"e.txt\" = { text = \"x\", close_delimited = true }\n\"t.bin\" = { status = 404, then = { text = \"x\", stall_after = 1, pause = 20, then = { text = \"y\" } } }",
         );
         let (a, v) = (addrs(), vars());
         let table = file_table(&sc, lab(&a, &v, 10.0));
@@ -581,6 +583,10 @@ event = "received"
         assert_eq!(d.last_modified, LastModified::Raw("yesterday".into()));
         assert_eq!(d.range, RangePolicy::Honour);
         assert_eq!(d.content_type.as_deref(), Some("application/octet-stream"));
+        assert_eq!(
+            table.get("/e.txt").unwrap().behaviour,
+            Behaviour::CloseDelimited
+        );
         let s = table.get("/s.bin").unwrap();
         assert_eq!(s.behaviour, Behaviour::Silence);
         assert_eq!(s.content_type.as_deref(), Some("text/html"));

@@ -2,9 +2,10 @@
 //! scenario's verdict the moment it ends.
 //!
 //! Owns: the [`Progress`] observer the engine calls (it says *what* is pending, never how to
-//! show it) and the terminal's [`Live`] display: an indicatif status line on stdout, hidden
-//! when stdout is not a terminal, plain (no colour) when `NO_COLOR` is set; with
-//! `--format json`, one JSON object per scenario on stdout instead.
+//! show it) and the terminal's [`Live`] display: an indicatif status line on stdout per
+//! running scenario (one with `--jobs 1`; with several jobs, one line each, in the order
+//! they started), hidden when stdout is not a terminal, plain (no colour) when `NO_COLOR` is
+//! set; with `--format json`, one JSON object per scenario on stdout instead.
 //!
 //! Never: judges (the engine hands over the judge's unsettled results), writes files, or
 //! prints anything but to stdout (the run's output) — tracing and warnings go to stderr.
@@ -13,7 +14,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::judge::CheckResult;
 use crate::report::{RunReport, ScenarioReport};
@@ -90,58 +91,88 @@ pub fn colour_allowed() -> bool {
 #[derive(Debug)]
 pub struct Live {
     format: Format,
-    /// The status line; hidden (draws nothing) when stdout is not a terminal or in JSON mode.
-    bar: ProgressBar,
-    /// Serialises whole lines on stdout (verdicts printed from the run, the status line
-    /// redrawn from the engine's polls).
+    /// The status lines; hidden (draws nothing) when stdout is not a terminal or in JSON
+    /// mode.
+    lines: MultiProgress,
+    /// The status line of each running scenario, by scenario id.
+    running: Mutex<Vec<(String, ProgressBar)>>,
+    /// The status lines' indicatif template.
+    template: &'static str,
+    /// Serialises whole lines on stdout (verdicts printed as scenarios end, the status lines
+    /// redrawn from the engines' polls).
     out: Mutex<()>,
 }
 
 impl Live {
-    /// A display for `format`. The status line draws on stdout only when stdout is a
-    /// terminal (indicatif's terminal target hides itself otherwise) and the format is text.
+    /// A display for `format`. Status lines draw on stdout only when stdout is a terminal
+    /// (indicatif's terminal target hides itself otherwise) and the format is text.
     pub fn new(format: Format) -> Live {
-        // The template is the only place colour comes from, so NO_COLOR means a plain one.
-        let colour = colour_allowed();
         let target = match format {
             Format::Text => ProgressDrawTarget::stdout(),
             Format::Json => ProgressDrawTarget::hidden(),
         };
-        let bar = ProgressBar::with_draw_target(None, target);
-        let template = if colour {
+        // The template is the only place colour comes from, so NO_COLOR means a plain one.
+        let template = if colour_allowed() {
             "{spinner:.cyan} {wide_msg}"
         } else {
             "{spinner} {wide_msg}"
         };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(120));
         Live {
             format,
-            bar,
+            lines: MultiProgress::with_draw_target(target),
+            running: Mutex::new(Vec::new()),
+            template,
             out: Mutex::new(()),
         }
     }
 
-    /// Whether the status line is drawn at all (stdout is a terminal and the format text).
+    /// Whether status lines are drawn at all (stdout is a terminal and the format text).
     pub fn is_drawn(&self) -> bool {
-        !self.bar.is_hidden()
+        !self.lines.is_hidden()
     }
 
-    /// A scenario starts.
+    /// A scenario starts: it gets its status line.
     pub fn starting(&self, id: &str, title: &str) {
-        self.bar.set_message(format!("{id}: starting — {title}"));
+        if !self.is_drawn() {
+            return;
+        }
+        let bar = self.lines.add(ProgressBar::new_spinner());
+        if let Ok(style) = ProgressStyle::with_template(self.template) {
+            bar.set_style(style);
+        }
+        bar.set_message(format!("{id}: starting — {title}"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut running) = self.running.lock() {
+            running.push((id.to_string(), bar));
+        }
+    }
+
+    /// The status line of scenario `id`, while it runs.
+    fn line_of(&self, id: &str) -> Option<ProgressBar> {
+        let running = self.running.lock().ok()?;
+        running
+            .iter()
+            .find(|(running_id, _)| running_id == id)
+            .map(|(_, bar)| bar.clone())
     }
 
     /// A scenario ended: its verdict block (text) or its JSON object, at once.
     pub fn ended(&self, run_id: &str, s: &ScenarioReport) {
         let _guard = self.out.lock();
+        let line = self.running.lock().ok().and_then(|mut running| {
+            let at = running.iter().position(|(id, _)| *id == s.id)?;
+            Some(running.remove(at).1)
+        });
+        if let Some(bar) = line {
+            bar.finish_and_clear();
+            self.lines.remove(&bar);
+        }
         match self.format {
             Format::Text => {
                 let block = crate::report::scenario_block(s);
-                // Printed above the status line, which is redrawn under it.
-                self.bar
+                // Printed above the status lines of the scenarios still running, which are
+                // redrawn under it.
+                self.lines
                     .suspend(|| print_flushed(block.trim_end_matches('\n')));
             }
             Format::Json => {
@@ -157,7 +188,13 @@ impl Live {
 
     /// The run ended: the status line goes, and the totals are printed.
     pub fn finished(&self, report: &RunReport, report_dir: &std::path::Path) {
-        self.bar.finish_and_clear();
+        if let Ok(mut running) = self.running.lock() {
+            for (_, bar) in running.drain(..) {
+                bar.finish_and_clear();
+                self.lines.remove(&bar);
+            }
+        }
+        let _ = self.lines.clear();
         let _guard = self.out.lock();
         match self.format {
             Format::Text => {
@@ -183,8 +220,8 @@ impl Live {
 
 impl Progress for Live {
     fn waiting(&self, w: &Waiting<'_>) {
-        if self.is_drawn() {
-            self.bar.set_message(w.describe());
+        if let Some(bar) = self.line_of(w.scenario) {
+            bar.set_message(w.describe());
         }
     }
 }

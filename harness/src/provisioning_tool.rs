@@ -17,6 +17,7 @@ use provisioning::eval::{self, AppDecision, Evaluation, FetchKind, IgnoredWhy, O
 use provisioning::model;
 use provisioning::option242::{self, PairOutcome};
 use provisioning::script::{self, PhoneVars, Script, Severity};
+use provisioning::settings::{Rejected, Settings, Source};
 use serde_json::{Value, json};
 
 /// What stops a command before it says anything about the files.
@@ -36,9 +37,11 @@ pub enum ToolError {
     #[error("--group {0} is out of range 0–999")]
     BadGroup(u16),
     #[error(
-        "--var {0:?}: want NAME=VALUE with NAME one of MODEL, GROUP, MACADDR, BOOTNAME, HWVERS, APPNAME, SIG_IN_USE, SHA2CAPABLE, VPNACTIVE"
+        "--var {0:?}: want NAME=VALUE with NAME one of MODEL, GROUP, MACADDR, BOOTNAME, HWVERS, APPNAME, SIG_IN_USE, SHA2CAPABLE, VPNACTIVE, or a parameter option 242 may set (SIG, HTTPSRVR …)"
     )]
     BadVar(String),
+    #[error("--var {given:?}: {why}")]
+    BadSetting { given: String, why: Rejected },
 }
 
 fn known_models() -> String {
@@ -66,13 +69,20 @@ fn read_script(path: &Path) -> Result<Script, ToolError> {
     Ok(script::parse_bytes(&path.display().to_string(), &bytes))
 }
 
-/// The phone `--model`, `--group` and `--var` describe.
-pub fn phone_vars(model4: &str, group: u16, vars: &[String]) -> Result<PhoneVars, ToolError> {
+/// The phone `--model`, `--group` and `--var` describe: its variables, and the settings it
+/// holds before the script (a `--var` naming a parameter is taken as the site option gives
+/// it, with the site option's precedence and validation).
+pub fn phone(
+    model4: &str,
+    group: u16,
+    vars: &[String],
+) -> Result<(PhoneVars, Settings), ToolError> {
     let m = model::find(model4).ok_or_else(|| ToolError::UnknownModel(model4.to_string()))?;
     if group > 999 {
         return Err(ToolError::BadGroup(group));
     }
     let mut v = m.vars(group);
+    let mut settings = Settings::new();
     for given in vars {
         let (name, value) = given
             .split_once('=')
@@ -87,11 +97,25 @@ pub fn phone_vars(model4: &str, group: u16, vars: &[String]) -> Result<PhoneVars
             "SIG_IN_USE" => &mut v.sig_in_use,
             "SHA2CAPABLE" => &mut v.sha2capable,
             "VPNACTIVE" => &mut v.vpnactive,
-            _ => return Err(ToolError::BadVar(given.clone())),
+            _ => {
+                match settings.set(name, value, Source::SiteOption) {
+                    Ok(()) => {}
+                    Err(Rejected::UnknownName(_)) => {
+                        return Err(ToolError::BadVar(given.clone()));
+                    }
+                    Err(why) => {
+                        return Err(ToolError::BadSetting {
+                            given: given.clone(),
+                            why,
+                        });
+                    }
+                }
+                continue;
+            }
         };
         *slot = value.to_string();
     }
-    Ok(v)
+    Ok((v, settings))
 }
 
 fn vars_table(v: &PhoneVars) -> Vec<(&'static str, &str)> {
@@ -113,7 +137,7 @@ fn vars_table(v: &PhoneVars) -> Vec<(&'static str, &str)> {
 /// may name. Returns what to print.
 pub fn script_eval(
     paths: &[PathBuf],
-    vars: PhoneVars,
+    (vars, before): (PhoneVars, Settings),
     format: OutputFormat,
 ) -> Result<String, ToolError> {
     let Some((first, rest)) = paths.split_first() else {
@@ -135,7 +159,7 @@ pub fn script_eval(
         }
         files.insert(name, read_script(path)?);
     }
-    let e = eval::evaluate(vars.clone(), upgrade, &files);
+    let e = eval::evaluate_from(vars.clone(), before, upgrade, &files);
     Ok(match format {
         OutputFormat::Text => eval_text(&vars, &e),
         OutputFormat::Json => pretty(&eval_json(&vars, &e)),
@@ -188,6 +212,7 @@ fn origin_text(o: &Origin) -> String {
     match o {
         Origin::Default => "default".into(),
         Origin::Line { file, line } => format!("{file}:{line}"),
+        Origin::Given(source) => format!("--var, as from the {source}"),
     }
 }
 
@@ -258,8 +283,8 @@ fn eval_text(vars: &PhoneVars, e: &Evaluation) -> String {
     let (from_files, defaults): (Vec<_>, Vec<_>) = e
         .settings
         .iter()
-        .partition(|s| matches!(s.origin, Origin::Line { .. }));
-    out.push_str("\nsettings in force, set by the files:\n");
+        .partition(|s| !matches!(s.origin, Origin::Default));
+    out.push_str("\nsettings in force, set by the files or --var:\n");
     if from_files.is_empty() {
         out.push_str("  none\n");
     }
@@ -371,11 +396,12 @@ fn eval_json(vars: &PhoneVars, e: &Evaluation) -> Value {
         .settings
         .iter()
         .map(|s| {
-            let (file, line) = match &s.origin {
-                Origin::Default => (None, None),
-                Origin::Line { file, line } => (Some(file), Some(line)),
+            let (source, file, line) = match &s.origin {
+                Origin::Default => ("default", None, None),
+                Origin::Line { file, line } => ("settings-file", Some(file), Some(line)),
+                Origin::Given(_) => ("var", None, None),
             };
-            json!({"name": s.name, "value": s.value, "file": file, "line": line})
+            json!({"name": s.name, "value": s.value, "source": source, "file": file, "line": line})
         })
         .collect();
     let ignored: Vec<Value> = e

@@ -87,6 +87,8 @@ pub enum Origin {
     Default,
     /// A `SET` at this file and line.
     Line { file: String, line: usize },
+    /// Held before the script ran (DHCP, the site option): given by the caller.
+    Given(Source),
 }
 
 /// One setting in force at the end.
@@ -146,9 +148,20 @@ pub fn is_boot_code(appname: &str) -> bool {
 }
 
 /// Run `upgrade` as the phone `vars` describes, answering each `GET` from `files` (by file
-/// name, exactly as written in the GET), from the profile's defaults.
+/// name: as written in the GET, else the last part of its path), from the profile's
+/// defaults.
 pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Script>) -> Evaluation {
-    let mut settings = Settings::new();
+    evaluate_from(vars, Settings::new(), upgrade, files)
+}
+
+/// [`evaluate`] from the settings the phone holds before its upgrade script (what DHCP and
+/// the site option gave it): a `SET` overrides them as its precedence allows.
+pub fn evaluate_from(
+    vars: PhoneVars,
+    mut settings: Settings,
+    upgrade: Script,
+    files: &BTreeMap<String, Script>,
+) -> Evaluation {
     let mut interp = Interpreter::new(vars.clone());
     let mut fetches = vec![Fetch {
         file: upgrade.file.clone(),
@@ -168,7 +181,7 @@ pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Scrip
             .last()
             .map(|t| t.file.clone())
             .unwrap_or_default();
-        let found = files.get(&file).cloned();
+        let found = given(files, &file).cloned();
         fetches.push(Fetch {
             file: file.clone(),
             kind: FetchKind::Get {
@@ -193,14 +206,17 @@ pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Scrip
     ] {
         for file in list(&settings, name) {
             fetches.push(Fetch {
-                given: files.contains_key(&file),
+                given: given(files, &file).is_some(),
                 file,
                 kind: kind.clone(),
             });
         }
     }
     let trace = interp.trace().to_vec();
-    let fetched: BTreeSet<&str> = fetches.iter().map(|f| f.file.as_str()).collect();
+    let fetched: BTreeSet<&str> = fetches
+        .iter()
+        .map(|f| f.file.rsplit('/').next().unwrap_or(&f.file))
+        .collect();
     let unfetched = files
         .keys()
         .filter(|f| !fetched.contains(f.as_str()))
@@ -213,6 +229,14 @@ pub fn evaluate(vars: PhoneVars, upgrade: Script, files: &BTreeMap<String, Scrip
         unfetched,
         trace,
     }
+}
+
+/// The file a `GET` names: by its name as written, else by the last part of its path
+/// (`GET site/46xxsettings.txt` is answered with a file named `46xxsettings.txt`).
+fn given<'a>(files: &'a BTreeMap<String, Script>, get: &str) -> Option<&'a Script> {
+    files
+        .get(get)
+        .or_else(|| get.rsplit_once('/').and_then(|(_, name)| files.get(name)))
 }
 
 /// The application check: what APPNAME names and whether the phone fetches it.
@@ -271,8 +295,9 @@ fn in_force(settings: &Settings, trace: &[TraceEntry]) -> Vec<InForce> {
             name: name.to_string(),
             value: value.to_string(),
             origin: match (source, last_set(trace, name)) {
+                (Source::Default, _) => Origin::Default,
                 (Source::SettingsFile, Some((file, line))) => Origin::Line { file, line },
-                _ => Origin::Default,
+                (other, _) => Origin::Given(other),
             },
         })
         .collect()
@@ -487,6 +512,42 @@ SET NOSUCH 1
             ]
         );
         assert!(!e.fetches[2].given);
+    }
+
+    #[test]
+    fn values_held_before_the_script_keep_their_source_until_a_set_overrides_them() {
+        let mut before = Settings::new();
+        before
+            .set("SIPDOMAIN", "dhcp.example.lab", Source::SiteOption)
+            .unwrap();
+        before.set("L2QVLAN", "12", Source::SiteOption).unwrap();
+        before.set("SIG", "1", Source::SiteOption).unwrap();
+        let vars = model::find("9620").unwrap().vars(0);
+        let e = evaluate_from(vars, before, parse("96xxupgrade.txt", UPGRADE), &files());
+        let sip = e.settings.iter().find(|s| s.name == "SIPDOMAIN").unwrap();
+        assert_eq!(sip.value, "example.lab", "the settings file wins");
+        let vlan = e.settings.iter().find(|s| s.name == "L2QVLAN").unwrap();
+        assert_eq!(
+            (vlan.value.as_str(), &vlan.origin),
+            ("12", &Origin::Given(Source::SiteOption))
+        );
+        let sig = e.settings.iter().find(|s| s.name == "SIG").unwrap();
+        assert_eq!(sig.origin, Origin::Given(Source::SiteOption));
+    }
+
+    #[test]
+    fn a_get_with_a_folder_is_answered_by_the_file_of_its_last_name() {
+        let vars = model::find("9620").unwrap().vars(0);
+        let e = evaluate(
+            vars,
+            parse("up.txt", "GET site/46xxsettings.txt\n"),
+            &files(),
+        );
+        assert!(e.fetches[1].given, "{:?}", e.fetches);
+        assert_eq!(e.fetches[1].file, "site/46xxsettings.txt");
+        assert!(e.unfetched.is_empty());
+        let sip = e.settings.iter().find(|s| s.name == "SIPDOMAIN").unwrap();
+        assert_eq!(sip.value, "example.lab");
     }
 
     #[test]

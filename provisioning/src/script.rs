@@ -914,6 +914,12 @@ impl Interpreter {
         &self.vars
     }
 
+    /// Change a phone variable between two steps (a phone whose GROUP is entered while the
+    /// run waits on a GET; the reference phone's fault switches).
+    pub fn vars_mut(&mut self) -> &mut PhoneVars {
+        &mut self.vars
+    }
+
     /// Run until the next GET or the end, applying SETs to `settings` as
     /// [`Source::SettingsFile`]. A GET left unanswered counts as failed.
     pub fn next(&mut self, settings: &mut Settings) -> Step {

@@ -74,6 +74,7 @@ fn setting(e: &Evaluation, name: &str) -> (String, String) {
     let at = match &s.origin {
         Origin::Default => "default".to_string(),
         Origin::Line { file, line } => format!("{file}:{line}"),
+        Origin::Given(source) => source.to_string(),
     };
     (s.value.clone(), at)
 }

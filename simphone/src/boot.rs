@@ -43,7 +43,7 @@ use crate::fault::{Fault, Faults};
 use crate::milestone;
 use crate::net::clock::PhoneClock;
 use crate::net::dhcp_io::{self, DhcpLink};
-use crate::net::http::{HttpClient, HttpError, HttpResponse};
+use crate::net::http::{HttpClient, HttpError, HttpResponse, Quirks};
 use crate::net::sip_io;
 use crate::net::tls::{self, TrustStore};
 use crate::rng::Rng;
@@ -152,6 +152,44 @@ pub fn sha2_capable(model4: &str) -> bool {
 /// Whether an APPNAME names boot code (Avaya's boot code files start with `hb`).
 pub fn is_boot_code(appname: &str) -> bool {
     provisioning::eval::is_boot_code(appname)
+}
+
+/// A file as a phone with the `cut-long-lines` fault reads it: every line over
+/// [`script::MAX_LINE_BYTES`] cut to that many bytes, so its start runs as a statement.
+fn cut_long_lines(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len().min(script::MAX_FILE_BYTES));
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(&line[..line.len().min(script::MAX_LINE_BYTES)]);
+    }
+    out
+}
+
+/// A file as a phone with the `crlf-only` fault reads it: only CRLF ends a line, so each
+/// bare LF becomes a space and the lines it separated run together.
+fn join_bare_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, b) in bytes.iter().enumerate() {
+        let bare = *b == b'\n' && (i == 0 || bytes[i - 1] != b'\r');
+        out.push(if bare { b' ' } else { *b });
+    }
+    out
+}
+
+/// With `set-group-from-settings-file`: a `SET GROUP` the interpreter refused (GROUP is
+/// read-only) becomes `$GROUP` for the files fetched after it.
+fn take_group_from_sets(interp: &mut Interpreter) {
+    let set = interp.trace().iter().rev().find_map(|t| match &t.effect {
+        script::Effect::Rejected { name, value, .. } if name.eq_ignore_ascii_case("GROUP") => {
+            Some(value.clone())
+        }
+        _ => None,
+    });
+    if let Some(group) = set {
+        interp.vars_mut().group = group;
+    }
 }
 
 /// Text of a fetched file as a phone with the `keep-bom` fault reads it: every byte one
@@ -633,7 +671,10 @@ impl Phone {
     /// registers forever.
     async fn boot(&mut self, lease: &Lease) -> Outcome {
         let local_ip = IpAddr::V4(lease.address);
-        let http = HttpClient::new(Some(local_ip), self.clock.scale());
+        let http = HttpClient::new(Some(local_ip), self.clock.scale()).with_quirks(Quirks {
+            keep_truncated: self.cfg.faults.has(Fault::ApplyIncompleteDownload),
+            require_length: self.cfg.faults.has(Fault::RequireContentLength),
+        });
         let mut settings = Settings::new();
         let report = site::apply_lease(&mut settings, lease, &self.cfg.faults);
         let mut fields = report.to_json();
@@ -679,13 +720,17 @@ impl Phone {
         let running = self.running_app();
         let vars = PhoneVars {
             model4: self.cfg.model4.clone(),
-            model: self.cfg.model(),
-            group: self.cfg.boot.group.to_string(),
+            model: self.script_model(),
+            group: self.script_group(),
             macaddr: self.cfg.mac_hex(),
             bootname: self.boot_name(),
             hwvers: self.cfg.boot.hwvers.clone(),
             appname: running.clone(),
-            sig_in_use: "2".to_string(),
+            sig_in_use: if self.cfg.faults.has(Fault::SigVariablesUnknown) {
+                String::new()
+            } else {
+                "2".to_string()
+            },
             sha2capable: self.sha2capable(),
             vpnactive: "0".to_string(),
         };
@@ -731,6 +776,9 @@ impl Phone {
                         Some(s) => interp.next(s),
                         None => interp.next(&mut settings),
                     };
+                    if self.cfg.faults.has(Fault::SetGroupFromSettingsFile) {
+                        take_group_from_sets(&mut interp);
+                    }
                     match step {
                         Step::Get { file, .. } => {
                             if !binary_checked {
@@ -754,7 +802,17 @@ impl Phone {
                                     }
                                     interp.fetched(Some(self.parse_file(&file, &bytes)));
                                 }
-                                None => interp.fetched(None),
+                                None => {
+                                    if self.cfg.faults.has(Fault::StopAfterFailedGet) {
+                                        tracing::info!(%file, "fault stop-after-failed-get: stopping here");
+                                        milestone::emit(
+                                            "stopped",
+                                            json!({"why": "fault stop-after-failed-get", "file": file}),
+                                        );
+                                        std::future::pending::<()>().await;
+                                    }
+                                    interp.fetched(None)
+                                }
                             }
                         }
                         Step::Done => break,
@@ -773,13 +831,55 @@ impl Phone {
         Outcome::LeaseLost
     }
 
+    /// `$MODEL`: MODEL4 and the hardware version (MODEL4 alone with `model-without-hardware`).
+    fn script_model(&self) -> String {
+        if self.cfg.faults.has(Fault::ModelWithoutHardware) {
+            self.cfg.model4.clone()
+        } else {
+            self.cfg.model()
+        }
+    }
+
+    /// `$GROUP` as entered at the phone (0 with `group-always-zero`).
+    fn script_group(&self) -> String {
+        let group = if self.cfg.faults.has(Fault::GroupAlwaysZero) {
+            0
+        } else {
+            self.cfg.boot.group
+        };
+        group.to_string()
+    }
+
     /// Parse a fetched script or settings file, logging what was odd about it.
     fn parse_file(&self, file: &str, bytes: &[u8]) -> script::Script {
+        let cut;
+        let bytes = if self.cfg.faults.has(Fault::CutLongLines) {
+            cut = cut_long_lines(bytes);
+            &cut[..]
+        } else {
+            bytes
+        };
+        let joined;
+        let bytes = if self.cfg.faults.has(Fault::CrlfOnly) {
+            joined = join_bare_lf(bytes);
+            &joined[..]
+        } else {
+            bytes
+        };
         let mut parsed = if self.cfg.faults.has(Fault::KeepBom) {
             script::parse(file, &latin1(bytes))
+        } else if self.cfg.faults.has(Fault::ReadAnyFile) {
+            script::parse(file, &String::from_utf8_lossy(bytes))
         } else {
             script::parse_bytes(file, bytes)
         };
+        if self.cfg.faults.has(Fault::SigVariablesUnknown) {
+            // The fault: the phone has no such variables, so an IF on them is a no-op.
+            parsed.lines.retain(|l| {
+                !matches!(&l.statement, script::Statement::If { var, .. }
+                    if var.eq_ignore_ascii_case("SIG") || var.eq_ignore_ascii_case("SIG_IN_USE"))
+            });
+        }
         if self.cfg.faults.has(Fault::MissingLabelContinues) {
             // The fault: jumps to labels the file lacks are dropped, so the file goes on.
             let labels: Vec<String> = parsed
@@ -1414,6 +1514,52 @@ mod tests {
     }
 
     #[test]
+    fn bad_files_are_refused_or_cut_unless_a_fault_reads_them() {
+        let binary = b"\x1f\x8b\0\xff\nSET REGISTERWAIT 120\n";
+        assert!(phone(&[]).parse_file("f", binary).lines.is_empty());
+        let read = phone(&[Fault::ReadAnyFile]).parse_file("f", binary);
+        assert_eq!(read.lines.len(), 1, "the SET after the NUL runs");
+        let long = [
+            &b"SET SIPDOMAIN lab.test "[..],
+            &vec![b'x'; 100 * 1024],
+            b"\nSET REGISTERWAIT 120",
+        ]
+        .concat();
+        let clean = phone(&[]).parse_file("f", &long);
+        assert_eq!(clean.lines.len(), 1);
+        assert!(clean.findings.iter().any(|(n, _)| *n == 1));
+        let cut = phone(&[Fault::CutLongLines]).parse_file("f", &long);
+        assert_eq!(cut.lines.len(), 2, "the cut line runs as a SET");
+        assert_eq!(cut_long_lines(b"ab\ncd"), b"ab\ncd");
+        let lf = b"## comment\nSET SIPDOMAIN lab.test\r\nSET REGISTERWAIT 120\n";
+        assert_eq!(phone(&[]).parse_file("f", lf).lines.len(), 2);
+        let crlf_only = phone(&[Fault::CrlfOnly]).parse_file("f", lf);
+        assert_eq!(crlf_only.lines.len(), 1, "line 1 swallowed line 2");
+        assert_eq!(crlf_only.lines[0].number, 2);
+    }
+
+    #[test]
+    fn model_group_and_sig_as_scripts_see_them() {
+        let clean = phone(&[]);
+        assert_eq!(clean.script_model(), "9620D01A");
+        assert_eq!(phone(&[Fault::ModelWithoutHardware]).script_model(), "9620");
+        let ladder = b"IF $SIG SEQ 2 GOTO SIP\nIF $SIG_IN_USE SEQ 2 GOTO SIP\n# SIP\n";
+        assert_eq!(clean.parse_file("f", ladder).lines.len(), 3);
+        let faulty = phone(&[Fault::SigVariablesUnknown]).parse_file("f", ladder);
+        assert_eq!(faulty.lines.len(), 1, "only the label is left");
+        let mut interp = Interpreter::new(PhoneVars {
+            group: "2".into(),
+            ..PhoneVars::default()
+        });
+        interp.start(script::parse("u", "SET GROUP 1\nGET s\n"));
+        let mut settings = Settings::new();
+        assert!(matches!(interp.next(&mut settings), Step::Get { .. }));
+        assert_eq!(interp.vars().group, "2", "SET GROUP is refused");
+        take_group_from_sets(&mut interp);
+        assert_eq!(interp.vars().group, "1");
+    }
+
+    #[test]
     fn sha2capable_reports_the_model_unless_the_fault_is_on() {
         assert_eq!(phone(&[]).sha2capable(), "0");
         assert_eq!(phone(&[Fault::Sha2capableEveryModel]).sha2capable(), "1");
@@ -1629,6 +1775,7 @@ mod tests {
             connect_timeout: Duration::from_millis(500),
             answer_timeout: Duration::from_millis(200),
             idle_timeout: Duration::from_millis(500),
+            quirks: Quirks::default(),
         }
     }
 

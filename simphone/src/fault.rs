@@ -68,11 +68,21 @@ pub enum Fault {
     KeepBom,
     StopAfterMissingUpgradeScript,
     MissingLabelContinues,
+    StopAfterFailedGet,
+    ApplyIncompleteDownload,
+    RequireContentLength,
+    ModelWithoutHardware,
+    GroupAlwaysZero,
+    SetGroupFromSettingsFile,
+    SigVariablesUnknown,
+    ReadAnyFile,
+    CutLongLines,
+    CrlfOnly,
 }
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 56] = [
+    pub const ALL: [Fault; 66] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -129,6 +139,16 @@ impl Fault {
         Fault::KeepBom,
         Fault::StopAfterMissingUpgradeScript,
         Fault::MissingLabelContinues,
+        Fault::StopAfterFailedGet,
+        Fault::ApplyIncompleteDownload,
+        Fault::RequireContentLength,
+        Fault::ModelWithoutHardware,
+        Fault::GroupAlwaysZero,
+        Fault::SetGroupFromSettingsFile,
+        Fault::SigVariablesUnknown,
+        Fault::ReadAnyFile,
+        Fault::CutLongLines,
+        Fault::CrlfOnly,
     ];
 
     /// The `--fault` name.
@@ -190,6 +210,16 @@ impl Fault {
             Fault::KeepBom => "keep-bom",
             Fault::StopAfterMissingUpgradeScript => "stop-after-missing-upgrade-script",
             Fault::MissingLabelContinues => "missing-label-continues",
+            Fault::StopAfterFailedGet => "stop-after-failed-get",
+            Fault::ApplyIncompleteDownload => "apply-incomplete-download",
+            Fault::RequireContentLength => "require-content-length",
+            Fault::ModelWithoutHardware => "model-without-hardware",
+            Fault::GroupAlwaysZero => "group-always-zero",
+            Fault::SetGroupFromSettingsFile => "set-group-from-settings-file",
+            Fault::SigVariablesUnknown => "sig-variables-unknown",
+            Fault::ReadAnyFile => "read-any-file",
+            Fault::CutLongLines => "cut-long-lines",
+            Fault::CrlfOnly => "crlf-only",
         }
     }
 
@@ -355,6 +385,34 @@ impl Fault {
             }
             Fault::MissingLabelContinues => {
                 "skips a GOTO (or IF … GOTO) to a label the file does not have instead of ending the file there"
+            }
+            Fault::StopAfterFailedGet => {
+                "a GET the script names that is not delivered (404, 5xx, cut, no answer) ends the boot: the phone never registers"
+            }
+            Fault::ApplyIncompleteDownload => {
+                "takes a body cut short of its Content-Length as the whole file and applies what arrived"
+            }
+            Fault::RequireContentLength => {
+                "throws away a 200 whose body ends at the close (no Content-Length, not chunked)"
+            }
+            Fault::ModelWithoutHardware => {
+                "reports $MODEL as MODEL4 alone (9620), without the hardware version"
+            }
+            Fault::GroupAlwaysZero => "reports $GROUP as 0 whatever was entered at the phone",
+            Fault::SetGroupFromSettingsFile => {
+                "takes SET GROUP from a script or settings file, although GROUP is set only at the phone"
+            }
+            Fault::SigVariablesUnknown => {
+                "does not know $SIG and $SIG_IN_USE: an IF on either is a no-op"
+            }
+            Fault::ReadAnyFile => {
+                "reads a script or settings file of any size or content as text (no 1 MiB limit, NUL bytes kept)"
+            }
+            Fault::CutLongLines => {
+                "reads the first 4096 bytes of an over-long line as a statement instead of ignoring the line"
+            }
+            Fault::CrlfOnly => {
+                "ends a script line only at CRLF: a bare LF joins two lines (an LF file is one comment)"
             }
         }
     }

@@ -9,6 +9,7 @@ mod dhclient;
 mod evidence;
 mod firmware;
 mod iface;
+mod jobs;
 mod lifecycle;
 mod merge;
 mod profiles;

@@ -874,3 +874,25 @@ fn a_kernel_capture_of_a_netns_run_judges_as_its_recorded_timelines_did() {
         "only {judged} of {all} checks judged from the captures"
     );
 }
+
+#[test]
+fn scenarios_running_at_once_each_have_a_status_line_on_the_terminal() {
+    let scratch = Scratch::new("status-lines");
+    let out_dir = scratch.0.to_str().expect("utf-8");
+    // BOOT-002 waits seconds for retransmissions while OPT242-016 runs beside it.
+    let args = format!("run --id BOOT-002 --id OPT242-016 --lab loopback --jobs 2 --out {out_dir}");
+    let Some(seen) = on_a_terminal(&args, &[]) else {
+        return;
+    };
+    // One redraw (what lies between two line clears) shows both scenarios' lines.
+    assert!(
+        seen.split("\x1b[2K")
+            .any(|redraw| redraw.contains("BOOT-002: waiting for")
+                && redraw.contains("OPT242-016: waiting for")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("PASS  BOOT-002") && seen.contains("PASS  OPT242-016"),
+        "{seen}"
+    );
+}

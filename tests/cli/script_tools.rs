@@ -193,6 +193,7 @@ fn script_eval_prints_fetches_settings_with_their_lines_and_what_was_ignored() {
         .find(|s| s["name"] == "REGISTERWAIT")
         .expect("REGISTERWAIT");
     assert_eq!((&rw["value"], &rw["line"]), (&"120".into(), &6.into()));
+    assert_eq!(rw["source"], "settings-file");
     let codes: Vec<&str> = v["ignored"]
         .as_array()
         .expect("ignored")
@@ -201,6 +202,48 @@ fn script_eval_prints_fetches_settings_with_their_lines_and_what_was_ignored() {
         .collect();
     assert_eq!(codes, vec!["not-reached", "invalid-value"]);
     assert!(v["trace"].as_array().is_some_and(|t| !t.is_empty()));
+}
+
+#[test]
+fn script_eval_takes_a_parameter_var_as_held_before_the_script() {
+    let s = Scratch::new("script-eval-param");
+    let up = write(
+        &s.0,
+        "96xxupgrade.txt",
+        b"IF $SIG SEQ 1 GOTO H323\nSET SIPDOMAIN sip.example.lab\nGOTO END\n# H323\nSET APPNAME ha96xxua3_00.bin\n# END\n",
+    );
+    let out = phonecert(&[
+        "script",
+        "eval",
+        &up,
+        "--model",
+        "9620",
+        "--var",
+        "SIG=1",
+        "--var",
+        "L2QVLAN=12",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for want in [
+        "L2QVLAN  12                --var, as from the site option",
+        "SIG      1                 --var, as from the site option",
+        &format!("{up}:2: SET SIPDOMAIN sip.example.lab: not reached by this phone"),
+    ] {
+        assert!(shown.contains(want), "{want:?} missing from:\n{shown}");
+    }
+    let out = phonecert(&["script", "eval", &up, "--model", "9620", "--format", "json"]);
+    let v = json(&out);
+    let sig = v["settings"]
+        .as_array()
+        .expect("settings")
+        .iter()
+        .find(|s| s["name"] == "SIG")
+        .expect("SIG");
+    assert_eq!(
+        (&sig["value"], &sig["source"]),
+        (&"0".into(), &"default".into())
+    );
 }
 
 #[test]
@@ -222,6 +265,14 @@ fn script_eval_refuses_bad_usage_naming_what_is_wrong() {
         (
             vec![up.as_str(), "--model", "9620", "--var", "FOO=1"],
             "--var \"FOO=1\"",
+        ),
+        (
+            vec![up.as_str(), "--model", "9620", "--var", "L2QVLAN=5000"],
+            "--var \"L2QVLAN=5000\": invalid value",
+        ),
+        (
+            vec![up.as_str(), "--model", "9620", "--var", "REGISTERWAIT=60"],
+            "cannot be set from the site option",
         ),
         (
             vec![up.as_str(), &a, &b, "--model", "9620"],

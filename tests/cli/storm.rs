@@ -188,4 +188,9 @@ fn a_storm_refuses_what_it_cannot_run() {
         !s.0.join("reports").exists(),
         "nothing is written for a refused storm"
     );
+    let help = phonecert(&["--help"]);
+    assert!(
+        text(&help.stdout).contains("storm "),
+        "phonecert --help lists storm"
+    );
 }

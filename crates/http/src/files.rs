@@ -4,7 +4,7 @@
 //! (Content-Type, Last-Modified and ETag as given, or left out; `Range` honoured or ignored)
 //! and [`Behaviour`] (serve it, answer a fixed status, delay, or one of the byte-level
 //! faults: cut mid-body with FIN or RST, lying Content-Length, stall mid-body, chunked
-//! body, drip, silence); request-target normalisation (RFC 9112 §3.2 origin-form and
+//! body, a body ended only by the close, drip, silence); request-target normalisation (RFC 9112 §3.2 origin-form and
 //! absolute-form, RFC 3986 §2.1 percent-decoding and §5.2.4 dot segments); the exact response
 //! a request gets ([`Decision`]: status line, ordered header list, body and how to deliver
 //! it); and the delivery as a sequence of [`Step`]s — bytes to write, pauses, fault marks, the
@@ -18,7 +18,7 @@
 //! Follows RFC 9110 (methods §9.1 are case-sensitive, 405 carries `Allow` §15.5.6, Range
 //! §14.2 may be ignored by serving the full 200 or honoured with 206 §15.3.7 / 416
 //! §15.5.17, `If-Range` §13.1.5, IMF-fixdate §5.6.7), RFC 9112 §7.1 (chunked transfer
-//! coding) and the Avaya 96xx admin guide's expectation of a plain `HTTP/1.1 200 OK` with
+//! coding), RFC 9112 §6.3 (a body without a length runs to the close) and the Avaya 96xx admin guide's expectation of a plain `HTTP/1.1 200 OK` with
 //! Content-Type, Content-Length, Last-Modified and `Connection: close`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -58,6 +58,9 @@ pub enum Behaviour {
     /// A 200 with `Transfer-Encoding: chunked` (no Content-Length), `chunk` body bytes per
     /// chunk (RFC 9112 §7.1).
     Chunked { chunk: u64 },
+    /// A 200 with neither Content-Length nor Transfer-Encoding: the body ends where the
+    /// server closes the connection (RFC 9112 §6.3, the last rule).
+    CloseDelimited,
     /// A 200 that sends `bytes` body bytes, then waits `every`, and so on to the end: a very
     /// slow download.
     Drip { bytes: u64, every: Duration },
@@ -76,6 +79,7 @@ impl Behaviour {
             Behaviour::WrongLength { .. } => "wrong_length",
             Behaviour::StallAfter { .. } => "stall_after",
             Behaviour::Chunked { .. } => "chunked",
+            Behaviour::CloseDelimited => "close_delimited",
             Behaviour::Drip { .. } => "drip",
             Behaviour::Silence => "silence",
             // `leaf` never returns a Delay.
@@ -520,6 +524,8 @@ pub enum Delivery {
     StallAfter { bytes: u64, pause: Duration },
     /// `body` in chunks of `chunk` bytes with chunked framing, then the last chunk.
     Chunked { chunk: u64 },
+    /// All of `body` with no length declared, then FIN: the close ends the body.
+    CloseDelimited,
     /// `body` in pieces of `bytes`, `every` apart.
     Drip { bytes: u64, every: Duration },
     /// Nothing at all; the connection is held open until the client closes it.
@@ -734,7 +740,7 @@ impl Decision {
         before.push_back(Step::Raw(Bytes::from(self.head_bytes())));
         let body = |offset: u64, n: u64| (n > 0).then_some(Step::Body { offset, len: n });
         match self.delivery {
-            Delivery::Whole | Delivery::Silence => {
+            Delivery::Whole | Delivery::CloseDelimited | Delivery::Silence => {
                 before.extend(body(0, len));
                 if !self.head_only && self.content_length().is_some_and(|d| d != len) {
                     after.push_back(Step::Fault(FaultMark::LengthMismatch));
@@ -1011,6 +1017,7 @@ fn entry_decision(entry: &FileEntry, head_only: bool, request: &[(String, String
         }
         Behaviour::StallAfter { bytes, pause } => whole(Delivery::StallAfter { bytes, pause }),
         Behaviour::Chunked { chunk } => whole(Delivery::Chunked { chunk }),
+        Behaviour::CloseDelimited => whole(Delivery::CloseDelimited),
         Behaviour::Drip { bytes, every } => whole(Delivery::Drip { bytes, every }),
         Behaviour::Silence => whole(Delivery::Silence),
     };
@@ -1131,10 +1138,13 @@ fn file_decision(
     if let Some(ct) = &entry.content_type {
         headers.push(("Content-Type".to_owned(), ct.clone()));
     }
-    if let Delivery::Chunked { .. } = delivery {
-        headers.push(("Transfer-Encoding".to_owned(), "chunked".to_owned()));
-    } else {
-        headers.push(("Content-Length".to_owned(), declared_len.to_string()));
+    match delivery {
+        Delivery::Chunked { .. } => {
+            headers.push(("Transfer-Encoding".to_owned(), "chunked".to_owned()));
+        }
+        // The close is the only end of the body: no framing header at all.
+        Delivery::CloseDelimited => {}
+        _ => headers.push(("Content-Length".to_owned(), declared_len.to_string())),
     }
     if entry.range == RangePolicy::Honour {
         headers.push(("Accept-Ranges".to_owned(), "bytes".to_owned()));
@@ -1583,6 +1593,23 @@ Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
         // A chunk size of 0 would never end: it is taken as 1.
         let (wire, _) = render(&ten_bytes(Behaviour::Chunked { chunk: 0 }));
         assert!(wire.ends_with(b"1\r\n9\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn close_delimited_golden_bytes() {
+        let d = ten_bytes(Behaviour::CloseDelimited);
+        assert_eq!(d.content_length(), None);
+        assert_eq!(d.expected_body_len(), 10);
+        assert_eq!(d.behaviour, "close_delimited");
+        let (wire, rest) = render(&d);
+        assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            "HTTP/1.1 200 OK\r\nServer: phonecert\r\n\
+Content-Type: application/octet-stream\r\n\
+Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n\
+0123456789"
+        );
+        assert_eq!(rest, ["close reset=false"]);
     }
 
     #[test]

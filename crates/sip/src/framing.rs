@@ -16,7 +16,9 @@
 //! Decisions: a head without `Content-Length` has an empty body (RFC 3261 §18.3 makes the
 //! header mandatory on streams; the core records `missing_content_length`). A stream that
 //! cannot be framed — a `Content-Length` that is not a number, two that disagree, a head or
-//! a body over the limits — cannot be resynchronised: the error ends the connection.
+//! a body over the limits — cannot be resynchronised: the error ends the connection. A
+//! stream that ends inside a message (a head without its empty line, a body short of its
+//! Content-Length) is named too ([`Framer::finish`]): what the peer cut off is evidence.
 
 use thiserror::Error;
 
@@ -36,6 +38,8 @@ pub enum FramingError {
     ConflictingContentLength(usize, usize),
     #[error("body of {0} bytes is over the {MAX_BODY}-byte limit")]
     BodyTooLong(usize),
+    #[error("stream ended inside a message ({0} bytes held)")]
+    EndedInsideMessage(usize),
 }
 
 /// One stream's framer: push bytes as they arrive, take whole messages out.
@@ -94,6 +98,21 @@ impl Framer {
             return None;
         }
         Some(Ok(self.buf.drain(..head_end + len).collect()))
+    }
+
+    /// The stream ended: the error naming an unfinished message when bytes of one are held
+    /// (line ends between messages are keep-alives, not a message). Call after
+    /// [`Framer::next_message`] has given every whole message.
+    pub fn finish(&mut self) -> Option<FramingError> {
+        if self.failed {
+            return None;
+        }
+        let held = self
+            .buf
+            .iter()
+            .filter(|b| **b != b'\r' && **b != b'\n')
+            .count();
+        (held > 0).then(|| self.fail(FramingError::EndedInsideMessage(self.buf.len())))
     }
 
     fn fail(&mut self, e: FramingError) -> FramingError {
@@ -218,5 +237,28 @@ mod tests {
         let mut f = Framer::new();
         f.push(&vec![b'a'; MAX_HEAD + 1]);
         assert_eq!(f.next_message(), Some(Err(FramingError::HeadTooLong)));
+        assert_eq!(f.finish(), None, "one error per stream");
+    }
+
+    #[test]
+    fn a_stream_that_ends_inside_a_message_is_named_and_keep_alives_are_not() {
+        let mut f = Framer::new();
+        f.push(b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n\r\n\r\n");
+        assert!(f.next_message().unwrap().is_ok());
+        assert_eq!(f.next_message(), None);
+        assert_eq!(f.finish(), None, "keep-alives only");
+        for cut in [
+            &b"REGISTER sip:a SIP/2.0\r\nVia: x\r\n"[..],
+            b"REGISTER sip:a SIP/2.0\r\nContent-Length: 4\r\n\r\nab",
+        ] {
+            let mut f = Framer::new();
+            f.push(cut);
+            assert_eq!(f.next_message(), None);
+            assert_eq!(
+                f.finish(),
+                Some(FramingError::EndedInsideMessage(cut.len()))
+            );
+            assert_eq!(f.finish(), None, "named once");
+        }
     }
 }

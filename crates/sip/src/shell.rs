@@ -81,7 +81,8 @@ enum Inbound {
         bytes: Vec<u8>,
         frames: Vec<u64>,
     },
-    /// The stream cannot be framed any more; the connection is closing.
+    /// The stream cannot be framed any more, or ended inside a message; the connection is
+    /// closing.
     Unframeable {
         peer: SocketAddr,
         held: usize,
@@ -295,6 +296,11 @@ fn spawn_connection(
     inbound: mpsc::UnboundedSender<Inbound>,
 ) -> Conn {
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    // Every write is one whole answer: Nagle's algorithm would hold a second answer back
+    // until the peer acknowledged the first, and the phone's timers would see that delay.
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
     let local = stream.local_addr().ok();
     let flow = local
         .and_then(|l| v4_pair(peer, l))
@@ -454,10 +460,17 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         tokio::select! {
             read = stream.read(&mut chunk) => {
-                let n = read?;
-                if n == 0 {
-                    return Ok(());
-                }
+                let n = match read {
+                    Ok(0) => {
+                        unfinished(&mut framer, peer, transport, inbound);
+                        return Ok(());
+                    }
+                    Ok(n) => n,
+                    Err(e) => {
+                        unfinished(&mut framer, peer, transport, inbound);
+                        return Err(e);
+                    }
+                };
                 let data = chunk.get(..n).unwrap_or_default();
                 if let Some(flow) = flow {
                     frames.extend(tap.tcp_data(flow, true, data));
@@ -496,6 +509,24 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             },
         }
+    }
+}
+
+/// The stream ended: an unfinished message it held is recorded (as `malformed`, like a
+/// stream that cannot be framed), never silently dropped.
+fn unfinished(
+    framer: &mut Framer,
+    peer: SocketAddr,
+    transport: Transport,
+    inbound: &mpsc::UnboundedSender<Inbound>,
+) {
+    let held = framer.pending();
+    if let Some(e) = framer.finish() {
+        let _ = inbound.send(Inbound::Unframeable {
+            peer,
+            held,
+            error: format!("{} stream: {e}", transport.as_str()),
+        });
     }
 }
 

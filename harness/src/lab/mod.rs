@@ -14,9 +14,11 @@
 //!   address is put on it for the run and taken off again, the servers are bound to it, the
 //!   DHCP server answers the `--dut-mac` alone, and a probe for another DHCP server on the
 //!   segment runs before the first scenario.
-//! - `loopback` (no privileges): the servers bind 127.77.0.1 on high ports, the phone is
-//!   leased an address in 127.77.0.0/24 (all of 127/8 is local on Linux), frames are
-//!   synthesised from the servers' socket I/O.
+//! - `loopback` (no privileges): the servers bind 127.77.N.1 on high ports, the phone is
+//!   leased an address in 127.77.N.0/24 (all of 127/8 is local on Linux), frames are
+//!   synthesised from the servers' socket I/O. N is the first subnet no other loopback lab
+//!   holds ([`LoopbackSlot`]), in this run or another: 0 when one scenario runs alone, so
+//!   the phone's own fixed ports (SIP 5060 on its leased address) are never another phone's.
 //!
 //! The capture belongs to the lab ([`capture`]): which kind a scenario gets follows from its
 //! lab, and the engine only asks for it.
@@ -163,6 +165,19 @@ pub enum LabError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The loopback lab's claim on its subnet could not be taken.
+    #[error("cannot claim a loopback subnet through {path}: {source}")]
+    LoopbackClaim {
+        /// The claim's lock file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Every loopback subnet is held by a running scenario.
+    #[error(
+        "all {LOOPBACK_SUBNETS} loopback subnets (127.77.0.0/24 … 127.77.255.0/24) are held by running scenarios; run fewer at once (--jobs)"
+    )]
+    LoopbackFull,
     /// A socket could not be bound.
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
@@ -291,14 +306,69 @@ impl ServerSockets {
     }
 }
 
-/// The loopback lab's addresses.
-pub fn loopback_addrs() -> LabAddrs {
+/// How many loopback labs can run at once on one machine: one per 127.77.N.0/24.
+pub const LOOPBACK_SUBNETS: usize = 256;
+
+/// Where the loopback labs' claims live: one lock file per subnet, shared by every user and
+/// run on the machine (a claim is an advisory lock, which the kernel drops with the process,
+/// so a killed run leaves no claim behind).
+const LOOPBACK_CLAIMS: &str = "/tmp";
+
+/// The addresses of loopback subnet `n`: 127.77.`n`.0/24, served at `.1`.
+pub fn loopback_addrs(n: u8) -> LabAddrs {
     LabAddrs {
-        server_ip: Ipv4Addr::new(127, 77, 0, 1),
+        server_ip: Ipv4Addr::new(127, 77, n, 1),
         mask: Ipv4Addr::new(255, 255, 255, 0),
-        pool_start: Ipv4Addr::new(127, 77, 0, 100),
-        pool_end: Ipv4Addr::new(127, 77, 0, 199),
-        dead_ip: Ipv4Addr::new(127, 77, 0, 254),
+        pool_start: Ipv4Addr::new(127, 77, n, 100),
+        pool_end: Ipv4Addr::new(127, 77, n, 199),
+        dead_ip: Ipv4Addr::new(127, 77, n, 254),
+    }
+}
+
+/// A loopback lab's subnet, held for as long as the value lives. Labs running at the same
+/// time (scenarios of one run with `--jobs`, or two runs) each get their own, so a phone's
+/// leased address and the fixed port it binds there (SIP 5060) belong to it alone.
+#[derive(Debug)]
+pub struct LoopbackSlot {
+    /// The subnet's addresses.
+    pub addrs: LabAddrs,
+    /// The lock held on the subnet's claim file; released when dropped.
+    _claim: std::fs::File,
+}
+
+impl LoopbackSlot {
+    /// Claims the first subnet no other loopback lab holds.
+    pub fn claim() -> Result<LoopbackSlot, LabError> {
+        for n in 0..=u8::MAX {
+            let path =
+                std::path::Path::new(LOOPBACK_CLAIMS).join(format!("phonecert-loopback-{n}.lock"));
+            let claim_err = |source| LabError::LoopbackClaim {
+                path: path.display().to_string(),
+                source,
+            };
+            // Another user's claim file may not be writable; a lock needs only an open file.
+            let file = match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+            {
+                Ok(f) => f,
+                Err(_) => std::fs::File::open(&path).map_err(claim_err)?,
+            };
+            match file.try_lock() {
+                Ok(()) => {
+                    return Ok(LoopbackSlot {
+                        addrs: loopback_addrs(n),
+                        _claim: file,
+                    });
+                }
+                Err(std::fs::TryLockError::WouldBlock) => continue,
+                Err(std::fs::TryLockError::Error(e)) => return Err(claim_err(e)),
+            }
+        }
+        Err(LabError::LoopbackFull)
     }
 }
 
@@ -402,5 +472,25 @@ mod tests {
             size(&roomy),
             size(&plain)
         );
+    }
+
+    #[test]
+    fn loopback_labs_held_at_once_get_subnets_of_their_own() {
+        let a = LoopbackSlot::claim().expect("a first subnet");
+        let b = LoopbackSlot::claim().expect("a second subnet");
+        assert_ne!(a.addrs.server_ip, b.addrs.server_ip);
+        drop(a);
+        // A freed subnet can be claimed again; the one still held never is.
+        let c = LoopbackSlot::claim().expect("a subnet again");
+        assert_ne!(c.addrs.server_ip, b.addrs.server_ip);
+    }
+
+    #[test]
+    fn a_loopback_subnet_is_one_slash_24_served_at_dot_1() {
+        let a = loopback_addrs(7);
+        assert_eq!(a.server_ip, Ipv4Addr::new(127, 77, 7, 1));
+        assert_eq!(a.pool_start, Ipv4Addr::new(127, 77, 7, 100));
+        assert_eq!(a.pool_end, Ipv4Addr::new(127, 77, 7, 199));
+        assert_eq!(a.dead_ip, Ipv4Addr::new(127, 77, 7, 254));
     }
 }

@@ -14,7 +14,7 @@ use super::{
     Bounds, Check, CheckKind, CheckSpec, Cond, Controller, Delivery, DhcpPlan, FieldMatch,
     FileContent, FileSpec, HeaderText, HeaderVariants, ImageCorruption, ImageFile, Kind, Matcher,
     OptionValue, Pattern, RangeMode, Scenario, ScenarioSpec, Select, ServedFile, Siaddr, SipAnswer,
-    SipPlan, ValueFrom, Window,
+    SipPlan, TextPart, ValueFrom, Window,
 };
 
 /// A place in a scenario file.
@@ -362,6 +362,15 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
             ),
         ));
     }
+    if let Some(h) = &spec.phone.hardware
+        && (h.len() != 4 || !h.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        errs.push(src.in_table(
+            "[phone]",
+            "hardware",
+            format!("`{h}` is not a hardware version of four letters or digits like D01A"),
+        ));
+    }
     if let Some(g) = spec.phone.group
         && g > 999
     {
@@ -554,6 +563,39 @@ fn image_file(
     Some(out)
 }
 
+/// The largest file `parts` may build: enough for every size limit a phone has (1 MiB
+/// scripts), small enough that a typo in `times` cannot exhaust the harness's memory.
+const MAX_PARTS_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of a file's `parts`, or why it cannot be built.
+fn joined_parts(parts: &[TextPart]) -> Result<String, String> {
+    let mut total: u64 = 0;
+    for part in parts {
+        let len = match part {
+            TextPart::Text(t) => t.len() as u64,
+            TextPart::Repeat { repeat, times } => (repeat.len() as u64).saturating_mul(*times),
+        };
+        total = total.saturating_add(len);
+    }
+    if total > MAX_PARTS_BYTES {
+        return Err(format!(
+            "parts make {total} bytes, over the {MAX_PARTS_BYTES}-byte limit"
+        ));
+    }
+    let mut out = String::with_capacity(usize::try_from(total).unwrap_or(0));
+    for part in parts {
+        match part {
+            TextPart::Text(t) => out.push_str(t),
+            TextPart::Repeat { repeat, times } => {
+                for _ in 0..*times {
+                    out.push_str(repeat);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The longest chain of `then` answers a file may have.
 const MAX_THEN: usize = 16;
 
@@ -572,6 +614,7 @@ fn served_file(
     let kinds = [
         f.fixture.is_some(),
         f.text.is_some(),
+        f.parts.is_some(),
         f.firmware.is_some(),
         f.lab_ca,
         f.image.is_some(),
@@ -586,6 +629,16 @@ fn served_file(
     }
     let content = match (kinds, f.status, &f.fixture, &f.text, &f.firmware) {
         (1, ..) if f.lab_ca => Some(FileContent::LabCa),
+        (1, ..) if f.parts.is_some() => {
+            let parts = f.parts.as_deref().unwrap_or_default();
+            match joined_parts(parts) {
+                Ok(text) => Some(FileContent::Text(text)),
+                Err(why) => {
+                    here(format!("file `{path}`: {why}"));
+                    None
+                }
+            }
+        }
         (1, _, None, None, None) => f
             .image
             .as_deref()
@@ -594,8 +647,12 @@ fn served_file(
         (0, Some(_), ..) => Some(FileContent::StatusOnly),
         (1, _, Some(fx), _, _) => {
             let p = dir.join(fx);
-            match std::fs::read_to_string(&p) {
-                Ok(text) => Some(FileContent::Text(text)),
+            match std::fs::read(&p) {
+                // Text fixtures get `${…}` substitution; anything else goes out as it is.
+                Ok(bytes) => Some(match String::from_utf8(bytes) {
+                    Ok(text) => FileContent::Text(text),
+                    Err(e) => FileContent::Bytes(e.into_bytes()),
+                }),
                 Err(e) => {
                     here(format!(
                         "fixture `{}` for `{path}` cannot be read: {e}",
@@ -619,7 +676,7 @@ fn served_file(
         }
         _ => {
             here(format!(
-                "file `{path}` needs exactly one of fixture, text, firmware, image or lab_ca (or only a status)"
+                "file `{path}` needs exactly one of fixture, text, parts, firmware, image or lab_ca (or only a status)"
             ));
             None
         }
@@ -663,6 +720,9 @@ fn served_file(
         }
         ways.push(("chunked", Delivery::Chunked(chunk)));
     }
+    if f.close_delimited {
+        ways.push(("close_delimited", Delivery::CloseDelimited));
+    }
     if let Some(d) = &f.drip {
         if d.bytes == 0 {
             here(format!(
@@ -686,7 +746,7 @@ fn served_file(
         many => {
             let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
             here(format!(
-                "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence",
+                "file `{path}` has {}: give at most one of status, cut_after, wrong_length, stall_after, chunked, close_delimited, drip, silence",
                 names.join(" and ")
             ));
             None
@@ -1986,7 +2046,7 @@ after = "A"
             err(&with_files(
                 "\"lab-ca.pem\" = { lab_ca = true, text = \"x\" }"
             )),
-            "scenario error at s/x.toml:17:1: file `lab-ca.pem` needs exactly one of fixture, text, firmware, image or lab_ca (or only a status)"
+            "scenario error at s/x.toml:17:1: file `lab-ca.pem` needs exactly one of fixture, text, parts, firmware, image or lab_ca (or only a status)"
         );
     }
 
@@ -2013,6 +2073,53 @@ after = "A"
         );
         let e = err(&(GOOD.to_string() + "\n[files]\n\"fw/${profile.nope}\" = { text = \"x\" }\n"));
         assert!(e.contains("uses unknown variable `${profile.nope}`"), "{e}");
+    }
+
+    #[test]
+    fn a_hardware_version_is_four_letters_or_digits() {
+        let with = |h: &str| GOOD.replacen("[dhcp]", &format!("hardware = \"{h}\"\n\n[dhcp]"), 1);
+        let ok = load_str(Path::new("s/x.toml"), &with("D02A")).unwrap();
+        assert_eq!(ok.spec.phone.hardware.as_deref(), Some("D02A"));
+        assert_eq!(
+            err(&with("D0-A")),
+            "scenario error at s/x.toml:13:1: `D0-A` is not a hardware version of four letters or digits like D01A"
+        );
+    }
+
+    #[test]
+    fn fixtures_that_are_not_text_load_as_bytes_and_parts_build_text() {
+        let dir = std::env::temp_dir().join(format!("phonecert-load-bytes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("bin.txt"), b"\x1f\x8b\0\xffSET X 1\n").unwrap();
+        std::fs::write(dir.join("text.txt"), "SET SIPDOMAIN ${sip_domain}\n").unwrap();
+        let files = "[files]\n\"a.txt\" = { fixture = \"bin.txt\" }\n\"b.txt\" = { fixture = \"text.txt\" }\n\"c.txt\" = { parts = [\"SET A \", { repeat = \"xy\", times = 3 }, \"\\n\"] }\n\n[sip]";
+        let sc = load_str(&dir.join("x.toml"), &GOOD.replace("[sip]", files)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            sc.files["a.txt"].content,
+            FileContent::Bytes(b"\x1f\x8b\0\xffSET X 1\n".to_vec())
+        );
+        assert_eq!(
+            sc.files["b.txt"].content,
+            FileContent::Text("SET SIPDOMAIN ${sip_domain}\n".into())
+        );
+        assert_eq!(
+            sc.files["c.txt"].content,
+            FileContent::Text("SET A xyxyxy\n".into())
+        );
+        let huge = GOOD.replace(
+            "[sip]",
+            "[files]\n\"h.txt\" = { parts = [{ repeat = \"x\", times = 99999999999 }] }\n\n[sip]",
+        );
+        assert_eq!(
+            err(&huge),
+            "scenario error at s/x.toml:17:1: file `h.txt`: parts make 99999999999 bytes, over the 16777216-byte limit"
+        );
+        let two = GOOD.replace(
+            "[sip]",
+            "[files]\n\"t.txt\" = { text = \"a\", parts = [\"b\"] }\n\n[sip]",
+        );
+        assert!(err(&two).contains("needs exactly one of fixture, text, parts"));
     }
 
     #[test]
@@ -2220,7 +2327,7 @@ after = "A"
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             file("text = \"a\", status = 404, cut_after = 3"),
-            "scenario error at s/x.toml:17:1: file `fw/a.txt` has status and cut_after: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence"
+            "scenario error at s/x.toml:17:1: file `fw/a.txt` has status and cut_after: give at most one of status, cut_after, wrong_length, stall_after, chunked, close_delimited, drip, silence"
         );
         assert_eq!(
             file("text = \"a\", stall_after = 3"),
@@ -2228,7 +2335,7 @@ after = "A"
         );
         assert_eq!(
             file("text = \"a\", silence = true, chunked = 4"),
-            "scenario error at s/x.toml:17:1: file `fw/a.txt` has chunked and silence: give at most one of status, cut_after, wrong_length, stall_after, chunked, drip, silence"
+            "scenario error at s/x.toml:17:1: file `fw/a.txt` has chunked and silence: give at most one of status, cut_after, wrong_length, stall_after, chunked, close_delimited, drip, silence"
         );
         assert_eq!(
             file("text = \"a\", drip = { bytes = 0, every = 1 }"),

@@ -152,6 +152,10 @@ pub struct PhoneSetup {
     /// `simphone_boot_1_0.bin`).
     #[serde(default)]
     pub bootname: Option<String>,
+    /// The hardware version: `$MODEL` is MODEL4 followed by it (`9620D01A`), and firmware
+    /// images are checked against it (reference phone default `D01A`).
+    #[serde(default)]
+    pub hardware: Option<String>,
     /// `$HWVERS`: the hardware version (default: unknown).
     #[serde(default)]
     pub hwvers: Option<String>,
@@ -305,6 +309,10 @@ pub struct FileSpec {
     /// Inline text.
     #[serde(default)]
     pub text: Option<String>,
+    /// Text built from pieces, for content too large or too odd to write out: each piece is
+    /// a string, or `{ repeat = "…", times = N }` (the string N times).
+    #[serde(default)]
+    pub parts: Option<Vec<TextPart>>,
     /// A firmware image to build.
     #[serde(default)]
     pub firmware: Option<FirmwareSpec>,
@@ -343,6 +351,9 @@ pub struct FileSpec {
     /// per chunk.
     #[serde(default)]
     pub chunked: Option<u64>,
+    /// Send the body with neither Content-Length nor Transfer-Encoding: the close ends it.
+    #[serde(default)]
+    pub close_delimited: bool,
     /// A very slow download: `bytes` body bytes every `every` phone seconds.
     #[serde(default)]
     pub drip: Option<DripSpec>,
@@ -379,6 +390,21 @@ pub enum HeaderText {
     Value(String),
     /// `false`: no such header (`true` is refused: it names no value).
     Present(bool),
+}
+
+/// One piece of a file's `parts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TextPart {
+    /// This text, once.
+    Text(String),
+    /// `repeat`, `times` times over.
+    Repeat {
+        /// The text repeated.
+        repeat: String,
+        /// How many times.
+        times: u64,
+    },
 }
 
 /// A slow download's pace.

@@ -362,6 +362,8 @@ pub struct HeaderVariants {
 pub enum FileContent {
     /// Text (a fixture or inline); `${name}` variables are substituted per lab.
     Text(String),
+    /// A fixture that is not UTF-8 text, served byte for byte (nothing substituted).
+    Bytes(Vec<u8>),
     /// A firmware image the harness builds with the lab signing key.
     Firmware(FirmwareSpec),
     /// A file on disk, streamed, damaged as the scenario says.
@@ -410,6 +412,8 @@ pub enum Delivery {
     },
     /// Chunked transfer coding, this many bytes per chunk.
     Chunked(u64),
+    /// No length declared: the body ends where the connection closes.
+    CloseDelimited,
     /// `bytes` body bytes every `every` seconds.
     Drip {
         /// Body bytes per step.

@@ -1,7 +1,8 @@
 //! `${name}` lab variables in scenario strings and text fixtures.
 //!
 //! A scenario is written once and runs in every lab, but addresses and ports differ per lab
-//! (`10.66.0.1:80` in a namespace, `127.77.0.1:41234` on loopback). The lab fills in these
+//! (`10.66.0.1:80` in a namespace, `127.77.0.1:41234` on loopback, `127.77.1.1:…` for a
+//! second loopback scenario running at the same time). The lab fills in these
 //! values; everything else in the file is literal. `$NAME` without braces is left alone: it
 //! belongs to Avaya's script language (`IF $MODEL4 SEQ 9620 …`).
 

@@ -166,12 +166,17 @@ impl DhcpLink {
                     return Ok((udp.vlan, udp.payload));
                 }
             },
-            DhcpLink::Udp { socket, .. } => {
+            // The 64 KiB buffer (a UDP datagram's limit) exists only while a datagram is
+            // read, not while the phone waits: a process running many phones keeps none.
+            DhcpLink::Udp { socket, .. } => loop {
+                socket.readable().await?;
                 let mut buf = vec![0u8; 65536];
-                let (n, _from) = socket.recv_from(&mut buf).await?;
-                buf.truncate(n);
-                Ok((None, buf))
-            }
+                match socket.try_recv_from(&mut buf) {
+                    Ok((n, _from)) => return Ok((None, buf[..n].to_vec())),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            },
         }
     }
 }

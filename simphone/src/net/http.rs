@@ -245,6 +245,18 @@ pub struct HttpClient {
     pub answer_timeout: Duration,
     /// Real-time limit between two reads.
     pub idle_timeout: Duration,
+    /// Deliberate departures from RFC 9112 framing (fault switches); none by default.
+    pub quirks: Quirks,
+}
+
+/// Ways the client can be told to read bodies wrongly, for the reference phone's fault
+/// switches. The default reads every body as RFC 9112 §6.3 says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// A body that ends before its Content-Length is returned as if complete.
+    pub keep_truncated: bool,
+    /// A body delimited by the close (no Content-Length, not chunked) is refused.
+    pub require_length: bool,
 }
 
 impl HttpClient {
@@ -256,7 +268,14 @@ impl HttpClient {
             connect_timeout: HTTP_ANSWER_TIMEOUT.div_f64(scale),
             answer_timeout: HTTP_ANSWER_TIMEOUT.div_f64(scale),
             idle_timeout: (FAST_RESPONSE_TIMEOUT * 2).div_f64(scale),
+            quirks: Quirks::default(),
         }
+    }
+
+    /// The same client reading bodies with `quirks`.
+    pub fn with_quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
     }
 
     /// Resolve `host:port` (a literal address or a name) to socket addresses.
@@ -401,6 +420,9 @@ impl HttpClient {
                 while body.len() < expected {
                     let n = self.read(&mut stream, &mut chunk, body.len()).await?;
                     if n == 0 {
+                        if self.quirks.keep_truncated {
+                            break;
+                        }
                         return Err(HttpError::Truncated {
                             expected,
                             received: body.len(),
@@ -427,6 +449,11 @@ impl HttpClient {
                     return Err(HttpError::TooLarge);
                 }
             },
+            Framing::UntilClose if self.quirks.require_length => {
+                return Err(HttpError::Malformed(
+                    "neither content-length nor chunked: body not read".into(),
+                ));
+            }
             Framing::UntilClose => loop {
                 let n = self.read(&mut stream, &mut chunk, body.len()).await?;
                 if n == 0 {
@@ -499,6 +526,7 @@ mod tests {
             connect_timeout: Duration::from_secs(2),
             answer_timeout: Duration::from_millis(300),
             idle_timeout: Duration::from_millis(300),
+            quirks: Quirks::default(),
         }
     }
 
@@ -568,6 +596,36 @@ mod tests {
         let (addr, _t) = serve_once(b"HTTP/1.0 404 Not Found\r\n\r\nnope".to_vec(), false).await;
         let r = client().get(addr, "h", "/x", "ua").await.expect("get");
         assert_eq!((r.status, r.body.as_slice()), (404, &b"nope"[..]));
+    }
+
+    #[tokio::test]
+    async fn quirks_keep_a_short_body_or_refuse_one_without_length() {
+        let (addr, _t) = serve_once(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-this".to_vec(),
+            false,
+        )
+        .await;
+        let keep = Quirks {
+            keep_truncated: true,
+            ..Quirks::default()
+        };
+        let r = client()
+            .with_quirks(keep)
+            .get(addr, "h", "/x", "ua")
+            .await
+            .expect("kept");
+        assert_eq!(r.body, b"only-this");
+        let (addr, _t) = serve_once(b"HTTP/1.1 200 OK\r\n\r\nto-the-close".to_vec(), false).await;
+        let strict = Quirks {
+            require_length: true,
+            ..Quirks::default()
+        };
+        let e = client()
+            .with_quirks(strict)
+            .get(addr, "h", "/x", "ua")
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, HttpError::Malformed(_)), "{e}");
     }
 
     #[tokio::test]

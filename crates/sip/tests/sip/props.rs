@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use crate::registrar::{config, register};
 
-const AUTH: &str = "Digest username=\"1001\",realm=\"lab.test\",nonce=\"abc\",uri=\"sip:lab.test\",response=\"00\",algorithm=MD5,cnonce=\"x\",qop=auth,nc=0000000a";
+pub(crate) const AUTH: &str = "Digest username=\"1001\",realm=\"lab.test\",nonce=\"abc\",uri=\"sip:lab.test\",response=\"00\",algorithm=MD5,cnonce=\"x\",qop=auth,nc=0000000a";
 
 fn valid_messages() -> Vec<String> {
     vec![
@@ -23,7 +23,7 @@ fn valid_messages() -> Vec<String> {
 
 /// One edit: replace, insert or delete a byte, biased to SIP's structural characters.
 #[derive(Debug, Clone)]
-enum Edit {
+pub(crate) enum Edit {
     Replace(usize, u8),
     Insert(usize, u8),
     Delete(usize),
@@ -36,7 +36,7 @@ fn interesting_byte() -> impl Strategy<Value = u8> {
     ]
 }
 
-fn edit() -> impl Strategy<Value = Edit> {
+pub(crate) fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (any::<usize>(), interesting_byte()).prop_map(|(i, b)| Edit::Replace(i, b)),
         (any::<usize>(), interesting_byte()).prop_map(|(i, b)| Edit::Insert(i, b)),
@@ -44,22 +44,25 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
-fn mutated() -> impl Strategy<Value = Vec<u8>> {
-    (0..3usize, proptest::collection::vec(edit(), 0..8)).prop_map(|(which, edits)| {
-        let mut bytes = valid_messages()[which].clone().into_bytes();
-        for e in edits {
-            let len = bytes.len();
-            match e {
-                Edit::Replace(i, b) if len > 0 => bytes[i % len] = b,
-                Edit::Insert(i, b) => bytes.insert(i % (len + 1), b),
-                Edit::Delete(i) if len > 0 => {
-                    bytes.remove(i % len);
-                }
-                _ => {}
+/// `bytes` after `edits`, each position taken modulo the length at that point.
+pub(crate) fn apply(edits: &[Edit], mut bytes: Vec<u8>) -> Vec<u8> {
+    for e in edits {
+        let len = bytes.len();
+        match *e {
+            Edit::Replace(i, b) if len > 0 => bytes[i % len] = b,
+            Edit::Insert(i, b) => bytes.insert(i % (len + 1), b),
+            Edit::Delete(i) if len > 0 => {
+                bytes.remove(i % len);
             }
+            _ => {}
         }
-        bytes
-    })
+    }
+    bytes
+}
+
+fn mutated() -> impl Strategy<Value = Vec<u8>> {
+    (0..3usize, proptest::collection::vec(edit(), 0..8))
+        .prop_map(|(which, edits)| apply(&edits, valid_messages()[which].clone().into_bytes()))
 }
 
 /// Parse, check the round trip and span bounds, and exercise every typed view.
@@ -201,6 +204,23 @@ fn judge_one(transport: Transport, bytes: &[u8]) {
         .iter()
         .filter(|a| matches!(a, Action::Send { .. }))
         .count();
+    let answers = events
+        .iter()
+        .filter(|e| matches!(e, Event::Sent { .. }))
+        .count();
+    assert_eq!(answers, sends, "every answer is recorded");
+    judge_events(&events, bytes);
+}
+
+/// The invariants RFC 3261 sets for what a registrar made of one message, whatever it was:
+/// `events` are those it reported for it, in order, the first saying what the message was
+/// (a request, a response, or bytes that are none); panics (failing the property) otherwise.
+pub(crate) fn judge_events(events: &[&pc_sip::Event], bytes: &[u8]) {
+    use pc_sip::Event;
+    let sends = events
+        .iter()
+        .filter(|e| matches!(e, Event::Sent { .. }))
+        .count();
     match events.first() {
         // Not a message: recorded, never answered.
         Some(Event::Malformed { error, .. }) => {
@@ -220,7 +240,6 @@ fn judge_one(transport: Transport, bytes: &[u8]) {
                     _ => None,
                 })
                 .collect();
-            assert_eq!(answers.len(), sends, "every answer is recorded");
             assert!(answers.len() <= 1, "one answer per request: {answers:?}");
             match answers.first() {
                 // RFC 3261 refusals of a request's form name what was wrong with it.
@@ -248,19 +267,10 @@ fn judge_one(transport: Transport, bytes: &[u8]) {
 /// A REGISTER mutated by up to eight byte edits.
 fn mutated_register() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(edit(), 0..8).prop_map(|edits| {
-        let mut bytes = register(1, "z9hG4bKm", Some(AUTH), 3600).into_bytes();
-        for e in edits {
-            let len = bytes.len();
-            match e {
-                Edit::Replace(i, b) if len > 0 => bytes[i % len] = b,
-                Edit::Insert(i, b) => bytes.insert(i % (len + 1), b),
-                Edit::Delete(i) if len > 0 => {
-                    bytes.remove(i % len);
-                }
-                _ => {}
-            }
-        }
-        bytes
+        apply(
+            &edits,
+            register(1, "z9hG4bKm", Some(AUTH), 3600).into_bytes(),
+        )
     })
 }
 

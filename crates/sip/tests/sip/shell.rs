@@ -222,18 +222,22 @@ async fn read_framed(
     }
 }
 
-struct Running {
-    addr: SocketAddr,
-    events: mpsc::UnboundedReceiver<pc_capture::Stamped<Event>>,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+/// A registrar shell serving UDP, TCP and maybe TLS on one port of 127.0.0.1.
+pub(crate) struct Running {
+    pub addr: SocketAddr,
+    pub events: mpsc::UnboundedReceiver<pc_capture::Stamped<Event>>,
+    pub stop: watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 fn start(registrar: Registrar) -> Running {
     start_with_tls(registrar, None)
 }
 
-fn start_with_tls(registrar: Registrar, tls: Option<Arc<rustls::ServerConfig>>) -> Running {
+pub(crate) fn start_with_tls(
+    registrar: Registrar,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Running {
     let (udp, tcp) = udp_and_tcp_on_one_port();
     let addr = udp.local_addr().unwrap();
     let (ev_tx, events) = mpsc::unbounded_channel();
@@ -383,6 +387,49 @@ async fn a_thousand_idle_connections_and_garbage_streams_do_not_stop_the_registr
 }
 
 #[tokio::test]
+async fn a_connection_closed_inside_a_message_is_recorded_with_what_it_held() {
+    use tokio::io::AsyncWriteExt;
+    let mut run = start(Registrar::new(config()));
+    let mut stream = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+    let port = stream.local_addr().unwrap().port();
+    let whole = tcp_register(1, "z9hG4bKe1", port);
+    // One whole message, then half of the next: the first is answered, the cut recorded.
+    let half = &whole[..whole.len() / 2];
+    stream
+        .write_all(format!("{whole}{half}").as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        read_message(&mut stream)
+            .await
+            .unwrap()
+            .starts_with("SIP/2.0 401 ")
+    );
+    stream.shutdown().await.unwrap();
+    let malformed = loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), run.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Event::Malformed { from, len, error } = e.event {
+            break (from, len, error);
+        }
+    };
+    assert_eq!(
+        malformed,
+        (
+            stream.local_addr().unwrap().to_string(),
+            half.len(),
+            format!(
+                "tcp stream: stream ended inside a message ({} bytes held)",
+                half.len()
+            )
+        )
+    );
+    run.stop.send(true).unwrap();
+}
+
+#[tokio::test]
 async fn a_scripted_close_ends_the_connection_unanswered() {
     use tokio::io::AsyncWriteExt;
     let mut reg = Registrar::new(config());
@@ -399,7 +446,7 @@ async fn a_scripted_close_ends_the_connection_unanswered() {
 }
 
 /// A lab CA and a controller certificate for 127.0.0.1 under it.
-fn lab_tls(choice: pc_pki::CertChoice) -> (pc_pki::LabCa, Arc<rustls::ServerConfig>) {
+pub(crate) fn lab_tls(choice: pc_pki::CertChoice) -> (pc_pki::LabCa, Arc<rustls::ServerConfig>) {
     let now = time::OffsetDateTime::now_utc();
     let ca = pc_pki::LabCa::generate(pc_pki::KeyKind::EcdsaP256, now).unwrap();
     let id = ca
