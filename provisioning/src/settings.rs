@@ -213,6 +213,39 @@ static KNOWN: &[Known] = &[
     // Certificates and languages the settings file directs.
     k("TRUSTCERTS", "", Kind::Text),
     k("LANGUAGES", "", Kind::Text),
+    // Parameters a settings file commonly carries that the boot under test does not act on.
+    // They are known so that lint and eval do not call them unknown; only the ranges the
+    // protocols fix are enforced (DSCP is 6 bits, RFC 2474 §3; an 802.1p priority is 3 bits,
+    // IEEE 802.1Q), the rest are `Text`, and none has a default here.
+    k("DSCPAUD", "", Kind::Range(0, 63)),
+    k("DSCPSIG", "", Kind::Range(0, 63)),
+    k("DSCPVID", "", Kind::Range(0, 63)),
+    k("L2QAUD", "", Kind::Range(0, 7)),
+    k("L2QSIG", "", Kind::Range(0, 7)),
+    k("DHCPSTD", "", Kind::Text),
+    k("SNMPADD", "", Kind::HostList),
+    k("SNMPSTRING", "", Kind::Text),
+    k("DOT1X", "", Kind::Text),
+    k("DOT1XSTAT", "", Kind::Text),
+    k("PHNCC", "", Kind::Text),
+    k("PHNIC", "", Kind::Text),
+    k("PHNLD", "", Kind::Text),
+    k("PHNOL", "", Kind::Text),
+    k("PHNDPLENGTH", "", Kind::Text),
+    k("ENHDIALSTAT", "", Kind::Text),
+    k("MSGNUM", "", Kind::Text),
+    k("ENABLE_IPOFFICE", "", Kind::Text),
+    k("ENABLE_G729", "", Kind::Text),
+    k("DSTOFFSET", "", Kind::Text),
+    k("DSTSTART", "", Kind::Text),
+    k("DSTSTOP", "", Kind::Text),
+    k("FAILBACK_POLICY", "", Kind::Text),
+    k("CONFIG_SERVER_SECURE_MODE", "", Kind::Text),
+    k("SPEAKERSTAT", "", Kind::Text),
+    k("TIMEFORMAT", "", Kind::Text),
+    k("DATEFORMAT", "", Kind::Text),
+    k("AUDIOPATH", "", Kind::Text),
+    k("BAKLIGHTOFF", "", Kind::Text),
 ];
 
 fn known(canonical: &str) -> Option<&'static Known> {
@@ -874,6 +907,28 @@ mod tests {
         s.set("HTTPSRVR", "10.1.1.8", Source::Manual).unwrap();
         assert!(s.set("HTTPSRVR", "", Source::SettingsFile).is_err());
         assert_eq!(s.get("HTTPSRVR"), Some("10.1.1.8"));
+    }
+
+    #[test]
+    fn common_settings_file_names_are_known_and_protocol_ranges_enforced() {
+        let mut s = Settings::new();
+        for (name, value) in [
+            ("DSCPAUD", "46"),
+            ("DSCPSIG", "34"),
+            ("L2QAUD", "6"),
+            ("SNMPADD", "192.0.2.40"),
+            ("PHNCC", "1"),
+            ("FAILBACK_POLICY", "admin"),
+            ("ENABLE_G729", "1"),
+        ] {
+            s.set(name, value, Source::SettingsFile).unwrap();
+            assert_eq!(s.get(name), Some(value), "{name}");
+        }
+        assert!(s.set("DSCPAUD", "300", Source::SettingsFile).is_err());
+        assert!(s.set("L2QSIG", "8", Source::SettingsFile).is_err());
+        assert_eq!(s.get("DSCPAUD"), Some("46"));
+        // None of them has a default: unset, they are not in force.
+        assert_eq!(s.get("DSCPVID"), None);
     }
 
     #[test]
