@@ -968,6 +968,36 @@ fn cmd_judge_capture(
     }
 }
 
+/// Claims the run's folders under `out` (`reports/<run-id>/`, `captures/<run-id>/`) and, in
+/// the netns lab, removes what killed runs left behind; `None` (said on stderr) when the
+/// folders cannot be created. Shared by `run` and `serve`.
+fn claim_run_folders(
+    out: &Path,
+    lab: &lab::LabKind,
+    started_at: time::OffsetDateTime,
+) -> Option<RunFolders> {
+    let folders = match RunFolders::claim(out, started_at, std::process::id()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the run's folders under {}: {e}",
+                out.display()
+            );
+            return None;
+        }
+    };
+    if *lab == lab::LabKind::Netns {
+        let removed = lab::remove_stale();
+        if !removed.is_empty() {
+            eprintln!(
+                "removed what killed runs left behind: {}",
+                removed.join(", ")
+            );
+        }
+    }
+    Some(folders)
+}
+
 fn cmd_merge(runs: &[PathBuf], out: &Path) -> u8 {
     let now = time::OffsetDateTime::now_utc();
     match report::merge::merge(runs, out, now, std::process::id()) {
@@ -1477,25 +1507,9 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
     };
     let attached = attached.map(|(a, _)| a);
     let started_at = time::OffsetDateTime::now_utc();
-    let folders = match RunFolders::claim(&args.out, started_at, std::process::id()) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "error: cannot create the run's folders under {}: {e}",
-                args.out.display()
-            );
-            return EXIT_HARNESS;
-        }
+    let Some(folders) = claim_run_folders(&args.out, &lab, started_at) else {
+        return EXIT_HARNESS;
     };
-    if lab == lab::LabKind::Netns {
-        let removed = lab::remove_stale();
-        if !removed.is_empty() {
-            eprintln!(
-                "removed what killed runs left behind: {}",
-                removed.join(", ")
-            );
-        }
-    }
     let id = folders.id.clone();
     let started = Instant::now();
     let live = std::sync::Arc::new(Live::new(args.format));
@@ -1753,25 +1767,9 @@ fn cmd_serve(args: ServeArgs) -> u8 {
         _ => None,
     };
     let started_at = time::OffsetDateTime::now_utc();
-    let folders = match RunFolders::claim(&args.out, started_at, std::process::id()) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "error: cannot create the run's folders under {}: {e}",
-                args.out.display()
-            );
-            return EXIT_HARNESS;
-        }
+    let Some(folders) = claim_run_folders(&args.out, &lab, started_at) else {
+        return EXIT_HARNESS;
     };
-    if lab == lab::LabKind::Netns {
-        let removed = lab::remove_stale();
-        if !removed.is_empty() {
-            eprintln!(
-                "removed what killed runs left behind: {}",
-                removed.join(", ")
-            );
-        }
-    }
     let started = Instant::now();
     let dir = folders.reports.clone();
     let answered = match &answer {
