@@ -22,7 +22,7 @@
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,7 @@ use crate::dut::{
     SimPlacement, SimphoneProgram, SipAccount,
 };
 use crate::error::HarnessError;
+use crate::evidence::Origin;
 use crate::judge::{self, Verdict};
 use crate::lab::{
     self, IfaceLab, KernelLink, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg,
@@ -178,14 +179,14 @@ impl Shared {
 /// It starts when the servers do, and the iface lab moves it to the phone's first
 /// DHCPDISCOVER ([`Clock::start_at`]).
 #[derive(Clone)]
-pub(crate) struct Clock(Arc<Mutex<(Instant, SystemTime)>>);
+pub(crate) struct Clock(Arc<Mutex<Origin>>);
 
 impl Clock {
     pub(crate) fn new() -> Clock {
-        Clock(Arc::new(Mutex::new((Instant::now(), SystemTime::now()))))
+        Clock(Arc::new(Mutex::new(Origin::now())))
     }
 
-    pub(crate) fn origin(&self) -> (Instant, SystemTime) {
+    pub(crate) fn origin(&self) -> Origin {
         match self.0.lock() {
             Ok(o) => *o,
             Err(poisoned) => *poisoned.into_inner(),
@@ -194,7 +195,7 @@ impl Clock {
 
     /// Seconds from the origin to `at`; negative before it.
     fn offset(&self, at: Instant) -> f64 {
-        let (origin, _) = self.origin();
+        let origin = self.origin().mono;
         match at.checked_duration_since(origin) {
             Some(d) => d.as_secs_f64(),
             None => -origin.duration_since(at).as_secs_f64(),
@@ -205,8 +206,7 @@ impl Clock {
     fn start_at(&self, t0: f64) {
         let shift = Duration::from_secs_f64(t0.max(0.0));
         if let Ok(mut o) = self.0.lock() {
-            o.0 += shift;
-            o.1 += shift;
+            *o = o.shifted(shift);
         }
     }
 }
@@ -714,9 +714,14 @@ async fn run_in_lab(
 
     // A real phone: the scenario begins at its first DHCPDISCOVER.
     let mut before_start = Vec::new();
+    // A real phone's scenario starts at its first DISCOVER (stamped 0 by the server).
+    let mut started_at_discover = false;
     if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, dut.as_mut()) {
         match await_boot(att, rebooting, &live, &clock, &mac_text, &mut cancel).await {
-            Boot::Started(before) => before_start = before,
+            Boot::Started(before) => {
+                before_start = before;
+                started_at_discover = true;
+            }
             Boot::Interrupted => interrupted = true,
             Boot::Failed(status) => {
                 start_error = Some(HarnessError::RebootFailed {
@@ -745,7 +750,8 @@ async fn run_in_lab(
             p.stop().await;
         }
     }
-    let (origin, origin_wall) = clock.origin();
+    let clock_origin = clock.origin();
+    let origin = clock_origin.mono;
 
     // Watch until done.
     let timeout = lower::real_time(spec.run.timeout / scale);
@@ -877,7 +883,7 @@ async fn run_in_lab(
         std::slice::from_ref(&mac_text),
     );
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-    crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
+    crate::evidence::link_capture(&pcap_path, clock_origin, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {
             path: pcap_path.clone(),
             source,
@@ -892,6 +898,11 @@ async fn run_in_lab(
     if let Some(at) = stop_at {
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Stopping);
         timeline.push_fields(at, Proto::Dut, kind, f);
+    }
+    if started_at_discover {
+        // On the wire that DISCOVER came a little before the server stamped it: the
+        // scenario starts at its frame.
+        timeline.start_at_capture_of_origin_event();
     }
 
     // Judge and keep the evidence; a device that never started is not judged.
