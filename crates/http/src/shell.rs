@@ -7,9 +7,8 @@
 //!
 //! Owns: sockets, timers, reading file bodies from disk piece by piece (or, over plain TCP
 //! with a kernel capture, handing their unpatched runs to the socket with `sendfile`), the
-//! TLS layer of
-//! the HTTPS listener ([`run_tls`]: rustls, with the configuration the caller built) and the
-//! choice of writer. Never: decides what a response contains or when it pauses, cuts or
+//! TLS layer of the HTTPS listener ([`run_tls`]: rustls, with the configuration the caller
+//! built) and the choice of writer. Never: decides what a response contains or when it pauses, cuts or
 //! goes silent (that is `files`: the shell carries out its [`Step`]s), chooses certificates
 //! (`pc-pki` does), judges the phone.
 //!
