@@ -559,3 +559,96 @@ async fn tls_on_the_tcp_port_is_told_apart_by_its_first_byte_and_every_handshake
     run.stop.send(true).unwrap();
     run.task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_bursts_from_many_phones_are_each_answered_and_recorded_in_arrival_order() {
+    // Bursts small enough for the socket's receive buffer (8 × 8 datagrams of ~2 KiB each
+    // as the kernel counts them), repeated.
+    const PHONES: usize = 8;
+    const BURST: u32 = 8;
+    const EACH: u32 = 6 * BURST;
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(shell::run_udp(
+        Registrar::new(config()),
+        server,
+        Arc::new(pc_capture::NoTap),
+        ev_tx,
+        stop_rx,
+    ));
+
+    let mut phones = Vec::new();
+    for i in 0..PHONES {
+        phones.push(tokio::spawn(async move {
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let mut answered = Vec::new();
+            for first in (1..=EACH).step_by(BURST as usize) {
+                // A burst at once: the receivers find several datagrams queued.
+                for cseq in first..first + BURST {
+                    let branch = format!("z9hG4bK-{i}-{cseq}");
+                    client
+                        .send_to(register(cseq, &branch, None, 60).as_bytes(), server_addr)
+                        .await
+                        .unwrap();
+                }
+                for _ in 0..BURST {
+                    let answer = recv(&client).await;
+                    assert!(answer.starts_with("SIP/2.0 401 "), "{answer}");
+                    let cseq = answer
+                        .lines()
+                        .find_map(|l| l.strip_prefix("CSeq: "))
+                        .and_then(|v| v.split(' ').next())
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .unwrap();
+                    answered.push(cseq);
+                }
+            }
+            answered.sort_unstable();
+            assert_eq!(answered, (1..=EACH).collect::<Vec<_>>());
+            client.local_addr().unwrap().to_string()
+        }));
+    }
+    let mut addrs = Vec::new();
+    for p in phones {
+        addrs.push(p.await.unwrap());
+    }
+
+    // Every request and every answer is on the timeline; each phone's requests in the order
+    // it sent them, and the requests' stamps in the order the channel delivered them.
+    let total = PHONES * EACH as usize;
+    let mut last_cseq: std::collections::HashMap<String, u32> = Default::default();
+    let (mut requests, mut sent) = (0, 0);
+    let mut last_request_at = None;
+    while requests + sent < 2 * total {
+        let stamped = tokio::time::timeout(Duration::from_secs(5), ev_rx.recv())
+            .await
+            .expect("event in time")
+            .expect("channel open");
+        match stamped.event {
+            Event::Request { from, cseq, .. } => {
+                let before = last_cseq.insert(from.clone(), cseq).unwrap_or(0);
+                assert_eq!(cseq, before + 1, "{from}: request {cseq} after {before}");
+                if let Some(prev) = last_request_at {
+                    assert!(stamped.at >= prev);
+                }
+                last_request_at = Some(stamped.at);
+                requests += 1;
+            }
+            Event::Sent { status: 401, .. } => sent += 1,
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert_eq!((requests, sent), (total, total));
+    for a in &addrs {
+        assert_eq!(last_cseq.get(a), Some(&EACH), "{a}");
+    }
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("every receiver stops on shutdown")
+        .unwrap()
+        .unwrap();
+}
