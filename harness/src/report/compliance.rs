@@ -291,7 +291,7 @@ fn scenario_profiles(run_dir: &Path, report: &RunReport) -> Option<String> {
 
 /// What the device said about itself on the wire, over every scenario's timeline in run
 /// order.
-fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
+pub(crate) fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
     let mut id = WireIdentity::default();
     let mut versions = Vec::new();
     let push = |list: &mut Vec<String>, v: Option<&str>| {
