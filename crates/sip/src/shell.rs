@@ -4,11 +4,7 @@
 //! (a TLS handshake record, RFC 8446 §5.1; no SIP message starts with it) is TLS, any other
 //! is plain TCP. Every handshake, refused ones included, is a `tls_handshake` event.
 //!
-//! Owns: the sockets, a few tasks receiving on the UDP socket (each fetches one datagram and
-//! runs the core on it under the core's lock, so messages reach the core, the tap and the
-//! timeline in the order they arrived; then it sends and records the answer without the
-//! lock, while another takes the next datagram), one task per stream connection (read,
-//! frame with [`Framer`], write),
+//! Owns: the sockets, one task per stream connection (read, frame with [`Framer`], write),
 //! the numbering of stream connections (from 1, in the order they are accepted; the number
 //! goes on the `request` and `tls_handshake` events of what each carried, so a check can
 //! tell one connection reused from a new one opened from the same port),
@@ -32,14 +28,13 @@ use std::io;
 use std::net::{
     SocketAddr, SocketAddrV4, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket,
 };
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use pc_capture::{Stamped, Tap, TcpFlow};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::event::Event;
@@ -128,75 +123,9 @@ pub async fn run_udp(
     run(registrar, listeners, tap, events, shutdown).await
 }
 
-/// How many tasks receive UDP at once: one per core the runtime can use, at most
-/// [`MAX_UDP_RECEIVERS`]. While one runs the core (under its lock), the others receive,
-/// send and record, so a burst of phones is not served by one core alone.
-fn udp_receivers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, MAX_UDP_RECEIVERS)
-}
-
-/// Bound on [`udp_receivers`]: past it more tasks only wait for the core's lock.
-const MAX_UDP_RECEIVERS: usize = 4;
-
-/// What every task of one registrar shares: the core (behind a lock: one message changes
-/// it at a time, in the order the lock is taken), the UDP socket, the tap and the timeline.
-struct Shared {
-    registrar: Mutex<Registrar>,
-    socket: UdpSocket,
-    local: SocketAddr,
-    origin: Instant,
-    tap: Arc<dyn Tap>,
-    events: mpsc::UnboundedSender<Stamped<Event>>,
-}
-
-impl Shared {
-    /// The core. Held only for the core's own work on one message (and, for UDP, the
-    /// non-blocking receive that fetched it): nothing awaits under it.
-    fn core(&self) -> std::sync::MutexGuard<'_, Registrar> {
-        match self.registrar.lock() {
-            Ok(r) => r,
-            // A panic in the core on another task: its state is whatever the panic left,
-            // which is still the best answer this registrar has.
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// Run the core on one message and record at once the events it made of it (with the
-    /// frames that carried it), under the core's lock, so they keep the order in which the
-    /// core saw the messages. Returns the rest: answers to send, each after the `response`
-    /// event that describes it.
-    fn handle(
-        &self,
-        core: &mut Registrar,
-        peer: SocketAddr,
-        transport: Transport,
-        connection: Option<u64>,
-        message: &[u8],
-        received: &[u64],
-    ) -> Vec<Action> {
-        let actions = core.handle(self.origin.elapsed(), peer, transport, message);
-        let mut rest = Vec::new();
-        for action in actions {
-            match action {
-                Action::Event(event @ Event::Sent { .. }) => rest.push(Action::Event(event)),
-                Action::Event(mut event) => {
-                    if let Some(id) = connection {
-                        event.set_connection(id);
-                    }
-                    emit(&self.events, event, received.to_vec());
-                }
-                other => rest.push(other),
-            }
-        }
-        rest
-    }
-}
-
 /// Serve every listener until `shutdown` becomes true (or its sender is dropped).
 pub async fn run(
-    registrar: Registrar,
+    mut registrar: Registrar,
     listeners: Listeners,
     tap: Arc<dyn Tap>,
     events: mpsc::UnboundedSender<Stamped<Event>>,
@@ -213,34 +142,39 @@ pub async fn run(
         None => None,
     };
     let tls = listeners.tls.map(tokio_rustls::TlsAcceptor::from);
-    let shared = Arc::new(Shared {
-        registrar: Mutex::new(registrar),
-        socket,
-        local,
-        origin: Instant::now(),
-        tap,
-        events,
-    });
+    let origin = Instant::now();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
     let (in_tx, mut in_rx) = mpsc::unbounded_channel::<Inbound>();
     let mut conns: HashMap<SocketAddr, Conn> = HashMap::new();
     let mut next_id = 0u64;
     if *shutdown.borrow() {
         return Ok(());
     }
-    let mut udp = JoinSet::new();
-    for _ in 0..udp_receivers() {
-        udp.spawn(serve_udp(Arc::clone(&shared), shutdown.clone()));
-    }
     loop {
-        tokio::select! {
+        // (peer, transport, stream connection, bytes, frames of the bytes)
+        let (peer, transport, connection, message, received) = tokio::select! {
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     for conn in conns.values() {
                         let _ = conn.out.send(Outbound::Close);
                     }
-                    break;
+                    return Ok(());
                 }
+                continue;
             }
+            got = socket.recv_from(&mut buf) => match got {
+                Ok((len, peer)) => {
+                    let datagram = buf.get(..len).unwrap_or_default().to_vec();
+                    let frames = tap_udp(tap.as_ref(), peer, local, &datagram);
+                    (peer, Transport::Udp, None, datagram, frames)
+                }
+                Err(e) => {
+                    // Linux reports ICMP port-unreachable for an earlier send here; that is
+                    // the phone's problem, not a reason to stop serving.
+                    warn!(error = %e, "sip udp receive failed");
+                    continue;
+                }
+            },
             accepted = accept(tcp.as_ref()) => {
                 match accepted {
                     Ok((stream, peer)) => {
@@ -250,7 +184,7 @@ pub async fn run(
                         }
                         next_id += 1;
                         let conn = spawn_connection(
-                            stream, peer, next_id, tls.clone(), shared.tap.clone(), in_tx.clone(),
+                            stream, peer, next_id, tls.clone(), tap.clone(), in_tx.clone(),
                         );
                         // A peer address reused by a new connection replaces the old one.
                         if let Some(old) = conns.insert(peer, conn) {
@@ -259,145 +193,90 @@ pub async fn run(
                     }
                     Err(e) => warn!(error = %e, "sip tcp accept failed"),
                 }
+                continue;
             }
             Some(inbound) = in_rx.recv() => match inbound {
                 Inbound::Message { peer, transport, connection, bytes, frames } => {
-                    let answers = {
-                        let mut core = shared.core();
-                        shared.handle(&mut core, peer, transport, Some(connection), &bytes, &frames)
-                    };
-                    carry_out(&shared, answers, transport, &mut conns).await;
+                    (peer, transport, Some(connection), bytes, frames)
                 }
                 Inbound::Unframeable { peer, held, error } => {
-                    emit(&shared.events, Event::Malformed { from: peer.to_string(), len: held, error }, Vec::new());
+                    emit(&events, Event::Malformed { from: peer.to_string(), len: held, error }, Vec::new());
+                    continue;
                 }
                 Inbound::Note { event } => {
-                    emit(&shared.events, *event, Vec::new());
+                    emit(&events, *event, Vec::new());
+                    continue;
                 }
                 Inbound::Gone { peer, id } => {
                     if conns.get(&peer).is_some_and(|c| c.id == id) {
                         conns.remove(&peer);
                     }
-                }
-            },
-        }
-    }
-    // Every receiver has seen the same shutdown; the events they still send go out first.
-    while let Some(joined) = udp.join_next().await {
-        if let Err(e) = joined {
-            warn!(error = %e, "sip udp receiver failed");
-        }
-    }
-    Ok(())
-}
-
-/// One UDP receiver: datagrams in, the core's answers out, until shutdown. Several run on
-/// one socket ([`udp_receivers`]). Each takes the core's lock before it fetches a datagram,
-/// so datagrams reach the core, the tap and the timeline in the order the socket queued
-/// them, whichever receiver takes them; sending the answers and recording them happen
-/// after the lock is released, in parallel with the next datagram.
-async fn serve_udp(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    // Answers to UDP requests go out over UDP (§18.2.2): a receiver has no connections.
-    let mut no_conns = HashMap::new();
-    loop {
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    return;
-                }
-                continue;
-            }
-            ready = shared.socket.readable() => if let Err(e) = ready {
-                warn!(error = %e, "sip udp socket failed");
-                continue;
-            },
-        }
-        let answers = {
-            let mut core = shared.core();
-            let (len, peer) = match shared.socket.try_recv_from(&mut buf) {
-                Ok(got) => got,
-                // Another receiver took the datagram this one was woken for.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => {
-                    // Linux reports ICMP port-unreachable for an earlier send here; that is
-                    // the phone's problem, not a reason to stop serving.
-                    warn!(error = %e, "sip udp receive failed");
                     continue;
                 }
-            };
-            let datagram = buf.get(..len).unwrap_or_default();
-            let frames = tap_udp(shared.tap.as_ref(), peer, shared.local, datagram);
-            shared.handle(&mut core, peer, Transport::Udp, None, datagram, &frames)
+            },
         };
-        carry_out(&shared, answers, Transport::Udp, &mut no_conns).await;
-    }
-}
-
-/// Send the answers the core gave to one message and record each `response` event with
-/// the frames of the answer it describes ([`Shared::handle`] recorded the other events).
-async fn carry_out(
-    shared: &Shared,
-    actions: Vec<Action>,
-    transport: Transport,
-    conns: &mut HashMap<SocketAddr, Conn>,
-) {
-    let events = &shared.events;
-    let tap = shared.tap.as_ref();
-    // The core puts a `response` event just before the message it describes; it waits
-    // here until that message is out and its frames are known.
-    let mut pending: Option<Event> = None;
-    for action in actions {
-        match action {
-            Action::Event(event) => {
-                if let Some(earlier) = pending.replace(event) {
-                    emit(events, earlier, Vec::new());
+        let actions = registrar.handle(origin.elapsed(), peer, transport, &message);
+        // The core puts a `response` event just before the message it describes; it waits
+        // here until that message is out and its frames are known.
+        let mut pending: Option<Event> = None;
+        for action in actions {
+            match action {
+                Action::Event(event @ Event::Sent { .. }) => {
+                    if let Some(earlier) = pending.replace(event) {
+                        emit(&events, earlier, Vec::new());
+                    }
                 }
-            }
-            Action::Send { to, bytes } => {
-                let frames = match transport {
-                    Transport::Udp => match shared.socket.send_to(&bytes, to).await {
-                        Ok(_) => {
-                            debug!(%to, len = bytes.len(), "sip response sent");
-                            tap_udp(tap, shared.local, to, &bytes)
-                        }
-                        Err(e) => {
-                            warn!(%to, error = %e, "sip udp send failed");
-                            Vec::new()
-                        }
-                    },
-                    Transport::Tcp | Transport::Tls => match conns.get(&to) {
-                        Some(conn) => {
-                            let frames = match conn.flow {
-                                Some(flow) => tap.tcp_data(flow, false, &bytes),
-                                None => Vec::new(),
-                            };
-                            if conn.out.send(Outbound::Bytes(bytes)).is_err() {
-                                warn!(%to, "sip connection closed before the answer");
+                Action::Event(mut event) => {
+                    if let Some(id) = connection {
+                        event.set_connection(id);
+                    }
+                    emit(&events, event, received.clone())
+                }
+                Action::Send { to, bytes } => {
+                    let frames = match transport {
+                        Transport::Udp => match socket.send_to(&bytes, to).await {
+                            Ok(_) => {
+                                debug!(%to, len = bytes.len(), "sip response sent");
+                                tap_udp(tap.as_ref(), local, to, &bytes)
                             }
-                            frames
-                        }
-                        None => {
-                            // §18.2.2 would open a new connection to the Via's sent-by;
-                            // a registrar answering a phone that hung up does not.
-                            warn!(%to, "sip connection gone: answer dropped");
-                            Vec::new()
-                        }
-                    },
-                };
-                if let Some(sent) = pending.take() {
-                    emit(events, sent, frames);
+                            Err(e) => {
+                                warn!(%to, error = %e, "sip udp send failed");
+                                Vec::new()
+                            }
+                        },
+                        Transport::Tcp | Transport::Tls => match conns.get(&to) {
+                            Some(conn) => {
+                                let frames = match conn.flow {
+                                    Some(flow) => tap.tcp_data(flow, false, &bytes),
+                                    None => Vec::new(),
+                                };
+                                if conn.out.send(Outbound::Bytes(bytes)).is_err() {
+                                    warn!(%to, "sip connection closed before the answer");
+                                }
+                                frames
+                            }
+                            None => {
+                                // §18.2.2 would open a new connection to the Via's sent-by;
+                                // a registrar answering a phone that hung up does not.
+                                warn!(%to, "sip connection gone: answer dropped");
+                                Vec::new()
+                            }
+                        },
+                    };
+                    if let Some(sent) = pending.take() {
+                        emit(&events, sent, frames);
+                    }
                 }
-            }
-            Action::Close { peer } => {
-                if let Some(conn) = conns.remove(&peer) {
-                    let _ = conn.out.send(Outbound::Close);
+                Action::Close { peer } => {
+                    if let Some(conn) = conns.remove(&peer) {
+                        let _ = conn.out.send(Outbound::Close);
+                    }
                 }
             }
         }
-    }
-    if let Some(sent) = pending {
-        emit(events, sent, Vec::new());
+        if let Some(sent) = pending {
+            emit(&events, sent, Vec::new());
+        }
     }
 }
 
