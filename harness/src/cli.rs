@@ -1042,7 +1042,7 @@ fn cmd_verify(run: &Path, captures: bool) -> u8 {
             println!(
                 "not intact: {} changed, {} missing, {} added, {} edited and judged; {} file(s) match compliance.json in {}",
                 v.changed.len(),
-                v.missing.len(),
+                v.missing_count(),
                 v.added.len(),
                 v.edited.len(),
                 v.intact,
