@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod select;
 pub mod serve;
+pub mod session;
 pub mod stream;
 pub mod timeline;
 pub mod vocab;

@@ -294,13 +294,17 @@ impl Timeline {
 
     /// Moves the scenario's start to `t0` (seconds on the current clock): the events before
     /// it leave the timeline and are returned (they happened before the scenario began —
-    /// a real phone's last words before its reboot), the others are re-stamped from `t0`.
+    /// a real phone's last words before its reboot), the others are re-stamped from `t0`
+    /// (their server stamps too).
     pub fn start_at(&mut self, t0: f64) -> Vec<Event> {
         let split = self.events.partition_point(|e| e.t < t0);
         let before: Vec<Event> = self.events.drain(..split).collect();
         for (i, e) in self.events.iter_mut().enumerate() {
             e.index = i;
             e.t -= t0;
+            if let Some(s) = e.server_at.as_mut() {
+                *s -= t0;
+            }
         }
         before
     }
