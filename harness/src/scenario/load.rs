@@ -278,20 +278,69 @@ fn readable_toml_message(message: &str) -> String {
     out
 }
 
+/// Takes the key whose name starts at byte `at` out of `table` or any table or array of
+/// tables inside it. `false`: no key starts there.
+fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> bool {
+    let here = table
+        .keys()
+        .find(|k| k.span().start == at)
+        .map(|k| k.get_ref().to_string());
+    if let Some(name) = here {
+        return table.remove(name.as_str()).is_some();
+    }
+    table
+        .iter_mut()
+        .any(|(_, v)| remove_key_in(v.get_mut(), at))
+}
+
+fn remove_key_in(value: &mut toml::de::DeValue<'_>, at: usize) -> bool {
+    match value {
+        toml::de::DeValue::Table(t) => remove_key_at(t, at),
+        toml::de::DeValue::Array(a) => a.iter_mut().any(|v| remove_key_in(v.get_mut(), at)),
+        _ => false,
+    }
+}
+
 /// Loads and validates scenario text as if it came from `path`.
 ///
-/// A file that is not valid TOML, or does not fit the format's types, gives the one error
-/// the TOML reader stops at; a file that does gives every error of every check and table.
+/// A file that is not valid TOML gives the one error the TOML reader stops at. Every unknown
+/// key of every table is reported: each is taken out of the document once named, and the
+/// rest read again, so one pass names them all. A value that does not fit the format's types
+/// (a required key missing included) stops the reading there, after the unknown keys found
+/// so far; a file that fits gives every error of every check and table as well.
 pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioErrors> {
+    use serde::Deserialize;
+    use serde::de::IntoDeserializer;
     let src = Source { file: path, text };
-    let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
+    let located = |e: &toml::de::Error| {
         let message = readable_toml_message(e.message().trim());
         match e.span() {
             Some(span) => src.at_offset(span.start, message),
             None => src.whole_file(message),
         }
-    })?;
+    };
+    let mut doc = toml::de::DeTable::parse(text).map_err(|e| located(&e))?;
     let mut errs = Vec::new();
+    let spec = loop {
+        match ScenarioSpec::deserialize(doc.clone().into_deserializer()) {
+            Ok(spec) => break Some(spec),
+            Err(e) => {
+                errs.push(located(&e));
+                // An unknown key is taken out and the document read again; any other misfit
+                // stops the reading (the types after it cannot be trusted).
+                let unknown = e.message().starts_with("unknown field `");
+                let removed = unknown
+                    && e.span()
+                        .is_some_and(|at| remove_key_at(doc.get_mut(), at.start));
+                if !removed {
+                    break None;
+                }
+            }
+        }
+    };
+    let Some(spec) = spec else {
+        return Err(ScenarioErrors::sorted(errs));
+    };
     let scenario = validate(&src, spec, &mut errs);
     if errs.is_empty() {
         Ok(scenario)
@@ -1838,6 +1887,49 @@ after = "A"
         );
         // The bound itself is a time.
         assert!(load(&GOOD.replace("timeout = 10", "timeout = 2592000")).is_ok());
+    }
+
+    #[test]
+    fn every_unknown_key_of_a_file_is_named_in_one_pass() {
+        // Three unknown keys in three tables (one inline in an array), then a check that
+        // names an unknown dependency: all four come at once, in file order.
+        let text = GOOD
+            .replace("[run]\ntimeout = 10", "[run]\ntimeout = 10\nsetle = 1")
+            .replace(
+                "option242 = \"HTTPSRVR=${server_ip}\"",
+                "option242 = \"HTTPSRVR=${server_ip}\"\nlease_tme = 60",
+            )
+            .replace("after = \"A\"", "after = \"Z\"\nwitin = 3");
+        let e = load(&text).unwrap_err();
+        let lines: Vec<&str> = e.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(e.0.len(), 4, "{e}");
+        assert!(
+            lines[0].starts_with("unknown field `lease_tme`"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].ends_with("did you mean `lease_time`?"),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("unknown field `setle`"), "{lines:?}");
+        assert!(lines[1].ends_with("did you mean `settle`?"), "{lines:?}");
+        assert!(lines[2].contains("`Z`"), "{lines:?}");
+        assert!(lines[3].starts_with("unknown field `witin`"), "{lines:?}");
+        assert!(lines[3].ends_with("did you mean `within`?"), "{lines:?}");
+        let at: Vec<(usize, usize)> =
+            e.0.iter()
+                .map(|e| (e.location.line, e.location.col))
+                .collect();
+        assert_eq!(at[0], (15, 1), "{at:?}");
+        assert_eq!(at[1], (23, 1), "{at:?}");
+        assert_eq!(at[3].0, 42, "{at:?}");
+        // A value of the wrong type after an unknown key still stops the reading, after
+        // naming the unknown key.
+        let text = GOOD
+            .replace("[run]\ntimeout = 10", "[run]\ntimeout = \"ten\"")
+            .replace("after = \"A\"", "after = \"A\"\nwitin = 3");
+        let e = load(&text).unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
     }
 
     #[test]
