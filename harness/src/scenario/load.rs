@@ -411,6 +411,29 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
             ),
         ));
     }
+    // The phone may be named through the run's profile (`model = "${profile.model}"`); the
+    // lab's addresses and ports mean nothing there.
+    for (key, value) in [
+        ("model", &spec.phone.model),
+        ("firmware", &spec.phone.firmware),
+    ] {
+        if let Some(name) = vars::names(value).find(|n| !n.starts_with("profile.")) {
+            errs.push(src.in_table(
+                "[phone]",
+                key,
+                format!("phone.{key} may use only the profile's variables, not `${{{name}}}`"),
+            ));
+        } else if let Err(name) = vars::check_known(value) {
+            errs.push(src.in_table(
+                "[phone]",
+                key,
+                format!(
+                    "phone.{key} uses unknown variable `${{{name}}}`; known: {}",
+                    crate::profile::VARS.join(", ")
+                ),
+            ));
+        }
+    }
     if let Some(h) = &spec.phone.hardware
         && (h.len() != 4 || !h.bytes().all(|b| b.is_ascii_alphanumeric()))
     {
@@ -715,6 +738,14 @@ fn served_file(
         (1, _, _, _, Some(fw)) => {
             if fw.models.is_empty() {
                 here(format!("firmware `{path}` names no models"));
+            }
+            for m in &fw.models {
+                if let Err(name) = vars::check_known(m) {
+                    here(format!(
+                        "firmware `{path}`: model `{m}` uses unknown variable `${{{name}}}`; known: {}",
+                        vars::KNOWN.join(", ")
+                    ));
+                }
             }
             if fw.hardware.is_empty() {
                 here(format!(
@@ -2130,7 +2161,7 @@ after = "A"
             err(&with_files(
                 "\"${phone_mac_hx}/46xxsettings.txt\" = { text = \"x\" }"
             )),
-            "scenario error at s/x.toml:17:1: file path `${phone_mac_hx}/46xxsettings.txt` uses unknown variable `${phone_mac_hx}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent"
+            "scenario error at s/x.toml:17:1: file path `${phone_mac_hx}/46xxsettings.txt` uses unknown variable `${phone_mac_hx}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent, profile.model, profile.image_models, profile.other_image_models, profile.app_prefix, profile.http_user_agent_at_start"
         );
         let ca = load(&with_files("\"lab-ca.pem\" = { lab_ca = true }")).unwrap();
         assert_eq!(ca.files["lab-ca.pem"].content, FileContent::LabCa);
@@ -2146,7 +2177,43 @@ after = "A"
     fn an_unknown_variable() {
         assert_eq!(
             err(&GOOD.replace("${server_ip}", "${nope}")),
-            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent"
+            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent, profile.model, profile.image_models, profile.other_image_models, profile.app_prefix, profile.http_user_agent_at_start"
+        );
+    }
+
+    #[test]
+    fn the_phone_is_named_through_the_profile_and_only_the_profile() {
+        let ok = GOOD
+            .replace("model = \"9620\"", "model = \"${profile.model}\"")
+            .replace(
+                "firmware = \"S96x0_SALBR2_6_0_0.bin\"",
+                "firmware = \"${profile.app_prefix}2_6_0_0.bin\"",
+            );
+        let sc = load(&ok).unwrap();
+        assert_eq!(sc.spec.phone.model, "${profile.model}");
+        assert_eq!(
+            err(&GOOD.replace("model = \"9620\"", "model = \"${server_ip}\"")),
+            "scenario error at s/x.toml:7:1: phone.model may use only the profile's variables, not `${server_ip}`"
+        );
+        let e = err(&GOOD.replace(
+            "firmware = \"S96x0_SALBR2_6_0_0.bin\"",
+            "firmware = \"${profile.app}2_6_0_0.bin\"",
+        ));
+        assert!(
+            e.starts_with("scenario error at s/x.toml:8:1: phone.firmware uses unknown variable `${profile.app}`; known: profile.upgrade_script,"),
+            "{e}"
+        );
+        // An image's models may be the profile's too, and nothing unknown.
+        let e = err(&(GOOD.to_string()
+            + "\n[files]\n\"a.bin\" = { firmware = { version = \"1\", models = [\"${profile.family}\"] } }\n"));
+        assert!(
+            e.contains("firmware `a.bin`: model `${profile.family}` uses unknown variable `${profile.family}`"),
+            "{e}"
+        );
+        assert!(
+            load(&(GOOD.to_string()
+                + "\n[files]\n\"a.bin\" = { firmware = { version = \"1\", models = [\"${profile.image_models}\"] } }\n"))
+            .is_ok()
         );
     }
 
