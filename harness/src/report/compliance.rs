@@ -186,10 +186,15 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
     let mut dut = wire_identity(&timelines);
     dut.described = report.dut.describe();
     let mut captures = Vec::new();
+    // `phonecert serve` names one session capture from several results: hashed once.
+    let mut hashed = std::collections::HashSet::new();
     for s in &report.scenarios {
         let Some(stored) = s.capture.as_deref() else {
             continue;
         };
+        if !hashed.insert(stored) {
+            continue;
+        }
         if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
             && path.is_file()
         {

@@ -112,6 +112,12 @@ pub fn render_index(run_dir: &Path, report: &RunReport) -> Result<String, miniji
             .map(|(name, rows)| Family { name, rows })
             .collect(),
         scenarios,
+        clients: report.clients.as_ref().map(|c| ClientsView {
+            of: c,
+            judged: c.clients.iter().filter(|s| s.judged).count(),
+            shown: c.clients.get(..CLIENTS_SHOWN).unwrap_or(&c.clients),
+            more: c.clients.len().saturating_sub(CLIENTS_SHOWN),
+        }),
     };
     environment()?
         .get_template("index.html")?
@@ -140,6 +146,20 @@ struct IndexPage<'a> {
     macs: Vec<String>,
     families: Vec<Family>,
     scenarios: Vec<ScenarioView>,
+    clients: Option<ClientsView<'a>>,
+}
+
+/// How many client summaries of a `phonecert serve` session the page lists; `report.json`
+/// has all of them.
+const CLIENTS_SHOWN: usize = 1_000;
+
+/// A `phonecert serve` session's clients, as the page shows them.
+#[derive(Serialize)]
+struct ClientsView<'a> {
+    of: &'a crate::session::SessionClients,
+    judged: usize,
+    shown: &'a [crate::session::ClientSummary],
+    more: usize,
 }
 
 #[derive(Serialize)]

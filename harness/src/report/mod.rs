@@ -247,6 +247,10 @@ pub struct RunReport {
     /// answered every DHCP client on the segment), shown first wherever the run is shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `phonecert serve` only: every client heard, summarised, and which of them have a full
+    /// timeline and a result in `scenarios` (the bounds applied, said in `note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<crate::session::SessionClients>,
 }
 
 /// An evidence file edited after the run and judged as edited (`judge --write`).
@@ -626,6 +630,7 @@ pub(crate) mod tests {
             interrupted: false,
             not_run: Vec::new(),
             edited_after_run: Vec::new(),
+            clients: None,
             warnings: Vec::new(),
             merged_from: Vec::new(),
         }
