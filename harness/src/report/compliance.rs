@@ -187,13 +187,12 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
     dut.described = report.dut.describe();
     let mut captures = Vec::new();
     for s in &report.scenarios {
-        let Some(stored) = s.capture.as_deref() else {
-            continue;
-        };
-        if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
-            && path.is_file()
-        {
-            captures.push(hash_file(&path, stored.to_string())?);
+        for stored in s.capture.iter().chain(&s.link_captures) {
+            if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
+                && path.is_file()
+            {
+                captures.push(hash_file(&path, stored.to_string())?);
+            }
         }
     }
     Ok(Compliance {
