@@ -337,7 +337,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
     if spec.dhcp.relay.is_some() && ctx.lab != LabKind::Netns {
         report.verdict = Verdict::Skip;
         report.error = Some(format!(
-            "skipped: this scenario puts the phone behind a DHCP relay agent, on a subnet and router of its own, which only the netns lab builds (this run's lab: {}); run as root with --lab netns",
+            "skipped: this scenario needs the netns lab (the phone behind a DHCP relay agent, on a subnet and router of its own; this run's lab: {}); run as root with --lab netns",
             ctx.lab.name()
         ));
         return Ok(report);
