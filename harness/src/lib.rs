@@ -28,5 +28,6 @@ pub mod scenario;
 pub mod schedule;
 pub mod select;
 pub mod serve;
+pub mod session;
 pub mod timeline;
 pub mod vocab;

@@ -7,13 +7,17 @@
 //! Never: runs a storm step itself (`run` does).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
 use crate::run::{self, StormConfig, StormError, StormLab};
+
+/// The scenario a storm uses when none is named: relative to the repository's root, where
+/// `scenarios/` is (as for `phonecert run`).
+pub const DEFAULT_SCENARIO: &str = "scenarios/option242/httpsrvr.toml";
 
 /// Every phone registered and the capture dropped nothing.
 pub const EXIT_CLEAN: u8 = 0;
@@ -31,8 +35,13 @@ Each phone has its own MAC (00:1b:4f:e0:00:01, :02 …) and its own SIP account 
 user followed by the 5-digit phone number, the scenario's password). The servers are the
 scenario's, as `phonecert run` sets them up, answering every phone of the storm.
 
+SCENARIO defaults to scenarios/option242/httpsrvr.toml, a path relative to the phonecert
+repository's root (like `phonecert run`'s scenarios/): from another folder, name the file.
+
 Writes reports/<run-id>/storm.json (schema phonecert.storm/1, every phone's progress) and
-storm.txt, and captures/<run-id>/storm.pcapng.
+storm.txt, and captures/<run-id>/storm.pcapng, and prints where. Times are lab seconds (the
+wall clock); a phone's own timers run the scenario's time scale faster (phone seconds = lab
+seconds × time scale).
 
 Exit codes: 0 every phone registered and the capture dropped nothing; 1 a phone did not
 register (a phone left without a lease by --pool-size included) or frames were dropped;
@@ -59,12 +68,9 @@ struct Args {
     #[arg(long, value_name = "N")]
     phones: usize,
     /// The scenario whose servers, files and phone setup the storm uses (its checks are not
-    /// judged).
-    #[arg(
-        value_name = "SCENARIO",
-        default_value = "scenarios/option242/httpsrvr.toml"
-    )]
-    scenario: PathBuf,
+    /// judged) [default: scenarios/option242/httpsrvr.toml, from the repository's root].
+    #[arg(value_name = "SCENARIO")]
+    scenario: Option<PathBuf>,
     /// The lab: `netns` (root; the default as root) or `loopback` (the default otherwise).
     #[arg(long, value_enum)]
     lab: Option<LabArg>,
@@ -104,9 +110,16 @@ pub fn main_from(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
         None if phonecert::lab::is_root() => StormLab::Netns,
         None => StormLab::Loopback,
     };
+    let scenario = match scenario_path(args.scenario.as_deref(), Path::new(DEFAULT_SCENARIO)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let cfg = StormConfig {
         phones: args.phones,
-        scenario: args.scenario.clone(),
+        scenario,
         lab,
         pool_size: args
             .pool_size
@@ -127,7 +140,14 @@ pub fn main_from(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     match args.format {
-        Format::Text => print!("{}", report.text()),
+        Format::Text => {
+            print!("{}", report.text());
+            // Where the run folder is, as `phonecert run` says it.
+            println!(
+                "reports: {} (storm.json, storm.txt)",
+                cfg.out.join("reports").join(&report.run_id).display()
+            );
+        }
         Format::Json => match serde_json::to_string(&report) {
             Ok(j) => println!("{j}"),
             Err(e) => {
@@ -143,6 +163,22 @@ pub fn main_from(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     } else {
         EXIT_FAILED
     })
+}
+
+/// The scenario to use: the one named, else `default` when it is there. The default is a
+/// path from the repository's root; from any other folder it is not found, and the error
+/// says so rather than only "no such file".
+fn scenario_path(named: Option<&Path>, default: &Path) -> Result<PathBuf, StormError> {
+    match named {
+        Some(p) => Ok(p.to_path_buf()),
+        None if default.is_file() => Ok(default.to_path_buf()),
+        None => Err(StormError::NoDefaultScenario {
+            default: default.display().to_string(),
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "this folder".into()),
+        }),
+    }
 }
 
 /// Joins the calling thread to network namespace `name` (a runtime's thread, before it runs

@@ -103,7 +103,8 @@ pub struct StormReport {
     pub scenario: String,
     pub phones: usize,
     pub pool_size: u32,
-    /// Phone seconds per lab second (the scenario's); times here are lab seconds.
+    /// Phone seconds per lab second (the scenario's). Every time in this report (`*_s`) is
+    /// in lab seconds, the wall clock's: a phone's own timers ran `time_scale` times faster.
     pub time_scale: f64,
     pub registered: usize,
     /// Power-on to the last phone's registration; `None` unless every phone registered.
@@ -119,6 +120,9 @@ pub struct StormReport {
     /// Failures counted by step.
     pub failures_by_step: Vec<(Step, usize)>,
     pub capture: CaptureSummary,
+    /// This report, relative to the output root (`reports/<run-id>/storm.json`; `storm.txt`
+    /// beside it).
+    pub report_file: String,
     /// Frames lost on the phones' shared link (netns): dropped by the kernel because its
     /// socket's buffer was full, or not handed to a phone whose inbox was full.
     pub link_drops: u64,
@@ -155,6 +159,19 @@ impl StormReport {
         self.registered == self.phones && self.capture.drops == 0 && self.link_drops == 0
     }
 
+    /// Which clock the report's times are on: a storm measures the infrastructure, so lab
+    /// seconds; a reader comparing them with a phone's timers needs the factor.
+    fn time_base(&self) -> String {
+        if self.time_scale == 1.0 {
+            "times: lab seconds (the wall clock; the phones' timers run at the same rate)\n".into()
+        } else {
+            format!(
+                "times: lab seconds (the wall clock); the phones' timers ran {} times faster: phone seconds = lab seconds × {}\n",
+                self.time_scale, self.time_scale
+            )
+        }
+    }
+
     /// The report for a terminal.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -163,6 +180,7 @@ impl StormReport {
             "storm {}: {} phones, lab {}, scenario {}, pool {} addresses, time scale {}\n",
             self.run_id, self.phones, self.lab, self.scenario, self.pool_size, self.time_scale
         ));
+        out.push_str(&self.time_base());
         out.push_str(&format!(
             "registered: {} of {}{}\n",
             self.registered,
@@ -252,6 +270,55 @@ mod tests {
             (1.0, 2.0, 3.0, 3.0)
         );
         assert_eq!(Distribution::of(&[]), None);
+    }
+
+    fn report(time_scale: f64) -> StormReport {
+        StormReport {
+            schema: SCHEMA,
+            run_id: "R".into(),
+            lab: "loopback".into(),
+            scenario: "s.toml".into(),
+            phones: 1,
+            pool_size: 1,
+            time_scale,
+            registered: 1,
+            time_to_all_registered_s: Some(0.5),
+            elapsed_s: 0.5,
+            timed_out: false,
+            interrupted: false,
+            boot_time: Distribution::of(&[0.5]),
+            failures: Vec::new(),
+            failures_by_step: Vec::new(),
+            capture: CaptureSummary {
+                file: "captures/R/storm.pcapng".into(),
+                how: "synthesised".into(),
+                frames: 0,
+                drops: 0,
+                drops_from: "none".into(),
+            },
+            report_file: "reports/R/storm.json".into(),
+            link_drops: 0,
+            memory: Memory {
+                peak_rss_kib: 1,
+                before_phones_kib: 1,
+                per_phone_kib: 1.0,
+                added_per_phone_kib: 0.0,
+            },
+            per_phone: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_text_says_its_times_are_lab_seconds_and_how_phone_time_relates() {
+        let second_line = |r: &StormReport| r.text().lines().nth(1).unwrap_or("").to_string();
+        assert_eq!(
+            second_line(&report(1.0)),
+            "times: lab seconds (the wall clock; the phones' timers run at the same rate)"
+        );
+        assert_eq!(
+            second_line(&report(2.5)),
+            "times: lab seconds (the wall clock); the phones' timers ran 2.5 times faster: phone seconds = lab seconds × 2.5"
+        );
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub enum StormError {
         "{file}: the scenario uses TLS (an HTTPS file server, SIP over TLS or the lab CA): a storm serves HTTP and SIP over UDP and TCP only"
     )]
     TlsScenario { file: String },
+    #[error(
+        "no SCENARIO given, and the default {default} is not under {cwd}: it is a path from the phonecert repository's root; run from there or name the scenario file (phonecert storm --phones N PATH/TO/SCENARIO.toml)"
+    )]
+    NoDefaultScenario { default: String, cwd: String },
     #[error("--profile `{0}` is no phone profile; known: {1}")]
     Profile(String, String),
     #[error("--phones must be between 1 and {MAX_PHONES}, got {0}")]
@@ -119,6 +123,7 @@ impl StormError {
             StormError::Scenario(_)
                 | StormError::PerPhoneScenario { .. }
                 | StormError::TlsScenario { .. }
+                | StormError::NoDefaultScenario { .. }
                 | StormError::Profile(..)
                 | StormError::Phones(_)
                 | StormError::PoolSize(_)
@@ -681,6 +686,7 @@ pub async fn storm(
                 None => "none: the servers write every frame themselves".to_string(),
             },
         },
+        report_file: format!("reports/{}/storm.json", folders.id),
         link_drops,
         memory: Memory {
             peak_rss_kib: peak_kib,

@@ -194,3 +194,59 @@ fn a_storm_refuses_what_it_cannot_run() {
         "phonecert --help lists storm"
     );
 }
+
+/// `phonecert ARGS` run from `dir` rather than the repository's root.
+fn phonecert_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_phonecert"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run phonecert")
+}
+
+#[test]
+fn outside_the_repository_a_storm_asks_for_its_scenario_and_says_where_it_wrote() {
+    let s = Scratch::new("storm-elsewhere");
+    // The default scenario is a path from the repository's root: elsewhere it is not
+    // found, and the error says why and what to do.
+    let out = phonecert_in(&s.0, &["storm", "--phones", "2", "--lab", "loopback"]);
+    let said = output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(
+            "no SCENARIO given, and the default scenarios/option242/httpsrvr.toml is not under"
+        ) && said.contains("name the scenario file"),
+        "{said}"
+    );
+    assert!(!s.0.join("reports").exists(), "nothing written: {said}");
+
+    // Named, it runs from anywhere; the text says which clock its times are on and where
+    // the report went.
+    let scenario = root().join("scenarios/option242/httpsrvr.toml");
+    let out = phonecert_in(
+        &s.0,
+        &[
+            "storm",
+            "--phones",
+            "3",
+            "--lab",
+            "loopback",
+            "--timeout",
+            "60",
+            scenario.to_str().expect("utf-8"),
+        ],
+    );
+    let said = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("times: lab seconds (the wall clock); the phones' timers ran 10 times faster: phone seconds = lab seconds × 10"),
+        "{said}"
+    );
+    let run = run_dir(&s.0);
+    let id = run.file_name().expect("run id").to_str().expect("utf-8");
+    let line = format!("reports: ./reports/{id} (storm.json, storm.txt)\n");
+    assert!(said.ends_with(&line), "{line} at the end of {said}");
+    let r = json(&run.join("storm.json"));
+    assert_eq!(r["report_file"], format!("reports/{id}/storm.json"));
+    assert!(s.0.join(r["report_file"].as_str().expect("path")).is_file());
+}

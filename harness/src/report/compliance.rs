@@ -186,8 +186,13 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
     let mut dut = wire_identity(&timelines);
     dut.described = report.dut.describe();
     let mut captures = Vec::new();
+    // `phonecert serve` names one session capture from several results: hashed once.
+    let mut hashed = std::collections::HashSet::new();
     for s in &report.scenarios {
         for stored in s.capture.iter().chain(&s.link_captures) {
+            if !hashed.insert(stored.as_str()) {
+                continue;
+            }
             if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
                 && path.is_file()
             {
@@ -290,7 +295,7 @@ fn scenario_profiles(run_dir: &Path, report: &RunReport) -> Option<String> {
 
 /// What the device said about itself on the wire, over every scenario's timeline in run
 /// order.
-fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
+pub(crate) fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
     let mut id = WireIdentity::default();
     let mut versions = Vec::new();
     let push = |list: &mut Vec<String>, v: Option<&str>| {
@@ -469,6 +474,18 @@ pub struct Verification {
     /// Files the record says were edited after the run and then judged (`judge --write`):
     /// the hashes match, but the folder is not the run's own evidence any more.
     pub edited: Vec<super::EditedEvidence>,
+    /// Every recorded capture is gone with its folder: the run folder was copied (or kept)
+    /// without its captures. Not counted in `missing`.
+    pub captures_absent: Option<CapturesAbsent>,
+}
+
+/// Every capture a run recorded, gone together with the folder that held them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CapturesAbsent {
+    /// How many captures `compliance.json` records.
+    pub count: usize,
+    /// Their folders as recorded, relative to the output root (`captures/<run-id>/`).
+    pub folders: Vec<String>,
 }
 
 impl Verification {
@@ -476,8 +493,14 @@ impl Verification {
     pub fn is_intact(&self) -> bool {
         self.changed.is_empty()
             && self.missing.is_empty()
+            && self.captures_absent.is_none()
             && self.added.is_empty()
             && self.edited.is_empty()
+    }
+
+    /// Files recorded but gone, the absent captures included.
+    pub fn missing_count(&self) -> usize {
+        self.missing.len() + self.captures_absent.as_ref().map_or(0, |a| a.count)
     }
 
     /// One line per finding: `changed: timelines/REG-002.json (sha256 ab12… → cd34…)`.
@@ -500,6 +523,14 @@ impl Verification {
             ));
         }
         out.extend(self.missing.iter().map(|p| format!("missing: {p}")));
+        if let Some(a) = &self.captures_absent {
+            out.push(format!(
+                "missing: all {} capture(s), with their folder {} (found from the run folder as ../../{}): the run folder was copied without its captures? `phonecert verify --no-captures` checks the rest",
+                a.count,
+                a.folders.join(", "),
+                a.folders.first().map_or("captures/", String::as_str)
+            ));
+        }
         out.extend(
             self.added
                 .iter()
@@ -565,11 +596,34 @@ pub fn verify(run_dir: &Path, captures: bool) -> Result<Verification, VerifyErro
         check(&mut v, run_dir.join(&rec.path), rec);
     }
     if captures {
+        // A folder copied without its captures misses every one: said once, not per file.
+        let mut gone = Vec::new();
+        let mut a_folder_is_there = false;
         for rec in &doc.captures {
             match crate::run_folder::capture_file(run_dir, &rec.path) {
-                Ok(file) => check(&mut v, file, rec),
-                Err(_) => v.missing.push(rec.path.clone()),
+                Ok(file) if file.exists() => check(&mut v, file, rec),
+                Ok(file) => {
+                    a_folder_is_there |= file.parent().is_some_and(Path::is_dir);
+                    gone.push(rec.path.clone());
+                }
+                Err(_) => gone.push(rec.path.clone()),
             }
+        }
+        if !gone.is_empty() && gone.len() == doc.captures.len() && !a_folder_is_there {
+            let folders: std::collections::BTreeSet<String> = gone
+                .iter()
+                .map(|p| {
+                    Path::new(p)
+                        .parent()
+                        .map_or_else(|| p.clone(), |d| format!("{}/", d.display()))
+                })
+                .collect();
+            v.captures_absent = Some(CapturesAbsent {
+                count: gone.len(),
+                folders: folders.into_iter().collect(),
+            });
+        } else {
+            v.missing.extend(gone);
         }
     }
     let listed: std::collections::BTreeSet<&str> =
@@ -664,6 +718,56 @@ mod tests {
         let e = verify(&dir, true).unwrap_err();
         assert!(e.to_string().contains("compliance.json"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_run_folder_without_its_captures_is_said_once_not_per_capture() {
+        // An output root with the run folder and its captures, as a run leaves them.
+        let root = std::env::temp_dir().join(format!("pc-compliance-nocap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let run = root.join("reports/r1");
+        std::fs::create_dir_all(run.join("scenarios/S-1/boot")).unwrap();
+        std::fs::create_dir_all(root.join("captures/r1")).unwrap();
+        let mut r = sample();
+        let mut second = r.scenarios[0].clone();
+        second.id = "S-2".into();
+        second.capture = Some("captures/r1/S-2.pcapng".into());
+        r.scenarios.push(second);
+        for id in ["S-1", "S-2"] {
+            std::fs::write(root.join(format!("captures/r1/{id}.pcapng")), id).unwrap();
+        }
+        std::fs::write(run.join("report.json"), "{}").unwrap();
+        let doc = write(&run, &r).unwrap();
+        assert_eq!(doc.captures.len(), 2);
+        assert!(verify(&run, true).unwrap().is_intact());
+
+        // One capture removed: named as before.
+        std::fs::remove_file(root.join("captures/r1/S-2.pcapng")).unwrap();
+        let v = verify(&run, true).unwrap();
+        assert_eq!(v.missing, ["captures/r1/S-2.pcapng"]);
+        assert_eq!(v.captures_absent, None);
+
+        // The folder gone with every capture: one line that says what it likely is.
+        std::fs::remove_dir_all(root.join("captures")).unwrap();
+        let v = verify(&run, true).unwrap();
+        assert!(!v.is_intact());
+        assert!(v.missing.is_empty(), "{v:?}");
+        assert_eq!(
+            v.captures_absent,
+            Some(CapturesAbsent {
+                count: 2,
+                folders: vec!["captures/r1/".into()]
+            })
+        );
+        assert_eq!(v.missing_count(), 2);
+        assert_eq!(
+            v.lines(),
+            [
+                "missing: all 2 capture(s), with their folder captures/r1/ (found from the run folder as ../../captures/r1/): the run folder was copied without its captures? `phonecert verify --no-captures` checks the rest"
+            ]
+        );
+        assert!(verify(&run, false).unwrap().is_intact());
+        std::fs::remove_dir_all(&root).ok();
     }
 
     #[test]
