@@ -782,8 +782,10 @@ async fn run_in_lab(
                 program: ctx.simphone.clone(),
                 placement,
                 mac: mac_text.clone(),
-                model: spec.phone.model.clone(),
-                firmware: spec.phone.firmware.clone(),
+                // A scenario written for every family names its phone through the profile
+                // (`model = "${profile.model}"`): the reference phone plays the run's family.
+                model: crate::scenario::vars::expand(&spec.phone.model, &vars),
+                firmware: crate::scenario::vars::expand(&spec.phone.firmware, &vars),
                 user: spec.phone.user.clone(),
                 password: spec.phone.password.clone(),
                 sson: spec.dhcp.sson,

@@ -257,7 +257,14 @@ fn file_entry(
     let body = match &file.content {
         FileContent::Text(t) => Body::Memory(expand(t, lab.vars).into_bytes().into()),
         FileContent::Bytes(b) => Body::Memory(b.clone().into()),
-        FileContent::Firmware(fw) => Body::Memory(firmware_image(path, fw, key).into()),
+        FileContent::Firmware(fw) => {
+            // The models an image names may be the profile's (`${profile.image_models}`).
+            let fw = FirmwareSpec {
+                models: fw.models.iter().map(|m| expand(m, lab.vars)).collect(),
+                ..fw.clone()
+            };
+            Body::Memory(firmware_image(path, &fw, key).into())
+        }
         FileContent::Image(image) => Body::file(image_body(image)),
         FileContent::StatusOnly => Body::default(),
         FileContent::LabCa => Body::Memory(
@@ -589,6 +596,27 @@ event = "received"
             &table.get("/lab-ca.pem").unwrap().body.in_memory().unwrap()[..],
             ca.pem().as_bytes()
         );
+    }
+
+    #[test]
+    fn an_image_named_through_the_profile_carries_the_profile_models() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"fw/${profile.app_prefix}2_6_1_0.bin\" = { firmware = { version = \"2.6.1.0\", models = [\"${profile.image_models}\"] } }",
+        );
+        let (a, mut v) = (addrs(), vars());
+        crate::profile::Profile::named("avaya-96x1-sip")
+            .unwrap()
+            .add_vars(&mut v);
+        let table = file_table(&sc, lab(&a, &v, 1.0));
+        let body = table
+            .get("/fw/S96x1_SALBR2_6_1_0.bin")
+            .unwrap()
+            .body
+            .in_memory()
+            .unwrap()
+            .to_vec();
+        let header = provisioning::firmware::parse_header(&body).unwrap();
+        assert_eq!(header.models, ["96x1"]);
     }
 
     #[test]
