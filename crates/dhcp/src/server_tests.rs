@@ -804,7 +804,7 @@ fn received_event_keeps_wire_order_duplicates_and_findings() {
     };
     let codes: Vec<u8> = options.iter().map(|o| o.code).collect();
     assert_eq!(codes, vec![12, 53, 55, 12, 61, 60]);
-    assert_eq!(options[0].value, "4156");
+    assert_eq!(hex::encode(&options[0].value), "4156");
     assert_eq!(options[0].len, 2);
     assert_eq!(hostname.as_deref(), Some("AVXB"));
     assert_eq!(client_id.as_deref(), Some("01001b"));
