@@ -274,7 +274,7 @@ pub fn evaluate_from(
         ("TRUSTCERTS", FetchKind::TrustCert),
         ("LANGUAGES", FetchKind::Language),
     ] {
-        for file in list(&settings, name) {
+        for file in settings.files(name) {
             fetches.push(Fetch {
                 given: given(files, &file).is_some(),
                 file,
@@ -511,17 +511,6 @@ fn last_set(trace: &[TraceEntry], name: &str) -> Option<(String, usize)> {
         }
         _ => None,
     })
-}
-
-fn list(settings: &Settings, name: &str) -> Vec<String> {
-    settings
-        .get(name)
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn in_force(settings: &Settings, trace: &[TraceEntry]) -> Vec<InForce> {
