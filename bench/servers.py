@@ -28,6 +28,8 @@ Usage (as root; builds nothing, give it release builds):
     cargo build --release -p bench-servers && cargo build --release
     python3 bench/servers.py --setup            # once: apt-get install the tools
     python3 bench/servers.py [--runs 3] [--only dhcp,http,sip,overload]
+    # before/after: an earlier build side by side with this one in the http and sip runs
+    python3 bench/servers.py --only http,sip --baseline-bin /tmp/bench-servers.before
 """
 import argparse, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -155,6 +157,21 @@ def table(title, unit, results, ours_name, higher_is_better=True):
         ratio = f"ours/{name} = {base / med:.2f}" if base and name != ours_name and med else ""
         print(f"  {name:<22} median {med:10.1f} {unit}  spread {lo:.1f}–{hi:.1f} (±{pct / 2:.0f}%)  "
               f"runs [{runs}]  {ratio}")
+
+
+def cpu_seconds(ns):
+    """CPU time (user + system, every thread) used so far by the processes in `ns`: with
+    other builds on the machine a rate measures the scheduler as much as the server; work
+    per CPU-second measures the server."""
+    total = 0
+    for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- DHCP
@@ -461,24 +478,37 @@ def bench_http(a, workdir):
     conf = os.path.join(workdir, "nginx.conf")
     srv, cli, iface, sip, cip = lab("http", "10.43")
     open(conf, "w").write(NGINX_CONF.format(work=workdir, ip=sip, root=root))
-    results = {k: [] for k in ("phonecert http", "nginx http", "phonecert https", "nginx https")}
+    ours_bins = {"phonecert": a.bench_bin}
+    if a.baseline_bin:
+        ours_bins["baseline"] = a.baseline_bin
+    names = [*ours_bins, "nginx"]
+    results = {f"{n} {scheme}": [] for scheme in ("http", "https") for n in names}
+    per_cpu = {k: [] for k in results}
     for i in range(a.runs):
-        for name in ("phonecert", "nginx"):
-            if name == "phonecert":
+        for name in names:
+            if name in ours_bins:
                 p = ours(srv, ["http", "--listen", f"{sip}:80", "--tls-listen", f"{sip}:443", "--file", image],
-                         a.bench_bin, os.path.join(workdir, "ours-http.log"))
+                         ours_bins[name], os.path.join(workdir, f"{name}-http.log"))
             else:
                 p = start(srv, ["nginx", "-c", conf], os.path.join(workdir, "nginx.log"))
                 wait_ready(p, srv, "tcp", 443)
             for scheme in ("http", "https"):
+                cpu0 = cpu_seconds(srv)
                 mbs, n, err = wrk(cli, f"{scheme}://{sip}/firmware.bin", a.http_seconds, a.http_conns)
+                cpu = cpu_seconds(srv) - cpu0
                 results[f"{name} {scheme}"].append(mbs)
-                print(f"  run {i + 1} {name} {scheme}: {mbs:.0f} MB/s ({n} images) {err}")
+                if cpu > 0:
+                    per_cpu[f"{name} {scheme}"].append(mbs * a.http_seconds / cpu)
+                print(f"  run {i + 1} {name} {scheme}: {mbs:.0f} MB/s ({n} images; server CPU {cpu:.2f} s) {err}")
             stop(p)
     cleanup()
-    table(f"Firmware download, 100 MB image, MB/s (wrk -t1 -c{a.http_conns} -d{a.http_seconds}s)", "MB/s",
-          {k: results[k] for k in ("phonecert http", "nginx http")}, "phonecert http")
-    table("", "MB/s", {k: results[k] for k in ("phonecert https", "nginx https")}, "phonecert https")
+    load = os.getloadavg()
+    for scheme in ("http", "https"):
+        title = (f"Firmware download, 100 MB image, MB/s (wrk -t1 -c{a.http_conns} -d{a.http_seconds}s; "
+                 f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})") if scheme == "http" else ""
+        table(title, "MB/s", {f"{n} {scheme}": results[f"{n} {scheme}"] for n in names}, f"phonecert {scheme}")
+        table("  per CPU-second of the server", "MB/cpu-s",
+              {f"{n} {scheme}": per_cpu[f"{n} {scheme}"] for n in names}, f"phonecert {scheme}")
 
 
 # ---------------------------------------------------------------- SIP
@@ -581,23 +611,35 @@ def bench_sip(a, workdir):
     srv, cli, iface, sip, cip = lab("sip", "10.44")
     cfg = os.path.join(workdir, "kamailio.cfg")
     open(cfg, "w").write(KAMAILIO_CFG.format(ip=sip, secret=SECRET, children=a.kamailio_children))
-    results = {"phonecert": [], "kamailio": []}
+    ours_bins = {"phonecert": a.bench_bin}
+    if a.baseline_bin:
+        ours_bins["baseline"] = a.baseline_bin
+    results = {name: [] for name in (*ours_bins, "kamailio")}
+    per_cpu = {name: [] for name in results}
     for i in range(a.runs):
         for name in results:
-            if name == "phonecert":
+            if name in ours_bins:
                 p = ours(srv, ["sip", "--listen", f"{sip}:5060", "--users", str(USERS), "--password", SECRET],
-                         a.bench_bin, os.path.join(workdir, "ours-sip.log"))
+                         ours_bins[name], os.path.join(workdir, f"{name}-sip.log"))
             else:
                 p = start(srv, ["kamailio", "-DD", "-E", "-f", cfg, "-P", os.path.join(workdir, "kamailio.pid"),
                                 "-m", "256", "-M", "16"], os.path.join(workdir, "kamailio.log"))
                 wait_ready(p, srv, "udp", 5060)
+            cpu0 = cpu_seconds(srv)
             rate, ok, failed = sipp(cli, cip, sip, workdir, a.sip_calls, a.sip_limit, a.sip_rate)
+            cpu = cpu_seconds(srv) - cpu0
             stop(p)
             results[name].append(rate)
-            print(f"  run {i + 1} {name}: {rate:.0f} REGISTER+digest/s ({ok} registered, {failed} failed)")
+            if cpu > 0:
+                per_cpu[name].append(ok / cpu)
+            print(f"  run {i + 1} {name}: {rate:.0f} REGISTER+digest/s ({ok} registered, {failed} failed; "
+                  f"server CPU {cpu:.2f} s)")
     cleanup()
+    load = os.getloadavg()
     table(f"REGISTER with digest per second (SIPp, {a.sip_calls} registrations of {USER}, "
-          f"{a.sip_limit} at once)", "reg/s", results, "phonecert")
+          f"{a.sip_limit} at once; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})",
+          "reg/s", results, "phonecert")
+    table("  per CPU-second of the server", "reg/cpu-s", per_cpu, "phonecert")
 
 
 def setup():
@@ -614,6 +656,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--setup", action="store_true", help="apt-get install the tools and servers, then exit")
     ap.add_argument("--bench-bin", default="target/release/bench-servers")
+    ap.add_argument("--baseline-bin", help="another bench-servers build (an earlier commit's) measured in the "
+                    "same http and sip runs, as 'baseline'")
     ap.add_argument("--only", default="dhcp,http,sip,overload")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dhcp-rate", type=int, default=20000, help="DISCOVERs per second perfdhcp offers")
@@ -638,6 +682,8 @@ def main():
     if not os.access(a.bench_bin, os.X_OK):
         sys.exit(f"no {a.bench_bin}: cargo build --release -p bench-servers")
     a.bench_bin = os.path.abspath(a.bench_bin)
+    if a.baseline_bin:
+        a.baseline_bin = os.path.abspath(a.baseline_bin)
     a.phonecert = os.path.abspath(a.phonecert)
     a.serve_scenario = os.path.abspath(a.serve_scenario)
     only = set(a.only.split(","))

@@ -1574,6 +1574,7 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
             scenarios: reports,
             merged_from: Vec::new(),
             edited_after_run: Vec::new(),
+            clients: None,
             warnings: Vec::new(),
         };
         if let Err(e) = report::write_all(dir, &rep) {
@@ -1834,7 +1835,8 @@ fn cmd_serve(args: ServeArgs) -> u8 {
         scenarios: phones,
         merged_from: Vec::new(),
         edited_after_run: Vec::new(),
-        warnings,
+        warnings: warnings.into_iter().chain(served.warnings).collect(),
+        clients: Some(served.clients),
     };
     if let Err(e) = report::write_all(&dir, &rep) {
         eprintln!("error: cannot write reports to {}: {e}", dir.display());

@@ -163,6 +163,9 @@ fn one() -> f64 {
 pub(crate) struct Shared {
     pub(crate) timeline: Arc<Mutex<Timeline>>,
     pub(crate) arrived: Arc<tokio::sync::Notify>,
+    /// Where events go instead of `timeline` when set: `phonecert serve` keeps only what its
+    /// report can use, so a load generator cannot make it hold every event of the session.
+    pub(crate) sink: Option<Arc<Mutex<dyn crate::session::EventSink>>>,
 }
 
 impl Shared {
@@ -171,6 +174,15 @@ impl Shared {
         Shared {
             timeline: Arc::new(Mutex::new(Timeline::default())),
             arrived: Arc::new(tokio::sync::Notify::new()),
+            sink: None,
+        }
+    }
+
+    /// Events go to `sink`; the timeline stays empty.
+    pub(crate) fn into(sink: Arc<Mutex<dyn crate::session::EventSink>>) -> Shared {
+        Shared {
+            sink: Some(sink),
+            ..Shared::new()
         }
     }
 }
@@ -215,7 +227,7 @@ impl Clock {
 /// How often a running scenario is judged for settled verdicts, besides on every event.
 const JUDGE_EVERY: Duration = Duration::from_millis(25);
 
-fn forward<E: Serialize + Send + 'static>(
+fn forward<E: Serialize + crate::session::Glance + Send + 'static>(
     origin: Clock,
     proto: Proto,
     rx: mpsc::UnboundedReceiver<Stamped<E>>,
@@ -227,7 +239,7 @@ fn forward<E: Serialize + Send + 'static>(
 /// Like [`forward`], adding the fields of `origin_fields` (one of the types the event
 /// vocabulary declares: [`SipOrigin`], [`VlanOrigin`]) to every event. The frames a shell's
 /// tap wrote for an event become the timeline event's frames.
-fn forward_tagged<E: Serialize + Send + 'static>(
+fn forward_tagged<E: Serialize + crate::session::Glance + Send + 'static>(
     origin: Clock,
     proto: Proto,
     mut rx: mpsc::UnboundedReceiver<Stamped<E>>,
@@ -237,8 +249,35 @@ fn forward_tagged<E: Serialize + Send + 'static>(
     let (_, extra) = crate::timeline::fields_of(origin_fields);
     tokio::spawn(async move {
         while let Some(Stamped { at, event, frames }) = rx.recv().await {
+            // A sink decides from a glance whether it keeps the event before it is shaped:
+            // under load most events are only counted.
+            let t = origin.offset(at);
+            if let Some(sink) = &tl.sink
+                && let Some(g) = event.glance()
+                && !sink.lock().is_ok_and(|mut s| s.glimpsed(t, proto, &g))
+            {
+                continue;
+            }
             let (kind, mut fields) = crate::timeline::fields_of(&event);
             fields.extend(extra.clone());
+            if let Some(sink) = &tl.sink {
+                if let Ok(mut sink) = sink.lock() {
+                    let e = crate::timeline::Event {
+                        index: 0,
+                        t,
+                        proto,
+                        kind,
+                        fields,
+                        frames,
+                    };
+                    if event.glance().is_some() {
+                        sink.keep(e);
+                    } else {
+                        sink.record(e);
+                    }
+                }
+                continue;
+            }
             if let Ok(mut timeline) = tl.timeline.lock() {
                 // Read under the timeline's lock: the clock only moves under it too.
                 let t = origin.offset(at);

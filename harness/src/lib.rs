@@ -30,5 +30,6 @@ pub mod schedule;
 pub mod select;
 pub mod serve;
 pub mod servers;
+pub mod session;
 pub mod timeline;
 pub mod vocab;

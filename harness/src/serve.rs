@@ -16,9 +16,8 @@
 //! formats the report (the report module does).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -31,7 +30,12 @@ use crate::lab::{self, IfaceLab, KernelLink, LabKind};
 use crate::lower;
 use crate::report::{IgnoredClient, ScenarioReport};
 use crate::scenario::Scenario;
-use crate::timeline::{Event, Proto, Timeline};
+use crate::session::peer_ip;
+use crate::session::{
+    EVENTS_PER_TIMELINE, FULL_TIMELINES_ANY_MAC, Judged, OTHER_EVENTS_KEPT, Recorded, Recorder,
+    SessionClients,
+};
+use crate::timeline::{Proto, Timeline};
 
 /// Which DHCP clients the servers answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,13 @@ pub const ANY_MAC_WARNING: &str = "--any-mac: the DHCP server answers EVERY clie
 /// the copies would cost the capture's size per phone, so every result names the session's
 /// capture, without comments.
 pub const ANNOTATED_COPIES_UP_TO: usize = 64;
+
+/// Up to this many frames, the session's capture is linked to the kept events (each event
+/// names its frames) and copied per phone with packet comments. Linking looks, for each
+/// event, at the frames of the seconds around it: under a load generator's tens of
+/// thousands of frames a second that is minutes of work for frames no reviewer opens one by
+/// one. Beyond it, the capture is written as always, every frame in it, and not linked.
+pub const LINK_FRAMES_UP_TO: u64 = 50_000;
 
 /// Everything one `phonecert serve` needs.
 #[derive(Debug)]
@@ -210,6 +221,10 @@ pub struct Served {
     pub ignored: Vec<IgnoredClient>,
     /// Seconds the servers ran.
     pub served_s: f64,
+    /// Every client heard, summarised, and the bounds applied to what was kept.
+    pub clients: SessionClients,
+    /// What a reader must know of what was not kept (a judged phone's timeline cut short).
+    pub warnings: Vec<String>,
 }
 
 /// Runs the scenario's servers until Ctrl-C, SIGTERM or `--duration`, calling `ready` once
@@ -307,7 +322,12 @@ pub async fn serve(
     }
 
     let clock = Clock::new();
-    let live = Shared::new();
+    let judged = match &cfg.answer {
+        Answer::Only(macs) => Judged::Only(macs.clone()),
+        Answer::Any => Judged::FirstHeard(FULL_TIMELINES_ANY_MAC),
+    };
+    let recorder = Arc::new(Mutex::new(Recorder::new(judged.clone())));
+    let live = Shared::into(recorder.clone());
     let lab = lower::Lab {
         addrs: &addrs,
         vars: &vars,
@@ -388,23 +408,56 @@ pub async fn serve(
     let frames = capture.finish()?;
     drop(opened.netns); // the namespaces go (and whatever the admin ran in them) before judging
 
-    let mut timeline = match Arc::try_unwrap(live.timeline) {
-        Ok(m) => m.into_inner().unwrap_or_default(),
-        Err(shared) => shared.lock().map(|t| t.clone()).unwrap_or_default(),
-    };
-    let served_vlans: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-    crate::evidence::link_capture(&pcap_path, origin_wall, &served_vlans, &mut timeline).map_err(
-        |source| HarnessError::Evidence {
-            path: pcap_path.clone(),
-            source,
+    drop(live);
+    let recorder = match Arc::try_unwrap(recorder) {
+        Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+        Err(shared) => match shared.lock() {
+            Ok(mut r) => std::mem::replace(&mut *r, Recorder::new(judged)),
+            Err(p) => std::mem::replace(&mut *p.into_inner(), Recorder::new(judged)),
         },
-    )?;
-
-    let phones = match &cfg.answer {
-        Answer::Only(macs) => macs.clone(),
-        Answer::Any => clients_heard(&timeline),
     };
-    let ignored = engine::ignored_clients(timeline.events.iter(), &phones);
+    let linked = frames <= LINK_FRAMES_UP_TO;
+    let Recorded {
+        phones,
+        session: mut timeline,
+        clients,
+        cut,
+    } = recorder.finish(linked);
+    if linked {
+        let served_vlans: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
+        crate::evidence::link_capture(&pcap_path, origin_wall, &served_vlans, &mut timeline)
+            .map_err(|source| HarnessError::Evidence {
+                path: pcap_path.clone(),
+                source,
+            })?;
+    }
+    let mut warnings = Vec::new();
+    let mut cut: Vec<(Option<String>, u64)> = cut.into_iter().collect();
+    cut.sort();
+    for (who, n) in cut {
+        warnings.push(match who {
+            Some(mac) => format!(
+                "phone {mac}: its timeline keeps its first {EVENTS_PER_TIMELINE} events and it is judged on those; {n} later events are counted in its summary, not kept (every frame is in the capture)"
+            ),
+            None => format!(
+                "timelines/session.json keeps {OTHER_EVENTS_KEPT} events of no judged phone; {n} more were counted, not kept (every frame is in the capture)"
+            ),
+        });
+    }
+    if !linked {
+        warnings.push(format!(
+            "the capture holds {frames} frames, more than the {LINK_FRAMES_UP_TO} linked to events: no event names its frames, and no result has a copy with packet comments"
+        ));
+    }
+    let ignored: Vec<IgnoredClient> = clients
+        .clients
+        .iter()
+        .filter(|c| !c.answered)
+        .map(|c| IgnoredClient {
+            mac: c.mac.clone(),
+            requests: u32::try_from(c.dhcp_requests).unwrap_or(u32::MAX),
+        })
+        .collect();
     let scenario_file = engine::snapshot(&cfg.reports_dir, sc)?;
     let saved = |timeline: Timeline, vars: &crate::scenario::vars::Vars| SavedTimeline {
         scenario_file: scenario_file.clone(),
@@ -418,10 +471,9 @@ pub async fn serve(
         timeline,
     };
     // The whole session, every client included: what the per-phone timelines were cut from.
-    engine::save_timeline(&cfg.reports_dir, "session", &saved(timeline.clone(), &vars))?;
-
     let mut split = phone_timelines(&timeline, &phones);
-    let copies = phones.len() <= ANNOTATED_COPIES_UP_TO;
+    engine::save_timeline(&cfg.reports_dir, "session", &saved(timeline, &vars))?;
+    let copies = linked && phones.len() <= ANNOTATED_COPIES_UP_TO;
     let mut reports = Vec::new();
     for phone in &phones {
         let name = format!("{}@{}", spec.id, phone.replace(':', "-"));
@@ -485,37 +537,9 @@ pub async fn serve(
         phones: reports,
         ignored,
         served_s,
+        clients,
+        warnings,
     })
-}
-
-/// The MACs that sent the DHCP server anything, in the order they first did.
-pub fn clients_heard(timeline: &Timeline) -> Vec<String> {
-    let mut seen = Vec::new();
-    let mut known = std::collections::HashSet::new();
-    for e in &timeline.events {
-        if e.proto == Proto::Dhcp
-            && e.kind == "received"
-            && let Some(m) = e.field("client_mac").and_then(|v| v.as_str())
-            && known.insert(m)
-        {
-            seen.push(m.to_string());
-        }
-    }
-    seen
-}
-
-/// The address of the other end of an HTTP or SIP event (or of a malformed DHCP datagram).
-fn peer_ip(e: &Event) -> Option<String> {
-    let field = match (e.proto, e.kind.as_str()) {
-        (Proto::Http, _) => "client",
-        (Proto::Sip, "response" | "peer_response") => "to",
-        (Proto::Sip, _) | (Proto::Dhcp, "malformed") => "from",
-        _ => return None,
-    };
-    let text = e.field(field)?.as_str()?;
-    // SIP names the transport's peer as `ip:port`, sometimes with a scheme before it.
-    let addr = text.rsplit('/').next().unwrap_or(text);
-    addr.parse::<SocketAddr>().ok().map(|a| a.ip().to_string())
 }
 
 /// Each phone's share of the session, in one pass over it: its DHCP messages (by MAC) and
@@ -723,13 +747,12 @@ mod tests {
     }
 
     #[test]
-    fn a_phone_that_never_asked_has_no_timeline_and_clients_are_listed_in_order() {
+    fn a_phone_that_never_asked_has_no_timeline() {
         let tl = session();
         let nobody = "00:1b:4f:42:00:09".to_string();
         let split = phone_timelines(&tl, &[nobody.clone(), A.to_string()]);
         assert!(!split.contains_key(&nobody));
         assert_eq!(split.len(), 1);
-        assert_eq!(clients_heard(&tl), vec![A.to_string(), B.to_string()]);
         assert!(phone_timelines(&Timeline::default(), &[A.to_string()]).is_empty());
     }
 

@@ -49,6 +49,12 @@ pub trait Tap: Send + Sync + 'static {
     fn tcp_data(&self, flow: TcpFlow, from_client: bool, data: &[u8]) -> Vec<u64>;
     /// The connection ended; `reset` for an abortive close (RST instead of FIN).
     fn tcp_close(&self, flow: TcpFlow, by_client: bool, reset: bool) -> Vec<u64>;
+    /// Whether [`Tap::tcp_data`] needs the bytes themselves. A tap that does not (the kernel
+    /// captures them) lets a shell hand file bytes from the page cache straight to the
+    /// socket without ever reading them; it is still told about the other calls.
+    fn needs_tcp_payload(&self) -> bool {
+        true
+    }
 }
 
 /// The tap for labs where the kernel capture already sees every frame.
@@ -67,5 +73,8 @@ impl Tap for NoTap {
     }
     fn tcp_close(&self, _: TcpFlow, _: bool, _: bool) -> Vec<u64> {
         Vec::new()
+    }
+    fn needs_tcp_payload(&self) -> bool {
+        false
     }
 }

@@ -42,6 +42,25 @@ pub struct FileBody {
 }
 
 impl FileBody {
+    /// How many of the `max` bytes from offset `at` no patch touches, counted from `at`: 0
+    /// when a patch covers `at` itself. Those bytes go out exactly as the file holds them, so
+    /// the shell may send them without reading them.
+    pub fn unpatched_run(&self, at: u64, max: u64) -> u64 {
+        let end = at.saturating_add(max);
+        let mut run = max;
+        for p in &self.patches {
+            let (p_start, p_end) = p.span();
+            if p_end <= at || p_start >= end {
+                continue;
+            }
+            if p_start <= at {
+                return 0;
+            }
+            run = run.min(p_start - at);
+        }
+        run
+    }
+
     /// Apply the patches to `piece`, the file's bytes from offset `at`.
     pub fn patch(&self, at: u64, piece: &mut [u8]) {
         let end = at.saturating_add(piece.len() as u64);
@@ -198,6 +217,29 @@ mod tests {
         let mut far = [7u8; 4];
         f.patch(50, &mut far);
         assert_eq!(far, [7; 4]);
+    }
+
+    #[test]
+    fn unpatched_runs_stop_at_the_first_patched_byte() {
+        let f = body(vec![
+            Patch::Replace {
+                offset: 40,
+                bytes: b"abc".to_vec(),
+            },
+            Patch::Xor {
+                offset: 10,
+                mask: 0x80,
+            },
+        ]);
+        assert_eq!(f.unpatched_run(0, 100), 10);
+        assert_eq!(f.unpatched_run(0, 8), 8);
+        assert_eq!(f.unpatched_run(10, 90), 0);
+        assert_eq!(f.unpatched_run(11, 89), 29);
+        for at in 40..43 {
+            assert_eq!(f.unpatched_run(at, 100 - at), 0, "{at}");
+        }
+        assert_eq!(f.unpatched_run(43, 57), 57);
+        assert_eq!(body(Vec::new()).unpatched_run(5, 95), 95);
     }
 
     #[test]

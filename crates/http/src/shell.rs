@@ -5,9 +5,10 @@
 //! bytes read for it, a response those of the bytes written, a fault the frames written
 //! before it, a close the FIN/RST frames and anything after.
 //!
-//! Owns: sockets, timers, reading file bodies from disk piece by piece, the TLS layer of
-//! the HTTPS listener ([`run_tls`]: rustls, with the configuration the caller built) and the
-//! choice of writer. Never: decides what a response contains or when it pauses, cuts or
+//! Owns: sockets, timers, reading file bodies from disk piece by piece (or, over plain TCP
+//! with a kernel capture, handing their unpatched runs to the socket with `sendfile`), the
+//! TLS layer of the HTTPS listener ([`run_tls`]: rustls, with the configuration the caller
+//! built) and the choice of writer. Never: decides what a response contains or when it pauses, cuts or
 //! goes silent (that is `files`: the shell carries out its [`Step`]s), chooses certificates
 //! (`pc-pki` does), judges the phone.
 //!
@@ -835,8 +836,15 @@ async fn deliver(
     Ok(Ending::Close)
 }
 
-/// Write `len` bytes of `body` from `offset`: a slice of memory, or pieces read from the
-/// file, patched, and written one at a time (a file of any size is never in memory at once).
+/// Largest single `sendfile` call. The socket's send buffer bounds what one call moves
+/// anyway; the bound keeps one call (which may have to read pages from disk first) short.
+const SENDFILE_PIECE: u64 = 4 * 1024 * 1024;
+
+/// Write `len` bytes of `body` from `offset`: a slice of memory, or the file's bytes. Over
+/// plain TCP, when the capture is the kernel's, the bytes no patch touches go from the page
+/// cache to the socket with `sendfile` (never copied through this process); every other
+/// piece is read, patched and written, one [`FILE_PIECE`] at a time (a file of any size is
+/// never in memory at once).
 async fn send_body(
     io: &mut TapIo,
     body: &Body,
@@ -864,31 +872,55 @@ async fn send_body(
                 None => opened.insert(tokio::fs::File::open(&file.path).await?),
             };
             let at = start.saturating_add(offset);
-            f.seek(io::SeekFrom::Start(at)).await?;
-            let mut buf = vec![0u8; FILE_PIECE];
+            let zero_copy = io.can_send_file();
+            let shrunk = |offset: u64| {
+                // The file shrank since the scenario was loaded.
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{} ended at offset {offset} before the {} bytes to serve",
+                        file.path.display(),
+                        file.len
+                    ),
+                )
+            };
+            let mut buf = Vec::new();
+            // Where the file's cursor stands: `sendfile` reads at explicit offsets and leaves
+            // it alone, so a read after a zero-copy run seeks first.
+            let mut cursor = None;
             let mut done = 0u64;
             while done < len {
-                let want = usize::try_from(len - done)
-                    .unwrap_or(FILE_PIECE)
-                    .min(FILE_PIECE);
+                let pos = at + done;
+                let left = len - done;
+                if zero_copy {
+                    let clean = file.unpatched_run(pos, left);
+                    if clean > 0 {
+                        let n = io.send_file(f, pos, clean.min(SENDFILE_PIECE)).await?;
+                        if n == 0 {
+                            return Err(shrunk(pos));
+                        }
+                        io.body_sent += n;
+                        done += n;
+                        continue;
+                    }
+                }
+                if cursor != Some(pos) {
+                    f.seek(io::SeekFrom::Start(pos)).await?;
+                }
+                if buf.is_empty() {
+                    buf = vec![0u8; FILE_PIECE];
+                }
+                let want = usize::try_from(left).unwrap_or(FILE_PIECE).min(FILE_PIECE);
                 let n = f.read(&mut buf[..want]).await?;
                 if n == 0 {
-                    // The file shrank since the scenario was loaded.
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "{} ended at offset {} before the {} bytes to serve",
-                            file.path.display(),
-                            at + done,
-                            file.len
-                        ),
-                    ));
+                    return Err(shrunk(pos));
                 }
                 let piece = &mut buf[..n];
-                file.patch(at + done, piece);
+                file.patch(pos, piece);
                 io.write_all(piece).await?;
                 io.body_sent += n as u64;
                 done += n as u64;
+                cursor = Some(pos + n as u64);
             }
         }
     }
@@ -1032,6 +1064,16 @@ impl OutScan {
             }
         }
         self.total += data.len() as u64;
+    }
+
+    /// `n` bytes went out that this process never held (a file sent from the page cache).
+    /// Only after the head: the head's end and the status line are known by then.
+    fn record_unseen(&mut self, n: u64) {
+        debug_assert!(
+            self.head_end.is_some(),
+            "unseen bytes before the head's end"
+        );
+        self.total += n;
     }
 
     /// Bytes written after the response head.
@@ -1183,6 +1225,59 @@ impl TapIo {
         match &self.transport {
             Transport::Plain(tcp) => &tcp.stream,
             Transport::Tls(tls) => &tls.get_ref().0.stream,
+        }
+    }
+
+    /// Whether file bytes may go out with [`TapIo::send_file`]: plain TCP (TLS must encrypt
+    /// them here), a tap that does not need the payload, and the response head already
+    /// written (so the stream's scan has what it needs from the bytes it saw).
+    fn can_send_file(&self) -> bool {
+        match &self.transport {
+            Transport::Plain(tcp) => !tcp.tap.needs_tcp_payload() && self.out.head_end.is_some(),
+            Transport::Tls(_) => false,
+        }
+    }
+
+    /// Send up to `count` bytes of `file` from `offset` with `sendfile(2)`, waiting while the
+    /// socket's send buffer is full; returns how many went (0: the file ends at `offset`).
+    /// Only when [`TapIo::can_send_file`] says so.
+    async fn send_file(
+        &mut self,
+        file: &tokio::fs::File,
+        offset: u64,
+        count: u64,
+    ) -> io::Result<u64> {
+        use std::os::fd::AsRawFd;
+        let Transport::Plain(tcp) = &self.transport else {
+            return Err(io::Error::other("sendfile on a TLS connection"));
+        };
+        let (Ok(mut off), Ok(count)) = (libc::off_t::try_from(offset), usize::try_from(count))
+        else {
+            return Err(io::Error::other(format!(
+                "file offset {offset} out of range for sendfile"
+            )));
+        };
+        let (sock, src) = (tcp.stream.as_raw_fd(), file.as_raw_fd());
+        let sent = tcp
+            .stream
+            .async_io(tokio::io::Interest::WRITABLE, || {
+                // SAFETY: `sock` and `src` are open descriptors owned by the stream and the
+                // file, both borrowed for this call; `off` is a valid off_t the kernel reads
+                // and advances (the file's own cursor is left alone).
+                let rc = unsafe { libc::sendfile(sock, src, &mut off, count) };
+                usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+            })
+            .await;
+        match sent {
+            Ok(n) => {
+                let n = n as u64;
+                self.out.record_unseen(n);
+                Ok(n)
+            }
+            Err(e) => {
+                self.write_error.get_or_insert(e.kind());
+                Err(e)
+            }
         }
     }
 

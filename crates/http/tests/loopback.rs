@@ -26,6 +26,8 @@ enum TapCall {
 #[derive(Debug, Default)]
 struct RecordingTap {
     calls: Mutex<Vec<(TcpFlow, TapCall)>>,
+    /// Say the payload is not needed, as the kernel-captured labs' tap does.
+    without_payload: bool,
 }
 
 /// Each data or close call is one frame, numbered in call order (as a capture would).
@@ -101,6 +103,9 @@ impl Tap for RecordingTap {
         let mut calls = self.calls.lock().unwrap();
         calls.push((flow, TapCall::Close { by_client, reset }));
         frame_number(&calls)
+    }
+    fn needs_tcp_payload(&self) -> bool {
+        !self.without_payload
     }
 }
 
@@ -197,11 +202,28 @@ impl Server {
 
     /// The server over TLS with `tls`, or plain with `None`.
     fn with_tls(files: FileTable, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
+        Server::tapped(files, tls, RecordingTap::default())
+    }
+
+    /// Plain HTTP with a tap that does not need the payload (the kernel captures it).
+    fn kernel_captured(files: FileTable) -> Server {
+        let tap = RecordingTap {
+            without_payload: true,
+            ..RecordingTap::default()
+        };
+        Server::tapped(files, None, tap)
+    }
+
+    fn tapped(
+        files: FileTable,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        tap: RecordingTap,
+    ) -> Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let tap = Arc::new(RecordingTap::default());
+        let tap = Arc::new(tap);
         let files = Arc::new(files);
         let task = match tls {
             None => tokio::spawn(pc_http::run(listener, files, tap.clone(), tx, shutdown_rx)),
@@ -1218,6 +1240,117 @@ async fn a_file_body_streams_from_disk_truncated_and_patched() {
         unreachable!()
     };
     assert_eq!((body_bytes_sent, complete), (150_000, true));
+    server.stop().await;
+}
+
+/// What the server wrote to a flow that the tap was given.
+fn tapped_from_server(tap: &RecordingTap, client: SocketAddrV4) -> usize {
+    tap.flow_calls(tap.flow_for(client))
+        .iter()
+        .map(|c| match c {
+            TapCall::Data {
+                from_client: false,
+                bytes,
+            } => bytes.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn a_file_body_sent_from_the_page_cache_is_still_patched_ranged_and_cut() {
+    let file = TempFile::new("zerocopy");
+    // Over one `sendfile` piece, so runs between patches take several calls.
+    let size = 9_000_000usize;
+    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file.0, &data).unwrap();
+    let patches = vec![
+        Patch::Replace {
+            offset: 0,
+            bytes: b"MZ".to_vec(),
+        },
+        Patch::Xor {
+            offset: 4_500_000,
+            mask: 0x40,
+        },
+        Patch::Replace {
+            offset: size as u64 - 3,
+            bytes: b"END".to_vec(),
+        },
+    ];
+    let mut patched = data.clone();
+    patched[..2].copy_from_slice(b"MZ");
+    patched[4_500_000] ^= 0x40;
+    patched[size - 3..].copy_from_slice(b"END");
+    let entry = file_entry(&file.0, size as u64, patches);
+    let mut ranged = entry.clone();
+    ranged.range = RangePolicy::Honour;
+    let mut t = FileTable::new();
+    t.insert("/whole.bin", entry.clone()).unwrap();
+    t.insert("/ranged.bin", ranged).unwrap();
+    t.insert(
+        "/cut.bin",
+        entry.with_behaviour(Behaviour::CutAfter {
+            bytes: 6_000_000,
+            reset: false,
+        }),
+    )
+    .unwrap();
+    let mut server = Server::kernel_captured(t);
+
+    let ex = exchange(server.addr, &get("/whole.bin")).await;
+    let head = firmware_head(size as u64).replace("fw.bin", "image.bin");
+    assert_eq!(&ex.received[..head.len()], head.as_bytes());
+    assert!(ex.received[head.len()..] == patched[..], "the body differs");
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        body_bytes_sent,
+        bytes_sent,
+        complete,
+        ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (body_bytes_sent, bytes_sent, complete),
+        (size as u64, ex.received.len() as u64, true)
+    );
+    // Only the head and the pieces around the patches passed through the process.
+    let copied = tapped_from_server(&server.tap, ex.client);
+    assert!(
+        copied > head.len() && copied < size / 4,
+        "{copied} bytes went through the process"
+    );
+
+    // A range from inside the first patch's reach to past the middle one.
+    let request = b"GET /ranged.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1-4500001\r\n\r\n".to_vec();
+    let ex = exchange(server.addr, &request).await;
+    assert!(ex.received.starts_with(b"HTTP/1.1 206 Partial Content\r\n"));
+    assert!(ex.received.ends_with(&patched[1..=4_500_001]));
+    let events = server.events_until_closed().await;
+    let Event::Response {
+        body_bytes_sent, ..
+    } = response_of(&events)
+    else {
+        unreachable!()
+    };
+    assert_eq!(body_bytes_sent, 4_500_001);
+
+    // A cut ends the body exactly where the scenario says, and the fault event says so.
+    let ex = exchange(server.addr, &get("/cut.bin")).await;
+    let body_at = ex
+        .received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap()
+        + 4;
+    assert!(ex.received[body_at..] == patched[..6_000_000]);
+    let events = server.events_until_closed().await;
+    assert_eq!(
+        faults_of(&events),
+        vec![(FaultMark::Cut, 6_000_000, ex.received.len() as u64)]
+    );
     server.stop().await;
 }
 

@@ -10,6 +10,7 @@
 //! Follows RFC 3261 §7 (message structure, §7.3.1 folding, §7.3.3 compact forms), §18.3
 //! (framing), §25 (ABNF), §8.1.1 (mandatory request headers).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -78,7 +79,8 @@ pub enum LineEnding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     raw_name: String,
-    name: String,
+    /// Known names borrow their RFC spelling: no allocation per header for them.
+    name: Cow<'static, str>,
     value: String,
     span: Span,
     name_span: Span,
@@ -120,7 +122,12 @@ impl Header {
     }
     /// Case-insensitive match against the canonical name; compact forms match too.
     pub fn is(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(canonical_name(name))
+        self.is_canonical(canonical_name(name))
+    }
+    /// [`Header::is`] for a name already in canonical form: lookups over every header
+    /// canonicalise the name they look for once, not once per header.
+    fn is_canonical(&self, canonical: &str) -> bool {
+        self.name.eq_ignore_ascii_case(canonical)
     }
 }
 
@@ -328,12 +335,17 @@ const SINGLE_VALUED: &[&str] = &[
 /// Canonical spelling of a header name: compact forms expanded, known names in their RFC
 /// spelling, anything else returned unchanged.
 pub fn canonical_name(raw: &str) -> &str {
-    for (full, compact) in KNOWN_HEADERS {
-        if full.eq_ignore_ascii_case(raw) || compact.is_some_and(|c| c.eq_ignore_ascii_case(raw)) {
-            return full;
-        }
-    }
-    raw
+    known_name(raw).unwrap_or(raw)
+}
+
+/// The RFC spelling of a known header name, in any case or its compact form.
+fn known_name(raw: &str) -> Option<&'static str> {
+    KNOWN_HEADERS
+        .iter()
+        .find(|(full, compact)| {
+            full.eq_ignore_ascii_case(raw) || compact.is_some_and(|c| c.eq_ignore_ascii_case(raw))
+        })
+        .map(|(full, _)| *full)
 }
 
 /// RFC 3261 §25.1 `token` characters.
@@ -472,7 +484,7 @@ fn parse_head(buf: &[u8], complete: bool) -> Result<Option<Head>, ParseError> {
             findings.push(Finding {
                 offset: h.value_span.start,
                 kind: FindingKind::InvalidUtf8 {
-                    name: h.name.clone(),
+                    name: h.name.to_string(),
                 },
             });
         }
@@ -480,7 +492,7 @@ fn parse_head(buf: &[u8], complete: bool) -> Result<Option<Head>, ParseError> {
             findings.push(Finding {
                 offset: h.span.start,
                 kind: FindingKind::FoldedHeader {
-                    name: h.name.clone(),
+                    name: h.name.to_string(),
                 },
             });
         }
@@ -514,7 +526,10 @@ fn parse_header_line(buf: &[u8], line: &Line) -> Result<Header, ParseError> {
         return err(line.start + bad, "a token character in the header name");
     }
     let raw_name = String::from_utf8_lossy(name_bytes).into_owned();
-    let name = canonical_name(&raw_name).to_owned();
+    let name = match known_name(&raw_name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(raw_name.clone()),
+    };
     let after = colon + 1;
     let skip = content
         .get(after..)
@@ -850,10 +865,12 @@ impl Message {
     }
     /// The first header with this name (canonical, any case, or compact).
     pub fn header(&self, name: &str) -> Option<&Header> {
-        self.headers.iter().find(|h| h.is(name))
+        let name = canonical_name(name);
+        self.headers.iter().find(|h| h.is_canonical(name))
     }
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
-        self.headers.iter().filter(move |h| h.is(name))
+        let name = canonical_name(name);
+        self.headers.iter().filter(move |h| h.is_canonical(name))
     }
     /// The body: the Content-Length bytes after the header section (all of them when the
     /// datagram carries fewer than declared).

@@ -186,10 +186,15 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
     let mut dut = wire_identity(&timelines);
     dut.described = report.dut.describe();
     let mut captures = Vec::new();
+    // `phonecert serve` names one session capture from several results: hashed once.
+    let mut hashed = std::collections::HashSet::new();
     for s in &report.scenarios {
         let Some(stored) = s.capture.as_deref() else {
             continue;
         };
+        if !hashed.insert(stored) {
+            continue;
+        }
         if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
             && path.is_file()
         {
@@ -291,7 +296,7 @@ fn scenario_profiles(run_dir: &Path, report: &RunReport) -> Option<String> {
 
 /// What the device said about itself on the wire, over every scenario's timeline in run
 /// order.
-fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
+pub(crate) fn wire_identity(timelines: &[Timeline]) -> WireIdentity {
     let mut id = WireIdentity::default();
     let mut versions = Vec::new();
     let push = |list: &mut Vec<String>, v: Option<&str>| {

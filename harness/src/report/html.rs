@@ -23,7 +23,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{RunReport, ScenarioReport, level_name, violation_name};
-use crate::judge::{CheckResult, Verdict};
+use crate::judge::CheckResult;
 use crate::timeline::{Event, Proto, Timeline};
 
 /// The page template (minijinja, HTML auto-escaping by its `.html` name).
@@ -61,6 +61,7 @@ pub(crate) fn environment() -> Result<minijinja::Environment<'static>, minijinja
 pub fn render_index(run_dir: &Path, report: &RunReport) -> Result<String, minijinja::Error> {
     let mut families: BTreeMap<String, Vec<Row>> = BTreeMap::new();
     let mut scenarios = Vec::new();
+    let mut timelines = Vec::new();
     for s in &report.scenarios {
         families
             .entry(s.family.clone())
@@ -72,7 +73,11 @@ pub fn render_index(run_dir: &Path, report: &RunReport) -> Result<String, miniji
                 Some("no timeline was saved for this scenario".to_string()),
             ),
             Some(stored) => match read_timeline(run_dir, stored) {
-                Ok(tl) => (Some(Ladder::of(&tl, &s.checks, s.time_scale)), None),
+                Ok(tl) => {
+                    let ladder = Ladder::of(&tl, &s.checks, s.time_scale);
+                    timelines.push(tl);
+                    (Some(ladder), None)
+                }
                 Err(e) => (None, Some(e)),
             },
         };
@@ -99,11 +104,20 @@ pub fn render_index(run_dir: &Path, report: &RunReport) -> Result<String, miniji
         title: format!("phonecert run {}", report.run_id),
         report,
         dut: report.dut.describe(),
+        // Every phone the run saw, as compliance.json names them: a merged run or `serve`
+        // answers more than one, and `report.dut.mac` holds only what the run was told.
+        macs: super::compliance::wire_identity(&timelines).macs,
         families: families
             .into_iter()
             .map(|(name, rows)| Family { name, rows })
             .collect(),
         scenarios,
+        clients: report.clients.as_ref().map(|c| ClientsView {
+            of: c,
+            judged: c.clients.iter().filter(|s| s.judged).count(),
+            shown: c.clients.get(..CLIENTS_SHOWN).unwrap_or(&c.clients),
+            more: c.clients.len().saturating_sub(CLIENTS_SHOWN),
+        }),
     };
     environment()?
         .get_template("index.html")?
@@ -128,8 +142,24 @@ struct IndexPage<'a> {
     title: String,
     report: &'a RunReport,
     dut: String,
+    /// The MAC addresses seen as DHCP clients over every scenario, in run order.
+    macs: Vec<String>,
     families: Vec<Family>,
     scenarios: Vec<ScenarioView>,
+    clients: Option<ClientsView<'a>>,
+}
+
+/// How many client summaries of a `phonecert serve` session the page lists; `report.json`
+/// has all of them.
+const CLIENTS_SHOWN: usize = 1_000;
+
+/// A `phonecert serve` session's clients, as the page shows them.
+#[derive(Serialize)]
+struct ClientsView<'a> {
+    of: &'a crate::session::SessionClients,
+    judged: usize,
+    shown: &'a [crate::session::ClientSummary],
+    more: usize,
 }
 
 #[derive(Serialize)]
@@ -138,30 +168,25 @@ struct Family {
     rows: Vec<Row>,
 }
 
-/// One scenario's line in its family's table.
+/// One scenario's line in its family's table: its checks counted by verdict as
+/// `report.json`'s summary counts them (a check never exercised is neither a pass nor a
+/// failure).
 #[derive(Serialize)]
 struct Row {
     id: String,
     title: String,
     verdict: &'static str,
-    pass: usize,
-    not_pass: usize,
+    checks: super::CheckCounts,
     duration: String,
 }
 
 impl Row {
     fn of(s: &ScenarioReport) -> Row {
-        let pass = s
-            .checks
-            .iter()
-            .filter(|c| c.verdict == Verdict::Pass)
-            .count();
         Row {
             id: s.id.clone(),
             title: s.title.clone(),
             verdict: s.verdict.as_str(),
-            pass,
-            not_pass: s.checks.len() - pass,
+            checks: super::Summary::of_scenarios(std::slice::from_ref(s)).checks,
             duration: super::lab_duration(s),
         }
     }
@@ -438,6 +463,7 @@ fn shorten(text: &str, room: f64) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::judge::Verdict;
     use serde_json::{Map, json};
 
     fn ev(tl: &mut Timeline, t: f64, proto: Proto, kind: &str, fields: serde_json::Value) {
@@ -526,6 +552,63 @@ mod tests {
         // Phone time: lab 0.3 s at ×10.
         assert_eq!(l.rows[2].t, "+3.000 s");
         assert!(l.scaled);
+    }
+
+    #[test]
+    fn the_page_names_every_phone_the_run_saw_and_counts_checks_as_report_json_does() {
+        // Two scenarios, each a different phone (a merged run, or `serve` answering a bench).
+        let dir = std::env::temp_dir().join(format!("pc-html-macs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("timelines")).unwrap();
+        let mut r = crate::report::tests::sample();
+        let mut second = r.scenarios[0].clone();
+        second.id = "S-2".into();
+        second.checks = vec![
+            crate::report::tests::check("D-1", Verdict::Fail),
+            crate::report::tests::check("D-2", Verdict::NotExercised),
+        ];
+        r.scenarios.push(second);
+        for (s, mac) in r
+            .scenarios
+            .iter_mut()
+            .zip(["00:1b:4f:00:00:01", "00:1b:4f:00:00:02"])
+        {
+            let mut tl = Timeline::default();
+            ev(
+                &mut tl,
+                0.1,
+                Proto::Dhcp,
+                "received",
+                json!({"msg_type": "DISCOVER", "client_mac": mac}),
+            );
+            let file = format!("timelines/{}.json", s.id);
+            std::fs::write(
+                dir.join(&file),
+                serde_json::to_vec(&json!({ "timeline": tl })).unwrap(),
+            )
+            .unwrap();
+            s.timeline = Some(file);
+        }
+        r.summary = crate::report::Summary::of_scenarios(&r.scenarios);
+        let page = render_index(&dir, &r).unwrap();
+        let row = page
+            .lines()
+            .find(|l| l.contains("<th>MAC address(es)</th>"))
+            .unwrap();
+        assert!(
+            row.contains("<code>00:1b:4f:00:00:01</code><br><code>00:1b:4f:00:00:02</code>"),
+            "{row}"
+        );
+        // S-2's row: 0 passed, 1 failed, 1 not exercised, 0 error, 0 skipped.
+        let s2 = page.lines().find(|l| l.contains("href=\"#S-2\"")).unwrap();
+        assert!(
+            s2.contains("<td>0</td><td>1</td><td>1</td><td>0</td><td>0</td>"),
+            "{s2}"
+        );
+        // The run's check counts: the not-exercised one apart from the failures.
+        assert!(page.contains("not exercised</span> 1</span>"), "{page}");
+        assert!(page.contains("v-fail\">fail</span> 2</span>"), "{page}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -250,6 +250,7 @@ fn write_merged(inputs: &[Input], folders: &RunFolders) -> Result<RunReport, Mer
         merged_from,
         // Every input was verified intact, so none rests on edited evidence.
         edited_after_run: Vec::new(),
+        clients: None,
         // What an input warned of still holds for its results, named by the input.
         warnings: inputs
             .iter()

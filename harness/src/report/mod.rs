@@ -247,6 +247,10 @@ pub struct RunReport {
     /// answered every DHCP client on the segment), shown first wherever the run is shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `phonecert serve` only: every client heard, summarised, and which of them have a full
+    /// timeline and a result in `scenarios` (the bounds applied, said in `note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<crate::session::SessionClients>,
 }
 
 /// An evidence file edited after the run and judged as edited (`judge --write`).
@@ -334,7 +338,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// time, a case's the lab time from the scenario's start to the last event its verdict rests
 /// on (a check resting on no event waited for the whole scenario). Each case carries its
 /// requirement, level and location as properties; a failure carries the one-line form as
-/// its message and expected / observed / violation / frames as its text.
+/// its message and expected / observed / violation / frames as its text. A check whose step
+/// never came up (`not_exercised`) is a skipped case carrying the same text: it was not
+/// judged, and the check it waited on carries the failure.
 pub fn junit(report: &RunReport) -> std::io::Result<String> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     use std::time::Duration;
@@ -379,7 +385,18 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
             let status = match c.verdict {
                 Verdict::Pass => TestCaseStatus::success(),
                 Verdict::Skip => TestCaseStatus::skipped(),
-                Verdict::Fail | Verdict::NotExercised => {
+                // The step it judges never came up: nothing was judged, so the case is
+                // skipped, with the reason; the check that went another way is a failure of
+                // its own (or, a `should` check, said so), so the suite fails without this
+                // case failing twice.
+                Verdict::NotExercised => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(c.line());
+                    st.set_type(c.verdict.as_str());
+                    st.set_description(failure_text(c));
+                    st
+                }
+                Verdict::Fail => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     st.set_message(c.line());
                     st.set_type(c.verdict.as_str());
@@ -613,6 +630,7 @@ pub(crate) mod tests {
             interrupted: false,
             not_run: Vec::new(),
             edited_after_run: Vec::new(),
+            clients: None,
             warnings: Vec::new(),
             merged_from: Vec::new(),
         }
@@ -793,6 +811,38 @@ pub(crate) mod tests {
             text.contains("checks: 1 passed, 1 failed, 0 not exercised, 0 error, 1 skipped"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_check_never_exercised_is_a_skipped_case_with_its_reason_not_a_failure() {
+        let mut r = sample();
+        let mut ne = r.scenarios[0].checks[1].clone();
+        ne.id = "C-3".into();
+        ne.verdict = Verdict::NotExercised;
+        ne.observed = "not exercised: `C-2` found no event, so this step never came up".into();
+        r.scenarios[0].checks.push(ne);
+        r.summary = Summary::of_scenarios(&r.scenarios);
+        // report.json counts it apart from failures.
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["summary"]["checks"],
+            serde_json::json!({"pass": 1, "fail": 1, "not_exercised": 1, "error": 0, "skip": 0})
+        );
+        // JUnit: the failing check stays the one failure; the step that never came up is
+        // skipped with the reason as its message.
+        let x = junit(&r).unwrap();
+        assert!(x.contains("failures=\"1\""), "{x}");
+        assert!(x.contains("skipped=\"1\""), "{x}");
+        let case = x
+            .split("<testcase ")
+            .find(|c| c.contains("name=\"C-3 "))
+            .unwrap();
+        assert!(
+            case.contains("<skipped message=\"C-3 not_exercised"),
+            "{case}"
+        );
+        assert!(case.contains("type=\"not_exercised\""), "{case}");
+        assert!(!case.contains("<failure"), "{case}");
     }
 
     #[test]
