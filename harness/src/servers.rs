@@ -1,7 +1,8 @@
 //! Starting and stopping a scenario's servers on the sockets a lab bound.
 //!
-//! Owns: spawning the DHCP server (and one more per voice VLAN), the HTTP file server (and
-//! the HTTPS one when the scenario has it) and every SIP controller over UDP, TCP and TLS as
+//! Owns: spawning the DHCP server (and one more per voice VLAN, and the relay agent when
+//! the scenario puts the phone behind one), the HTTP file server (and the HTTPS one when
+//! the scenario has it) and every SIP controller over UDP, TCP and TLS as
 //! the scenario configures it, each as a task of the current runtime reporting its events to
 //! a channel the caller gives ([`EventSinks`]); and stopping them all.
 //! Never: binds sockets (the lab does), turns the scenario into configurations (`lower`
@@ -49,6 +50,9 @@ pub struct ServerSetup<'a> {
     pub sockets: ServerSockets,
     /// The voice VLANs' legs.
     pub vlans: Vec<VlanLeg>,
+    /// The relay agent's sockets on the router (the relayed topology); the agent runs when
+    /// the scenario has `[dhcp.relay]` and the lab gave these.
+    pub relay: Option<pc_dhcp::relay_shell::RelaySockets>,
     /// Where each SIP controller listens (named in its events).
     pub sip_eps: &'a [SocketAddrV4],
     /// Certificates are issued as of this time.
@@ -104,6 +108,7 @@ pub fn start(setup: ServerSetup<'_>, sinks: &mut impl EventSinks) -> Result<Serv
         lab,
         sockets,
         vlans,
+        relay,
         sip_eps,
         now,
         seed,
@@ -166,6 +171,14 @@ pub fn start(setup: ServerSetup<'_>, sinks: &mut impl EventSinks) -> Result<Serv
             files,
             tap.clone(),
             http_tx,
+            stop_rx.clone(),
+        )));
+    }
+    // The relay agent in front of the phone, on the router between the two links.
+    if let (Some(sockets), Some(cfg)) = (relay, lower::relay_config(sc, lab)) {
+        tasks.push(tokio::spawn(pc_dhcp::relay_shell::run_relay(
+            pc_dhcp::relay::RelayAgent::new(cfg),
+            sockets,
             stop_rx.clone(),
         )));
     }

@@ -501,6 +501,8 @@ pub async fn storm(
         mac: macs[0],
         time_scale: scale,
         lab_ca: None,
+        // A storm's phones share the servers' link: no relay in front of them.
+        relayed: None,
     };
     let (dhcp_tx, mut dhcp_rx) = mpsc::unbounded_channel();
     let (http_tx, mut http_rx) = mpsc::unbounded_channel();
@@ -511,6 +513,7 @@ pub async fn storm(
             lab: lower_lab,
             sockets,
             vlans: Vec::new(),
+            relay: None,
             sip_eps: &sip_eps,
             now: time::OffsetDateTime::now_utc(),
             seed: 0x5707,
