@@ -268,9 +268,15 @@ fn readable_toml_message(message: &str) -> String {
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("unknown variant `"))
         && let Some((word, expected)) = rest.split_once('`')
-        && let Some(list) = expected.strip_prefix(", expected one of ")
+        && let Some(list) = expected
+            .strip_prefix(", expected one of ")
+            .or_else(|| expected.strip_prefix(", expected "))
     {
-        let known = list.split(", ").map(|k| k.trim_matches('`'));
+        // serde writes three or more names as "one of `a`, `b`, `c`", two as "`a` or `b`".
+        let known = list
+            .split(", ")
+            .flat_map(|k| k.split(" or "))
+            .map(|k| k.trim_matches('`'));
         if let Some(s) = crate::vocab::nearest(word, known) {
             out.push_str(&format!("; did you mean `{s}`?"));
         }
@@ -1089,6 +1095,36 @@ fn dhcp_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError
             ));
         }
     }
+    if let Some(r) = &d.relay {
+        // `[dhcp.relay]` as its own table, or `relay = { … }` inside `[dhcp]`.
+        let own_table = src.text.lines().any(|l| l.trim() == "[dhcp.relay]");
+        let relay_at = |key: &str, msg: String| {
+            if own_table {
+                src.in_table("[dhcp.relay]", key, msg)
+            } else {
+                src.in_table("[dhcp]", if key.is_empty() { "relay" } else { key }, msg)
+            }
+        };
+        for (key, value) in [("circuit_id", &r.circuit_id), ("remote_id", &r.remote_id)] {
+            if let Some(v) = value
+                && !(1..=255).contains(&v.len())
+            {
+                errs.push(relay_at(
+                    key,
+                    format!(
+                        "{key} is {} bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)",
+                        v.len()
+                    ),
+                ));
+            }
+        }
+        if !d.vlan.is_empty() {
+            errs.push(relay_at(
+                "",
+                "a relayed phone and voice VLANs ([[dhcp.vlan]]) cannot be combined: the voice VLANs' servers sit on the phone's own link".into(),
+            ));
+        }
+    }
     DhcpPlan {
         site_option,
         siaddr,
@@ -1875,6 +1911,47 @@ after = "A"
     }
 
     #[test]
+    fn a_relay_table_loads_and_bad_agent_ids_point_at_their_line() {
+        let relayed = GOOD.replace(
+            "[sip]",
+            "[dhcp.relay]\ncircuit_id = \"Gi1/0/7\"\nremote_id = \"sw-floor3\"\n\n[sip]",
+        );
+        let s = load(&relayed).unwrap();
+        let r = s.spec.dhcp.relay.unwrap();
+        assert_eq!(r.circuit_id.as_deref(), Some("Gi1/0/7"));
+        assert_eq!(r.remote_id.as_deref(), Some("sw-floor3"));
+        assert_eq!(
+            err(&relayed.replace("\"Gi1/0/7\"", "\"\"")),
+            "scenario error at s/x.toml:17:1: circuit_id is 0 bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)"
+        );
+        let long = format!("\"{}\"", "r".repeat(256));
+        assert_eq!(
+            err(&relayed.replace("\"sw-floor3\"", &long)),
+            "scenario error at s/x.toml:18:1: remote_id is 256 bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)"
+        );
+        // Inline in [dhcp], an empty table: a relay without option 82.
+        let inline = GOOD.replace(
+            "option242 = \"HTTPSRVR=${server_ip}\"",
+            "option242 = \"HTTPSRVR=${server_ip}\"\nrelay = {}",
+        );
+        assert_eq!(
+            load(&inline).unwrap().spec.dhcp.relay,
+            Some(Default::default())
+        );
+        assert_eq!(
+            err(&inline.replace("relay = {}", "relay = { circuit_id = \"\" }")),
+            "scenario error at s/x.toml:15:11: circuit_id is 0 bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)"
+        );
+        let with_vlan = relayed.replace("[sip]", "[[dhcp.vlan]]\nid = 20\n\n[sip]");
+        assert!(
+            err(&with_vlan).contains("cannot be combined"),
+            "{}",
+            err(&with_vlan)
+        );
+        assert!(err(&relayed.replace("remote_id", "remote")).contains("unknown field `remote`"),);
+    }
+
+    #[test]
     fn a_good_file_loads() {
         let s = load(GOOD).unwrap();
         assert_eq!(s.checks.len(), 2);
@@ -1961,6 +2038,20 @@ after = "A"
             .replace("after = \"A\"", "after = \"A\"\nwitin = 3");
         let e = load(&text).unwrap_err();
         assert_eq!(e.0.len(), 2, "{e}");
+    }
+
+    #[test]
+    fn a_near_miss_among_two_known_keys_gets_its_suggestion_too() {
+        let e = err(&GOOD.replace(
+            "accounts = [{ user = \"2001\", password = \"1234\" }]",
+            "accounts = [{ user = \"2001\", password = \"1234\", pasword = \"x\" }]",
+        ));
+        assert!(
+            e.ends_with(
+                "unknown field `pasword`, expected `user` or `password`; did you mean `password`?"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
