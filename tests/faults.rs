@@ -48,7 +48,7 @@ struct FaultEntry {
     why: String,
     #[serde(default)]
     pending: Option<String>,
-    /// `netns` when the scenario needs the netns lab (802.1Q VLANs); the trial then runs
+    /// `netns` when the scenario needs the netns lab (802.1Q VLANs, a relay agent); the trial then runs
     /// there as root and is ignored, saying so, without root.
     #[serde(default)]
     lab: Option<String>,

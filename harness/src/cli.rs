@@ -1556,14 +1556,16 @@ fn cmd_run(args: RunArgs, embedded_simphone: bool) -> u8 {
                 .into(),
                 command: external.as_ref().map(|d| d.command.clone()),
                 reboot: attached.as_ref().map(|a| a.reboot.describe()),
-                model: first.map(|p| p.model.clone()).unwrap_or_default(),
+                model: first.map(|p| profile.expand(&p.model)).unwrap_or_default(),
                 mac: attached
                     .as_ref()
                     .map(|a| a.mac.clone())
                     .or_else(|| args.dut_mac.clone())
                     .or_else(|| first.map(|p| p.mac.clone()))
                     .unwrap_or_default(),
-                firmware_start: first.map(|p| p.firmware.clone()).unwrap_or_default(),
+                firmware_start: first
+                    .map(|p| profile.expand(&p.firmware))
+                    .unwrap_or_default(),
                 firmware_observed,
                 faults: args.sim_faults,
                 profile: profile.name.clone(),

@@ -342,6 +342,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         time_scale: 1.0,
         capture: None,
         capture_frames: None,
+        link_captures: Vec::new(),
         timeline: None,
         dut_log: None,
         dut_log_tail: None,
@@ -370,7 +371,18 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         );
         return Ok(report);
     }
+    // Behind a relay the phone needs a subnet and a router of its own: the netns lab builds
+    // them; loopback has no link layer, and a lab port holds the phone on the servers' link.
+    if spec.dhcp.relay.is_some() && ctx.lab != LabKind::Netns {
+        report.verdict = Verdict::Skip;
+        report.error = Some(format!(
+            "skipped: this scenario needs the netns lab (the phone behind a DHCP relay agent, on a subnet and router of its own; this run's lab: {}); run as root with --lab netns",
+            ctx.lab.name()
+        ));
+        return Ok(report);
+    }
     let opened = open_lab(&ctx.lab, ctx.iface.as_deref(), spec)?;
+    let relay = opened.relay;
     let (netns, addrs, sockets, vlans) = (opened.netns, opened.addrs, opened.sockets, opened.vlans);
     // Held until the scenario ends: the loopback subnet is this scenario's alone.
     let loopback = opened.loopback;
@@ -384,7 +396,7 @@ pub async fn run_scenario(sc: &Scenario, ctx: &RunContext) -> Result<ScenarioRep
         iface,
         addrs: &addrs,
     };
-    let outcome = run_in_lab(sc, ctx, place, sockets, vlans, &mut report).await;
+    let outcome = run_in_lab(sc, ctx, place, sockets, vlans, relay, &mut report).await;
     drop(netns); // namespaces go before judging: nothing may outlive the scenario
     drop(loopback);
     report.duration_s = started.elapsed().as_secs_f64();
@@ -421,6 +433,8 @@ pub(crate) struct OpenLab {
     pub vlans: Vec<VlanLeg>,
     /// The loopback lab's claim on its subnet, released when dropped.
     pub loopback: Option<lab::LoopbackSlot>,
+    /// The relay agent's sockets on the router, in the relayed topology.
+    pub relay: Option<pc_dhcp::relay_shell::RelaySockets>,
 }
 
 /// Opens `kind` for the servers `spec` asks for: as many SIP sockets as controllers, the
@@ -451,11 +465,17 @@ pub(crate) fn open_lab(
                 sockets,
                 vlans,
                 loopback: None,
+                relay: None,
             })
         }
         LabKind::Netns => {
-            let pair = NetnsPair::create()?;
+            let pair = if spec.dhcp.relay.is_some() {
+                NetnsPair::create_relayed()?
+            } else {
+                NetnsPair::create()?
+            };
             let sockets = pair.bind_servers(controllers, http_port, https_port)?;
+            let relay = pair.bind_relay().transpose()?;
             let mut vlans = Vec::new();
             for (n, v) in spec.dhcp.vlan.iter().enumerate() {
                 vlans.push(pair.add_vlan(v.id, vlan_n(n))?);
@@ -467,6 +487,7 @@ pub(crate) fn open_lab(
                 sockets,
                 vlans,
                 loopback: None,
+                relay,
             })
         }
         LabKind::Loopback => {
@@ -479,6 +500,7 @@ pub(crate) fn open_lab(
                 sockets,
                 vlans: Vec::new(),
                 loopback: Some(slot),
+                relay: None,
             })
         }
     }
@@ -543,6 +565,22 @@ impl Place<'_> {
             (None, None) => None,
         }
     }
+
+    /// The phone's own link, when the servers are on another (the relayed topology): the
+    /// router's end of it, where the relay agent listens.
+    fn phone_link<'b>(&'b self, lab: &'b str) -> Option<KernelLink<'b>> {
+        let router = self.netns?.router.as_ref()?;
+        Some(KernelLink {
+            lab,
+            ns: Some(&router.ns),
+            iface: &router.client_if,
+        })
+    }
+
+    /// The phone's subnet behind the router, in the relayed topology.
+    fn relayed(&self) -> Option<&LabAddrs> {
+        self.netns?.router.as_ref().map(|r| &r.subnet)
+    }
 }
 
 async fn run_in_lab(
@@ -551,6 +589,7 @@ async fn run_in_lab(
     place: Place<'_>,
     sockets: ServerSockets,
     vlans: Vec<VlanLeg>,
+    relay: Option<pc_dhcp::relay_shell::RelaySockets>,
     report: &mut ScenarioReport,
 ) -> Result<(), Fatal> {
     let spec = &sc.spec;
@@ -613,6 +652,30 @@ async fn run_in_lab(
         https_ep,
         &sip_eps,
     )?;
+    // Behind a relay, the phone's own link too: what the phone sent and was sent, before the
+    // relay agent and the router touched it (the first capture is the server link, where the
+    // servers' events are linked).
+    let phone_link_path = ctx
+        .captures_dir
+        .join(format!("{}.phone-link.pcapng", spec.id));
+    let phone_link_capture = match place.phone_link(&lab_name) {
+        Some(link) => Some(lab::Capture::start(
+            Some(link),
+            &phone_link_path,
+            &note,
+            dhcp_ep,
+            http_ep,
+            https_ep,
+            &sip_eps,
+        )?),
+        None => None,
+    };
+    if phone_link_capture.is_some() {
+        report.link_captures = vec![format!(
+            "captures/{}/{}.phone-link.pcapng",
+            ctx.run_id, spec.id
+        )];
+    }
 
     // The lab CA, made fresh for the scenario when it uses TLS or hands out the CA; its PEM
     // is kept beside the device's log (evidence, and what the reference phone is given).
@@ -641,6 +704,7 @@ async fn run_in_lab(
         mac,
         time_scale: scale,
         lab_ca: lab_ca.as_ref(),
+        relayed: place.relayed(),
     };
     let servers = start_servers(
         ServerSetup {
@@ -648,6 +712,7 @@ async fn run_in_lab(
             lab,
             sockets,
             vlans,
+            relay,
             sip_eps: &sip_eps,
             now,
             seed: seed_of(&ctx.run_id, &spec.id),
@@ -717,8 +782,10 @@ async fn run_in_lab(
                 program: ctx.simphone.clone(),
                 placement,
                 mac: mac_text.clone(),
-                model: spec.phone.model.clone(),
-                firmware: spec.phone.firmware.clone(),
+                // A scenario written for every family names its phone through the profile
+                // (`model = "${profile.model}"`): the reference phone plays the run's family.
+                model: crate::scenario::vars::expand(&spec.phone.model, &vars),
+                firmware: crate::scenario::vars::expand(&spec.phone.firmware, &vars),
                 user: spec.phone.user.clone(),
                 password: spec.phone.password.clone(),
                 sson: spec.dhcp.sson,
@@ -902,6 +969,9 @@ async fn run_in_lab(
     servers.stop(&spec.id).await;
     let frames = capture.finish()?;
     report.capture_frames = Some(frames);
+    if let Some(c) = phone_link_capture {
+        c.finish()?;
+    }
     if interrupted {
         return Err(Fatal::Interrupted);
     }
@@ -1039,6 +1109,9 @@ pub(crate) struct ServerSetup<'a> {
     pub sockets: ServerSockets,
     /// The voice VLANs' legs.
     pub vlans: Vec<VlanLeg>,
+    /// The relay agent's sockets on the router (the relayed topology); the agent runs when
+    /// the scenario has `[dhcp.relay]` and the lab gave these.
+    pub relay: Option<pc_dhcp::relay_shell::RelaySockets>,
     /// Where each SIP controller listens (named in its events).
     pub sip_eps: &'a [SocketAddrV4],
     /// Certificates are issued as of this time.
@@ -1091,6 +1164,7 @@ pub(crate) fn start_servers(
         lab,
         sockets,
         vlans,
+        relay,
         sip_eps,
         now,
         seed,
@@ -1156,6 +1230,14 @@ pub(crate) fn start_servers(
             files,
             tap.clone(),
             http_tx,
+            stop_rx.clone(),
+        )));
+    }
+    // The relay agent in front of the phone, on the router between the two links.
+    if let (Some(sockets), Some(cfg)) = (relay, lower::relay_config(sc, lab)) {
+        servers.push(tokio::spawn(pc_dhcp::relay_shell::run_relay(
+            pc_dhcp::relay::RelayAgent::new(cfg),
+            sockets,
             stop_rx.clone(),
         )));
     }

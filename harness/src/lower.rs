@@ -37,6 +37,10 @@ pub struct Lab<'a> {
     pub time_scale: f64,
     /// The run's lab CA, when the scenario uses TLS or serves the CA.
     pub lab_ca: Option<&'a pc_pki::LabCa>,
+    /// The phone's subnet behind the relay agent, in the lab's relayed topology: its
+    /// `server_ip` is the router (the agent's `giaddr` and the phone's option 3), its pool
+    /// the addresses the DHCP server leases there. `None`: the phone is on the servers' link.
+    pub relayed: Option<&'a LabAddrs>,
 }
 
 /// The longest span [`real_time`] gives: over a century, longer than any scenario, and
@@ -112,9 +116,33 @@ pub fn dhcp_config(sc: &Scenario, lab: Lab<'_>) -> ServerConfig {
         omit_options: d.omit.clone(),
         option_order: (!d.order.is_empty()).then(|| d.order.clone()),
         max_size_policy: d.max_size,
-        // The lab puts the phone on the server's own segment: no relayed subnet to serve.
-        relay_subnets: Vec::new(),
+        // Behind the relay the phone is served from its own subnet's pool, its router being
+        // the relay (RFC 2131 §4.3.1: the subnet of giaddr).
+        relay_subnets: lab
+            .relayed
+            .map(|r| pc_dhcp::RelaySubnet {
+                network: r.server_ip,
+                mask: r.mask,
+                router: Some(r.server_ip),
+                pool_start: r.pool_start,
+                pool_end: r.pool_end,
+            })
+            .into_iter()
+            .collect(),
     }
+}
+
+/// The relay agent of a relayed scenario in a lab with the relayed topology: at the router's
+/// address on the phone's subnet, forwarding to the lab's DHCP server, with the scenario's
+/// option 82 sub-options. `None` when either is missing.
+pub fn relay_config(sc: &Scenario, lab: Lab<'_>) -> Option<pc_dhcp::relay::RelayConfig> {
+    let setup = sc.spec.dhcp.relay.as_ref()?;
+    let subnet = lab.relayed?;
+    Some(pc_dhcp::relay::RelayConfig {
+        circuit_id: setup.circuit_id.as_ref().map(|c| c.as_bytes().to_vec()),
+        remote_id: setup.remote_id.as_ref().map(|r| r.as_bytes().to_vec()),
+        ..pc_dhcp::relay::RelayConfig::new(subnet.server_ip, vec![lab.addrs.server_ip])
+    })
 }
 
 /// The DHCP server of a voice VLAN: the untagged server's options in the VLAN's subnet, with
@@ -229,7 +257,14 @@ fn file_entry(
     let body = match &file.content {
         FileContent::Text(t) => Body::Memory(expand(t, lab.vars).into_bytes().into()),
         FileContent::Bytes(b) => Body::Memory(b.clone().into()),
-        FileContent::Firmware(fw) => Body::Memory(firmware_image(path, fw, key).into()),
+        FileContent::Firmware(fw) => {
+            // The models an image names may be the profile's (`${profile.image_models}`).
+            let fw = FirmwareSpec {
+                models: fw.models.iter().map(|m| expand(m, lab.vars)).collect(),
+                ..fw.clone()
+            };
+            Body::Memory(firmware_image(path, &fw, key).into())
+        }
         FileContent::Image(image) => Body::file(image_body(image)),
         FileContent::StatusOnly => Body::default(),
         FileContent::LabCa => Body::Memory(
@@ -415,7 +450,40 @@ event = "received"
             mac: MAC,
             time_scale,
             lab_ca: None,
+            relayed: None,
         }
+    }
+
+    #[test]
+    fn a_relayed_phone_is_served_from_its_subnet_through_the_router_with_its_agent_ids() {
+        let sc =
+            scenario("[dhcp]\nrelay = { circuit_id = \"Gi1/0/7\", remote_id = \"sw-floor3\" }");
+        let (a, v) = (addrs(), vars());
+        let subnet = crate::lab::Router::subnet();
+        let relayed = Lab {
+            relayed: Some(&subnet),
+            ..lab(&a, &v, 1.0)
+        };
+        let cfg = dhcp_config(&sc, relayed);
+        assert_eq!(
+            cfg.relay_subnets,
+            vec![pc_dhcp::RelaySubnet {
+                network: Ipv4Addr::new(10, 66, 1, 1),
+                mask: Ipv4Addr::new(255, 255, 255, 0),
+                router: Some(Ipv4Addr::new(10, 66, 1, 1)),
+                pool_start: Ipv4Addr::new(10, 66, 1, 100),
+                pool_end: Ipv4Addr::new(10, 66, 1, 199),
+            }]
+        );
+        let agent = relay_config(&sc, relayed).unwrap();
+        assert_eq!(agent.address, Ipv4Addr::new(10, 66, 1, 1));
+        assert_eq!(agent.servers, vec![Ipv4Addr::new(10, 66, 0, 1)]);
+        assert_eq!(agent.circuit_id.as_deref(), Some(&b"Gi1/0/7"[..]));
+        assert_eq!(agent.remote_id.as_deref(), Some(&b"sw-floor3"[..]));
+        // Not relayed: no relayed subnet and no agent.
+        assert!(dhcp_config(&sc, lab(&a, &v, 1.0)).relay_subnets.is_empty());
+        assert!(relay_config(&sc, lab(&a, &v, 1.0)).is_none());
+        assert!(relay_config(&scenario("[dhcp]"), relayed).is_none());
     }
 
     fn vars() -> Vars {
@@ -528,6 +596,27 @@ event = "received"
             &table.get("/lab-ca.pem").unwrap().body.in_memory().unwrap()[..],
             ca.pem().as_bytes()
         );
+    }
+
+    #[test]
+    fn an_image_named_through_the_profile_carries_the_profile_models() {
+        let sc = scenario(
+            "[dhcp]\n[files]\n\"fw/${profile.app_prefix}2_6_1_0.bin\" = { firmware = { version = \"2.6.1.0\", models = [\"${profile.image_models}\"] } }",
+        );
+        let (a, mut v) = (addrs(), vars());
+        crate::profile::Profile::named("avaya-96x1-sip")
+            .unwrap()
+            .add_vars(&mut v);
+        let table = file_table(&sc, lab(&a, &v, 1.0));
+        let body = table
+            .get("/fw/S96x1_SALBR2_6_1_0.bin")
+            .unwrap()
+            .body
+            .in_memory()
+            .unwrap()
+            .to_vec();
+        let header = provisioning::firmware::parse_header(&body).unwrap();
+        assert_eq!(header.models, ["96x1"]);
     }
 
     #[test]

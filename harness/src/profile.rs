@@ -51,13 +51,34 @@ pub struct ProfileParams {
     pub http_user_agent: String,
     /// What the SIP User-Agent starts with (`Avaya one-X Deskphone`).
     pub sip_user_agent: String,
+    /// MODEL4 of the family's phone the scenarios play (`[phone] model`), and their upgrade
+    /// scripts branch on (`9620`, `9611`).
+    pub model: String,
+    /// The model pattern the family's firmware images name (`96x0`, `96x1`), one that
+    /// [`ProfileParams::model`] matches.
+    pub image_models: String,
+    /// A model pattern of another family, which the family's phones must not take an
+    /// image for.
+    pub other_image_models: String,
+    /// How the family's application files begin: `S96x0_SALBR`, then the release with
+    /// underscores (`2_6_1_0`) and `.bin`.
+    pub app_prefix: String,
+    /// The whole HTTP User-Agent of the family's phone while it runs the application the
+    /// upgrade scenarios start from (release 2.6.0.0): the release is written differently
+    /// per family (`AVAYA/96x0-IPT-SIP-2.6.0.0 9620`, `AVAYA/96x1-IPT-SIP-R2_6_0_0 9611`).
+    pub http_user_agent_at_start: String,
 }
 
 /// The `${profile.NAME}` variables, in the order of [`ProfileParams`]' fields.
-pub const VARS: [&str; 3] = [
+pub const VARS: [&str; 8] = [
     "profile.upgrade_script",
     "profile.http_user_agent",
     "profile.sip_user_agent",
+    "profile.model",
+    "profile.image_models",
+    "profile.other_image_models",
+    "profile.app_prefix",
+    "profile.http_user_agent_at_start",
 ];
 
 /// A shipped profile that does not read (a defect of the build, caught by the tests).
@@ -101,10 +122,27 @@ impl Profile {
     /// Puts `${profile.NAME}` for every parameter into `vars`.
     pub fn add_vars(&self, vars: &mut Vars) {
         let p = &self.params;
-        let values = [&p.upgrade_script, &p.http_user_agent, &p.sip_user_agent];
+        let values = [
+            &p.upgrade_script,
+            &p.http_user_agent,
+            &p.sip_user_agent,
+            &p.model,
+            &p.image_models,
+            &p.other_image_models,
+            &p.app_prefix,
+            &p.http_user_agent_at_start,
+        ];
         for (name, value) in VARS.iter().zip(values) {
             vars.insert(name, value.clone());
         }
+    }
+
+    /// `text` with the profile's `${profile.NAME}` variables filled in: the values of a
+    /// scenario's `[phone]` that name the family (`model = "${profile.model}"`).
+    pub fn expand(&self, text: &str) -> String {
+        let mut vars = Vars::new();
+        self.add_vars(&mut vars);
+        crate::scenario::vars::expand(text, &vars)
     }
 }
 

@@ -334,6 +334,11 @@ pub async fn serve(
         mac,
         time_scale: 1.0,
         lab_ca: lab_ca.as_ref(),
+        relayed: opened
+            .netns
+            .as_ref()
+            .and_then(|p| p.router.as_ref())
+            .map(|r| &r.subnet),
     };
     let servers = engine::start_servers(
         ServerSetup {
@@ -341,6 +346,7 @@ pub async fn serve(
             lab,
             sockets: opened.sockets,
             vlans: opened.vlans,
+            relay: opened.relay,
             sip_eps: &sip_eps,
             now,
             seed: engine::seed_of(&cfg.run_id, &spec.id),
@@ -488,6 +494,7 @@ pub async fn serve(
             time_scale: 1.0,
             capture: None,
             capture_frames: Some(frames),
+            link_captures: Vec::new(),
             timeline: None,
             dut_log: None,
             dut_log_tail: None,

@@ -32,6 +32,8 @@ pub enum Fault {
     SiaddrOverSiteOption,
     AcceptOfferWithoutLeaseTime,
     IgnoreNakOnRenewal,
+    IgnoreRouter,
+    RenewByBroadcast,
     SsonAlways242,
     IgnoreL2qvlan,
     DiscoverNoBackoff,
@@ -82,7 +84,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order `--list-faults` prints them.
-    pub const ALL: [Fault; 66] = [
+    pub const ALL: [Fault; 68] = [
         Fault::IgnoreOption242Httpdir,
         Fault::IgnoreOption242,
         Fault::AlwaysDownloadBinary,
@@ -103,6 +105,8 @@ impl Fault {
         Fault::SiaddrOverSiteOption,
         Fault::AcceptOfferWithoutLeaseTime,
         Fault::IgnoreNakOnRenewal,
+        Fault::IgnoreRouter,
+        Fault::RenewByBroadcast,
         Fault::SsonAlways242,
         Fault::IgnoreL2qvlan,
         Fault::DiscoverNoBackoff,
@@ -174,6 +178,8 @@ impl Fault {
             Fault::SiaddrOverSiteOption => "siaddr-over-site-option",
             Fault::AcceptOfferWithoutLeaseTime => "accept-offer-without-lease-time",
             Fault::IgnoreNakOnRenewal => "ignore-nak-on-renewal",
+            Fault::IgnoreRouter => "ignore-router",
+            Fault::RenewByBroadcast => "renew-by-broadcast",
             Fault::SsonAlways242 => "sson-always-242",
             Fault::IgnoreL2qvlan => "ignore-l2qvlan",
             Fault::DiscoverNoBackoff => "discover-no-backoff",
@@ -280,6 +286,12 @@ impl Fault {
             }
             Fault::AcceptOfferWithoutLeaseTime => {
                 "accepts a DHCPOFFER without option 51 (lease time) and requests it"
+            }
+            Fault::IgnoreRouter => {
+                "ignores the router (option 3): no default route, so nothing off its own subnet is reachable"
+            }
+            Fault::RenewByBroadcast => {
+                "renews at T1 by broadcast (through a relay agent) instead of unicast to the server identifier"
             }
             Fault::IgnoreNakOnRenewal => {
                 "ignores a DHCPNAK while renewing/rebinding and keeps using the address"

@@ -468,6 +468,8 @@ pub async fn storm(
         mac: macs[0],
         time_scale: scale,
         lab_ca: None,
+        // A storm's phones share the servers' link: no relay in front of them.
+        relayed: None,
     };
     let mut dhcp_cfg = lower::dhcp_config(sc, lower_lab);
     dhcp_cfg.allowed_macs = macs.clone();

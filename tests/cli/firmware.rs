@@ -72,10 +72,13 @@ fn fw001_with(s: &Scratch, spec: &str) -> String {
             .replace("../boot/fixtures", fixtures.to_str().expect("utf-8"));
     let line = text
         .lines()
-        .find(|l| l.starts_with("\"fw/S96x0_SALBR2_6_1_0.bin\""))
+        .find(|l| l.starts_with("\"fw/${profile.app_prefix}2_6_1_0.bin\""))
         .expect("the binary's line")
         .to_owned();
-    let text = text.replace(&line, &format!("\"fw/S96x0_SALBR2_6_1_0.bin\" = {spec}"));
+    let text = text.replace(
+        &line,
+        &format!("\"fw/${{profile.app_prefix}}2_6_1_0.bin\" = {spec}"),
+    );
     let path = s.0.join("real-image.toml");
     std::fs::write(&path, text).expect("write scenario");
     path.to_str().expect("utf-8").to_owned()

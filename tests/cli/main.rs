@@ -14,6 +14,7 @@ mod lifecycle;
 mod merge;
 mod profiles;
 mod recipes;
+mod relay;
 mod reports;
 mod scenario_errors;
 mod script_tools;

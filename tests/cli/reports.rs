@@ -896,3 +896,66 @@ fn scenarios_running_at_once_each_have_a_status_line_on_the_terminal() {
         "{seen}"
     );
 }
+
+/// Every file a run leaves in its folder is named in the README's table of the run folder:
+/// what it is for and whether it is evidence. A scenario over HTTPS (its lab CA) and one
+/// that upgrades the reference phone (its flash) leave every kind the reference phone does.
+#[test]
+fn the_readme_names_every_file_of_a_run_folder() {
+    let s = Scratch::new("run-folder-files");
+    let out = phonecert(&[
+        "run",
+        "scenarios/downloads/https-first.toml",
+        "scenarios/boot/first-boot-upgrade.toml",
+        "--lab",
+        "loopback",
+        "--out",
+        s.0.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let run = run_dir(&s.0);
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let start = readme
+        .find("The run folder, file by file")
+        .expect("the README's run folder table");
+    let end = readme[start..]
+        .find("The captures sit beside")
+        .map_or(readme.len(), |e| start + e);
+    let table = &readme[start..end];
+    let mut files = Vec::new();
+    let mut stack = vec![run.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read run folder") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(&run).expect("inside").to_string_lossy();
+                files.push(rel.replace("DL-003", "<id>").replace("BOOT-001", "<id>"));
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|f| f == "dut/<id>.lab-ca.pem"),
+        "{files:?}"
+    );
+    assert!(
+        files.iter().any(|f| f.starts_with("dut/<id>.state/")),
+        "{files:?}"
+    );
+    for f in &files {
+        let named: Vec<String> = if f.starts_with("scenarios/<id>/") {
+            vec!["`scenarios/<id>/…`".into()]
+        } else if let Some(inside) = f.strip_prefix("dut/<id>.state/") {
+            vec!["`dut/<id>.state/`".into(), format!("`{inside}`")]
+        } else {
+            vec![format!("`{f}`")]
+        };
+        for n in named {
+            assert!(
+                table.contains(&n),
+                "{f}: the README's run folder table does not name {n}"
+            );
+        }
+    }
+}

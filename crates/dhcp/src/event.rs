@@ -23,8 +23,11 @@ use crate::wire::RawOption;
 pub struct WireOption {
     pub code: u8,
     pub len: usize,
-    /// The value bytes in lower-case hex.
-    pub value: String,
+    /// The value bytes, in lower-case hex once serialised: formatted when the event is
+    /// written, not for every message served.
+    #[serde(with = "hex_text")]
+    #[schemars(with = "String")]
+    pub value: Vec<u8>,
 }
 
 impl From<&RawOption> for WireOption {
@@ -32,8 +35,22 @@ impl From<&RawOption> for WireOption {
         WireOption {
             code: o.code,
             len: o.value.len(),
-            value: hex::encode(&o.value),
+            value: o.value.clone(),
         }
+    }
+}
+
+/// Bytes as lower-case hex text, as the timeline has always shown option values.
+mod hex_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -273,6 +290,31 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Option values are kept as bytes and written as lower-case hex, and read back so.
+    #[test]
+    fn option_values_serialise_as_hex_and_read_back() {
+        let o = WireOption::from(&RawOption {
+            code: 242,
+            len: 16,
+            value: b"MCIPADD=10.0.0.1".to_vec(),
+            offset: 240,
+            area: crate::wire::Area::Options,
+        });
+        let text = serde_json::to_value(&o).expect("serialise");
+        assert_eq!(
+            text,
+            serde_json::json!({"code": 242, "len": 16, "value": "4d4349504144443d31302e302e302e31"})
+        );
+        let back: WireOption = serde_json::from_value(text).expect("read back");
+        assert_eq!(back, o);
+        assert!(
+            serde_json::from_value::<WireOption>(
+                serde_json::json!({"code": 1, "len": 1, "value": "zz"})
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn json_shape_is_plain() {

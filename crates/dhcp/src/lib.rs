@@ -6,7 +6,9 @@
 //! events it reports to the harness timeline (`event`), fitting a reply into the client's
 //! maximum message size (`fit`, option 57), the tokio shell that moves datagrams and holds
 //! delayed replies (`shell`), and the rogue-server guard: its probe and how answers are read
-//! (`guard`), and the socket that sends and hears them (`probe`).
+//! (`guard`), and the socket that sends and hears them (`probe`); and a DHCP relay agent for
+//! the lab's relayed topology: its sans-IO core (`relay`, RFC 1542 §4.1, RFC 3046 §2.1) and
+//! its shell (`relay_shell`).
 //!
 //! Never: judges the phone (the harness does, from the events), prints to stdout.
 //! Follows RFC 2131, RFC 2132, RFC 3396 and RFC 1542; Avaya specifics are in the design
@@ -16,6 +18,8 @@ pub mod event;
 pub mod fit;
 pub mod guard;
 pub mod probe;
+pub mod relay;
+pub mod relay_shell;
 pub mod rules;
 pub mod server;
 pub mod shell;

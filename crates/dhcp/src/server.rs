@@ -397,8 +397,11 @@ impl DhcpServer {
     }
 
     /// The pool for a request relayed through `giaddr` (0.0.0.0: not relayed): the server's
-    /// own for its own subnet, else the relay subnet holding giaddr, else none.
-    fn pool_for(&self, giaddr: Ipv4Addr) -> Option<Pool> {
+    /// own for its own subnet, else the relay subnet holding giaddr, else none. A request no
+    /// relay carried whose `ciaddr` lies in a relay subnet is a client behind that relay
+    /// renewing by unicast, routed to us (RFC 2131 §4.3.2, RENEWING: "no relay agents will
+    /// be involved … the DHCP server will trust the value in 'ciaddr'"): its subnet's pool.
+    fn pool_for(&self, giaddr: Ipv4Addr, ciaddr: Ipv4Addr) -> Option<Pool> {
         let c = &self.config;
         let own = Pool {
             start: c.pool_start,
@@ -407,12 +410,23 @@ impl DhcpServer {
             router: c.router,
         };
         let m = u32::from(c.subnet_mask);
-        if giaddr.is_unspecified() || u32::from(giaddr) & m == u32::from(c.server_ip) & m {
+        let on_own = |ip: Ipv4Addr| u32::from(ip) & m == u32::from(c.server_ip) & m;
+        let client_net = if !giaddr.is_unspecified() {
+            giaddr
+        } else if !ciaddr.is_unspecified()
+            && !on_own(ciaddr)
+            && c.relay_subnets.iter().any(|r| r.holds(ciaddr))
+        {
+            ciaddr
+        } else {
+            return Some(own);
+        };
+        if on_own(client_net) {
             return Some(own);
         }
         c.relay_subnets
             .iter()
-            .find(|r| r.holds(giaddr))
+            .find(|r| r.holds(client_net))
             .map(|r| Pool {
                 start: r.pool_start,
                 end: r.pool_end,
@@ -483,7 +497,7 @@ impl DhcpServer {
             relay: RelayPath::read(h, msg.concatenated(OPT_RELAY_AGENT_INFO).as_deref()),
             findings: std::mem::take(&mut req.findings),
         })];
-        let Some(pool) = self.pool_for(h.giaddr) else {
+        let Some(pool) = self.pool_for(h.giaddr, h.ciaddr) else {
             out.extend(ignored(format!(
                 "relayed through {} and no pool serves that subnet",
                 h.giaddr

@@ -804,7 +804,7 @@ fn received_event_keeps_wire_order_duplicates_and_findings() {
     };
     let codes: Vec<u8> = options.iter().map(|o| o.code).collect();
     assert_eq!(codes, vec![12, 53, 55, 12, 61, 60]);
-    assert_eq!(options[0].value, "4156");
+    assert_eq!(hex::encode(&options[0].value), "4156");
     assert_eq!(options[0].len, 2);
     assert_eq!(hostname.as_deref(), Some("AVXB"));
     assert_eq!(client_id.as_deref(), Some("01001b"));
@@ -1909,4 +1909,51 @@ fn a_relayed_reply_is_fitted_to_the_client_without_option_82_and_then_gets_it() 
         "{} bytes with a {option_82}-byte option 82",
         reply.bytes.len()
     );
+}
+
+#[test]
+fn a_client_behind_a_relay_renewing_by_unicast_is_acked_from_its_subnet_to_ciaddr() {
+    let mut s = DhcpServer::new(config());
+    let (_, offer) = only_reply(&s.handle(
+        Duration::ZERO,
+        RELAY,
+        None,
+        &relayed(MAC, 1, RELAY, vec![(53, vec![1])], None),
+    ));
+    let ip = offer.header.yiaddr;
+    let (_, ack) = only_reply(&s.handle(
+        Duration::ZERO,
+        RELAY,
+        None,
+        &relayed(
+            MAC,
+            2,
+            RELAY,
+            vec![
+                (53, vec![3]),
+                (50, ip.octets().to_vec()),
+                (54, SERVER.octets().to_vec()),
+            ],
+            None,
+        ),
+    ));
+    assert_eq!(msg_type(&ack), 5);
+    // RFC 2131 §4.3.2: the renewal comes straight from the client (routed, no giaddr);
+    // the server trusts ciaddr, keeps the lease and answers the client at ciaddr.
+    let out = s.handle(Duration::from_secs(1800), ip, None, &renew(MAC, 3, ip));
+    let (reply, ack) = only_reply(&out);
+    assert_eq!(msg_type(&ack), 5, "{ack:?}");
+    assert_eq!(ack.header.yiaddr, ip);
+    assert_eq!(reply.dest, ReplyDest::UnicastIp(ip));
+    assert_eq!(ack.concatenated(3), Some(RELAY.octets().to_vec()));
+    assert!(received_relay(&out).is_none());
+    // A ciaddr in no subnet we serve is still the server's own subnet's business: NAK.
+    let stray = Ipv4Addr::new(10, 200, 0, 5);
+    let (_, nak) = only_reply(&s.handle(
+        Duration::from_secs(1801),
+        stray,
+        None,
+        &renew(MAC, 4, stray),
+    ));
+    assert_eq!(msg_type(&nak), 6);
 }

@@ -6,7 +6,8 @@
 //! socket cannot do — hence raw frames), holding a reply the core gave a delay (in a task of
 //! its own, so other clients are answered meanwhile), the loopback tap (each event goes on
 //! with the frames the tap returned: the request's for what the core made of it, the
-//! reply's for `sent`), shutdown.
+//! reply's for `sent`), shutdown. Replies to a relay agent, and to a client that has an
+//! address on another subnet (behind a relay, renewing by unicast), are routed by the kernel.
 //!
 //! Never: decides anything about DHCP (the core does), creates its sockets (the lab does, in
 //! the right namespace and with the right options), prints to stdout.
@@ -86,6 +87,7 @@ pub async fn run(
         tap: tap.clone(),
         events,
         server_ip: server.config().server_ip,
+        mask: server.config().subnet_mask,
         local,
     };
     // Delayed replies; dropping the set when `run` returns aborts the ones still waiting.
@@ -167,6 +169,7 @@ struct Sender {
     tap: Arc<dyn Tap>,
     events: UnboundedSender<Stamped<Event>>,
     server_ip: Ipv4Addr,
+    mask: Ipv4Addr,
     local: SocketAddrV4,
 }
 
@@ -175,7 +178,7 @@ impl Sender {
     /// records its `sent` event stamped with the moment it went out.
     async fn deliver(&self, peer: SocketAddrV4, reply: &Reply, sent: Option<Event>) {
         let result = match &self.raw {
-            Some(raw) => send_raw(raw, &self.socket, self.server_ip, reply)
+            Some(raw) => send_raw(raw, &self.socket, (self.server_ip, self.mask), reply)
                 .await
                 .map(|()| Vec::new()),
             None => {
@@ -231,22 +234,28 @@ async fn send_udp(
 async fn send_raw(
     raw: &RawSocket,
     socket: &tokio::net::UdpSocket,
-    server_ip: Ipv4Addr,
+    (server_ip, mask): (Ipv4Addr, Ipv4Addr),
     reply: &Reply,
 ) -> io::Result<()> {
+    // Addresses that have an IP stack answering ARP go through the kernel, which routes
+    // them: a relay agent (to giaddr, port 67), and a client with an address on another
+    // subnet (behind a relay, renewing by unicast: RFC 2131 §4.3.2), reached through its
+    // router rather than by an Ethernet address that is not on this link.
+    let m = u32::from(mask);
+    let routed = match reply.dest {
+        ReplyDest::Relay(giaddr) => Some(SocketAddrV4::new(giaddr, SERVER_PORT)),
+        ReplyDest::UnicastIp(ip) if u32::from(ip) & m != u32::from(server_ip) & m => {
+            Some(SocketAddrV4::new(ip, CLIENT_PORT))
+        }
+        _ => None,
+    };
+    if let Some(to) = routed {
+        socket.send_to(&reply.bytes, to).await?;
+        return Ok(());
+    }
     match reply_frame(raw.mac(), server_ip, None, reply) {
         Some(frame) => raw.send(&frame),
-        None => {
-            // To a relay: it has an address and answers ARP, so the kernel can route this one.
-            let giaddr = match reply.dest {
-                ReplyDest::Relay(giaddr) => giaddr,
-                _ => Ipv4Addr::UNSPECIFIED,
-            };
-            socket
-                .send_to(&reply.bytes, SocketAddrV4::new(giaddr, SERVER_PORT))
-                .await?;
-            Ok(())
-        }
+        None => Ok(()),
     }
 }
 

@@ -513,6 +513,41 @@ pub fn insert_before_end(bytes: &mut Vec<u8>, code: u8, value: &[u8]) -> bool {
     true
 }
 
+/// Removes every occurrence of option `code` from an encoded message's options field (the
+/// `file` and `sname` areas are left as they are), then pads the message back to the
+/// 300-byte BOOTP minimum when it fell below it (RFC 1542 §3.1.1). Returns how many
+/// occurrences were removed. A message whose options field ends without an END option or
+/// mid-option is left as it is, and `None` says so: what cannot be walked cannot be cut
+/// safely.
+pub fn remove_option(bytes: &mut Vec<u8>, code: u8) -> Option<usize> {
+    let mut i = OPTIONS_OFFSET;
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    loop {
+        match *bytes.get(i)? {
+            OPT_END => break,
+            OPT_PAD => i += 1,
+            c => {
+                let len = usize::from(*bytes.get(i + 1)?);
+                let next = i + 2 + len;
+                if next > bytes.len() {
+                    return None;
+                }
+                if c == code {
+                    cuts.push((i, next));
+                }
+                i = next;
+            }
+        }
+    }
+    for &(from, to) in cuts.iter().rev() {
+        bytes.drain(from..to);
+    }
+    if bytes.len() < MIN_BOOTP_LEN {
+        bytes.resize(MIN_BOOTP_LEN, OPT_PAD);
+    }
+    Some(cuts.len())
+}
+
 /// DHCP message types (RFC 2132 §9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageType {
@@ -667,6 +702,33 @@ mod tests {
     }
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_option_comes_out_of_the_options_field_in_every_piece() {
+        let h = Header {
+            op: 2,
+            ..Header::default()
+        };
+        let long: Vec<u8> = (0..300u32).map(|i| (i % 7) as u8).collect();
+        let mut bytes = encode(
+            &h,
+            &[(53, vec![2]), (82, long), (1, vec![255, 255, 255, 0])],
+        );
+        assert_eq!(remove_option(&mut bytes, 82), Some(2));
+        let m = walk(&bytes).unwrap();
+        let codes: Vec<u8> = m.options.iter().map(|o| o.code).collect();
+        assert_eq!(codes, vec![53, 1]);
+        assert!(m.findings.is_empty(), "{:?}", m.findings);
+        assert_eq!(bytes.len(), MIN_BOOTP_LEN);
+        // Nothing to remove: the bytes stay as they were.
+        let before = bytes.clone();
+        assert_eq!(remove_option(&mut bytes, 82), Some(0));
+        assert_eq!(bytes, before);
+        // An options field cut mid-option is not touched.
+        let mut cut = bytes[..OPTIONS_OFFSET + 4].to_vec();
+        assert_eq!(remove_option(&mut cut, 53), None);
+        assert_eq!(cut, bytes[..OPTIONS_OFFSET + 4]);
+    }
 
     fn sample_header() -> Header {
         let mut chaddr = [0u8; 16];
@@ -891,6 +953,14 @@ mod tests {
                 prop_assert_eq!(usize::from(o.len), o.value.len());
                 prop_assert_eq!(bytes[o.offset], o.code);
             }
+        }
+
+        #[test]
+        fn remove_option_never_panics(
+            mut bytes in proptest::collection::vec(any::<u8>(), 0..700),
+            code in any::<u8>(),
+        ) {
+            let _ = remove_option(&mut bytes, code);
         }
 
         #[test]

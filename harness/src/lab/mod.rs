@@ -37,7 +37,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub use capture::{Capture, CaptureNote, KernelLink};
 pub use iface::{Claim, IfaceLab, LabAddr};
-pub use netns::{NetnsPair, remove_stale};
+pub use netns::{NetnsPair, Router, remove_stale};
 
 /// Receive buffer asked for each server socket: room for a burst of a thousand requests.
 pub const SERVER_RCVBUF: usize = 8 << 20;

@@ -5,11 +5,21 @@
 //! inside the infrastructure namespace with `pc_capture::netns::in_netns`.
 //!
 //! Namespace names carry the creating process's pid (hex) and a counter, apart:
-//! `pc-<pid>-<n>-infra` / `pc-<pid>-<n>-phone`. The veth is created with its ends already
+//! `pc-<pid>-<n>-infra` / `pc-<pid>-<n>-phone` (and `pc-<pid>-<n>-router`, below). The veth is created with its ends already
 //! inside the two namespaces (`pc<pid><n>i`, `pc<pid><n>p`), so no link ever exists outside
 //! them and the namespaces are all a run can leave. A run killed with SIGKILL cannot remove
 //! its pair; [`remove_stale`] does, at the start of a later run, for every pid that no
 //! longer exists — never for a live one, and never for a name not made this way.
+//!
+//! Relayed topology ([`NetnsPair::create_relayed`]): a third namespace, the router
+//! (`pc-<pid>-<n>-router`), sits between the two on two veth links — the phone's link
+//! (`…p` in the phone's namespace, `…a` in the router's, 10.66.1.0/24 with the router at
+//! .1) and the server link (`…b` in the router's, `…i` in the infrastructure's,
+//! 10.66.0.0/24 with the servers at .1 and the router at .2). IP forwarding is switched on
+//! in the router's namespace alone (each namespace has its own `net.ipv4.ip_forward`), the
+//! infrastructure reaches the phone's subnet through the router, and the phone reaches the
+//! servers only through its default router (option 3). The DHCP relay agent runs on the
+//! router (`pc_dhcp::relay_shell`), on the sockets [`NetnsPair::bind_relay`] makes there.
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -35,7 +45,39 @@ pub struct NetnsPair {
     pub phone_if: String,
     /// Addresses used.
     pub addrs: LabAddrs,
+    /// The router between the phone's link and the server link, in the relayed topology.
+    pub router: Option<Router>,
     created: Vec<String>,
+}
+
+/// The router of the relayed topology: its namespace, its two interfaces and addresses.
+#[derive(Debug, Clone)]
+pub struct Router {
+    /// The router's namespace.
+    pub ns: String,
+    /// Its end of the phone's link (the relay agent listens here; captured).
+    pub client_if: String,
+    /// Its end of the server link.
+    pub server_if: String,
+    /// Its address on the phone's link: the relay agent's `giaddr` and the phone's option 3.
+    pub client_ip: Ipv4Addr,
+    /// Its address on the server link.
+    pub server_side_ip: Ipv4Addr,
+    /// The phone's subnet (the router at `server_ip`, the pool the DHCP server leases there).
+    pub subnet: LabAddrs,
+}
+
+impl Router {
+    /// The addresses of the relayed topology's phone subnet: 10.66.1.0/24, router at .1.
+    pub fn subnet() -> LabAddrs {
+        LabAddrs {
+            server_ip: Ipv4Addr::new(10, 66, 1, 1),
+            mask: Ipv4Addr::new(255, 255, 255, 0),
+            pool_start: Ipv4Addr::new(10, 66, 1, 100),
+            pool_end: Ipv4Addr::new(10, 66, 1, 199),
+            dead_ip: Ipv4Addr::new(10, 66, 1, 254),
+        }
+    }
 }
 
 fn run(args: &[&str]) -> Result<(), LabError> {
@@ -92,10 +134,189 @@ impl NetnsPair {
             infra_if: format!("pc{pid:x}{seq}i"),
             phone_if: format!("pc{pid:x}{seq}p"),
             addrs,
+            router: None,
             created: Vec::new(),
         };
         pair.setup()?;
         Ok(pair)
+    }
+
+    /// Creates the relayed topology (see the module header): phone, router and
+    /// infrastructure namespaces on two links. On any error, what was created so far is
+    /// removed again.
+    pub fn create_relayed() -> Result<NetnsPair, LabError> {
+        if !super::is_root() {
+            return Err(LabError::NeedsRoot);
+        }
+        let pid = std::process::id();
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let subnet = Router::subnet();
+        let mut pair = NetnsPair {
+            infra_ns: format!("pc-{pid:x}-{seq}-infra"),
+            phone_ns: format!("pc-{pid:x}-{seq}-phone"),
+            infra_if: format!("pc{pid:x}{seq}i"),
+            phone_if: format!("pc{pid:x}{seq}p"),
+            addrs: Self::addrs(),
+            router: Some(Router {
+                ns: format!("pc-{pid:x}-{seq}-router"),
+                client_if: format!("pc{pid:x}{seq}a"),
+                server_if: format!("pc{pid:x}{seq}b"),
+                client_ip: subnet.server_ip,
+                server_side_ip: Ipv4Addr::new(10, 66, 0, 2),
+                subnet,
+            }),
+            created: Vec::new(),
+        };
+        pair.setup_relayed()?;
+        Ok(pair)
+    }
+
+    fn setup_relayed(&mut self) -> Result<(), LabError> {
+        let Some(r) = self.router.clone() else {
+            return self.setup();
+        };
+        let (ins, pns, iif, pif) = (
+            self.infra_ns.clone(),
+            self.phone_ns.clone(),
+            self.infra_if.clone(),
+            self.phone_if.clone(),
+        );
+        for ns in [&ins, &pns, &r.ns] {
+            run(&["ip", "netns", "add", ns])?;
+            self.created.push(ns.clone());
+        }
+        // The phone's link, then the server link; every end born in its namespace.
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &pif,
+            "netns",
+            &pns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &r.client_if,
+            "netns",
+            &r.ns,
+        ])?;
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &iif,
+            "netns",
+            &ins,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &r.server_if,
+            "netns",
+            &r.ns,
+        ])?;
+        for (ns, devs) in [
+            (&ins, vec![&iif]),
+            (&pns, vec![&pif]),
+            (&r.ns, vec![&r.client_if, &r.server_if]),
+        ] {
+            let mut script = String::from("for k in all default");
+            for d in &devs {
+                script.push(' ');
+                script.push_str(d);
+            }
+            script.push_str(
+                "; do echo 1 > /proc/sys/net/ipv6/conf/$k/disable_ipv6 2>/dev/null; done; true",
+            );
+            run(&["ip", "netns", "exec", ns, "sh", "-c", &script])?;
+        }
+        let prefix = |m: Ipv4Addr| u32::from(m).leading_ones();
+        let server_cidr = format!("{}/{}", self.addrs.server_ip, prefix(self.addrs.mask));
+        let uplink_cidr = format!("{}/{}", r.server_side_ip, prefix(self.addrs.mask));
+        let client_cidr = format!("{}/{}", r.client_ip, prefix(r.subnet.mask));
+        run(&["ip", "-n", &ins, "addr", "add", &server_cidr, "dev", &iif])?;
+        run(&[
+            "ip",
+            "-n",
+            &r.ns,
+            "addr",
+            "add",
+            &uplink_cidr,
+            "dev",
+            &r.server_if,
+        ])?;
+        run(&[
+            "ip",
+            "-n",
+            &r.ns,
+            "addr",
+            "add",
+            &client_cidr,
+            "dev",
+            &r.client_if,
+        ])?;
+        for (ns, dev) in [
+            (&ins, &iif),
+            (&pns, &pif),
+            (&r.ns, &r.client_if),
+            (&r.ns, &r.server_if),
+        ] {
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
+            run(&["ip", "-n", ns, "link", "set", dev, "up"])?;
+        }
+        // Forwarding only in the router's own namespace: the harness's and the host's stay
+        // as they are.
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &r.ns,
+            "sh",
+            "-c",
+            "echo 1 > /proc/sys/net/ipv4/ip_forward",
+        ])?;
+        let phone_net = format!(
+            "{}/{}",
+            Ipv4Addr::from(u32::from(r.subnet.server_ip) & u32::from(r.subnet.mask)),
+            prefix(r.subnet.mask)
+        );
+        let via = r.server_side_ip.to_string();
+        run(&[
+            "ip", "-n", &ins, "route", "add", &phone_net, "via", &via, "dev", &iif,
+        ])?;
+        Ok(())
+    }
+
+    /// The relay agent's sockets in the router's namespace: port 67 on each of its two
+    /// interfaces, and a raw socket on the phone's link. `None` outside the relayed topology.
+    pub fn bind_relay(&self) -> Option<Result<pc_dhcp::relay_shell::RelaySockets, LabError>> {
+        let r = self.router.clone()?;
+        let what = format!(
+            "0.0.0.0:67 on {} and {} in {}",
+            r.client_if, r.server_if, r.ns
+        );
+        let result = pc_capture::netns::in_netns(&r.ns, move || {
+            let on = |dev: &str| -> std::io::Result<UdpSocket> {
+                let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+                s.set_reuse_address(true)?;
+                s.set_broadcast(true)?;
+                super::enlarge_recv_buffer(&s);
+                s.bind_device(Some(dev.as_bytes()))?;
+                s.bind(&std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)).into())?;
+                Ok(UdpSocket::from(s))
+            };
+            Ok(pc_dhcp::relay_shell::RelaySockets {
+                client: on(&r.client_if)?,
+                server: on(&r.server_if)?,
+                raw: pc_capture::rawsock::RawSocket::open(&r.client_if)?,
+            })
+        });
+        Some(result.map_err(|source| LabError::Bind {
+            what: "dhcp relay",
+            addr: what,
+            source,
+        }))
     }
 
     fn setup(&mut self) -> Result<(), LabError> {
@@ -256,7 +477,7 @@ fn owner_pid(name: &str) -> Option<u32> {
     let (hex, rest) = rest.split_once('-')?;
     let (seq, role) = rest.split_once('-')?;
     let digits = |t: &str, radix| !t.is_empty() && t.chars().all(|c| c.is_digit(radix));
-    if !digits(hex, 16) || !digits(seq, 10) || !matches!(role, "infra" | "phone") {
+    if !digits(hex, 16) || !digits(seq, 10) || !matches!(role, "infra" | "phone" | "router") {
         return None;
     }
     u32::from_str_radix(hex, 16).ok()
@@ -352,6 +573,7 @@ mod tests {
     fn lab_names_give_back_their_pid_and_nothing_else_does() {
         assert_eq!(owner_pid("pc-1a2b3-0-infra"), Some(0x1a2b3));
         assert_eq!(owner_pid("pc-1a2b3-12-phone"), Some(0x1a2b3));
+        assert_eq!(owner_pid("pc-1a2b3-4-router"), Some(0x1a2b3));
         // Names of the older form `pc-<pid><n>-…` cannot be read back (pid and counter run
         // together): they are never taken for a dead run's, nor are foreign names.
         for other in [

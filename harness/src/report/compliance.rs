@@ -189,16 +189,15 @@ pub fn build(run_dir: &Path, report: &RunReport) -> std::io::Result<Compliance> 
     // `phonecert serve` names one session capture from several results: hashed once.
     let mut hashed = std::collections::HashSet::new();
     for s in &report.scenarios {
-        let Some(stored) = s.capture.as_deref() else {
-            continue;
-        };
-        if !hashed.insert(stored) {
-            continue;
-        }
-        if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
-            && path.is_file()
-        {
-            captures.push(hash_file(&path, stored.to_string())?);
+        for stored in s.capture.iter().chain(&s.link_captures) {
+            if !hashed.insert(stored.as_str()) {
+                continue;
+            }
+            if let Ok(path) = crate::run_folder::capture_file(run_dir, stored)
+                && path.is_file()
+            {
+                captures.push(hash_file(&path, stored.to_string())?);
+            }
         }
     }
     Ok(Compliance {

@@ -211,6 +211,25 @@ fn write_merged(inputs: &[Input], folders: &RunFolders) -> Result<RunReport, Mer
                     s.capture = Some(format!("captures/{}/{rid}/{name}", folders.id));
                 }
             }
+            let mut links = Vec::new();
+            for stored in std::mem::take(&mut s.link_captures) {
+                let from = run_folder::capture_file(&input.dir, &stored).map_err(|why| {
+                    MergeError::Report {
+                        path: input.dir.join("report.json"),
+                        why,
+                    }
+                })?;
+                if let Some(name) = Path::new(&stored).file_name()
+                    && from.is_file()
+                {
+                    let name = name.to_string_lossy().into_owned();
+                    let to_dir = folders.captures.join(rid);
+                    std::fs::create_dir_all(&to_dir)?;
+                    std::fs::copy(&from, to_dir.join(&name))?;
+                    links.push(format!("captures/{}/{rid}/{name}", folders.id));
+                }
+            }
+            s.link_captures = links;
             s.timeline = s.timeline.map(|t| format!("{prefix}/{t}"));
             s.dut_log = s.dut_log.map(|t| format!("{prefix}/{t}"));
             s.id = rename(&s.id);

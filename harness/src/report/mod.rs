@@ -179,6 +179,12 @@ pub struct ScenarioReport {
     pub capture: Option<String>,
     /// Frames in the capture.
     pub capture_frames: Option<u64>,
+    /// Captures of the scenario's other links, relative to the output root like `capture`:
+    /// in the lab's relayed topology `capture` is the server link (the frames the servers'
+    /// events are linked to) and this holds the phone's own link,
+    /// `captures/<run-id>/<id>.phone-link.pcapng`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_captures: Vec<String>,
     /// The saved timeline (for `phonecert judge`), relative to the run folder.
     pub timeline: Option<String>,
     /// The device's own log (its standard error included), relative to the run folder.
@@ -299,6 +305,7 @@ impl ScenarioReport {
             time_scale: 1.0,
             capture: None,
             capture_frames: None,
+            link_captures: Vec::new(),
             timeline: None,
             dut_log: None,
             dut_log_tail: None,
@@ -617,6 +624,7 @@ pub(crate) mod tests {
                 time_scale: 1.0,
                 capture: Some("captures/r1/S-1.pcapng".into()),
                 capture_frames: Some(3),
+                link_captures: Vec::new(),
                 timeline: None,
                 dut_log: None,
                 dut_log_tail: None,

@@ -278,20 +278,69 @@ fn readable_toml_message(message: &str) -> String {
     out
 }
 
+/// Takes the key whose name starts at byte `at` out of `table` or any table or array of
+/// tables inside it. `false`: no key starts there.
+fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> bool {
+    let here = table
+        .keys()
+        .find(|k| k.span().start == at)
+        .map(|k| k.get_ref().to_string());
+    if let Some(name) = here {
+        return table.remove(name.as_str()).is_some();
+    }
+    table
+        .iter_mut()
+        .any(|(_, v)| remove_key_in(v.get_mut(), at))
+}
+
+fn remove_key_in(value: &mut toml::de::DeValue<'_>, at: usize) -> bool {
+    match value {
+        toml::de::DeValue::Table(t) => remove_key_at(t, at),
+        toml::de::DeValue::Array(a) => a.iter_mut().any(|v| remove_key_in(v.get_mut(), at)),
+        _ => false,
+    }
+}
+
 /// Loads and validates scenario text as if it came from `path`.
 ///
-/// A file that is not valid TOML, or does not fit the format's types, gives the one error
-/// the TOML reader stops at; a file that does gives every error of every check and table.
+/// A file that is not valid TOML gives the one error the TOML reader stops at. Every unknown
+/// key of every table is reported: each is taken out of the document once named, and the
+/// rest read again, so one pass names them all. A value that does not fit the format's types
+/// (a required key missing included) stops the reading there, after the unknown keys found
+/// so far; a file that fits gives every error of every check and table as well.
 pub fn load_str(path: &Path, text: &str) -> Result<Scenario, ScenarioErrors> {
+    use serde::Deserialize;
+    use serde::de::IntoDeserializer;
     let src = Source { file: path, text };
-    let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
+    let located = |e: &toml::de::Error| {
         let message = readable_toml_message(e.message().trim());
         match e.span() {
             Some(span) => src.at_offset(span.start, message),
             None => src.whole_file(message),
         }
-    })?;
+    };
+    let mut doc = toml::de::DeTable::parse(text).map_err(|e| located(&e))?;
     let mut errs = Vec::new();
+    let spec = loop {
+        match ScenarioSpec::deserialize(doc.clone().into_deserializer()) {
+            Ok(spec) => break Some(spec),
+            Err(e) => {
+                errs.push(located(&e));
+                // An unknown key is taken out and the document read again; any other misfit
+                // stops the reading (the types after it cannot be trusted).
+                let unknown = e.message().starts_with("unknown field `");
+                let removed = unknown
+                    && e.span()
+                        .is_some_and(|at| remove_key_at(doc.get_mut(), at.start));
+                if !removed {
+                    break None;
+                }
+            }
+        }
+    };
+    let Some(spec) = spec else {
+        return Err(ScenarioErrors::sorted(errs));
+    };
     let scenario = validate(&src, spec, &mut errs);
     if errs.is_empty() {
         Ok(scenario)
@@ -361,6 +410,29 @@ fn validate(src: &Source<'_>, mut spec: ScenarioSpec, errs: &mut Vec<ScenarioErr
                 spec.phone.mac
             ),
         ));
+    }
+    // The phone may be named through the run's profile (`model = "${profile.model}"`); the
+    // lab's addresses and ports mean nothing there.
+    for (key, value) in [
+        ("model", &spec.phone.model),
+        ("firmware", &spec.phone.firmware),
+    ] {
+        if let Some(name) = vars::names(value).find(|n| !n.starts_with("profile.")) {
+            errs.push(src.in_table(
+                "[phone]",
+                key,
+                format!("phone.{key} may use only the profile's variables, not `${{{name}}}`"),
+            ));
+        } else if let Err(name) = vars::check_known(value) {
+            errs.push(src.in_table(
+                "[phone]",
+                key,
+                format!(
+                    "phone.{key} uses unknown variable `${{{name}}}`; known: {}",
+                    crate::profile::VARS.join(", ")
+                ),
+            ));
+        }
     }
     if let Some(h) = &spec.phone.hardware
         && (h.len() != 4 || !h.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -666,6 +738,14 @@ fn served_file(
         (1, _, _, _, Some(fw)) => {
             if fw.models.is_empty() {
                 here(format!("firmware `{path}` names no models"));
+            }
+            for m in &fw.models {
+                if let Err(name) = vars::check_known(m) {
+                    here(format!(
+                        "firmware `{path}`: model `{m}` uses unknown variable `${{{name}}}`; known: {}",
+                        vars::KNOWN.join(", ")
+                    ));
+                }
             }
             if fw.hardware.is_empty() {
                 here(format!(
@@ -1006,6 +1086,36 @@ fn dhcp_plan(src: &Source<'_>, spec: &ScenarioSpec, errs: &mut Vec<ScenarioError
                 "[[dhcp.vlan]]",
                 "option242",
                 format!("unknown variable `${{{name}}}`"),
+            ));
+        }
+    }
+    if let Some(r) = &d.relay {
+        // `[dhcp.relay]` as its own table, or `relay = { … }` inside `[dhcp]`.
+        let own_table = src.text.lines().any(|l| l.trim() == "[dhcp.relay]");
+        let relay_at = |key: &str, msg: String| {
+            if own_table {
+                src.in_table("[dhcp.relay]", key, msg)
+            } else {
+                src.in_table("[dhcp]", if key.is_empty() { "relay" } else { key }, msg)
+            }
+        };
+        for (key, value) in [("circuit_id", &r.circuit_id), ("remote_id", &r.remote_id)] {
+            if let Some(v) = value
+                && !(1..=255).contains(&v.len())
+            {
+                errs.push(relay_at(
+                    key,
+                    format!(
+                        "{key} is {} bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)",
+                        v.len()
+                    ),
+                ));
+            }
+        }
+        if !d.vlan.is_empty() {
+            errs.push(relay_at(
+                "",
+                "a relayed phone and voice VLANs ([[dhcp.vlan]]) cannot be combined: the voice VLANs' servers sit on the phone's own link".into(),
             ));
         }
     }
@@ -1795,6 +1905,47 @@ after = "A"
     }
 
     #[test]
+    fn a_relay_table_loads_and_bad_agent_ids_point_at_their_line() {
+        let relayed = GOOD.replace(
+            "[sip]",
+            "[dhcp.relay]\ncircuit_id = \"Gi1/0/7\"\nremote_id = \"sw-floor3\"\n\n[sip]",
+        );
+        let s = load(&relayed).unwrap();
+        let r = s.spec.dhcp.relay.unwrap();
+        assert_eq!(r.circuit_id.as_deref(), Some("Gi1/0/7"));
+        assert_eq!(r.remote_id.as_deref(), Some("sw-floor3"));
+        assert_eq!(
+            err(&relayed.replace("\"Gi1/0/7\"", "\"\"")),
+            "scenario error at s/x.toml:17:1: circuit_id is 0 bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)"
+        );
+        let long = format!("\"{}\"", "r".repeat(256));
+        assert_eq!(
+            err(&relayed.replace("\"sw-floor3\"", &long)),
+            "scenario error at s/x.toml:18:1: remote_id is 256 bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)"
+        );
+        // Inline in [dhcp], an empty table: a relay without option 82.
+        let inline = GOOD.replace(
+            "option242 = \"HTTPSRVR=${server_ip}\"",
+            "option242 = \"HTTPSRVR=${server_ip}\"\nrelay = {}",
+        );
+        assert_eq!(
+            load(&inline).unwrap().spec.dhcp.relay,
+            Some(Default::default())
+        );
+        assert_eq!(
+            err(&inline.replace("relay = {}", "relay = { circuit_id = \"\" }")),
+            "scenario error at s/x.toml:15:11: circuit_id is 0 bytes; an option 82 sub-option holds 1–255 (RFC 3046 §2.0)"
+        );
+        let with_vlan = relayed.replace("[sip]", "[[dhcp.vlan]]\nid = 20\n\n[sip]");
+        assert!(
+            err(&with_vlan).contains("cannot be combined"),
+            "{}",
+            err(&with_vlan)
+        );
+        assert!(err(&relayed.replace("remote_id", "remote")).contains("unknown field `remote`"),);
+    }
+
+    #[test]
     fn a_good_file_loads() {
         let s = load(GOOD).unwrap();
         assert_eq!(s.checks.len(), 2);
@@ -1838,6 +1989,49 @@ after = "A"
         );
         // The bound itself is a time.
         assert!(load(&GOOD.replace("timeout = 10", "timeout = 2592000")).is_ok());
+    }
+
+    #[test]
+    fn every_unknown_key_of_a_file_is_named_in_one_pass() {
+        // Three unknown keys in three tables (one inline in an array), then a check that
+        // names an unknown dependency: all four come at once, in file order.
+        let text = GOOD
+            .replace("[run]\ntimeout = 10", "[run]\ntimeout = 10\nsetle = 1")
+            .replace(
+                "option242 = \"HTTPSRVR=${server_ip}\"",
+                "option242 = \"HTTPSRVR=${server_ip}\"\nlease_tme = 60",
+            )
+            .replace("after = \"A\"", "after = \"Z\"\nwitin = 3");
+        let e = load(&text).unwrap_err();
+        let lines: Vec<&str> = e.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(e.0.len(), 4, "{e}");
+        assert!(
+            lines[0].starts_with("unknown field `lease_tme`"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].ends_with("did you mean `lease_time`?"),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("unknown field `setle`"), "{lines:?}");
+        assert!(lines[1].ends_with("did you mean `settle`?"), "{lines:?}");
+        assert!(lines[2].contains("`Z`"), "{lines:?}");
+        assert!(lines[3].starts_with("unknown field `witin`"), "{lines:?}");
+        assert!(lines[3].ends_with("did you mean `within`?"), "{lines:?}");
+        let at: Vec<(usize, usize)> =
+            e.0.iter()
+                .map(|e| (e.location.line, e.location.col))
+                .collect();
+        assert_eq!(at[0], (15, 1), "{at:?}");
+        assert_eq!(at[1], (23, 1), "{at:?}");
+        assert_eq!(at[3].0, 42, "{at:?}");
+        // A value of the wrong type after an unknown key still stops the reading, after
+        // naming the unknown key.
+        let text = GOOD
+            .replace("[run]\ntimeout = 10", "[run]\ntimeout = \"ten\"")
+            .replace("after = \"A\"", "after = \"A\"\nwitin = 3");
+        let e = load(&text).unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
     }
 
     #[test]
@@ -2038,7 +2232,7 @@ after = "A"
             err(&with_files(
                 "\"${phone_mac_hx}/46xxsettings.txt\" = { text = \"x\" }"
             )),
-            "scenario error at s/x.toml:17:1: file path `${phone_mac_hx}/46xxsettings.txt` uses unknown variable `${phone_mac_hx}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent"
+            "scenario error at s/x.toml:17:1: file path `${phone_mac_hx}/46xxsettings.txt` uses unknown variable `${phone_mac_hx}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent, profile.model, profile.image_models, profile.other_image_models, profile.app_prefix, profile.http_user_agent_at_start"
         );
         let ca = load(&with_files("\"lab-ca.pem\" = { lab_ca = true }")).unwrap();
         assert_eq!(ca.files["lab-ca.pem"].content, FileContent::LabCa);
@@ -2054,7 +2248,43 @@ after = "A"
     fn an_unknown_variable() {
         assert_eq!(
             err(&GOOD.replace("${server_ip}", "${nope}")),
-            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent"
+            "scenario error at s/x.toml:14:1: unknown variable `${nope}`; known: server_ip, dead_ip, http_port, https_port, sip_port, sip_port_2, sip_port_3, sip_port_4, phone_mac, phone_mac_hex, sip_domain, profile.upgrade_script, profile.http_user_agent, profile.sip_user_agent, profile.model, profile.image_models, profile.other_image_models, profile.app_prefix, profile.http_user_agent_at_start"
+        );
+    }
+
+    #[test]
+    fn the_phone_is_named_through_the_profile_and_only_the_profile() {
+        let ok = GOOD
+            .replace("model = \"9620\"", "model = \"${profile.model}\"")
+            .replace(
+                "firmware = \"S96x0_SALBR2_6_0_0.bin\"",
+                "firmware = \"${profile.app_prefix}2_6_0_0.bin\"",
+            );
+        let sc = load(&ok).unwrap();
+        assert_eq!(sc.spec.phone.model, "${profile.model}");
+        assert_eq!(
+            err(&GOOD.replace("model = \"9620\"", "model = \"${server_ip}\"")),
+            "scenario error at s/x.toml:7:1: phone.model may use only the profile's variables, not `${server_ip}`"
+        );
+        let e = err(&GOOD.replace(
+            "firmware = \"S96x0_SALBR2_6_0_0.bin\"",
+            "firmware = \"${profile.app}2_6_0_0.bin\"",
+        ));
+        assert!(
+            e.starts_with("scenario error at s/x.toml:8:1: phone.firmware uses unknown variable `${profile.app}`; known: profile.upgrade_script,"),
+            "{e}"
+        );
+        // An image's models may be the profile's too, and nothing unknown.
+        let e = err(&(GOOD.to_string()
+            + "\n[files]\n\"a.bin\" = { firmware = { version = \"1\", models = [\"${profile.family}\"] } }\n"));
+        assert!(
+            e.contains("firmware `a.bin`: model `${profile.family}` uses unknown variable `${profile.family}`"),
+            "{e}"
+        );
+        assert!(
+            load(&(GOOD.to_string()
+                + "\n[files]\n\"a.bin\" = { firmware = { version = \"1\", models = [\"${profile.image_models}\"] } }\n"))
+            .is_ok()
         );
     }
 

@@ -230,6 +230,27 @@ pub struct DhcpSetup {
     /// again tagged with N and is answered by the entry with that id.
     #[serde(default)]
     pub vlan: Vec<VlanSetup>,
+    /// Puts the phone behind a DHCP relay agent (`ip helper-address`; netns lab only): the
+    /// phone on its own subnet (10.66.1.0/24), the servers on a second link reached through
+    /// a router at 10.66.1.1 (the relay's `giaddr` and the phone's option 3). An empty table
+    /// relays without option 82.
+    #[serde(default)]
+    pub relay: Option<RelaySetup>,
+}
+
+/// The relay agent in front of the phone (RFC 1542 §4.1, RFC 2131 §4.1): the agent
+/// information (option 82, RFC 3046) it adds to the phone's requests.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySetup {
+    /// Option 82 sub-option 1, the agent circuit id (the switch port the phone is on, e.g.
+    /// `Gi1/0/7`), 1–255 bytes; none when absent.
+    #[serde(default)]
+    pub circuit_id: Option<String>,
+    /// Option 82 sub-option 2, the agent remote id (the relay itself, e.g. `sw-floor3`),
+    /// 1–255 bytes; none when absent.
+    #[serde(default)]
+    pub remote_id: Option<String>,
 }
 
 /// A DHCP server on an 802.1Q VLAN of the lab link, with its own subnet (10.67.0.0/24 for

@@ -25,6 +25,11 @@ pub const KNOWN: &[&str] = &[
     "profile.upgrade_script",
     "profile.http_user_agent",
     "profile.sip_user_agent",
+    "profile.model",
+    "profile.image_models",
+    "profile.other_image_models",
+    "profile.app_prefix",
+    "profile.http_user_agent_at_start",
 ];
 
 /// Controllers a scenario may have (`${sip_port}` and `${sip_port_2}` … `${sip_port_4}`).
@@ -43,7 +48,8 @@ pub fn check_known(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn names(s: &str) -> impl Iterator<Item = &str> {
+/// The name of every `${name}` in `s`, in order.
+pub fn names(s: &str) -> impl Iterator<Item = &str> {
     s.match_indices("${").filter_map(move |(i, _)| {
         let rest = &s[i + 2..];
         rest.find('}').map(|end| &rest[..end])

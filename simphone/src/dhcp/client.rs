@@ -11,7 +11,8 @@
 //! without a DHCPOFFER on that VLAN before it fires the client falls back to untagged DHCP.
 //! Replies are matched against the VLAN they arrived on.
 //! Fault switches bent here: `option242-first-fragment-only`, `accept-offer-without-lease-time`,
-//! `ignore-nak-on-renewal`, `sson-always-242`, `discover-no-backoff`.
+//! `ignore-nak-on-renewal`, `sson-always-242`, `discover-no-backoff`, `ignore-router`,
+//! `renew-by-broadcast`.
 //! Not supported: INIT-REBOOT (every boot starts with DISCOVER), DHCPDECLINE after an ARP
 //! probe, DHCPINFORM, option overload, relay agents, priority tagging (VLAN 0 with L2Q=1).
 
@@ -408,7 +409,7 @@ impl DhcpClient {
                     address: lease.address,
                     server: lease.server_id,
                 });
-                out.push(self.request_extend(xid, &lease, Destination::Server(lease.server_id)));
+                out.push(self.request_extend(xid, &lease, self.renew_to(&lease)));
                 let next_tx = now + half_remaining(now, lease.rebind_at());
                 ClientState::Renewing {
                     lease,
@@ -438,7 +439,7 @@ impl DhcpClient {
                 sent_at,
                 next_tx,
             } if now >= next_tx => {
-                out.push(self.request_extend(xid, &lease, Destination::Server(lease.server_id)));
+                out.push(self.request_extend(xid, &lease, self.renew_to(&lease)));
                 let _ = sent_at;
                 let next_tx = now + half_remaining(now, lease.rebind_at());
                 ClientState::Renewing {
@@ -681,6 +682,16 @@ impl DhcpClient {
     }
 
     /// RENEWING/REBINDING request: ciaddr filled, no 50/54 (RFC 2131 §4.3.2).
+    /// Where a RENEWING request goes: unicast to the server that gave the lease (RFC 2131
+    /// §4.4.5), or broadcast with the `renew-by-broadcast` fault.
+    fn renew_to(&self, lease: &Lease) -> Destination {
+        if self.config.faults.has(Fault::RenewByBroadcast) {
+            Destination::Broadcast
+        } else {
+            Destination::Server(lease.server_id)
+        }
+    }
+
     fn request_extend(&self, xid: u32, lease: &Lease, destination: Destination) -> Event {
         let mut m = self.base(xid, MessageType::Request, Duration::ZERO, Duration::ZERO);
         m.ciaddr = lease.address;
@@ -784,7 +795,9 @@ fn lease_fields(
     Lease {
         address: msg.yiaddr,
         subnet_mask: msg.option_ip(OPT_SUBNET_MASK),
-        router: msg.option_ip(OPT_ROUTER),
+        router: msg
+            .option_ip(OPT_ROUTER)
+            .filter(|_| !config.faults.has(Fault::IgnoreRouter)),
         dns,
         server_id,
         siaddr: msg.siaddr,
@@ -1125,6 +1138,25 @@ mod tests {
         let ev = c.poll(secs(100.2));
         assert!(matches!(&ev[0], Event::LeaseLost { .. }));
         assert!(matches!(c.state(), ClientState::Selecting { .. }));
+    }
+
+    #[test]
+    fn with_renew_by_broadcast_the_renewal_is_broadcast_and_without_it_unicast() {
+        let ev = bound_with(100, &[Fault::RenewByBroadcast]).poll(secs(50.2));
+        assert_eq!(transmits(&ev)[0].destination, Destination::Broadcast);
+        assert_eq!(sent(&ev).ciaddr, ADDR);
+        let ev = bound(100).poll(secs(50.2));
+        assert_eq!(transmits(&ev)[0].destination, Destination::Server(SERVER));
+    }
+
+    #[test]
+    fn with_ignore_router_the_lease_has_no_router() {
+        let lease = |c: &DhcpClient| match c.state() {
+            ClientState::Bound { lease } => lease.clone(),
+            other => panic!("not bound: {other:?}"),
+        };
+        assert_eq!(lease(&bound(100)).router, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(lease(&bound_with(100, &[Fault::IgnoreRouter])).router, None);
     }
 
     #[test]
