@@ -19,8 +19,11 @@
 //!   the frame of its `received`; `ignored` by client MAC; `malformed` by length.
 //! - SIP (RFC 3261 §18) over UDP: the exact UDP payload (the event's `raw`) and the peer's
 //!   address; `silence` shares the frame of the request it left unanswered; `malformed` by
-//!   length. Over TLS, a `tls_handshake` as for HTTP below; the messages inside are not
-//!   linked, nor are those over TCP.
+//!   length. Over TCP: the phone's connection, its bytes put back in order and cut into
+//!   messages by Content-Length (§18.3), the message with the event's bytes. Over TLS: a
+//!   `tls_handshake` as for HTTP below, and a message by its connection and the segment
+//!   times, since the bytes are sealed: its direction's data segments before the server's
+//!   stamp, back to the other direction's latest one.
 //! - HTTP (RFC 9112 over RFC 9293): the TCP connection, identified by the client's
 //!   `ip:port` and its segments since the client's latest SYN (at most [`CONNECTION_SPAN`]
 //!   seconds back); a `request` gets the client's data segments, a `response` the server's
@@ -513,18 +516,34 @@ fn sip_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]
     let carries_raw = |u: &ParsedUdp| {
         text(e, "raw").is_some_and(|raw| String::from_utf8_lossy(&u.payload) == raw)
     };
+    // Over a stream, when no datagram carried it: the phone's connection.
+    let over_stream = |phone: Option<SocketAddrV4>, from_phone: bool| match (phone, text(e, "raw"))
+    {
+        (Some(phone), Some(raw)) => sip_stream_frames(frames, used, e, phone, from_phone, raw),
+        _ => Vec::new(),
+    };
     match e.kind.as_str() {
         "request" | "peer_response" => {
             let from = addr("from").or_else(|| addr("to"));
-            nearest(frames, used, e, |w| {
+            let found = nearest(frames, used, e, |w| {
                 udp(w).is_some_and(|u| from.is_none_or(|a| u.src == a) && carries_raw(u))
-            })
+            });
+            if found.is_empty() {
+                over_stream(from, true)
+            } else {
+                found
+            }
         }
         "response" => {
             let to = addr("to");
-            nearest(frames, used, e, |w| {
+            let found = nearest(frames, used, e, |w| {
                 udp(w).is_some_and(|u| to.is_none_or(|a| u.dst == a) && carries_raw(u))
-            })
+            });
+            if found.is_empty() {
+                over_stream(to, false)
+            } else {
+                found
+            }
         }
         "silence" => shared(earlier, e, "request", |o| {
             o.proto == Proto::Sip
@@ -549,14 +568,132 @@ fn sip_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]
     }
 }
 
+/// The frames of a SIP message that went over the phone's TCP or TLS connection
+/// (RFC 3261 §18.3), in the direction `from_phone` says.
+///
+/// Over TCP the phone's (or the registrar's) bytes are put back in order and cut into
+/// messages by Content-Length, as the registrar's framer cuts them; the message with the
+/// event's bytes whose last segment is nearest the event (the latest at or before it,
+/// else the first after) is the one, and that segment completed it. Over TLS the bytes
+/// cannot be read: the message is the data segments of that direction since the previous
+/// message's, up to the event, as for HTTP.
+fn sip_stream_frames(
+    frames: &Frames,
+    used: &HashSet<u64>,
+    e: &Event,
+    phone: SocketAddrV4,
+    from_phone: bool,
+    raw: &str,
+) -> Vec<u64> {
+    // The whole connection: a phone keeps one open for its refreshes, and framing must
+    // start at the stream's beginning.
+    let segs: Vec<(&Wire, &ParsedTcp)> = connection(frames, phone, e, f64::INFINITY, e.t + AFTER)
+        .into_iter()
+        .filter(|(_, t)| {
+            !t.payload.is_empty()
+                && (if from_phone {
+                    t.src == phone
+                } else {
+                    t.dst == phone
+                })
+        })
+        .collect();
+    let stream = crate::stream::Stream::rebuild(
+        &segs
+            .iter()
+            .map(|(w, t)| crate::stream::Segment {
+                seq: t.seq,
+                t: w.t,
+                frame: w.number,
+                payload: &t.payload,
+            })
+            .collect::<Vec<_>>(),
+    );
+    if is_tls(&stream.bytes) {
+        return sealed_message_frames(frames, used, e, phone, from_phone);
+    }
+    let mut framer = pc_sip::framing::Framer::new();
+    framer.push(&stream.bytes);
+    let total = stream.bytes.len();
+    // (completing segment, frames) of each message carrying the event's bytes.
+    let mut candidates: Vec<(crate::stream::Mark, Vec<u64>)> = Vec::new();
+    while let Some(Ok(message)) = framer.next_message() {
+        let end = total - framer.pending();
+        let start = end.saturating_sub(message.len());
+        if String::from_utf8_lossy(&message) != raw {
+            continue;
+        }
+        if let Some(mark) = stream.mark_for(end) {
+            candidates.push((*mark, stream.frames_of(start, end)));
+        }
+    }
+    let free: Vec<&(crate::stream::Mark, Vec<u64>)> = candidates
+        .iter()
+        .filter(|(m, _)| !used.contains(&m.frame))
+        .collect();
+    free.iter()
+        .rev()
+        .filter(|(m, _)| m.t >= e.t - BEFORE)
+        .find(|(m, _)| m.t <= e.t)
+        .or_else(|| free.iter().find(|(m, _)| m.t > e.t))
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default()
+}
+
+/// A message sealed in TLS on the phone's connection: its direction's data segments that
+/// came before the server's stamp (a server records what it read after it arrived, and
+/// what it sent once written), back to the other direction's latest segment before them —
+/// the exchange before. The last of them completed it.
+fn sealed_message_frames(
+    frames: &Frames,
+    used: &HashSet<u64>,
+    e: &Event,
+    phone: SocketAddrV4,
+    from_phone: bool,
+) -> Vec<u64> {
+    let data: Vec<(&Wire, &ParsedTcp)> = connection(frames, phone, e, BEFORE, e.t + CLOCK_READ)
+        .into_iter()
+        .filter(|(_, t)| !t.payload.is_empty())
+        .collect();
+    let this_way = |t: &ParsedTcp| {
+        if from_phone {
+            t.src == phone
+        } else {
+            t.dst == phone
+        }
+    };
+    let mut out: Vec<u64> = Vec::new();
+    for (w, t) in data.iter().rev() {
+        if this_way(t) {
+            if !used.contains(&w.number) {
+                out.push(w.number);
+            }
+        } else if !out.is_empty() {
+            break;
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// How much later than a server's stamp the frame of what it read may be stamped: the two
+/// clocks are read together to within microseconds.
+const CLOCK_READ: f64 = 0.0005;
+
+/// Whether a stream's bytes are TLS records rather than SIP text.
+fn is_tls(bytes: &[u8]) -> bool {
+    !crate::stream::tls_records(bytes).is_empty()
+}
+
 /// The segments of the TCP connection of `client` as `e` knew it: every segment to or from
-/// the client's ip:port since its latest SYN before the event, at most [`CONNECTION_SPAN`]
+/// the client's ip:port since its latest SYN before the event, at most `span` seconds
 /// before it, and none after `until`. The ephemeral port names the connection; the SYN and
 /// the lower bound keep a reused port's earlier connection out.
 fn connection<'f>(
     frames: &'f Frames,
     client: SocketAddrV4,
     e: &Event,
+    span: f64,
     until: f64,
 ) -> Vec<(&'f Wire, &'f ParsedTcp)> {
     let positions = frames
@@ -578,7 +715,7 @@ fn connection<'f>(
         .iter()
         .filter(|(w, t)| t.src == client && t.flags.syn && !t.flags.ack && w.t <= e.t + AFTER)
         .map(|(w, _)| w.t)
-        .fold(e.t - CONNECTION_SPAN, f64::max);
+        .fold(e.t - span, f64::max);
     all.into_iter()
         .filter(|(w, _)| w.t >= opened && w.t <= until)
         .collect()
@@ -594,10 +731,11 @@ fn tls_handshake_frames(
     e: &Event,
     client: SocketAddrV4,
 ) -> Vec<u64> {
-    let segs: Vec<(&Wire, &ParsedTcp)> = connection(frames, client, e, e.t + AFTER)
-        .into_iter()
-        .filter(|(w, t)| !t.payload.is_empty() && !used.contains(&w.number))
-        .collect();
+    let segs: Vec<(&Wire, &ParsedTcp)> =
+        connection(frames, client, e, CONNECTION_SPAN, e.t + AFTER)
+            .into_iter()
+            .filter(|(w, t)| !t.payload.is_empty() && !used.contains(&w.number))
+            .collect();
     let from_client: Vec<crate::stream::Segment<'_>> = segs
         .iter()
         .filter(|(_, t)| t.src == client)
@@ -638,7 +776,7 @@ fn http_frames(frames: &Frames, used: &HashSet<u64>, e: &Event) -> Vec<u64> {
     } else {
         e.t + AFTER
     };
-    let segments = connection(frames, client, e, until).into_iter();
+    let segments = connection(frames, client, e, CONNECTION_SPAN, until).into_iter();
     let mut picked: Vec<u64> = match e.kind.as_str() {
         "request" => segments
             .filter(|(w, t)| {
@@ -1218,6 +1356,81 @@ mod tests {
                 ("request", vec![5], 1.006),
                 ("response", vec![6], 1.008),
             ]
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// SIP over TCP: the phone's bytes put back in order and cut by Content-Length; each
+    /// REGISTER is at the segment that completed it, the same bytes sent twice each find
+    /// their own, and the registrar's answer is found in its direction.
+    #[test]
+    fn sip_over_tcp_messages_are_cut_from_the_stream_and_end_at_their_last_segment() {
+        let path = temp("sip-tcp.pcapng");
+        let origin = Origin::now();
+        let mut w = PcapngWriter::create(&path, "veth", "sip-tcp").expect("create");
+        let (phone, registrar) = ("10.0.0.100:41000", "10.0.0.1:5060");
+        let reg = "REGISTER sip:lab SIP/2.0\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n";
+        let ok = "SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n";
+        let seg = |src: &str, dst: &str, seq: u32, payload: &[u8]| {
+            tcp_frame(&TcpSegment {
+                src_mac: [2, 0, 0, 0, 0, 1],
+                dst_mac: [2, 0, 0, 0, 0, 2],
+                vlan: None,
+                src: addr(src),
+                dst: addr(dst),
+                seq,
+                ack: 1,
+                flags: TcpFlags::PSH_ACK,
+                window: 64240,
+                payload,
+            })
+        };
+        let r = reg.as_bytes();
+        let n = r.len() as u32;
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (1.000, tcp(phone, registrar, TcpFlags::SYN, b"")),
+            (1.001, seg(phone, registrar, 1, &r[..20])),
+            (1.002, seg(phone, registrar, 21, &r[20..])),
+            // The same REGISTER again, then the answer.
+            (1.500, seg(phone, registrar, 1 + n, r)),
+            (1.501, seg(registrar, phone, 1, ok.as_bytes())),
+        ];
+        for (t, f) in frames {
+            w.write(origin.wall + Duration::from_secs_f64(t), &f, None)
+                .expect("write");
+        }
+        w.finish().expect("finish");
+        let mut tl = Timeline::default();
+        event(
+            &mut tl,
+            1.0031,
+            Proto::Sip,
+            "request",
+            json!({"from": phone, "transport": "tcp", "raw": reg}),
+        );
+        event(
+            &mut tl,
+            1.5012,
+            Proto::Sip,
+            "request",
+            json!({"from": phone, "transport": "tcp", "raw": reg}),
+        );
+        event(
+            &mut tl,
+            1.5019,
+            Proto::Sip,
+            "response",
+            json!({"to": phone, "raw": ok}),
+        );
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let seen: Vec<(Vec<u64>, f64)> = tl
+            .events
+            .iter()
+            .map(|e| (e.frames.clone(), (e.t * 1000.0).round() / 1000.0))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![(vec![2, 3], 1.002), (vec![4], 1.5), (vec![5], 1.501)]
         );
         std::fs::remove_file(&path).ok();
     }
