@@ -214,11 +214,15 @@ fn dhclient_is_failed_only_for_what_avaya_asks_beyond_rfc_2131() {
     )
     .passed;
     // What every DHCP client must do, it did: the lease, the SSON asked for, the renewal at
-    // a fuzzed T1 and the NAK handled.
+    // a fuzzed T1 and the NAK handled; behind a relay agent, the relayed offer taken and the
+    // renewal unicast to the server identifier through the router.
     for id in [
         "BOOT-001-01",
         "BOOT-001-02",
         "BOOT-002-04",
+        "BOOT-003-01",
+        "BOOT-003-04",
+        "BOOT-003-05",
         "OPT242-014-01",
         "OPT242-016-02",
         "OPT242-016-03",
@@ -266,6 +270,9 @@ fn udhcpc_is_failed_only_for_what_avaya_asks_beyond_rfc_2131() {
         "BOOT-001-01",
         "BOOT-001-02",
         "BOOT-002-04",
+        "BOOT-003-01",
+        "BOOT-003-04",
+        "BOOT-003-05",
         "OPT242-014-01",
         "OPT242-016-02",
         "OPT242-016-03",
