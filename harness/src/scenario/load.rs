@@ -268,9 +268,15 @@ fn readable_toml_message(message: &str) -> String {
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("unknown variant `"))
         && let Some((word, expected)) = rest.split_once('`')
-        && let Some(list) = expected.strip_prefix(", expected one of ")
+        && let Some(list) = expected
+            .strip_prefix(", expected one of ")
+            .or_else(|| expected.strip_prefix(", expected "))
     {
-        let known = list.split(", ").map(|k| k.trim_matches('`'));
+        // serde writes three or more names as "one of `a`, `b`, `c`", two as "`a` or `b`".
+        let known = list
+            .split(", ")
+            .flat_map(|k| k.split(" or "))
+            .map(|k| k.trim_matches('`'));
         if let Some(s) = crate::vocab::nearest(word, known) {
             out.push_str(&format!("; did you mean `{s}`?"));
         }
@@ -2032,6 +2038,20 @@ after = "A"
             .replace("after = \"A\"", "after = \"A\"\nwitin = 3");
         let e = load(&text).unwrap_err();
         assert_eq!(e.0.len(), 2, "{e}");
+    }
+
+    #[test]
+    fn a_near_miss_among_two_known_keys_gets_its_suggestion_too() {
+        let e = err(&GOOD.replace(
+            "accounts = [{ user = \"2001\", password = \"1234\" }]",
+            "accounts = [{ user = \"2001\", password = \"1234\", pasword = \"x\" }]",
+        ));
+        assert!(
+            e.ends_with(
+                "unknown field `pasword`, expected `user` or `password`; did you mean `password`?"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
