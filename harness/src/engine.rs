@@ -22,7 +22,7 @@
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use pc_capture::Stamped;
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,7 @@ use crate::dut::{
     SimPlacement, SimphoneProgram, SipAccount,
 };
 use crate::error::HarnessError;
+use crate::evidence::Origin;
 use crate::judge::{self, Verdict};
 use crate::lab::{
     self, IfaceLab, KernelLink, LabAddrs, LabError, LabKind, NetnsPair, ServerSockets, VlanLeg,
@@ -41,6 +42,7 @@ use crate::lower;
 use crate::report::{IgnoredClient, ScenarioReport};
 use crate::scenario::vars::Vars;
 use crate::scenario::{FileContent, Scenario};
+pub(crate) use crate::servers::ServerSetup;
 use crate::timeline::{Proto, Timeline};
 use crate::vocab::{DutEvent, SipOrigin, VlanOrigin};
 
@@ -190,14 +192,14 @@ impl Shared {
 /// It starts when the servers do, and the iface lab moves it to the phone's first
 /// DHCPDISCOVER ([`Clock::start_at`]).
 #[derive(Clone)]
-pub(crate) struct Clock(Arc<Mutex<(Instant, SystemTime)>>);
+pub(crate) struct Clock(Arc<Mutex<Origin>>);
 
 impl Clock {
     pub(crate) fn new() -> Clock {
-        Clock(Arc::new(Mutex::new((Instant::now(), SystemTime::now()))))
+        Clock(Arc::new(Mutex::new(Origin::now())))
     }
 
-    pub(crate) fn origin(&self) -> (Instant, SystemTime) {
+    pub(crate) fn origin(&self) -> Origin {
         match self.0.lock() {
             Ok(o) => *o,
             Err(poisoned) => *poisoned.into_inner(),
@@ -206,7 +208,7 @@ impl Clock {
 
     /// Seconds from the origin to `at`; negative before it.
     fn offset(&self, at: Instant) -> f64 {
-        let (origin, _) = self.origin();
+        let origin = self.origin().mono;
         match at.checked_duration_since(origin) {
             Some(d) => d.as_secs_f64(),
             None => -origin.duration_since(at).as_secs_f64(),
@@ -217,8 +219,7 @@ impl Clock {
     fn start_at(&self, t0: f64) {
         let shift = Duration::from_secs_f64(t0.max(0.0));
         if let Ok(mut o) = self.0.lock() {
-            o.0 += shift;
-            o.1 += shift;
+            *o = o.shifted(shift);
         }
     }
 }
@@ -264,6 +265,8 @@ fn forward_tagged<E: Serialize + crate::session::Glance + Send + 'static>(
                     let e = crate::timeline::Event {
                         index: 0,
                         t,
+                        time_base: crate::timeline::TimeBase::Server,
+                        server_at: None,
                         proto,
                         kind,
                         fields,
@@ -820,9 +823,14 @@ async fn run_in_lab(
 
     // A real phone: the scenario begins at its first DHCPDISCOVER.
     let mut before_start = Vec::new();
+    // A real phone's scenario starts at its first DISCOVER (stamped 0 by the server).
+    let mut started_at_discover = false;
     if let (Some(att), Some(Dut::Attached(rebooting))) = (&ctx.attached, dut.as_mut()) {
         match await_boot(att, rebooting, &live, &clock, &mac_text, &mut cancel).await {
-            Boot::Started(before) => before_start = before,
+            Boot::Started(before) => {
+                before_start = before;
+                started_at_discover = true;
+            }
             Boot::Interrupted => interrupted = true,
             Boot::Failed(status) => {
                 start_error = Some(HarnessError::RebootFailed {
@@ -851,7 +859,8 @@ async fn run_in_lab(
             p.stop().await;
         }
     }
-    let (origin, origin_wall) = clock.origin();
+    let clock_origin = clock.origin();
+    let origin = clock_origin.mono;
 
     // Watch until done.
     let timeout = lower::real_time(spec.run.timeout / scale);
@@ -986,7 +995,7 @@ async fn run_in_lab(
         std::slice::from_ref(&mac_text),
     );
     let served: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-    crate::evidence::link_capture(&pcap_path, origin_wall, &served, &mut timeline).map_err(
+    crate::evidence::link_capture(&pcap_path, clock_origin, &served, &mut timeline).map_err(
         |source| HarnessError::Evidence {
             path: pcap_path.clone(),
             source,
@@ -1001,6 +1010,11 @@ async fn run_in_lab(
     if let Some(at) = stop_at {
         let (kind, f) = crate::timeline::fields_of(&DutEvent::Stopping);
         timeline.push_fields(at, Proto::Dut, kind, f);
+    }
+    if started_at_discover {
+        // On the wire that DISCOVER came a little before the server stamped it: the
+        // scenario starts at its frame.
+        timeline.start_at_capture_of_origin_event();
     }
 
     // Judge and keep the evidence; a device that never started is not judged.
@@ -1099,36 +1113,10 @@ pub(crate) fn lab_ca_for(
         .map_err(|e| e.to_string())
 }
 
-/// What the servers of a scenario start from.
-pub(crate) struct ServerSetup<'a> {
-    /// The scenario.
-    pub sc: &'a Scenario,
-    /// The lab's values for lowering.
-    pub lab: lower::Lab<'a>,
-    /// The sockets, bound in the lab.
-    pub sockets: ServerSockets,
-    /// The voice VLANs' legs.
-    pub vlans: Vec<VlanLeg>,
-    /// The relay agent's sockets on the router (the relayed topology); the agent runs when
-    /// the scenario has `[dhcp.relay]` and the lab gave these.
-    pub relay: Option<pc_dhcp::relay_shell::RelaySockets>,
-    /// Where each SIP controller listens (named in its events).
-    pub sip_eps: &'a [SocketAddrV4],
-    /// Certificates are issued as of this time.
-    pub now: time::OffsetDateTime,
-    /// The registrars' nonces come from this seed (plus the controller's index).
-    pub seed: u64,
-    /// The only clients the DHCP servers answer; empty: any client.
-    pub allowed_macs: Vec<[u8; 6]>,
-    /// The capture's tap.
-    pub tap: Arc<dyn pc_capture::Tap>,
-}
-
-/// The running servers of a scenario: the signal that stops them, their tasks, and the
-/// tasks that carry their events into the timeline.
+/// The running servers of a scenario and the tasks that carry their events into the
+/// timeline.
 pub(crate) struct Servers {
-    stop: watch::Sender<bool>,
-    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    servers: crate::servers::Servers,
     forwarders: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -1136,186 +1124,93 @@ impl Servers {
     /// Stops every server (each has 3 s) and waits for its last events to reach the
     /// timeline; a server that ends with an error is logged, named by `scenario`.
     pub(crate) async fn stop(self, scenario: &str) {
-        let _ = self.stop.send(true);
-        for s in self.servers {
-            match tokio::time::timeout(Duration::from_secs(3), s).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => tracing::warn!("a server of {scenario} ended with an error: {e}"),
-                Ok(Err(e)) => tracing::warn!("a server task of {scenario} failed: {e}"),
-                Err(_) => tracing::warn!("a server of {scenario} did not stop in time"),
-            }
-        }
+        self.servers.stop(scenario).await;
         for t in self.forwarders {
             let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
         }
     }
 }
 
-/// Starts the scenario's servers on their sockets — DHCP (and one per voice VLAN), the HTTP
-/// file server, the HTTPS one when the scenario has it, and every SIP controller over UDP,
-/// TCP and TLS as configured — each reporting its events into `live`, stamped by `clock`.
+/// Each server's events into the timeline `live`, stamped by `clock`: a channel per server,
+/// its events tagged with the server that heard them (the VLAN, the SIP controller).
+struct IntoTimeline<'a> {
+    clock: &'a Clock,
+    live: &'a Shared,
+    forwarders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl crate::servers::EventSinks for IntoTimeline<'_> {
+    fn dhcp(&mut self) -> crate::servers::Sender<pc_dhcp::Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.forwarders.push(forward(
+            self.clock.clone(),
+            Proto::Dhcp,
+            rx,
+            self.live.clone(),
+        ));
+        tx
+    }
+
+    fn vlan_dhcp(&mut self, vlan: u16) -> crate::servers::Sender<pc_dhcp::Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.forwarders.push(forward_tagged(
+            self.clock.clone(),
+            Proto::Dhcp,
+            rx,
+            self.live.clone(),
+            &VlanOrigin { vlan },
+        ));
+        tx
+    }
+
+    fn http(&mut self) -> crate::servers::Sender<pc_http::shell::Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.forwarders.push(forward(
+            self.clock.clone(),
+            Proto::Http,
+            rx,
+            self.live.clone(),
+        ));
+        tx
+    }
+
+    fn sip(
+        &mut self,
+        controller: usize,
+        listens_on: Option<SocketAddrV4>,
+    ) -> crate::servers::Sender<pc_sip::Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let heard_by = SipOrigin {
+            controller,
+            server: listens_on.map(|a| a.to_string()).unwrap_or_default(),
+        };
+        self.forwarders.push(forward_tagged(
+            self.clock.clone(),
+            Proto::Sip,
+            rx,
+            self.live.clone(),
+            &heard_by,
+        ));
+        tx
+    }
+}
+
+/// Starts the scenario's servers ([`crate::servers::start`]), each reporting its events
+/// into `live`, stamped by `clock`.
 pub(crate) fn start_servers(
     setup: ServerSetup<'_>,
     clock: &Clock,
     live: &Shared,
 ) -> Result<Servers, HarnessError> {
-    let ServerSetup {
-        sc,
-        lab,
-        sockets,
-        vlans,
-        relay,
-        sip_eps,
-        now,
-        seed,
-        allowed_macs,
-        tap,
-    } = setup;
-    let spec = &sc.spec;
-    let configure = |why: String| HarnessError::Configure {
-        scenario: spec.id.clone(),
-        why,
+    let mut sinks = IntoTimeline {
+        clock,
+        live,
+        forwarders: Vec::new(),
     };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut forwarders = Vec::new();
-
-    let (dhcp_tx, dhcp_rx) = mpsc::unbounded_channel();
-    forwarders.push(forward(clock.clone(), Proto::Dhcp, dhcp_rx, live.clone()));
-    let dhcp_cfg = pc_dhcp::server::ServerConfig {
-        allowed_macs: allowed_macs.clone(),
-        ..lower::dhcp_config(sc, lab)
-    };
-    let transport = match sockets.dhcp_raw {
-        Some(raw) => pc_dhcp::shell::Transport::Raw {
-            recv: sockets.dhcp,
-            raw,
-        },
-        None => pc_dhcp::shell::Transport::Udp {
-            socket: sockets.dhcp,
-        },
-    };
-    let (http_tx, http_rx) = mpsc::unbounded_channel();
-    forwarders.push(forward(clock.clone(), Proto::Http, http_rx, live.clone()));
-    let files = Arc::new(lower::file_table(sc, lab));
-    let mut servers = vec![
-        tokio::spawn(pc_dhcp::shell::run(
-            pc_dhcp::server::DhcpServer::new(dhcp_cfg),
-            transport,
-            tap.clone(),
-            dhcp_tx,
-            stop_rx.clone(),
-        )),
-        tokio::spawn(pc_http::shell::run(
-            sockets.http,
-            files.clone(),
-            tap.clone(),
-            http_tx.clone(),
-            stop_rx.clone(),
-        )),
-    ];
-    // The HTTPS file server: the same files on its own port, reporting to the same
-    // timeline (its events say `tls`).
-    if let (Some(listener), Some(setup), Some(ca)) = (sockets.https, &spec.https, lab.lab_ca) {
-        let cert = pc_pki::ServerCertSpec {
-            cert: setup.cert,
-            key: setup.key,
-        };
-        let tls = ca
-            .server_identity(cert, &[lab.addrs.server_ip.to_string()], now)
-            .and_then(|id| id.server_config())
-            .map_err(|e| configure(e.to_string()))?;
-        servers.push(tokio::spawn(pc_http::shell::run_tls(
-            listener,
-            tls,
-            files,
-            tap.clone(),
-            http_tx,
-            stop_rx.clone(),
-        )));
-    }
-    // The relay agent in front of the phone, on the router between the two links.
-    if let (Some(sockets), Some(cfg)) = (relay, lower::relay_config(sc, lab)) {
-        servers.push(tokio::spawn(pc_dhcp::relay_shell::run_relay(
-            pc_dhcp::relay::RelayAgent::new(cfg),
-            sockets,
-            stop_rx.clone(),
-        )));
-    }
-    // One more DHCP server per voice VLAN, its events tagged with the VLAN id.
-    for leg in vlans {
-        let Some(v) = spec.dhcp.vlan.iter().find(|v| v.id == leg.id) else {
-            continue;
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        forwarders.push(forward_tagged(
-            clock.clone(),
-            Proto::Dhcp,
-            rx,
-            live.clone(),
-            &VlanOrigin { vlan: leg.id },
-        ));
-        let cfg = pc_dhcp::server::ServerConfig {
-            allowed_macs: allowed_macs.clone(),
-            ..lower::vlan_dhcp_config(
-                sc,
-                v,
-                lower::Lab {
-                    addrs: &leg.addrs,
-                    ..lab
-                },
-            )
-        };
-        servers.push(tokio::spawn(pc_dhcp::vlan::run_vlan(
-            pc_dhcp::server::DhcpServer::new(cfg),
-            leg.raw,
-            leg.id,
-            tx,
-            stop_rx.clone(),
-        )));
-    }
-    // Controllers with TLS present a certificate made under the scenario's lab CA for the
-    // server's address.
-    let mut tcp_listeners = sockets.sip_tcp.into_iter();
-    for (i, socket) in sockets.sip.into_iter().enumerate() {
-        // A controller without TCP drops its listener: connections to it are refused.
-        let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
-        let tls = match (sc.sip.controllers.get(i).and_then(|c| c.tls), lab.lab_ca) {
-            (Some(cert), Some(ca)) => Some(
-                ca.server_identity(cert, &[lab.addrs.server_ip.to_string()], now)
-                    .and_then(|id| id.server_config())
-                    .map_err(|e| configure(format!("sip controller {} over tls: {e}", i + 1)))?,
-            ),
-            _ => None,
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let heard_by = SipOrigin {
-            controller: i + 1,
-            server: sip_eps.get(i).map(ToString::to_string).unwrap_or_default(),
-        };
-        forwarders.push(forward_tagged(
-            clock.clone(),
-            Proto::Sip,
-            rx,
-            live.clone(),
-            &heard_by,
-        ));
-        let registrar = lower::registrar_for(sc, i, seed.wrapping_add(i as u64));
-        servers.push(tokio::spawn(pc_sip::shell::run(
-            registrar,
-            pc_sip::shell::Listeners {
-                udp: socket,
-                tcp,
-                tls,
-            },
-            tap.clone(),
-            tx,
-            stop_rx.clone(),
-        )));
-    }
+    let servers = crate::servers::start(setup, &mut sinks)?;
     Ok(Servers {
-        stop: stop_tx,
         servers,
-        forwarders,
+        forwarders: sinks.forwarders,
     })
 }
 

@@ -17,26 +17,59 @@
 //! - DHCP (RFC 2131 §2): direction (to or from port 67), `xid`, client MAC (`chaddr`) and
 //!   message type (option 53), and the 802.1Q VLAN when the event names one; `dropped` shares
 //!   the frame of its `received`; `ignored` by client MAC; `malformed` by length.
-//! - SIP (RFC 3261 §18) over UDP, the registrar's only transport: the exact UDP payload (the
-//!   event's `raw`) and the peer's address; `silence` shares the frame of the request it left
-//!   unanswered; `malformed` by length. SIP over TCP or TLS is not linked.
+//! - SIP (RFC 3261 §18) over UDP: the exact UDP payload (the event's `raw`) and the peer's
+//!   address; `silence` shares the frame of the request it left unanswered; `malformed` by
+//!   length. Over TLS, a `tls_handshake` as for HTTP below; the messages inside are not
+//!   linked, nor are those over TCP.
 //! - HTTP (RFC 9112 over RFC 9293): the TCP connection, identified by the client's
-//!   `ip:port` and its segments of the last [`CONNECTION_SPAN`] seconds; a `request` gets the
-//!   client's data segments, a `response` the server's, a `closed` the FIN and RST segments.
+//!   `ip:port` and its segments since the client's latest SYN (at most [`CONNECTION_SPAN`]
+//!   seconds back); a `request` gets the client's data segments, a `response` the server's
+//!   (those still leaving after the server recorded it included, up to the client's next
+//!   request), a `closed` the FIN and RST segments, a `tls_handshake` both sides' records up
+//!   to the client's Finished or alert (RFC 8446 §4; found by walking the client's TLS
+//!   records, `stream`).
 //!
 //! Times: frame timestamps are wall-clock, events are measured on the monotonic clock from
 //! the scenario's origin; `origin_wall` (read at the same moment as the origin) relates them.
+//! Both clocks run at the same rate (the kernel slews them alike); only a step of the wall
+//! clock (someone setting it) moves one against the other, so the offset is checked again
+//! when linking, and a capture whose clock moved by more than [`CLOCK_STEP`] is linked but
+//! not used for times.
+//!
+//! Event times from the wire: a server stamps an event when its task gets to it, which on a
+//! busy machine is later than the frame by however long the task waited for a core (an HTTP
+//! response has been seen stamped after the SIP 200 it caused). Once linked, an event's `t`
+//! becomes the capture time of the frame that stands for it, and the server's stamp stays in
+//! `server_at`. Which frame, per protocol:
+//! - DHCP and SIP over UDP: the one datagram that carried the message, both directions (a
+//!   `dropped` or `silence` shares the frame of the message it is about).
+//! - HTTP `request`: the client's last data segment up to the event, the one that completed
+//!   the request head — the server could not act before it arrived.
+//! - HTTP `response`: the server's last data segment of it. The server records a response
+//!   once it has all gone out (bytes counted, `complete` known), so its time is when the
+//!   phone had the whole of it, not when the first byte left; a phone acting on a file acts
+//!   after its last byte.
+//! - HTTP `closed`: the connection's first FIN or RST, when the side `by` names closed it
+//!   (the server records the close once both sides are done, which may be much later).
+//! - `tls_handshake`: the last segment of the handshake (the phone's Finished, or its alert).
+//! - HTTP `fault` keeps the server's stamp: its frames are the response so far, the context
+//!   of the fault, not the fault itself (a `resume` after a stall has no frame of its own).
+//! - `dut` events have no frame and keep the server's stamp.
+//!
+//! The timeline is sorted again afterwards. Events of two time bases still compare rightly:
+//! the capture time of a frame is never later than the server's stamp of the same event,
+//! and events without frames are the harness's own marks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use pc_capture::frame::{ParsedTcp, ParsedUdp, parse_tcp, parse_udp};
 use serde_json::Value;
 
 use crate::judge::CheckResult;
-use crate::timeline::{Event, Proto, Timeline};
+use crate::timeline::{Event, Proto, TimeBase, Timeline};
 
 /// How long before an event its frame may have been captured, in lab seconds: a server
 /// records what it received after the datagram arrived and what it sent once it is out.
@@ -44,6 +77,12 @@ pub const BEFORE: f64 = 2.0;
 /// How long after an event its frame may carry a timestamp (clock granularity and the
 /// moment the two clocks were read).
 pub const AFTER: f64 = 0.05;
+
+/// How far the wall clock may have moved against the monotonic clock between the scenario's
+/// origin and linking, in seconds, before capture times are no longer trusted to be on the
+/// scenario's clock. Far above the microseconds that reading the two clocks one after the
+/// other costs; far below any window a check measures.
+pub const CLOCK_STEP: f64 = 0.002;
 
 /// How far back an HTTP event looks for the segments of its connection, in lab seconds: a
 /// client port used again after longer than this is taken for another connection, whose
@@ -93,16 +132,92 @@ fn dhcp_id(payload: &[u8]) -> Option<DhcpId> {
     })
 }
 
+/// The scenario's origin on both clocks: events are stamped from `mono`, frames carry wall
+/// time, and `wall` was read at the same moment as `mono`.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The origin on the monotonic clock.
+    pub mono: Instant,
+    /// The origin on the wall clock.
+    pub wall: SystemTime,
+}
+
+impl Origin {
+    /// Reads both clocks now, as close together as the machine allows: a read whose two
+    /// wall-clock samples lie more than a few microseconds apart (the thread lost its core
+    /// between them) is tried again, since the difference would shift every capture time.
+    pub fn now() -> Origin {
+        let mut best: Option<(Duration, Origin)> = None;
+        for _ in 0..8 {
+            let before = SystemTime::now();
+            let mono = Instant::now();
+            let after = SystemTime::now();
+            let spread = after.duration_since(before).unwrap_or_default();
+            let wall = before + spread / 2;
+            if best.is_none_or(|(s, _)| spread < s) {
+                best = Some((spread, Origin { mono, wall }));
+            }
+            if spread < TIGHT_READ {
+                break;
+            }
+        }
+        best.map_or_else(
+            || Origin {
+                mono: Instant::now(),
+                wall: SystemTime::now(),
+            },
+            |(_, o)| o,
+        )
+    }
+
+    /// Both clocks `by` later.
+    pub fn shifted(self, by: Duration) -> Origin {
+        Origin {
+            mono: self.mono + by,
+            wall: self.wall + by,
+        }
+    }
+
+    /// Seconds the wall clock moved against the monotonic one since this origin was read
+    /// (positive: set forward).
+    pub fn wall_drift(&self) -> f64 {
+        let now = Origin::now();
+        let mono = now.mono.saturating_duration_since(self.mono).as_secs_f64();
+        let wall = match now.wall.duration_since(self.wall) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        };
+        wall - mono
+    }
+}
+
+/// A read of both clocks this tight is taken at once.
+const TIGHT_READ: Duration = Duration::from_micros(20);
+
+/// How the events of a linked timeline got their times.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Linked {
+    /// Events now at the capture time of their frame.
+    pub from_capture: usize,
+    /// Events with frames that kept the server's stamp (a `fault`, or a clock that moved).
+    pub kept_server: usize,
+    /// How far the wall clock moved against the monotonic one during the scenario.
+    pub wall_drift_s: f64,
+}
+
 /// Read the closed capture at `path`, add the DHCP messages only it heard (tagged for a VLAN
-/// not in `served`), and link every event without frames to the frames that carried it.
+/// not in `served`), link every event without frames to the frames that carried it, and put
+/// every event that crossed the wire at its frame's capture time (module header).
 pub fn link_capture(
     path: &Path,
-    origin_wall: SystemTime,
+    origin: Origin,
     served: &[u16],
     timeline: &mut Timeline,
-) -> Result<(), pc_capture::CaptureError> {
+) -> Result<Linked, pc_capture::CaptureError> {
     let stored = pc_capture::pcapng::read_frames(path)?;
-    let origin = origin_wall
+    let wall_drift_s = origin.wall_drift();
+    let origin = origin
+        .wall
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
@@ -122,8 +237,67 @@ pub fn link_capture(
     tagged_dhcp(&wires, served, timeline);
     // Kernel timestamps are almost always in capture order; sorted, a time window is a slice.
     wires.sort_by(|a, b| a.t.total_cmp(&b.t));
-    link(&Frames::new(wires), timeline);
-    Ok(())
+    let frames = Frames::new(wires);
+    link(&frames, timeline);
+    let mut linked = Linked {
+        wall_drift_s,
+        ..Linked::default()
+    };
+    if wall_drift_s.abs() <= CLOCK_STEP {
+        linked = retime(&frames, timeline);
+        linked.wall_drift_s = wall_drift_s;
+    } else {
+        tracing::warn!(
+            capture = %path.display(),
+            drift_s = wall_drift_s,
+            "the wall clock moved during the scenario: events keep the servers' times"
+        );
+        linked.kept_server = timeline
+            .events
+            .iter()
+            .filter(|e| !e.frames.is_empty())
+            .count();
+    }
+    Ok(linked)
+}
+
+/// Which of an event's frames stands for it, or `None` when the event keeps the server's
+/// stamp (module header).
+fn moment(e: &Event, frames: &[&Wire]) -> Option<f64> {
+    let last = frames.iter().map(|w| w.t).reduce(f64::max);
+    match (e.proto, e.kind.as_str()) {
+        (Proto::Dut, _) | (Proto::Http, "fault") => None,
+        (Proto::Http, "closed") => frames
+            .iter()
+            .filter(|w| matches!(&w.packet, Packet::Tcp(t) if t.flags.fin || t.flags.rst))
+            .map(|w| w.t)
+            .reduce(f64::min)
+            .or(last),
+        _ => last,
+    }
+}
+
+/// Re-stamps every event that has frames with the capture time of the one that stands for
+/// it, keeping the server's stamp in `server_at`, and sorts the timeline again.
+fn retime(frames: &Frames, timeline: &mut Timeline) -> Linked {
+    let mut linked = Linked::default();
+    for e in &mut timeline.events {
+        if e.frames.is_empty() || e.time_base == TimeBase::Capture {
+            continue;
+        }
+        let carried: Vec<&Wire> = e.frames.iter().filter_map(|n| frames.get(*n)).collect();
+        match moment(e, &carried) {
+            Some(t) => {
+                e.server_at = Some(e.t);
+                e.t = t;
+                e.time_base = TimeBase::Capture;
+                linked.from_capture += 1;
+            }
+            None => linked.kept_server += 1,
+        }
+    }
+    timeline.sort_by_time();
+    linked
 }
 
 /// The capture's frames, ordered by time, with the TCP segments of each endpoint indexed,
@@ -132,6 +306,8 @@ struct Frames {
     wires: Vec<Wire>,
     /// TCP endpoint → positions in `wires` of the segments it sent or received.
     tcp: HashMap<SocketAddrV4, Vec<usize>>,
+    /// Frame number → position in `wires`.
+    by_number: HashMap<u64, usize>,
 }
 
 impl Frames {
@@ -145,7 +321,21 @@ impl Frames {
                 }
             }
         }
-        Frames { wires, tcp }
+        let by_number = wires
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.number, i))
+            .collect();
+        Frames {
+            wires,
+            tcp,
+            by_number,
+        }
+    }
+
+    /// The frame numbered `number`.
+    fn get(&self, number: u64) -> Option<&Wire> {
+        self.by_number.get(&number).and_then(|&i| self.wires.get(i))
     }
 
     /// The frames within the time bounds of `e`.
@@ -184,6 +374,8 @@ fn tagged_dhcp(wires: &[Wire], served: &[u16], timeline: &mut Timeline) {
                 let i = timeline.push_fields(w.t, Proto::Dhcp, kind, fields);
                 if let Some(e) = timeline.events.get_mut(i) {
                     e.frames.push(w.number);
+                    // No server heard it: the capture's time is its only one.
+                    e.time_base = TimeBase::Capture;
                 }
             }
         }
@@ -340,6 +532,10 @@ fn sip_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]
                     .iter()
                     .all(|f| o.field(f) == e.field(f))
         }),
+        // Over TLS: the handshake on the phone's connection, as for HTTPS.
+        "tls_handshake" => addr("from")
+            .map(|from| tls_handshake_frames(frames, used, e, from))
+            .unwrap_or_default(),
         "malformed" => {
             let from = addr("from");
             nearest(frames, used, e, |w| {
@@ -353,44 +549,131 @@ fn sip_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]
     }
 }
 
-fn http_frames(frames: &Frames, used: &HashSet<u64>, e: &Event) -> Vec<u64> {
-    let Some(client) = text(e, "client").and_then(|c| c.parse::<SocketAddrV4>().ok()) else {
-        return Vec::new();
-    };
-    // One connection: every segment to or from the client's ip:port, from CONNECTION_SPAN
-    // before the event up to it. The ephemeral port names the connection; the lower bound
-    // keeps a reused port's earlier connection out, for every kind of event.
+/// The segments of the TCP connection of `client` as `e` knew it: every segment to or from
+/// the client's ip:port since its latest SYN before the event, at most [`CONNECTION_SPAN`]
+/// before it, and none after `until`. The ephemeral port names the connection; the SYN and
+/// the lower bound keep a reused port's earlier connection out.
+fn connection<'f>(
+    frames: &'f Frames,
+    client: SocketAddrV4,
+    e: &Event,
+    until: f64,
+) -> Vec<(&'f Wire, &'f ParsedTcp)> {
     let positions = frames
         .tcp
         .get(&client)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let segments = positions.iter().filter_map(|&i| {
-        let w = frames.wires.get(i)?;
-        match &w.packet {
-            Packet::Tcp(t)
-                if w.t <= e.t + AFTER
-                    && w.t >= e.t - CONNECTION_SPAN
-                    && !used.contains(&w.number) =>
-            {
-                Some((w, t))
+    let all: Vec<(&Wire, &ParsedTcp)> = positions
+        .iter()
+        .filter_map(|i| {
+            let w = frames.wires.get(*i)?;
+            match &w.packet {
+                Packet::Tcp(t) => Some((w, t)),
+                _ => None,
             }
-            _ => None,
-        }
-    });
+        })
+        .collect();
+    let opened = all
+        .iter()
+        .filter(|(w, t)| t.src == client && t.flags.syn && !t.flags.ack && w.t <= e.t + AFTER)
+        .map(|(w, _)| w.t)
+        .fold(e.t - CONNECTION_SPAN, f64::max);
+    all.into_iter()
+        .filter(|(w, _)| w.t >= opened && w.t <= until)
+        .collect()
+}
+
+/// The frames of a TLS handshake on the connection of `client` (RFC 8446 §4, RFC 5246
+/// §7.3): both sides' records up to the one that ended the client's part — its Finished, or
+/// the alert it refused the server with. None when that end is not in the capture (a
+/// handshake that timed out or failed on the server's side keeps the server's stamp).
+fn tls_handshake_frames(
+    frames: &Frames,
+    used: &HashSet<u64>,
+    e: &Event,
+    client: SocketAddrV4,
+) -> Vec<u64> {
+    let segs: Vec<(&Wire, &ParsedTcp)> = connection(frames, client, e, e.t + AFTER)
+        .into_iter()
+        .filter(|(w, t)| !t.payload.is_empty() && !used.contains(&w.number))
+        .collect();
+    let from_client: Vec<crate::stream::Segment<'_>> = segs
+        .iter()
+        .filter(|(_, t)| t.src == client)
+        .map(|(w, t)| crate::stream::Segment {
+            seq: t.seq,
+            t: w.t,
+            frame: w.number,
+            payload: &t.payload,
+        })
+        .collect();
+    let stream = crate::stream::Stream::rebuild(&from_client);
+    let records = crate::stream::tls_records(&stream.bytes);
+    let Some(end) = crate::stream::client_handshake_end(&records) else {
+        return Vec::new();
+    };
+    let Some(mark) = stream.mark_for(end.end) else {
+        return Vec::new();
+    };
+    let mut out = stream.frames_of(0, end.end);
+    out.extend(
+        segs.iter()
+            .filter(|(w, t)| t.dst == client && w.t <= mark.t)
+            .map(|(w, _)| w.number),
+    );
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn http_frames(frames: &Frames, used: &HashSet<u64>, e: &Event) -> Vec<u64> {
+    let Some(client) = text(e, "client").and_then(|c| c.parse::<SocketAddrV4>().ok()) else {
+        return Vec::new();
+    };
+    // A response may still be leaving when the server records it: the kernel sends what the
+    // server handed it as the phone's window opens.
+    let until = if e.kind == "response" {
+        e.t + BEFORE
+    } else {
+        e.t + AFTER
+    };
+    let segments = connection(frames, client, e, until).into_iter();
     let mut picked: Vec<u64> = match e.kind.as_str() {
         "request" => segments
-            .filter(|(_, t)| t.src == client && !t.payload.is_empty())
+            .filter(|(w, t)| {
+                t.src == client
+                    && !t.payload.is_empty()
+                    && w.t <= e.t + AFTER
+                    && !used.contains(&w.number)
+            })
             .map(|(w, _)| w.number)
             .collect(),
-        "response" => segments
-            .filter(|(_, t)| t.dst == client && !t.payload.is_empty())
-            .map(|(w, _)| w.number)
-            .collect(),
+        "response" => {
+            // The server's data, up to the client's next request on the connection (the next
+            // exchange) or the server's FIN or RST.
+            let mut out = Vec::new();
+            for (w, t) in
+                segments.filter(|(w, t)| !t.payload.is_empty() && !used.contains(&w.number))
+            {
+                if t.dst == client {
+                    out.push(w.number);
+                    if t.flags.fin || t.flags.rst {
+                        break;
+                    }
+                } else if !out.is_empty() {
+                    break;
+                }
+            }
+            out
+        }
+        // A FIN may ride on the response's last data segment, already that response's: the
+        // close shares it.
         "closed" => segments
             .filter(|(_, t)| t.flags.fin || t.flags.rst)
             .map(|(w, _)| w.number)
             .collect(),
+        "tls_handshake" => tls_handshake_frames(frames, used, e, client),
         _ => Vec::new(),
     };
     picked.sort_unstable();
@@ -629,8 +912,8 @@ mod tests {
     #[test]
     fn events_find_their_frames_by_protocol_identity() {
         let path = temp("link.pcapng");
-        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        capture(&path, origin);
+        let origin = Origin::now();
+        capture(&path, origin.wall);
         let mut tl = sample_timeline();
         link_capture(&path, origin, &[], &mut tl).expect("link");
         let frames: Vec<(&str, Vec<u64>)> = tl
@@ -657,11 +940,366 @@ mod tests {
         std::fs::remove_file(&path).ok();
     }
 
+    /// On a busy machine a server task stamps its event late: here the file server stamps
+    /// its response after the SIP 200 the phone's REGISTER (sent once it had the file) drew.
+    /// Linked, every event is at its frame's time, in the order of the wire.
+    #[test]
+    fn linked_events_take_their_frames_capture_time_and_keep_the_servers_stamp() {
+        let path = temp("retime.pcapng");
+        let origin = Origin::now();
+        let mut w = PcapngWriter::create(&path, "veth", "retime").expect("create");
+        let (client, server) = ("10.0.0.100:40000", "10.0.0.1:80");
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (
+                1.000,
+                tcp(
+                    client,
+                    server,
+                    TcpFlags::PSH_ACK,
+                    b"GET /46xxsettings.txt HTTP/1.1\r\n",
+                ),
+            ),
+            (
+                1.001,
+                tcp(client, server, TcpFlags::PSH_ACK, b"Host: x\r\n\r\n"),
+            ),
+            (
+                1.010,
+                tcp(
+                    server,
+                    client,
+                    TcpFlags::PSH_ACK,
+                    b"HTTP/1.1 200 OK\r\n\r\n",
+                ),
+            ),
+            (
+                1.011,
+                tcp(
+                    server,
+                    client,
+                    TcpFlags::PSH_ACK,
+                    b"SET SIP_CONTROLLER_LIST x",
+                ),
+            ),
+            (1.012, tcp(server, client, TcpFlags::FIN_ACK, b"")),
+            (1.013, tcp(client, server, TcpFlags::FIN_ACK, b"")),
+            (
+                1.020,
+                udp("10.0.0.100:5060", "10.0.0.1:5060", REGISTER.as_bytes()),
+            ),
+            (
+                1.021,
+                udp("10.0.0.1:5060", "10.0.0.100:5060", OK.as_bytes()),
+            ),
+        ];
+        for (t, f) in frames {
+            w.write(origin.wall + Duration::from_secs_f64(t), &f, None)
+                .expect("write");
+        }
+        w.finish().expect("finish");
+        let mut tl = Timeline::default();
+        let c = json!({"client": client});
+        event(&mut tl, 1.0015, Proto::Http, "request", c.clone());
+        event(
+            &mut tl,
+            1.0204,
+            Proto::Sip,
+            "request",
+            json!({"from": "10.0.0.100:5060", "raw": REGISTER}),
+        );
+        event(
+            &mut tl,
+            1.0212,
+            Proto::Sip,
+            "response",
+            json!({"to": "10.0.0.100:5060", "raw": OK}),
+        );
+        // Stamped 0.6 ms after the SIP 200 it caused.
+        event(&mut tl, 1.0218, Proto::Http, "response", c.clone());
+        event(&mut tl, 1.0219, Proto::Http, "closed", c.clone());
+        event(&mut tl, 1.5, Proto::Dut, "stopping", json!({}));
+        let linked = link_capture(&path, origin, &[], &mut tl).expect("link");
+        assert_eq!(linked.from_capture, 5);
+        assert!(linked.wall_drift_s.abs() < CLOCK_STEP, "{linked:?}");
+        /// Index, protocol, kind, time, server stamp, time base.
+        type Seen<'a> = (usize, Proto, &'a str, f64, Option<f64>, TimeBase);
+        let seen: Vec<Seen<'_>> = tl
+            .events
+            .iter()
+            .map(|e| {
+                let ms = |t: f64| (t * 10_000.0).round() / 10_000.0;
+                (
+                    e.index,
+                    e.proto,
+                    e.kind.as_str(),
+                    ms(e.t),
+                    e.server_at.map(ms),
+                    e.time_base,
+                )
+            })
+            .collect();
+        use TimeBase::{Capture, Server};
+        assert_eq!(
+            seen,
+            vec![
+                // The segment that completed the request head.
+                (0, Proto::Http, "request", 1.001, Some(1.0015), Capture),
+                // The last byte of the file, before the REGISTER it caused.
+                (1, Proto::Http, "response", 1.011, Some(1.0218), Capture),
+                // The server closed it with its FIN.
+                (2, Proto::Http, "closed", 1.012, Some(1.0219), Capture),
+                (3, Proto::Sip, "request", 1.02, Some(1.0204), Capture),
+                (4, Proto::Sip, "response", 1.021, Some(1.0212), Capture),
+                (5, Proto::Dut, "stopping", 1.5, None, Server),
+            ]
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// The kernel still sends what the server handed it after the server recorded the
+    /// response: its last segment is the response's time; the client's next request on the
+    /// connection and what follows belong to the next exchange, and a FIN riding on the
+    /// last data closes the connection too.
+    #[test]
+    fn a_response_ends_with_its_last_segment_even_after_the_servers_stamp() {
+        let path = temp("trailing.pcapng");
+        let origin = Origin::now();
+        let mut w = PcapngWriter::create(&path, "veth", "trailing").expect("create");
+        let (client, server) = ("10.0.0.100:40001", "10.0.0.1:80");
+        let get = b"GET /fw/x.bin HTTP/1.1\r\n\r\n".as_slice();
+        let data_fin = TcpFlags {
+            fin: true,
+            ..TcpFlags::PSH_ACK
+        };
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (1.000, tcp(client, server, TcpFlags::SYN, b"")),
+            (1.001, tcp(client, server, TcpFlags::PSH_ACK, get)),
+            (
+                1.002,
+                tcp(
+                    server,
+                    client,
+                    TcpFlags::PSH_ACK,
+                    b"HTTP/1.1 200 OK\r\n\r\nAAAA",
+                ),
+            ),
+            (1.300, tcp(server, client, TcpFlags::PSH_ACK, b"BBBB")),
+            (1.301, tcp(client, server, TcpFlags::PSH_ACK, get)),
+            (
+                1.302,
+                tcp(server, client, data_fin, b"HTTP/1.1 200 OK\r\n\r\nCCCC"),
+            ),
+            (1.303, tcp(client, server, TcpFlags::FIN_ACK, b"")),
+        ];
+        for (t, f) in frames {
+            w.write(origin.wall + Duration::from_secs_f64(t), &f, None)
+                .expect("write");
+        }
+        w.finish().expect("finish");
+        let mut tl = Timeline::default();
+        let c = json!({"client": client});
+        for (t, kind) in [
+            (1.0012, "request"),
+            (1.0100, "response"),
+            (1.3012, "request"),
+            (1.3025, "response"),
+            (1.3040, "closed"),
+        ] {
+            event(&mut tl, t, Proto::Http, kind, c.clone());
+        }
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let seen: Vec<(&str, Vec<u64>, f64)> = tl
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.kind.as_str(),
+                    e.frames.clone(),
+                    (e.t * 1000.0).round() / 1000.0,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("request", vec![2], 1.001),
+                ("response", vec![3, 4], 1.3),
+                ("request", vec![5], 1.301),
+                ("response", vec![6], 1.302),
+                ("closed", vec![6, 7], 1.302),
+            ]
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    fn tls_record(kind: u8, len: u16) -> Vec<u8> {
+        let mut r = vec![kind, 3, 3];
+        r.extend_from_slice(&len.to_be_bytes());
+        r.extend(std::iter::repeat_n(0x5a, usize::from(len)));
+        r
+    }
+
+    /// TLS 1.3 lets a client send its request right behind its Finished, before the server's
+    /// task has recorded the handshake: linked, the handshake is at the client's Finished
+    /// and the request after it, as a check anchored on the handshake needs.
+    #[test]
+    fn a_tls_handshake_ends_at_the_clients_finished_before_the_request_it_carried() {
+        let path = temp("tls.pcapng");
+        let origin = Origin::now();
+        let mut w = PcapngWriter::create(&path, "veth", "tls").expect("create");
+        let (client, server) = ("10.0.0.100:40002", "10.0.0.1:443");
+        let seg = |src: &str, dst: &str, seq: u32, payload: &[u8]| {
+            tcp_frame(&TcpSegment {
+                src_mac: [2, 0, 0, 0, 0, 1],
+                dst_mac: [2, 0, 0, 0, 0, 2],
+                vlan: None,
+                src: addr(src),
+                dst: addr(dst),
+                seq,
+                ack: 1,
+                flags: TcpFlags::PSH_ACK,
+                window: 64240,
+                payload,
+            })
+        };
+        let hello = tls_record(22, 200);
+        let finished = [tls_record(20, 1), tls_record(23, 53)].concat();
+        let request = tls_record(23, 120);
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (1.000, tcp(client, server, TcpFlags::SYN, b"")),
+            (1.001, seg(client, server, 1, &hello)),
+            (1.003, seg(server, client, 1, &tls_record(22, 900))),
+            (
+                1.005,
+                seg(client, server, 1 + hello.len() as u32, &finished),
+            ),
+            (
+                1.006,
+                seg(
+                    client,
+                    server,
+                    1 + (hello.len() + finished.len()) as u32,
+                    &request,
+                ),
+            ),
+            (1.008, seg(server, client, 906, &tls_record(23, 400))),
+        ];
+        for (t, f) in frames {
+            w.write(origin.wall + Duration::from_secs_f64(t), &f, None)
+                .expect("write");
+        }
+        w.finish().expect("finish");
+        let mut tl = Timeline::default();
+        let c = json!({"client": client});
+        // The handshake's task ran late: recorded after the request's frame.
+        for (t, kind) in [
+            (1.0065, "tls_handshake"),
+            (1.0068, "request"),
+            (1.0085, "response"),
+        ] {
+            event(&mut tl, t, Proto::Http, kind, c.clone());
+        }
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let seen: Vec<(&str, Vec<u64>, f64)> = tl
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.kind.as_str(),
+                    e.frames.clone(),
+                    (e.t * 1000.0).round() / 1000.0,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("tls_handshake", vec![2, 3, 4], 1.005),
+                ("request", vec![5], 1.006),
+                ("response", vec![6], 1.008),
+            ]
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// A fault's frames are the response so far; the fault itself happened when the server
+    /// says (a `resume` after a stall comes long after its last frame).
+    #[test]
+    fn a_fault_keeps_the_servers_stamp_though_it_carries_frames() {
+        let path = temp("fault.pcapng");
+        let origin = Origin::now();
+        capture(&path, origin.wall);
+        let mut tl = Timeline::default();
+        event(
+            &mut tl,
+            2.011,
+            Proto::Http,
+            "request",
+            json!({"client": "10.0.0.100:40000"}),
+        );
+        event(
+            &mut tl,
+            9.0,
+            Proto::Http,
+            "fault",
+            json!({"client": "10.0.0.100:40000", "fault": "resume"}),
+        );
+        tl.events[1].frames = vec![9];
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        assert_eq!(tl.events[1].kind, "fault");
+        assert_eq!(
+            (tl.events[1].t, tl.events[1].time_base),
+            (9.0, TimeBase::Server)
+        );
+        assert_eq!(tl.events[1].server_at, None);
+        assert_eq!(tl.events[0].time_base, TimeBase::Capture);
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// A wall clock set during the scenario puts the capture's times on another clock than
+    /// the servers': the frames are still linked, the times stay the servers'.
+    #[test]
+    fn a_wall_clock_that_moved_during_the_scenario_keeps_the_servers_times() {
+        let path = temp("stepped.pcapng");
+        let now = Origin::now();
+        // The monotonic origin 5 s before the wall one: the wall clock was set back 5 s.
+        let Some(mono) = now.mono.checked_sub(Duration::from_secs(5)) else {
+            return;
+        };
+        let origin = Origin {
+            mono,
+            wall: now.wall,
+        };
+        capture(&path, origin.wall);
+        let mut tl = sample_timeline();
+        let linked = link_capture(&path, origin, &[], &mut tl).expect("link");
+        assert!(linked.wall_drift_s < -4.9, "{linked:?}");
+        assert_eq!(linked.from_capture, 0);
+        assert_eq!(tl.events[4].frames, vec![5]);
+        assert_eq!(
+            (tl.events[4].t, tl.events[4].time_base),
+            (1.001, TimeBase::Server)
+        );
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn the_two_clocks_are_read_together() {
+        let o = Origin::now();
+        assert!(o.wall_drift().abs() < CLOCK_STEP, "{}", o.wall_drift());
+        let later = o.shifted(Duration::from_secs(3));
+        assert_eq!(later.mono - o.mono, Duration::from_secs(3));
+        assert_eq!(
+            later.wall.duration_since(o.wall).ok(),
+            Some(Duration::from_secs(3))
+        );
+    }
+
     #[test]
     fn frames_outside_the_time_bound_are_not_linked() {
         let path = temp("bound.pcapng");
-        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        capture(&path, origin);
+        let origin = Origin::now();
+        capture(&path, origin.wall);
         let mut tl = Timeline::default();
         // The same SIP bytes, but recorded long after the frame: another datagram.
         event(
@@ -691,7 +1329,7 @@ mod tests {
     #[test]
     fn a_reused_client_port_keeps_its_earlier_connection_out_of_every_http_event() {
         let path = temp("reused-port.pcapng");
-        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let origin = Origin::now();
         let mut w = PcapngWriter::create(&path, "veth", "reuse").expect("create");
         let (client, server) = ("10.0.0.100:40000", "10.0.0.1:80");
         let get = b"GET /x HTTP/1.1\r\n\r\n".as_slice();
@@ -706,7 +1344,7 @@ mod tests {
             (later + 0.02, tcp(server, client, TcpFlags::FIN_ACK, b"")),
         ];
         for (t, f) in frames {
-            w.write(origin + Duration::from_secs_f64(t), &f, None)
+            w.write(origin.wall + Duration::from_secs_f64(t), &f, None)
                 .expect("write");
         }
         w.finish().expect("finish");
@@ -729,14 +1367,14 @@ mod tests {
     #[test]
     fn a_flood_of_identical_garbage_links_one_frame_per_event() {
         let path = temp("flood.pcapng");
-        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let origin = Origin::now();
         let mut w = PcapngWriter::create(&path, "veth", "flood").expect("create");
         let mut tl = Timeline::default();
         let n = 5_000u32;
         for i in 0..n {
             let t = f64::from(i) * 0.001;
             w.write(
-                origin + Duration::from_secs_f64(t),
+                origin.wall + Duration::from_secs_f64(t),
                 &udp("10.0.0.100:5060", "10.0.0.1:5060", b"garbage!"),
                 None,
             )
@@ -776,6 +1414,7 @@ mod tests {
             events,
             frames: Vec::new(),
             at_s: None,
+            time_base: None,
             settled: true,
         }
     }
@@ -784,8 +1423,8 @@ mod tests {
     fn verdicts_become_packet_comments_and_a_new_judging_replaces_them() {
         use crate::judge::Verdict;
         let path = temp("annotate.pcapng");
-        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        capture(&path, origin);
+        let origin = Origin::now();
+        capture(&path, origin.wall);
         let mut tl = sample_timeline();
         link_capture(&path, origin, &[], &mut tl).expect("link");
         let checks = vec![

@@ -29,8 +29,9 @@
 //! HTTP `conn` numbering and `findings`), and checks anchored on or relating to such
 //! checks. They come out `skip`, saying why, never `pass`.
 //!
-//! Times: the timeline starts at the first frame; a run's own capture starts a few
-//! milliseconds after the run's origin, which windows measured from the start absorb.
+//! Times: the timeline starts at the first frame, and every event is at the capture time of
+//! its frame (time base `capture`); a run's own capture starts a few milliseconds after the
+//! run's origin, which windows measured from the start absorb.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -351,6 +352,8 @@ fn push(
     let i = timeline.push_fields(t, proto, kind, fields);
     if let Some(e) = timeline.events.get_mut(i) {
         e.frames = frames;
+        // Every event rebuilt here is at the capture time of its frame.
+        e.time_base = crate::timeline::TimeBase::Capture;
     }
 }
 
@@ -778,6 +781,7 @@ pub fn judge(sc: &Scenario, rebuilt: &Rebuilt) -> Vec<CheckResult> {
             r.events.clear();
             r.frames.clear();
             r.at_s = None;
+            r.time_base = None;
         }
     }
     results

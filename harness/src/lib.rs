@@ -6,7 +6,8 @@
 //! (`pc-capture`, started by the lab) keeps the frames, and [`evidence`] links them to the
 //! events and, after judging, to the verdicts; the [`judge`] turns checks and timeline into verdicts;
 //! [`report`] writes them. [`engine`] runs one scenario end to end, [`serve`] runs one scenario's servers alone for
-//! phones an admin brings, [`cli`] is the command line.
+//! phones an admin brings, [`servers`] starts and stops a scenario's servers for both (and
+//! for a storm), [`cli`] is the command line.
 
 pub mod cli;
 pub mod dut;
@@ -28,6 +29,8 @@ pub mod scenario;
 pub mod schedule;
 pub mod select;
 pub mod serve;
+pub mod servers;
 pub mod session;
+pub mod stream;
 pub mod timeline;
 pub mod vocab;

@@ -254,6 +254,7 @@ mod tests {
             events: vec![],
             frames: vec![],
             at_s: None,
+            time_base: None,
             settled: false,
         }
     }

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use provisioning::eval::{self, AppDecision, Evaluation, FetchKind, IgnoredWhy, Origin};
+use provisioning::eval::{
+    self, AppDecision, Evaluation, FetchKind, IgnoredWhy, Origin, UnfetchedWhy,
+};
 use provisioning::model;
 use provisioning::option242::{self, PairOutcome};
 use provisioning::script::{self, PhoneVars, Script, Severity};
@@ -337,13 +339,93 @@ fn eval_text(vars: &PhoneVars, e: &Evaluation) -> String {
         );
     }
     if !e.unfetched.is_empty() {
-        let _ = writeln!(
-            out,
-            "\ngiven but never fetched by this phone: {}",
-            e.unfetched.join(", ")
-        );
+        out.push_str("\ngiven but never fetched by this phone:\n");
+        for u in &e.unfetched {
+            let _ = writeln!(out, "  {}: {}", u.file, unfetched_text(&u.why));
+        }
     }
     out
+}
+
+/// Why a given file is never fetched, in a line for people.
+fn unfetched_text(why: &UnfetchedWhy) -> String {
+    match why {
+        UnfetchedWhy::BranchNotTaken {
+            get,
+            label,
+            branch,
+            statement,
+            value,
+        } => {
+            let var = match statement {
+                script::Statement::If { var, .. } => format!("${var} is {value:?}"),
+                _ => format!("the value is {value:?}"),
+            };
+            format!(
+                "the GET at {get} is under `# {label}`, a branch this phone does not take: `{statement}` at {branch} did not match ({var})"
+            )
+        }
+        UnfetchedWhy::JumpedOver {
+            get,
+            jump,
+            statement,
+        } => format!("`{statement}` at {jump} jumped over the GET at {get}"),
+        UnfetchedWhy::EarlierGetSucceeded {
+            get,
+            earlier,
+            fetched,
+        } => format!(
+            "the GET at {get} runs only if the GET of {fetched} at {earlier} fails; that file was found, and the phone does not come back from it"
+        ),
+        UnfetchedWhy::FileEnded { get, jump, label } => format!(
+            "the jump at {jump} names no label {label:?}: {} ends there, before the GET at {get}",
+            jump.file
+        ),
+        UnfetchedWhy::LoopGuard { get, at } => {
+            format!("the script loops: stopped at {at}, before the GET at {get}")
+        }
+        UnfetchedWhy::OnlyInFilesNotRun { get } => {
+            format!("only the GET at {get} names it, in a file this phone never runs")
+        }
+        UnfetchedWhy::SetNotInForce { set, name } => format!(
+            "no GET names it; the SET {name} at {set} that does is not in force for this phone"
+        ),
+        UnfetchedWhy::NotReached { get } => {
+            format!("the GET at {get} is not reached by this phone")
+        }
+        UnfetchedWhy::NotNamed => {
+            "no GET in the files given names it, nor TRUSTCERTS or LANGUAGES".into()
+        }
+    }
+}
+
+fn unfetched_code(why: &UnfetchedWhy) -> &'static str {
+    match why {
+        UnfetchedWhy::BranchNotTaken { .. } => "branch-not-taken",
+        UnfetchedWhy::JumpedOver { .. } => "jumped-over",
+        UnfetchedWhy::EarlierGetSucceeded { .. } => "earlier-get-succeeded",
+        UnfetchedWhy::FileEnded { .. } => "missing-label",
+        UnfetchedWhy::LoopGuard { .. } => "loop-guard",
+        UnfetchedWhy::OnlyInFilesNotRun { .. } => "only-in-files-not-run",
+        UnfetchedWhy::SetNotInForce { .. } => "set-not-in-force",
+        UnfetchedWhy::NotReached { .. } => "not-reached",
+        UnfetchedWhy::NotNamed => "not-named",
+    }
+}
+
+/// The `GET` (or `SET`) an explanation rests on.
+fn unfetched_line(why: &UnfetchedWhy) -> Option<&eval::At> {
+    match why {
+        UnfetchedWhy::BranchNotTaken { get, .. }
+        | UnfetchedWhy::JumpedOver { get, .. }
+        | UnfetchedWhy::EarlierGetSucceeded { get, .. }
+        | UnfetchedWhy::FileEnded { get, .. }
+        | UnfetchedWhy::LoopGuard { get, .. }
+        | UnfetchedWhy::OnlyInFilesNotRun { get }
+        | UnfetchedWhy::NotReached { get } => Some(get),
+        UnfetchedWhy::SetNotInForce { set, .. } => Some(set),
+        UnfetchedWhy::NotNamed => None,
+    }
 }
 
 fn eval_json(vars: &PhoneVars, e: &Evaluation) -> Value {
@@ -435,7 +517,13 @@ fn eval_json(vars: &PhoneVars, e: &Evaluation) -> Value {
         "fetches": fetches,
         "settings": settings,
         "ignored": ignored,
-        "unfetched": e.unfetched,
+        "unfetched": e.unfetched.iter().map(|u| u.file.as_str()).collect::<Vec<_>>(),
+        "unfetched_why": e.unfetched.iter().map(|u| json!({
+            "file": u.file,
+            "code": unfetched_code(&u.why),
+            "why": unfetched_text(&u.why),
+            "named_at": unfetched_line(&u.why).map(|a| json!({"file": a.file, "line": a.line})),
+        })).collect::<Vec<_>>(),
         "trace": trace,
     })
 }

@@ -356,7 +356,8 @@ pub async fn serve(
         &clock,
         &live,
     )?;
-    let (origin, origin_wall) = clock.origin();
+    let clock_origin = clock.origin();
+    let origin = clock_origin.mono;
 
     ready(&Listening {
         event: "ready",
@@ -431,7 +432,7 @@ pub async fn serve(
     } = recorder.finish(linked);
     if linked {
         let served_vlans: Vec<u16> = spec.dhcp.vlan.iter().map(|v| v.id).collect();
-        crate::evidence::link_capture(&pcap_path, origin_wall, &served_vlans, &mut timeline)
+        crate::evidence::link_capture(&pcap_path, clock_origin, &served_vlans, &mut timeline)
             .map_err(|source| HarnessError::Evidence {
                 path: pcap_path.clone(),
                 source,

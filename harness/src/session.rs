@@ -591,6 +591,8 @@ mod tests {
         Event {
             index: 0,
             t,
+            time_base: crate::timeline::TimeBase::Server,
+            server_at: None,
             proto,
             kind: kind.into(),
             fields,

@@ -10,6 +10,11 @@
 //! check addresses them by the same names the crate documents (`msg_type`, `path`,
 //! `user_agent`, `auth.result`, …). A timeline is saved with every run
 //! (`reports/<run-id>/timelines/<scenario>.json`) so the judge can be run again later.
+//!
+//! Time: every event is stamped on the scenario's clock (seconds from its origin). A server
+//! stamps what it saw when its task got to it; once the capture is linked, an event that
+//! crossed the wire is re-stamped with its frame's capture time (`evidence`), keeping the
+//! server's stamp in `server_at`. [`TimeBase`] says which of the two `t` is.
 
 use std::time::Instant;
 
@@ -60,13 +65,45 @@ impl std::fmt::Display for Proto {
     }
 }
 
+/// Where an event's time comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeBase {
+    /// The server's own stamp: when its task got to the event (monotonic clock). Late by
+    /// however long the task waited for a core.
+    #[default]
+    Server,
+    /// The capture's timestamp of the frame that carried the event across the wire.
+    Capture,
+}
+
+impl TimeBase {
+    /// The word used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeBase::Server => "server",
+            TimeBase::Capture => "capture",
+        }
+    }
+
+    fn is_server(&self) -> bool {
+        *self == TimeBase::Server
+    }
+}
+
 /// One thing that happened on the lab network, as a server saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Position in the timeline (0-based); checks and reports refer to events by it.
     pub index: usize,
-    /// Seconds since the scenario started (monotonic clock).
+    /// Seconds since the scenario started, on the clock `time_base` names.
     pub t: f64,
+    /// Which clock `t` was read from; a saved timeline without it is the server's.
+    #[serde(default, skip_serializing_if = "TimeBase::is_server")]
+    pub time_base: TimeBase,
+    /// The server's own stamp, kept when `t` was replaced by the capture's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_at: Option<f64>,
     /// Protocol / server.
     pub proto: Proto,
     /// Event kind within the protocol (`received`, `sent`, `request`, `response`, …).
@@ -210,6 +247,8 @@ impl Timeline {
             Event {
                 index: pos,
                 t,
+                time_base: TimeBase::Server,
+                server_at: None,
                 proto,
                 kind,
                 fields,
@@ -222,15 +261,50 @@ impl Timeline {
         pos
     }
 
+    /// Puts the events back in time order after some were re-stamped, keeping the order
+    /// of events with the same time (a `dropped` after the `received` it shares a frame
+    /// with), and renumbers them.
+    pub fn sort_by_time(&mut self) {
+        self.events.sort_by(|a, b| a.t.total_cmp(&b.t));
+        for (i, e) in self.events.iter_mut().enumerate() {
+            e.index = i;
+        }
+    }
+
+    /// Once the capture is linked: the event the server stamped at the scenario's very start
+    /// (`server_at` 0, the event the clock was started at) was on the wire a little earlier;
+    /// every time, server stamps included, moves so that the scenario starts at its frame.
+    /// Nothing changes when that event has no capture time.
+    pub fn start_at_capture_of_origin_event(&mut self) {
+        let Some(d) = self
+            .events
+            .iter()
+            .find(|e| e.time_base == TimeBase::Capture && e.server_at == Some(0.0))
+            .map(|e| e.t)
+        else {
+            return;
+        };
+        for e in &mut self.events {
+            e.t -= d;
+            if let Some(s) = e.server_at.as_mut() {
+                *s -= d;
+            }
+        }
+    }
+
     /// Moves the scenario's start to `t0` (seconds on the current clock): the events before
     /// it leave the timeline and are returned (they happened before the scenario began —
-    /// a real phone's last words before its reboot), the others are re-stamped from `t0`.
+    /// a real phone's last words before its reboot), the others are re-stamped from `t0`
+    /// (their server stamps too).
     pub fn start_at(&mut self, t0: f64) -> Vec<Event> {
         let split = self.events.partition_point(|e| e.t < t0);
         let before: Vec<Event> = self.events.drain(..split).collect();
         for (i, e) in self.events.iter_mut().enumerate() {
             e.index = i;
             e.t -= t0;
+            if let Some(s) = e.server_at.as_mut() {
+                *s -= t0;
+            }
         }
         before
     }
@@ -293,6 +367,71 @@ mod tests {
         assert_eq!(e.field("list.2"), Some(&json!(242)));
         assert_eq!(e.field("list.9"), None);
         assert_eq!(e.field("auth.missing"), None);
+    }
+
+    #[test]
+    fn a_scenario_begun_at_an_event_begins_at_its_frame_once_linked() {
+        let mut tl = Timeline::default();
+        for (t, kind) in [(0.0, "discover"), (0.5, "offer"), (0.9, "power_off")] {
+            tl.push_fields(t, Proto::Dhcp, kind.into(), Map::new());
+        }
+        for (i, wire) in [(0, -0.0003), (1, 0.4996)] {
+            let e = &mut tl.events[i];
+            e.server_at = Some(e.t);
+            e.t = wire;
+            e.time_base = TimeBase::Capture;
+        }
+        tl.start_at_capture_of_origin_event();
+        let seen: Vec<(f64, Option<f64>)> = tl
+            .events
+            .iter()
+            .map(|e| {
+                let r = |t: f64| (t * 1e6).round() / 1e6;
+                (r(e.t), e.server_at.map(r))
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![(0.0, Some(0.0003)), (0.4999, Some(0.5003)), (0.9003, None)]
+        );
+    }
+
+    #[test]
+    fn sorting_by_time_keeps_ties_in_their_order_and_renumbers() {
+        let mut tl = Timeline::default();
+        for (t, kind) in [(1.0, "a"), (2.0, "b"), (3.0, "c")] {
+            tl.push_fields(t, Proto::Sip, kind.into(), Map::new());
+        }
+        tl.events[2].t = 0.5;
+        tl.events[1].t = 1.0;
+        tl.sort_by_time();
+        let seen: Vec<(usize, &str)> = tl
+            .events
+            .iter()
+            .map(|e| (e.index, e.kind.as_str()))
+            .collect();
+        assert_eq!(seen, vec![(0, "c"), (1, "a"), (2, "b")]);
+    }
+
+    #[test]
+    fn a_saved_event_without_a_time_base_is_the_servers_and_a_server_one_says_nothing() {
+        let e: Event = serde_json::from_value(
+            json!({"index": 0, "t": 1.5, "proto": "sip", "kind": "request", "fields": {}}),
+        )
+        .expect("old event");
+        assert_eq!(e.time_base, TimeBase::Server);
+        assert_eq!(e.server_at, None);
+        let v = serde_json::to_value(&e).expect("json");
+        assert!(
+            v.get("time_base").is_none() && v.get("server_at").is_none(),
+            "{v}"
+        );
+        let mut wired = e;
+        wired.time_base = TimeBase::Capture;
+        wired.server_at = Some(1.5007);
+        let v = serde_json::to_value(&wired).expect("json");
+        assert_eq!(v.get("time_base"), Some(&json!("capture")));
+        assert_eq!(v.get("server_at"), Some(&json!(1.5007)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What one phone makes of an upgrade script and the files it fetches: the files in the
 //! order it asks for them, every setting in force with the line that set it, and every line
-//! that did nothing and why. The core of `phonecert script eval`.
+//! that did nothing and why, and why each file given is never asked for. The core of
+//! `phonecert script eval`.
 //!
 //! Owns: driving the [`Interpreter`] over files the caller already has, the application
 //! check at the first `GET` (domain.md "Boot sequence": the phone compares APPNAME before it
@@ -15,6 +16,11 @@
 //! - An APPNAME starting with `hb` names boot code and is compared with `$BOOTNAME`; any
 //!   other is compared with the running application (`$APPNAME`). An unknown one is reported
 //!   as such, never guessed.
+//! - Why a given file is never fetched is told for the `GET` of it in the last file the
+//!   phone ran that has one (the phone left earlier files for a later one, so that is where
+//!   the news is), from what the run did: an `IF` to the `GET`'s branch that did not match
+//!   (only when the line before the label is a `GOTO`, so nothing falls into the branch),
+//!   else the last jump, successful `GET` or missing label above it.
 //! - A downloaded application makes the phone reboot and run the script again; this
 //!   evaluation follows the first run only, and says so through [`AppDecision::Differs`].
 
@@ -125,6 +131,70 @@ pub struct Ignored {
     pub why: IgnoredWhy,
 }
 
+/// A line of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub file: String,
+    pub line: usize,
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A given file the phone never asks for, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfetched {
+    /// The name it was given by.
+    pub file: String,
+    pub why: UnfetchedWhy,
+}
+
+/// Why a given file is never fetched. Told from the run itself: the first `GET` of the file
+/// in the last file the phone ran that has one, and what kept the phone from that line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnfetchedWhy {
+    /// The `GET` sits under a label that only a jump reaches (the line before the label is a
+    /// `GOTO`), and the `IF` that jumps there did not match for this phone.
+    BranchNotTaken {
+        get: At,
+        label: String,
+        /// The `IF` that did not match.
+        branch: At,
+        statement: Statement,
+        /// What the `IF`'s variable was for this phone.
+        value: String,
+    },
+    /// A `GOTO`, or an `IF` that matched, jumped over the `GET`.
+    JumpedOver {
+        get: At,
+        jump: At,
+        statement: Statement,
+    },
+    /// An earlier `GET` succeeded: the phone went on in the file it fetched and never came
+    /// back, so this `GET` (a fallback, run only when that one fails) never ran.
+    EarlierGetSucceeded {
+        get: At,
+        earlier: At,
+        fetched: String,
+    },
+    /// A jump to a label the file lacks ended the file before the `GET`.
+    FileEnded { get: At, jump: At, label: String },
+    /// The loop guard stopped the run before the `GET`.
+    LoopGuard { get: At, at: At },
+    /// Only files this phone never runs have a `GET` of it.
+    OnlyInFilesNotRun { get: At },
+    /// No `GET` names it; a `SET` of a list the phone fetches from after the script
+    /// (TRUSTCERTS, LANGUAGES) does, and is not what is in force at the end.
+    SetNotInForce { set: At, name: String },
+    /// The `GET` is not reached, and the run shows nothing that skipped it.
+    NotReached { get: At },
+    /// No `GET` of the files given names it, nor a TRUSTCERTS or LANGUAGES setting.
+    NotNamed,
+}
+
 /// Everything one phone does with a script and the files it was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
@@ -134,8 +204,8 @@ pub struct Evaluation {
     pub settings: Vec<InForce>,
     /// Lines that did nothing, by file (in the order the phone ran them), then line.
     pub ignored: Vec<Ignored>,
-    /// Given files the phone never asked for.
-    pub unfetched: Vec<String>,
+    /// Given files the phone never asked for, each with why.
+    pub unfetched: Vec<Unfetched>,
     /// Every statement executed, in order.
     pub trace: Vec<TraceEntry>,
 }
@@ -169,7 +239,7 @@ pub fn evaluate_from(
         given: true,
     }];
     let mut ran: Vec<Script> = vec![upgrade.clone()];
-    interp.start(upgrade);
+    interp.start(upgrade.clone());
     let mut app_checked = false;
     while let Step::Get { file, from_line } = interp.next(&mut settings) {
         if !app_checked {
@@ -204,7 +274,7 @@ pub fn evaluate_from(
         ("TRUSTCERTS", FetchKind::TrustCert),
         ("LANGUAGES", FetchKind::Language),
     ] {
-        for file in list(&settings, name) {
+        for file in settings.files(name) {
             fetches.push(Fetch {
                 given: given(files, &file).is_some(),
                 file,
@@ -217,10 +287,14 @@ pub fn evaluate_from(
         .iter()
         .map(|f| f.file.rsplit('/').next().unwrap_or(&f.file))
         .collect();
+    let every: Vec<&Script> = std::iter::once(&upgrade).chain(files.values()).collect();
     let unfetched = files
         .keys()
         .filter(|f| !fetched.contains(f.as_str()))
-        .cloned()
+        .map(|f| Unfetched {
+            file: f.clone(),
+            why: why_unfetched(f, &every, &ran, &trace),
+        })
         .collect();
     Evaluation {
         settings: in_force(&settings, &trace),
@@ -228,6 +302,168 @@ pub fn evaluate_from(
         fetches,
         unfetched,
         trace,
+    }
+}
+
+/// Whether a `GET` of `target` is answered with the file given as `name`.
+fn names(target: &str, name: &str) -> bool {
+    target == name
+        || target
+            .rsplit_once('/')
+            .is_some_and(|(_, last)| last == name)
+}
+
+/// Why the file given as `name` is never fetched: the first `GET` of it in the last file the
+/// phone ran that has one, and what kept the phone from that line; else where else it is
+/// named.
+fn why_unfetched(
+    name: &str,
+    every: &[&Script],
+    ran: &[Script],
+    trace: &[TraceEntry],
+) -> UnfetchedWhy {
+    let gets_in = |script: &Script| -> Vec<At> {
+        script
+            .lines
+            .iter()
+            .filter(|l| matches!(&l.statement, Statement::Get { file } if names(file, name)))
+            .map(|l| At {
+                file: script.file.clone(),
+                line: l.number,
+            })
+            .collect()
+    };
+    // The last file run that has such a GET: an earlier file's GET was left because the
+    // phone went on to a later file, and what happened there is the news.
+    for script in ran.iter().rev() {
+        if let Some(get) = gets_in(script).into_iter().next() {
+            return branch_not_taken(script, &get, trace)
+                .unwrap_or_else(|| skipped_by(&get, trace));
+        }
+    }
+    if let Some(get) = every.iter().find_map(|s| gets_in(s).into_iter().next()) {
+        return UnfetchedWhy::OnlyInFilesNotRun { get };
+    }
+    for script in every {
+        for l in &script.lines {
+            if let Statement::Set { name: set, value } = &l.statement
+                && ["TRUSTCERTS", "LANGUAGES"]
+                    .iter()
+                    .any(|n| set.eq_ignore_ascii_case(n))
+                && value.split(',').any(|v| v.trim() == name)
+            {
+                return UnfetchedWhy::SetNotInForce {
+                    set: At {
+                        file: script.file.clone(),
+                        line: l.number,
+                    },
+                    name: set.to_ascii_uppercase(),
+                };
+            }
+        }
+    }
+    UnfetchedWhy::NotNamed
+}
+
+/// The `GET` is under a label only a jump reaches (the statement before the label is a
+/// `GOTO`), no jump there happened, and an `IF` to that label ran and did not match.
+fn branch_not_taken(script: &Script, get: &At, trace: &[TraceEntry]) -> Option<UnfetchedWhy> {
+    let above = script.lines.iter().take_while(|l| l.number < get.line);
+    let (i, label) = above
+        .enumerate()
+        .filter_map(|(i, l)| match &l.statement {
+            Statement::Label { name } => Some((i, name.clone())),
+            _ => None,
+        })
+        .last()?;
+    let before = i.checked_sub(1).and_then(|j| script.lines.get(j))?;
+    if !matches!(before.statement, Statement::Goto { .. }) {
+        return None;
+    }
+    let to_label = |s: &Statement| match s {
+        Statement::If { label: l, .. } | Statement::Goto { label: l } => {
+            l.eq_ignore_ascii_case(&label)
+        }
+        _ => false,
+    };
+    let here = trace.iter().filter(|t| t.file == script.file);
+    let jumped_there = here.clone().any(|t| {
+        matches!(t.effect, Effect::Jump { .. } | Effect::BranchTaken { .. })
+            && t.statement.as_ref().is_some_and(to_label)
+    });
+    if jumped_there {
+        return None;
+    }
+    here.filter_map(|t| match (&t.effect, &t.statement) {
+        (Effect::BranchNotTaken { value }, Some(stmt)) if to_label(stmt) => {
+            Some(UnfetchedWhy::BranchNotTaken {
+                get: get.clone(),
+                label: label.clone(),
+                branch: At {
+                    file: t.file.clone(),
+                    line: t.line,
+                },
+                statement: stmt.clone(),
+                value: value.clone(),
+            })
+        }
+        _ => None,
+    })
+    .next()
+}
+
+/// What moved the phone past the `GET` at `get` (never executed): the last transfer of
+/// control in that file, in the order the phone ran, from a line above the `GET`. Whatever
+/// ran after it did not reach the `GET`, so that transfer is the one that skipped it.
+fn skipped_by(get: &At, trace: &[TraceEntry]) -> UnfetchedWhy {
+    let at = |t: &TraceEntry| At {
+        file: t.file.clone(),
+        line: t.line,
+    };
+    let last = trace
+        .iter()
+        .filter(|t| t.file == get.file && t.line < get.line)
+        .rfind(|t| {
+            matches!(
+                t.effect,
+                Effect::Jump { .. }
+                    | Effect::BranchTaken { .. }
+                    | Effect::Fetched { .. }
+                    | Effect::MissingLabel { .. }
+                    | Effect::LoopGuard { .. }
+            )
+        });
+    let Some(t) = last else {
+        // The loop guard may have stopped the run in another file.
+        return match trace.last() {
+            Some(t) if matches!(t.effect, Effect::LoopGuard { .. }) => UnfetchedWhy::LoopGuard {
+                get: get.clone(),
+                at: at(t),
+            },
+            _ => UnfetchedWhy::NotReached { get: get.clone() },
+        };
+    };
+    match (&t.effect, &t.statement) {
+        (Effect::Fetched { file }, _) => UnfetchedWhy::EarlierGetSucceeded {
+            get: get.clone(),
+            earlier: at(t),
+            fetched: file.clone(),
+        },
+        (Effect::MissingLabel { label }, _) => UnfetchedWhy::FileEnded {
+            get: get.clone(),
+            jump: at(t),
+            label: label.clone(),
+        },
+        (Effect::LoopGuard { .. }, _) => UnfetchedWhy::LoopGuard {
+            get: get.clone(),
+            at: at(t),
+        },
+        (_, Some(statement)) => UnfetchedWhy::JumpedOver {
+            get: get.clone(),
+            jump: at(t),
+            statement: statement.clone(),
+        },
+        (_, None) => UnfetchedWhy::NotReached { get: get.clone() },
     }
 }
 
@@ -275,17 +511,6 @@ fn last_set(trace: &[TraceEntry], name: &str) -> Option<(String, usize)> {
         }
         _ => None,
     })
-}
-
-fn list(settings: &Settings, name: &str) -> Vec<String> {
-    settings
-        .get(name)
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn in_force(settings: &Settings, trace: &[TraceEntry]) -> Vec<InForce> {
@@ -499,7 +724,24 @@ SET NOSUCH 1
         };
         let e = evaluate(vars, parse("96xxupgrade.txt", UPGRADE), &files());
         assert_eq!(names(&e), vec!["96xxupgrade.txt"]);
-        assert_eq!(e.unfetched, vec!["46xxsettings.txt"]);
+        // Both GETs are in branches only a matching IF reaches; the first is told.
+        assert_eq!(
+            e.unfetched,
+            vec![Unfetched {
+                file: "46xxsettings.txt".into(),
+                why: UnfetchedWhy::BranchNotTaken {
+                    get: at("96xxupgrade.txt", 7),
+                    label: "R2".into(),
+                    branch: at("96xxupgrade.txt", 3),
+                    statement: Statement::If {
+                        var: "MODEL4".into(),
+                        value: "9620".into(),
+                        label: "R2".into()
+                    },
+                    value: "9999".into(),
+                }
+            }]
+        );
 
         let vars = model::find("9608").unwrap().vars(0);
         let e = evaluate(vars, parse("96xxupgrade.txt", UPGRADE), &BTreeMap::new());
@@ -533,6 +775,124 @@ SET NOSUCH 1
         );
         let sig = e.settings.iter().find(|s| s.name == "SIG").unwrap();
         assert_eq!(sig.origin, Origin::Given(Source::SiteOption));
+    }
+
+    fn at(file: &str, line: usize) -> At {
+        At {
+            file: file.into(),
+            line,
+        }
+    }
+
+    /// Why each given file is not fetched, for `upgrade` run by a 9620 given `names`
+    /// (each file holding `body`).
+    fn why_not(upgrade: &str, given: &[(&str, &str)]) -> Vec<(String, UnfetchedWhy)> {
+        let files: BTreeMap<String, Script> = given
+            .iter()
+            .map(|(n, body)| (n.to_string(), parse(n, body)))
+            .collect();
+        let vars = model::find("9620").unwrap().vars(0);
+        evaluate(vars, parse("up.txt", upgrade), &files)
+            .unfetched
+            .into_iter()
+            .map(|u| (u.file, u.why))
+            .collect()
+    }
+
+    #[test]
+    fn a_given_file_never_fetched_says_what_kept_the_phone_from_its_get() {
+        // A fallback GET: runs only when the one before it fails.
+        assert_eq!(
+            why_not(
+                "GET primary.txt\nGET fallback.txt\n",
+                &[("primary.txt", ""), ("fallback.txt", "")]
+            ),
+            [(
+                "fallback.txt".into(),
+                UnfetchedWhy::EarlierGetSucceeded {
+                    get: at("up.txt", 2),
+                    earlier: at("up.txt", 1),
+                    fetched: "primary.txt".into()
+                }
+            )]
+        );
+        // The same GET after a failed one, skipped by the GOTO meant for that failure.
+        assert_eq!(
+            why_not(
+                "GET primary.txt\nGOTO END\nGET other.txt\n# END\n",
+                &[("other.txt", "")]
+            ),
+            [(
+                "other.txt".into(),
+                UnfetchedWhy::JumpedOver {
+                    get: at("up.txt", 3),
+                    jump: at("up.txt", 2),
+                    statement: Statement::Goto {
+                        label: "END".into()
+                    }
+                }
+            )]
+        );
+        // A matching IF that jumps past the GET.
+        assert!(matches!(
+            &why_not(
+                "IF $MODEL4 SEQ 9620 GOTO SKIP\nGET other.txt\n# SKIP\n",
+                &[("other.txt", "")]
+            )[0].1,
+            UnfetchedWhy::JumpedOver { jump, statement: Statement::If { .. }, .. } if jump.line == 1
+        ));
+        // A jump to a label the file lacks ends it.
+        assert_eq!(
+            why_not("GOTO NOWHERE\nGET other.txt\n", &[("other.txt", "")]),
+            [(
+                "other.txt".into(),
+                UnfetchedWhy::FileEnded {
+                    get: at("up.txt", 2),
+                    jump: at("up.txt", 1),
+                    label: "NOWHERE".into()
+                }
+            )]
+        );
+        // Named only in a file the phone never runs; by a LANGUAGES it does not keep; by
+        // nothing at all.
+        assert_eq!(
+            why_not(
+                "GET a.txt\n",
+                &[
+                    ("a.txt", "SET LANGUAGES x.xml\nSET LANGUAGES y.xml\n"),
+                    ("b.txt", "GET c.txt\n"),
+                    ("c.txt", ""),
+                    ("x.xml", ""),
+                    ("z.txt", "")
+                ]
+            ),
+            [
+                ("b.txt".into(), UnfetchedWhy::NotNamed),
+                (
+                    "c.txt".into(),
+                    UnfetchedWhy::OnlyInFilesNotRun {
+                        get: at("b.txt", 1)
+                    }
+                ),
+                (
+                    "x.xml".into(),
+                    UnfetchedWhy::SetNotInForce {
+                        set: at("a.txt", 1),
+                        name: "LANGUAGES".into()
+                    }
+                ),
+                ("z.txt".into(), UnfetchedWhy::NotNamed),
+            ]
+        );
+        // A label that the line before falls into is no branch: the GET is told by what
+        // skipped it.
+        assert!(matches!(
+            &why_not(
+                "IF $MODEL4 SEQ 9608 GOTO R7\nGET a.txt\n# R7\nGET b.txt\n",
+                &[("a.txt", ""), ("b.txt", "")]
+            )[0].1,
+            UnfetchedWhy::EarlierGetSucceeded { earlier, .. } if earlier.line == 2
+        ));
     }
 
     #[test]

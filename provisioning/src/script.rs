@@ -39,6 +39,10 @@
 //!   statements no path reaches (after a `GOTO`, before the next label any jump leads to).
 //!   Each finding has a [`Severity`]: an error when a phone ignores or misreads the line, a
 //!   warning when it does what is written but the file is likely not what was meant.
+//! - Statements after a `GET` are no finding: they run only when that `GET` fails, which is
+//!   how a fallback is written (`GET 46xxsettings.txt`, then `GOTO END` or another `GET`),
+//!   and whether it fails depends on the server, not on the file. `phonecert script eval`,
+//!   given the files, tells which way a phone goes.
 
 use std::fmt;
 

@@ -413,6 +413,18 @@ impl Settings {
         split_list(self.get("TLSSRVR"))
     }
 
+    /// A list of files (TRUSTCERTS, LANGUAGES): its comma-separated entries, each trimmed,
+    /// empty ones dropped; none when unset.
+    pub fn files(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// HTTPPORT (validated on set, so the fallback 80 only guards a broken table).
     pub fn http_port(&self) -> u16 {
         self.get("HTTPPORT")
@@ -873,6 +885,11 @@ mod tests {
         assert_eq!(s.http_servers(), vec!["10.1.1.5", "files.lab.test"]);
         s.set("HTTPDIR", "/fw/96xx/", Source::SiteOption).unwrap();
         assert_eq!(s.http_dir(), "fw/96xx");
+        assert!(s.files("LANGUAGES").is_empty());
+        s.set("LANGUAGES", "a.xml, b.xml,,c.xml", Source::SettingsFile)
+            .unwrap();
+        assert_eq!(s.files("LANGUAGES"), vec!["a.xml", "b.xml", "c.xml"]);
+        assert_eq!(s.files("languages"), s.files("LANGUAGES"));
     }
 
     #[test]

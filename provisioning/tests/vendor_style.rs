@@ -8,9 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use provisioning::eval::{self, AppDecision, Evaluation, FetchKind, IgnoredWhy, Origin};
+use provisioning::eval::{
+    self, AppDecision, At, Evaluation, FetchKind, IgnoredWhy, Origin, UnfetchedWhy,
+};
 use provisioning::model;
-use provisioning::script::{self, PhoneVars, Script, Severity};
+use provisioning::script::{self, PhoneVars, Script, Severity, Statement};
 
 fn dir(site: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -232,7 +234,25 @@ fn campus_sha2_phones_groups_and_unknown_models() {
     };
     let e = run("campus", "96xxupgrade.txt", &files, stranger);
     assert_eq!(fetched(&e), vec!["96xxupgrade.txt"]);
-    assert_eq!(e.unfetched, vec!["46xxsettings.txt"]);
+    assert_eq!(e.unfetched.len(), 1);
+    assert_eq!(e.unfetched[0].file, "46xxsettings.txt");
+    // No branch matched: the script's own `GOTO END` took the phone past the GET.
+    assert_eq!(
+        e.unfetched[0].why,
+        UnfetchedWhy::JumpedOver {
+            get: At {
+                file: "96xxupgrade.txt".into(),
+                line: 107
+            },
+            jump: At {
+                file: "96xxupgrade.txt".into(),
+                line: 51
+            },
+            statement: Statement::Goto {
+                label: "END".into()
+            }
+        }
+    );
 }
 
 #[test]
@@ -331,7 +351,22 @@ fn branch_phones_chain_into_the_branch_file_unless_a_jump_ends_the_common_one() 
             "46xxsettings.txt"
         ]
     );
-    assert_eq!(d02a.unfetched, vec!["46xxbranch.txt"]);
+    assert_eq!(d02a.unfetched.len(), 1);
+    assert_eq!(d02a.unfetched[0].file, "46xxbranch.txt");
+    assert_eq!(
+        d02a.unfetched[0].why,
+        UnfetchedWhy::FileEnded {
+            get: At {
+                file: "46xxsettings.txt".into(),
+                line: 228
+            },
+            jump: At {
+                file: "46xxsettings.txt".into(),
+                line: 214
+            },
+            label: "MODEL_9641".into()
+        }
+    );
     assert!(d02a.ignored.iter().any(|i| i.line == 214
         && i.why
             == IgnoredWhy::MissingLabel {

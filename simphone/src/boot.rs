@@ -431,18 +431,6 @@ pub fn host_header(host: &str, port: u16) -> String {
     }
 }
 
-/// A comma-separated list setting (TRUSTCERTS, LANGUAGES) as its entries.
-fn list_setting(settings: &Settings, name: &str) -> Vec<String> {
-    settings
-        .get(name)
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// A setting as text, if set and not empty.
 fn setting(settings: &Settings, name: &str) -> Option<String> {
     settings
@@ -919,7 +907,7 @@ impl Phone {
         settings: &Settings,
         servers: &mut FileServers,
     ) {
-        for file in list_setting(settings, "TRUSTCERTS") {
+        for file in settings.files("TRUSTCERTS") {
             let Some(bytes) = self.fetch(http, settings, &file, servers).await else {
                 continue;
             };
@@ -938,7 +926,7 @@ impl Phone {
             tracing::info!("fault ignore-languages: language files not fetched");
             return;
         }
-        for file in list_setting(settings, "LANGUAGES") {
+        for file in settings.files("LANGUAGES") {
             if let Some(bytes) = self.fetch(http, settings, &file, servers).await {
                 milestone::emit("language", json!({"file": file, "bytes": bytes.len()}));
             }

@@ -8,7 +8,8 @@
 //! account would get ever larger answers), starting the phones as tasks of this process, and
 //! measuring memory.
 //! Never: decides conformance (a storm judges no checks), parses DHCP or SIP (the servers and
-//! the phones' own cores do), or lowers the scenario itself (`phonecert::lower` does).
+//! the phones' own cores do), lowers the scenario or starts its servers itself
+//! (`phonecert::servers` does, as for `phonecert run`).
 //!
 //! Why tasks, not processes: a reference phone process costs a few MiB of resident memory
 //! and a runtime of its own; a thousand of them would not fit the small lab machines this
@@ -19,9 +20,8 @@
 //! binds only the address its DHCP client was given.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use phonecert::lab::{self, LabAddrs, NetnsPair, ServerSockets};
@@ -30,9 +30,10 @@ use phonecert::profile::Profile;
 use phonecert::run_folder::RunFolders;
 use phonecert::scenario::vars::Vars;
 use phonecert::scenario::{Account, FileContent, Scenario};
+use phonecert::servers::{EventSinks, Sender, ServerSetup};
 use simphone::boot::{BootOptions, Family, NetMode, Phone, PhoneConfig};
 use simphone::net::dhcp_io::DhcpLink;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::link::{INBOX, SharedLink};
 use crate::report::{CaptureSummary, Distribution, Memory, PhoneRow, StormReport};
@@ -108,6 +109,8 @@ pub enum StormError {
     Lab(#[from] phonecert::lab::LabError),
     #[error("capture: {0}")]
     Capture(#[from] phonecert::lab::capture::CaptureError),
+    #[error("servers: {0}")]
+    Servers(#[from] phonecert::error::HarnessError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -407,6 +410,36 @@ fn sip_seen(e: &pc_sip::Event) -> Option<Seen> {
     }
 }
 
+/// The servers' events, one channel per kind: the tally tells phones apart by MAC and
+/// address, not by the server that heard them.
+struct OneChannelEach {
+    dhcp: Sender<pc_dhcp::Event>,
+    http: Sender<pc_http::shell::Event>,
+    sip: Sender<pc_sip::Event>,
+}
+
+impl EventSinks for OneChannelEach {
+    fn dhcp(&mut self) -> Sender<pc_dhcp::Event> {
+        self.dhcp.clone()
+    }
+
+    fn vlan_dhcp(&mut self, _vlan: u16) -> Sender<pc_dhcp::Event> {
+        self.dhcp.clone()
+    }
+
+    fn http(&mut self) -> Sender<pc_http::shell::Event> {
+        self.http.clone()
+    }
+
+    fn sip(
+        &mut self,
+        _controller: usize,
+        _listens_on: Option<SocketAddrV4>,
+    ) -> Sender<pc_sip::Event> {
+        self.sip.clone()
+    }
+}
+
 /// Runs the storm in `place` (inside the runtime whose workers are in the phones' namespace
 /// in the netns lab) and writes its run folder.
 pub async fn storm(
@@ -460,8 +493,8 @@ pub async fn storm(
     let capture = lab::Capture::start(link, &pcap_path, &note, dhcp_ep, http_ep, None, &sip_eps)?;
     let tap = capture.tap();
 
-    // Servers: the scenario's, lowered as for one phone, answering every phone of the storm.
-    let (stop_tx, stop_rx) = watch::channel(false);
+    // Servers: the scenario's, started as `phonecert run` starts them, answering every
+    // phone of the storm; all events of a kind go to one channel.
     let lower_lab = lower::Lab {
         addrs: &addrs,
         vars: &vars,
@@ -471,52 +504,28 @@ pub async fn storm(
         // A storm's phones share the servers' link: no relay in front of them.
         relayed: None,
     };
-    let mut dhcp_cfg = lower::dhcp_config(sc, lower_lab);
-    dhcp_cfg.allowed_macs = macs.clone();
-    let transport = match sockets.dhcp_raw {
-        Some(raw) => pc_dhcp::shell::Transport::Raw {
-            recv: sockets.dhcp,
-            raw,
-        },
-        None => pc_dhcp::shell::Transport::Udp {
-            socket: sockets.dhcp,
-        },
-    };
     let (dhcp_tx, mut dhcp_rx) = mpsc::unbounded_channel();
     let (http_tx, mut http_rx) = mpsc::unbounded_channel();
     let (sip_tx, mut sip_rx) = mpsc::unbounded_channel();
-    let mut servers = vec![
-        tokio::spawn(pc_dhcp::shell::run(
-            pc_dhcp::server::DhcpServer::new(dhcp_cfg),
-            transport,
-            tap.clone(),
-            dhcp_tx,
-            stop_rx.clone(),
-        )),
-        tokio::spawn(pc_http::shell::run(
-            sockets.http,
-            Arc::new(lower::file_table(sc, lower_lab)),
-            tap.clone(),
-            http_tx,
-            stop_rx.clone(),
-        )),
-    ];
-    let mut tcp_listeners = sockets.sip_tcp.into_iter();
-    for (i, socket) in sockets.sip.into_iter().enumerate() {
-        let tcp = tcp_listeners.next().filter(|_| lower::accepts_tcp(sc, i));
-        servers.push(tokio::spawn(pc_sip::shell::run(
-            lower::registrar_for(sc, i, 0x5707_u64 + i as u64),
-            pc_sip::shell::Listeners {
-                udp: socket,
-                tcp,
-                tls: None,
-            },
-            tap.clone(),
-            sip_tx.clone(),
-            stop_rx.clone(),
-        )));
-    }
-    drop(sip_tx);
+    let servers = phonecert::servers::start(
+        ServerSetup {
+            sc,
+            lab: lower_lab,
+            sockets,
+            vlans: Vec::new(),
+            relay: None,
+            sip_eps: &sip_eps,
+            now: time::OffsetDateTime::now_utc(),
+            seed: 0x5707,
+            allowed_macs: macs.clone(),
+            tap: tap.clone(),
+        },
+        &mut OneChannelEach {
+            dhcp: dhcp_tx,
+            http: http_tx,
+            sip: sip_tx,
+        },
+    )?;
 
     // Phones.
     let family: Family = profile.name.parse().unwrap_or(Family::R2);
@@ -633,15 +642,7 @@ pub async fn storm(
         let _ = p.await;
     }
     let link_drops = shared.as_ref().map_or(0, SharedLink::stop);
-    let _ = stop_tx.send(true);
-    for s in servers {
-        match tokio::time::timeout(Duration::from_secs(3), s).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!("a server ended with an error: {e}"),
-            Ok(Err(e)) => tracing::warn!("a server task failed: {e}"),
-            Err(_) => tracing::warn!("a server did not stop in time"),
-        }
-    }
+    servers.stop("the storm").await;
     // Events still queued belong to the storm's end; the tally is already decided.
     drop((dhcp_rx, http_rx, sip_rx));
     drop(tap);

@@ -205,6 +205,65 @@ fn script_eval_prints_fetches_settings_with_their_lines_and_what_was_ignored() {
 }
 
 #[test]
+fn script_eval_says_why_each_given_file_is_never_fetched() {
+    let s = Scratch::new("script-eval-unfetched");
+    let up = write(&s.0, "96xxupgrade.txt", UPGRADE.as_bytes());
+    let set = write(&s.0, "46xxsettings.txt", SETTINGS.as_bytes());
+    let r7 = write(&s.0, "96x1settings.txt", b"SET SIPDOMAIN r7.example.lab\n");
+    let stray = write(&s.0, "notes.txt", b"## nothing names this file\n");
+
+    // A 9620 finds 46xxsettings.txt and never comes back for the 96x1 file below it.
+    let out = phonecert(&["script", "eval", &up, &set, &r7, &stray, "--model", "9620"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let want = format!(
+        "given but never fetched by this phone:\n  \
+         96x1settings.txt: the GET at {up}:10 runs only if the GET of 46xxsettings.txt at {up}:7 fails; that file was found, and the phone does not come back from it\n  \
+         notes.txt: no GET in the files given names it, nor TRUSTCERTS or LANGUAGES\n"
+    );
+    assert!(shown.ends_with(&want), "{want}\nat the end of:\n{shown}");
+
+    // A model no branch names: the 9620's branch is not taken, and the script's own GOTO
+    // takes it past the 96x1 file's GET, which the line before its label falls into.
+    let out = phonecert(&[
+        "script", "eval", &up, &set, &r7, "--model", "9630", "--format", "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json(&out);
+    assert_eq!(
+        v["unfetched"],
+        serde_json::json!(["46xxsettings.txt", "96x1settings.txt"])
+    );
+    let why = |i: usize| {
+        let u = &v["unfetched_why"][i];
+        (
+            u["code"].as_str().unwrap_or_default().to_string(),
+            u["named_at"]["line"].as_u64(),
+            u["why"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(
+        why(0),
+        (
+            "branch-not-taken".into(),
+            Some(7),
+            format!(
+                "the GET at {up}:7 is under `# R2`, a branch this phone does not take: `IF $MODEL4 SEQ 9620 GOTO R2` at {up}:3 did not match ($MODEL4 is \"9630\")"
+            )
+        )
+    );
+    assert_eq!(
+        why(1),
+        (
+            "jumped-over".into(),
+            Some(10),
+            format!("`GOTO END` at {up}:4 jumped over the GET at {up}:10")
+        )
+    );
+    assert_eq!(v["unfetched_why"][0]["named_at"]["file"], up.as_str());
+}
+
+#[test]
 fn script_eval_takes_a_parameter_var_as_held_before_the_script() {
     let s = Scratch::new("script-eval-param");
     let up = write(

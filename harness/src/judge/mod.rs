@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::vars::Vars;
 use crate::scenario::{Bounds, Check, Kind, Level, Relation, Scenario, Select, ValueFrom, Window};
-use crate::timeline::{Event, Proto, Timeline};
+use crate::timeline::{Event, Proto, TimeBase, Timeline};
 
 pub use matcher::{Mismatch, match_event};
 
@@ -155,6 +155,44 @@ impl Verdict {
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Which clock the times a verdict rests on came from: every event at the capture time of
+/// its frame, every one at its server's stamp (no capture, or events no frame carried), or
+/// some of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckTimeBase {
+    /// Capture timestamps only.
+    Capture,
+    /// Server stamps only.
+    Server,
+    /// Some of each.
+    Mixed,
+}
+
+impl CheckTimeBase {
+    /// `so_far` with the time of `e` added.
+    fn with(so_far: Option<CheckTimeBase>, e: &Event) -> CheckTimeBase {
+        let this = match e.time_base {
+            TimeBase::Capture => CheckTimeBase::Capture,
+            TimeBase::Server => CheckTimeBase::Server,
+        };
+        match so_far {
+            None => this,
+            Some(b) if b == this => b,
+            Some(_) => CheckTimeBase::Mixed,
+        }
+    }
+
+    /// The word used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckTimeBase::Capture => "capture",
+            CheckTimeBase::Server => "server",
+            CheckTimeBase::Mixed => "mixed",
+        }
     }
 }
 
@@ -280,6 +318,10 @@ pub struct CheckResult {
     /// JUnit `time` of the check); `None` when it rests on no event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_s: Option<f64>,
+    /// Which clock the times of those events (and of the event its window opened at) came
+    /// from; `None` when it rests on no event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_base: Option<CheckTimeBase>,
     /// Whether no later event can change the verdict (always true once the run is over).
     #[serde(skip)]
     pub settled: bool,
@@ -304,6 +346,9 @@ impl CheckResult {
         self.events = evs.iter().map(|e| e.index).collect();
         self.frames = evs.iter().flat_map(|e| e.frames.iter().copied()).collect();
         self.at_s = evs.iter().map(|e| e.t).reduce(f64::max);
+        self.time_base = evs
+            .iter()
+            .fold(None, |b, e| Some(CheckTimeBase::with(b, e)));
         self
     }
 
@@ -578,6 +623,10 @@ impl<'a> Judge<'a> {
         };
         // While the anchor may still move, so may the window.
         o.result.settled &= anchor_settled;
+        // The window's times are measured from the anchor: its clock counts too.
+        if let Some((_, a)) = anchor {
+            o.result.time_base = Some(CheckTimeBase::with(o.result.time_base, a));
+        }
         o
     }
 
@@ -635,6 +684,7 @@ impl<'a> Judge<'a> {
             events: Vec::new(),
             frames: Vec::new(),
             at_s: None,
+            time_base: None,
             settled: false,
         }
     }

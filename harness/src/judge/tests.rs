@@ -1315,3 +1315,55 @@ fn a_header_parameter_or_a_challenge_field_can_be_required_absent() {
     );
     assert_eq!(r.events, vec![3]);
 }
+
+#[test]
+fn a_result_says_which_clock_its_times_came_from_the_anchors_included() {
+    let checks = r#"
+[[check]]
+id = "A"
+title = "a"
+requirement = "r"
+kind = "event"
+proto = "http"
+event = "request"
+match = { path = "/fw/96xxupgrade.txt" }
+
+[[check]]
+id = "B"
+title = "b"
+requirement = "r"
+kind = "event"
+proto = "sip"
+event = "request"
+after = "A"
+within = 5
+"#;
+    let mut t = boot();
+    let judged = |t: &Timeline| {
+        judge_all(checks, t)
+            .iter()
+            .map(|r| r.time_base)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        judged(&t),
+        vec![Some(CheckTimeBase::Server), Some(CheckTimeBase::Server)]
+    );
+    // The request found at its frame's time; the REGISTER measured from it still at the
+    // server's.
+    t.events[2].time_base = TimeBase::Capture;
+    assert_eq!(
+        judged(&t),
+        vec![Some(CheckTimeBase::Capture), Some(CheckTimeBase::Mixed)]
+    );
+    t.events[5].time_base = TimeBase::Capture;
+    assert_eq!(
+        judged(&t),
+        vec![Some(CheckTimeBase::Capture), Some(CheckTimeBase::Capture)]
+    );
+    let none = last(
+        &event("dhcp", "received", r#"match = { msg_type = "INFORM" }"#),
+        &tl(&[]),
+    );
+    assert_eq!(none.time_base, None);
+}

@@ -226,6 +226,8 @@ pub(crate) struct CheckView {
     pub frames: String,
     pub events: String,
     pub location: String,
+    /// `capture`, `server` or `mixed`: the clock its event times came from.
+    pub time_base: Option<&'static str>,
 }
 
 impl CheckView {
@@ -243,6 +245,7 @@ impl CheckView {
             frames: join(c.frames.iter().map(u64::to_string).collect()),
             events: join(c.events.iter().map(|e| format!("#{e}")).collect()),
             location: c.location.clone(),
+            time_base: c.time_base.map(|b| b.as_str()),
         }
     }
 }

@@ -425,6 +425,9 @@ pub fn junit(report: &RunReport) -> std::io::Result<String> {
             if !c.location.is_empty() {
                 tc.add_property(("location", c.location.as_str()));
             }
+            if let Some(b) = c.time_base {
+                tc.add_property(("time_base", b.as_str()));
+            }
             suite.add_test_case(tc);
         }
         r.add_test_suite(suite);
@@ -589,6 +592,7 @@ pub(crate) mod tests {
             events: vec![1],
             frames: vec![],
             at_s: Some(0.5),
+            time_base: None,
         }
     }
 
