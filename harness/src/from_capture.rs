@@ -10,7 +10,9 @@
 //! How the phone's messages become events, with the workspace's own code, so fields are
 //! named and filled as in a run:
 //! - DHCP (RFC 2131): every datagram to port 67 goes through a fresh `pc-dhcp` server core,
-//!   whose `received` (or `malformed`) event is kept; its replies are not.
+//!   whose `received` (or `malformed`) event is kept; its replies are not. Between a relay
+//!   agent and the server (port 67 to port 67, RFC 2131 §4.1) the op field tells a relayed
+//!   request (kept, with its `relay` path) from a reply to the agent (a `sent` to `relay`).
 //! - SIP over UDP (RFC 3261 §18): every datagram to a SIP server endpoint (one the phone
 //!   sent a request line to) goes through a `pc-sip` registrar configured from the scenario,
 //!   one per endpoint, numbered as controllers by port; its `request`, `peer_response` and
@@ -166,11 +168,21 @@ pub fn rebuild(
 
     // Lab variables as the capture shows them.
     let mut found: BTreeMap<&'static str, String> = BTreeMap::new();
+    // The DHCP server: the server identifier (option 54) of the first reply, else the
+    // reply's source. Behind a relay agent a request also leaves port 67 (the agent's) and a
+    // reply reaches the phone from the agent's address, so neither source alone is the server.
     let server_ip = wires
         .iter()
         .filter_map(|w| w.udp.as_ref())
-        .find(|u| u.src.port() == DHCP_SERVER_PORT)
-        .map(|u| *u.src.ip());
+        .filter(|u| u.src.port() == DHCP_SERVER_PORT)
+        .find_map(|u| {
+            let m = pc_dhcp::wire::walk(&u.payload).ok()?;
+            (m.header.op == 2).then(|| {
+                m.concatenated(54)
+                    .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+                    .map_or(*u.src.ip(), Ipv4Addr::from)
+            })
+        });
     let sip_servers = sip_endpoints(&wires, &overrides);
     let http_server = http_connections(&wires).first().map(|c| c.server);
     let server_ip = server_ip
@@ -358,13 +370,18 @@ fn rebuild_dhcp(
     let mut core = pc_dhcp::server::DhcpServer::new(config);
     for w in wires {
         let Some(u) = &w.udp else { continue };
-        if u.src.port() == DHCP_SERVER_PORT && u.dst.port() == DHCP_CLIENT_PORT {
+        // Between a relay agent and the server both ends use port 67 (RFC 2131 §4.1): the op
+        // field tells a request from a reply there.
+        let relayed = u.src.port() == DHCP_SERVER_PORT && u.dst.port() == DHCP_SERVER_PORT;
+        let op = relayed.then(|| u.payload.first().copied()).flatten();
+        if u.src.port() == DHCP_SERVER_PORT && u.dst.port() == DHCP_CLIENT_PORT || op == Some(2) {
             if let Some(e) = dhcp_sent(u, sc.spec.dhcp.sson) {
                 push_dhcp(timeline, w, u, &e);
             }
             continue;
         }
-        if u.dst.port() != DHCP_SERVER_PORT || u.src.port() != DHCP_CLIENT_PORT {
+        let from_client = u.src.port() == DHCP_CLIENT_PORT || op == Some(1);
+        if u.dst.port() != DHCP_SERVER_PORT || !from_client {
             continue;
         }
         let now = Duration::from_secs_f64(w.t);
@@ -422,7 +439,9 @@ fn dhcp_sent(u: &ParsedUdp, sson: u8) -> Option<pc_dhcp::Event> {
         msg_type,
         yiaddr: m.header.yiaddr.to_string(),
         siaddr: m.header.siaddr.to_string(),
-        dest: if u.dst_mac == [0xff; 6] {
+        dest: if u.dst.port() == DHCP_SERVER_PORT {
+            "relay".into()
+        } else if u.dst_mac == [0xff; 6] {
             "broadcast".into()
         } else {
             "unicast".into()

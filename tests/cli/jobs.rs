@@ -86,7 +86,7 @@ fn jobs_give_every_check_the_verdict_of_a_serial_run_in_the_same_order() {
     let serial = run(lab, "1", &scratch.0.join("serial"));
     let parallel = run(lab, "2", &scratch.0.join("parallel"));
 
-    assert_eq!(serial.scenarios.len(), 20, "{:?}", serial.scenarios);
+    assert_eq!(serial.scenarios.len(), 21, "{:?}", serial.scenarios);
     let ids: Vec<&String> = serial.scenarios.iter().map(|(id, _)| id).collect();
     let mut sorted = ids.clone();
     sorted.sort();

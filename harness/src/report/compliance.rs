@@ -354,11 +354,26 @@ fn avaya_http_ua(ua: &str) -> Option<(String, String)> {
 
 /// SHA-256 of a file, under the name `path`.
 fn hash_file(file: &Path, path: String) -> std::io::Result<Hashed> {
-    let bytes = std::fs::read(file)?;
+    // Streamed: a session's capture under load is hundreds of megabytes.
+    use std::io::Read;
+    let mut hasher = Sha256::new();
+    let mut f = std::fs::File::open(file)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(buf.get(..n).unwrap_or_default());
+        bytes += n as u64;
+    }
     Ok(Hashed {
         path,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        bytes: bytes.len() as u64,
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
     })
 }
 
