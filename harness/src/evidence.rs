@@ -22,8 +22,8 @@
 //!   length. Over TCP: the phone's connection, its bytes put back in order and cut into
 //!   messages by Content-Length (§18.3), the message with the event's bytes. Over TLS: a
 //!   `tls_handshake` as for HTTP below, and a message by its connection and the segment
-//!   times, since the bytes are sealed: its direction's data segments before the server's
-//!   stamp, back to the other direction's latest one.
+//!   times, since the bytes are sealed: the phone's data segments before the server's
+//!   stamp back to the registrar's latest, the registrar's after the phone's latest.
 //! - HTTP (RFC 9112 over RFC 9293): the TCP connection, identified by the client's
 //!   `ip:port` and its segments since the client's latest SYN (at most [`CONNECTION_SPAN`]
 //!   seconds back); a `request` gets the client's data segments, a `response` the server's
@@ -575,8 +575,7 @@ fn sip_frames(frames: &Frames, used: &HashSet<u64>, e: &Event, earlier: &[Event]
 /// messages by Content-Length, as the registrar's framer cuts them; the message with the
 /// event's bytes whose last segment is nearest the event (the latest at or before it,
 /// else the first after) is the one, and that segment completed it. Over TLS the bytes
-/// cannot be read: the message is the data segments of that direction since the previous
-/// message's, up to the event, as for HTTP.
+/// cannot be read: the message is found by its segments' times ([`sealed_message_frames`]).
 fn sip_stream_frames(
     frames: &Frames,
     used: &HashSet<u64>,
@@ -640,10 +639,12 @@ fn sip_stream_frames(
         .unwrap_or_default()
 }
 
-/// A message sealed in TLS on the phone's connection: its direction's data segments that
-/// came before the server's stamp (a server records what it read after it arrived, and
-/// what it sent once written), back to the other direction's latest segment before them —
-/// the exchange before. The last of them completed it.
+/// A message sealed in TLS on the phone's connection, found by the segment times. What the
+/// phone sent: its data segments that came before the server's stamp (a server records
+/// what it read after it arrived), back to the registrar's latest segment before them.
+/// What the registrar sent: its data segments after the phone's latest segment before the
+/// stamp, up to the phone's next (the registrar records its answer as it hands it to TLS,
+/// so the frames may follow the stamp). The last of them completed it.
 fn sealed_message_frames(
     frames: &Frames,
     used: &HashSet<u64>,
@@ -651,20 +652,31 @@ fn sealed_message_frames(
     phone: SocketAddrV4,
     from_phone: bool,
 ) -> Vec<u64> {
-    let data: Vec<(&Wire, &ParsedTcp)> = connection(frames, phone, e, BEFORE, e.t + CLOCK_READ)
+    let data: Vec<(&Wire, &ParsedTcp)> = connection(frames, phone, e, BEFORE, e.t + AFTER)
         .into_iter()
         .filter(|(_, t)| !t.payload.is_empty())
         .collect();
-    let this_way = |t: &ParsedTcp| {
-        if from_phone {
-            t.src == phone
-        } else {
-            t.dst == phone
-        }
-    };
     let mut out: Vec<u64> = Vec::new();
-    for (w, t) in data.iter().rev() {
-        if this_way(t) {
+    if from_phone {
+        for (w, t) in data.iter().rev().filter(|(w, _)| w.t <= e.t + CLOCK_READ) {
+            if t.src == phone {
+                if !used.contains(&w.number) {
+                    out.push(w.number);
+                }
+            } else if !out.is_empty() {
+                break;
+            }
+        }
+        out.sort_unstable();
+        return out;
+    }
+    let asked = data
+        .iter()
+        .filter(|(w, t)| t.src == phone && w.t <= e.t + CLOCK_READ)
+        .map(|(w, _)| w.t)
+        .fold(f64::NEG_INFINITY, f64::max);
+    for (w, t) in data.iter().filter(|(w, _)| w.t > asked) {
+        if t.dst == phone {
             if !used.contains(&w.number) {
                 out.push(w.number);
             }
@@ -672,13 +684,14 @@ fn sealed_message_frames(
             break;
         }
     }
-    out.sort_unstable();
     out
 }
 
-/// How much later than a server's stamp the frame of what it read may be stamped: the two
-/// clocks are read together to within microseconds.
-const CLOCK_READ: f64 = 0.0005;
+/// How much later than a server's stamp the frame of what it read (or wrote) may be
+/// stamped: the two clocks are read together to within microseconds ([`Origin::now`]), and
+/// a phone may answer a challenge within a fraction of a millisecond, so the next
+/// message's frame must stay out.
+const CLOCK_READ: f64 = 0.000_05;
 
 /// Whether a stream's bytes are TLS records rather than SIP text.
 fn is_tls(bytes: &[u8]) -> bool {
@@ -1432,6 +1445,59 @@ mod tests {
             seen,
             vec![(vec![2, 3], 1.002), (vec![4], 1.5), (vec![5], 1.501)]
         );
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// SIP inside TLS cannot be read: a challenge answered within a fraction of a
+    /// millisecond still gets each message its own segment — the phone's before the
+    /// registrar's stamp, the registrar's after the phone's (it records its answer as it
+    /// hands it to TLS, so its frame may follow the stamp).
+    #[test]
+    fn sip_inside_tls_is_found_by_its_segments_times() {
+        let path = temp("sip-tls.pcapng");
+        let origin = Origin::now();
+        let mut w = PcapngWriter::create(&path, "veth", "sip-tls").expect("create");
+        let (phone, registrar) = ("10.0.0.100:41001", "10.0.0.1:5061");
+        let seg = |src: &str, dst: &str, seq: u32, payload: &[u8]| {
+            tcp_frame(&TcpSegment {
+                src_mac: [2, 0, 0, 0, 0, 1],
+                dst_mac: [2, 0, 0, 0, 0, 2],
+                vlan: None,
+                src: addr(src),
+                dst: addr(dst),
+                seq,
+                ack: 1,
+                flags: TcpFlags::PSH_ACK,
+                window: 64240,
+                payload,
+            })
+        };
+        let rec = tls_record(23, 100);
+        let n = rec.len() as u32;
+        let frames: Vec<(f64, Vec<u8>)> = vec![
+            (1.0000, tcp(phone, registrar, TcpFlags::SYN, b"")),
+            // The registrar's session ticket after the handshake: no answer to anything.
+            (1.0050, seg(registrar, phone, 1, &rec)),
+            (1.0100, seg(phone, registrar, 1, &rec)),
+            (1.0112, seg(registrar, phone, 1 + n, &rec)),
+            (1.0115, seg(phone, registrar, 1 + n, &rec)),
+            (1.0122, seg(registrar, phone, 1 + 2 * n, &rec)),
+        ];
+        for (t, f) in frames {
+            w.write(origin.wall + Duration::from_secs_f64(t), &f, None)
+                .expect("write");
+        }
+        w.finish().expect("finish");
+        let mut tl = Timeline::default();
+        let req = json!({"from": phone, "transport": "tls", "raw": "REGISTER"});
+        let resp = json!({"to": phone, "raw": "SIP/2.0 401"});
+        event(&mut tl, 1.0101, Proto::Sip, "request", req.clone());
+        event(&mut tl, 1.0111, Proto::Sip, "response", resp.clone());
+        event(&mut tl, 1.0116, Proto::Sip, "request", req);
+        event(&mut tl, 1.0121, Proto::Sip, "response", resp);
+        link_capture(&path, origin, &[], &mut tl).expect("link");
+        let linked: Vec<Vec<u64>> = tl.events.iter().map(|e| e.frames.clone()).collect();
+        assert_eq!(linked, vec![vec![3], vec![4], vec![5], vec![6]]);
         std::fs::remove_file(&path).ok();
     }
 
